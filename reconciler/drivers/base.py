@@ -1,0 +1,74 @@
+"""The one interface every array driver implements.
+
+A driver lists and decodes; it knows nothing of Cinder's API or of the
+database. A driver instance serves one pass of one backend: the manager opens
+it, lists, re-checks candidates with point look-ups, and closes it, always.
+Any failure raises :class:`reconciler.exception.ArrayError` (or a subclass)
+with a message that names the cause and never a secret.
+"""
+
+import abc
+
+
+class ArrayDriver(abc.ABC):
+
+    #: oslo.config options of this driver, registered in the backend's group.
+    #: Use the option names Cinder's own driver uses.
+    OPTS = ()
+
+    #: Cinder ``volume_driver`` paths this driver stands in for, so a group
+    #: copied from cinder.conf selects it without a reconciler-specific option.
+    CINDER_VOLUME_DRIVERS = ()
+
+    def __init__(self, backend):
+        """``backend`` is a :class:`reconciler.conf.backend.BackendConf`."""
+        self.backend = backend
+
+    def open(self):
+        """Connect and log in. Called once per pass before any listing."""
+
+    def close(self):
+        """Log out and release connections. Called once per pass, always."""
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @abc.abstractmethod
+    def list_objects(self):
+        """Return a :class:`reconciler.model.ArrayView` of the backend's pools.
+
+        Complete or an exception: volumes, snapshots and exports, each
+        decoded to a Cinder UUID where the name allows.
+        """
+
+    @abc.abstractmethod
+    def find_volume(self, volume_key):
+        """Point look-up of the volume named after ``volume_key``.
+
+        Returns the :class:`reconciler.model.ArrayObject` or None if absent.
+        """
+
+    @abc.abstractmethod
+    def find_snapshot(self, snapshot_id, volume_key):
+        """Point look-up of snapshot ``snapshot_id`` of volume ``volume_key``."""
+
+    @abc.abstractmethod
+    def refresh(self, obj):
+        """Look ``obj`` up again by its array name; None if it is gone."""
+
+    # Name mapping, for drivers whose names encode Cinder UUIDs.
+
+    def volume_name(self, volume_key):
+        """The array name of the volume named after ``volume_key``."""
+        raise NotImplementedError()
+
+    def snapshot_name(self, snapshot_id):
+        raise NotImplementedError()
+
+    def decode_name(self, name):
+        """Return ``(ResourceType, ObjectClass, uuid or None)`` for a name."""
+        raise NotImplementedError()

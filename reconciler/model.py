@@ -1,0 +1,158 @@
+"""Plain value types handed from one stage of a pass to the next.
+
+Every stage imports this module; it imports nothing of ours, so the engine can
+be reasoned about (and tested) without HTTP, SSH, SQL or oslo in the picture.
+"""
+
+import dataclasses
+import enum
+
+
+class FindingKind(enum.StrEnum):
+    ARRAY_ONLY = 'array_only'
+    CINDER_ONLY = 'cinder_only'
+    ORPHAN_EXPORT = 'orphan_export'
+    FOREIGN = 'foreign'
+
+
+class ResourceType(enum.StrEnum):
+    VOLUME = 'volume'
+    SNAPSHOT = 'snapshot'
+    EXPORT = 'export'
+
+
+class ObjectClass(enum.StrEnum):
+    """What a driver decoded an array object to be."""
+
+    CINDER = 'cinder-named'     # follows Cinder's naming: the only class compared
+    TEMPORARY = 'temporary'     # clone/migration/convert temporaries
+    UNMANAGED = 'unmanaged'     # renamed on unmanage (3PAR unm-, LeftHand unm-)
+    REPLICA = 'replica'         # replication copies and schedules
+    CONTROL = 'control'         # array-internal objects Cinder made (NEC control LD)
+    FOREIGN = 'foreign'         # in our pools, not Cinder-named
+
+
+class FindingState(enum.StrEnum):
+    SUSPECTED = 'suspected'
+    CONFIRMED = 'confirmed'
+    RESOLVED = 'resolved'
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = 'running'
+    OK = 'ok'
+    FAILED = 'failed'
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CinderAttachment:
+    host_name: str | None
+    instance_id: str | None = None
+    # Initiators (IQNs/WWNs) of the connector when Cinder exposes them.
+    initiators: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CinderVolume:
+    id: str
+    name_id: str | None
+    host: str | None
+    status: str
+    migration_status: str | None = None
+    project_id: str | None = None
+    attachments: tuple[CinderAttachment, ...] = ()
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def key(self):
+        """The UUID the backend object is named after."""
+        return self.name_id or self.id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CinderSnapshot:
+    id: str
+    volume_id: str
+    status: str
+    project_id: str | None = None
+    group_snapshot_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CinderView:
+    """Cinder's live volumes and snapshots on one ``host@backend``."""
+
+    backend_host: str
+    volumes: tuple[CinderVolume, ...]
+    snapshots: tuple[CinderSnapshot, ...]
+    fetched_at: float
+    seconds: float = 0.0
+    requests: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ArrayObject:
+    """One array object, already decoded by its driver.
+
+    For snapshots ``parent_uuid`` is the UUID the parent volume is named after
+    (its Cinder ``name_id or id``). For exports ``name`` identifies the mapping
+    (e.g. ``<volume name>@<array host>``), ``uuid`` is the exported volume's
+    decoded UUID and ``host``/``initiators`` say where it is mapped to.
+    Group-snapshot members carry the group snapshot UUID in ``group_uuid`` and
+    no ``uuid``; the engine resolves them through their parent.
+    """
+
+    kind: ResourceType
+    name: str
+    uuid: str | None
+    object_class: ObjectClass
+    pool: str | None = None
+    size_gib: float | None = None
+    parent_uuid: str | None = None
+    group_uuid: str | None = None
+    host: str | None = None
+    initiators: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ArrayView:
+    """Everything one driver listed for one backend in one pass."""
+
+    objects: tuple[ArrayObject, ...]
+    fetched_at: float
+    seconds: float = 0.0
+    requests: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Candidate:
+    """A suspected finding of one pass, before or after its re-check."""
+
+    kind: FindingKind
+    resource_type: ResourceType
+    # The resource's identity within the backend: the Cinder UUID where one
+    # is known, otherwise the raw array name.
+    resource_id: str
+    array_name: str | None = None
+    cinder_id: str | None = None
+    project_id: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def identity(self):
+        return (self.kind, self.resource_type, self.resource_id)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Transition:
+    """A finding that changed state in a pass (what notifications announce)."""
+
+    backend: str
+    candidate: Candidate
+    old_state: FindingState | None
+    new_state: FindingState
+    first_seen: float
+    sightings: int

@@ -1,0 +1,161 @@
+"""One description of a cloud: what Cinder holds and what each array holds.
+
+The demo, the functional tests and the benchmarks describe a cloud once, here;
+the real Cinder API is seeded from it and every array simulator renders its
+backend's objects from it in that array's own naming scheme. Objects are
+described abstractly (kind, UUID, class); a simulator encodes names.
+
+YAML form (every key but ids optional)::
+
+    backends:
+      - {name: lh1, host: demo-host, driver: lefthand, pools: [cluster1]}
+    volumes:
+      - {id: <uuid>, backend: lh1, status: available, name_id: null,
+         project: project-a, attached_to: [compute-1], on_array: true}
+    snapshots:
+      - {id: <uuid>, volume: <volume uuid>, status: available, on_array: true}
+    array_objects:        # objects that exist on an array only
+      - {backend: lh1, kind: volume, uuid: <uuid>, class: cinder-named}
+      - {backend: lh1, kind: volume, name: some-lun, class: foreign}
+      - {backend: lh1, kind: export, uuid: <volume uuid>, host: compute-9}
+"""
+
+import dataclasses
+import uuid as uuidlib
+
+import yaml
+
+from reconciler import model
+
+_NAMESPACE = uuidlib.UUID('5a1e7b1c-0d2e-4c3f-9a8b-7c6d5e4f3a2b')
+
+
+def uid(label):
+    """A stable UUID for a label, so tests and docs can name objects."""
+    return str(uuidlib.uuid5(_NAMESPACE, label))
+
+
+@dataclasses.dataclass
+class Backend:
+    name: str
+    host: str = 'demo-host'
+    driver: str = 'fake'
+    pools: list = dataclasses.field(default_factory=lambda: ['pool1'])
+
+    @property
+    def backend_host(self):
+        return '%s@%s' % (self.host, self.name)
+
+    def cinder_host(self, pool=None):
+        return '%s#%s' % (self.backend_host, pool or self.pools[0])
+
+
+@dataclasses.dataclass
+class Volume:
+    id: str
+    backend: str
+    status: str = 'available'
+    name_id: str | None = None
+    project: str = 'project-a'
+    size: int = 1
+    pool: str | None = None
+    attached_to: list = dataclasses.field(default_factory=list)
+    migration_status: str | None = None
+    display_name: str | None = None
+    on_array: bool = True
+
+    @property
+    def key(self):
+        return self.name_id or self.id
+
+
+@dataclasses.dataclass
+class Snapshot:
+    id: str
+    volume: str
+    status: str = 'available'
+    group_snapshot_id: str | None = None
+    on_array: bool = True
+
+
+@dataclasses.dataclass
+class ArrayObject:
+    """An abstract array object; simulators turn it into a real name."""
+
+    backend: str
+    kind: str = 'volume'
+    uuid: str | None = None
+    name: str | None = None
+    object_class: str = model.ObjectClass.CINDER.value
+    parent: str | None = None       # snapshots: the parent volume's key
+    group: str | None = None        # snapshots: group snapshot id, if any
+    host: str | None = None         # exports: the host it is mapped to
+    pool: str | None = None
+    size: int = 1
+
+
+@dataclasses.dataclass
+class Scenario:
+    backends: list = dataclasses.field(default_factory=list)
+    volumes: list = dataclasses.field(default_factory=list)
+    snapshots: list = dataclasses.field(default_factory=list)
+    array_objects: list = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data):
+        def objs(kind, key, rename=()):
+            out = []
+            for item in data.get(key) or ():
+                item = dict(item)
+                for old, new in rename:
+                    if old in item:
+                        item[new] = item.pop(old)
+                out.append(kind(**item))
+            return out
+        return cls(backends=objs(Backend, 'backends'),
+                   volumes=objs(Volume, 'volumes'),
+                   snapshots=objs(Snapshot, 'snapshots'),
+                   array_objects=objs(ArrayObject, 'array_objects',
+                                      rename=(('class', 'object_class'),)))
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            return cls.from_dict(yaml.safe_load(f) or {})
+
+    def backend(self, name):
+        for b in self.backends:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def volume(self, volume_id):
+        for v in self.volumes:
+            if v.id == volume_id:
+                return v
+        raise KeyError(volume_id)
+
+    def array_contents(self, backend):
+        """The abstract objects the array of ``backend`` holds."""
+        b = self.backend(backend)
+        volumes = {v.id: v for v in self.volumes if v.backend == backend}
+        out = []
+        for v in volumes.values():
+            if not v.on_array:
+                continue
+            out.append(ArrayObject(backend, 'volume', uuid=v.key,
+                                   pool=v.pool or b.pools[0], size=v.size))
+            for host in v.attached_to:
+                out.append(ArrayObject(backend, 'export', uuid=v.key,
+                                       host=host, pool=v.pool or b.pools[0]))
+        for s in self.snapshots:
+            v = volumes.get(s.volume)
+            if v is None or not s.on_array:
+                continue
+            out.append(ArrayObject(backend, 'snapshot', uuid=s.id,
+                                   parent=v.key, group=s.group_snapshot_id,
+                                   pool=v.pool or b.pools[0], size=v.size))
+        for o in self.array_objects:
+            if o.backend == backend:
+                out.append(dataclasses.replace(o, pool=o.pool or b.pools[0]))
+        return out
