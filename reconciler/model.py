@@ -125,6 +125,10 @@ class ArrayView:
     fetched_at: float
     seconds: float = 0.0
     requests: int = 0
+    # Cinder pools (``host@backend#pool`` suffixes) the listing covered; None
+    # when it covered the whole backend. A volume in another pool is unknown,
+    # never Cinder-only.
+    pools: frozenset[str] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,0 +1,31 @@
+"""Configuration: one module per option group, registered by ``register``.
+
+Options live in a cinder.conf-compatible layout, so the daemon can be pointed
+at /etc/cinder/cinder.conf followed by a small file of its own:
+``[DEFAULT] enabled_backends`` names backend groups, each group holds Cinder's
+own driver options plus ``reconciler_*`` options (see :mod:`.backend`).
+"""
+
+from oslo_log import log as logging
+
+from reconciler.conf import cinder
+from reconciler.conf import default
+from reconciler.conf import reconciler
+
+_MODULES = (default, reconciler, cinder)
+
+
+def register(conf):
+    """Register every static option group on ``conf``."""
+    for module in _MODULES:
+        module.register_opts(conf)
+    from oslo_db import options as db_options
+    db_options.set_defaults(conf, connection=reconciler.DEFAULT_DB)
+
+
+def prepare(conf, argv, project='cinder-reconciler'):
+    """Register, parse the command line and config files, set up logging."""
+    register(conf)
+    logging.register_options(conf)
+    conf(argv, project=project)
+    logging.setup(conf, project)

@@ -1,0 +1,129 @@
+"""Backend groups: ``[<name>]`` for each name in ``enabled_backends``.
+
+As in Cinder, an option of a backend group that is not set falls back to
+``[backend_defaults]``, then to its default. A group copied from cinder.conf
+works unchanged: Cinder options we do not know are ignored, and the array
+driver is derived from ``volume_driver`` unless ``reconciler_driver`` names it.
+"""
+
+import copy
+
+from oslo_config import cfg
+import stevedore
+
+from reconciler import exception
+
+DRIVER_NAMESPACE = 'cinder_reconciler.drivers'
+DEFAULTS_GROUP = 'backend_defaults'
+
+OPTS = [
+    # Cinder's own names.
+    cfg.StrOpt('volume_driver',
+               help="Cinder's driver path; selects the array driver when "
+                    'reconciler_driver is not set.'),
+    cfg.StrOpt('volume_backend_name', help="Cinder's backend name."),
+    cfg.StrOpt('backend_host',
+               help="Cinder's per-backend host override ([DEFAULT] host "
+                    'is used when unset).'),
+    # Ours.
+    cfg.StrOpt('reconciler_driver',
+               help='Array driver to use (an entry point name in '
+                    '%s, e.g. fake, hpelefthand, hpe3par).' % DRIVER_NAMESPACE),
+    cfg.BoolOpt('reconciler_enabled', default=True, mutable=True,
+                help='Set to false to skip this backend.'),
+    cfg.IntOpt('reconciler_interval', default=600, min=10, mutable=True,
+               help='Seconds between two passes over this backend.'),
+    cfg.IntOpt('reconciler_sightings', default=3, min=1, mutable=True,
+               help='Consecutive successful passes that must see a finding '
+                    'before it is confirmed.'),
+    cfg.IntOpt('reconciler_grace_period', default=3600, min=0, mutable=True,
+               help='Seconds a finding must have been seen for before it is '
+                    'confirmed (counted from its first sighting).'),
+    cfg.IntOpt('reconciler_max_shrink_percent', default=50, min=1, max=100,
+               mutable=True,
+               help='A listing that shrank by more than this percentage '
+                    "since the backend's last successful pass fails the "
+                    'pass as implausible.'),
+]
+
+
+def _drivers():
+    return stevedore.ExtensionManager(DRIVER_NAMESPACE, invoke_on_load=False)
+
+
+def driver_class(name):
+    try:
+        return stevedore.DriverManager(DRIVER_NAMESPACE, name,
+                                       invoke_on_load=False).driver
+    except stevedore.exception.NoMatches:
+        raise exception.ConfigError(
+            'unknown reconciler_driver %r; known: %s'
+            % (name, ', '.join(sorted(_drivers().names()))))
+
+
+def _register_pair(conf, group, opts):
+    """Register ``opts`` in ``group`` (unset = None) and in the defaults."""
+    conf.register_opts(opts, group=DEFAULTS_GROUP)
+    unset = []
+    for opt in opts:
+        opt = copy.deepcopy(opt)
+        opt.default = None
+        unset.append(opt)
+    conf.register_opts(unset, group=group)
+
+
+class BackendConf(object):
+    """The options of one backend group, with Cinder's fallback rule."""
+
+    def __init__(self, conf, name):
+        if name in (DEFAULTS_GROUP, 'DEFAULT') or not name:
+            raise exception.ConfigError('invalid backend name %r' % name)
+        self.conf = conf
+        self.name = name
+        _register_pair(conf, name, OPTS)
+        self.driver_cls = driver_class(self._driver_name())
+        _register_pair(conf, name, self.driver_cls.OPTS)
+
+    def _driver_name(self):
+        if self.reconciler_driver:
+            return self.reconciler_driver
+        if not self.volume_driver:
+            raise exception.ConfigError(
+                'backend %s sets neither reconciler_driver nor volume_driver'
+                % self.name)
+        for ext in _drivers():
+            if self.volume_driver in ext.plugin.CINDER_VOLUME_DRIVERS:
+                return ext.name
+        raise exception.ConfigError(
+            'backend %s: no reconciler driver handles volume_driver %s; set '
+            'reconciler_driver' % (self.name, self.volume_driver))
+
+    def __getattr__(self, opt_name):
+        value = self.conf[self.name][opt_name]
+        if value is None:
+            value = self.conf[DEFAULTS_GROUP][opt_name]
+        return value
+
+    @property
+    def cinder_host(self):
+        """The ``host@backend`` Cinder records for this backend's volumes."""
+        return '%s@%s' % (self.backend_host or self.conf.host, self.name)
+
+    def create_driver(self):
+        return self.driver_cls(self)
+
+
+def enabled(conf):
+    """BackendConf for every enabled backend, in configuration order."""
+    names = [n.strip() for n in conf.enabled_backends if n.strip()]
+    if len(set(names)) != len(names):
+        raise exception.ConfigError('enabled_backends lists a name twice')
+    return [BackendConf(conf, n) for n in names]
+
+
+def list_opts():
+    """Backend options as the generator shows them: under backend_defaults."""
+    opts = list(OPTS)
+    for ext in sorted(_drivers(), key=lambda e: e.name):
+        opts.extend(ext.plugin.OPTS)
+    return {DEFAULTS_GROUP: opts}

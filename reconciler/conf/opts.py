@@ -1,0 +1,13 @@
+"""``list_opts`` for oslo-config-generator (namespace cinder-reconciler)."""
+
+from reconciler.conf import backend
+from reconciler.conf import cinder
+from reconciler.conf import default
+from reconciler.conf import reconciler
+
+_MODULES = (default, reconciler, cinder, backend)
+
+
+def list_opts():
+    return [(group, opts) for module in _MODULES
+            for group, opts in module.list_opts().items()]

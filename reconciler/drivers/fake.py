@@ -1,0 +1,136 @@
+"""A file-backed array, for the demo and tests until real arrays are wired.
+
+The array is a JSON or YAML file, re-read on every call so a test can change
+the "array" between a listing and a re-check. Names follow Cinder's templates
+(``volume-<uuid>``, ``snapshot-<uuid>``), like LVM and RBD. Format::
+
+    volumes:   [{name: volume-<uuid>, pool: pool1, size: 1}]
+    snapshots: [{name: snapshot-<uuid>, volume: volume-<uuid>}]
+    exports:   [{volume: volume-<uuid>, host: compute-1, initiators: [...]}]
+    error: "text"      # optional: every call fails with this (fault injection)
+"""
+
+import re
+import time
+
+from oslo_config import cfg
+import yaml
+
+from reconciler.drivers import base
+from reconciler import exception
+from reconciler import model
+
+OPTS = [
+    cfg.StrOpt('fake_array_file',
+               help='Path of the JSON/YAML file that is the fake array.'),
+]
+
+_UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+_TEMP = re.compile(r'^clone-snap-(%s)$' % _UUID)
+_UNMANAGED = re.compile(r'^unm-(%s)$' % _UUID)
+
+
+class FakeDriver(base.ArrayDriver):
+
+    OPTS = OPTS
+    CINDER_VOLUME_DRIVERS = ('cinder.tests.fake_driver.FakeLoggingVolumeDriver',)
+
+    def __init__(self, backend):
+        super().__init__(backend)
+        if not backend.fake_array_file:
+            raise exception.ConfigError(
+                'backend %s: fake_array_file is not set' % backend.name)
+        conf = backend.conf
+        self._volume = re.compile(
+            '^%s$' % re.escape(conf.volume_name_template).replace(
+                re.escape('%s'), '(%s)' % _UUID))
+        self._snapshot = re.compile(
+            '^%s$' % re.escape(conf.snapshot_name_template).replace(
+                re.escape('%s'), '(%s)' % _UUID))
+
+    def _read(self):
+        path = self.backend.fake_array_file
+        try:
+            with open(path) as f:
+                data = yaml.safe_load(f)   # JSON is YAML
+        except OSError as e:
+            raise exception.ArrayUnreachable(
+                'fake array %s unreadable: %s' % (path, e.strerror))
+        except yaml.YAMLError as e:
+            raise exception.ArrayResponseError(
+                'fake array %s malformed: %s' % (path, e))
+        if not isinstance(data, dict):
+            raise exception.ArrayResponseError(
+                'fake array %s: top level is not a mapping' % path)
+        if data.get('error'):
+            raise exception.ArrayError('fake array: %s' % data['error'])
+        return data
+
+    def decode_name(self, name):
+        for pattern, rtype, cls in (
+                (self._volume, model.ResourceType.VOLUME,
+                 model.ObjectClass.CINDER),
+                (self._snapshot, model.ResourceType.SNAPSHOT,
+                 model.ObjectClass.CINDER),
+                (_TEMP, model.ResourceType.SNAPSHOT,
+                 model.ObjectClass.TEMPORARY),
+                (_UNMANAGED, model.ResourceType.VOLUME,
+                 model.ObjectClass.UNMANAGED)):
+            m = pattern.match(name)
+            if m:
+                return rtype, cls, m.group(1)
+        return None, model.ObjectClass.FOREIGN, None
+
+    def volume_name(self, volume_key):
+        return self.backend.conf.volume_name_template % volume_key
+
+    def snapshot_name(self, snapshot_id):
+        return self.backend.conf.snapshot_name_template % snapshot_id
+
+    def _objects(self, data):
+        try:
+            for v in data.get('volumes') or ():
+                _, cls, uuid = self.decode_name(v['name'])
+                yield model.ArrayObject(
+                    model.ResourceType.VOLUME, v['name'], uuid, cls,
+                    pool=v.get('pool'), size_gib=v.get('size'))
+            for s in data.get('snapshots') or ():
+                _, cls, uuid = self.decode_name(s['name'])
+                _, _, parent = self.decode_name(s.get('volume') or '')
+                yield model.ArrayObject(
+                    model.ResourceType.SNAPSHOT, s['name'], uuid, cls,
+                    parent_uuid=parent)
+            for e in data.get('exports') or ():
+                _, cls, uuid = self.decode_name(e['volume'])
+                yield model.ArrayObject(
+                    model.ResourceType.EXPORT,
+                    '%s@%s' % (e['volume'], e['host']), uuid, cls,
+                    host=e['host'],
+                    initiators=frozenset(e.get('initiators') or ()))
+        except (KeyError, TypeError, AttributeError) as e:
+            raise exception.ArrayResponseError(
+                'fake array %s: malformed entry (%s: %s)'
+                % (self.backend.fake_array_file, type(e).__name__, e))
+
+    def list_objects(self):
+        start = time.monotonic()
+        objects = tuple(self._objects(self._read()))
+        return model.ArrayView(objects, fetched_at=time.time(),
+                               seconds=time.monotonic() - start, requests=1)
+
+    def _find(self, kind, name):
+        for obj in self._objects(self._read()):
+            if obj.kind == kind and obj.name == name:
+                return obj
+        return None
+
+    def find_volume(self, volume_key):
+        return self._find(model.ResourceType.VOLUME,
+                          self.volume_name(volume_key))
+
+    def find_snapshot(self, snapshot_id, volume_key):
+        return self._find(model.ResourceType.SNAPSHOT,
+                          self.snapshot_name(snapshot_id))
+
+    def refresh(self, obj):
+        return self._find(obj.kind, obj.name)

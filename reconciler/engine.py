@@ -1,0 +1,278 @@
+"""Compare two views and re-check what differs: pure decisions, no I/O.
+
+``compare`` turns a Cinder view and an array view of one backend into
+suspects. ``confirm`` re-checks each suspect with point look-ups on both sides
+(through the objects the manager passes in) and keeps those that still hold.
+Nothing here knows HTTP, SSH, SQL or oslo.
+
+Safety rules encoded here (see ../shared/reference/traps.md):
+- Only Cinder-named array objects are compared; temporaries, unmanaged,
+  replica and control objects are classified and left alone (T5, T7).
+- A volume's array key is ``name_id or id``, and any live row with either as
+  id or name_id accounts for an array object (T4).
+- Transitional statuses and active migrations are never orphans (T8); a
+  Cinder row is Cinder-only only when settled (available/in-use).
+- A volume in a pool the array listing did not cover is unknown (T6).
+"""
+
+import collections
+import dataclasses
+
+from reconciler import model
+
+TRANSITIONAL_STATUSES = frozenset((
+    'creating', 'deleting', 'attaching', 'detaching', 'maintenance',
+    'restoring-backup', 'reserved', 'awaiting-transfer', 'backing-up',
+    'downloading', 'uploading', 'retyping', 'extending', 'managing',
+    'unmanaging', 'reverting', 'migrating', 'restoring', 'updating'))
+SETTLED_MIGRATION = frozenset((None, '', 'none', 'success', 'error'))
+SETTLED_VOLUME = frozenset(('available', 'in-use'))
+SETTLED_SNAPSHOT = frozenset(('available',))
+
+K = model.FindingKind
+R = model.ResourceType
+
+
+def volume_settled(volume):
+    return (volume.status in SETTLED_VOLUME
+            and volume.migration_status in SETTLED_MIGRATION)
+
+
+def in_transition(volume):
+    return (volume.status in TRANSITIONAL_STATUSES
+            or volume.migration_status not in SETTLED_MIGRATION)
+
+
+def backend_of(host):
+    """``host@backend`` of a Cinder ``host@backend#pool`` string."""
+    return (host or '').partition('#')[0]
+
+
+def pool_of(host):
+    return (host or '').partition('#')[2] or None
+
+
+def _norm(value):
+    return value.lower().replace(':', '').replace('-', '')
+
+
+def _short(host):
+    return (host or '').lower().split('.')[0]
+
+
+def attached_to(volume, export):
+    """True if one of the volume's attachments is the export's host."""
+    wanted = {_norm(i) for i in export.initiators}
+    for att in volume.attachments:
+        if att.host_name and export.host and (
+                _short(att.host_name) == _short(export.host)):
+            return True
+        if wanted & {_norm(i) for i in att.initiators}:
+            return True
+    return False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Suspect:
+    """A candidate and the evidence its re-check starts from."""
+
+    candidate: model.Candidate
+    array_object: model.ArrayObject | None = None
+    cinder_record: model.CinderVolume | model.CinderSnapshot | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    suspects: tuple[Suspect, ...]
+    consistent: collections.Counter    # ResourceType -> matched objects
+    skipped: collections.Counter       # reason -> count (not compared)
+
+
+def _candidate(kind, rtype, resource_id, obj=None, record=None, **details):
+    project = getattr(record, 'project_id', None)
+    cinder_id = getattr(record, 'id', None)
+    if kind == K.ARRAY_ONLY and obj is not None:
+        cinder_id = obj.uuid
+    return model.Candidate(
+        kind=kind, resource_type=rtype, resource_id=resource_id,
+        array_name=obj.name if obj is not None else None,
+        cinder_id=cinder_id, project_id=project,
+        details=tuple(sorted((k, str(v)) for k, v in details.items()
+                             if v is not None)))
+
+
+class _Index(object):
+    """Look-up tables over both views, built once per comparison."""
+
+    def __init__(self, cinder, array):
+        self.volumes = {v.id: v for v in cinder.volumes}
+        self.by_key = {}
+        for v in cinder.volumes:
+            self.by_key.setdefault(v.key, v)
+        self.known_keys = set(self.volumes) | set(self.by_key)
+        self.snapshots = {s.id: s for s in cinder.snapshots}
+        self.group_members = {}
+        for s in cinder.snapshots:
+            parent = self.volumes.get(s.volume_id)
+            if s.group_snapshot_id and parent is not None:
+                self.group_members[(s.group_snapshot_id, parent.key)] = s
+        self.objects = collections.defaultdict(list)
+        for obj in array.objects:
+            self.objects[(obj.kind, obj.object_class)].append(obj)
+        self.pools = array.pools
+
+    def cinder_named(self, kind):
+        return self.objects[(kind, model.ObjectClass.CINDER)]
+
+    def snapshot_id(self, obj):
+        """The Cinder snapshot id an array snapshot stands for, if known."""
+        if obj.uuid:
+            return obj.uuid
+        member = self.group_members.get((obj.group_uuid, obj.parent_uuid))
+        return member.id if member else None
+
+
+def compare(cinder, array):
+    """Suspects from a Cinder view and an array view of one backend."""
+    idx = _Index(cinder, array)
+    suspects = []
+    consistent = collections.Counter()
+    skipped = collections.Counter()
+
+    array_volume_keys = set()
+    for obj in idx.cinder_named(R.VOLUME):
+        array_volume_keys.add(obj.uuid)
+        if obj.uuid in idx.known_keys:
+            consistent[R.VOLUME] += 1
+        else:
+            suspects.append(Suspect(
+                _candidate(K.ARRAY_ONLY, R.VOLUME, obj.uuid, obj,
+                           pool=obj.pool, size_gib=obj.size_gib), obj))
+
+    array_snapshot_ids = set()
+    for obj in idx.cinder_named(R.SNAPSHOT):
+        snap_id = idx.snapshot_id(obj)
+        array_snapshot_ids.add(snap_id)
+        if snap_id in idx.snapshots:
+            consistent[R.SNAPSHOT] += 1
+        else:
+            suspects.append(Suspect(
+                _candidate(K.ARRAY_ONLY, R.SNAPSHOT, snap_id or obj.name, obj,
+                           parent=obj.parent_uuid, group=obj.group_uuid),
+                obj))
+
+    for v in cinder.volumes:
+        if not volume_settled(v):
+            skipped['volume ' + (v.status if v.status not in SETTLED_VOLUME
+                                 else 'migrating')] += 1
+        elif idx.pools is not None and pool_of(v.host) not in idx.pools:
+            skipped['volume outside listed pools'] += 1
+        elif v.key not in array_volume_keys:
+            suspects.append(Suspect(
+                _candidate(K.CINDER_ONLY, R.VOLUME, v.id, record=v,
+                           name_id=v.name_id, status=v.status,
+                           host=v.host), cinder_record=v))
+
+    for s in cinder.snapshots:
+        parent = idx.volumes.get(s.volume_id)
+        if s.status not in SETTLED_SNAPSHOT or parent is None or (
+                not volume_settled(parent)):
+            skipped['snapshot ' + s.status] += 1
+        elif idx.pools is not None and pool_of(parent.host) not in idx.pools:
+            skipped['snapshot outside listed pools'] += 1
+        elif s.id not in array_snapshot_ids:
+            suspects.append(Suspect(
+                _candidate(K.CINDER_ONLY, R.SNAPSHOT, s.id, record=s,
+                           volume_id=s.volume_id, status=s.status),
+                cinder_record=s))
+
+    for obj in idx.cinder_named(R.EXPORT):
+        volume = idx.by_key.get(obj.uuid) or idx.volumes.get(obj.uuid)
+        if volume is not None and in_transition(volume):
+            skipped['export of volume ' + volume.status] += 1
+        elif volume is not None and attached_to(volume, obj):
+            consistent[R.EXPORT] += 1
+        else:
+            suspects.append(Suspect(
+                _candidate(K.ORPHAN_EXPORT, R.EXPORT, obj.name, obj,
+                           record=volume, volume_uuid=obj.uuid,
+                           array_host=obj.host), obj, volume))
+
+    for kind in R:
+        for obj in idx.objects[(kind, model.ObjectClass.FOREIGN)]:
+            suspects.append(Suspect(
+                _candidate(K.FOREIGN, kind, obj.name, obj, pool=obj.pool,
+                           size_gib=obj.size_gib), obj))
+    for (kind, cls), objs in idx.objects.items():
+        if cls not in (model.ObjectClass.CINDER, model.ObjectClass.FOREIGN):
+            skipped['%s %s' % (cls, kind)] += len(objs)
+
+    return Comparison(tuple(suspects), consistent, skipped)
+
+
+def _still_array_only(suspect, cinder, array):
+    obj = suspect.array_object
+    if suspect.candidate.resource_type == R.VOLUME:
+        if cinder.volume_with_key(obj.uuid) is not None:
+            return False
+    elif obj.uuid and cinder.get_snapshot(obj.uuid) is not None:
+        return False
+    now = array.refresh(obj)
+    return now is not None and now.object_class == obj.object_class
+
+
+def _still_cinder_only(suspect, cinder, array, backend_host):
+    record = suspect.cinder_record
+    if suspect.candidate.resource_type == R.SNAPSHOT:
+        snap = cinder.get_snapshot(record.id)
+        if snap is None or snap.status not in SETTLED_SNAPSHOT:
+            return False
+        volume_id = snap.volume_id
+    else:
+        volume_id = record.id
+    volume = cinder.get_volume(volume_id)
+    if (volume is None or not volume_settled(volume)
+            or backend_of(volume.host) != backend_host):
+        return False
+    if suspect.candidate.resource_type == R.SNAPSHOT:
+        return array.find_snapshot(record.id, volume.key) is None
+    return array.find_volume(volume.key) is None
+
+
+def _still_orphan_export(suspect, cinder, array):
+    obj = suspect.array_object
+    if array.refresh(obj) is None:
+        return False
+    volume = cinder.volume_with_key(obj.uuid)
+    if volume is None:
+        return True
+    return not in_transition(volume) and not attached_to(volume, obj)
+
+
+def _still_foreign(suspect, cinder, array):
+    now = array.refresh(suspect.array_object)
+    return now is not None and now.object_class == model.ObjectClass.FOREIGN
+
+
+def confirm(suspects, cinder, array, backend_host):
+    """Re-check each suspect now, on both sides; return those that hold.
+
+    ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
+    volume whose id or name_id is uuid) and ``get_snapshot(id)``, each
+    returning None when absent; ``array`` is the backend's driver. Any error
+    they raise propagates: a re-check that could not be made fails the pass.
+    """
+    kept = []
+    for suspect in suspects:
+        kind = suspect.candidate.kind
+        if kind == K.ARRAY_ONLY:
+            holds = _still_array_only(suspect, cinder, array)
+        elif kind == K.CINDER_ONLY:
+            holds = _still_cinder_only(suspect, cinder, array, backend_host)
+        elif kind == K.ORPHAN_EXPORT:
+            holds = _still_orphan_export(suspect, cinder, array)
+        else:
+            holds = _still_foreign(suspect, cinder, array)
+        if holds:
+            kept.append(suspect.candidate)
+    return kept

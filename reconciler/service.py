@@ -1,0 +1,76 @@
+"""The daemon: one timer per backend, in native threads.
+
+Each backend has its own dynamic timer (its own thread), so a slow or failing
+backend never delays another, and each pass reads its interval afresh, so an
+interval changed by SIGHUP applies from the next pass. SIGTERM sets a stop
+event that a pass checks between stages. Connections, the database engine and
+drivers are created in ``start()``, in the worker, never before the launcher
+forks or spawns it.
+"""
+
+import random
+import threading
+
+from oslo_log import log as logging
+from oslo_service import service
+
+from reconciler.conf import backend as backend_conf
+from reconciler import history
+from reconciler import manager
+from reconciler import notifier
+
+LOG = logging.getLogger(__name__)
+
+
+class ReconcilerService(service.Service):
+
+    def __init__(self, conf):
+        super().__init__()
+        self.conf = conf
+
+    def start(self):
+        super().start()
+        self._stop = threading.Event()
+        self._history = history.History.from_conf(self.conf)
+        self._history.check_current()
+        self._notifier = notifier.Notifier(self.conf)
+        self._backends = {b.name: b for b in backend_conf.enabled(self.conf)}
+        fuzz = self.conf.reconciler.periodic_fuzzy_delay
+        for name in self._backends:
+            self.tg.add_dynamic_timer_args(
+                self._tick, args=[name], initial_delay=random.uniform(0, fuzz),
+                stop_on_exception=False)
+        self.tg.add_timer_args(self.conf.reconciler.outbox_flush_interval,
+                               self._flush, stop_on_exception=False)
+        LOG.info('Reconciling backends: %s', ', '.join(self._backends))
+
+    def _tick(self, name):
+        backend = self._backends[name]
+        if backend.reconciler_enabled and not self._stop.is_set():
+            try:
+                manager.BackendReconciler(
+                    self.conf, backend, self._history,
+                    self._notifier).run_pass(stop=self._stop)
+            except Exception:
+                LOG.exception('Backend %s: pass could not be recorded', name)
+        return backend.reconciler_interval
+
+    def _flush(self):
+        try:
+            self._notifier.flush(self._history)
+        except Exception:
+            LOG.exception('Notification outbox flush failed')
+
+    def reset(self):
+        """SIGHUP: mutable options were reloaded; passes read them afresh."""
+        names = [n.strip() for n in self.conf.enabled_backends if n.strip()]
+        if set(names) != set(self._backends):
+            LOG.warning('enabled_backends changed to %s; restart the service '
+                        'to apply it', ', '.join(names))
+
+    def stop(self, graceful=True):
+        if hasattr(self, '_stop'):
+            self._stop.set()
+        super().stop(graceful)
+        if hasattr(self, '_notifier'):
+            self._notifier.close()

@@ -1,0 +1,148 @@
+"""Configuration: cinder.conf followed by our own file just works."""
+
+import textwrap
+
+from oslo_config import cfg
+from oslotest import base
+
+from reconciler import conf as reconciler_conf
+from reconciler.conf import backend as backend_conf
+from reconciler.conf import opts
+from reconciler.drivers import fake
+from reconciler import exception
+
+CINDER_CONF = """
+[DEFAULT]
+host = ctl-1
+enabled_backends = lvm-1,fake-2
+transport_url = rabbit://cinder:s3cret@127.0.0.1:5672/
+glance_api_servers = http://127.0.0.1:9292
+volume_name_template = vol-%s
+
+[backend_defaults]
+reconciler_interval = 120
+
+[lvm-1]
+volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
+volume_group = cinder-volumes
+target_helper = lioadm
+
+[fake-2]
+volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
+volume_backend_name = fake
+backend_host = shared-host
+some_option_reconciler_does_not_know = 42
+
+[database]
+connection = mysql+pymysql://cinder:pw@127.0.0.1/cinder
+"""
+
+OUR_CONF = """
+[DEFAULT]
+enabled_backends = fake-2
+
+[fake-2]
+fake_array_file = /tmp/array.yaml
+reconciler_sightings = 2
+
+[database]
+connection = sqlite:////var/lib/cinder-reconciler/r.sqlite
+"""
+
+
+class ConfTest(base.BaseTestCase):
+
+    def load(self, *texts):
+        conf = cfg.ConfigOpts()
+        files = []
+        for text in texts:
+            path = self.create_tempfiles([('c', textwrap.dedent(text))],
+                                         ext='.conf')[0]
+            files.append(path)
+        reconciler_conf.register(conf)
+        conf(['--config-file=%s' % f for f in files], project='x',
+             default_config_files=[], default_config_dirs=[])
+        return conf
+
+    def test_cinder_conf_then_ours(self):
+        conf = self.load(CINDER_CONF, OUR_CONF)
+        self.assertEqual('ctl-1', conf.host)
+        self.assertEqual('vol-%s', conf.volume_name_template)
+        self.assertTrue(conf.database.connection.startswith('sqlite'))
+        [b] = backend_conf.enabled(conf)
+        self.assertEqual('fake-2', b.name)
+        # Derived from Cinder's volume_driver, no reconciler option needed.
+        self.assertIs(fake.FakeDriver, b.driver_cls)
+        self.assertEqual('shared-host@fake-2', b.cinder_host)
+        self.assertEqual(2, b.reconciler_sightings)
+        # Unset in the group: [backend_defaults], then the default.
+        self.assertEqual(120, b.reconciler_interval)
+        self.assertEqual(3600, b.reconciler_grace_period)
+        self.assertEqual('/tmp/array.yaml', b.fake_array_file)
+        self.assertIsInstance(b.create_driver(), fake.FakeDriver)
+
+    def test_default_host_used_without_backend_host(self):
+        conf = self.load(CINDER_CONF, """
+            [DEFAULT]
+            enabled_backends = f
+            [f]
+            reconciler_driver = fake
+            fake_array_file = /x
+            """)
+        self.assertEqual('ctl-1@f', backend_conf.enabled(conf)[0].cinder_host)
+
+    def test_unknown_volume_driver_is_a_clear_error(self):
+        conf = self.load(CINDER_CONF)
+        e = self.assertRaises(exception.ConfigError,
+                              backend_conf.enabled, conf)
+        self.assertIn('lvm-1', str(e))
+        self.assertIn('LVMVolumeDriver', str(e))
+
+    def test_unknown_reconciler_driver(self):
+        conf = self.load("""
+            [DEFAULT]
+            enabled_backends = b
+            [b]
+            reconciler_driver = nosuch
+            """)
+        e = self.assertRaises(exception.ConfigError,
+                              backend_conf.enabled, conf)
+        self.assertIn('nosuch', str(e))
+        self.assertIn('fake', str(e))
+
+    def test_no_driver_at_all(self):
+        conf = self.load("""
+            [DEFAULT]
+            enabled_backends = b
+            """)
+        self.assertRaises(exception.ConfigError, backend_conf.enabled, conf)
+
+    def test_fake_driver_needs_its_file(self):
+        conf = self.load("""
+            [DEFAULT]
+            enabled_backends = b
+            [b]
+            reconciler_driver = fake
+            """)
+        [b] = backend_conf.enabled(conf)
+        e = self.assertRaises(exception.ConfigError, b.create_driver)
+        self.assertIn('fake_array_file', str(e))
+
+    def test_duplicate_backend(self):
+        conf = self.load("""
+            [DEFAULT]
+            enabled_backends = b,b
+            [b]
+            reconciler_driver = fake
+            """)
+        self.assertRaises(exception.ConfigError, backend_conf.enabled, conf)
+
+    def test_list_opts_covers_every_group(self):
+        groups = {getattr(g, 'name', g): {o.name for o in os}
+                  for g, os in opts.list_opts()}
+        self.assertIn('enabled_backends', groups['DEFAULT'])
+        self.assertIn('notify_kinds', groups['reconciler'])
+        self.assertIn('auth_type', groups['cinder'])
+        self.assertIn('cafile', groups['cinder'])
+        self.assertIn('reconciler_interval', groups['backend_defaults'])
+        self.assertIn('fake_array_file', groups['backend_defaults'])

@@ -1,0 +1,298 @@
+"""The engine against the false-positive traps of reference/traps.md."""
+
+import collections
+
+from oslotest import base
+
+from reconciler import engine
+from reconciler import model
+from reconciler.simulators.scenario import uid
+
+K = model.FindingKind
+R = model.ResourceType
+C = model.ObjectClass
+HOST = 'h1@be1'
+
+
+def vol(label, status='available', name_id=None, host=HOST + '#pool1',
+        migration_status=None, attached=()):
+    return model.CinderVolume(
+        id=uid(label), name_id=name_id and uid(name_id), host=host,
+        status=status, migration_status=migration_status, project_id='p1',
+        attachments=tuple(model.CinderAttachment(host_name=h)
+                          for h in attached))
+
+
+def snap(label, volume, status='available', group=None):
+    return model.CinderSnapshot(id=uid(label), volume_id=uid(volume),
+                                status=status, group_snapshot_id=group)
+
+
+def avol(key, cls=C.CINDER, pool='pool1', name=None):
+    return model.ArrayObject(R.VOLUME, name or 'volume-%s' % uid(key),
+                             uid(key) if cls != C.FOREIGN else None, cls,
+                             pool=pool)
+
+
+def asnap(label, parent, cls=C.CINDER, group=None):
+    return model.ArrayObject(R.SNAPSHOT, 'snapshot-%s' % (label,),
+                             None if group else uid(label), cls,
+                             parent_uuid=uid(parent),
+                             group_uuid=group)
+
+
+def aexp(key, host, initiators=()):
+    return model.ArrayObject(R.EXPORT, 'volume-%s@%s' % (uid(key), host),
+                             uid(key), C.CINDER, host=host,
+                             initiators=frozenset(initiators))
+
+
+def views(volumes=(), snapshots=(), objects=(), pools=None):
+    return (model.CinderView(HOST, tuple(volumes), tuple(snapshots), 0.0),
+            model.ArrayView(tuple(objects), 0.0, pools=pools))
+
+
+def found(comparison):
+    return sorted((s.candidate.kind, s.candidate.resource_type,
+                   s.candidate.resource_id) for s in comparison.suspects)
+
+
+class CompareTest(base.BaseTestCase):
+
+    def test_consistent_backend_has_no_suspects(self):
+        c = engine.compare(*views(
+            [vol('a'), vol('b', 'in-use', attached=['cmp1'])],
+            [snap('s', 'a')],
+            [avol('a'), avol('b'), asnap('s', 'a'), aexp('b', 'cmp1')]))
+        self.assertEqual([], found(c))
+        self.assertEqual({R.VOLUME: 2, R.SNAPSHOT: 1, R.EXPORT: 1},
+                         dict(c.consistent))
+
+    def test_array_only_and_cinder_only_volumes(self):
+        c = engine.compare(*views([vol('a'), vol('gone')],
+                                  objects=[avol('a'), avol('leak')]))
+        self.assertEqual([(K.ARRAY_ONLY, R.VOLUME, uid('leak')),
+                          (K.CINDER_ONLY, R.VOLUME, uid('gone'))], found(c))
+
+    def test_transitional_statuses_are_never_cinder_only(self):
+        for status in sorted(engine.TRANSITIONAL_STATUSES) + [
+                'error', 'error_deleting', 'error_restoring']:
+            c = engine.compare(*views([vol('a', status)]))
+            self.assertEqual([], found(c), status)
+            self.assertEqual(1, sum(c.skipped.values()), status)
+
+    def test_row_in_any_status_accounts_for_array_object(self):
+        # T8: a volume being created or deleted has its row and its object.
+        for status in ('creating', 'deleting', 'error', 'error_deleting'):
+            c = engine.compare(*views([vol('a', status)], objects=[avol('a')]))
+            self.assertEqual([], found(c), status)
+
+    def test_active_migration_is_never_cinder_only(self):
+        for migstat in ('migrating', 'starting', 'completing',
+                        'target:%s' % uid('x'), 'deleting'):
+            c = engine.compare(*views([vol('a', migration_status=migstat)]))
+            self.assertEqual([], found(c), migstat)
+        c = engine.compare(*views([vol('a', migration_status='success')]))
+        self.assertEqual([(K.CINDER_ONLY, R.VOLUME, uid('a'))], found(c))
+
+    def test_name_id_is_the_array_key(self):
+        # T4: after a migration the object is named after name_id.
+        migrated = vol('a', name_id='new')
+        c = engine.compare(*views([migrated], objects=[avol('new')]))
+        self.assertEqual([], found(c))
+        # The object under the plain id does not stand in for it.
+        c = engine.compare(*views([migrated], objects=[avol('a')]))
+        self.assertEqual([(K.CINDER_ONLY, R.VOLUME, uid('a'))], found(c))
+
+    def test_migration_source_row_keeps_its_object(self):
+        # finish_volume_migration: the old row gets id=new, name_id=old.
+        source = vol('new', 'deleting', name_id='a',
+                     migration_status='deleting')
+        c = engine.compare(*views([vol('a', name_id='new'), source],
+                                  objects=[avol('a'), avol('new')]))
+        self.assertEqual([], found(c))
+
+    def test_temporaries_and_unmanaged_are_classified_not_flagged(self):
+        objects = [avol('t', C.TEMPORARY), avol('u', C.UNMANAGED),
+                   avol('r', C.REPLICA), avol('c', C.CONTROL),
+                   asnap('clone', 'a', C.TEMPORARY)]
+        c = engine.compare(*views([vol('a')], objects=[avol('a')] + objects))
+        self.assertEqual([], found(c))
+        self.assertEqual({'temporary volume': 1, 'unmanaged volume': 1,
+                          'replica volume': 1, 'control volume': 1,
+                          'temporary snapshot': 1}, dict(c.skipped))
+
+    def test_foreign_objects_are_their_own_kind(self):
+        c = engine.compare(*views(objects=[avol('x', C.FOREIGN,
+                                                name='lun-of-someone')]))
+        self.assertEqual([(K.FOREIGN, R.VOLUME, 'lun-of-someone')], found(c))
+
+    def test_volume_outside_listed_pools_is_unknown(self):
+        # T6: the listing covered pool1 only.
+        c = engine.compare(*views([vol('other', host=HOST + '#pool9')],
+                                  pools=frozenset(['pool1'])))
+        self.assertEqual([], found(c))
+        self.assertEqual({'volume outside listed pools': 1}, dict(c.skipped))
+
+    def test_snapshots(self):
+        c = engine.compare(*views(
+            [vol('a')],
+            [snap('s1', 'a'), snap('s-gone', 'a'),
+             snap('s-new', 'a', 'creating')],
+            [avol('a'), asnap('s1', 'a'), asnap('s-leak', 'a')]))
+        self.assertEqual([(K.ARRAY_ONLY, R.SNAPSHOT, uid('s-leak')),
+                          (K.CINDER_ONLY, R.SNAPSHOT, uid('s-gone'))],
+                         found(c))
+
+    def test_snapshot_of_unsettled_volume_is_skipped(self):
+        c = engine.compare(*views([vol('a', 'retyping')], [snap('s', 'a')],
+                                  [avol('a')]))
+        self.assertEqual([], found(c))
+
+    def test_group_snapshot_members_resolve_through_their_parent(self):
+        gs = uid('group-snap')
+        c = engine.compare(*views(
+            [vol('a'), vol('b')],
+            [snap('sa', 'a', group=gs), snap('sb', 'b', group=gs)],
+            [avol('a'), avol('b'), asnap('m0', 'a', group=gs),
+             asnap('m1', 'b', group=gs), asnap('m2', 'c', group=gs)]))
+        # m2's parent has no member snapshot in Cinder: array-only.
+        self.assertEqual([(K.ARRAY_ONLY, R.SNAPSHOT, 'snapshot-m2')],
+                         found(c))
+
+    def test_orphan_exports(self):
+        c = engine.compare(*views(
+            [vol('a', 'in-use', attached=['cmp1.example.org']), vol('b')],
+            objects=[avol('a'), avol('b'), avol('leak'), aexp('a', 'cmp1'),
+                     aexp('a', 'cmp2'), aexp('b', 'cmp1'),
+                     aexp('leak', 'cmp3')]))
+        self.assertEqual(
+            sorted([(K.ORPHAN_EXPORT, R.EXPORT, 'volume-%s@cmp2' % uid('a')),
+                    (K.ORPHAN_EXPORT, R.EXPORT, 'volume-%s@cmp1' % uid('b')),
+                    (K.ORPHAN_EXPORT, R.EXPORT,
+                     'volume-%s@cmp3' % uid('leak')),
+                    (K.ARRAY_ONLY, R.VOLUME, uid('leak'))]), found(c))
+
+    def test_export_matched_by_initiator_when_host_names_differ(self):
+        v = model.CinderVolume(
+            id=uid('a'), name_id=None, host=HOST, status='in-use',
+            attachments=(model.CinderAttachment(
+                'compute-1', initiators=frozenset(['10:00:00:00:C9:AA:BB:01'])),))
+        c = engine.compare(*views(
+            [v], objects=[avol('a'), aexp('a', 'renamed-by-admin',
+                                          ['10000000c9aabb01'])]))
+        self.assertEqual([], found(c))
+
+    def test_exports_of_volumes_in_transition_are_skipped(self):
+        for status in ('attaching', 'detaching', 'reserved'):
+            c = engine.compare(*views([vol('a', status)],
+                                      objects=[avol('a'), aexp('a', 'cmp1')]))
+            self.assertEqual([], found(c), status)
+
+
+class FakeCinder(object):
+    def __init__(self, volumes=(), snapshots=()):
+        self.volumes = {v.id: v for v in volumes}
+        self.snapshots = {s.id: s for s in snapshots}
+
+    def get_volume(self, volume_id):
+        return self.volumes.get(volume_id)
+
+    def volume_with_key(self, key):
+        for v in self.volumes.values():
+            if key in (v.id, v.name_id):
+                return v
+        return None
+
+    def get_snapshot(self, snapshot_id):
+        return self.snapshots.get(snapshot_id)
+
+
+class FakeArray(object):
+    def __init__(self, objects=()):
+        self.objects = {(o.kind, o.name): o for o in objects}
+
+    def refresh(self, obj):
+        return self.objects.get((obj.kind, obj.name))
+
+    def find_volume(self, key):
+        return self.objects.get((R.VOLUME, 'volume-%s' % key))
+
+    def find_snapshot(self, snapshot_id, volume_key):
+        for o in self.objects.values():
+            if o.kind == R.SNAPSHOT and o.uuid == snapshot_id:
+                return o
+        return None
+
+
+class ConfirmTest(base.BaseTestCase):
+    """Re-checks drop candidates that churn explains."""
+
+    def confirm(self, listed, now_cinder, now_array):
+        comparison = engine.compare(*listed)
+        return sorted(c.resource_id for c in engine.confirm(
+            comparison.suspects, now_cinder, now_array, HOST))
+
+    def test_array_only_volume_created_in_cinder_meanwhile(self):
+        listed = views([], objects=[avol('a'), avol('b')])
+        now = FakeCinder([vol('a', 'creating')])
+        self.assertEqual([uid('b')], self.confirm(
+            listed, now, FakeArray([avol('a'), avol('b')])))
+
+    def test_array_only_volume_found_by_name_id(self):
+        listed = views([vol('x')], objects=[avol('x'), avol('new')])
+        now = FakeCinder([vol('a', name_id='new')])
+        self.assertEqual([], self.confirm(listed, now,
+                                          FakeArray([avol('new')])))
+
+    def test_array_only_object_deleted_meanwhile(self):
+        listed = views([vol('x')], objects=[avol('x'), avol('leak')])
+        self.assertEqual([], self.confirm(listed, FakeCinder([vol('x')]),
+                                          FakeArray([avol('x')])))
+
+    def test_cinder_only_volume_that_changed(self):
+        listed = views([vol('a'), vol('b'), vol('c'), vol('d'), vol('e')])
+        now = FakeCinder([vol('b', 'deleting'), vol('c', host='h2@be2#p'),
+                          vol('d', name_id='d2'), vol('e')])
+        array = FakeArray([avol('d2')])
+        # a: deleted; b: deleting; c: moved to another backend; d: migrated
+        # and its new object exists; e: still missing.
+        self.assertEqual([uid('e')], self.confirm(listed, now, array))
+
+    def test_cinder_only_snapshot_recheck(self):
+        listed = views([vol('a')], [snap('s1', 'a'), snap('s2', 'a'),
+                                    snap('s3', 'a')], [avol('a')])
+        now = FakeCinder([vol('a')], [snap('s1', 'a', 'deleting'),
+                                      snap('s3', 'a')])
+        self.assertEqual([uid('s3')],
+                         self.confirm(listed, now, FakeArray([avol('a')])))
+
+    def test_orphan_export_attached_meanwhile(self):
+        listed = views([vol('a'), vol('b')],
+                       objects=[avol('a'), avol('b'), aexp('a', 'cmp1'),
+                                aexp('b', 'cmp1')])
+        now = FakeCinder([vol('a', 'in-use', attached=['cmp1']), vol('b')])
+        array = FakeArray([avol('a'), avol('b'), aexp('a', 'cmp1'),
+                           aexp('b', 'cmp1')])
+        self.assertEqual(['volume-%s@cmp1' % uid('b')],
+                         self.confirm(listed, now, array))
+
+    def test_errors_propagate(self):
+        class Broken(FakeCinder):
+            def volume_with_key(self, key):
+                raise RuntimeError('Cinder went away')
+        listed = views([], objects=[avol('a')])
+        self.assertRaises(RuntimeError, self.confirm, listed, Broken(),
+                          FakeArray([avol('a')]))
+
+
+class HelpersTest(base.BaseTestCase):
+
+    def test_host_parts(self):
+        self.assertEqual('h@b', engine.backend_of('h@b#p'))
+        self.assertEqual('p', engine.pool_of('h@b#p'))
+        self.assertIsNone(engine.pool_of('h@b'))
+
+    def test_counter_types(self):
+        c = engine.compare(*views())
+        self.assertIsInstance(c.consistent, collections.Counter)

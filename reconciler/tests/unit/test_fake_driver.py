@@ -1,0 +1,88 @@
+"""The file-backed array: decoding, look-ups and bad input."""
+
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
+import yaml
+
+from reconciler import conf as reconciler_conf
+from reconciler.conf import backend as backend_conf
+from reconciler import exception
+from reconciler import model
+from reconciler.simulators.scenario import uid
+
+R = model.ResourceType
+C = model.ObjectClass
+
+
+class FakeDriverTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.path = self.create_tempfiles([('array', '')], ext='.yaml')[0]
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf([], project='x', default_config_files=[],
+             default_config_dirs=[])
+        self.useFixture(config_fixture.Config(conf)).load_raw_values(
+            group='b', reconciler_driver='fake', fake_array_file=self.path)
+        self.backend = backend_conf.BackendConf(conf, 'b')
+        self.driver = self.backend.create_driver()
+
+    def write(self, data):
+        with open(self.path, 'w') as f:
+            f.write(data if isinstance(data, str) else yaml.safe_dump(data))
+
+    def test_listing_decodes_every_class(self):
+        a, s = uid('a'), uid('s')
+        self.write({
+            'volumes': [{'name': 'volume-%s' % a, 'pool': 'p1', 'size': 2},
+                        {'name': 'unm-%s' % uid('u')},
+                        {'name': 'volume-not-a-uuid'},
+                        {'name': 'lun7'}],
+            'snapshots': [{'name': 'snapshot-%s' % s,
+                           'volume': 'volume-%s' % a},
+                          {'name': 'clone-snap-%s' % uid('c'),
+                           'volume': 'volume-%s' % a}],
+            'exports': [{'volume': 'volume-%s' % a, 'host': 'cmp1',
+                         'initiators': ['iqn.x']}]})
+        with self.driver as d:
+            objs = d.list_objects().objects
+        got = [(o.kind, o.object_class, o.uuid) for o in objs]
+        self.assertEqual([
+            (R.VOLUME, C.CINDER, a), (R.VOLUME, C.UNMANAGED, uid('u')),
+            (R.VOLUME, C.FOREIGN, None), (R.VOLUME, C.FOREIGN, None),
+            (R.SNAPSHOT, C.CINDER, s), (R.SNAPSHOT, C.TEMPORARY, uid('c')),
+            (R.EXPORT, C.CINDER, a)], got)
+        self.assertEqual(a, objs[4].parent_uuid)
+        self.assertEqual(frozenset(['iqn.x']), objs[-1].initiators)
+
+    def test_point_lookups_reread_the_array(self):
+        a = uid('a')
+        self.write({'volumes': [{'name': 'volume-%s' % a}]})
+        obj = self.driver.find_volume(a)
+        self.assertEqual(a, obj.uuid)
+        self.write({'volumes': []})
+        self.assertIsNone(self.driver.refresh(obj))
+        self.assertIsNone(self.driver.find_volume(a))
+        self.assertIsNone(self.driver.find_snapshot(uid('s'), a))
+
+    def test_bad_input_is_an_array_error(self):
+        for text, error in (
+                ('volumes: [', exception.ArrayResponseError),
+                ('- a list', exception.ArrayResponseError),
+                ('volumes: [{size: 1}]', exception.ArrayResponseError),
+                ('error: controller offline', exception.ArrayError)):
+            self.write(text)
+            self.assertRaises(error, self.driver.list_objects)
+        self.write('{}')
+        self.backend.conf.set_override('fake_array_file', '/nonexistent',
+                                       group='b')
+        self.assertRaises(exception.ArrayUnreachable,
+                          self.driver.list_objects)
+
+    def test_names(self):
+        self.assertEqual('volume-%s' % uid('a'),
+                         self.driver.volume_name(uid('a')))
+        self.assertEqual('snapshot-%s' % uid('s'),
+                         self.driver.snapshot_name(uid('s')))
