@@ -181,7 +181,6 @@ def _identity(row):
 
 
 def _chunks(items):
-    items = list(items)
     return (items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK))
 
 
