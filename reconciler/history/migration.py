@@ -1,0 +1,54 @@
+"""Schema migrations of the history (alembic, configured in code).
+
+The alembic version table has its own name so the schema can be shared with
+other alembic-managed tools.
+"""
+
+import contextlib
+
+from alembic import command
+from alembic import config
+from alembic import migration
+from alembic import script
+import sqlalchemy as sa
+
+VERSION_TABLE = 'reconciler_alembic_version'
+
+
+def _config():
+    cfg = config.Config()
+    cfg.set_main_option('script_location', 'reconciler.history:migrations')
+    return cfg
+
+
+@contextlib.contextmanager
+def _connection(engine_or_url):
+    if isinstance(engine_or_url, sa.engine.Engine):
+        engine = engine_or_url
+    else:
+        engine = sa.create_engine(engine_or_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        if engine is not engine_or_url:
+            engine.dispose()
+
+
+def upgrade(engine_or_url, revision='head'):
+    cfg = _config()
+    with _connection(engine_or_url) as connection:
+        cfg.attributes['connection'] = connection
+        command.upgrade(cfg, revision)
+
+
+def current(engine_or_url):
+    """The schema's revision, or None for an empty database."""
+    with _connection(engine_or_url) as connection:
+        context = migration.MigrationContext.configure(
+            connection, opts={'version_table': VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head():
+    return script.ScriptDirectory.from_config(_config()).get_current_head()

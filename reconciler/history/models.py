@@ -1,0 +1,92 @@
+"""Tables of the history: runs, findings and the notification outbox.
+
+Times are naive UTC. Enumerated values (status, kind, state) are short strings
+rather than native enums, so later migrations never have to alter enum types.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+# MySQL's DATETIME drops fractions of seconds unless told otherwise, which
+# would skew the grace-period arithmetic.
+DateTime = sa.DateTime().with_variant(
+    mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
+
+MYSQL_OPTIONS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'}
+
+
+def key_string(length):
+    """Text that is part of an identity: compared byte-wise everywhere.
+
+    MySQL's default collations fold case (and accents), which would merge two
+    array objects whose names differ only in case.
+    """
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, collation='utf8mb4_bin'), 'mysql', 'mariadb')
+
+
+class Base(orm.DeclarativeBase):
+    type_annotation_map = {datetime.datetime: DateTime, str: sa.Text}
+
+
+class Run(Base):
+    __tablename__ = 'runs'
+    __table_args__ = (
+        sa.Index('ix_runs_backend_started_at', 'backend', 'started_at'),
+        MYSQL_OPTIONS)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    backend: orm.Mapped[str] = orm.mapped_column(key_string(128))
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    started_at: orm.Mapped[datetime.datetime]
+    finished_at: orm.Mapped[datetime.datetime | None]
+    # Candidates of each FindingKind in the pass (NULL until it completes).
+    array_only_count: orm.Mapped[int | None]
+    cinder_only_count: orm.Mapped[int | None]
+    orphan_export_count: orm.Mapped[int | None]
+    foreign_count: orm.Mapped[int | None]
+    inventory: orm.Mapped[str | None]  # JSON
+    error: orm.Mapped[str | None]
+
+
+class Finding(Base):
+    __tablename__ = 'findings'
+    __table_args__ = (
+        sa.UniqueConstraint('backend', 'kind', 'resource_type', 'resource_id',
+                            name='uq_findings_identity'),
+        sa.Index('ix_findings_backend_state', 'backend', 'state'),
+        MYSQL_OPTIONS)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    backend: orm.Mapped[str] = orm.mapped_column(key_string(128))
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    resource_type: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    resource_id: orm.Mapped[str] = orm.mapped_column(key_string(255))
+    array_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    cinder_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    first_seen: orm.Mapped[datetime.datetime]
+    last_seen: orm.Mapped[datetime.datetime]
+    sightings: orm.Mapped[int]
+    confirmed_at: orm.Mapped[datetime.datetime | None]
+    resolved_at: orm.Mapped[datetime.datetime | None]
+    details: orm.Mapped[str]  # JSON object
+
+
+class Notification(Base):
+    """A notification not yet handed to the message bus."""
+
+    __tablename__ = 'notification_outbox'
+    __table_args__ = (MYSQL_OPTIONS,)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    event_type: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    payload: orm.Mapped[str]  # JSON object
+    created_at: orm.Mapped[datetime.datetime]
+    attempts: orm.Mapped[int]
+    last_error: orm.Mapped[str | None]

@@ -1,0 +1,67 @@
+"""The migrations build exactly the models' schema."""
+
+import os
+
+from alembic import script
+import fixtures
+from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import test_fixtures
+from oslo_db.sqlalchemy import test_migrations
+from oslotest import base
+
+from reconciler import exception
+from reconciler.history import api
+from reconciler.history import migration
+from reconciler.history import models
+from reconciler import model
+
+
+class ModelsMigrationsSyncSQLite(test_fixtures.OpportunisticDBTestMixin,
+                                 test_migrations.ModelsMigrationsSync,
+                                 base.BaseTestCase):
+
+    def db_sync(self, engine):
+        migration.upgrade(engine)
+
+    def get_engine(self):
+        return enginefacade.writer.get_engine()
+
+    def get_metadata(self):
+        return models.Base.metadata
+
+    def include_object(self, object_, name, type_, reflected, compare_to):
+        return not (type_ == 'table' and name == migration.VERSION_TABLE)
+
+
+class ModelsMigrationsSyncMySQL(ModelsMigrationsSyncSQLite):
+    FIXTURE = test_fixtures.MySQLOpportunisticFixture
+
+
+class ModelsMigrationsSyncPostgreSQL(ModelsMigrationsSyncSQLite):
+    FIXTURE = test_fixtures.PostgresqlOpportunisticFixture
+
+
+class MigrationTest(base.BaseTestCase):
+
+    def test_single_base_and_head(self):
+        scripts = script.ScriptDirectory.from_config(migration._config())
+        self.assertEqual(1, len(scripts.get_bases()))
+        self.assertEqual(1, len(scripts.get_heads()))
+
+    def test_sync_and_check_current(self):
+        url = 'sqlite:///' + os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'h.sqlite')
+        history = api.History(url)
+        error = self.assertRaises(exception.ReconcilerError,
+                                  history.check_current)
+        self.assertIn('run "cinder-reconciler-manage db sync"', str(error))
+        self.assertIsNone(migration.current(url))
+        history.sync()
+        history.check_current()
+        self.assertEqual(migration.head(), migration.current(url))
+        history.sync()  # idempotent
+
+    def test_a_count_column_per_kind(self):
+        self.assertLessEqual(
+            {f'{kind}_count' for kind in model.FindingKind},
+            set(models.Run.__table__.c.keys()))
