@@ -6,13 +6,12 @@
                                            [--kind K] [--format table|json]
 """
 
-import datetime
 import json
 import sys
 
 from oslo_config import cfg
-import prettytable
 
+from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import exception
@@ -20,71 +19,6 @@ from reconciler import history
 from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
-
-_LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
-           model.FindingKind.CINDER_ONLY: 'Cinder-only',
-           model.FindingKind.ORPHAN_EXPORT: 'orphan exports',
-           model.FindingKind.FOREIGN: 'foreign (not Cinder-named)'}
-
-
-def _when(epoch):
-    if epoch is None:
-        return '-'
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%SZ')
-
-
-def _report_dict(report):
-    return {
-        'backend': report.backend, 'cinder_host': report.cinder_host,
-        'run_id': report.run_id, 'status': str(report.status),
-        'error': report.error, 'consistent': report.consistent,
-        'inventory': report.inventory, 'skipped': report.skipped,
-        'findings': [{'kind': str(c.kind),
-                      'resource_type': str(c.resource_type),
-                      'resource_id': c.resource_id,
-                      'cinder_id': c.cinder_id, 'array_name': c.array_name,
-                      'project_id': c.project_id, 'details': dict(c.details)}
-                     for c in report.candidates],
-        'transitions': [{'resource_id': t.candidate.resource_id,
-                         'kind': str(t.candidate.kind),
-                         'from': t.old_state and str(t.old_state),
-                         'to': str(t.new_state)}
-                        for t in report.transitions]}
-
-
-def _print_report(report):
-    inv = report.inventory
-    print('Backend %s (%s): run %d %s'
-          % (report.backend, report.cinder_host, report.run_id,
-             report.status))
-    if report.error:
-        print('  error: %s' % report.error)
-        print('  no finding was created or resolved by this run')
-        return
-    print('  Cinder: %d volumes, %d snapshots; array: %d objects'
-          % (inv['cinder_volumes'], inv['cinder_snapshots'],
-             inv['array_objects']))
-    print('  consistent: %s' % (', '.join(
-        '%d %ss' % (n, k) for k, n in sorted(report.consistent.items()))
-        or 'nothing'))
-    for kind, label in _LABELS.items():
-        found = [c for c in report.candidates if c.kind == kind]
-        print('  %s: %d' % (label, len(found)))
-        for c in found:
-            print('    %-8s %s%s' % (c.resource_type, c.resource_id,
-                                     '  (%s)' % c.array_name
-                                     if c.array_name and
-                                     c.array_name != c.resource_id else ''))
-    if report.skipped:
-        print('  not compared: %s' % ', '.join(
-            '%s=%d' % kv for kv in sorted(report.skipped.items())))
-    for t in report.transitions:
-        print('  %s %s %s: %s -> %s' % (t.candidate.kind,
-                                        t.candidate.resource_type,
-                                        t.candidate.resource_id,
-                                        t.old_state or 'new', t.new_state))
-
 
 def do_check(conf):
     backends = backend_conf.enabled(conf)
@@ -104,10 +38,10 @@ def do_check(conf):
     finally:
         notifier.close()
     if conf.category.format == 'json':
-        print(json.dumps([_report_dict(r) for r in reports], indent=2))
+        print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
     else:
         for r in reports:
-            _print_report(r)
+            print(report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
 
 
@@ -118,25 +52,9 @@ def do_findings_list(conf):
     rows = store.findings(backend=args.backend, state=args.state,
                           kind=args.kind)
     if args.format == 'json':
-        print(json.dumps([{
-            'backend': f.backend, 'kind': f.kind,
-            'resource_type': f.resource_type, 'resource_id': f.resource_id,
-            'cinder_id': f.cinder_id, 'array_name': f.array_name,
-            'project_id': f.project_id, 'state': f.state,
-            'first_seen': _when(f.first_seen), 'last_seen': _when(f.last_seen),
-            'sightings': f.sightings, 'confirmed_at': _when(f.confirmed_at),
-            'resolved_at': _when(f.resolved_at), 'details': f.details}
-            for f in rows], indent=2))
-        return 0
-    table = prettytable.PrettyTable(
-        ['Backend', 'Kind', 'Type', 'Resource', 'Array name', 'State',
-         'First seen', 'Sightings'])
-    table.align = 'l'
-    for f in rows:
-        table.add_row([f.backend, f.kind, f.resource_type, f.resource_id,
-                       f.array_name or '-', f.state, _when(f.first_seen),
-                       f.sightings])
-    print(table)
+        print(json.dumps([report.finding_dict(f) for f in rows], indent=2))
+    else:
+        print(report.findings_table(rows))
     return 0
 
 

@@ -324,8 +324,12 @@ class History:
     def sync(self):
         migration.upgrade(self._facade.writer.get_engine())
 
+    def version(self):
+        """The schema revision, None for an empty database."""
+        return migration.current(self._facade.writer.get_engine())
+
     def check_current(self):
-        current = migration.current(self._facade.writer.get_engine())
+        current = self.version()
         head = migration.head()
         if current != head:
             raise exception.ReconcilerError(

@@ -12,6 +12,8 @@ from alembic import migration
 from alembic import script
 import sqlalchemy as sa
 
+from reconciler import exception
+
 VERSION_TABLE = 'reconciler_alembic_version'
 
 
@@ -35,9 +37,21 @@ def _connection(engine_or_url):
             engine.dispose()
 
 
+# Tables only Cinder's own database has: never create ours beside them.
+_CINDER_TABLES = {'volumes', 'snapshots', 'volume_attachment', 'services'}
+
+
+def refuse_cinder_database(connection):
+    if _CINDER_TABLES <= set(sa.inspect(connection).get_table_names()):
+        raise exception.ConfigError(
+            "[database] connection points at Cinder's own database; give "
+            "the reconciler a database of its own")
+
+
 def upgrade(engine_or_url, revision='head'):
     cfg = _config()
     with _connection(engine_or_url) as connection:
+        refuse_cinder_database(connection)
         cfg.attributes['connection'] = connection
         command.upgrade(cfg, revision)
 
@@ -45,6 +59,7 @@ def upgrade(engine_or_url, revision='head'):
 def current(engine_or_url):
     """The schema's revision, or None for an empty database."""
     with _connection(engine_or_url) as connection:
+        refuse_cinder_database(connection)
         context = migration.MigrationContext.configure(
             connection, opts={'version_table': VERSION_TABLE})
         return context.get_current_revision()

@@ -23,6 +23,7 @@ LOG = logging.getLogger(__name__)
 # 3.14 shows group_snapshot_id on snapshots; 3.45 is Rocky, old enough for
 # every supported cloud.
 MICROVERSION = '3.45'
+LISTING_ATTEMPTS = 3
 
 
 def _safe(error):
@@ -77,12 +78,14 @@ class CinderInventory(object):
             endpoint_override=group.endpoint_override)
         self.requests = 0
 
-    def _get(self, url):
+    def _get(self, url, missing_ok=True):
         self.requests += 1
         try:
             _resp, body = self.client.client.get(url)
         except cinder_exc.NotFound:
-            return None
+            if missing_ok:
+                return None
+            raise
         except (cinder_exc.ClientException, ks_exc.ClientException) as e:
             raise exception.CinderError('Cinder GET %s failed: %s'
                                         % (url.split('?')[0], _safe(e)))
@@ -91,19 +94,38 @@ class CinderInventory(object):
                                         % url.split('?')[0])
         return body
 
-    def _pages(self, path, key, **filters):
-        """Every item of a paginated listing, following markers to the end."""
+    def _pages(self, path, key, convert, **filters):
+        """Every item of a paginated listing, or an exception.
+
+        Items are converted page by page (no client objects are kept).
+        Pages are sorted by id and chained by marker. Cinder answers 404
+        when the marker was deleted in between; the listing then starts
+        over (a partial listing must never be returned), a few times at most.
+        """
+        for _attempt in range(LISTING_ATTEMPTS):
+            try:
+                return [convert(item)
+                        for item in self._chain(path, key, filters)]
+            except cinder_exc.NotFound:
+                LOG.info('Cinder %s: page marker deleted meanwhile, listing '
+                         'again', path)
+        raise exception.CinderError(
+            'Cinder GET %s: the listing kept changing under us (%d attempts)'
+            % (path, LISTING_ATTEMPTS))
+
+    def _chain(self, path, key, filters):
         marker = None
         while True:
             params = dict(filters, all_tenants=1, limit=self.page_size,
                           sort='id:asc')
             if marker:
                 params['marker'] = marker
-            body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)))
-            if body is None or not isinstance(body.get(key), list):
+            body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
+                             missing_ok=False)
+            items = body.get(key)
+            if not isinstance(items, list):
                 raise exception.CinderError(
                     'Cinder GET %s returned no %s list' % (path, key))
-            items = body[key]
             yield from items
             links = body.get('%s_links' % key) or ()
             if not items or not any(l.get('rel') == 'next' for l in links):
@@ -115,14 +137,14 @@ class CinderInventory(object):
         start = time.monotonic()
         requests = self.requests
         try:
-            volumes = tuple(_volume(v) for v in self._pages(
-                '/volumes/detail', 'volumes', host=backend_host))
-            # Snapshots carry no host: keep those whose parent is ours.
+            volumes = tuple(self._pages('/volumes/detail', 'volumes', _volume,
+                                        host=backend_host))
+            # Filtered through the parent volume's host by Cinder; keep only
+            # those whose parent we listed, should the filter ever widen.
             ids = {v.id for v in volumes}
-            snapshots = tuple(
-                _snapshot(s) for s in self._pages(
-                    '/snapshots/detail', 'snapshots', host=backend_host)
-                if s.get('volume_id') in ids)
+            snapshots = tuple(s for s in self._pages(
+                '/snapshots/detail', 'snapshots', _snapshot, host=backend_host)
+                if s.volume_id in ids)
         except (KeyError, TypeError) as e:
             raise exception.CinderError('Cinder listing malformed: %s'
                                         % _safe(e))
@@ -144,9 +166,8 @@ class CinderInventory(object):
         volume = self.get_volume(key)
         if volume is not None:
             return volume
-        for item in self._pages('/volumes/detail', 'volumes',
-                                **{'_name_id': key}):
-            volume = _volume(item)
+        for volume in self._pages('/volumes/detail', 'volumes', _volume,
+                                  _name_id=key):
             if volume.name_id == key:
                 return volume
         return None

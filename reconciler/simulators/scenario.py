@@ -35,16 +35,38 @@ def uid(label):
     return str(uuidlib.uuid5(_NAMESPACE, label))
 
 
+def _as_uuid(value):
+    """UUIDs stay as they are; any other label becomes ``uid(label)``."""
+    if value is None:
+        return None
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        return uid(str(value))
+
+
+# Fields that hold UUIDs; a scenario file may give labels instead.
+_UUID_FIELDS = ('id', 'name_id', 'volume', 'uuid', 'parent',
+                'group_snapshot_id', 'group')
+
+
 @dataclasses.dataclass
 class Backend:
+    """A cinder-volume backend; ``name`` is unique within the scenario.
+
+    ``group`` is the backend's config group (the part after ``@`` in Cinder's
+    host string), when two hosts use the same group name.
+    """
+
     name: str
     host: str = 'demo-host'
     driver: str = 'fake'
     pools: list = dataclasses.field(default_factory=lambda: ['pool1'])
+    group: str | None = None
 
     @property
     def backend_host(self):
-        return '%s@%s' % (self.host, self.name)
+        return '%s@%s' % (self.host, self.group or self.name)
 
     def cinder_host(self, pool=None):
         return '%s#%s' % (self.backend_host, pool or self.pools[0])
@@ -107,6 +129,11 @@ class Scenario:
             out = []
             for item in data.get(key) or ():
                 item = dict(item)
+                if 'id' in item and kind is Volume:
+                    item.setdefault('display_name', str(item['id']))
+                for field in _UUID_FIELDS:
+                    if field in item:
+                        item[field] = _as_uuid(item[field])
                 for old, new in rename:
                     if old in item:
                         item[new] = item.pop(old)

@@ -8,6 +8,7 @@ from oslo_db.sqlalchemy import enginefacade
 from oslo_db.sqlalchemy import test_fixtures
 from oslo_db.sqlalchemy import test_migrations
 from oslotest import base
+import sqlalchemy as sa
 
 from reconciler import exception
 from reconciler.history import api
@@ -65,3 +66,25 @@ class MigrationTest(base.BaseTestCase):
         self.assertLessEqual(
             {f'{kind}_count' for kind in model.FindingKind},
             set(models.Run.__table__.c.keys()))
+
+
+class CinderDatabaseGuardTest(base.BaseTestCase):
+    """cinder.conf's [database] must never receive our tables."""
+
+    def test_refuses_a_database_holding_cinders_tables(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path, 'c.db')
+        url = 'sqlite:///%s' % path
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            for table in ('volumes', 'snapshots', 'volume_attachment',
+                          'services'):
+                conn.execute(sa.text('CREATE TABLE %s (id TEXT)' % table))
+        engine.dispose()
+        store = api.History(url)
+        e = self.assertRaises(exception.ConfigError, store.sync)
+        self.assertIn("Cinder's own database", str(e))
+        self.assertRaises(exception.ConfigError, store.check_current)
+        engine = sa.create_engine(url)
+        self.assertNotIn(migration.VERSION_TABLE,
+                         sa.inspect(engine).get_table_names())
+        engine.dispose()

@@ -1,0 +1,96 @@
+"""Text and JSON renderings of passes and findings for operators."""
+
+import datetime
+
+import prettytable
+
+from reconciler import model
+
+_LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
+           model.FindingKind.CINDER_ONLY: 'Cinder-only',
+           model.FindingKind.ORPHAN_EXPORT: 'orphan exports',
+           model.FindingKind.FOREIGN: 'foreign (not Cinder-named)'}
+
+
+def when(epoch):
+    if epoch is None:
+        return None
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%SZ')
+
+
+def candidate_dict(c):
+    return {'kind': str(c.kind), 'resource_type': str(c.resource_type),
+            'resource_id': c.resource_id, 'cinder_id': c.cinder_id,
+            'array_name': c.array_name, 'project_id': c.project_id,
+            'details': dict(c.details)}
+
+
+def pass_dict(r):
+    return {'backend': r.backend, 'cinder_host': r.cinder_host,
+            'run_id': r.run_id, 'status': str(r.status), 'error': r.error,
+            'consistent': r.consistent, 'inventory': r.inventory,
+            'not_compared': r.skipped,
+            'findings': [candidate_dict(c) for c in r.candidates],
+            'transitions': [dict(candidate_dict(t.candidate),
+                                 old_state=t.old_state and str(t.old_state),
+                                 new_state=str(t.new_state))
+                            for t in r.transitions]}
+
+
+def pass_text(r):
+    lines = ['Backend %s (%s): run %d %s'
+             % (r.backend, r.cinder_host, r.run_id, r.status)]
+    if r.error:
+        lines += ['  error: %s' % r.error,
+                  '  no finding was created or resolved by this run']
+        return '\n'.join(lines)
+    inv = r.inventory
+    lines.append('  Cinder: %d volumes, %d snapshots; array: %d objects '
+                 '(listed in %.2fs + %.2fs)'
+                 % (inv['cinder_volumes'], inv['cinder_snapshots'],
+                    inv['array_objects'], inv['cinder_seconds'],
+                    inv['array_seconds']))
+    lines.append('  consistent: %s' % (', '.join(
+        '%d %ss' % (n, k) for k, n in sorted(r.consistent.items()))
+        or 'nothing'))
+    for kind, label in _LABELS.items():
+        found = [c for c in r.candidates if c.kind == kind]
+        lines.append('  %s: %d' % (label, len(found)))
+        for c in found:
+            extra = ('  (%s)' % c.array_name
+                     if c.array_name and c.array_name != c.resource_id
+                     else '')
+            lines.append('    %-8s %s%s' % (c.resource_type, c.resource_id,
+                                           extra))
+    if r.skipped:
+        lines.append('  not compared: %s' % ', '.join(
+            '%s=%d' % kv for kv in sorted(r.skipped.items())))
+    for t in r.transitions:
+        lines.append('  %s %s %s: %s -> %s'
+                     % (t.candidate.kind, t.candidate.resource_type,
+                        t.candidate.resource_id, t.old_state or 'new',
+                        t.new_state))
+    return '\n'.join(lines)
+
+
+def finding_dict(f):
+    return {'backend': f.backend, 'kind': f.kind,
+            'resource_type': f.resource_type, 'resource_id': f.resource_id,
+            'cinder_id': f.cinder_id, 'array_name': f.array_name,
+            'project_id': f.project_id, 'state': f.state,
+            'first_seen': when(f.first_seen), 'last_seen': when(f.last_seen),
+            'sightings': f.sightings, 'confirmed_at': when(f.confirmed_at),
+            'resolved_at': when(f.resolved_at), 'details': f.details}
+
+
+def findings_table(rows):
+    table = prettytable.PrettyTable(
+        ['Backend', 'Kind', 'Type', 'Resource', 'Array name', 'State',
+         'First seen', 'Sightings'])
+    table.align = 'l'
+    for f in rows:
+        table.add_row([f.backend, f.kind, f.resource_type, f.resource_id,
+                       f.array_name or '-', f.state, when(f.first_seen),
+                       f.sightings])
+    return table.get_string()

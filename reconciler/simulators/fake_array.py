@@ -1,0 +1,43 @@
+"""Render a scenario backend as the file the ``fake`` driver reads."""
+
+import yaml
+
+from reconciler import model
+
+C = model.ObjectClass
+
+
+def initiator(host):
+    """The iSCSI initiator name a simulated compute host uses."""
+    return 'iqn.1993-08.org.debian:01:%s' % host
+
+
+def render(scenario, backend, volume_template='volume-%s',
+           snapshot_template='snapshot-%s'):
+    volumes, snapshots, exports = [], [], []
+    for obj in scenario.array_contents(backend):
+        if obj.object_class == C.FOREIGN:
+            name = obj.name
+        elif obj.object_class == C.UNMANAGED:
+            name = 'unm-%s' % obj.uuid
+        elif obj.object_class == C.TEMPORARY:
+            name = 'clone-snap-%s' % obj.uuid
+        elif obj.kind == 'snapshot':
+            name = snapshot_template % obj.uuid
+        else:
+            name = volume_template % obj.uuid
+        if obj.kind == 'volume':
+            volumes.append({'name': name, 'pool': obj.pool, 'size': obj.size})
+        elif obj.kind == 'snapshot':
+            snapshots.append({'name': name,
+                              'volume': volume_template % obj.parent})
+        else:
+            exports.append({'volume': volume_template % obj.uuid,
+                            'host': obj.host,
+                            'initiators': [initiator(obj.host)]})
+    return {'volumes': volumes, 'snapshots': snapshots, 'exports': exports}
+
+
+def write(scenario, backend, path):
+    with open(path, 'w') as f:
+        yaml.safe_dump(render(scenario, backend), f, sort_keys=False)

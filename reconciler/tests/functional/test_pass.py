@@ -1,0 +1,288 @@
+"""The whole pass against a real cinder-api: inventory to notifications.
+
+One real Cinder API (noauth, SQLite) holds more than 1,000 volumes on several
+hosts, backends and projects, listed in pages of 100, so pagination and host
+scoping are real. The array is the file-backed fake driver; the pass, history
+(SQLite) and notifications (oslo.messaging, in-memory transport, received by
+a real notification listener) are the daemon's own code.
+"""
+
+import os
+import threading
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+import oslo_messaging
+from oslotest import base
+import yaml
+
+from reconciler import conf as reconciler_conf
+from reconciler.conf import backend as backend_conf
+from reconciler import history
+from reconciler import manager
+from reconciler import model
+from reconciler import notifier as notifier_mod
+from reconciler.simulators import cinder as cinder_sim
+from reconciler.simulators import fake_array
+from reconciler.simulators import faultproxy
+from reconciler.simulators import scenario as scn
+
+uid = scn.uid
+K = model.FindingKind
+R = model.ResourceType
+S = model.FindingState
+BACKEND = 'be1'
+STATUSES = ('available', 'in-use', 'available', 'creating', 'deleting',
+            'error', 'available', 'in-use', 'extending', 'available')
+
+
+def big_scenario(n=1100):
+    """n volumes on host-a@be1 among decoys, plus one planted orphan a kind."""
+    s = scn.Scenario(backends=[
+        scn.Backend(BACKEND, host='host-a', pools=['pool1', 'pool2']),
+        # Host-scoping decoys: the same group on another host, and a group
+        # whose name starts with ours.
+        scn.Backend('be1-on-b', host='host-b', group=BACKEND),
+        scn.Backend('be10', host='host-a')])
+    for i in range(n):
+        status = STATUSES[i % len(STATUSES)]
+        s.volumes.append(scn.Volume(
+            id=uid('v%d' % i), backend=BACKEND, status=status,
+            project='project-%d' % (i % 7), pool='pool%d' % (1 + i % 2),
+            name_id=uid('v%d-migrated' % i) if i % 10 == 2 else None,
+            attached_to=['compute-%d' % (i % 5)] if status == 'in-use' else [],
+            on_array=status not in ('creating', 'deleting', 'error')))
+    for i in range(0, n, 50):
+        s.snapshots.append(scn.Snapshot(id=uid('s%d' % i),
+                                        volume=uid('v%d' % i)))
+    for i in range(150):
+        s.volumes.append(scn.Volume(id=uid('decoy%d' % i),
+                                    backend=('be1-on-b', 'be10')[i % 2]))
+    s.volumes.append(scn.Volume(id=uid('lost'), backend=BACKEND,
+                                on_array=False))
+    s.snapshots.append(scn.Snapshot(id=uid('lost-snap'), volume=uid('v0'),
+                                    on_array=False))
+    s.array_objects += [
+        scn.ArrayObject(BACKEND, 'volume', uuid=uid('leak')),
+        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('leak-snap'),
+                        parent=uid('v0')),
+        scn.ArrayObject(BACKEND, 'export', uuid=uid('v0'), host='compute-9'),
+        scn.ArrayObject(BACKEND, 'volume', name='lun-42',
+                        object_class='foreign'),
+    ]
+    return s
+
+
+PLANTED = {
+    (K.CINDER_ONLY, R.VOLUME, uid('lost')),
+    (K.CINDER_ONLY, R.SNAPSHOT, uid('lost-snap')),
+    (K.ARRAY_ONLY, R.VOLUME, uid('leak')),
+    (K.ARRAY_ONLY, R.SNAPSHOT, uid('leak-snap')),
+    (K.ORPHAN_EXPORT, R.EXPORT, 'volume-%s@compute-9' % uid('v0')),
+    (K.FOREIGN, R.VOLUME, 'lun-42'),
+}
+
+
+class PassTest(base.BaseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.workdir = fixtures.TempDir()
+        cls.workdir.setUp()
+        cls.scenario = big_scenario()
+        cls.cloud = cinder_sim.CinderCloud(
+            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
+        cls.cloud.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.stop()
+        cls.workdir.cleanUp()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(240, gentle=True))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        self.array = os.path.join(tmp, 'array.yaml')
+        fake_array.write(self.scenario, BACKEND, self.array)
+        self.endpoint = self.cloud.endpoint
+        self.conf = self.make_conf(tmp, self.endpoint)
+        self.store = history.History.from_conf(self.conf)
+        self.store.sync()
+        self.notifier = notifier_mod.Notifier(self.conf)
+        self.addCleanup(self.notifier.close)
+        self.received = []
+        self.arrived = threading.Condition()
+        listener = oslo_messaging.get_notification_listener(
+            self.notifier.transport,
+            [oslo_messaging.Target(topic='notifications')], [self],
+            executor='threading')
+        listener.start()
+        self.addCleanup(listener.wait)
+        self.addCleanup(listener.stop)
+
+    # oslo.messaging notification endpoint
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        with self.arrived:
+            self.received.append((event_type, payload))
+            self.arrived.notify_all()
+
+    error = info
+
+    def make_conf(self, tmp, endpoint):
+        """What an operator's file would say, as raw config-file values."""
+        conf = cfg.ConfigOpts()
+        fixture = self.useFixture(config_fixture.Config(conf))
+        reconciler_conf.register(conf)
+        conf([], project='x', default_config_files=[],
+             default_config_dirs=[])
+        fixture.load_raw_values(host='host-a', enabled_backends=BACKEND)
+        fixture.load_raw_values(group='cinder', auth_type='admin_token',
+                                endpoint=endpoint, page_size='100',
+                                token=cinder_sim.ADMIN_TOKEN)
+        fixture.load_raw_values(group='database',
+                                connection='sqlite:///%s/r.sqlite' % tmp)
+        fixture.load_raw_values(group='oslo_messaging_notifications',
+                                driver='messagingv2', transport_url='fake:/')
+        self.conf_fixture = fixture
+        return conf
+
+    def backend(self, sightings=2, grace=0):
+        self.conf_fixture.load_raw_values(
+            group=BACKEND, reconciler_driver='fake',
+            fake_array_file=self.array, reconciler_sightings=str(sightings),
+            reconciler_grace_period=str(grace))
+        [b] = backend_conf.enabled(self.conf)
+        return b
+
+    def run_pass(self, backend):
+        return manager.BackendReconciler(self.conf, backend, self.store,
+                                         self.notifier).run_pass()
+
+    def wait_for(self, count):
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, 30)
+        return list(self.received)
+
+    def findings(self):
+        return {(f.kind, f.resource_type, f.resource_id): f.state
+                for f in self.store.findings()}
+
+    def test_lifecycle_through_history_and_notifications(self):
+        backend = self.backend()
+        first = self.run_pass(backend)
+        self.assertEqual(model.RunStatus.OK, first.status, first.error)
+        self.assertEqual(PLANTED, {c.identity for c in first.candidates})
+        self.assertEqual(1100 + 1, first.inventory['cinder_volumes'])
+        self.assertGreater(first.inventory['cinder_requests'], 11)
+        self.assertEqual({k: S.SUSPECTED for k in PLANTED}, self.findings())
+        self.assertEqual([], self.wait_for(0))
+
+        second = self.run_pass(backend)
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        self.assertEqual(len(PLANTED), len(second.transitions))
+        events = self.wait_for(len(PLANTED) - 1)
+        # Foreign objects are recorded but not announced by default.
+        self.assertEqual(
+            {(notifier_mod.DETECTED, k, t, r) for k, t, r in PLANTED
+             if k != K.FOREIGN},
+            {(e, p['kind'], p['resource_type'], p['resource_id'])
+             for e, p in events})
+        payload = dict(events[0][1])
+        self.assertEqual('1.0', payload['payload_version'])
+        self.assertEqual(BACKEND, payload['backend'])
+        self.assertEqual(2, payload['sightings'])
+
+        steady = self.run_pass(backend)
+        self.assertEqual([], steady.transitions)
+
+        # The leaked volume is cleaned up on the array: resolved, announced.
+        array = yaml.safe_load(open(self.array))
+        array['volumes'] = [v for v in array['volumes']
+                            if uid('leak') not in v['name']]
+        with open(self.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        fixed = self.run_pass(backend)
+        self.assertEqual([(K.ARRAY_ONLY, S.CONFIRMED, S.RESOLVED)],
+                         [(t.candidate.kind, t.old_state, t.new_state)
+                          for t in fixed.transitions])
+        events = self.wait_for(len(PLANTED))
+        self.assertEqual((notifier_mod.RESOLVED, uid('leak')),
+                         (events[-1][0], events[-1][1]['resource_id']))
+        self.assertEqual([], self.store.pending_notifications())
+
+    def test_http_500_mid_listing_fails_the_run_and_changes_nothing(self):
+        backend = self.backend(sightings=1)
+        self.assertEqual(model.RunStatus.OK, self.run_pass(backend).status)
+        before = self.findings()
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, before)
+        proxy = self.useFixture(_Proxy(self.endpoint))
+        self.conf_fixture.load_raw_values(group='cinder',
+                                          endpoint=proxy.url + '/v3')
+        # Let two pages through, then fail the third.
+        proxy.proxy.fail(r'/v3/volumes/detail', status=500, after=2)
+        # Meanwhile the array lost a volume: it must not be seen either.
+        array = yaml.safe_load(open(self.array))
+        array['volumes'] = array['volumes'][5:]
+        with open(self.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        failed = self.run_pass(backend)
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('500', failed.error)
+        self.assertEqual([], failed.candidates)
+        self.assertEqual(before, self.findings())
+        [run] = self.store.runs(BACKEND, limit=1)
+        self.assertEqual(model.RunStatus.FAILED, run.status)
+        events = self.wait_for(len(PLANTED))
+        self.assertEqual(notifier_mod.RUN_FAILED, events[-1][0])
+        self.assertEqual(failed.run_id, events[-1][1]['run_id'])
+
+    def test_wrong_host_is_implausible_not_a_flood_of_orphans(self):
+        self.conf_fixture.load_raw_values(host='typo-host')
+        failed = self.run_pass(self.backend(sightings=1))
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('typo-host@be1', failed.error)
+        self.assertEqual({}, self.findings())
+
+    def test_sharply_shrunk_array_listing_fails(self):
+        backend = self.backend(sightings=1)
+        self.assertEqual(model.RunStatus.OK, self.run_pass(backend).status)
+        before = self.findings()
+        with open(self.array, 'w') as f:
+            yaml.safe_dump({'volumes': [], 'snapshots': []}, f)
+        failed = self.run_pass(backend)
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('shrank', failed.error)
+        self.assertEqual(before, self.findings())
+
+
+class _Proxy(fixtures.Fixture):
+    def __init__(self, endpoint):
+        super().__init__()
+        self.target = endpoint.rsplit('/v3', 1)[0]
+
+    def _setUp(self):
+        self.proxy = faultproxy.FaultProxy(self.target)
+        self.proxy.start()
+        self.addCleanup(self.proxy.stop)
+        self.url = self.proxy.url
+
+
+class ThreadingOnlyTest(base.BaseTestCase):
+    """Libraries import eventlet when it is installed; nothing may patch."""
+
+    def test_threading_backend_and_nothing_monkey_patched(self):
+        from oslo_service import backend
+        import reconciler.cmd  # noqa: F401  (selects the backend)
+        import reconciler.service  # noqa: F401
+        self.assertEqual(backend.BackendType.THREADING,
+                         backend.get_backend_type())
+        try:
+            from eventlet import patcher
+        except ImportError:
+            return
+        for module in ('socket', 'thread', 'time', 'select', 'os'):
+            self.assertFalse(patcher.is_monkey_patched(module), module)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The demo on a fresh machine: installs what it needs, starts a real Cinder API
+# and an array on 127.0.0.1 seeded with planted orphans, runs the daemon's pass
+# and prints what it found and announced. Pass --workdir DIR to keep the cloud.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tools/bootstrap.sh
+exec .venv/bin/python -m reconciler.cmd.demo "$@"

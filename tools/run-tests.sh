@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run the whole test suite (unit and functional, against a real cinder-api on
+# 127.0.0.1) on a fresh machine: installs what the tests need, then runs stestr.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tools/bootstrap.sh
+export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
+rc=0
+.venv/bin/stestr run --concurrency "${TEST_CONCURRENCY:-2}" "$@" || rc=$?
+# One plain closing line, whatever the runner printed.
+.venv/bin/stestr last --subunit | .venv/bin/python tools/subunit_summary.py || true
+exit $rc
