@@ -24,12 +24,12 @@ class ResourceType(enum.StrEnum):
 class ObjectClass(enum.StrEnum):
     """What a driver decoded an array object to be."""
 
-    CINDER = 'cinder-named'     # follows Cinder's naming: the only class compared
-    TEMPORARY = 'temporary'     # clone/migration/convert temporaries
-    UNMANAGED = 'unmanaged'     # renamed on unmanage (3PAR unm-, LeftHand unm-)
-    REPLICA = 'replica'         # replication copies and schedules
-    CONTROL = 'control'         # array-internal objects Cinder made (NEC control LD)
-    FOREIGN = 'foreign'         # in our pools, not Cinder-named
+    CINDER = 'cinder-named'  # follows Cinder's naming: the one class compared
+    TEMPORARY = 'temporary'  # clone, migration and convert temporaries
+    UNMANAGED = 'unmanaged'  # renamed on unmanage (3PAR and LeftHand unm-)
+    REPLICA = 'replica'      # replication copies and schedules
+    CONTROL = 'control'      # array objects Cinder made (NEC control LD)
+    FOREIGN = 'foreign'      # in our pools, not Cinder-named
 
 
 class FindingState(enum.StrEnum):

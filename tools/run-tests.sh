@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
+.venv/bin/flake8 reconciler tools
 rc=0
 .venv/bin/stestr run --concurrency "${TEST_CONCURRENCY:-2}" "$@" || rc=$?
 # One plain closing line, whatever the runner printed.

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 
 from oslo_config import cfg
 import oslo_messaging
@@ -76,11 +77,18 @@ class _Received(object):
 
     def __init__(self):
         self.events = []
+        self.arrived = threading.Condition()
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self.events.append((publisher_id, event_type, payload))
+        with self.arrived:
+            self.events.append((publisher_id, event_type, payload))
+            self.arrived.notify_all()
 
     error = info
+
+    def wait_for(self, count, timeout=10):
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.events) >= count, timeout)
 
 
 def _listen(transport):
@@ -119,6 +127,8 @@ def run(workdir, passes):
         notifier = notifier_mod.Notifier(conf)
         listener, received = _listen(notifier.transport)
         [backend] = backend_conf.enabled(conf)
+        kinds = set(conf.reconciler.notify_kinds)
+        sent = 0
         try:
             for n in range(1, passes + 1):
                 _section('Pass %d of the daemon (cinder-reconciler-manage '
@@ -126,6 +136,9 @@ def run(workdir, passes):
                 result = manager.BackendReconciler(
                     conf, backend, store, notifier).run_pass()
                 print(report.pass_text(result))
+                sent += len(notifier_mod.finding_events(result.transitions,
+                                                        kinds))
+            received.wait_for(sent)
         finally:
             listener.stop()
             listener.wait()

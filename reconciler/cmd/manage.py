@@ -20,6 +20,7 @@ from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
 
+
 def do_check(conf):
     backends = backend_conf.enabled(conf)
     if conf.category.backend:

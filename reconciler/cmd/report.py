@@ -61,8 +61,8 @@ def pass_text(r):
             extra = ('  (%s)' % c.array_name
                      if c.array_name and c.array_name != c.resource_id
                      else '')
-            lines.append('    %-8s %s%s' % (c.resource_type, c.resource_id,
-                                           extra))
+            lines.append('    %-8s %s%s'
+                         % (c.resource_type, c.resource_id, extra))
     if r.skipped:
         lines.append('  not compared: %s' % ', '.join(
             '%s=%d' % kv for kv in sorted(r.skipped.items())))

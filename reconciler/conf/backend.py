@@ -27,8 +27,9 @@ OPTS = [
                     'is used when unset).'),
     # Ours.
     cfg.StrOpt('reconciler_driver',
-               help='Array driver to use (an entry point name in '
-                    '%s, e.g. fake, hpelefthand, hpe3par).' % DRIVER_NAMESPACE),
+               help='Array driver to use: an entry point name in %s, '
+                    'e.g. fake, hpelefthand, hpe3par, nec.'
+                    % DRIVER_NAMESPACE),
     cfg.BoolOpt('reconciler_enabled', default=True, mutable=True,
                 help='Set to false to skip this backend.'),
     cfg.IntOpt('reconciler_interval', default=600, min=10, mutable=True,

@@ -54,7 +54,7 @@ class ArrayDriver(abc.ABC):
 
     @abc.abstractmethod
     def find_snapshot(self, snapshot_id, volume_key):
-        """Point look-up of snapshot ``snapshot_id`` of volume ``volume_key``."""
+        """Point look-up of a snapshot of the volume named ``volume_key``."""
 
     @abc.abstractmethod
     def refresh(self, obj):

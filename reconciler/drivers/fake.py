@@ -33,7 +33,8 @@ _UNMANAGED = re.compile(r'^unm-(%s)$' % _UUID)
 class FakeDriver(base.ArrayDriver):
 
     OPTS = OPTS
-    CINDER_VOLUME_DRIVERS = ('cinder.tests.fake_driver.FakeLoggingVolumeDriver',)
+    CINDER_VOLUME_DRIVERS = (
+        'cinder.tests.fake_driver.FakeLoggingVolumeDriver',)
 
     def __init__(self, backend):
         super().__init__(backend)

@@ -41,8 +41,7 @@ def _volume(item):
         name_id=item.get('os-vol-mig-status-attr:name_id'),
         host=item.get('os-vol-host-attr:host'),
         status=item['status'],
-        migration_status=item.get('migration_status',
-                                   item.get('os-vol-mig-status-attr:migstat')),
+        migration_status=item.get('os-vol-mig-status-attr:migstat'),
         project_id=item.get('os-vol-tenant-attr:tenant_id'),
         attachments=attachments,
         created_at=item.get('created_at'),
@@ -128,7 +127,8 @@ class CinderInventory(object):
                     'Cinder GET %s returned no %s list' % (path, key))
             yield from items
             links = body.get('%s_links' % key) or ()
-            if not items or not any(l.get('rel') == 'next' for l in links):
+            if not items or not any(link.get('rel') == 'next'
+                                    for link in links):
                 return
             marker = items[-1]['id']
 

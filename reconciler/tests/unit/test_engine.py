@@ -177,7 +177,8 @@ class CompareTest(base.BaseTestCase):
         v = model.CinderVolume(
             id=uid('a'), name_id=None, host=HOST, status='in-use',
             attachments=(model.CinderAttachment(
-                'compute-1', initiators=frozenset(['10:00:00:00:C9:AA:BB:01'])),))
+                'compute-1',
+                initiators=frozenset(['10:00:00:00:C9:AA:BB:01'])),))
         c = engine.compare(*views(
             [v], objects=[avol('a'), aexp('a', 'renamed-by-admin',
                                           ['10000000c9aabb01'])]))
