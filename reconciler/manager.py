@@ -88,6 +88,9 @@ class BackendReconciler(object):
                             model.RunStatus.RUNNING)
         try:
             self._run(report, stop)
+        except exception.PassInterrupted as e:
+            # A restart is no failure worth waking anyone for.
+            self._fail(report, str(e), announce=False)
         except exception.ReconcilerError as e:
             self._fail(report, str(e))
         except Exception as e:
@@ -140,16 +143,15 @@ class BackendReconciler(object):
                      _count_kinds(candidates).items())) or 'none',
                  len(report.transitions))
 
-    def _fail(self, report, error):
+    def _fail(self, report, error, announce=True):
         now = time.time()
         LOG.error('Backend %s run %d failed, no finding changed: %s',
                   self.backend.name, report.run_id, error)
         report.status = model.RunStatus.FAILED
         report.error = error
-        self.history.fail_run(
-            report.run_id, now, error,
-            [notifier_mod.run_failed_event(self.backend.name, report.run_id,
-                                           error, now)])
+        events = [notifier_mod.run_failed_event(
+            self.backend.name, report.run_id, error, now)] if announce else []
+        self.history.fail_run(report.run_id, now, error, events)
 
 
 def _count_kinds(candidates):

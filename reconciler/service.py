@@ -1,9 +1,9 @@
 """The daemon: one timer per backend, in native threads.
 
 Each backend has its own dynamic timer (its own thread), so a slow or failing
-backend never delays another, and each pass reads its interval afresh, so an
-interval changed by SIGHUP applies from the next pass. SIGTERM sets a stop
-event that a pass checks between stages. Connections, the database engine and
+backend never delays another. SIGTERM sets a stop event that a pass checks
+between stages; SIGHUP makes the launcher re-read the configuration files and
+restart this service the same way. Connections, the database engine and
 drivers are created in ``start()``, in the worker, never before the launcher
 forks or spawns it.
 """
@@ -60,13 +60,6 @@ class ReconcilerService(service.Service):
             self._notifier.flush(self._history)
         except Exception:
             LOG.exception('Notification outbox flush failed')
-
-    def reset(self):
-        """SIGHUP: mutable options were reloaded; passes read them afresh."""
-        names = [n.strip() for n in self.conf.enabled_backends if n.strip()]
-        if set(names) != set(self._backends):
-            LOG.warning('enabled_backends changed to %s; restart the service '
-                        'to apply it', ', '.join(names))
 
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):

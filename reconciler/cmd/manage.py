@@ -105,7 +105,8 @@ def main(argv=None):
     conf = cfg.CONF
     conf.register_cli_opt(cfg.SubCommandOpt(
         'category', title='Commands', handler=add_command_parsers))
-    reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
+    reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
+                            stdout_is_output=True)
     try:
         return conf.category.func(conf)
     except exception.ReconcilerError as e:

@@ -24,6 +24,6 @@ def main(argv=None):
         LOG.error('Configuration error: %s', e)
         return 1
     launcher = service.launch(conf, reconciler_service.ReconcilerService(conf),
-                              workers=1, restart_method='mutate')
+                              workers=1, restart_method='reload')
     launcher.wait()
     return 0

@@ -23,9 +23,15 @@ def register(conf):
     db_options.set_defaults(conf, connection=reconciler.DEFAULT_DB)
 
 
-def prepare(conf, argv, project='cinder-reconciler'):
-    """Register, parse the command line and config files, set up logging."""
+def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
+    """Register, parse the command line and config files, set up logging.
+
+    With ``stdout_is_output`` (commands that print reports or JSON), console
+    logging goes to stderr whatever the configuration says.
+    """
     register(conf)
     logging.register_options(conf)
     conf(argv, project=project)
+    if stdout_is_output:
+        conf.set_override('use_stderr', True)
     logging.setup(conf, project)

@@ -30,18 +30,17 @@ OPTS = [
                help='Array driver to use: an entry point name in %s, '
                     'e.g. fake, hpelefthand, hpe3par, nec.'
                     % DRIVER_NAMESPACE),
-    cfg.BoolOpt('reconciler_enabled', default=True, mutable=True,
+    cfg.BoolOpt('reconciler_enabled', default=True,
                 help='Set to false to skip this backend.'),
-    cfg.IntOpt('reconciler_interval', default=600, min=10, mutable=True,
+    cfg.IntOpt('reconciler_interval', default=600, min=10,
                help='Seconds between two passes over this backend.'),
-    cfg.IntOpt('reconciler_sightings', default=3, min=1, mutable=True,
+    cfg.IntOpt('reconciler_sightings', default=3, min=1,
                help='Consecutive successful passes that must see a finding '
                     'before it is confirmed.'),
-    cfg.IntOpt('reconciler_grace_period', default=3600, min=0, mutable=True,
+    cfg.IntOpt('reconciler_grace_period', default=3600, min=0,
                help='Seconds a finding must have been seen for before it is '
                     'confirmed (counted from its first sighting).'),
     cfg.IntOpt('reconciler_max_shrink_percent', default=50, min=1, max=100,
-               mutable=True,
                help='A listing that shrank by more than this percentage '
                     "since the backend's last successful pass fails the "
                     'pass as implausible.'),

@@ -15,7 +15,7 @@ OPTS = [
                          model.FindingKind.ORPHAN_EXPORT],
                 item_type=cfg.types.String(
                     choices=[k.value for k in model.FindingKind]),
-                mutable=True,
+
                 help='Finding kinds whose confirmation and resolution are '
                      'announced. Foreign objects are recorded but not '
                      'announced unless listed here.'),

@@ -48,6 +48,7 @@ import datetime
 import glob
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -74,6 +75,10 @@ USER_ID = 'fixture-user'
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+# The account's home, not $HOME: test frameworks point $HOME at a temp dir.
+_HOME = pwd.getpwuid(os.getuid()).pw_dir
+
+
 class CinderCloudError(RuntimeError):
     pass
 
@@ -81,7 +86,7 @@ class CinderCloudError(RuntimeError):
 def cinder_venv():
     """The venv of tools/setup-cinder.sh (the script's path rule)."""
     path = os.environ.get('CINDER_RECONCILER_CINDER_VENV') or os.path.join(
-        os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+        os.environ.get('XDG_CACHE_HOME') or os.path.join(_HOME, '.cache'),
         'cinder-reconciler', 'cinder-' + CINDER_VERSION)
     path = os.path.normpath(path)
     if not os.access(os.path.join(path, 'bin', 'cinder-api'), os.X_OK):
