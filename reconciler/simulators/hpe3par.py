@@ -68,7 +68,8 @@ def safe_hostname(host):
 
 
 def iqn_of(host):
-    return 'iqn.1994-05.com.redhat:%s' % host
+    """The compute node's IQN, as simulators.cinder's connector has it."""
+    return 'iqn.1993-08.org.debian:01:%s' % host
 
 
 def wwn_of(host):
@@ -224,7 +225,7 @@ class HPE3PARSimulator(object):
         self._server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
                                                        Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name='3par-simulator', daemon=True)
         self._thread.start()
         return self

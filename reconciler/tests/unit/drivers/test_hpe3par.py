@@ -1,6 +1,7 @@
 """The 3PAR driver against the loopback WSAPI, with the real client."""
 
 import logging
+import os
 import sys
 import time
 
@@ -25,56 +26,15 @@ K = model.FindingKind
 
 BACKEND = '3par-1'
 PASSWORD = 'pa55-w0rd-never-shown'
-PLAIN, SSD, MIGRATED, OTHER, GROUPED1, GROUPED2 = (
-    uid('plain'), uid('ssd'), uid('migrated'), uid('other-cpg'),
-    uid('grouped-1'), uid('grouped-2'))
-NEW_ID = uid('migration-destination')
-GROUP_SNAPSHOT = uid('group-snapshot')
-
-SCENARIO = {
-    'backends': [{'name': BACKEND, 'host': 'ctl', 'driver': 'hpe3par',
-                  'pools': ['OpenStack', 'SSD']}],
-    'volumes': [
-        {'id': PLAIN, 'backend': BACKEND},
-        {'id': SSD, 'backend': BACKEND, 'pool': 'SSD',
-         'attached_to': ['compute-1'], 'status': 'in-use'},
-        {'id': MIGRATED, 'backend': BACKEND, 'name_id': NEW_ID},
-        # In a CPG this backend does not manage (another backend's).
-        {'id': OTHER, 'backend': BACKEND, 'pool': 'OtherCPG',
-         'attached_to': ['compute-2'], 'status': 'in-use'},
-        {'id': GROUPED1, 'backend': BACKEND},
-        {'id': GROUPED2, 'backend': BACKEND},
-    ],
-    'snapshots': [
-        {'id': uid('snap-plain'), 'volume': PLAIN},
-        {'id': uid('snap-migrated'), 'volume': MIGRATED},
-        {'id': uid('snap-other'), 'volume': OTHER},
-        {'id': uid('member-1'), 'volume': GROUPED1,
-         'group_snapshot_id': GROUP_SNAPSHOT},
-        {'id': uid('member-2'), 'volume': GROUPED2,
-         'group_snapshot_id': GROUP_SNAPSHOT},
-    ],
-    'array_objects': [
-        {'backend': BACKEND, 'uuid': uid('array-only')},
-        {'backend': BACKEND, 'kind': 'snapshot', 'uuid': uid('snap-only'),
-         'parent': PLAIN},
-        {'backend': BACKEND, 'uuid': uid('tsv'), 'class': 'temporary'},
-        {'backend': BACKEND, 'kind': 'snapshot', 'uuid': uid('tss'),
-         'parent': PLAIN, 'class': 'temporary'},
-        {'backend': BACKEND, 'uuid': uid('unm'), 'class': 'unmanaged'},
-        {'backend': BACKEND, 'kind': 'snapshot', 'uuid': uid('ums'),
-         'parent': PLAIN, 'class': 'unmanaged'},
-        {'backend': BACKEND, 'name': 'lun7', 'class': 'foreign'},
-        {'backend': BACKEND, 'kind': 'export', 'uuid': PLAIN,
-         'host': 'compute-9.example.org'},
-        {'backend': BACKEND, 'uuid': uid('array-only-elsewhere'),
-         'pool': 'OtherCPG'},
-    ],
-}
+PLAIN, SSD, NEW_ID, OTHER, GROUPED1, GROUPED2, GROUP_SNAPSHOT = map(uid, (
+    'plain', 'ssd', 'migration-destination', 'other-cpg', 'grouped-1',
+    'grouped-2', 'group-snapshot'))
+SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',
+                        'hpe3par.yaml')
 
 
 def scenario():
-    return scenario_mod.Scenario.from_dict(SCENARIO)
+    return scenario_mod.Scenario.load(SCENARIO)
 
 
 def cinder_view(scn, initiators=None):
@@ -248,6 +208,8 @@ class EngineTest(HPE3PARTestCase):
             (K.FOREIGN, R.VOLUME, 'lun7'),
             (K.ORPHAN_EXPORT, R.EXPORT,
              names.volume_name(PLAIN) + '@compute-9'),
+            (K.CINDER_ONLY, R.VOLUME, uid('lost')),
+            (K.CINDER_ONLY, R.SNAPSHOT, uid('lost-snap')),
         }, got)
         # The migrated volume (named after name_id), its snapshot, the
         # group members and the volume in OtherCPG raised nothing.
@@ -273,7 +235,7 @@ class LookupTest(HPE3PARTestCase):
             view = d.list_objects()
             objs = {o.name: o for o in view.objects}
             self.assertEqual(NEW_ID, d.find_volume(NEW_ID).uuid)
-            self.assertIsNone(d.find_volume(MIGRATED))
+            self.assertIsNone(d.find_volume(uid('migrated')))
             snap = d.find_snapshot(uid('snap-plain'), PLAIN)
             self.assertEqual((uid('snap-plain'), PLAIN),
                              (snap.uuid, snap.parent_uuid))
