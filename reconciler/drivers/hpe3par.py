@@ -43,9 +43,11 @@ class _NoSessionKeys(py_logging.Filter):
     """Mask the session key the client logs within logout URLs."""
 
     def filter(self, record):
-        record.msg = re.sub(r'/credentials/[^\s\'"]+', '/credentials/***',
-                            record.getMessage())
-        record.args = ()
+        message = record.getMessage()
+        if '/credentials/' in message:
+            record.msg = re.sub(r'/credentials/[^\s\'"]+', '/credentials/***',
+                                message)
+            record.args = ()
         return True
 
 
@@ -72,8 +74,9 @@ OPTS = [
     cfg.ListOpt('hpe3par_cpg', default=['OpenStack'],
                 help="CPGs of this backend; each is one of Cinder's pools."),
     cfg.StrOpt('hpe3par_cpg_snap', default='',
-               help='Snapshot CPG. Snapshots are found through their base '
-                    'volume, so this only names the CPG in messages.'),
+               help="Cinder's snapshot CPG; accepted, not needed: a snapshot "
+                    "belongs to its base volume's CPG whatever CPG its "
+                    'space comes from.'),
     cfg.StrOpt('hpe3par_snapshot_expiration', default='',
                help='Hours after which the array deletes Cinder snapshots '
                     'by itself; such snapshots are expected to vanish.'),
@@ -110,8 +113,7 @@ def comment_of(vv):
     for parse in (json.loads, ast.literal_eval):
         try:
             value = parse(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError,
-                RecursionError):
+        except (ValueError, SyntaxError, TypeError):
             continue
         return value if isinstance(value, dict) else {}
     return {}
@@ -136,24 +138,15 @@ class HPE3PARDriver(base.ArrayDriver):
         if not self.cpgs:
             raise exception.ConfigError(
                 'backend %s: hpe3par_cpg is empty' % backend.name)
-        self.snapshot_expiration = self._hours(
-            'hpe3par_snapshot_expiration')
-        self._client = None
-
-    def _hours(self, opt):
-        """Cinder keeps hour counts in string options; None when unset."""
-        value = (getattr(self.backend, opt) or '').strip()
-        if not value:
-            return None
-        try:
-            hours = int(value)
-        except ValueError:
-            hours = 0
-        if hours < 1:
+        # Cinder keeps the hours in a string option.
+        expiration = (backend.hpe3par_snapshot_expiration or '').strip()
+        if expiration and not (expiration.isdigit() and int(expiration)):
             raise exception.ConfigError(
-                'backend %s: %s must be a whole number of hours, not %r'
-                % (self.backend.name, opt, value))
-        return hours
+                'backend %s: hpe3par_snapshot_expiration must be a whole '
+                'number of hours, not %r' % (backend.name, expiration))
+        #: Hours after which the array deletes snapshots; None: never.
+        self.snapshot_expiration = int(expiration) if expiration else None
+        self._client = None
 
     # Session
 
@@ -329,8 +322,8 @@ class HPE3PARDriver(base.ArrayDriver):
         try:
             vv_name = vv['name']
             decoded = names.parse(vv_name)
-            parent = names.parse(vv['copyOf']).uuid if vv.get('copyOf') \
-                else None
+            copy_of = vv.get('copyOf')
+            parent = names.parse(copy_of).uuid if copy_of else None
             size = vv.get('sizeMiB')
         except (KeyError, TypeError, AttributeError) as e:
             raise exception.ArrayResponseError(
@@ -450,13 +443,10 @@ class HPE3PARDriver(base.ArrayDriver):
 
     # Point look-ups for re-checks
 
-    def _vv(self, vv_name):
-        cl = self._client_or_fail()
-        return self._get('GET /volumes/%s' % vv_name, cl.getVolume, vv_name,
-                         missing_ok=True)
-
     def _lookup(self, vv_name, pool=None):
-        vv = self._vv(vv_name)
+        cl = self._client_or_fail()
+        vv = self._get('GET /volumes/%s' % vv_name, cl.getVolume, vv_name,
+                       missing_ok=True)
         if vv is None:
             return None
         if not isinstance(vv, dict):

@@ -14,6 +14,7 @@ Faults are injected per request (:class:`Fault`) and sessions can be made to
 expire; logins, logouts and requests are counted for tests to assert on.
 """
 
+import collections
 import dataclasses
 import hashlib
 import http.server
@@ -175,19 +176,32 @@ class HPE3PARSimulator(object):
             self.add_cpg(pool)
         objects = scenario.array_contents(backend)
         volumes = {o.uuid: o for o in objects if o.kind == 'volume'}
-        # Parents first: a snapshot needs its base VV.
+        names_of = {}
+        members = collections.Counter()
+
+        def volume_vv(key, user):
+            if key not in volumes:
+                raise ValueError('3PAR cannot hold %s %s: volume %s is not '
+                                 'on the array' % (user.kind, user.uuid, key))
+            return names_of[key]
+
+        # Parents first: a snapshot needs its base VV, a VLUN its VV.
         for o in sorted(objects, key=lambda o: ('volume', 'snapshot',
                                                 'export').index(o.kind)):
             if o.kind == 'export':
-                self.add_vlun(self.vv_name(volumes[o.uuid]),
-                              self.add_host(o.host))
+                self.add_vlun(volume_vv(o.uuid, o), self.add_host(o.host))
                 continue
-            parent = (self.vv_name(volumes[o.parent])
-                      if o.kind == 'snapshot' else None)
-            self.add_volume(self.vv_name(o), o.pool, o.size, parent,
-                            comment=self._comment(o))
+            name = self._vv_name(o, members[o.group])
+            if o.kind == 'volume':
+                names_of[o.uuid] = name
+                self.add_volume(name, o.pool, o.size, comment=self._comment(o))
+            else:
+                members[o.group] += 1
+                self.add_volume(name, o.pool, o.size, volume_vv(o.parent, o),
+                                comment=self._comment(o))
 
-    def vv_name(self, obj):
+    @staticmethod
+    def _vv_name(obj, member_index):
         """The 3PAR name of an abstract scenario volume or snapshot."""
         if obj.name:
             return obj.name
@@ -200,9 +214,8 @@ class HPE3PARSimulator(object):
             raise ValueError('no 3PAR name for a %s %s without a name'
                              % (obj.object_class, obj.kind))
         if obj.group and obj.kind == 'snapshot':
-            members = [n for n in self.volumes
-                       if n.startswith(names.name(prefix, obj.group) + '-')]
-            return '%s%s-%d' % (prefix, names.encode(obj.group), len(members))
+            # createSnapshotOfVolumeSet(..., '<name>-@count@')
+            return '%s-%d' % (names.name(prefix, obj.group), member_index)
         return names.name(prefix, obj.uuid)
 
     @staticmethod
@@ -225,8 +238,9 @@ class HPE3PARSimulator(object):
         self._server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
                                                        Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name='3par-simulator', daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,),
+            name='3par-simulator', daemon=True)
         self._thread.start()
         return self
 

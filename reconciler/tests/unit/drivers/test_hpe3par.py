@@ -172,6 +172,16 @@ class ListingTest(HPE3PARTestCase):
             self.assertEqual('ADMIN-NAMED-HOST', exports[0].host)
             self.assertEqual(frozenset([initiator]), exports[0].initiators)
 
+    def test_port_presented_vlun_is_foreign(self):
+        sim = self.start()
+        sim.vluns.append({'volumeName': names.volume_name(PLAIN), 'lun': 9,
+                          'active': False, 'type': 2,
+                          'portPos': {'node': 0, 'slot': 2, 'cardPort': 1}})
+        objs = {o.name: o for o in self.listing().objects}
+        export = objs[names.volume_name(PLAIN) + '@*']
+        self.assertEqual((C.FOREIGN, PLAIN, None),
+                         (export.object_class, export.uuid, export.host))
+
     def test_comment_is_only_a_hint(self):
         self.start()
         vv = self.sim.volumes[names.volume_name(PLAIN)]
@@ -180,8 +190,8 @@ class ListingTest(HPE3PARTestCase):
             vv, name='renamed-by-admin', id=999, baseId=999,
             comment='{"volume_id": "%s", "type": "OpenStack"}' % OTHER)
         objs = {o.name: o for o in self.listing().objects}
-        self.assertEqual((PLAIN, C.CINDER),
-                         (objs[vv['name']].uuid, objs[vv['name']].object_class))
+        plain = objs[vv['name']]
+        self.assertEqual((PLAIN, C.CINDER), (plain.uuid, plain.object_class))
         self.assertEqual((None, C.FOREIGN),
                          (objs['renamed-by-admin'].uuid,
                           objs['renamed-by-admin'].object_class))
@@ -381,7 +391,8 @@ class ConfigTest(HPE3PARTestCase):
         self.start()
         for options in ({'hpe3par_api_url': ''}, {'hpe3par_password': ''},
                         {'hpe3par_cpg': ','},
-                        {'hpe3par_snapshot_expiration': 'soon'}):
+                        {'hpe3par_snapshot_expiration': 'soon'},
+                        {'hpe3par_snapshot_expiration': '0'}):
             self.assertRaises(exception.ConfigError, self.driver, **options)
         self.assertEqual(
             48, self.driver(hpe3par_snapshot_expiration='48')
@@ -397,3 +408,32 @@ class ConfigTest(HPE3PARTestCase):
         if patcher is not None:
             for module in ('socket', 'thread', 'time', 'select'):
                 self.assertFalse(patcher.is_monkey_patched(module), module)
+
+
+class SimulatorTest(HPE3PARTestCase):
+    """What else the unmodified client asks the simulated WSAPI."""
+
+    def test_client_calls_beyond_the_driver(self):
+        from hpe3parclient import client
+        from hpe3parclient import exceptions as hpe_exc
+        self.start(host_names={})
+        cl = client.HPE3ParClient(self.sim.url)
+        cl.login('3paradm', PASSWORD)
+        self.addCleanup(cl.logout)
+        self.assertGreater(cl.getWsApiVersion()['build'], 30103230)
+        self.assertIn('sessionsTimeout', cl.getWSAPIConfigurationInfo())
+        plain = names.volume_name(PLAIN)
+        self.assertEqual(
+            {names.snapshot_name(uid('snap-plain')),
+             names.snapshot_name(uid('snap-only')),
+             names.name('tss-', uid('tss')), names.name('ums-', uid('ums'))},
+            set(cl.getVolumeSnapshots(plain)))
+        self.assertEqual(set(cl.getVolumeSnapshots(plain)),
+                         set(cl.getSnapshotsOfVolume('SnapCPG', plain)))
+        self.assertEqual({names.volume_name(SSD)},
+                         {v['volumeName']
+                          for v in cl.getHostVLUNs('compute-1')})
+        self.assertRaises(hpe_exc.HTTPNotFound, cl.getVolume, 'nope')
+        # Host queries are not simulated: INV_INPUT, as for a bad query.
+        self.assertRaises(hpe_exc.HTTPBadRequest, cl.queryHost,
+                          iqns=[simulator.iqn_of('compute-1')])
