@@ -1,0 +1,493 @@
+"""HPE 3PAR / Primera / Alletra 9k: VVs, virtual copies and VLUNs.
+
+Read-only use of the WSAPI through python-3parclient, as Cinder's driver
+talks to the array. Names are decoded by :mod:`.hpe3par_names`; VV comments
+are only a hint (logged when they disagree), never an identity.
+
+The client has traps a daemon must avoid (backends.md section 8): its retry
+counter never resets and, once spent, every call silently returns None. So
+each pass gets a fresh client making one attempt per request (the next pass
+is the retry), a None answer is an error, and the session is always logged
+out, with the counter reset first so the logout is really sent.
+"""
+
+import ast
+import json
+import logging as py_logging
+import re
+import time
+import warnings
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import strutils
+import requests
+
+from reconciler.drivers import base
+from reconciler.drivers import hpe3par_names as names
+from reconciler.drivers import tls
+from reconciler import exception
+from reconciler import model
+
+with warnings.catch_warnings():
+    # The client's ssh module imports eventlet.greenthread (it never
+    # monkey-patches); eventlet then warns on stderr at every start.
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    from hpe3parclient import client as hpe_client  # noqa: E402
+    from hpe3parclient import exceptions as hpe_exc  # noqa: E402
+
+LOG = logging.getLogger(__name__)
+
+
+class _NoSessionKeys(py_logging.Filter):
+    """Mask the session key the client logs within logout URLs."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if '/credentials/' in message:
+            record.msg = re.sub(r'/credentials/[^\s\'"]+', '/credentials/***',
+                                message)
+            record.args = ()
+        return True
+
+
+# The client logs session keys at DEBUG ("Session Key in ..."), so its DEBUG
+# never gets through; the logout URL holds the key and is logged by the
+# client on errors and by urllib3 at DEBUG, so it is masked there.
+py_logging.getLogger('hpe3parclient').setLevel(py_logging.INFO)
+for _name in ('hpe3parclient.http', 'urllib3.connectionpool'):
+    py_logging.getLogger(_name).addFilter(_NoSessionKeys())
+
+R = model.ResourceType
+C = model.ObjectClass
+
+VIRTUAL_COPY = 3
+INV_USER_PASS = 5     # WSAPI error code of a refused login
+
+OPTS = [
+    cfg.StrOpt('hpe3par_api_url', default='',
+               help='WSAPI URL, e.g. https://<3par ip>:8080/api/v1.'),
+    cfg.StrOpt('hpe3par_username', default='',
+               help='WSAPI user; a read-only ("browse") user is enough.'),
+    cfg.StrOpt('hpe3par_password', default='', secret=True,
+               help='Password of hpe3par_username.'),
+    cfg.ListOpt('hpe3par_cpg', default=['OpenStack'],
+                help="CPGs of this backend; each is one of Cinder's pools."),
+    cfg.StrOpt('hpe3par_cpg_snap', default='',
+               help="Cinder's snapshot CPG; accepted, not needed: a snapshot "
+                    "belongs to its base volume's CPG whatever CPG its "
+                    'space comes from.'),
+    cfg.StrOpt('hpe3par_snapshot_expiration', default='',
+               help='Hours after which the array deletes Cinder snapshots '
+                    'by itself; such snapshots are expected to vanish.'),
+    cfg.BoolOpt('hpe3par_debug', default=False,
+                help='Log every WSAPI call with its duration. The client '
+                     "library's own HTTP debugging is never enabled: it "
+                     'logs the login password in clear text.'),
+    cfg.ListOpt('hpe3par_iscsi_ips', default=[],
+                help="Cinder's iSCSI target addresses; accepted, not used."),
+    cfg.StrOpt('san_ip', default='',
+               help="Cinder's SSH address of the array; accepted, not used "
+                    '(the reconciler only reads the WSAPI).'),
+    cfg.StrOpt('san_login', default='admin',
+               help="Cinder's SSH user; accepted, not used."),
+    cfg.StrOpt('san_password', default='', secret=True,
+               help="Cinder's SSH password; accepted, not used."),
+    cfg.PortOpt('san_ssh_port', default=22,
+                help="Cinder's SSH port; accepted, not used."),
+    cfg.IntOpt('hpe3par_api_timeout', default=60, min=1,
+               help='Seconds to wait for one WSAPI response (a reconciler '
+                    'option; Cinder has none).'),
+] + tls.OPTS
+
+
+def _lower(values):
+    return frozenset(v.lower() for v in values if v)
+
+
+def comment_of(vv):
+    """A VV comment as a dict: Cinder writes JSON, older code Python repr."""
+    text = vv.get('comment')
+    if not text:
+        return {}
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, SyntaxError, TypeError):
+            continue
+        return value if isinstance(value, dict) else {}
+    return {}
+
+
+class HPE3PARDriver(base.ArrayDriver):
+
+    OPTS = OPTS
+    CINDER_VOLUME_DRIVERS = (
+        'cinder.volume.drivers.hpe.hpe_3par_fc.HPE3PARFCDriver',
+        'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver',
+    )
+
+    def __init__(self, backend):
+        super().__init__(backend)
+        for opt in ('hpe3par_api_url', 'hpe3par_username',
+                    'hpe3par_password'):
+            if not getattr(backend, opt):
+                raise exception.ConfigError(
+                    'backend %s: %s is not set' % (backend.name, opt))
+        self.cpgs = [c.strip() for c in backend.hpe3par_cpg if c.strip()]
+        if not self.cpgs:
+            raise exception.ConfigError(
+                'backend %s: hpe3par_cpg is empty' % backend.name)
+        # Cinder keeps the hours in a string option.
+        expiration = (backend.hpe3par_snapshot_expiration or '').strip()
+        if expiration and not (expiration.isdigit() and int(expiration)):
+            raise exception.ConfigError(
+                'backend %s: hpe3par_snapshot_expiration must be a whole '
+                'number of hours, not %r' % (backend.name, expiration))
+        #: Hours after which the array deletes snapshots; None: never.
+        self.snapshot_expiration = int(expiration) if expiration else None
+        self._client = None
+
+    # Session
+
+    def _where(self):
+        return '3PAR backend %s (%s)' % (self.backend.name,
+                                         self.backend.hpe3par_api_url)
+
+    def open(self):
+        self._client = hpe_client.HPE3ParClient(
+            self.backend.hpe3par_api_url,
+            secure=tls.verify_setting(self.backend),
+            timeout=self.backend.hpe3par_api_timeout)
+        self._client.http.tries = 1
+        self._request('login', self._client.login,
+                      self.backend.hpe3par_username,
+                      self.backend.hpe3par_password)
+        if not self._client.get_session_key():
+            raise exception.ArrayAuthError(
+                '%s: login returned no session key' % self._where())
+
+    def close(self):
+        cl, self._client = self._client, None
+        if cl is None or not cl.get_session_key():
+            return
+        # Logging out an expired session makes the client log in again and
+        # retry the old key's logout, which fails too: log out the new one.
+        for _attempt in range(2):
+            key = cl.get_session_key()
+            # An earlier failure may have spent the retry counter (the
+            # request would be skipped silently) and left a delay.
+            cl.http.tries, cl.http.delay = 1, 0
+            try:
+                cl.logout()
+                return
+            except Exception as e:
+                if cl.get_session_key() in (None, key):
+                    # The logout URL holds the session key: type only.
+                    LOG.warning('%s: logout failed (%s); the WSAPI session '
+                                'will expire on the array.', self._where(),
+                                type(e).__name__)
+                    return
+
+    def _client_or_fail(self):
+        if self._client is None:
+            raise exception.ArrayError('%s: driver used while not open'
+                                       % self._where())
+        return self._client
+
+    def _describe(self, error):
+        """An error's text with no session key or password in it."""
+        if isinstance(error, hpe_exc.ClientException):
+            # str() of several client exceptions raises AttributeError.
+            details = [
+                '%s %s' % (label, value) for label, value in (
+                    ('HTTP', getattr(error, 'http_status', None)),
+                    ('code', error.get_code()),
+                    ('', error.get_description())) if value]
+            text = '%s (%s)' % (type(error).__name__,
+                                ', '.join(d.strip() for d in details))
+        else:
+            text = '%s: %s' % (type(error).__name__, error)
+        key = self._client and self._client.get_session_key()
+        if key:
+            text = text.replace(key, '***')
+        return strutils.mask_password(text)
+
+    def _request(self, what, method, *args):
+        """Call the client, turning every failure into an ArrayError.
+
+        Returns the client's answer (None for a missing object is left to
+        :meth:`_get`); HTTPNotFound propagates for callers that expect it.
+        """
+        start = time.monotonic()
+        try:
+            return method(*args)
+        except hpe_exc.HTTPNotFound:
+            raise
+        except (hpe_exc.HTTPUnauthorized, hpe_exc.HTTPForbidden) as e:
+            if what == 'login' and e.get_code() == INV_USER_PASS:
+                raise exception.ArrayAuthError(
+                    '%s: login as %s refused: wrong user name or password '
+                    '(%s)' % (self._where(), self.backend.hpe3par_username,
+                              self._describe(e)))
+            raise exception.ArrayAuthError(
+                '%s: %s refused: %s (session expired and re-login failed, '
+                'or the user lacks the browse role)'
+                % (self._where(), what, self._describe(e)))
+        except hpe_exc.SSLCertFailed:
+            raise exception.ArrayUnreachable(
+                '%s: TLS certificate verification failed; set '
+                'driver_ssl_cert_path to the CA bundle that signed the '
+                'WSAPI certificate' % self._where())
+        except (hpe_exc.Timeout, requests.exceptions.Timeout) as e:
+            raise exception.ArrayUnreachable(
+                '%s: %s timed out after %ss (hpe3par_api_timeout): %s'
+                % (self._where(), what, self.backend.hpe3par_api_timeout,
+                   self._describe(e)))
+        except (hpe_exc.RequestException, hpe_exc.ConnectionError,
+                hpe_exc.HTTPError, requests.exceptions.RequestException) as e:
+            raise exception.ArrayUnreachable(
+                '%s: %s failed, array unreachable or connection dropped: %s'
+                % (self._where(), what, self._describe(e)))
+        except hpe_exc.ClientException as e:
+            raise exception.ArrayResponseError(
+                '%s: %s failed: %s' % (self._where(), what,
+                                       self._describe(e)))
+        except (AttributeError, TypeError, KeyError, ValueError) as e:
+            # The client indexes bodies without checking them.
+            raise exception.ArrayResponseError(
+                '%s: %s: unusable answer (%s)'
+                % (self._where(), what, self._describe(e)))
+        finally:
+            if self.backend.hpe3par_debug:
+                LOG.debug('%s: %s took %.3fs', self._where(), what,
+                          time.monotonic() - start)
+
+    def _get(self, what, method, *args, missing_ok=False):
+        """A body from the array; None only for a missing object."""
+        cl = self._client_or_fail()
+        try:
+            body = self._request(what, method, *args)
+        except hpe_exc.HTTPNotFound as e:
+            if missing_ok:
+                return None
+            raise exception.ArrayResponseError(
+                '%s: %s: not found (%s)' % (self._where(), what,
+                                            self._describe(e)))
+        if body is None:
+            raise exception.ArrayResponseError(
+                '%s: %s returned nothing%s' % (
+                    self._where(), what,
+                    ' (the client gave up after an earlier connection '
+                    'error)' if cl.http.tries < 1 else ''))
+        return body
+
+    def _members(self, what, method):
+        body = self._get(what, method)
+        members = body.get('members') if isinstance(body, dict) else None
+        if not isinstance(members, list) or not all(
+                isinstance(m, dict) for m in members):
+            raise exception.ArrayResponseError(
+                '%s: %s: answer has no members list' % (self._where(), what))
+        return members
+
+    # Decoding
+
+    def decode_name(self, name):
+        d = names.parse(name)
+        return d.resource_type, d.object_class, d.uuid
+
+    def volume_name(self, volume_key):
+        return names.volume_name(volume_key)
+
+    def snapshot_name(self, snapshot_id):
+        return names.snapshot_name(snapshot_id)
+
+    def _hint(self, vv, decoded):
+        """Log what the comment says when it disagrees with the name."""
+        comment = comment_of(vv)
+        claimed = {comment.get(k) for k in ('volume_id', '_name_id')} - {None}
+        if decoded.object_class == C.FOREIGN and claimed:
+            LOG.info('%s: VV %s is not Cinder-named but its comment names '
+                     'Cinder volume %s (renamed on the array?)',
+                     self._where(), vv.get('name'),
+                     ', '.join(sorted(map(str, claimed))))
+        elif (decoded.resource_type == R.VOLUME and decoded.uuid and claimed
+              and decoded.uuid not in claimed):
+            LOG.debug('%s: VV %s decodes to %s, its comment says %s '
+                      '(stale after a migration?)', self._where(),
+                      vv.get('name'), decoded.uuid, sorted(map(str, claimed)))
+
+    def _vv_object(self, vv, pool):
+        try:
+            vv_name = vv['name']
+            decoded = names.parse(vv_name)
+            copy_of = vv.get('copyOf')
+            parent = names.parse(copy_of).uuid if copy_of else None
+            size = vv.get('sizeMiB')
+        except (KeyError, TypeError, AttributeError) as e:
+            raise exception.ArrayResponseError(
+                '%s: malformed volume entry (%s)' % (self._where(),
+                                                     self._describe(e)))
+        self._hint(vv, decoded)
+        kind = decoded.resource_type or (
+            R.SNAPSHOT if vv.get('copyType') == VIRTUAL_COPY else R.VOLUME)
+        return model.ArrayObject(
+            kind, vv_name, decoded.uuid, decoded.object_class, pool=pool,
+            size_gib=size / 1024 if isinstance(size, (int, float)) else None,
+            parent_uuid=parent, group_uuid=decoded.group_uuid)
+
+    @staticmethod
+    def _pools_of(vvs):
+        """CPG of each VV: its own userCPG, or its base volume's for copies.
+
+        Virtual copies take their space from the base volume's snapshot
+        space, and the snapshot CPG may be shared with other backends, so
+        a copy belongs to the backend of its base volume (``baseId``, or the
+        end of its ``copyOf`` chain).
+        """
+        by_id = {vv.get('id'): vv for vv in vvs}
+        by_name = {vv.get('name'): vv for vv in vvs}
+
+        def base_of(vv):
+            base = by_id.get(vv.get('baseId'))
+            if base is not None and base.get('copyType') != VIRTUAL_COPY:
+                return base
+            seen = set()
+            while vv is not None and vv.get('copyType') == VIRTUAL_COPY:
+                if vv.get('name') in seen:
+                    return None
+                seen.add(vv.get('name'))
+                vv = by_name.get(vv.get('copyOf'))
+            return vv
+
+        pools = {}
+        for vv in vvs:
+            base = base_of(vv)
+            pools[vv.get('name')] = base.get('userCPG') if base else None
+        return pools
+
+    # Listing
+
+    def list_objects(self):
+        cl = self._client_or_fail()
+        start = time.monotonic()
+        sent = len(cl.http.get_timings())
+        cpgs = {c.get('name') for c in self._members('GET /cpgs',
+                                                     cl.getCPGs)}
+        missing = [c for c in self.cpgs if c not in cpgs]
+        if missing:
+            raise exception.ArrayError(
+                '%s: hpe3par_cpg names CPGs the array does not have: %s'
+                % (self._where(), ', '.join(missing)))
+        vvs = self._members('GET /volumes', cl.getVolumes)
+        vluns = self._members('GET /vluns', cl.getVLUNs)
+        hosts = self._members('GET /hosts', cl.getHosts)
+
+        objects = []
+        ours = {}
+        pools = self._pools_of(vvs)
+        for vv in vvs:
+            pool = pools.get(vv.get('name'))
+            if pool in self.cpgs:
+                obj = self._vv_object(vv, pool)
+                ours[obj.name] = obj
+                objects.append(obj)
+            elif pool is None:
+                LOG.warning('%s: VV %s has no resolvable CPG; skipped',
+                            self._where(), vv.get('name'))
+        objects.extend(self._exports(vluns, hosts, ours))
+        LOG.debug('%s: %d objects in CPGs %s', self._where(), len(objects),
+                  ', '.join(self.cpgs))
+        return model.ArrayView(
+            tuple(objects), fetched_at=time.time(),
+            seconds=time.monotonic() - start,
+            requests=len(cl.http.get_timings()) - sent,
+            pools=frozenset(self.cpgs))
+
+    def _initiators(self, host):
+        try:
+            return _lower([p.get('wwn') for p in host.get('FCPaths') or ()]
+                          + [p.get('name')
+                             for p in host.get('iSCSIPaths') or ()])
+        except AttributeError as e:
+            raise exception.ArrayResponseError(
+                '%s: malformed host %s (%s)' % (self._where(),
+                                                host.get('name'),
+                                                self._describe(e)))
+
+    def _export(self, volume, hostname, host):
+        """One EXPORT object: a VV mapped to a host.
+
+        Exports take their volume's class (an unmanaged or temporary VV's
+        mapping is not Cinder's); a VLUN with no host (port-presented) is
+        never made by Cinder, so it is foreign.
+        """
+        cls = volume.object_class if hostname else C.FOREIGN
+        return model.ArrayObject(
+            R.EXPORT, '%s@%s' % (volume.name, hostname or '*'),
+            volume.uuid, cls, pool=volume.pool, host=hostname,
+            initiators=self._initiators(host) if host else frozenset())
+
+    def _exports(self, vluns, hosts, volumes):
+        """One export per (VV, host): templates and active paths collapse."""
+        by_name = {h.get('name'): h for h in hosts}
+        seen = set()
+        for vlun in vluns:
+            volume = volumes.get(vlun.get('volumeName'))
+            hostname = vlun.get('hostname')
+            if volume is None or (volume.name, hostname) in seen:
+                continue
+            seen.add((volume.name, hostname))
+            yield self._export(volume, hostname, by_name.get(hostname))
+
+    # Point look-ups for re-checks
+
+    def _lookup(self, vv_name, pool=None):
+        cl = self._client_or_fail()
+        vv = self._get('GET /volumes/%s' % vv_name, cl.getVolume, vv_name,
+                       missing_ok=True)
+        if vv is None:
+            return None
+        if not isinstance(vv, dict):
+            raise exception.ArrayResponseError(
+                '%s: GET /volumes/%s: not an object' % (self._where(),
+                                                        vv_name))
+        return self._vv_object(vv, vv.get('userCPG') or pool)
+
+    def find_volume(self, volume_key):
+        """The volume under its Cinder name, or mid-migration/convert.
+
+        A volume renamed aside (``tsv-``) or being converted (``omv-``) is
+        still there, so it is never reported missing.
+        """
+        for prefix in ('osv-', 'tsv-', 'omv-'):
+            obj = self._lookup(names.name(prefix, volume_key))
+            if obj is not None:
+                return obj
+        return None
+
+    def find_snapshot(self, snapshot_id, volume_key):
+        return self._lookup(names.snapshot_name(snapshot_id))
+
+    def refresh(self, obj):
+        if obj.kind != R.EXPORT:
+            return self._lookup(obj.name, obj.pool)
+        cl = self._client_or_fail()
+        volume_name = obj.name.rpartition('@')[0]
+        volume = self._lookup(volume_name, obj.pool)
+        if volume is None:
+            return None
+        vluns = self._get('GET /vluns?query=volumeName', cl.getVLUN,
+                          volume_name, True)
+        if not isinstance(vluns, list):
+            raise exception.ArrayResponseError(
+                '%s: VLUN query for %s: not a list' % (self._where(),
+                                                       volume_name))
+        if not any(v.get('hostname') == obj.host for v in vluns):
+            return None
+        host = None
+        if obj.host:
+            host = self._get('GET /hosts/%s' % obj.host, cl.getHost,
+                             obj.host, missing_ok=True)
+        return self._export(volume, obj.host, host)

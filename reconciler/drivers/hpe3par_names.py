@@ -1,0 +1,118 @@
+"""3PAR virtual volume names <-> Cinder UUIDs, with no I/O.
+
+Cinder's 3PAR driver names an object ``<prefix><enc>``: ``enc`` is the UUID's
+16 bytes in base64 with ``+`` -> ``.``, ``/`` -> ``-`` and no padding, always
+22 characters (3PAR names are limited to 31). Because ``-`` is part of that
+alphabet, names are cut by position, never split on ``-``. Group-snapshot
+members append ``-<index>`` to the encoded *group snapshot* id. The prefix
+says what the object is; a name that does not decode exactly is foreign.
+Shared by the driver and ``cinder-reconciler-manage name-map``.
+"""
+
+import base64
+import binascii
+import dataclasses
+import re
+import uuid as uuidlib
+
+from reconciler import model
+
+ENCODED_LEN = 22
+_PREFIX_LEN = 4
+_MEMBER_SUFFIX = re.compile(r'^-(\d+)$')
+
+R = model.ResourceType
+C = model.ObjectClass
+
+# prefix -> (resource type, class); see backends.md section 1.2.
+PREFIXES = {
+    'osv-': (R.VOLUME, C.CINDER),
+    'oss-': (R.SNAPSHOT, C.CINDER),
+    'tsv-': (R.VOLUME, C.TEMPORARY),      # migration: original renamed aside
+    'omv-': (R.VOLUME, C.TEMPORARY),      # convert-to-base physical copy
+    'tss-': (R.SNAPSHOT, C.TEMPORARY),    # clone source, expires in 1 h
+    'tos-': (R.VOLUME, C.TEMPORARY),      # vvset renamed during migration
+    'unm-': (R.VOLUME, C.UNMANAGED),
+    'ums-': (R.SNAPSHOT, C.UNMANAGED),
+    'vvs-': (R.VOLUME, C.CONTROL),        # QoS / group volume set
+}
+# Remote-copy groups keep only 18 encoded characters: not reversible.
+REPLICA_PREFIX = 'rcg-'
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """What a name says. Group-snapshot members have ``group_uuid`` set and
+    ``uuid`` None; foreign names have neither."""
+
+    resource_type: model.ResourceType | None
+    object_class: model.ObjectClass
+    uuid: str | None = None
+    group_uuid: str | None = None
+    member_index: int | None = None
+
+
+FOREIGN = Decoded(None, C.FOREIGN)
+
+
+def encode(uuid):
+    """The 22-character form of a UUID string (with or without dashes)."""
+    raw = uuidlib.UUID(uuid).bytes
+    text = base64.b64encode(raw).decode('ascii').rstrip('=')
+    return text.replace('+', '.').replace('/', '-')
+
+
+def decode(encoded):
+    """The UUID a 22-character form stands for, or None if it is not one.
+
+    Only canonical encodings count: re-encoding must give the input back, so
+    stray characters or non-zero padding bits make a name foreign.
+    """
+    if len(encoded) != ENCODED_LEN:
+        return None
+    text = encoded.replace('.', '+').replace('-', '/') + '=='
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    value = str(uuidlib.UUID(bytes=raw))
+    return value if encode(value) == encoded else None
+
+
+def name(prefix, uuid):
+    return prefix + encode(uuid)
+
+
+def volume_name(volume_key):
+    """``osv-`` name of the volume named after ``name_id or id``."""
+    return name('osv-', volume_key)
+
+
+def snapshot_name(snapshot_id):
+    return name('oss-', snapshot_id)
+
+
+def group_member_name(group_snapshot_id, index):
+    return '%s-%d' % (snapshot_name(group_snapshot_id), index)
+
+
+def parse(vv_name):
+    """Decode a VV name into a :class:`Decoded`."""
+    prefix = vv_name[:_PREFIX_LEN]
+    if prefix == REPLICA_PREFIX:
+        return Decoded(R.VOLUME, C.REPLICA)
+    if prefix not in PREFIXES:
+        return FOREIGN
+    rtype, cls = PREFIXES[prefix]
+    end = _PREFIX_LEN + ENCODED_LEN
+    uuid = decode(vv_name[_PREFIX_LEN:end])
+    if uuid is None:
+        return FOREIGN
+    rest = vv_name[end:]
+    if not rest:
+        return Decoded(rtype, cls, uuid)
+    member = _MEMBER_SUFFIX.match(rest)
+    if member and rtype == R.SNAPSHOT:
+        # oss-<group snapshot>-<i>, tss-<random>-<i> (group clone source)
+        return Decoded(rtype, cls, None, uuid, int(member.group(1)))
+    return FOREIGN

@@ -1,0 +1,400 @@
+"""A loopback 3PAR WSAPI serving one backend of a Scenario.
+
+Enough of the API for the unmodified python-3parclient to log in, list and
+look up: ``/api``, ``/api/v1/credentials``, ``/cpgs``, ``/volumes`` (with
+``query="<field> EQ <value>"``), ``/vluns`` (same), ``/hosts`` and
+``/wsapiconfiguration``, with the array's JSON shapes and its error format
+(``{"code": n, "desc": text}``; a refused login and an invalid session key
+are both 403). The scenario's abstract objects are rendered in Cinder's 3PAR
+naming; Cinder attachment hosts become array hosts whose initiators derive
+from the Cinder host name, so a test can rename a host on the "array" while
+its initiators stay those of the compute node.
+
+Faults are injected per request (:class:`Fault`) and sessions can be made to
+expire; logins, logouts and requests are counted for tests to assert on.
+"""
+
+import collections
+import dataclasses
+import hashlib
+import http.server
+import itertools
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import urllib.parse
+
+from reconciler.drivers import hpe3par_names as names
+from reconciler import model
+
+API = '/api/v1'
+C = model.ObjectClass
+
+# WSAPI error codes (HTTP status, code, text).
+INV_USER_PASS = (403, 5, 'invalid username or password')
+INV_SESS_KEY = (403, 6, 'invalid session key')
+URI_RES_NOT_FOUND = (404, 11, 'resource does not exist')
+INV_INPUT = (400, 12, 'invalid input')
+NON_EXISTENT_CPG = (404, 15, 'CPG does not exist')
+NON_EXISTENT_HOST = (404, 17, 'host does not exist')
+NON_EXISTENT_VOL = (404, 23, 'volume does not exist')
+INT_SERV_ERR = (500, 1, 'internal server error')
+
+_QUERY = re.compile(r'^"?(\w+) EQ ([^"]+)"?$')
+
+
+@dataclasses.dataclass
+class Fault:
+    """Misbehave on requests whose ``"METHOD /path"`` starts with ``match``.
+
+    ``action``: ``error`` (answer ``status`` with a WSAPI error body),
+    ``slow`` (wait ``delay`` seconds, then answer normally), ``drop`` (close
+    the connection without answering) or ``empty`` (200 with no body).
+    ``times`` limits how often it fires; None means every time.
+    """
+
+    match: str
+    action: str = 'error'
+    status: int = 500
+    delay: float = 0.0
+    times: int | None = None
+
+
+def safe_hostname(host):
+    """Cinder's 3PAR host name for a connector host: short name, 31 chars."""
+    return host.split('.')[0][:31]
+
+
+def iqn_of(host):
+    """The compute node's IQN, as simulators.cinder's connector has it."""
+    return 'iqn.1993-08.org.debian:01:%s' % host
+
+
+def wwn_of(host):
+    return '10' + hashlib.sha256(host.encode()).hexdigest()[:14].upper()
+
+
+class HPE3PARSimulator(object):
+    """The array of one scenario backend, served on 127.0.0.1.
+
+    ``host_names`` maps a Cinder attachment host to the name the array
+    gives it (default: Cinder's ``_safe_hostname``); ``protocol`` is
+    ``iscsi`` or ``fc`` and decides the hosts' initiators; ``snap_cpg`` is
+    the snapshots' CPG (default: their volume's CPG).
+    """
+
+    def __init__(self, scenario, backend, username='3paradm',
+                 password='3pardata', protocol='iscsi', host_names=None,
+                 snap_cpg=None):
+        self.username = username
+        self.password = password
+        self.protocol = protocol
+        self.host_names = dict(host_names or {})
+        self.snap_cpg = snap_cpg
+        self.lock = threading.Lock()
+        self.faults = []
+        self.session_lifetime = None     # requests a session may make
+        self.expired_status = 403
+        self.sessions = {}               # key -> requests made
+        self.issued = []                 # every session key handed out
+        self.logouts = 0
+        self.requests = []               # "METHOD /path" of every request
+        self.cpgs = {}
+        self.volumes = {}
+        self.vluns = []
+        self.hosts = {}
+        self._ids = itertools.count(1)
+        self._render(scenario, backend)
+        self._server = None
+        self._thread = None
+        self._stopping = threading.Event()
+
+    @property
+    def logins(self):
+        return len(self.issued)
+
+    # Rendering the scenario
+
+    def add_cpg(self, name):
+        self.cpgs.setdefault(name, {'id': len(self.cpgs), 'name': name,
+                                    'domain': None})
+
+    def add_volume(self, name, cpg, size_gib=1, copy_of=None, comment=None):
+        """A base VV in ``cpg``, or a virtual copy of VV ``copy_of``."""
+        self.add_cpg(cpg)
+        now = int(time.time())
+        vv = {'id': next(self._ids), 'name': name, 'sizeMiB': size_gib * 1024,
+              'creationTimeSec': now, 'state': 1, 'copyType': 1,
+              'provisioningType': 2, 'readOnly': False,
+              'wwn': hashlib.md5(name.encode()).hexdigest().upper()}
+        if copy_of is None:
+            vv.update(userCPG=cpg, snapCPG=self.snap_cpg or cpg,
+                      baseId=vv['id'])
+        else:
+            parent = self.volumes.get(copy_of)
+            if parent is None:
+                raise ValueError('a 3PAR snapshot needs its parent VV on the '
+                                 'array: %s copies missing %s'
+                                 % (name, copy_of))
+            vv.update(copyOf=copy_of, copyType=3, provisioningType=3,
+                      readOnly=True, baseId=parent['baseId'],
+                      snapCPG=parent['snapCPG'])
+        if comment is not None:
+            vv['comment'] = json.dumps(comment)
+        self.volumes[name] = vv
+        return vv
+
+    def add_host(self, cinder_host):
+        """The array host of a Cinder attachment host; its name."""
+        name = self.host_names.get(cinder_host, safe_hostname(cinder_host))
+        if name not in self.hosts:
+            fc = self.protocol == 'fc'
+            self.hosts[name] = {
+                'id': len(self.hosts), 'name': name, 'persona': 2,
+                'FCPaths': [{'wwn': wwn_of(cinder_host)}] if fc else [],
+                'iSCSIPaths': [] if fc else [{'name': iqn_of(cinder_host)}],
+                'initiatorChapEnabled': False}
+        return name
+
+    def add_vlun(self, volume_name, hostname, paths=2):
+        """A template VLUN plus one active VLUN per path, as 3PAR shows."""
+        lun = 1 + sum(1 for v in self.vluns
+                      if v['hostname'] == hostname and not v['active'])
+        common = {'volumeName': volume_name, 'hostname': hostname,
+                  'lun': lun, 'volumeWWN': self.volumes[volume_name]['wwn']}
+        self.vluns.append(dict(common, active=False, type=3))
+        for slot in range(paths):
+            self.vluns.append(dict(
+                common, active=True, type=4,
+                portPos={'node': slot, 'slot': 2, 'cardPort': 1}))
+
+    def _render(self, scenario, backend):
+        for pool in scenario.backend(backend).pools:
+            self.add_cpg(pool)
+        objects = scenario.array_contents(backend)
+        volumes = {o.uuid: o for o in objects if o.kind == 'volume'}
+        names_of = {}
+        members = collections.Counter()
+
+        def volume_vv(key, user):
+            if key not in volumes:
+                raise ValueError('3PAR cannot hold %s %s: volume %s is not '
+                                 'on the array' % (user.kind, user.uuid, key))
+            return names_of[key]
+
+        # Parents first: a snapshot needs its base VV, a VLUN its VV.
+        for o in sorted(objects, key=lambda o: ('volume', 'snapshot',
+                                                'export').index(o.kind)):
+            if o.kind == 'export':
+                self.add_vlun(volume_vv(o.uuid, o), self.add_host(o.host))
+                continue
+            name = self._vv_name(o, members[o.group])
+            if o.kind == 'volume':
+                names_of[o.uuid] = name
+                self.add_volume(name, o.pool, o.size, comment=self._comment(o))
+            else:
+                members[o.group] += 1
+                self.add_volume(name, o.pool, o.size, volume_vv(o.parent, o),
+                                comment=self._comment(o))
+
+    @staticmethod
+    def _vv_name(obj, member_index):
+        """The 3PAR name of an abstract scenario volume or snapshot."""
+        if obj.name:
+            return obj.name
+        prefix = {
+            (C.CINDER, 'volume'): 'osv-', (C.CINDER, 'snapshot'): 'oss-',
+            (C.TEMPORARY, 'volume'): 'tsv-', (C.TEMPORARY, 'snapshot'): 'tss-',
+            (C.UNMANAGED, 'volume'): 'unm-', (C.UNMANAGED, 'snapshot'): 'ums-',
+        }.get((obj.object_class, obj.kind))
+        if prefix is None:
+            raise ValueError('no 3PAR name for a %s %s without a name'
+                             % (obj.object_class, obj.kind))
+        if obj.group and obj.kind == 'snapshot':
+            # createSnapshotOfVolumeSet(..., '<name>-@count@')
+            return '%s-%d' % (names.name(prefix, obj.group), member_index)
+        return names.name(prefix, obj.uuid)
+
+    @staticmethod
+    def _comment(obj):
+        if obj.object_class != C.CINDER or not obj.uuid:
+            return None
+        if obj.kind == 'volume':
+            return {'volume_id': obj.uuid, 'name': 'volume-%s' % obj.uuid,
+                    'type': 'OpenStack'}
+        return {'volume_id': obj.parent, 'description': ''}
+
+    # Serving
+
+    def start(self):
+        sim = self
+
+        class Handler(_Handler):
+            simulator = sim
+
+        self._server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                       Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,),
+            name='3par-simulator', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()     # wakes handlers sleeping in a slow fault
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = None
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d%s' % (self._server.server_address[1], API)
+
+    # Request handling, under the lock
+
+    def fault_for(self, request):
+        with self.lock:
+            for fault in self.faults:
+                if request.startswith(fault.match) and fault.times != 0:
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def login(self, body):
+        with self.lock:
+            if (body.get('user'), body.get('password')) != (self.username,
+                                                            self.password):
+                return INV_USER_PASS
+            key = secrets.token_hex(16)
+            self.issued.append(key)
+            self.sessions[key] = 0
+            return 201, {'key': key}
+
+    def logout(self, key):
+        with self.lock:
+            if self.sessions.pop(key, None) is None:
+                return INV_SESS_KEY
+            self.logouts += 1
+            return 200, None
+
+    def authorise(self, key):
+        """None if ``key`` may make one more request, else the error."""
+        with self.lock:
+            if key not in self.sessions:
+                return INV_SESS_KEY
+            self.sessions[key] += 1
+            if (self.session_lifetime is not None
+                    and self.sessions[key] > self.session_lifetime):
+                del self.sessions[key]
+                return (self.expired_status,) + INV_SESS_KEY[1:]
+            return None
+
+    def get(self, path, query):
+        """Answer an authorised GET of ``path`` (below /api/v1)."""
+        parts = path.strip('/').split('/')
+        collections = {'cpgs': self.cpgs, 'volumes': self.volumes,
+                       'hosts': self.hosts}
+        missing = {'cpgs': NON_EXISTENT_CPG, 'volumes': NON_EXISTENT_VOL,
+                   'hosts': NON_EXISTENT_HOST}
+        with self.lock:
+            if parts == ['wsapiconfiguration']:
+                return 200, {'httpState': 2, 'httpsState': 1,
+                             'httpsPort': 8080, 'sessionsTimeout': 15,
+                             'version': '1.6.5'}
+            if len(parts) == 2 and parts[0] in collections:
+                item = collections[parts[0]].get(parts[1])
+                return (200, item) if item else missing[parts[0]]
+            if len(parts) != 1 or parts[0] not in ('cpgs', 'volumes',
+                                                   'hosts', 'vluns'):
+                return URI_RES_NOT_FOUND
+            members = (self.vluns if parts[0] == 'vluns'
+                       else list(collections[parts[0]].values()))
+            if 'query' in query:
+                m = _QUERY.match(query['query'][0])
+                if not m or parts[0] not in ('volumes', 'vluns'):
+                    return INV_INPUT
+                members = [x for x in members
+                           if str(x.get(m.group(1))) == m.group(2)]
+            return 200, {'total': len(members),
+                         'members': json.loads(json.dumps(members))}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    simulator = None
+    server_version = '3PAR-WSAPI-simulator'
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _send(self, status, body=None):
+        data = b'' if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, error):
+        status, code, desc = error
+        self._send(status, {'code': code, 'desc': desc})
+
+    def _handle(self, method):
+        sim = self.simulator
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path
+        with sim.lock:
+            sim.requests.append('%s %s' % (method, path[len(API):] or path))
+        fault = sim.fault_for('%s %s' % (method, path[len(API):]))
+        if fault is not None:
+            if fault.action == 'drop':
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault.action == 'slow':
+                sim._stopping.wait(fault.delay)
+            elif fault.action == 'empty':
+                return self._send(200)
+            else:
+                return self._error((fault.status,) + INT_SERV_ERR[1:])
+        if method == 'GET' and path == '/api':
+            return self._send(200, {'major': 1, 'minor': 6, 'revision': 5,
+                                    'build': 30301460})
+        if not path.startswith(API):
+            return self._error(URI_RES_NOT_FOUND)
+        path = path[len(API):]
+        if method == 'POST' and path == '/credentials':
+            length = int(self.headers.get('Content-Length') or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b'{}')
+            except ValueError:
+                return self._error(INV_INPUT)
+            return self._answer(sim.login(body))
+        if method == 'DELETE' and path.startswith('/credentials/'):
+            return self._answer(sim.logout(path.rsplit('/', 1)[1]))
+        denied = sim.authorise(self.headers.get('X-HP3PAR-WSAPI-SessionKey'))
+        if denied:
+            return self._error(denied)
+        if method != 'GET':
+            return self._error((501, 9, 'operation not supported'))
+        return self._answer(sim.get(path, urllib.parse.parse_qs(url.query)))
+
+    def _answer(self, result):
+        if len(result) == 3:
+            return self._error(result)
+        return self._send(*result)
+
+    def do_GET(self):
+        self._handle('GET')
+
+    def do_POST(self):
+        self._handle('POST')
+
+    def do_DELETE(self):
+        self._handle('DELETE')
