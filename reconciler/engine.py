@@ -17,6 +17,7 @@ Safety rules encoded here (see ../shared/reference/traps.md):
 
 import collections
 import dataclasses
+import datetime
 
 from reconciler import model
 
@@ -175,12 +176,16 @@ def compare(cinder, array):
 
     for s in cinder.snapshots:
         parent = idx.volumes.get(s.volume_id)
+        if s.id in array_snapshot_ids:
+            continue
         if s.status not in SETTLED_SNAPSHOT or parent is None or (
                 not volume_settled(parent)):
             skipped['snapshot ' + s.status] += 1
         elif idx.pools is not None and pool_of(parent.host) not in idx.pools:
             skipped['snapshot outside listed pools'] += 1
-        elif s.id not in array_snapshot_ids:
+        elif _expired(s, array):
+            skipped['snapshot expired on the array'] += 1
+        else:
             suspects.append(Suspect(
                 _candidate(K.CINDER_ONLY, R.SNAPSHOT, s.id, record=s,
                            volume_id=s.volume_id, status=s.status),
@@ -210,6 +215,16 @@ def compare(cinder, array):
     return Comparison(tuple(suspects), consistent, skipped)
 
 
+def _expired(snapshot, array_view):
+    if not array_view.snapshot_lifetime or not snapshot.created_at:
+        return False
+    created = datetime.datetime.fromisoformat(snapshot.created_at)
+    if created.tzinfo is None:     # Cinder's timestamps are naive UTC
+        created = created.replace(tzinfo=datetime.timezone.utc)
+    return (created.timestamp() + array_view.snapshot_lifetime
+            <= array_view.fetched_at)
+
+
 def _still_array_only(suspect, cinder, array):
     obj = suspect.array_object
     if suspect.candidate.resource_type == R.VOLUME:
@@ -235,7 +250,8 @@ def _still_cinder_only(suspect, cinder, array, backend_host):
             or backend_of(volume.host) != backend_host):
         return False
     if suspect.candidate.resource_type == R.SNAPSHOT:
-        return array.find_snapshot(record.id, volume.key) is None
+        return array.find_snapshot(record.id, volume.key,
+                                   snap.group_snapshot_id) is None
     return array.find_volume(volume.key) is None
 
 

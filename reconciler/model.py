@@ -129,6 +129,9 @@ class ArrayView:
     # when it covered the whole backend. A volume in another pool is unknown,
     # never Cinder-only.
     pools: frozenset[str] | None = None
+    # Seconds after which the array deletes snapshots by itself (3PAR
+    # hpe3par_snapshot_expiration); older Cinder snapshots may rightly be gone.
+    snapshot_lifetime: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

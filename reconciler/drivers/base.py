@@ -53,8 +53,12 @@ class ArrayDriver(abc.ABC):
         """
 
     @abc.abstractmethod
-    def find_snapshot(self, snapshot_id, volume_key):
-        """Point look-up of a snapshot of the volume named ``volume_key``."""
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
+        """Point look-up of a snapshot of the volume named ``volume_key``.
+
+        Members of a group snapshot may be named after ``group_snapshot_id``
+        (3PAR, LeftHand) rather than after their own id.
+        """
 
     @abc.abstractmethod
     def refresh(self, obj):

@@ -129,7 +129,7 @@ class FakeDriver(base.ArrayDriver):
         return self._find(model.ResourceType.VOLUME,
                           self.volume_name(volume_key))
 
-    def find_snapshot(self, snapshot_id, volume_key):
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
         return self._find(model.ResourceType.SNAPSHOT,
                           self.snapshot_name(snapshot_id))
 

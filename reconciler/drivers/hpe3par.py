@@ -403,7 +403,9 @@ class HPE3PARDriver(base.ArrayDriver):
             tuple(objects), fetched_at=time.time(),
             seconds=time.monotonic() - start,
             requests=len(cl.http.get_timings()) - sent,
-            pools=frozenset(self.cpgs))
+            pools=frozenset(self.cpgs),
+            snapshot_lifetime=self.snapshot_expiration and
+            self.snapshot_expiration * 3600)
 
     def _initiators(self, host):
         try:
@@ -467,8 +469,19 @@ class HPE3PARDriver(base.ArrayDriver):
                 return obj
         return None
 
-    def find_snapshot(self, snapshot_id, volume_key):
-        return self._lookup(names.snapshot_name(snapshot_id))
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
+        obj = self._lookup(names.snapshot_name(snapshot_id))
+        if obj is not None or not group_snapshot_id:
+            return obj
+        # Group members are oss-<group snapshot>-<i>, i chosen by the array:
+        # look among the parent's virtual copies.
+        cl = self._client_or_fail()
+        parent = names.volume_name(volume_key)
+        for member in self._get('GET /volumes?query="copyOf EQ %s"' % parent,
+                                cl.getVolumeSnapshots, parent) or ():
+            if names.parse(member).group_uuid == group_snapshot_id:
+                return self._lookup(member)
+        return None
 
     def refresh(self, obj):
         if obj.kind != R.EXPORT:

@@ -219,9 +219,12 @@ class FakeArray(object):
     def find_volume(self, key):
         return self.objects.get((R.VOLUME, 'volume-%s' % key))
 
-    def find_snapshot(self, snapshot_id, volume_key):
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
         for o in self.objects.values():
-            if o.kind == R.SNAPSHOT and o.uuid == snapshot_id:
+            if o.kind == R.SNAPSHOT and (
+                    o.uuid == snapshot_id or
+                    (o.group_uuid and o.group_uuid == group_snapshot_id
+                     and o.parent_uuid == volume_key)):
                 return o
         return None
 
@@ -268,6 +271,16 @@ class ConfirmTest(base.BaseTestCase):
         self.assertEqual([uid('s3')],
                          self.confirm(listed, now, FakeArray([avol('a')])))
 
+    def test_group_member_found_through_its_group(self):
+        gs = uid('gs')
+        listed = views([vol('a')], [snap('m', 'a', group=gs)], [avol('a')])
+        now = FakeCinder([vol('a')], [snap('m', 'a', group=gs)])
+        member = asnap('oss-member-0', 'a', group=gs)
+        self.assertEqual([], self.confirm(listed, now,
+                                          FakeArray([avol('a'), member])))
+        self.assertEqual([uid('m')], self.confirm(listed, now,
+                                                  FakeArray([avol('a')])))
+
     def test_orphan_export_attached_meanwhile(self):
         listed = views([vol('a'), vol('b')],
                        objects=[avol('a'), avol('b'), aexp('a', 'cmp1'),
@@ -297,3 +310,27 @@ class HelpersTest(base.BaseTestCase):
     def test_counter_types(self):
         c = engine.compare(*views())
         self.assertIsInstance(c.consistent, collections.Counter)
+
+
+class SnapshotLifetimeTest(base.BaseTestCase):
+    """3PAR deletes snapshots after hpe3par_snapshot_expiration hours."""
+
+    def compare(self, created_at, lifetime):
+        s = model.CinderSnapshot(id=uid('s'), volume_id=uid('a'),
+                                 status='available', created_at=created_at)
+        cinder = model.CinderView(HOST, (vol('a'),), (s,), 0.0)
+        array = model.ArrayView((avol('a'),), fetched_at=1_800_000_000.0,
+                                snapshot_lifetime=lifetime)
+        return found(engine.compare(cinder, array))
+
+    def test_expired_snapshot_is_expected_to_be_gone(self):
+        # 2027-01-15T08:00:00Z is 1,800,000,000 s after the epoch.
+        self.assertEqual([], self.compare('2027-01-15T06:00:00.000000', 3600))
+        self.assertEqual([], self.compare('2027-01-15T07:00:00+00:00', 3600))
+
+    def test_younger_snapshot_or_no_expiry_is_cinder_only(self):
+        expected = [(K.CINDER_ONLY, R.SNAPSHOT, uid('s'))]
+        self.assertEqual(expected,
+                         self.compare('2027-01-15T07:30:00.000000', 3600))
+        self.assertEqual(expected,
+                         self.compare('2027-01-15T06:00:00.000000', None))
