@@ -48,7 +48,9 @@ class RunStatus(enum.StrEnum):
 class CinderAttachment:
     host_name: str | None
     instance_id: str | None = None
-    # Initiators (IQNs/WWNs) of the connector when Cinder exposes them.
+    attachment_id: str | None = None
+    # Initiators (WWNs) Cinder exposes for the attachment; filled in by
+    # point look-ups only, listings carry host names alone.
     initiators: frozenset[str] = frozenset()
 
 

@@ -5,6 +5,7 @@ followed, kept as compact records rather than client objects. Any error makes
 the whole listing fail: a partial inventory must never reach the engine.
 """
 
+import dataclasses
 import time
 import urllib.parse
 
@@ -34,7 +35,8 @@ def _safe(error):
 def _volume(item):
     attachments = tuple(
         model.CinderAttachment(host_name=a.get('host_name'),
-                               instance_id=a.get('server_id'))
+                               instance_id=a.get('server_id'),
+                               attachment_id=a.get('attachment_id'))
         for a in item.get('attachments') or ())
     return model.CinderVolume(
         id=item['id'],
@@ -77,10 +79,11 @@ class CinderInventory(object):
             endpoint_override=group.endpoint_override)
         self.requests = 0
 
-    def _get(self, url, missing_ok=True):
+    def _get(self, url, missing_ok=True, log=True):
+        """GET a JSON object; ``log=False`` keeps the body out of the logs."""
         self.requests += 1
         try:
-            _resp, body = self.client.client.get(url)
+            _resp, body = self.client.client.get(url, log=log)
         except cinder_exc.NotFound:
             if missing_ok:
                 return None
@@ -158,8 +161,34 @@ class CinderInventory(object):
     # Point look-ups for re-checks: None means "no live row".
 
     def get_volume(self, volume_id):
+        """A live volume, its attachments' initiators filled in."""
         body = self._get('/volumes/%s' % volume_id)
-        return _volume(body['volume']) if body else None
+        if not body:
+            return None
+        volume = _volume(body['volume'])
+        return dataclasses.replace(volume, attachments=tuple(
+            dataclasses.replace(a, initiators=self._initiators(a))
+            for a in volume.attachments))
+
+    def _initiators(self, attachment):
+        """WWNs from the attachment's connection_info (FC exposes them).
+
+        connection_info can hold CHAP secrets: only the initiator names are
+        taken from it, and it is neither logged (not even by keystoneauth's
+        debug logging of bodies) nor kept.
+        """
+        if not attachment.attachment_id:
+            return frozenset()
+        body = self._get('/attachments/%s' % attachment.attachment_id,
+                         log=False)
+        info = ((body or {}).get('attachment') or {}).get('connection_info')
+        data = info.get('data', info) if isinstance(info, dict) else None
+        if not isinstance(data, dict):
+            return frozenset()
+        found = set(data.get('initiator_target_map') or ())
+        if isinstance(data.get('initiator'), str):
+            found.add(data['initiator'])
+        return frozenset(i.lower() for i in found if isinstance(i, str))
 
     def volume_with_key(self, key):
         """A live volume whose id or name_id is ``key``, else None."""

@@ -208,7 +208,7 @@ _VOLUME_COLUMNS = (
 _ATTACHMENT_COLUMNS = (
     'id', 'created_at', 'updated_at', 'deleted', 'volume_id', 'attached_host',
     'instance_uuid', 'mountpoint', 'attach_time', 'attach_mode',
-    'attach_status', 'connector')
+    'attach_status', 'connector', 'connection_info')
 _SNAPSHOT_COLUMNS = (
     'id', 'created_at', 'updated_at', 'deleted', 'volume_id', 'user_id',
     'project_id', 'status', 'progress', 'volume_size', 'volume_type_id',
@@ -352,10 +352,11 @@ class CinderCloud:
         _insert(db, 'volume_attachment', _ATTACHMENT_COLUMNS, attachments)
 
     @staticmethod
-    def _attachment_row(volume_id, host, stamp):
+    def _attachment_row(volume_id, host, stamp, connection_info=None):
         return (str(uuid.uuid4()), stamp, stamp, 0, volume_id, host,
                 instance_uuid(volume_id, host), '/dev/vdb', stamp, 'rw',
-                'attached', json.dumps(connector(host)))
+                'attached', json.dumps(connector(host)),
+                connection_info and json.dumps(connection_info))
 
     def _insert_snapshots(self, db, snapshots):
         if not snapshots:
@@ -442,12 +443,14 @@ class CinderCloud:
                 'status': 'deleted', 'deleted': 1,
                 'deleted_at': _ts(_now())})
 
-    def add_attachment(self, volume_id, host):
+    def add_attachment(self, volume_id, host, connection_info=None):
         """Attach ``volume_id`` to ``host`` as a finished Nova attach would.
 
-        Returns the attachment id.
+        ``connection_info`` is what the driver's initialize_connection
+        returned (e.g. an FC initiator_target_map). Returns the attachment id.
         """
-        row = self._attachment_row(volume_id, host, _ts(_now()))
+        row = self._attachment_row(volume_id, host, _ts(_now()),
+                                   connection_info)
         with self._db() as db:
             self._update(db, 'volumes', volume_id,
                          {'attach_status': 'attached'})

@@ -7,6 +7,7 @@ scoping are real. The array is the file-backed fake driver; the pass, history
 a real notification listener) are the daemon's own code.
 """
 
+import logging
 import os
 import threading
 
@@ -213,6 +214,37 @@ class PassTest(base.BaseTestCase):
         self.assertEqual((notifier_mod.RESOLVED, uid('leak')),
                          (events[-1][0], events[-1][1]['resource_id']))
         self.assertEqual([], self.store.pending_notifications())
+
+    def test_fc_export_on_renamed_host_matched_by_initiator(self):
+        """The array host was renamed by an admin; its WWN is the link.
+
+        Listings carry attachment host names only, so the export is a
+        suspect; the re-check reads the attachment's connection_info and
+        matches the initiator. Its CHAP secret goes nowhere.
+        """
+        self.cloud.add_attachment(uid('v5'), 'compute-fc', connection_info={
+            'driver_volume_type': 'fibre_channel',
+            'data': {'initiator_target_map': {
+                '10000090FAA0786B': ['2100000991020012']},
+                'auth_password': 'chap-s3cret'}})
+        array = yaml.safe_load(open(self.array))
+        array['exports'] += [
+            {'volume': 'volume-%s' % uid('v5'), 'host': 'ADMIN-NAMED-HOST',
+             'initiators': ['10:00:00:90:fa:a0:78:6b']},
+            {'volume': 'volume-%s' % uid('v5'), 'host': 'OTHER-HOST',
+             'initiators': ['10:00:00:90:fa:a0:78:6c']}]
+        with open(self.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        result = self.run_pass(self.backend(sightings=1))
+        self.assertEqual(model.RunStatus.OK, result.status, result.error)
+        exports = {c.resource_id for c in result.candidates
+                   if c.kind == K.ORPHAN_EXPORT}
+        self.assertIn('volume-%s@OTHER-HOST' % uid('v5'), exports)
+        self.assertNotIn('volume-%s@ADMIN-NAMED-HOST' % uid('v5'), exports)
+        for f in self.store.findings():
+            self.assertNotIn('chap-s3cret', repr(f))
+        self.assertNotIn('chap-s3cret', logs.output)
 
     def test_http_500_mid_listing_fails_the_run_and_changes_nothing(self):
         backend = self.backend(sightings=1)
