@@ -146,7 +146,9 @@ class ISMCLISession(object):
             self._client = None
 
     def _unreachable(self, what, error):
-        if isinstance(error, OSError) and error.strerror:
+        if isinstance(error, EOFError):
+            detail = 'the SSH connection closed'
+        elif isinstance(error, OSError) and error.strerror:
             detail = error.strerror
         else:
             detail = str(error) or type(error).__name__
@@ -177,7 +179,7 @@ class ISMCLISession(object):
         deadline = time.monotonic() + self.timeout
         transport = self._client.get_transport()
         if transport is None or not transport.is_active():
-            raise EOFError('the SSH connection is closed')
+            raise EOFError()
         channel = transport.open_session(timeout=self.timeout)
         try:
             channel.exec_command(command)

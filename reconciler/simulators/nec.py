@@ -330,12 +330,16 @@ class Simulator(object):
         self._spawn(self._accept)
         return self
 
-    def stop(self):
-        self._stop.set()
+    def disconnect(self):
+        """Drop every client connection, as a network failure would."""
         with self._lock:
-            transports = list(self._transports)
+            transports, self._transports = self._transports, []
         for transport in transports:
             transport.close()
+
+    def stop(self):
+        self._stop.set()
+        self.disconnect()
         for thread in list(self._threads):
             thread.join(5)
         self._socket.close()
