@@ -91,8 +91,9 @@ def _pool_numbers(backend, option):
             numbers.add(int(text[:-1], 16) if text.endswith('h')
                         else int(text, 10))
         except ValueError:
-            raise exception.ConfigError('backend %s: %s has %r, not a pool '
-                                        'number' % (backend.name, option, text))
+            raise exception.ConfigError(
+                'backend %s: %s has %r, not a pool number'
+                % (backend.name, option, text))
     return frozenset(numbers)
 
 

@@ -7,10 +7,11 @@ known_hosts line written for clients), answering the inventory commands
 Cinder's NEC driver runs. Faults are injected with :meth:`Simulator.inject`.
 
 From a :class:`~reconciler.simulators.scenario.Scenario` (backend ``pools``
-are pool numbers as strings, e.g. ``['0', '1']``): volumes go to the first
-pool, snapshot SVs to the last; an export becomes an LD set named the way
-Cinder's automatic access control names it, for initiators derived from the
-attachment host name (:func:`host_initiators`), so tests can build the
+are pool numbers as strings, e.g. ``['0', '1']``): volumes go to their pool
+(the first by default), snapshot SVs to the last pool; an export becomes an
+LD set named the way Cinder's automatic access control names it, holding
+the initiators of the attachment host (:func:`host_initiators`: for iSCSI
+the IQN the Cinder fixture's connectors use), so tests can build the
 matching Cinder attachment.
 """
 
@@ -26,6 +27,7 @@ import paramiko
 
 from reconciler.drivers import nec_names
 from reconciler import model
+from reconciler.simulators import fake_array
 
 GIB = 1024 ** 3
 QUERY_COMMANDS = {
@@ -37,9 +39,9 @@ QUERY_COMMANDS = {
 
 def host_initiators(host, protocol):
     """Initiators of a simulated compute host: one IQN, or two WWPNs."""
-    digest = hashlib.sha256(host.encode()).hexdigest()
     if protocol == 'iSCSI':
-        return ['iqn.1994-05.com.redhat:%s' % digest[:12]]
+        return [fake_array.initiator(host)]
+    digest = hashlib.sha256(host.encode()).hexdigest()
     return ['21000024ff%s' % digest[:6], '21000024ff%s' % digest[6:12]]
 
 
@@ -125,7 +127,7 @@ class Array(object):
         """The array of ``backend`` as Cinder's NEC driver would leave it."""
         pools = scenario.backend(backend).pools
         array = cls(pools)
-        volume_pool, snapshot_pool = int(pools[0]), int(pools[-1])
+        snapshot_pool = int(pools[-1])
         contents = scenario.array_contents(backend)
         parents = {o.parent for o in contents if o.kind == 'snapshot'}
         exports = []
@@ -133,7 +135,7 @@ class Array(object):
             if obj.kind == 'export':
                 exports.append(obj)
             elif obj.kind == 'volume':
-                array._add_volume(obj, volume_pool, obj.uuid in parents)
+                array._add_volume(obj, int(obj.pool), obj.uuid in parents)
             else:
                 array._add_snapshot(obj, snapshot_pool)
         for obj in exports:
@@ -166,7 +168,9 @@ class Array(object):
             self.add_ld(obj.name, pool, obj.size, rpl='SV',
                         purpose='(invalid attribute)')
         elif cls == model.ObjectClass.TEMPORARY:
-            self.add_ld(self.names.volume(obj.uuid) + '_l', pool, obj.size)
+            # A link volume is bound in its base volume's pool.
+            self.add_ld(self.names.volume(obj.uuid) + '_l', int(obj.pool),
+                        obj.size)
         elif cls == model.ObjectClass.CINDER:
             self.add_ld(self.names.snapshot(obj.uuid), pool, obj.size,
                         rpl='SV', purpose='(invalid attribute)')

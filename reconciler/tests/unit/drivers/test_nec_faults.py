@@ -220,4 +220,3 @@ class NecSharedArrayTest(test_nec.NecTestCase):
         self.assertEqual(2, self.list_concurrently(
             a={'nec_diskarray_name': 'array-a'},
             b={'nec_diskarray_name': 'array-b'}))
-
