@@ -155,15 +155,13 @@ class MStorageDriver(base.ArrayDriver):
 
     def decode_name(self, name):
         """Decode a listed name, or a bare LD name typed by an operator."""
-        decoded = self.names.decode(name)
-        if decoded[1] == C.FOREIGN and ':' not in name:
+        if ':' not in name:
             for fmt in (self.names.volume_format, self.names.snapshot_format):
-                os_type = fmt.partition(':')[0]
-                if os_type and os_type != fmt:
-                    again = self.names.decode('%s:%s' % (os_type, name))
-                    if again[1] != C.FOREIGN:
-                        return again
-        return decoded
+                os_type, colon, _ = fmt.partition(':')
+                decoded = self.names.decode(os_type + colon + name)
+                if colon and decoded[1] != C.FOREIGN:
+                    return decoded
+        return self.names.decode(name)
 
     # Listing.
 
@@ -206,10 +204,9 @@ class MStorageDriver(base.ArrayDriver):
         missing = (self.volume_pools | self.backup_pools) - config.pools
         if missing:
             raise exception.ArrayResponseError(
-                'NEC array %s has no pool %s of nec_pools/nec_backup_pools; '
-                'refusing a listing that cannot cover this backend'
-                % (self.backend.nec_ismcli_fip,
-                   ', '.join(str(p) for p in sorted(missing))))
+                '%s has no pool %s of nec_pools/nec_backup_pools; refusing '
+                'a listing that cannot cover this backend'
+                % (self.cli.where, ', '.join(map(str, sorted(missing)))))
         if self.backend.nec_ldset:
             LOG.info('Backend %s: nec_ldset = %s maps every volume to all '
                      'hosts through one LD set, so exports cannot be told '

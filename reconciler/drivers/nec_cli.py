@@ -11,9 +11,7 @@ connection or command that does not finish in time is an error, not a hang.
 import collections
 import contextlib
 import select
-import socket
 import threading
-import time
 
 from oslo_log import log as logging
 import paramiko
@@ -24,6 +22,7 @@ LOG = logging.getLogger(__name__)
 
 MAX_OUTPUT = 64 * 1024 * 1024   # far above any real array's inventory
 _CHUNK = 65536
+_POLL = 1.0     # seconds between looks at a channel that may have closed
 
 _LOCKS = collections.defaultdict(threading.Lock)
 _LOCKS_GUARD = threading.Lock()
@@ -44,10 +43,6 @@ def array_lock(key, timeout, where):
         lock.release()
 
 
-class _UnknownHostKey(exception.ArrayAuthError):
-    pass
-
-
 class _RejectUnknown(paramiko.MissingHostKeyPolicy):
     """Refuse keys missing from known_hosts, saying how to trust them."""
 
@@ -55,7 +50,7 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
         self.known_hosts = known_hosts
 
     def missing_host_key(self, client, hostname, key):
-        raise _UnknownHostKey(
+        raise exception.ArrayAuthError(
             'host key of %s (%s %s) is not in %s; verify its fingerprint '
             'with the array administrator and add it (ssh-keyscan), or set '
             'nec_ssh_insecure_host_key = true to skip the check (insecure)'
@@ -113,32 +108,33 @@ class ISMCLISession(object):
         pkey = self._load_key()
         client = self._new_client()
         try:
+            self._login(client, pkey)
+        except BaseException:
+            client.close()
+            raise
+        self._client = client
+
+    def _login(self, client, pkey):
+        try:
             client.connect(
                 self.host, port=self.port, username=self.user,
                 password=self._password, pkey=pkey,
                 timeout=self.timeout, banner_timeout=self.timeout,
                 auth_timeout=self.timeout, channel_timeout=self.timeout,
                 allow_agent=False, look_for_keys=False)
-        except _UnknownHostKey:
-            client.close()
-            raise
         except paramiko.BadHostKeyException as e:
-            client.close()
             raise exception.ArrayAuthError(
                 '%s presented a %s host key %s that differs from the one in '
                 '%s: the array was replaced or someone is intercepting the '
                 'connection' % (self.where, e.key.get_name(),
                                 e.key.fingerprint, self.known_hosts))
         except paramiko.AuthenticationException:
-            client.close()
             raise exception.ArrayAuthError(
                 '%s refused the iSMCLI login of user %r; check '
                 'nec_ismcli_user and nec_ismcli_password or nec_ismcli_privkey'
                 % (self.where, self.user))
         except (paramiko.SSHException, OSError, EOFError) as e:
-            client.close()
             raise self._unreachable('cannot open an SSH session', e)
-        self._client = client
 
     def close(self):
         if self._client is not None:
@@ -158,8 +154,6 @@ class ISMCLISession(object):
     def run(self, command):
         """stdout of ``command``; any failure or non-zero exit raises."""
         with array_lock(self.lock_key, self.timeout, self.where):
-            if self._client is None:
-                self.connect()
             try:
                 status, out, err = self._execute(command)
             except (paramiko.SSHException, OSError, EOFError) as e:
@@ -176,11 +170,19 @@ class ISMCLISession(object):
         return bytes(out)
 
     def _execute(self, command):
-        deadline = time.monotonic() + self.timeout
-        transport = self._client.get_transport()
+        transport = self._client and self._client.get_transport()
         if transport is None or not transport.is_active():
             raise EOFError()
         channel = transport.open_session(timeout=self.timeout)
+        timed_out = threading.Event()
+
+        def expire():
+            # Closing the channel ends every wait below, paramiko's too.
+            timed_out.set()
+            channel.close()
+
+        watchdog = threading.Timer(self.timeout, expire)
+        watchdog.start()
         try:
             channel.exec_command(command)
             channel.shutdown_write()
@@ -197,22 +199,16 @@ class ISMCLISession(object):
                 if (channel.eof_received or channel.closed) and not (
                         channel.recv_ready() or channel.recv_stderr_ready()):
                     break
-                select.select([channel], [], [], self._left(deadline, command))
-            if not channel.status_event.wait(self._left(deadline, command)):
-                raise self._timed_out(command)
-            return channel.exit_status, out, err
-        except socket.timeout:
-            raise self._timed_out(command)
+                select.select([channel], [], [], _POLL)
+            channel.status_event.wait()
+        except (paramiko.SSHException, OSError, EOFError):
+            if not timed_out.is_set():
+                raise
         finally:
+            watchdog.cancel()
             channel.close()
-
-    def _timed_out(self, command):
-        return exception.ArrayUnreachable(
-            '%s: `%s` did not complete within %ds (nec_ismcli_timeout)'
-            % (self.where, command, self.timeout))
-
-    def _left(self, deadline, command):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise self._timed_out(command)
-        return left
+        if timed_out.is_set():
+            raise exception.ArrayUnreachable(
+                '%s: `%s` did not complete within %ds (nec_ismcli_timeout)'
+                % (self.where, command, self.timeout))
+        return channel.exit_status, out, err

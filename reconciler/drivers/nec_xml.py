@@ -11,7 +11,6 @@ inventory.
 
 import dataclasses
 import re
-import xml.etree.ElementTree as ET
 
 from defusedxml import ElementTree as safe_et
 import defusedxml
@@ -154,7 +153,7 @@ def _root(data):
     except defusedxml.DefusedXmlException as e:
         raise _bad('declares a DTD, entities or external references (%s); '
                    'refused' % type(e).__name__)
-    except ET.ParseError as e:
+    except safe_et.ParseError as e:
         raise _bad('is not complete, well-formed XML (%s)' % e)
     if root.tag != 'REQUEST' or root.find('./CMD_REQUEST') is None:
         raise _bad('is not an iSMCLI REQUEST/CMD_REQUEST document (root %r)'

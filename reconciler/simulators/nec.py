@@ -30,11 +30,8 @@ from reconciler import model
 from reconciler.simulators import fake_array
 
 GIB = 1024 ** 3
-QUERY_COMMANDS = {
-    'iSMquery -cinder -xml -all': 'iSMquery',
-    'clioutmsg xml; iSMview -all': 'iSMview',
-    'clioutmsg xml; iSMview --alloptimize': 'iSMview',
-}
+QUERY_COMMANDS = ('iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all',
+                  'clioutmsg xml; iSMview --alloptimize')
 
 
 def host_initiators(host, protocol):
@@ -251,7 +248,7 @@ class Fault(enum.Enum):
     TRUNCATE = 'truncate'       # half the answer, exit status 0
     MALFORMED = 'malformed'     # XML that does not parse, exit status 0
     EXIT = 'exit'               # an iSMCLI error message, exit status 1
-    STALL = 'stall'             # never answers
+    STALL = 'stall'             # never even accepts the command
     PAYLOAD = 'payload'         # the given bytes, exit status 0
 
 
@@ -280,9 +277,8 @@ class _Server(paramiko.ServerInterface):
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_exec_request(self, channel, command):
-        self.simulator._spawn(self.simulator._execute, channel,
-                              command.decode('utf-8', 'replace'))
-        return True
+        return self.simulator._accept_command(
+            channel, command.decode('utf-8', 'replace'))
 
 
 class Simulator(object):
@@ -404,23 +400,30 @@ class Simulator(object):
             pass
         channel.settimeout(None)
 
-    def _execute(self, channel, command):
+    def _accept_command(self, channel, command):
+        """Runs in the connection's transport thread, as paramiko calls."""
         with self._lock:
             self.commands.append(command)
+        fault, payload = self._next_fault()
+        if fault == Fault.STALL:
+            # Blocks this connection: no reply, no output, until stop().
+            self._stop.wait()
+            return False
+        self._spawn(self._execute, channel, command, fault, payload)
+        return True
+
+    def _execute(self, channel, command, fault, payload):
+        with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         status = 0
         try:
             self._read_stdin(channel)
             self._stop.wait(self.delay)
-            fault, payload = self._next_fault()
             if command not in QUERY_COMMANDS:
                 channel.sendall_stderr(
                     b'%s: command not found\n' % command.encode())
                 status = 127
-            elif fault == Fault.STALL:
-                self._stop.wait()
-                return
             elif fault == Fault.EXIT:
                 channel.sendall_stderr(b'iSM11100: Command failed. '
                                        b'(code=0x0001)\n')
@@ -431,9 +434,9 @@ class Simulator(object):
             elif fault == Fault.PAYLOAD:
                 channel.sendall(payload)
             else:
-                with self._lock:
-                    out = self.array.xml(command)
-                if QUERY_COMMANDS[command] == 'iSMview':
+                out = self.array.xml(command)
+                if 'iSMview' in command:
+                    # The legacy CLI's status line, which Cinder strips.
                     out += b'ExitStatus:0\n'
                 if fault == Fault.DROP:
                     channel.sendall(out[:len(out) // 3])

@@ -151,7 +151,7 @@ class NecPassTest(base.BaseTestCase):
         self.assertEqual(1, report.consistent['snapshot'])
         leak = [c for c in report.candidates if c.resource_id == uid('leak')]
         self.assertEqual(NAMES.volume(uid('leak')), leak[0].array_name)
-        # one listing, then one iSMquery per re-check of an array object
+        # one listing, then one iSMquery per re-checked finding
         self.assertEqual(['iSMquery -cinder -xml -all'] * 7,
                          self.nec.simulator.commands)
 
