@@ -5,23 +5,11 @@ history (SQLite) and the notifier are the daemon's own code, run through
 ``BackendReconciler.run_pass``.
 """
 
-import os
-
-import fixtures
-from oslo_config import cfg
-from oslo_config import fixture as config_fixture
-from oslotest import base
-
-from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
 from reconciler.drivers import nec_names
-from reconciler import history
-from reconciler import manager
 from reconciler import model
-from reconciler import notifier as notifier_mod
-from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import nec
 from reconciler.simulators import scenario as scn
+from reconciler.tests.functional import fixtures
 from reconciler.tests import nec_fixtures
 
 uid = scn.uid
@@ -84,59 +72,16 @@ PLANTED = {
 }
 
 
-class NecPassTest(base.BaseTestCase):
+class NecPassTest(fixtures.DriverPassTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.workdir = fixtures.TempDir()
-        cls.workdir.setUp()
-        cls.scenario = nec_scenario()
-        cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
-        cls.cloud.start()
+    BACKEND = BACKEND
+    HOST = 'host-a'
+    make_scenario = staticmethod(nec_scenario)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.cloud.stop()
-        cls.workdir.cleanUp()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.useFixture(fixtures.Timeout(120, gentle=True))
+    def start_array(self):
         self.array = nec.Array.from_scenario(self.scenario, BACKEND)
         self.nec = self.useFixture(nec_fixtures.NecArray(self.array))
-        tmp = self.useFixture(fixtures.TempDir()).path
-        self.conf = cfg.ConfigOpts()
-        reconciler_conf.register(self.conf)
-        self.conf([], project='x', default_config_files=[],
-                  default_config_dirs=[])
-        values = self.useFixture(config_fixture.Config(self.conf))
-        values.load_raw_values(host='host-a', enabled_backends=BACKEND)
-        values.load_raw_values(group='cinder', auth_type='admin_token',
-                               endpoint=self.cloud.endpoint,
-                               token=cinder_sim.ADMIN_TOKEN)
-        values.load_raw_values(group='database',
-                               connection='sqlite:///%s/r.sqlite' % tmp)
-        values.load_raw_values(group='oslo_messaging_notifications',
-                               driver='messagingv2', transport_url='fake:/')
-        values.load_raw_values(group=BACKEND, reconciler_sightings='1',
-                               reconciler_grace_period='0',
-                               **self.nec.options())
-        [self.backend] = backend_conf.enabled(self.conf)
-        self.store = history.History.from_conf(self.conf)
-        self.store.sync()
-        self.notifier = notifier_mod.Notifier(self.conf)
-        self.addCleanup(self.notifier.close)
-
-    def run_pass(self):
-        return manager.BackendReconciler(self.conf, self.backend, self.store,
-                                         self.notifier).run_pass()
-
-    def findings(self):
-        return {(f.kind, f.resource_type, f.resource_id): f.state
-                for f in self.store.findings()}
+        return self.nec.options()
 
     def test_pass_finds_each_planted_orphan_class(self):
         report = self.run_pass()
