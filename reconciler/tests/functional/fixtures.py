@@ -1,11 +1,19 @@
-"""A demo cloud (real cinder-api, fake array) and a config file for it."""
+"""Real cinder-api set-ups: the demo cloud and the pass over a driver."""
 
 import os
 import subprocess
 import sys
 
 import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
 
+from reconciler import conf as reconciler_conf
+from reconciler.conf import backend as backend_conf
+from reconciler import history
+from reconciler import manager
+from reconciler import notifier as notifier_mod
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import faultproxy
@@ -58,3 +66,73 @@ class DemoCloud(fixtures.Fixture):
     def manage(self, *args, check=True):
         return subprocess.run(self.command('manage', *args), check=check,
                               capture_output=True, text=True)
+
+
+class DriverPassTestCase(base.BaseTestCase):
+    """The daemon's pass over one array backend, with a real cinder-api.
+
+    The cloud is started once per class from ``make_scenario()``; each test
+    gets a fresh array from ``start_array()`` (which returns the backend
+    group's options as raw config values), a fresh history and notifier,
+    and a policy that confirms findings on their first sighting.
+    """
+
+    BACKEND = None      # the backend group's name
+    HOST = None         # [DEFAULT] host
+
+    @classmethod
+    def make_scenario(cls):
+        raise NotImplementedError()
+
+    def start_array(self):
+        raise NotImplementedError()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.workdir = fixtures.TempDir()
+        cls.workdir.setUp()
+        cls.scenario = cls.make_scenario()
+        cls.cloud = cinder_sim.CinderCloud(
+            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
+        cls.cloud.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.stop()
+        cls.workdir.cleanUp()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        options = self.start_array()
+        self.conf = cfg.ConfigOpts()
+        values = self.useFixture(config_fixture.Config(self.conf))
+        reconciler_conf.register(self.conf)
+        self.conf([], project='x', default_config_files=[],
+                  default_config_dirs=[])
+        values.load_raw_values(host=self.HOST, enabled_backends=self.BACKEND)
+        values.load_raw_values(group='cinder', auth_type='admin_token',
+                               endpoint=self.cloud.endpoint,
+                               token=cinder_sim.ADMIN_TOKEN)
+        values.load_raw_values(group='database',
+                               connection='sqlite:///%s/r.sqlite' % tmp)
+        values.load_raw_values(group='oslo_messaging_notifications',
+                               driver='messagingv2', transport_url='fake:/')
+        values.load_raw_values(group=self.BACKEND, reconciler_sightings='1',
+                               reconciler_grace_period='0', **options)
+        self.store = history.History.from_conf(self.conf)
+        self.store.sync()
+        self.notifier = notifier_mod.Notifier(self.conf)
+        self.addCleanup(self.notifier.close)
+        [self.backend] = backend_conf.enabled(self.conf)
+
+    def run_pass(self):
+        return manager.BackendReconciler(self.conf, self.backend, self.store,
+                                         self.notifier).run_pass()
+
+    def findings(self):
+        return {(f.kind, f.resource_type, f.resource_id): f.state
+                for f in self.store.findings()}

@@ -8,21 +8,11 @@ in-memory transport).
 
 import os
 
-import fixtures
-from oslo_config import cfg
-from oslo_config import fixture as config_fixture
-from oslotest import base
-
-from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
 from reconciler.drivers import hpe3par_names as names
-from reconciler import history
-from reconciler import manager
 from reconciler import model
-from reconciler import notifier as notifier_mod
-from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import hpe3par as simulator
 from reconciler.simulators import scenario as scn
+from reconciler.tests.functional import fixtures
 
 uid = scn.uid
 K = model.FindingKind
@@ -43,69 +33,27 @@ PLANTED = {
 }
 
 
-class HPE3PARPassTest(base.BaseTestCase):
+class HPE3PARPassTest(fixtures.DriverPassTestCase):
+
+    BACKEND = BACKEND
+    HOST = 'ctl'
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.workdir = fixtures.TempDir()
-        cls.workdir.setUp()
-        cls.scenario = scn.Scenario.load(SCENARIO)
-        cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
-        cls.cloud.start()
+    def make_scenario(cls):
+        return scn.Scenario.load(SCENARIO)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.cloud.stop()
-        cls.workdir.cleanUp()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.useFixture(fixtures.Timeout(120, gentle=True))
-        tmp = self.useFixture(fixtures.TempDir()).path
+    def start_array(self):
         self.array = simulator.HPE3PARSimulator(
             self.scenario, BACKEND, password='s3cret-3par',
             snap_cpg='SnapCPG').start()
         self.addCleanup(self.array.stop)
-
-        conf = cfg.ConfigOpts()
-        fixture = self.useFixture(config_fixture.Config(conf))
-        reconciler_conf.register(conf)
-        conf([], project='x', default_config_files=[],
-             default_config_dirs=[])
-        fixture.load_raw_values(host='ctl', enabled_backends=BACKEND)
-        fixture.load_raw_values(group='cinder', auth_type='admin_token',
-                                endpoint=self.cloud.endpoint,
-                                token=cinder_sim.ADMIN_TOKEN)
-        fixture.load_raw_values(group='database',
-                                connection='sqlite:///%s/r.sqlite' % tmp)
-        fixture.load_raw_values(group='oslo_messaging_notifications',
-                                driver='messagingv2', transport_url='fake:/')
-        # A group as copied from cinder.conf, plus the pass policy.
-        fixture.load_raw_values(
-            group=BACKEND,
+        # A group as copied from cinder.conf.
+        return dict(
             volume_driver='cinder.volume.drivers.hpe.hpe_3par_iscsi.'
                           'HPE3PARISCSIDriver',
             hpe3par_api_url=self.array.url, hpe3par_username='3paradm',
             hpe3par_password='s3cret-3par', hpe3par_cpg='OpenStack,SSD',
-            hpe3par_cpg_snap='SnapCPG', hpe3par_api_timeout='5',
-            reconciler_sightings='1', reconciler_grace_period='0')
-        self.conf = conf
-        self.store = history.History.from_conf(conf)
-        self.store.sync()
-        self.notifier = notifier_mod.Notifier(conf)
-        self.addCleanup(self.notifier.close)
-        [self.backend] = backend_conf.enabled(conf)
-
-    def run_pass(self):
-        return manager.BackendReconciler(self.conf, self.backend, self.store,
-                                         self.notifier).run_pass()
-
-    def findings(self):
-        return {(f.kind, f.resource_type, f.resource_id): f.state
-                for f in self.store.findings()}
+            hpe3par_cpg_snap='SnapCPG', hpe3par_api_timeout='5')
 
     def assertLoggedOut(self):
         self.assertEqual(self.array.logins, self.array.logouts)

@@ -1,0 +1,453 @@
+"""A loopback NEC M-series array: iSMCLI over a real SSH server.
+
+:class:`Array` holds LDs, pools and LD sets and prints them as the iSMCLI
+configuration XML. :class:`Simulator` serves it with paramiko's server side on
+127.0.0.1 (a thread per connection, host key generated at start, a
+known_hosts line written for clients), answering the inventory commands
+Cinder's NEC driver runs. Faults are injected with :meth:`Simulator.inject`.
+
+From a :class:`~reconciler.simulators.scenario.Scenario` (backend ``pools``
+are pool numbers as strings, e.g. ``['0', '1']``): volumes go to their pool
+(the first by default), snapshot SVs to the last pool; an export becomes an
+LD set named the way Cinder's automatic access control names it, holding
+the initiators of the attachment host (:func:`host_initiators`: for iSCSI
+the IQN the Cinder fixture's connectors use), so tests can build the
+matching Cinder attachment.
+"""
+
+import dataclasses
+import enum
+import hashlib
+import os
+import socket
+import threading
+import xml.etree.ElementTree as ET
+
+import paramiko
+
+from reconciler.drivers import nec_names
+from reconciler import model
+from reconciler.simulators import fake_array
+
+GIB = 1024 ** 3
+QUERY_COMMANDS = ('iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all',
+                  'clioutmsg xml; iSMview --alloptimize')
+
+
+def host_initiators(host, protocol):
+    """Initiators of a simulated compute host: one IQN, or two WWPNs."""
+    if protocol == 'iSCSI':
+        return [fake_array.initiator(host)]
+    digest = hashlib.sha256(host.encode()).hexdigest()
+    return ['21000024ff%s' % digest[:6], '21000024ff%s' % digest[6:12]]
+
+
+def _ldset_name(initiators, protocol):
+    """``LX:`` + Cinder's auto access control name for a connector."""
+    if protocol == 'iSCSI':
+        return 'LX:' + initiators[0].replace(':', '').replace('.', '')[-16:]
+    return 'LX:' + initiators[0][:16]
+
+
+def _fc_path(wwpn):
+    return '-'.join(wwpn[i:i + 4] for i in range(0, 16, 4)).upper()
+
+
+@dataclasses.dataclass
+class LD:
+    ldn: int
+    name: str               # 'OS:NAME', or a bare name for a blank OS type
+    pool: int
+    capacity: int = GIB
+    rpl: str = 'IV'
+    purpose: str = '---'
+
+
+@dataclasses.dataclass
+class LDSet:
+    name: str
+    protocol: str           # 'iSCSI' or 'FC'
+    initiators: list        # IQNs, or WWPNs as 16 hex digits
+    luns: dict = dataclasses.field(default_factory=dict)   # LUN -> LDN
+
+
+class Array(object):
+    """The configuration of one array; mutate it freely between commands."""
+
+    def __init__(self, pools=(0,), names=None):
+        self.pools = {int(p): 1024 * GIB for p in pools}
+        self.lds = []
+        self.ldsets = []
+        self.names = names or nec_names.LDNames()
+
+    def ld(self, name):
+        for ld in self.lds:
+            if ld.name == name:
+                return ld
+        raise KeyError(name)
+
+    def add_ld(self, name, pool, size_gib=1, rpl='IV', purpose='---'):
+        ldn = max((ld.ldn for ld in self.lds), default=-1) + 1
+        ld = LD(ldn, name, int(pool), int(size_gib * GIB), rpl, purpose)
+        self.lds.append(ld)
+        return ld
+
+    def add_control_volume(self, pool):
+        ld = self.add_ld('', pool, rpl='---')
+        ld.name = self.names.control(ld.ldn)
+        return ld
+
+    def remove_ld(self, name):
+        ld = self.ld(name)
+        self.lds.remove(ld)
+        for ldset in self.ldsets:
+            ldset.luns = {lun: ldn for lun, ldn in ldset.luns.items()
+                          if ldn != ld.ldn}
+
+    def ldset_for(self, host, protocol):
+        initiators = host_initiators(host, protocol)
+        name = _ldset_name(initiators, protocol)
+        for ldset in self.ldsets:
+            if ldset.name == name:
+                return ldset
+        ldset = LDSet(name, protocol, initiators)
+        self.ldsets.append(ldset)
+        return ldset
+
+    def map(self, ld_name, host, protocol='iSCSI'):
+        ldset = self.ldset_for(host, protocol)
+        ldset.luns[max(ldset.luns, default=-1) + 1] = self.ld(ld_name).ldn
+        return ldset
+
+    @classmethod
+    def from_scenario(cls, scenario, backend, protocol='iSCSI'):
+        """The array of ``backend`` as Cinder's NEC driver would leave it."""
+        pools = scenario.backend(backend).pools
+        array = cls(pools)
+        snapshot_pool = int(pools[-1])
+        contents = scenario.array_contents(backend)
+        parents = {o.parent for o in contents if o.kind == 'snapshot'}
+        exports = []
+        for obj in contents:
+            if obj.kind == 'export':
+                exports.append(obj)
+            elif obj.kind == 'volume':
+                array._add_volume(obj, int(obj.pool), obj.uuid in parents)
+            else:
+                array._add_snapshot(obj, snapshot_pool)
+        for obj in exports:
+            array.map(array.names.volume(obj.uuid), obj.host, protocol)
+        return array
+
+    def _add_volume(self, obj, pool, has_snapshots):
+        cls = model.ObjectClass(obj.object_class)
+        if obj.name:
+            self.add_ld(obj.name, pool, obj.size)
+        elif cls == model.ObjectClass.CONTROL:
+            self.add_control_volume(pool)
+        elif cls == model.ObjectClass.TEMPORARY:
+            self.add_ld(self.names.volume(obj.uuid) + '_m', pool, obj.size,
+                        rpl='RV')
+        elif cls in (model.ObjectClass.CINDER, model.ObjectClass.UNMANAGED):
+            # Unmanaging leaves an NEC LD as it was.
+            self.add_ld(self.names.volume(obj.uuid), pool, obj.size,
+                        rpl='BV' if has_snapshots else 'IV')
+        else:
+            raise ValueError('give the %s volume a name to put it on an NEC '
+                             'array' % cls)
+
+    def _add_snapshot(self, obj, pool):
+        cls = model.ObjectClass(obj.object_class)
+        if obj.group:
+            raise ValueError('NEC group snapshots are per-snapshot SVs; '
+                             'give the members their own ids')
+        if obj.name:
+            self.add_ld(obj.name, pool, obj.size, rpl='SV',
+                        purpose='(invalid attribute)')
+        elif cls == model.ObjectClass.TEMPORARY:
+            # A link volume is bound in its base volume's pool.
+            self.add_ld(self.names.volume(obj.uuid) + '_l', int(obj.pool),
+                        obj.size)
+        elif cls == model.ObjectClass.CINDER:
+            self.add_ld(self.names.snapshot(obj.uuid), pool, obj.size,
+                        rpl='SV', purpose='(invalid attribute)')
+        else:
+            raise ValueError('give the %s snapshot a name to put it on an NEC '
+                             'array' % cls)
+
+    def xml(self, command):
+        """The document ``command`` (a key of QUERY_COMMANDS) prints."""
+        program, _, arg = command.rpartition('; ')[2].partition(' ')
+        root = ET.Element('REQUEST')
+        request = ET.SubElement(root, 'CMD_REQUEST', {
+            'cmd_name': '/opt/iSMCliGateway/impl/query/%s' % program,
+            'arg': arg + ' ', 'version': 'Version 9.4.001'})
+
+        def obj(chapter, name, section, units):
+            element = ET.SubElement(chapter, 'OBJECT', name=name)
+            sec(element, section, units)
+            return element
+
+        def sec(element, name, units):
+            section = ET.SubElement(element, 'SECTION', name=name)
+            for unit, text in units:
+                ET.SubElement(section, 'UNIT', name=unit).text = text
+
+        chapter = ET.SubElement(request, 'CHAPTER', name='Disk Array')
+        obj(chapter, 'Disk Array', 'Disk Array Detail Information',
+            [('Product ID', 'M310')])
+        chapter = ET.SubElement(request, 'CHAPTER', name='Logical Disk')
+        for ld in self.lds:
+            os_type, _, ld_name = ld.name.rpartition(':')
+            obj(chapter, 'Logical Disk', 'LD Detail Information', [
+                ('LDN(h)', '%04x' % ld.ldn), ('OS Type', os_type or '  '),
+                ('LD Name', ld_name), ('LD Capacity', str(ld.capacity)),
+                ('Pool No.(h)', '%04x' % ld.pool), ('Purpose', ld.purpose),
+                ('RPL Attribute', ld.rpl)])
+        chapter = ET.SubElement(request, 'CHAPTER', name='Pool')
+        for number, capacity in sorted(self.pools.items()):
+            used = sum(ld.capacity for ld in self.lds if ld.pool == number)
+            obj(chapter, 'Pool', 'Pool Detail Information', [
+                ('Pool No.(h)', '%04x' % number),
+                ('Pool Capacity', str(capacity)),
+                ('Used Pool Capacity', str(used)),
+                ('Free Pool Capacity', str(capacity - used))])
+        chapter = ET.SubElement(request, 'CHAPTER', name='Access Control')
+        for ldset in self.ldsets:
+            platform, _, name = ldset.name.partition(':')
+            kind = 'LD Set(%s)' % ldset.protocol
+            if ldset.protocol == 'FC':
+                element = obj(chapter, kind, kind + ' Information', [
+                    ('Platform', platform), ('LD Set Name', name)])
+                for wwpn in ldset.initiators:
+                    sec(element, 'Path List', [('Path', _fc_path(wwpn))])
+                for lun, ldn in sorted(ldset.luns.items()):
+                    sec(element, 'LUN/LD List', [
+                        ('LUN(h)', '%04x' % lun), ('LDN(h)', '%04x' % ldn)])
+                continue
+            element = obj(chapter, kind, kind + ' Information', [
+                ('Platform', platform), ('LD Set Name', name),
+                ('Target Mode', 'Multi-Target')])
+            sec(element, 'Portal', [('Portal', '192.0.2.10:3260')])
+            for iqn in ldset.initiators:
+                sec(element, 'Initiator List', [('Initiator List', iqn)])
+            for lun, ldn in sorted(ldset.luns.items()):
+                sec(element, 'Target Information For Multi-Target Mode', [
+                    ('Target Name', 'iqn.2001-03.com.nec:sim.%s.%04x'
+                     % (name.lower(), ldn)),
+                    ('LUN(h)', '%04x' % lun), ('LDN(h)', '%04x' % ldn)])
+        ET.SubElement(request, 'RETURN_MSG').text = (
+            'Command Completed Successfully!!')
+        ET.SubElement(request, 'RETURN_CODE').text = '0'
+        ET.indent(root, ' ')
+        return ET.tostring(root, encoding='utf-8') + b'\n'
+
+
+class Fault(enum.Enum):
+    DROP = 'drop'               # part of the answer, then the channel closes
+    TRUNCATE = 'truncate'       # half the answer, exit status 0
+    MALFORMED = 'malformed'     # XML that does not parse, exit status 0
+    EXIT = 'exit'               # an iSMCLI error message, exit status 1
+    STALL = 'stall'             # never even accepts the command
+    PAYLOAD = 'payload'         # the given bytes, exit status 0
+
+
+class _Server(paramiko.ServerInterface):
+    """paramiko's server callbacks for one connection."""
+
+    def __init__(self, simulator):
+        self.simulator = simulator
+
+    def get_allowed_auths(self, username):
+        return 'password,publickey'
+
+    def check_auth_password(self, username, password):
+        if self.simulator.users.get(username) == password:
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_auth_publickey(self, username, key):
+        if key in self.simulator.authorized_keys.get(username, ()):
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind, chanid):
+        if kind == 'session':
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_exec_request(self, channel, command):
+        return self.simulator._accept_command(
+            channel, command.decode('utf-8', 'replace'))
+
+
+class Simulator(object):
+    """The SSH server of one simulated array on 127.0.0.1.
+
+    ``users`` maps user names to passwords; :meth:`authorize` adds keys.
+    ``known_hosts`` is the path of a file trusting this server's host key.
+    ``commands`` records every command received; ``max_active`` the most
+    commands that ever ran at once; ``delay`` slows each command down.
+    """
+
+    def __init__(self, array, workdir, users=None):
+        self.array = array
+        self.users = dict(users or {'admin': 'admin-password'})
+        self.authorized_keys = {}
+        self.host_key = paramiko.ECDSAKey.generate()
+        self.known_hosts = os.path.join(workdir, 'nec_known_hosts')
+        self.commands = []
+        self.active = 0
+        self.max_active = 0
+        self.delay = 0.0
+        self._fault = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = []
+        self._transports = []
+        self._socket = None
+        self.port = None
+
+    def authorize(self, user, key):
+        self.authorized_keys.setdefault(user, []).append(key)
+
+    def inject(self, fault, after=0, payload=b''):
+        """Make every command after the next ``after`` ones fail so."""
+        with self._lock:
+            self._fault = fault and (Fault(fault), after, payload)
+
+    def start(self):
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(('127.0.0.1', 0))
+        self._socket.listen(16)
+        self._socket.settimeout(0.1)
+        self.port = self._socket.getsockname()[1]
+        keys = paramiko.HostKeys()
+        keys.add('[127.0.0.1]:%d' % self.port, self.host_key.get_name(),
+                 self.host_key)
+        keys.save(self.known_hosts)
+        self._spawn(self._accept)
+        return self
+
+    def disconnect(self):
+        """Drop every client connection, as a network failure would."""
+        with self._lock:
+            transports, self._transports = self._transports, []
+        for transport in transports:
+            transport.close()
+
+    def stop(self):
+        self._stop.set()
+        self.disconnect()
+        for thread in list(self._threads):
+            thread.join(5)
+        self._socket.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _spawn(self, target, *args):
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._socket.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            transport = paramiko.Transport(sock)
+            transport.add_server_key(self.host_key)
+            with self._lock:
+                self._transports.append(transport)
+            try:
+                transport.start_server(event=threading.Event(),
+                                       server=_Server(self))
+            except (paramiko.SSHException, EOFError, OSError):
+                transport.close()
+
+    def _next_fault(self):
+        with self._lock:
+            if self._fault is None:
+                return None, b''
+            fault, after, payload = self._fault
+            if after:
+                self._fault = (fault, after - 1, payload)
+                return None, b''
+            return fault, payload
+
+    @staticmethod
+    def _read_stdin(channel):
+        """Consume stdin to its EOF (or a second of silence).
+
+        Clients close stdin once the server accepted the command, so this
+        also keeps the answer from overtaking that acceptance.
+        """
+        channel.settimeout(1.0)
+        try:
+            while channel.recv(4096):
+                pass
+        except socket.timeout:
+            pass
+        channel.settimeout(None)
+
+    def _accept_command(self, channel, command):
+        """Runs in the connection's transport thread, as paramiko calls."""
+        with self._lock:
+            self.commands.append(command)
+        fault, payload = self._next_fault()
+        if fault == Fault.STALL:
+            # Blocks this connection: no reply, no output, until stop().
+            self._stop.wait()
+            return False
+        self._spawn(self._execute, channel, command, fault, payload)
+        return True
+
+    def _execute(self, channel, command, fault, payload):
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        status = 0
+        try:
+            self._read_stdin(channel)
+            self._stop.wait(self.delay)
+            if command not in QUERY_COMMANDS:
+                channel.sendall_stderr(
+                    b'%s: command not found\n' % command.encode())
+                status = 127
+            elif fault == Fault.EXIT:
+                channel.sendall_stderr(b'iSM11100: Command failed. '
+                                       b'(code=0x0001)\n')
+                status = 1
+            elif fault == Fault.MALFORMED:
+                channel.sendall(b'<REQUEST><CMD_REQUEST><CHAPTER name="Pool">'
+                                b'</OBJECT></REQUEST>\n')
+            elif fault == Fault.PAYLOAD:
+                channel.sendall(payload)
+            else:
+                out = self.array.xml(command)
+                if 'iSMview' in command:
+                    # The legacy CLI's status line, which Cinder strips.
+                    out += b'ExitStatus:0\n'
+                if fault == Fault.DROP:
+                    channel.sendall(out[:len(out) // 3])
+                    return
+                if fault == Fault.TRUNCATE:
+                    out = out[:len(out) // 2]
+                channel.sendall(out)
+            channel.send_exit_status(status)
+        except (OSError, EOFError, paramiko.SSHException):
+            pass    # the client went away
+        finally:
+            with self._lock:
+                self.active -= 1
+            channel.close()

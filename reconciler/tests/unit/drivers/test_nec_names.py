@@ -1,0 +1,116 @@
+"""Base 62 LD names: Cinder's encoding, both ways, and every name class."""
+
+import random
+import uuid as uuidlib
+
+from oslotest import base
+
+from reconciler.drivers import nec_names
+from reconciler import model
+
+R = model.ResourceType
+C = model.ObjectClass
+
+KNOWN = '52f22665-a60c-42d2-8918-5d950ee88136'
+KNOWN_B62 = '2WW25PmMhDCbR7BP0i79qo'
+
+
+class Base62Test(base.BaseTestCase):
+
+    def test_known_pair(self):
+        self.assertEqual(KNOWN_B62, nec_names.encode(KNOWN))
+        self.assertEqual(KNOWN, nec_names.decode(KNOWN_B62))
+
+    def test_round_trips(self):
+        rng = random.Random(62)
+        for _ in range(2000):
+            u = str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
+            name = nec_names.encode(u)
+            self.assertLessEqual(len(name), 22)
+            self.assertEqual(u, nec_names.decode(name))
+
+    def test_leading_zeros_give_short_names(self):
+        for u in ('00000000-0000-4000-8000-000000000001',
+                  '0000001f-0000-4000-8000-000000000000',
+                  '00000000-0000-1000-8000-000000000000'):
+            name = nec_names.encode(u)
+            value = uuidlib.UUID(u).int
+            digits = next(n for n in range(1, 23) if 62 ** n > value)
+            self.assertEqual(digits, len(name))
+            self.assertLess(len(name), 21)
+            self.assertEqual(u, nec_names.decode(name))
+
+    def test_digit_order_is_most_significant_first(self):
+        # 62 ** 10 with the version/variant bits of a v4 UUID set: its
+        # encoding must end in ten zeros only if the high digit comes first.
+        value = uuidlib.UUID('00000000-0000-4000-8000-000000000000').int
+        name = nec_names.encode(str(uuidlib.UUID(int=value)))
+        self.assertNotEqual('0', name[0])
+        self.assertEqual(value, sum(
+            nec_names.ALPHABET.index(c) * 62 ** i
+            for i, c in enumerate(reversed(name))))
+
+    def test_non_canonical_or_non_uuid_text_does_not_decode(self):
+        too_big = nec_names.ALPHABET[-1] * 22        # > 2**128
+        for text in ('', '0' + KNOWN_B62, KNOWN_B62 + '_m', KNOWN_B62[:-1]
+                     + '-', too_big, 'x' * 23,
+                     # numeric LD names other tools use: not RFC 4122 UUIDs
+                     '20000009910200140005', 'Pool0000SYV0FFF',
+                     # a version-0 value (too short for a real UUID)
+                     '3'):
+            self.assertIsNone(nec_names.decode(text), text)
+
+
+class LDNamesTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.names = nec_names.LDNames()
+
+    def test_default_names(self):
+        self.assertEqual('LX:' + KNOWN_B62, self.names.volume(KNOWN))
+        self.assertEqual('LX:' + KNOWN_B62, self.names.snapshot(KNOWN))
+        self.assertEqual('LX:__ControlVolume_1fh', self.names.control(0x1f))
+
+    def test_each_class(self):
+        name = 'LX:' + KNOWN_B62
+        for text, is_snapshot, expected in (
+                (name, False, (R.VOLUME, C.CINDER, KNOWN)),
+                (name, True, (R.SNAPSHOT, C.CINDER, KNOWN)),
+                (name, None, (R.VOLUME, C.CINDER, KNOWN)),
+                (name + '_m', False, (R.VOLUME, C.TEMPORARY, KNOWN)),
+                (name + '_d', None, (R.VOLUME, C.TEMPORARY, KNOWN)),
+                (name + '_l', False, (R.SNAPSHOT, C.TEMPORARY, KNOWN)),
+                ('LX:__ControlVolume_a0h', False, (R.VOLUME, C.CONTROL, None)),
+                (name + '_back', False, (R.VOLUME, C.FOREIGN, None)),
+                (name + '_x', True, (R.SNAPSHOT, C.FOREIGN, None)),
+                ('WN:' + KNOWN_B62, False, (R.VOLUME, C.FOREIGN, None)),
+                (KNOWN_B62, None, (None, C.FOREIGN, None)),
+                ('LX:0' + KNOWN_B62, False, (R.VOLUME, C.FOREIGN, None)),
+                ('LX:__ControlVolume_xyh', False, (R.VOLUME, C.FOREIGN, None)),
+                ('LX:_' + KNOWN_B62, False, (R.VOLUME, C.FOREIGN, None))):
+            self.assertEqual(expected, self.names.decode(text, is_snapshot),
+                             text)
+
+    def test_configured_formats(self):
+        names = nec_names.LDNames('LX:v%s', 'LX:s%s', 'LX:cv%x')
+        self.assertEqual('LX:v' + KNOWN_B62, names.volume(KNOWN))
+        self.assertEqual((R.SNAPSHOT, C.CINDER, KNOWN),
+                         names.decode('LX:s' + KNOWN_B62))
+        self.assertEqual((R.VOLUME, C.CINDER, KNOWN),
+                         names.decode('LX:v' + KNOWN_B62))
+        # the snapshot format read as a volume (and back) is foreign
+        self.assertEqual((R.VOLUME, C.FOREIGN, None),
+                         names.decode('LX:s' + KNOWN_B62, is_snapshot=False))
+        self.assertEqual((R.SNAPSHOT, C.FOREIGN, None),
+                         names.decode('LX:v' + KNOWN_B62, is_snapshot=True))
+        self.assertEqual((R.SNAPSHOT, C.TEMPORARY, KNOWN),
+                         names.decode('LX:v%s_l' % KNOWN_B62))
+        self.assertEqual((R.VOLUME, C.CONTROL, None), names.decode('LX:cv1f'))
+        self.assertEqual((R.VOLUME, C.FOREIGN, None),
+                         names.decode('LX:' + KNOWN_B62, is_snapshot=False))
+
+    def test_bad_formats(self):
+        for args in (('LX:',), ('LX:%s%s',), ('LX:%d-%s',),
+                     ('LX:%s', 'LX'), ('LX:%s', 'LX:%s', 'LX:cv')):
+            self.assertRaises(ValueError, nec_names.LDNames, *args)
