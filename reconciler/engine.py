@@ -73,6 +73,22 @@ def attached_to(volume, export):
     return False
 
 
+def export_orphaned(volume, export):
+    """True, False, or None when Cinder's data cannot tell.
+
+    An export of a volume Cinder shows attached nowhere is orphaned. When the
+    array does not name hosts after Cinder's and an attachment's initiators
+    are not exposed (iSCSI connection_info has none), the export may well
+    belong to that attachment: unknown, never a finding.
+    """
+    if attached_to(volume, export):
+        return False
+    if export.host is None and any(not a.initiators
+                                   for a in volume.attachments):
+        return None
+    return True
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Suspect:
     """A candidate and the evidence its re-check starts from."""
@@ -262,7 +278,7 @@ def _still_orphan_export(suspect, cinder, array):
     volume = cinder.volume_with_key(obj.uuid)
     if volume is None:
         return True
-    return not in_transition(volume) and not attached_to(volume, obj)
+    return not in_transition(volume) and bool(export_orphaned(volume, obj))
 
 
 def _still_foreign(suspect, cinder, array):

@@ -102,7 +102,10 @@ class ArrayObject:
     For snapshots ``parent_uuid`` is the UUID the parent volume is named after
     (its Cinder ``name_id or id``). For exports ``name`` identifies the mapping
     (e.g. ``<volume name>@<array host>``), ``uuid`` is the exported volume's
-    decoded UUID and ``host``/``initiators`` say where it is mapped to.
+    decoded UUID and ``host``/``initiators`` say where it is mapped to:
+    ``host`` is the array's name of the host where the array names hosts
+    after Cinder's connector host (3PAR, LeftHand), None where it does not
+    (NEC LD sets), so that only initiators can identify the host.
     Group-snapshot members carry the group snapshot UUID in ``group_uuid`` and
     no ``uuid``; the engine resolves them through their parent.
     """

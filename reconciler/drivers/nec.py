@@ -195,8 +195,7 @@ class MStorageDriver(base.ArrayDriver):
                     continue
                 yield model.ArrayObject(
                     R.EXPORT, '%s@%s' % (obj.name, ldset.name), obj.uuid,
-                    obj.object_class, pool=obj.pool, host=ldset.name,
-                    initiators=initiators)
+                    obj.object_class, pool=obj.pool, initiators=initiators)
 
     def list_objects(self):
         start = time.monotonic()
@@ -232,7 +231,7 @@ class MStorageDriver(base.ArrayDriver):
     def find_volume(self, volume_key):
         return self._find(self.volume_name(volume_key))
 
-    def find_snapshot(self, snapshot_id, volume_key):
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
         return self._find(self.snapshot_name(snapshot_id))
 
     def refresh(self, obj):

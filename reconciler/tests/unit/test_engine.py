@@ -1,6 +1,7 @@
 """The engine against the false-positive traps of reference/traps.md."""
 
 import collections
+import dataclasses
 
 from oslotest import base
 
@@ -183,6 +184,23 @@ class CompareTest(base.BaseTestCase):
             [v], objects=[avol('a'), aexp('a', 'renamed-by-admin',
                                           ['10000000c9aabb01'])]))
         self.assertEqual([], found(c))
+
+    def test_export_orphaned_when_the_array_does_not_name_hosts(self):
+        nameless = model.ArrayObject(R.EXPORT, 'ld@LX:set1', uid('a'),
+                                     C.CINDER, initiators=frozenset(['wwn1']))
+        att = model.CinderAttachment
+        detached = vol('a')
+        iscsi = vol('a', 'in-use', attached=['cmp1'])
+        fc = dataclasses.replace(iscsi, attachments=(
+            att('cmp1', initiators=frozenset(['WWN1'])),))
+        other_fc = dataclasses.replace(iscsi, attachments=(
+            att('cmp1', initiators=frozenset(['wwn2'])),))
+        self.assertTrue(engine.export_orphaned(detached, nameless))
+        self.assertIsNone(engine.export_orphaned(iscsi, nameless))
+        self.assertFalse(engine.export_orphaned(fc, nameless))
+        self.assertTrue(engine.export_orphaned(other_fc, nameless))
+        # Arrays that name hosts after Cinder's compare the names.
+        self.assertTrue(engine.export_orphaned(iscsi, aexp('a', 'cmp2')))
 
     def test_exports_of_volumes_in_transition_are_skipped(self):
         for status in ('attaching', 'detaching', 'reserved'):
