@@ -60,7 +60,7 @@ class Fault:
     """Acts on requests whose unquoted ``"METHOD /lhos/path?query"``
     ``re.search``es ``pattern``: lets the first ``after`` through, then acts
     on ``times`` of them (None: all). Actions: ``error`` (answer
-    ``status``), ``delay`` (answer ``seconds`` late), ``drop`` (close the
+    ``status`` and ``message``), ``delay`` (answer ``seconds`` late), ``drop`` (close the
     connection unanswered), ``expire`` (the request's session has expired:
     HTTP 401; with ``lock_out`` every later login fails too)."""
 
@@ -69,6 +69,7 @@ class Fault:
     after: int = 0
     times: int | None = 1
     status: int = 500
+    message: str = 'Injected fault.'
     seconds: float = 0.0
     lock_out: bool = False
     seen: int = 0
@@ -342,8 +343,7 @@ class LeftHandSimulator:
         with self._lock:
             try:
                 if fault and fault.action == 'error':
-                    raise _Reply(fault.status, 'SERVER_ERROR',
-                                 'Injected fault on %s.' % url.path)
+                    raise _Reply(fault.status, 'SERVER_ERROR', fault.message)
                 if fault and fault.action == 'expire':
                     self._sessions.discard(session)
                     self.locked_out = self.locked_out or fault.lock_out

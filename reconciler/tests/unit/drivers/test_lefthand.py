@@ -374,6 +374,14 @@ class FaultTest(LeftHandTestCase):
         self.assertNotIn('unsupported', str(e).lower())
         self.assert_closed(logouts=0)
 
+    def test_password_echoed_by_the_array_is_masked(self):
+        self.sim.faults.append(Fault(
+            'error', 'POST /lhos/credentials', status=400,
+            message='bad request {"password": "%s"}' % PASSWORD))
+        e = self.assert_fails(exception.ArrayResponseError, 'log in',
+                              'HTTP 400', '"password": "***"')
+        self.assertNotIn(PASSWORD, str(e))
+
     def test_unreachable_port(self):
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
