@@ -27,6 +27,7 @@ import threading
 import urllib.parse
 
 from reconciler import model
+from reconciler.simulators import fake_array
 from reconciler.simulators import scenario as scn
 
 GIB = 1024 ** 3
@@ -39,11 +40,6 @@ OTHER_SNAPSHOT = scn.uid('lefthand:other-cluster:snapshot')
 OTHER_HOST = 'other-compute.example.org'
 
 C = model.ObjectClass
-
-
-def initiator(host):
-    """The IQN of the compute host ``host`` (as the Cinder fixture's)."""
-    return 'iqn.1993-08.org.debian:01:%s' % host
 
 
 class _Reply(Exception):
@@ -60,9 +56,10 @@ class Fault:
     """Acts on requests whose unquoted ``"METHOD /lhos/path?query"``
     ``re.search``es ``pattern``: lets the first ``after`` through, then acts
     on ``times`` of them (None: all). Actions: ``error`` (answer
-    ``status`` and ``message``), ``delay`` (answer ``seconds`` late), ``drop`` (close the
-    connection unanswered), ``expire`` (the request's session has expired:
-    HTTP 401; with ``lock_out`` every later login fails too)."""
+    ``status`` and ``message``), ``delay`` (answer ``seconds`` late),
+    ``drop`` (close the connection unanswered), ``expire`` (the request's
+    session has expired: HTTP 401; with ``lock_out`` every later login
+    fails too)."""
 
     action: str
     pattern: str = '.'
@@ -204,8 +201,9 @@ class LeftHandSimulator:
             if name not in self._servers:
                 self._servers[name] = self._entity(
                     'server', 'servers', name, iscsiEnabled=True,
-                    iscsiIQN=iqn or initiator(name), chapName=None,
-                    chapAuthenticationRequired=False, chapTargetSecret=None)
+                    iscsiIQN=iqn or fake_array.initiator(name),
+                    chapName=None, chapAuthenticationRequired=False,
+                    chapTargetSecret=None)
             return self._servers[name]
 
     def grant(self, volume_name, server_name):
