@@ -8,8 +8,9 @@ objects ``<volume name>_SS`` / ``<volume name>_SCHED...`` and non-primary
 (remote-copy target) volumes. An export is a server in a volume's access list
 (``volumeACL``); Cinder named the server after the connector's host.
 
-A pass makes 3 + N requests for N volumes in the cluster: the cluster, all
-volumes, all servers, then each volume's snapshot names. The snapshot resource
+Besides logging in and out, a pass makes 3 + N requests for N volumes in the
+cluster: the cluster, all volumes, all servers, then each volume's snapshot
+names. The snapshot resource
 does not name its parent volume (Cinder asked the array over SSH for that), so
 snapshots are listed through their volume, as Cinder's migration code did.
 
@@ -115,7 +116,7 @@ class LeftHandDriver(base.ArrayDriver):
         if missing:
             raise exception.ConfigError('backend %s: %s not set'
                                         % (backend.name, ', '.join(missing)))
-        self.url = backend.hpelefthand_api_url
+        self._url = backend.hpelefthand_api_url
         volume = _template(backend.conf.volume_name_template)
         self._names = (
             (re.compile('^%s$' % volume), R.VOLUME, C.CINDER),
@@ -134,7 +135,7 @@ class LeftHandDriver(base.ArrayDriver):
     def open(self):
         b = self.backend
         client = lh_client.HPELeftHandClient(
-            self.url, secure=tls.verify_setting(b),
+            self._url, secure=tls.verify_setting(b),
             timeout=b.hpelefthand_api_timeout)
         self._call(_LOGIN, client.login, b.hpelefthand_username,
                    b.hpelefthand_password)
@@ -170,12 +171,12 @@ class LeftHandDriver(base.ArrayDriver):
             raise exception.ConfigError(
                 'backend %s: hpelefthand_clustername %s names no cluster of '
                 'the LeftHand management group at %s'
-                % (self.backend.name, name, self.url))
+                % (self.backend.name, name, self._url))
         found = _field(cluster, 'name', 'a cluster')
         if found.lower() != name.lower():
             raise exception.ArrayResponseError(
                 'the LeftHand API at %s answered cluster %s when asked for %s'
-                % (self.url, found, name))
+                % (self._url, found, name))
         return found   # the array's spelling: volumes carry that one
 
     # Errors.
@@ -209,7 +210,7 @@ class LeftHandDriver(base.ArrayDriver):
         def first(*types):
             return next((e for e in chain if isinstance(e, types)), None)
 
-        where = 'the LeftHand API at %s' % self.url
+        where = 'the LeftHand API at %s' % self._url
         http = first(lh_exc.ClientException)
         status = getattr(http, 'http_status', None)
         detail = http and 'HTTP %s%s: %s' % (
@@ -385,17 +386,19 @@ class LeftHandDriver(base.ArrayDriver):
     def find_volume(self, volume_key):
         return self._volume_named(self.volume_name(volume_key))
 
+    def _snapshot_named(self, name, parent_uuid=None):
+        if self._look_up(R.SNAPSHOT, name) is None:
+            return None
+        return self._object(R.SNAPSHOT, name, parent_uuid=parent_uuid)
+
     def find_snapshot(self, snapshot_id, volume_key):
         # The parent is not checked: that takes SSH (see the module doc).
-        name = self.snapshot_name(snapshot_id)
-        return self._look_up(R.SNAPSHOT, name) and self._object(
-            R.SNAPSHOT, name)
+        return self._snapshot_named(self.snapshot_name(snapshot_id))
 
     def refresh(self, obj):
         if obj.kind == R.SNAPSHOT:
             # A snapshot never changes parent: keep the listed one.
-            return self._look_up(R.SNAPSHOT, obj.name) and self._object(
-                R.SNAPSHOT, obj.name, parent_uuid=obj.parent_uuid)
+            return self._snapshot_named(obj.name, obj.parent_uuid)
         if obj.kind == R.VOLUME:
             return self._volume_named(obj.name)
         volume_name, _, server = obj.name.rpartition('@')

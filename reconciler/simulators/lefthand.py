@@ -157,11 +157,9 @@ class LeftHandSimulator:
 
     def _entity(self, kind, collection, name, **fields):
         ident = next(self._ids)
-        entity = dict(id=ident, name=name, type=kind,
-                      uri='/lhos/%s/%d' % (collection, ident),
-                      created='2019-06-01T12:00:00Z', description='',
-                      **fields)
-        return entity
+        return dict(id=ident, name=name, type=kind,
+                    uri='/lhos/%s/%d' % (collection, ident),
+                    created='2019-06-01T12:00:00Z', description='', **fields)
 
     def add_cluster(self, name):
         with self._lock:
@@ -289,13 +287,15 @@ class LeftHandSimulator:
 
     # Documents as the API shows them.
 
-    def _volume_doc(self, volume):
+    def _doc(self, kind, entity):
+        if kind != 'volume':
+            return entity
         snaps = [self._snapshots[s] for s, v in self._parents.items()
-                 if v == volume['name']]
-        return dict(volume, snapshots={
+                 if v == entity['name']]
+        return dict(entity, snapshots={
             'name': 'snapshots', 'type': 'snapshot',
             'uri': '/lhos/snapshots?volumeName=%s'
-                   % urllib.parse.quote(volume['name']),
+                   % urllib.parse.quote(entity['name']),
             'resource': self._collection('snapshot', snaps) if snaps
             else None})
 
@@ -308,18 +308,20 @@ class LeftHandSimulator:
     def _get(self, kind, ident, query):
         table = {'cluster': self._clusters, 'volume': self._volumes,
                  'snapshot': self._snapshots, 'server': self._servers}[kind]
-        docs = [self._volume_doc(e) if kind == 'volume' else e
-                for e in table.values()]
         fields = query.get('fields', [''])[0]
         node = _parse_fields(fields) if fields else _ALL
         if ident is None and 'name' not in query:
+            docs = [self._doc(kind, e) for e in table.values()]
             doc = self._collection(kind, docs)
             doc['members'] = _project(docs, node.get('members', _ALL))
             return doc
-        for doc in docs:
-            if (str(doc['id']) == ident if ident is not None
-                    else doc['name'] == query['name'][0]):
-                return _project(doc, node)
+        if ident is None:
+            found = table.get(query['name'][0])
+        else:
+            found = next((e for e in table.values()
+                          if str(e['id']) == ident), None)
+        if found is not None:
+            return _project(self._doc(kind, found), node)
         raise _Reply(404, 'NON_EXISTENT_%s' % kind.upper(),
                      'The %s does not exist.' % kind)
 

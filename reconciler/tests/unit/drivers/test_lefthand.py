@@ -200,7 +200,7 @@ class ListingTest(LeftHandTestCase):
         self.assertEqual(EXPECTED, _rows(view.objects))
         self.assertIsNone(view.pools)
         volumes = [o for o in view.objects if o.kind == R.VOLUME]
-        # The cluster, the volumes, the servers, one snapshot list a volume.
+        # The volumes, the servers, and one snapshot list a volume.
         self.assertEqual(2 + len(volumes), view.requests)
         self.assertEqual({3.0, 1.0}, {o.size_gib for o in volumes})
         self.assertEqual({CLUSTER}, {o.pool for o in view.objects})
