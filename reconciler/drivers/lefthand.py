@@ -391,9 +391,19 @@ class LeftHandDriver(base.ArrayDriver):
             return None
         return self._object(R.SNAPSHOT, name, parent_uuid=parent_uuid)
 
-    def find_snapshot(self, snapshot_id, volume_key):
-        # The parent is not checked: that takes SSH (see the module doc).
-        return self._snapshot_named(self.snapshot_name(snapshot_id))
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
+        # The parent of snapshot-<id> is not checked: that takes SSH.
+        found = self._snapshot_named(self.snapshot_name(snapshot_id))
+        if found is not None or not group_snapshot_id:
+            return found
+        # A group member is snapshot-<group snapshot id>-<i> of its volume.
+        volume = self._look_up(R.VOLUME, self.volume_name(volume_key))
+        names = None if volume is None else self._snapshot_names(volume)
+        for name in names or ():
+            member = _GROUP_MEMBER.match(name)
+            if member and member.group(1) == group_snapshot_id:
+                return self._object(R.SNAPSHOT, name, parent_uuid=volume_key)
+        return None
 
     def refresh(self, obj):
         if obj.kind == R.SNAPSHOT:

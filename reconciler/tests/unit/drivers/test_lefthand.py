@@ -284,6 +284,19 @@ class LookUpTest(LeftHandTestCase):
                              d.find_snapshot(S1, V1).name)
             self.assertIsNone(d.find_snapshot(S3, V1))
 
+    def test_find_group_snapshot_member_through_its_volume(self):
+        member = 'snapshot-%s-1' % GS
+        with self.driver() as d:
+            found = d.find_snapshot(G2, V2_KEY, GS)
+            self.assertEqual((member, None, GS, V2_KEY, C.CINDER),
+                             (found.name, found.uuid, found.group_uuid,
+                              found.parent_uuid, found.object_class))
+            self.assertIsNone(d.find_snapshot(G2, V2_KEY))
+            self.assertIsNone(d.find_snapshot(G2, V2_KEY, uid('lh:other')))
+            self.assertIsNone(d.find_snapshot(G2, V3, GS))
+            self.sim.remove(member)
+            self.assertIsNone(d.find_snapshot(G2, V2_KEY, GS))
+
     def test_refresh_sees_changes(self):
         with self.driver() as d:
             objects = {o.name: o for o in d.list_objects().objects}
