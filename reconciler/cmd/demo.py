@@ -9,6 +9,7 @@ received, and the findings recorded in SQLite.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -25,12 +26,12 @@ from reconciler import history
 from reconciler import manager
 from reconciler import notifier as notifier_mod
 from reconciler.simulators import cinder as cinder_sim
-from reconciler.simulators import fake_array
+from reconciler.simulators import arrays
 from reconciler.simulators import scenario as scenario_mod
 
 SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',
                         'demo.yaml')
-BACKEND = 'fake1'
+DEMO_HOST = 'demo-host'
 PLANTED = (
     ('restored-leftover', 'planted: array-only volume'),
     ('crashed-delete-snap', 'planted: array-only snapshot'),
@@ -43,18 +44,27 @@ PLANTED = (
     ('clone-tmp', 'clone temporary: classified, not flagged'),
     ('handed-back', 'unmanaged (unm-): classified, not flagged'),
     ('other-2', "another host's volume: out of scope"),
+    ('lh-restored-leftover', 'LeftHand, planted: array-only volume'),
+    ('lh-lost', 'LeftHand, planted: Cinder-only volume'),
+    ('lh-migrated', 'LeftHand, planted: exported to compute-4 (by name_id)'),
+    ('3par-restored-leftover', '3PAR, planted: array-only VV'),
+    ('3par-crashed-delete-snap', '3PAR, planted: array-only virtual copy'),
+    ('3par-lost', '3PAR, planted: Cinder-only volume'),
+    ('3par-migrated', '3PAR, planted: VLUN to compute-5 (by name_id)'),
+    ('nec-restored-leftover', 'NEC, planted: array-only LD'),
+    ('nec-crashed-delete-snap', 'NEC, planted: array-only snapshot SV'),
+    ('nec-lost', 'NEC, planted: Cinder-only volume'),
+    ('nec-scratch', 'NEC, planted: in the LD set of compute-6'),
+    ('nec-db', 'NEC, attached, in its LD set: never flagged'),
 )
 
-CONF_TEMPLATE = """\
+CONF_HEAD = """\
 [DEFAULT]
 host = {host}
-enabled_backends = {backend}
+enabled_backends = {backends}
 log_file = {workdir}/cinder-reconciler.log
 
-[{backend}]
-# As copied from cinder.conf: the driver is derived from volume_driver.
-volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
-fake_array_file = {array}
+[backend_defaults]
 reconciler_sightings = 2
 reconciler_grace_period = 0
 
@@ -70,6 +80,19 @@ connection = sqlite:///{workdir}/reconciler.sqlite
 driver = messagingv2
 transport_url = fake:/
 """
+
+
+def _conf_text(scn, workdir, endpoint, stack):
+    """Our config file: a head, then each backend group as from cinder.conf."""
+    backends = [b.name for b in scn.backends if b.host == DEMO_HOST]
+    text = CONF_HEAD.format(host=DEMO_HOST, backends=','.join(backends),
+                            workdir=workdir, endpoint=endpoint,
+                            token=cinder_sim.ADMIN_TOKEN)
+    for name in backends:
+        options = arrays.start(scn, name, workdir, stack)
+        text += '\n[%s]\n' % name + ''.join(
+            '%s = %s\n' % item for item in options.items())
+    return text
 
 
 class _Received(object):
@@ -106,38 +129,37 @@ def _section(title):
 
 def run(workdir, passes):
     scn = scenario_mod.Scenario.load(SCENARIO)
-    host = scn.backend(BACKEND).host
     print('Demo cloud in %s' % workdir)
-    with cinder_sim.CinderCloud(os.path.join(workdir, 'cinder'),
-                                scn) as cloud:
+    with contextlib.ExitStack() as stack:
+        cloud = stack.enter_context(cinder_sim.CinderCloud(
+            os.path.join(workdir, 'cinder'), scn))
         print('Real cinder-api %s at %s: %d volumes, %d snapshots seeded'
               % (cinder_sim.CINDER_VERSION, cloud.endpoint, len(scn.volumes),
                  len(scn.snapshots)))
-        array = os.path.join(workdir, 'array-%s.yaml' % BACKEND)
-        fake_array.write(scn, BACKEND, array)
         conf_path = os.path.join(workdir, 'cinder-reconciler.conf')
         with open(conf_path, 'w') as f:
-            f.write(CONF_TEMPLATE.format(
-                host=host, backend=BACKEND, workdir=workdir, array=array,
-                endpoint=cloud.endpoint, token=cinder_sim.ADMIN_TOKEN))
+            f.write(_conf_text(scn, workdir, cloud.endpoint, stack))
+        print('Arrays on loopback: %s; configuration: %s' % (', '.join(
+            '%s (%s)' % (b.name, b.driver) for b in scn.backends
+            if b.host == DEMO_HOST), conf_path))
         conf = cfg.ConfigOpts()
         reconciler_conf.prepare(conf, ['--config-file', conf_path])
         store = history.History.from_conf(conf)
         store.sync()
         notifier = notifier_mod.Notifier(conf)
         listener, received = _listen(notifier.transport)
-        [backend] = backend_conf.enabled(conf)
         kinds = set(conf.reconciler.notify_kinds)
         sent = 0
         try:
             for n in range(1, passes + 1):
-                _section('Pass %d of the daemon (cinder-reconciler-manage '
-                         'check runs the same)' % n)
-                result = manager.BackendReconciler(
-                    conf, backend, store, notifier).run_pass()
-                print(report.pass_text(result))
-                sent += len(notifier_mod.finding_events(result.transitions,
-                                                        kinds))
+                _section('Pass %d of the daemon over each backend '
+                         '(cinder-reconciler-manage check runs the same)' % n)
+                for backend in backend_conf.enabled(conf):
+                    result = manager.BackendReconciler(
+                        conf, backend, store, notifier).run_pass()
+                    print(report.pass_text(result))
+                    sent += len(notifier_mod.finding_events(
+                        result.transitions, kinds))
             received.wait_for(sent)
         finally:
             listener.stop()
@@ -151,8 +173,9 @@ def run(workdir, passes):
         if received.events:
             print('\nOne payload in full:')
             print(json.dumps(received.events[0][2], indent=2))
-        _section('Findings recorded in %s' % conf.database.connection)
-        print(report.findings_table(store.findings()))
+        _section('Confirmed findings recorded in %s'
+                 % conf.database.connection)
+        print(report.findings_table(store.findings(state='confirmed')))
         _section('What was planted, and what must not be flagged')
         for label, note in PLANTED:
             print('  %-36s %-20s %s' % (scenario_mod.uid(label), label, note))
