@@ -4,6 +4,8 @@
     cinder-reconciler-manage check [--backend NAME] [--format table|json]
     cinder-reconciler-manage findings list [--state S] [--backend B]
                                            [--kind K] [--format table|json]
+    cinder-reconciler-manage name-map BACKEND (VALUE | --all)
+                                      [--format table|json]
 """
 
 import json
@@ -16,8 +18,10 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import exception
 from reconciler import history
+from reconciler.inventory import cinder as inventory
 from reconciler import manager
 from reconciler import model
+from reconciler import name_map
 from reconciler import notifier as notifier_mod
 
 
@@ -56,6 +60,35 @@ def do_findings_list(conf):
         print(json.dumps([report.finding_dict(f) for f in rows], indent=2))
     else:
         print(report.findings_table(rows))
+    return 0
+
+
+def _backend(conf, name):
+    for b in backend_conf.enabled(conf):
+        if b.name == name:
+            return b
+    raise exception.ConfigError('backend %s is not in enabled_backends'
+                                % name)
+
+
+def do_name_map(conf):
+    """Array names for a Cinder UUID, the UUID for an array name, or all."""
+    args = conf.category
+    backend = _backend(conf, args.backend)
+    driver = backend.create_driver()
+    if args.all:
+        with driver:
+            rows = name_map.all_objects(
+                driver, inventory.CinderInventory(conf).view(
+                    backend.cinder_host))
+    elif args.value:
+        rows = name_map.one_value(driver, args.value)
+    else:
+        raise exception.ConfigError('name-map needs a VALUE or --all')
+    if args.format == 'json':
+        print(json.dumps(rows, indent=2))
+    else:
+        print(report.table(rows))
     return 0
 
 
@@ -99,6 +132,17 @@ def add_command_parsers(subparsers):
                          choices=[k.value for k in model.FindingKind])
     _add_format(listing)
     listing.set_defaults(func=do_findings_list)
+
+    names = subparsers.add_parser(
+        'name-map', help="Map Cinder UUIDs to the array's names and back.")
+    names.add_argument('backend', help='A backend group name.')
+    names.add_argument('value', nargs='?',
+                       help='A Cinder volume/snapshot UUID or an array name.')
+    names.add_argument('--all', action='store_true',
+                       help="Every Cinder volume and snapshot of the backend "
+                            "with its array name and whether it exists.")
+    _add_format(names)
+    names.set_defaults(func=do_name_map)
 
 
 def main(argv=None):

@@ -84,6 +84,17 @@ def finding_dict(f):
             'resolved_at': when(f.resolved_at), 'details': f.details}
 
 
+def table(rows):
+    """A table of dicts, their keys as the header."""
+    if not rows:
+        return '(nothing)'
+    out = prettytable.PrettyTable(list(rows[0]))
+    out.align = 'l'
+    for row in rows:
+        out.add_row(['-' if v is None else v for v in row.values()])
+    return out.get_string()
+
+
 def findings_table(rows):
     table = prettytable.PrettyTable(
         ['Backend', 'Kind', 'Type', 'Resource', 'Array name', 'State',
