@@ -74,7 +74,9 @@ class DriverPassTestCase(base.BaseTestCase):
     The cloud is started once per class from ``make_scenario()``; each test
     gets a fresh array from ``start_array()`` (which returns the backend
     group's options as raw config values), a fresh history and notifier,
-    and a policy that confirms findings on their first sighting.
+    and a policy that confirms findings on their first sighting. A test may
+    change configuration with ``self.values.load_raw_values``: it is read
+    afresh by every pass.
     """
 
     BACKEND = None      # the backend group's name
@@ -109,7 +111,8 @@ class DriverPassTestCase(base.BaseTestCase):
         tmp = self.useFixture(fixtures.TempDir()).path
         options = self.start_array()
         self.conf = cfg.ConfigOpts()
-        values = self.useFixture(config_fixture.Config(self.conf))
+        self.values = values = self.useFixture(
+            config_fixture.Config(self.conf))
         reconciler_conf.register(self.conf)
         self.conf([], project='x', default_config_files=[],
                   default_config_dirs=[])

@@ -7,20 +7,10 @@ follows from ``volume_driver``); history and notifications are the daemon's.
 
 import os
 
-import fixtures
-from oslo_config import cfg
-from oslo_config import fixture as config_fixture
-from oslotest import base
-
-from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
-from reconciler import history
-from reconciler import manager
 from reconciler import model
-from reconciler import notifier as notifier_mod
-from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import lefthand as sim_lefthand
 from reconciler.simulators import scenario as scn
+from reconciler.tests.functional import fixtures as local_fixtures
 
 uid = scn.uid
 K = model.FindingKind
@@ -72,82 +62,37 @@ PLANTED = {
 }
 
 
-class _PassTestBase(base.BaseTestCase):
-    """One Cinder cloud per class, seeded from ``make_scenario()``; a
-    fresh simulator and history per test of ``BACKEND``."""
+class _LeftHandPassTest(local_fixtures.DriverPassTestCase):
+    """A fresh LeftHand simulator of ``BACKEND`` per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.workdir = fixtures.TempDir()
-        cls.workdir.setUp()
-        cls.scenario = cls.make_scenario()
-        cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
-        cls.cloud.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cloud.stop()
-        cls.workdir.cleanUp()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.useFixture(fixtures.Timeout(120, gentle=True))
+    def start_array(self):
+        backend = self.scenario.backend(self.BACKEND)
         self.sim = sim_lefthand.LeftHandSimulator.from_scenario(
             self.scenario, self.BACKEND, username=USER, password=PASSWORD)
         self.sim.start()
         self.addCleanup(self.sim.stop)
-        tmp = self.useFixture(fixtures.TempDir()).path
-        conf = cfg.ConfigOpts()
-        fixture = self.useFixture(config_fixture.Config(conf))
-        reconciler_conf.register(conf)
-        conf([], project='x', default_config_files=[],
-             default_config_dirs=[])
-        backend = self.scenario.backend(self.BACKEND)
-        fixture.load_raw_values(host=backend.host,
-                                enabled_backends=self.BACKEND)
-        fixture.load_raw_values(
-            group=self.BACKEND, hpelefthand_api_url=self.sim.url,
-            hpelefthand_username=USER, hpelefthand_password=PASSWORD,
-            hpelefthand_clustername=backend.pools[0], reconciler_sightings='1',
-            reconciler_grace_period='0', volume_driver=(
-                'cinder.volume.drivers.hpe.hpe_lefthand_iscsi.'
-                'HPELeftHandISCSIDriver'))
-        fixture.load_raw_values(group='cinder', auth_type='admin_token',
-                                endpoint=self.cloud.endpoint,
-                                token=cinder_sim.ADMIN_TOKEN)
-        fixture.load_raw_values(group='database',
-                                connection='sqlite:///%s/r.sqlite' % tmp)
-        fixture.load_raw_values(group='oslo_messaging_notifications',
-                                driver='noop')
-        self.store = history.History.from_conf(conf)
-        self.store.sync()
-        notifier = notifier_mod.Notifier(conf)
-        self.addCleanup(notifier.close)
-        [backend] = backend_conf.enabled(conf)
-        self.reconciler = manager.BackendReconciler(conf, backend,
-                                                    self.store, notifier)
-
-    def findings(self):
-        return {(f.kind, f.resource_type, f.resource_id)
-                for f in self.store.findings()}
+        return dict(
+            volume_driver='cinder.volume.drivers.hpe.hpe_lefthand_iscsi.'
+                          'HPELeftHandISCSIDriver',
+            hpelefthand_api_url=self.sim.url, hpelefthand_username=USER,
+            hpelefthand_password=PASSWORD,
+            hpelefthand_clustername=backend.pools[0])
 
 
-class LeftHandPassTest(_PassTestBase):
+class LeftHandPassTest(_LeftHandPassTest):
 
     BACKEND = BACKEND
+    HOST = 'ctl-1'
 
     @staticmethod
     def make_scenario():
         return scn.Scenario.from_dict(SCENARIO)
 
     def test_pass_finds_the_planted_orphans_only(self):
-        report = self.reconciler.run_pass()
+        report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         self.assertEqual(PLANTED, {c.identity for c in report.candidates})
-        self.assertEqual(PLANTED, self.findings())
+        self.assertEqual(PLANTED, set(self.findings()))
         # db, moved, idle; db-snap and the two group snapshot members; the
         # exports to compute-1 and compute-2.
         self.assertEqual({'volume': 3, 'snapshot': 3, 'export': 2},
@@ -159,23 +104,24 @@ class LeftHandPassTest(_PassTestBase):
     def test_fault_mid_pass_fails_the_run_without_findings(self):
         self.sim.faults.append(sim_lefthand.Fault(
             'error', r'GET /lhos/volumes/\d+\?', after=2))
-        report = self.reconciler.run_pass()
+        report = self.run_pass()
         self.assertEqual(model.RunStatus.FAILED, report.status)
         self.assertIn('HTTP 500', report.error)
         self.assertEqual([], report.candidates)
-        self.assertEqual(set(), self.findings())
+        self.assertEqual({}, self.findings())
         [run] = self.store.runs(BACKEND, limit=1)
         self.assertEqual(model.RunStatus.FAILED, run.status)
         self.assertEqual((1, 0), (self.sim.logouts, self.sim.open_sessions))
         # The same array without the fault: the planted orphans, found.
         self.assertEqual(PLANTED, {c.identity for c in
-                                   self.reconciler.run_pass().candidates})
+                                   self.run_pass().candidates})
 
 
-class DemoScenarioTest(_PassTestBase):
+class DemoScenarioTest(_LeftHandPassTest):
     """The demo's LeftHand backend finds what the demo says it plants."""
 
     BACKEND = 'lh1'
+    HOST = 'demo-host'
 
     @staticmethod
     def make_scenario():
@@ -183,7 +129,7 @@ class DemoScenarioTest(_PassTestBase):
             os.path.dirname(scn.__file__), 'scenarios', 'demo.yaml'))
 
     def test_planted_orphans(self):
-        report = self.reconciler.run_pass()
+        report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         self.assertEqual({
             (K.ARRAY_ONLY, R.VOLUME, uid('lh-restored-leftover')),

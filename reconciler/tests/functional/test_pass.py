@@ -12,22 +12,16 @@ import os
 import threading
 
 import fixtures
-from oslo_config import cfg
-from oslo_config import fixture as config_fixture
 import oslo_messaging
 from oslotest import base
 import yaml
 
-from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
-from reconciler import history
-from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
-from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import faultproxy
 from reconciler.simulators import scenario as scn
+from reconciler.tests.functional import fixtures as local_fixtures
 
 uid = scn.uid
 K = model.FindingKind
@@ -85,36 +79,25 @@ PLANTED = {
 }
 
 
-class PassTest(base.BaseTestCase):
+class PassTest(local_fixtures.DriverPassTestCase):
+
+    BACKEND = BACKEND
+    HOST = 'host-a'
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.workdir = fixtures.TempDir()
-        cls.workdir.setUp()
-        cls.scenario = big_scenario()
-        cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
-        cls.cloud.start()
+    def make_scenario(cls):
+        return big_scenario()
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.cloud.stop()
-        cls.workdir.cleanUp()
-        super().tearDownClass()
+    def start_array(self):
+        self.array = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                  'array.yaml')
+        fake_array.write(self.scenario, BACKEND, self.array)
+        return dict(reconciler_driver='fake', fake_array_file=self.array)
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.Timeout(240, gentle=True))
-        tmp = self.useFixture(fixtures.TempDir()).path
-        self.array = os.path.join(tmp, 'array.yaml')
-        fake_array.write(self.scenario, BACKEND, self.array)
+        self.values.load_raw_values(group='cinder', page_size='100')
         self.endpoint = self.cloud.endpoint
-        self.conf = self.make_conf(tmp, self.endpoint)
-        self.store = history.History.from_conf(self.conf)
-        self.store.sync()
-        self.notifier = notifier_mod.Notifier(self.conf)
-        self.addCleanup(self.notifier.close)
         self.received = []
         self.arrived = threading.Condition()
         listener = oslo_messaging.get_notification_listener(
@@ -133,35 +116,9 @@ class PassTest(base.BaseTestCase):
 
     error = info
 
-    def make_conf(self, tmp, endpoint):
-        """What an operator's file would say, as raw config-file values."""
-        conf = cfg.ConfigOpts()
-        fixture = self.useFixture(config_fixture.Config(conf))
-        reconciler_conf.register(conf)
-        conf([], project='x', default_config_files=[],
-             default_config_dirs=[])
-        fixture.load_raw_values(host='host-a', enabled_backends=BACKEND)
-        fixture.load_raw_values(group='cinder', auth_type='admin_token',
-                                endpoint=endpoint, page_size='100',
-                                token=cinder_sim.ADMIN_TOKEN)
-        fixture.load_raw_values(group='database',
-                                connection='sqlite:///%s/r.sqlite' % tmp)
-        fixture.load_raw_values(group='oslo_messaging_notifications',
-                                driver='messagingv2', transport_url='fake:/')
-        self.conf_fixture = fixture
-        return conf
-
-    def backend(self, sightings=2, grace=0):
-        self.conf_fixture.load_raw_values(
-            group=BACKEND, reconciler_driver='fake',
-            fake_array_file=self.array, reconciler_sightings=str(sightings),
-            reconciler_grace_period=str(grace))
-        [b] = backend_conf.enabled(self.conf)
-        return b
-
-    def run_pass(self, backend):
-        return manager.BackendReconciler(self.conf, backend, self.store,
-                                         self.notifier).run_pass()
+    def confirm_after(self, sightings):
+        self.values.load_raw_values(group=BACKEND,
+                                    reconciler_sightings=str(sightings))
 
     def wait_for(self, count):
         with self.arrived:
@@ -173,8 +130,8 @@ class PassTest(base.BaseTestCase):
                 for f in self.store.findings()}
 
     def test_lifecycle_through_history_and_notifications(self):
-        backend = self.backend()
-        first = self.run_pass(backend)
+        self.confirm_after(2)
+        first = self.run_pass()
         self.assertEqual(model.RunStatus.OK, first.status, first.error)
         self.assertEqual(PLANTED, {c.identity for c in first.candidates})
         self.assertEqual(1100 + 1, first.inventory['cinder_volumes'])
@@ -182,7 +139,7 @@ class PassTest(base.BaseTestCase):
         self.assertEqual({k: S.SUSPECTED for k in PLANTED}, self.findings())
         self.assertEqual([], self.wait_for(0))
 
-        second = self.run_pass(backend)
+        second = self.run_pass()
         self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
         self.assertEqual(len(PLANTED), len(second.transitions))
         events = self.wait_for(len(PLANTED) - 1)
@@ -197,7 +154,7 @@ class PassTest(base.BaseTestCase):
         self.assertEqual(BACKEND, payload['backend'])
         self.assertEqual(2, payload['sightings'])
 
-        steady = self.run_pass(backend)
+        steady = self.run_pass()
         self.assertEqual([], steady.transitions)
 
         # The leaked volume is cleaned up on the array: resolved, announced.
@@ -206,7 +163,7 @@ class PassTest(base.BaseTestCase):
                             if uid('leak') not in v['name']]
         with open(self.array, 'w') as f:
             yaml.safe_dump(array, f)
-        fixed = self.run_pass(backend)
+        fixed = self.run_pass()
         self.assertEqual([(K.ARRAY_ONLY, S.CONFIRMED, S.RESOLVED)],
                          [(t.candidate.kind, t.old_state, t.new_state)
                           for t in fixed.transitions])
@@ -236,7 +193,7 @@ class PassTest(base.BaseTestCase):
         with open(self.array, 'w') as f:
             yaml.safe_dump(array, f)
         logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
-        result = self.run_pass(self.backend(sightings=1))
+        result = self.run_pass()
         self.assertEqual(model.RunStatus.OK, result.status, result.error)
         exports = {c.resource_id for c in result.candidates
                    if c.kind == K.ORPHAN_EXPORT}
@@ -247,13 +204,12 @@ class PassTest(base.BaseTestCase):
         self.assertNotIn('chap-s3cret', logs.output)
 
     def test_http_500_mid_listing_fails_the_run_and_changes_nothing(self):
-        backend = self.backend(sightings=1)
-        self.assertEqual(model.RunStatus.OK, self.run_pass(backend).status)
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
         self.assertEqual({k: S.CONFIRMED for k in PLANTED}, before)
         proxy = self.useFixture(_Proxy(self.endpoint))
-        self.conf_fixture.load_raw_values(group='cinder',
-                                          endpoint=proxy.url + '/v3')
+        self.values.load_raw_values(group='cinder',
+                                    endpoint=proxy.url + '/v3')
         # Let two pages through, then fail the third.
         proxy.proxy.fail(r'/v3/volumes/detail', status=500, after=2)
         # Meanwhile the array lost a volume: it must not be seen either.
@@ -261,7 +217,7 @@ class PassTest(base.BaseTestCase):
         array['volumes'] = array['volumes'][5:]
         with open(self.array, 'w') as f:
             yaml.safe_dump(array, f)
-        failed = self.run_pass(backend)
+        failed = self.run_pass()
         self.assertEqual(model.RunStatus.FAILED, failed.status)
         self.assertIn('500', failed.error)
         self.assertEqual([], failed.candidates)
@@ -273,19 +229,18 @@ class PassTest(base.BaseTestCase):
         self.assertEqual(failed.run_id, events[-1][1]['run_id'])
 
     def test_wrong_host_is_implausible_not_a_flood_of_orphans(self):
-        self.conf_fixture.load_raw_values(host='typo-host')
-        failed = self.run_pass(self.backend(sightings=1))
+        self.values.load_raw_values(host='typo-host')
+        failed = self.run_pass()
         self.assertEqual(model.RunStatus.FAILED, failed.status)
         self.assertIn('typo-host@be1', failed.error)
         self.assertEqual({}, self.findings())
 
     def test_sharply_shrunk_array_listing_fails(self):
-        backend = self.backend(sightings=1)
-        self.assertEqual(model.RunStatus.OK, self.run_pass(backend).status)
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
         with open(self.array, 'w') as f:
             yaml.safe_dump({'volumes': [], 'snapshots': []}, f)
-        failed = self.run_pass(backend)
+        failed = self.run_pass()
         self.assertEqual(model.RunStatus.FAILED, failed.status)
         self.assertIn('shrank', failed.error)
         self.assertEqual(before, self.findings())
