@@ -9,6 +9,8 @@ with a message that names the cause and never a secret.
 
 import abc
 
+from reconciler import exception
+
 
 class ArrayDriver(abc.ABC):
 
@@ -20,9 +22,16 @@ class ArrayDriver(abc.ABC):
     #: copied from cinder.conf selects it without a reconciler-specific option.
     CINDER_VOLUME_DRIVERS = ()
 
+    #: Options that must be set; checked before anything connects.
+    REQUIRED = ()
+
     def __init__(self, backend):
         """``backend`` is a :class:`reconciler.conf.backend.BackendConf`."""
         self.backend = backend
+        missing = [o for o in self.REQUIRED if not getattr(backend, o)]
+        if missing:
+            raise exception.ConfigError('backend %s: %s not set' % (
+                backend.name, ', '.join(missing)))
 
     def open(self):
         """Connect and log in. Called once per pass before any listing."""

@@ -35,12 +35,10 @@ class FakeDriver(base.ArrayDriver):
     OPTS = OPTS
     CINDER_VOLUME_DRIVERS = (
         'cinder.tests.fake_driver.FakeLoggingVolumeDriver',)
+    REQUIRED = ('fake_array_file',)
 
     def __init__(self, backend):
         super().__init__(backend)
-        if not backend.fake_array_file:
-            raise exception.ConfigError(
-                'backend %s: fake_array_file is not set' % backend.name)
         conf = backend.conf
         self._volume = re.compile(
             '^%s$' % re.escape(conf.volume_name_template).replace(

@@ -126,14 +126,10 @@ class HPE3PARDriver(base.ArrayDriver):
         'cinder.volume.drivers.hpe.hpe_3par_fc.HPE3PARFCDriver',
         'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver',
     )
+    REQUIRED = ('hpe3par_api_url', 'hpe3par_username', 'hpe3par_password')
 
     def __init__(self, backend):
         super().__init__(backend)
-        for opt in ('hpe3par_api_url', 'hpe3par_username',
-                    'hpe3par_password'):
-            if not getattr(backend, opt):
-                raise exception.ConfigError(
-                    'backend %s: %s is not set' % (backend.name, opt))
         self.cpgs = [c.strip() for c in backend.hpe3par_cpg if c.strip()]
         if not self.cpgs:
             raise exception.ConfigError(

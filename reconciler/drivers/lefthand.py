@@ -106,16 +106,11 @@ class LeftHandDriver(base.ArrayDriver):
     OPTS = OPTS
     CINDER_VOLUME_DRIVERS = (
         'cinder.volume.drivers.hpe.hpe_lefthand_iscsi.HPELeftHandISCSIDriver',)
+    REQUIRED = ('hpelefthand_api_url', 'hpelefthand_username',
+                'hpelefthand_password', 'hpelefthand_clustername')
 
     def __init__(self, backend):
         super().__init__(backend)
-        missing = [o for o in ('hpelefthand_api_url', 'hpelefthand_username',
-                               'hpelefthand_password',
-                               'hpelefthand_clustername')
-                   if not getattr(backend, o)]
-        if missing:
-            raise exception.ConfigError('backend %s: %s not set'
-                                        % (backend.name, ', '.join(missing)))
         self._url = backend.hpelefthand_api_url
         volume = _template(backend.conf.volume_name_template)
         self._names = (

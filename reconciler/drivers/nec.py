@@ -104,13 +104,10 @@ class MStorageDriver(base.ArrayDriver):
         'cinder.volume.drivers.nec.volume.MStorageISCSIDriver',
         'cinder.volume.drivers.nec.volume.MStorageFCDriver',
     )
+    REQUIRED = ('nec_ismcli_fip', 'nec_ismcli_user', 'nec_pools')
 
     def __init__(self, backend):
         super().__init__(backend)
-        for option in ('nec_ismcli_fip', 'nec_ismcli_user', 'nec_pools'):
-            if not getattr(backend, option):
-                raise exception.ConfigError('backend %s: %s is not set'
-                                            % (backend.name, option))
         if not (backend.nec_ismcli_password or backend.nec_ismcli_privkey):
             raise exception.ConfigError(
                 'backend %s sets neither nec_ismcli_password nor '
