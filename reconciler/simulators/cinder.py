@@ -190,7 +190,7 @@ def _insert(db, table, columns, rows, verb='INSERT'):
 
 def connector(host):
     """The os-brick connector Nova would have sent for compute ``host``."""
-    return {'host': host, 'initiator': 'iqn.1993-08.org.debian:01:%s' % host,
+    return {'host': host, 'initiator': scn.initiator(host),
             'ip': '127.0.0.1', 'platform': 'x86_64', 'os_type': 'linux',
             'multipath': False}
 

@@ -3,13 +3,9 @@
 import yaml
 
 from reconciler import model
+from reconciler.simulators import scenario as scn
 
 C = model.ObjectClass
-
-
-def initiator(host):
-    """The iSCSI initiator name a simulated compute host uses."""
-    return 'iqn.1993-08.org.debian:01:%s' % host
 
 
 def render(scenario, backend, volume_template='volume-%s',
@@ -34,7 +30,7 @@ def render(scenario, backend, volume_template='volume-%s',
         else:
             exports.append({'volume': volume_template % obj.uuid,
                             'host': obj.host,
-                            'initiators': [initiator(obj.host)]})
+                            'initiators': [scn.initiator(obj.host)]})
     return {'volumes': volumes, 'snapshots': snapshots, 'exports': exports}
 
 

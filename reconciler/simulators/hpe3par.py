@@ -29,6 +29,7 @@ import urllib.parse
 
 from reconciler.drivers import hpe3par_names as names
 from reconciler import model
+from reconciler.simulators import scenario as scn
 
 API = '/api/v1'
 C = model.ObjectClass
@@ -70,7 +71,7 @@ def safe_hostname(host):
 
 def iqn_of(host):
     """The compute node's IQN, as simulators.cinder's connector has it."""
-    return 'iqn.1993-08.org.debian:01:%s' % host
+    return scn.initiator(host)
 
 
 def wwn_of(host):

@@ -27,7 +27,6 @@ import threading
 import urllib.parse
 
 from reconciler import model
-from reconciler.simulators import fake_array
 from reconciler.simulators import scenario as scn
 
 GIB = 1024 ** 3
@@ -199,7 +198,7 @@ class LeftHandSimulator:
             if name not in self._servers:
                 self._servers[name] = self._entity(
                     'server', 'servers', name, iscsiEnabled=True,
-                    iscsiIQN=iqn or fake_array.initiator(name),
+                    iscsiIQN=iqn or scn.initiator(name),
                     chapName=None, chapAuthenticationRequired=False,
                     chapTargetSecret=None)
             return self._servers[name]

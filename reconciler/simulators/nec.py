@@ -27,7 +27,7 @@ import paramiko
 
 from reconciler.drivers import nec_names
 from reconciler import model
-from reconciler.simulators import fake_array
+from reconciler.simulators import scenario as scn
 
 GIB = 1024 ** 3
 QUERY_COMMANDS = ('iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all',
@@ -37,7 +37,7 @@ QUERY_COMMANDS = ('iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all',
 def host_initiators(host, protocol):
     """Initiators of a simulated compute host: one IQN, or two WWPNs."""
     if protocol == 'iSCSI':
-        return [fake_array.initiator(host)]
+        return [scn.initiator(host)]
     digest = hashlib.sha256(host.encode()).hexdigest()
     return ['21000024ff%s' % digest[:6], '21000024ff%s' % digest[6:12]]
 

@@ -35,6 +35,15 @@ def uid(label):
     return str(uuidlib.uuid5(_NAMESPACE, label))
 
 
+def initiator(host):
+    """The iSCSI initiator name of a simulated compute host.
+
+    The Cinder side's connectors and every array simulator's hosts use it,
+    so that both sides of a scenario agree on who is who.
+    """
+    return 'iqn.1993-08.org.debian:01:%s' % host
+
+
 def _as_uuid(value):
     """UUIDs stay as they are; any other label becomes ``uid(label)``."""
     if value is None:
