@@ -25,6 +25,8 @@ OPTS = [
                help='Path of the JSON/YAML file that is the fake array.'),
 ]
 
+# libyaml's safe loader where PyYAML was built with it: ~10x faster.
+_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 _UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 _TEMP = re.compile(r'^clone-snap-(%s)$' % _UUID)
 _UNMANAGED = re.compile(r'^unm-(%s)$' % _UUID)
@@ -51,7 +53,7 @@ class FakeDriver(base.ArrayDriver):
         path = self.backend.fake_array_file
         try:
             with open(path) as f:
-                data = yaml.safe_load(f)   # JSON is YAML
+                data = yaml.load(f, Loader=_LOADER)   # JSON is YAML
         except OSError as e:
             raise exception.ArrayUnreachable(
                 'fake array %s unreadable: %s' % (path, e.strerror))
