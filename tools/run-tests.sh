@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
+bash tools/install-debs.sh
+bash tools/shellcheck.sh
 .venv/bin/flake8 reconciler tools
 rc=0
 .venv/bin/stestr run --concurrency "${TEST_CONCURRENCY:-2}" "$@" || rc=$?

@@ -1,0 +1,125 @@
+# shellcheck shell=bash
+# devstack plugin: `enable_plugin cinder-reconciler <repo>` in local.conf.
+#
+# Installs cinder-reconciler, writes its own configuration file beside
+# cinder.conf (one group per backend in CINDER_ENABLED_BACKENDS, Cinder API
+# credentials, its own database, notifications on devstack's message bus) and
+# runs the daemon as the devstack@cinder-reconciler systemd unit.
+
+# Reconciler driver for a devstack backend type (the part of a
+# CINDER_ENABLED_BACKENDS entry before the colon).
+function cinder_reconciler_driver_for {
+    case $1 in
+        lvm) echo lvm ;;
+        ceph) echo rbd ;;
+        *) echo manageable ;;
+    esac
+}
+
+function install_cinder_reconciler {
+    setup_develop "$CINDER_RECONCILER_DIR"
+    sudo install -d -o "$STACK_USER" -m 755 "$CINDER_RECONCILER_CONF_DIR"
+}
+
+# Keystone user with the admin role in the service project, unless the
+# reconciler was told to use devstack's admin.
+function create_cinder_reconciler_accounts {
+    if [[ "$CINDER_RECONCILER_SERVICE_USER" != "admin" ]]; then
+        create_service_user "$CINDER_RECONCILER_SERVICE_USER" admin
+    fi
+}
+
+function _configure_cinder_reconciler_auth {
+    local conf=$CINDER_RECONCILER_CONF
+    iniset "$conf" cinder auth_type password
+    iniset "$conf" cinder auth_url "$KEYSTONE_SERVICE_URI"
+    iniset "$conf" cinder region_name "$REGION_NAME"
+    iniset "$conf" cinder username "$CINDER_RECONCILER_SERVICE_USER"
+    if [[ "$CINDER_RECONCILER_SERVICE_USER" == "admin" ]]; then
+        iniset "$conf" cinder password "$ADMIN_PASSWORD"
+        iniset "$conf" cinder project_name admin
+        iniset "$conf" cinder user_domain_name Default
+        iniset "$conf" cinder project_domain_name Default
+    else
+        iniset "$conf" cinder password "$SERVICE_PASSWORD"
+        iniset "$conf" cinder project_name "$SERVICE_PROJECT_NAME"
+        iniset "$conf" cinder user_domain_name "$SERVICE_DOMAIN_NAME"
+        iniset "$conf" cinder project_domain_name "$SERVICE_DOMAIN_NAME"
+    fi
+}
+
+# The daemon reads cinder.conf first, so each backend group keeps Cinder's
+# own options (volume_group, rbd_pool...); this file only adds ours.
+function _configure_cinder_reconciler_backends {
+    local conf=$CINDER_RECONCILER_CONF
+    local entry be_type be_name names=""
+    for entry in ${CINDER_ENABLED_BACKENDS//,/ }; do
+        be_type=${entry%%:*}
+        be_name=${entry##*:}
+        iniset "$conf" "$be_name" reconciler_driver \
+            "$(cinder_reconciler_driver_for "$be_type")"
+        names+=${names:+,}$be_name
+    done
+    iniset "$conf" DEFAULT enabled_backends "$names"
+}
+
+function configure_cinder_reconciler {
+    local conf=$CINDER_RECONCILER_CONF
+    sudo install -d -o "$STACK_USER" -m 755 "$CINDER_RECONCILER_CONF_DIR"
+    # Holds passwords: readable by the stack user only.
+    install -m 600 /dev/null "$conf"
+    iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
+    _configure_cinder_reconciler_backends
+    _configure_cinder_reconciler_auth
+    iniset "$conf" database connection \
+        "$(database_connection_url cinder_reconciler)"
+    iniset_rpc_backend cinder-reconciler "$conf"
+    iniset "$conf" oslo_messaging_notifications driver messagingv2
+}
+
+# Both files, Cinder's first, as the daemon reads them: our [database]
+# must win over Cinder's.
+function _cinder_reconciler_config_args {
+    echo "--config-file $CINDER_CONF --config-file $CINDER_RECONCILER_CONF"
+}
+
+function init_cinder_reconciler {
+    recreate_database cinder_reconciler
+    # shellcheck disable=SC2046
+    "$(get_python_exec_prefix)/cinder-reconciler-manage" \
+        $(_cinder_reconciler_config_args) db sync
+}
+
+function start_cinder_reconciler {
+    run_process cinder-reconciler \
+        "$(get_python_exec_prefix)/cinder-reconciler $(_cinder_reconciler_config_args)"
+}
+
+function stop_cinder_reconciler {
+    stop_process cinder-reconciler
+}
+
+function cleanup_cinder_reconciler {
+    sudo rm -rf "$CINDER_RECONCILER_CONF_DIR"
+}
+
+if is_service_enabled cinder-reconciler; then
+    if [[ "$1" == "stack" && "$2" == "install" ]]; then
+        echo_summary "Installing cinder-reconciler"
+        install_cinder_reconciler
+    elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
+        echo_summary "Configuring cinder-reconciler"
+        create_cinder_reconciler_accounts
+        configure_cinder_reconciler
+    elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+        echo_summary "Starting cinder-reconciler"
+        init_cinder_reconciler
+        start_cinder_reconciler
+    fi
+    if [[ "$1" == "unstack" ]]; then
+        stop_cinder_reconciler
+    fi
+    if [[ "$1" == "clean" ]]; then
+        cleanup_cinder_reconciler
+    fi
+fi
