@@ -1,0 +1,136 @@
+"""``cinder-reconciler-status upgrade check``: is the deployment ready?
+
+Run with the daemon's own ``--config-file`` arguments before starting (or
+restarting after an upgrade). It connects to nothing but the history
+database: drivers are built, which validates their options, never opened.
+Exit code 0, 1 or 2 (success, warning, failure), as every ``*-status``.
+"""
+
+import os
+import stat
+import sys
+
+from oslo_config import cfg
+from oslo_upgradecheck import upgradecheck
+import stevedore
+
+from reconciler import conf as reconciler_conf
+from reconciler.conf import backend as backend_conf
+from reconciler import exception
+from reconciler import history
+
+Code = upgradecheck.Code
+Result = upgradecheck.Result
+
+#: oslo.config namespaces whose secret options may be in our files (those of
+#: the sample generator).
+SECRET_NAMESPACES = ('cinder-reconciler', 'oslo.db', 'oslo.log',
+                     'oslo.messaging')
+
+#: Options naming a private key file.
+KEY_FILE_OPTS = ('nec_ismcli_privkey',)
+
+
+def secret_option_names():
+    names = set()
+    for ext in stevedore.NamedExtensionManager(
+            'oslo.config.opts', names=SECRET_NAMESPACES, invoke_on_load=True):
+        for _group, opts in ext.obj:
+            names.update(o.dest for o in opts if o.secret)
+    return names
+
+
+def _exposure(path):
+    """Result for a file that must be readable by its owner only."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError as e:
+        return Code.FAILURE, '%s: %s' % (path, e.strerror)
+    if mode & stat.S_IROTH:
+        return Code.FAILURE, '%s is readable by anyone (mode %04o)' % (
+            path, mode)
+    if mode & stat.S_IRGRP:
+        return Code.WARNING, '%s is readable by its group (mode %04o)' % (
+            path, mode)
+    return Code.SUCCESS, None
+
+
+def _worst(findings):
+    """One Result of ``(code, detail)`` pairs: worst code, every detail."""
+    code = max((c for c, _d in findings), default=Code.SUCCESS)
+    details = [d for c, d in findings if d and c != Code.SUCCESS]
+    return Result(code, '; '.join(details) or None)
+
+
+class Checks(upgradecheck.UpgradeCommands):
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    def _backends(self):
+        """``(name, BackendConf or ConfigError)`` per enabled backend."""
+        for name in self.conf.enabled_backends:
+            try:
+                yield name, backend_conf.BackendConf(self.conf, name.strip())
+            except exception.ConfigError as e:
+                yield name, e
+
+    def _check_database(self):
+        try:
+            history.History.from_conf(self.conf).check_current()
+        except exception.ReconcilerError as e:
+            return Result(Code.FAILURE, str(e))
+        except Exception as e:
+            # Driver errors may quote the connection URL: name the type only.
+            return Result(Code.FAILURE, 'cannot read the history database '
+                          '([database] connection): %s' % type(e).__name__)
+        return Result(Code.SUCCESS)
+
+    def _check_backends(self):
+        if not self.conf.enabled_backends:
+            return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
+        findings = []
+        for name, backend in self._backends():
+            if isinstance(backend, exception.ConfigError):
+                findings.append((Code.FAILURE, str(backend)))
+                continue
+            try:
+                backend.create_driver()
+            except exception.ConfigError as e:
+                findings.append((Code.FAILURE, str(e)))
+        return _worst(findings)
+
+    def _check_secret_files(self):
+        secrets = secret_option_names()
+        findings = []
+        for path in self.conf.config_file:
+            sections = {}
+            try:
+                cfg.ConfigParser(path, sections).parse()
+            except (OSError, cfg.ParseError) as e:
+                findings.append((Code.FAILURE, '%s: %s' % (path, e)))
+                continue
+            if any(key in secrets and any(values)
+                   for options in sections.values()
+                   for key, values in options.items()):
+                findings.append(_exposure(path))
+        for _name, backend in self._backends():
+            if isinstance(backend, exception.ConfigError):
+                continue
+            for opt in backend.driver_cls.OPTS:
+                if opt.dest in KEY_FILE_OPTS and getattr(backend, opt.dest):
+                    findings.append(_exposure(getattr(backend, opt.dest)))
+        return _worst(findings)
+
+    _upgrade_checks = (
+        ('History database at head', _check_database),
+        ('Backend drivers and options', _check_backends),
+        ('Files holding secrets', _check_secret_files),
+    )
+
+
+def main(argv=None):
+    conf = cfg.CONF
+    reconciler_conf.register(conf)
+    return upgradecheck.main(conf, 'cinder-reconciler', Checks(conf),
+                             argv=sys.argv[1:] if argv is None else argv)
