@@ -160,7 +160,15 @@ class DevstackPluginTest(base.BaseTestCase):
         self.assertEqual(['lvmdriver-1', 'ceph', 'nfs-1'],
                          conf.enabled_backends)
         self.assertIn('cinder_reconciler', conf.database.connection)
-        auth = ks_loading.load_auth_from_conf_options(conf, 'cinder')
+        self.assertEqual('RegionOne', conf.cinder.region_name)
+        # The auth plugin accepts the [cinder] options written for it (built
+        # from them directly: registering plugin options on a ConfigOpts
+        # would leak into other tests through the shared OptGroup).
+        loader = ks_loading.get_plugin_loader(conf.cinder.auth_type)
+        cinder = ini['cinder']
+        auth = loader.load_from_options(**{
+            o.dest: cinder[o.dest] for o in loader.get_options()
+            if o.dest in cinder})
         self.assertEqual('cinder-reconciler', auth._username)
         self.assertEqual('http://127.0.0.1/identity', auth.auth_url)
 
