@@ -18,7 +18,6 @@ function cinder_reconciler_driver_for {
 
 function install_cinder_reconciler {
     setup_develop "$CINDER_RECONCILER_DIR"
-    sudo install -d -o "$STACK_USER" -m 755 "$CINDER_RECONCILER_CONF_DIR"
 }
 
 # Keystone user with the admin role in the service project, unless the
