@@ -103,7 +103,7 @@ class BackendsCheckTest(StatusTestCase):
             """) + NEC)
         result = self.checks(ours)._check_backends()
         self.assertEqual(Code.FAILURE, result.code)
-        self.assertIn('fake_array_file is not set', result.details)
+        self.assertIn('backend fake1: fake_array_file not set', result.details)
         self.assertIn('neither nec_ismcli_password nor nec_ismcli_privkey',
                       result.details)
         self.assertIn("unknown reconciler_driver 'no-such-driver'",
