@@ -23,8 +23,10 @@ _ADAPTER_DEFAULTS = {'service_type': 'block-storage',
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(OPTS, group=GROUP)
+    # A group object of its own per ConfigOpts: registered objects share
+    # their option list, and auth plugin options must not leak between them.
+    conf.register_group(cfg.OptGroup(GROUP.name, help=GROUP.help))
+    conf.register_opts(OPTS, group=GROUP.name)
     ks_loading.register_session_conf_options(conf, GROUP.name)
     ks_loading.register_auth_conf_options(conf, GROUP.name)
     ks_loading.register_adapter_conf_options(conf, GROUP.name)

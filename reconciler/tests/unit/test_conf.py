@@ -146,3 +146,24 @@ class ConfTest(base.BaseTestCase):
         self.assertIn('cafile', groups['cinder'])
         self.assertIn('reconciler_interval', groups['backend_defaults'])
         self.assertIn('fake_array_file', groups['backend_defaults'])
+
+
+class IsolationTest(base.BaseTestCase):
+
+    def test_auth_plugin_options_stay_in_their_config(self):
+        from keystoneauth1 import loading as ks_loading
+        first = cfg.ConfigOpts()
+        reconciler_conf.register(first)
+        first(['--config-file', self.create_tempfiles([('a', textwrap.dedent(
+            """
+            [cinder]
+            auth_type = password
+            auth_url = http://127.0.0.1:5000/v3
+            """))], ext='.conf')[0]], project='x', default_config_files=[],
+            default_config_dirs=[])
+        ks_loading.load_auth_from_conf_options(first, 'cinder')
+        second = cfg.ConfigOpts()
+        reconciler_conf.register(second)
+        second([], project='x', default_config_files=[],
+               default_config_dirs=[])
+        self.assertNotIn('auth_url', second.cinder)
