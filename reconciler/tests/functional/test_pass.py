@@ -228,6 +228,23 @@ class PassTest(local_fixtures.DriverPassTestCase):
         self.assertEqual(notifier_mod.RUN_FAILED, events[-1][0])
         self.assertEqual(failed.run_id, events[-1][1]['run_id'])
 
+    def test_listing_restarts_when_its_marker_is_deleted_meanwhile(self):
+        """Cinder answers 404 for a marker deleted between two pages."""
+        proxy = self.useFixture(_Proxy(self.endpoint))
+        self.values.load_raw_values(group='cinder',
+                                    endpoint=proxy.url + '/v3')
+        gone = r'/v3/volumes/detail\?.*marker='
+        proxy.proxy.fail(gone, status=404, after=3, times=1)
+        result = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, result.status, result.error)
+        self.assertEqual(PLANTED, {c.identity for c in result.candidates})
+        # A listing that keeps changing fails rather than come out partial.
+        proxy.proxy.clear()
+        proxy.proxy.fail(gone, status=404, times=10)
+        failed = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('kept changing', failed.error)
+
     def test_wrong_host_is_implausible_not_a_flood_of_orphans(self):
         self.values.load_raw_values(host='typo-host')
         failed = self.run_pass()
