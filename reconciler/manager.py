@@ -10,6 +10,7 @@ one-shot check and the service share one code path. A pass either completes
 or fails as a whole; a failed pass records its error and changes no finding.
 """
 
+import collections
 import dataclasses
 import time
 
@@ -137,11 +138,11 @@ class BackendReconciler(object):
                              comparison.consistent.items()}
         report.skipped = dict(comparison.skipped)
         report.status = model.RunStatus.OK
+        kinds_seen = collections.Counter(str(c.kind) for c in candidates)
         LOG.info('Backend %s run %d ok: %d findings (%s), %d transitions',
                  backend.name, report.run_id, len(candidates),
-                 ', '.join('%s=%d' % kv for kv in sorted(
-                     _count_kinds(candidates).items())) or 'none',
-                 len(report.transitions))
+                 ', '.join('%s=%d' % kv for kv in sorted(kinds_seen.items()))
+                 or 'none', len(report.transitions))
 
     def _fail(self, report, error, announce=True):
         now = time.time()
@@ -152,10 +153,3 @@ class BackendReconciler(object):
         events = [notifier_mod.run_failed_event(
             self.backend.name, report.run_id, error, now)] if announce else []
         self.history.fail_run(report.run_id, now, error, events)
-
-
-def _count_kinds(candidates):
-    counts = {}
-    for c in candidates:
-        counts[str(c.kind)] = counts.get(str(c.kind), 0) + 1
-    return counts
