@@ -24,6 +24,7 @@ Payload (version 1.0)::
 """
 
 import datetime
+import threading
 import uuid
 
 from oslo_log import log as logging
@@ -84,6 +85,7 @@ class Notifier(object):
     def __init__(self, conf, retry=3):
         self.publisher_id = 'reconciler.%s' % conf.host
         self.retry = retry
+        self._flushing = threading.Lock()
         # Registers and reads [oslo_messaging_notifications].
         self.transport = oslo_messaging.get_notification_transport(conf)
         group = conf.oslo_messaging_notifications
@@ -106,7 +108,15 @@ class Notifier(object):
             ext.obj.notify({}, message, 'INFO', self.retry)
 
     def flush(self, history, limit=500):
-        """Send pending events oldest first; stop at the first failure."""
+        """Send pending events oldest first; stop at the first failure.
+
+        Backend threads and the outbox timer all flush; one at a time, or
+        two could send the same event.
+        """
+        with self._flushing:
+            return self._flush(history, limit)
+
+    def _flush(self, history, limit):
         sent = 0
         for item in history.pending_notifications(limit):
             if self.enabled:
