@@ -3,9 +3,10 @@
 Each backend has its own dynamic timer (its own thread), so a slow or failing
 backend never delays another. SIGTERM sets a stop event that a pass checks
 between stages; SIGHUP makes the launcher re-read the configuration files and
-restart this service the same way. Connections, the database engine and
-drivers are created in ``start()``, in the worker, never before the launcher
-forks or spawns it.
+restart this service the same way. Connections, the database engine,
+the tooz coordinator and drivers are created in ``start()``, in the worker,
+never before the launcher forks or spawns it. With several daemons for HA,
+a backend another member owns is skipped, and the skip is not a run.
 """
 
 import random
@@ -15,6 +16,7 @@ from oslo_log import log as logging
 from oslo_service import service
 
 from reconciler.conf import backend as backend_conf
+from reconciler import coordination
 from reconciler import history
 from reconciler import manager
 from reconciler import notifier
@@ -34,6 +36,8 @@ class ReconcilerService(service.Service):
         self._history = history.History.from_conf(self.conf)
         self._history.check_current()
         self._notifier = notifier.Notifier(self.conf)
+        self._coordinator = coordination.Coordinator(self.conf)
+        self._coordinator.start()
         self._backends = {b.name: b for b in backend_conf.enabled(self.conf)}
         fuzz = self.conf.reconciler.periodic_fuzzy_delay
         for name in self._backends:
@@ -47,13 +51,19 @@ class ReconcilerService(service.Service):
     def _tick(self, name):
         backend = self._backends[name]
         if backend.reconciler_enabled and not self._stop.is_set():
-            try:
-                manager.BackendReconciler(
-                    self.conf, backend, self._history,
-                    self._notifier).run_pass(stop=self._stop)
-            except Exception:
-                LOG.exception('Backend %s: pass could not be recorded', name)
+            with self._coordinator.exclusive(name) as mine:
+                if mine:
+                    self._run_pass(backend)
         return backend.reconciler_interval
+
+    def _run_pass(self, backend):
+        try:
+            manager.BackendReconciler(
+                self.conf, backend, self._history,
+                self._notifier).run_pass(stop=self._stop)
+        except Exception:
+            LOG.exception('Backend %s: pass could not be recorded',
+                          backend.name)
 
     def _flush(self):
         try:
@@ -65,5 +75,7 @@ class ReconcilerService(service.Service):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if hasattr(self, '_coordinator'):
+            self._coordinator.stop()
         if hasattr(self, '_notifier'):
             self._notifier.close()

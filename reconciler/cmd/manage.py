@@ -16,6 +16,7 @@ from oslo_config import cfg
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler import coordination
 from reconciler import exception
 from reconciler import history
 from reconciler.inventory import cinder as inventory
@@ -36,11 +37,14 @@ def do_check(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
+    # Not a member: a check runs whatever the ring says, but never
+    # alongside a daemon's pass of the same backend.
+    coordinator = coordination.Coordinator(conf, member=False)
     try:
-        reports = [manager.BackendReconciler(conf, b, store,
-                                             notifier).run_pass()
+        reports = [_check_one(conf, b, store, notifier, coordinator)
                    for b in backends]
     finally:
+        coordinator.stop()
         notifier.close()
     if conf.category.format == 'json':
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
@@ -48,6 +52,16 @@ def do_check(conf):
         for r in reports:
             print(report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
+
+
+def _check_one(conf, backend, store, notifier, coordinator):
+    with coordinator.exclusive(backend.name, blocking=True) as locked:
+        if not locked:
+            raise exception.ReconcilerError(
+                'backend %s: could not take its coordination lock'
+                % backend.name)
+        return manager.BackendReconciler(conf, backend, store,
+                                         notifier).run_pass()
 
 
 def do_findings_list(conf):

@@ -9,10 +9,11 @@ own driver options plus ``reconciler_*`` options (see :mod:`.backend`).
 from oslo_log import log as logging
 
 from reconciler.conf import cinder
+from reconciler.conf import coordination
 from reconciler.conf import default
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder)
+_MODULES = (default, reconciler, cinder, coordination)
 
 
 def register(conf):

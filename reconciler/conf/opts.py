@@ -2,10 +2,11 @@
 
 from reconciler.conf import backend
 from reconciler.conf import cinder
+from reconciler.conf import coordination
 from reconciler.conf import default
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder, backend)
+_MODULES = (default, reconciler, cinder, coordination, backend)
 
 
 def list_opts():

@@ -1,0 +1,151 @@
+"""Which daemon reconciles which backend, when several run for HA.
+
+Members of the tooz group ``cinder-reconciler`` place backends on a hash ring
+of the members alive now, read afresh before every pass, so a member that
+dies (its tooz heartbeat expires) loses its backends to the others at their
+next tick. The ring alone can briefly disagree while membership changes, so
+the member that owns a backend also takes a per-backend tooz lock for the
+length of the pass, without waiting: two passes of one backend never overlap,
+and ``cinder-reconciler-manage check`` takes the same lock.
+
+Without ``[coordination] backend_url`` this daemon owns every backend.
+Whenever the coordination backend cannot be reached, nobody proves ownership
+and the pass is skipped: a late pass is better than two at once.
+"""
+
+import contextlib
+import socket
+import threading
+import uuid
+
+from oslo_log import log as logging
+from tooz import coordination
+from tooz import hashring
+
+LOG = logging.getLogger(__name__)
+
+GROUP = b'cinder-reconciler'
+
+
+def lock_name(backend):
+    return ('cinder-reconciler-%s' % backend).encode()
+
+
+class Coordinator(object):
+    """A tooz member; start it in the worker, after the fork."""
+
+    def __init__(self, conf, member=True):
+        self.url = conf.coordination.backend_url
+        self.member = member
+        self.member_id = ('%s-%s' % (socket.gethostname(),
+                                     uuid.uuid4().hex[:8])).encode()
+        self._tooz = None
+        self._connecting = threading.Lock()
+
+    @property
+    def enabled(self):
+        return bool(self.url)
+
+    def start(self):
+        if not self.enabled:
+            LOG.warning('[coordination] backend_url is not set: this daemon '
+                        'reconciles every backend; do not run another one '
+                        'against the same cloud')
+            return
+        try:
+            self._connect()
+        except Exception as e:
+            # Retried before the next pass; meanwhile nothing is owned.
+            LOG.warning('Coordination backend unreachable: %s',
+                        type(e).__name__)
+
+    def _connect(self):
+        with self._connecting:
+            if self._tooz is None:
+                tooz = coordination.get_coordinator(self.url, self.member_id)
+                tooz.start(start_heart=True)
+                try:
+                    if self.member:
+                        self._join(tooz)
+                except Exception:
+                    tooz.stop()
+                    raise
+                self._tooz = tooz
+                LOG.info('Coordination started as member %s',
+                         self.member_id.decode())
+            return self._tooz
+
+    def _join(self, tooz):
+        try:
+            tooz.join_group(GROUP).get()
+        except coordination.GroupNotCreated:
+            try:
+                tooz.create_group(GROUP).get()
+            except coordination.GroupAlreadyExist:
+                pass
+            tooz.join_group(GROUP).get()
+        except coordination.MemberAlreadyExist:
+            pass
+
+    def _owner(self, tooz, backend):
+        try:
+            members = tooz.get_members(GROUP).get()
+        except coordination.GroupNotCreated:
+            members = set()
+        if self.member_id not in members:
+            # Our heartbeat lapsed and another member removed us, or the
+            # coordination backend lost its data.
+            LOG.warning('Member %s is not in the group; joining again',
+                        self.member_id.decode())
+            self._join(tooz)
+            members = tooz.get_members(GROUP).get()
+        [owner] = hashring.HashRing(members)[backend.encode()]
+        return owner
+
+    @contextlib.contextmanager
+    def exclusive(self, backend, blocking=False):
+        """Yield whether this process may reconcile ``backend`` now.
+
+        A member must own ``backend`` on the ring; anyone must hold its
+        lock, for as long as the block runs.
+        """
+        if not self.enabled:
+            yield True
+            return
+        try:
+            tooz = self._connect()
+            if self.member and self._owner(tooz, backend) != self.member_id:
+                yield False
+                return
+            lock = tooz.get_lock(lock_name(backend))
+            acquired = lock.acquire(blocking=blocking)
+        except Exception as e:
+            LOG.warning('Backend %s: ownership unknown, pass skipped (%s)',
+                        backend, type(e).__name__)
+            yield False
+            return
+        if not acquired:
+            LOG.info('Backend %s: a pass is under way elsewhere', backend)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            try:
+                lock.release()
+            except Exception as e:
+                # It expires by itself after the tooz timeout.
+                LOG.warning('Backend %s: lock not released (%s)', backend,
+                            type(e).__name__)
+
+    def stop(self):
+        tooz, self._tooz = self._tooz, None
+        if tooz is None:
+            return
+        try:
+            if self.member:
+                tooz.leave_group(GROUP).get()
+        except Exception as e:
+            LOG.warning('Could not leave the coordination group: %s',
+                        type(e).__name__)
+        tooz.stop()

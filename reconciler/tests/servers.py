@@ -1,0 +1,337 @@
+"""Real servers for tests: Redis, RabbitMQ, PostgreSQL and MariaDB.
+
+Each runs from Debian's packages on 127.0.0.1, on a free port, in a
+directory of its own, so it never meets a system instance.
+``tools/install-servers.sh`` installs them. A missing server skips the test
+on a developer's machine and fails it in CI (``CI=true``), where a skip would
+hide an install step that no longer works.
+"""
+
+import atexit
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import fixtures
+import sqlalchemy as sa
+
+# Taken at import, before oslotest points tempfile at a per-test directory
+# that is gone when the test ends; servers may outlive a test.
+_BASE = tempfile.gettempdir()
+
+
+def in_ci():
+    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+
+def unavailable(reason):
+    if in_ci():
+        raise RuntimeError('%s; CI must install it (tools/install-servers.sh)'
+                           % reason)
+    raise unittest.SkipTest(reason)
+
+
+def find(program, *patterns):
+    """The path of a server program (``patterns`` first), or skip/fail."""
+    found = None
+    for pattern in patterns:
+        found = found or next(iter(sorted(glob.glob(pattern))[::-1]), None)
+    found = found or shutil.which(program)
+    if not found:
+        unavailable('%s is not installed' % program)
+    return found
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _can_connect(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class Server(fixtures.Fixture):
+    """A server process in a directory of its own; restartable."""
+
+    NAME = None
+    START_TIMEOUT = 90
+
+    def _setUp(self):
+        self.check_installed()
+        self.dir = tempfile.mkdtemp(prefix='%s-' % self.NAME, dir=_BASE)
+        os.chmod(self.dir, 0o755)  # servers that drop root must reach it
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.port = free_port()
+        self.log_path = os.path.join(self.dir, 'server.log')
+        self.prepare()
+        self.start()
+        self.addCleanup(self.stop)
+
+    def check_installed(self):
+        raise NotImplementedError()
+
+    def prepare(self):
+        """Create the data directory (once, before the first start)."""
+
+    def command(self):
+        raise NotImplementedError()
+
+    def env(self):
+        return None
+
+    def user(self):
+        return None
+
+    def ready(self):
+        return _can_connect(self.port)
+
+    def start(self):
+        with open(self.log_path, 'ab') as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=self.env(), user=self.user(),
+                cwd=self.dir, start_new_session=True)
+        deadline = time.monotonic() + self.START_TIMEOUT
+        while not self.ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError('%s did not start: %s'
+                                   % (self.NAME, self.log_tail()))
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self):
+        with open(self.log_path, errors='replace') as f:
+            return f.read()[-2000:]
+
+    def run(self, *argv):
+        subprocess.run(argv, check=True, capture_output=True, env=self.env(),
+                       user=self.user(), cwd=self.dir)
+
+
+class Redis(Server):
+    NAME = 'redis'
+
+    def check_installed(self):
+        self.binary = find('redis-server')
+
+    def command(self):
+        return [self.binary, '--port', str(self.port), '--bind', '127.0.0.1',
+                '--dir', self.dir, '--save', '', '--appendonly', 'no']
+
+    def ready(self):
+        try:
+            with socket.create_connection(('127.0.0.1', self.port), 1) as s:
+                s.sendall(b'PING\r\n')
+                return s.recv(16).startswith(b'+PONG')
+        except OSError:
+            return False
+
+    def url(self, **options):
+        query = '&'.join('%s=%s' % kv for kv in sorted(options.items()))
+        return 'redis://127.0.0.1:%d%s' % (self.port,
+                                           query and '?' + query)
+
+
+class RabbitMQ(Server):
+    """A RabbitMQ node with its own name, Erlang port mapper and files."""
+
+    NAME = 'rabbitmq'
+
+    def check_installed(self):
+        # Not Debian's /usr/sbin wrapper, which switches to the system
+        # user: the script behind it runs as whoever starts it.
+        self.binary = find('rabbitmq-server',
+                           '/usr/lib/rabbitmq/bin/rabbitmq-server')
+
+    def prepare(self):
+        self.epmd_port = free_port()
+        self.dist_port = free_port()
+        with open(os.path.join(self.dir, 'enabled_plugins'), 'w') as f:
+            f.write('[].\n')
+        self.url = 'rabbit://guest:guest@127.0.0.1:%d/' % self.port
+
+    def env(self):
+        d = self.dir
+        return dict(
+            os.environ, HOME=d, ERL_EPMD_PORT=str(self.epmd_port),
+            RABBITMQ_NODENAME='test%d@localhost' % self.port,
+            RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=os.path.join(d, 'mnesia'),
+            RABBITMQ_LOG_BASE=os.path.join(d, 'log'),
+            RABBITMQ_CONFIG_FILE=os.path.join(d, 'rabbitmq'),
+            RABBITMQ_ADVANCED_CONFIG_FILE=os.path.join(d, 'advanced.config'),
+            RABBITMQ_CONF_ENV_FILE=os.path.join(d, 'rabbitmq-env.conf'),
+            RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(d, 'enabled_plugins'),
+            RABBITMQ_PID_FILE=os.path.join(d, 'rabbit.pid'))
+
+    def command(self):
+        return [self.binary]
+
+    def ready(self):
+        import kombu
+        if not _can_connect(self.port):
+            return False
+        try:
+            with kombu.Connection(self.url.replace('rabbit:', 'amqp:'),
+                                  connect_timeout=2) as conn:
+                conn.connect()
+            return True
+        except Exception:
+            return False
+
+    def stop(self):
+        super().stop()
+        # The node started its own port mapper; it is ours to end.
+        subprocess.run(['epmd', '-port', str(self.epmd_port), '-kill'],
+                       capture_output=True, env=self.env())
+
+
+def _unprivileged(name):
+    """The user a server that refuses root runs as, when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(name).pw_name
+    except KeyError:
+        return 'nobody'
+
+
+class PostgreSQL(Server):
+    """A cluster whose superuser is oslo.db's ``openstack_citest``."""
+
+    NAME = 'postgresql'
+
+    def check_installed(self):
+        bins = '/usr/lib/postgresql/*/bin/'
+        self.initdb = find('initdb', bins + 'initdb')
+        self.postgres = find('postgres', bins + 'postgres')
+
+    def user(self):
+        return _unprivileged('postgres')
+
+    def prepare(self):
+        self.data = os.path.join(self.dir, 'data')
+        os.mkdir(self.data, 0o700)
+        if self.user():
+            shutil.chown(self.data, self.user())
+        self.run(self.initdb, '-D', self.data, '-U', 'openstack_citest',
+                 '--auth=trust', '-E', 'UTF8', '--no-sync')
+        self.url = ('postgresql+psycopg2://openstack_citest@127.0.0.1:%d/'
+                    'postgres' % self.port)
+
+    def command(self):
+        return [self.postgres, '-D', self.data, '-h', '127.0.0.1',
+                '-p', str(self.port), '-k', self.data, '-F']
+
+    def ready(self):
+        return _sql_ready(self.url)
+
+
+class MariaDB(Server):
+    """A server with oslo.db's ``openstack_citest`` user."""
+
+    NAME = 'mariadb'
+
+    def check_installed(self):
+        self.install_db = find('mariadb-install-db')
+        self.mariadbd = find('mariadbd', '/usr/sbin/mariadbd')
+
+    def prepare(self):
+        self.data = os.path.join(self.dir, 'data')
+        self.socket = os.path.join(self.dir, 'mysqld.sock')
+        self.run(self.install_db, '--no-defaults', '--datadir=' + self.data,
+                 '--user=' + pwd.getpwuid(os.geteuid()).pw_name,
+                 '--auth-root-authentication-method=normal',
+                 '--skip-test-db')
+        self.url = ('mysql+pymysql://openstack_citest:openstack_citest@'
+                    '127.0.0.1:%d/' % self.port)
+
+    def command(self):
+        return [self.mariadbd, '--no-defaults', '--datadir=' + self.data,
+                '--socket=' + self.socket, '--port=%d' % self.port,
+                '--bind-address=127.0.0.1', '--skip-log-bin',
+                '--log-error=' + os.path.join(self.dir, 'error.log'),
+                '--pid-file=' + os.path.join(self.dir, 'mysqld.pid'),
+                '--innodb-flush-log-at-trx-commit=0',
+                '--user=' + pwd.getpwuid(os.geteuid()).pw_name]
+
+    def ready(self):
+        root = 'mysql+pymysql://root@127.0.0.1:%d/' % self.port
+        if not _sql_ready(root):
+            return False
+        engine = sa.create_engine(root)
+        with engine.begin() as conn:
+            for sql in ("CREATE USER IF NOT EXISTS 'openstack_citest'@'%' "
+                        "IDENTIFIED BY 'openstack_citest'",
+                        "GRANT ALL ON *.* TO 'openstack_citest'@'%' "
+                        "WITH GRANT OPTION"):
+                conn.execute(sa.text(sql))
+        engine.dispose()
+        return True
+
+
+def _sql_ready(url):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+_SHARED = {}
+
+
+def shared(server_class):
+    """One server of that class per test process, stopped at exit."""
+    if server_class not in _SHARED:
+        server = server_class()
+        server.setUp()
+        atexit.register(server.cleanUp)
+        _SHARED[server_class] = server
+    return _SHARED[server_class]
+
+
+def database(server_class, testcase):
+    """A new empty database on the shared server; its URL."""
+    server = shared(server_class)
+    name = 'reconciler_%s' % os.urandom(6).hex()
+    admin = sa.create_engine(server.url, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(sa.text('CREATE DATABASE %s' % name))
+    admin.dispose()
+    url = sa.engine.make_url(server.url).set(database=name)
+    testcase.addCleanup(_drop, server.url, name)
+    return url.render_as_string(hide_password=False)
+
+
+def _drop(admin_url, name):
+    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % name))
+    admin.dispose()
