@@ -15,17 +15,14 @@ from reconciler.history import api
 from reconciler.history import migration
 from reconciler.history import models
 from reconciler import model
+from reconciler.tests import servers
 
 
-class ModelsMigrationsSyncSQLite(test_fixtures.OpportunisticDBTestMixin,
-                                 test_migrations.ModelsMigrationsSync,
-                                 base.BaseTestCase):
+class _ModelsMigrationsSync(test_migrations.ModelsMigrationsSync):
+    """An empty database upgraded to head has exactly the models' schema."""
 
     def db_sync(self, engine):
         migration.upgrade(engine)
-
-    def get_engine(self):
-        return enginefacade.writer.get_engine()
 
     def get_metadata(self):
         return models.Base.metadata
@@ -34,12 +31,29 @@ class ModelsMigrationsSyncSQLite(test_fixtures.OpportunisticDBTestMixin,
         return not (type_ == 'table' and name == migration.VERSION_TABLE)
 
 
-class ModelsMigrationsSyncMySQL(ModelsMigrationsSyncSQLite):
-    FIXTURE = test_fixtures.MySQLOpportunisticFixture
+class ModelsMigrationsSyncSQLite(test_fixtures.OpportunisticDBTestMixin,
+                                 _ModelsMigrationsSync, base.BaseTestCase):
+
+    def get_engine(self):
+        return enginefacade.writer.get_engine()
 
 
-class ModelsMigrationsSyncPostgreSQL(ModelsMigrationsSyncSQLite):
-    FIXTURE = test_fixtures.PostgresqlOpportunisticFixture
+class ModelsMigrationsSyncMySQL(_ModelsMigrationsSync, base.BaseTestCase):
+    """On a real MariaDB server (tests/servers.py)."""
+
+    SERVER = servers.MariaDB
+
+    def setUp(self):
+        super().setUp()
+        self.engine = sa.create_engine(servers.database(self.SERVER, self))
+        self.addCleanup(self.engine.dispose)
+
+    def get_engine(self):
+        return self.engine
+
+
+class ModelsMigrationsSyncPostgreSQL(ModelsMigrationsSyncMySQL):
+    SERVER = servers.PostgreSQL
 
 
 class MigrationTest(base.BaseTestCase):
