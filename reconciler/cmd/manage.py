@@ -6,12 +6,15 @@
                                            [--kind K] [--format table|json]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all)
                                       [--format table|json]
+    cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
 """
 
 import json
 import sys
+import threading
 
 from oslo_config import cfg
+import oslo_messaging
 
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
@@ -106,6 +109,52 @@ def do_name_map(conf):
     return 0
 
 
+class _EventPrinter(object):
+    """A notification endpoint: one JSON line per reconciler event."""
+
+    filter_rule = oslo_messaging.NotificationFilter(
+        event_type=r'^reconciler\.')
+
+    def __init__(self, exit_after):
+        self.left = exit_after
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        with self._lock:
+            print(json.dumps({'event_type': event_type,
+                              'publisher_id': publisher_id,
+                              'timestamp': metadata.get('timestamp'),
+                              'payload': payload}, sort_keys=True),
+                  flush=True)
+            if self.left is not None:
+                self.left -= 1
+                if self.left <= 0:
+                    self.done.set()
+        return oslo_messaging.NotificationResult.HANDLED
+
+
+def do_listen(conf):
+    """An example consumer of the daemon's notifications."""
+    transport = oslo_messaging.get_notification_transport(conf)
+    printer = _EventPrinter(conf.category.exit_after)
+    listener = oslo_messaging.get_notification_listener(
+        transport, [oslo_messaging.Target(topic=topic) for topic in
+                    conf.oslo_messaging_notifications.topics],
+        [printer], executor='threading', pool=conf.category.pool)
+    listener.start()
+    try:
+        while not printer.done.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+        listener.wait()
+        transport.cleanup()
+    return 0
+
+
 def do_db_sync(conf):
     history.History.from_conf(conf).sync()
     print('Database is at the latest revision.')
@@ -157,6 +206,15 @@ def add_command_parsers(subparsers):
                             "with its array name and whether it exists.")
     _add_format(names)
     names.set_defaults(func=do_name_map)
+
+    listen = subparsers.add_parser(
+        'listen', help="Print the daemon's notifications as JSON lines.")
+    listen.add_argument('--pool', help='Receive a copy in this listener '
+                        'pool instead of taking events from the shared '
+                        'notification queue.')
+    listen.add_argument('--exit-after', type=int, metavar='N',
+                        help='Exit after N events.')
+    listen.set_defaults(func=do_listen)
 
 
 def main(argv=None):

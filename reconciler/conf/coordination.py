@@ -1,4 +1,4 @@
-"""``[coordination]``: Cinder's group and option, so cinder.conf's value is used.
+"""``[coordination]``: Cinder's group and option, read from cinder.conf too.
 
 Several daemons pointed at the same ``backend_url`` split the backends among
 themselves (see :mod:`reconciler.coordination`).
