@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Run the whole test suite (unit and functional, against a real cinder-api on
-# 127.0.0.1) on a fresh machine: installs what the tests need, then runs stestr.
+# Run the whole test suite (unit and functional, against a real cinder-api,
+# Redis, RabbitMQ, PostgreSQL and MariaDB on 127.0.0.1) on a fresh machine:
+# installs what the tests need, then runs stestr.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
+bash tools/install-servers.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
 bash tools/install-debs.sh
 bash tools/shellcheck.sh
