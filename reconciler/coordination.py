@@ -31,6 +31,33 @@ def lock_name(backend):
     return ('cinder-reconciler-%s' % backend).encode()
 
 
+class Lease(object):
+    """Permission to reconcile one backend, for the length of one pass.
+
+    False when refused. It is also the pass's stop flag (``run_pass``'s
+    ``stop``): set when ``stop`` is, or when the lock expired (heartbeats
+    failed) or was taken, since such a pass must record nothing.
+    """
+
+    def __init__(self, granted, lock=None, stop=None):
+        self.granted = granted
+        self._lock = lock
+        self._stop = stop
+
+    def __bool__(self):
+        return self.granted
+
+    def is_set(self):
+        if self._stop is not None and self._stop.is_set():
+            return True
+        if self._lock is None:
+            return False
+        try:
+            return not self._lock.is_still_owner()
+        except Exception:
+            return True
+
+
 class Coordinator(object):
     """A tooz member; start it in the worker, after the fork."""
 
@@ -60,7 +87,16 @@ class Coordinator(object):
                         type(e).__name__)
 
     def _connect(self):
-        with self._connecting:
+        """The started coordinator; connects if needed.
+
+        While one thread (re)connects, which can take a minute when the
+        backend is down, the others do not wait: their passes are skipped.
+        """
+        if self._tooz is not None:
+            return self._tooz
+        if not self._connecting.acquire(blocking=False):
+            raise RuntimeError('connecting')
+        try:
             if self._tooz is None:
                 tooz = coordination.get_coordinator(self.url, self.member_id)
                 tooz.start(start_heart=True)
@@ -74,6 +110,8 @@ class Coordinator(object):
                 LOG.info('Coordination started as member %s',
                          self.member_id.decode())
             return self._tooz
+        finally:
+            self._connecting.release()
 
     def _join(self, tooz):
         try:
@@ -103,33 +141,33 @@ class Coordinator(object):
         return owner
 
     @contextlib.contextmanager
-    def exclusive(self, backend, blocking=False):
-        """Yield whether this process may reconcile ``backend`` now.
+    def exclusive(self, backend, blocking=False, stop=None):
+        """Yield a :class:`Lease`: may this process reconcile ``backend``?
 
         A member must own ``backend`` on the ring; anyone must hold its
         lock, for as long as the block runs.
         """
         if not self.enabled:
-            yield True
+            yield Lease(True, stop=stop)
             return
         try:
             tooz = self._connect()
             if self.member and self._owner(tooz, backend) != self.member_id:
-                yield False
+                yield Lease(False)
                 return
             lock = tooz.get_lock(lock_name(backend))
             acquired = lock.acquire(blocking=blocking)
         except Exception as e:
             LOG.warning('Backend %s: ownership unknown, pass skipped (%s)',
                         backend, type(e).__name__)
-            yield False
+            yield Lease(False)
             return
         if not acquired:
             LOG.info('Backend %s: a pass is under way elsewhere', backend)
-            yield False
+            yield Lease(False)
             return
         try:
-            yield True
+            yield Lease(True, lock, stop)
         finally:
             try:
                 lock.release()

@@ -42,4 +42,5 @@ class ImplausibleInventory(InventoryError):
 
 
 class PassInterrupted(ReconcilerError):
-    """The service is stopping; the pass stopped between two stages."""
+    """The service is stopping, or the backend's coordination lock was lost;
+    the pass stopped between two stages."""

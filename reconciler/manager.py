@@ -79,7 +79,9 @@ class BackendReconciler(object):
     @staticmethod
     def _checkpoint(stop):
         if stop is not None and stop.is_set():
-            raise exception.PassInterrupted('service is stopping')
+            raise exception.PassInterrupted(
+                'interrupted: the service is stopping or the backend lock '
+                'was lost')
 
     def run_pass(self, stop=None):
         backend = self.backend

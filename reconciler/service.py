@@ -51,16 +51,16 @@ class ReconcilerService(service.Service):
     def _tick(self, name):
         backend = self._backends[name]
         if backend.reconciler_enabled and not self._stop.is_set():
-            with self._coordinator.exclusive(name) as mine:
-                if mine:
-                    self._run_pass(backend)
+            with self._coordinator.exclusive(name, stop=self._stop) as lease:
+                if lease:
+                    self._run_pass(backend, lease)
         return backend.reconciler_interval
 
-    def _run_pass(self, backend):
+    def _run_pass(self, backend, lease):
         try:
             manager.BackendReconciler(
                 self.conf, backend, self._history,
-                self._notifier).run_pass(stop=self._stop)
+                self._notifier).run_pass(stop=lease)
         except Exception:
             LOG.exception('Backend %s: pass could not be recorded',
                           backend.name)

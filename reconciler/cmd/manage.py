@@ -58,13 +58,13 @@ def do_check(conf):
 
 
 def _check_one(conf, backend, store, notifier, coordinator):
-    with coordinator.exclusive(backend.name, blocking=True) as locked:
-        if not locked:
+    with coordinator.exclusive(backend.name, blocking=True) as lease:
+        if not lease:
             raise exception.ReconcilerError(
                 'backend %s: could not take its coordination lock'
                 % backend.name)
         return manager.BackendReconciler(conf, backend, store,
-                                         notifier).run_pass()
+                                         notifier).run_pass(stop=lease)
 
 
 def do_findings_list(conf):
