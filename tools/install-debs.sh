@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# Install the Debian packages the checks need (shellcheck for the shell
-# scripts, systemd for `systemd-analyze verify` of the packaged unit) when
-# they are missing; needs root on a machine without them.
+# Install the Debian packages the checks and tests need when they are
+# missing (one apt-get update); needs root on a machine without them:
+# - shellcheck for the shell scripts, systemd for `systemd-analyze verify`
+#   of the packaged unit;
+# - the servers the tests start for themselves on 127.0.0.1
+#   (reconciler/tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB.
+#   Their own system services are kept stopped.
 set -euo pipefail
 
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+for p in redis-server rabbitmq-server postgresql mariadb-server; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing+=("$p")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-debs: not root, cannot install ${missing[*]}" >&2
     exit 1
+fi
+policy=/usr/sbin/policy-rc.d
+if [ ! -e $policy ]; then
+    # Tells the packages' scripts not to start their services.
+    printf '#!/bin/sh\nexit 101\n' > $policy
+    chmod +x $policy
+    trap 'rm -f $policy' EXIT
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt_get() { apt-get -qq -o DPkg::Lock::Timeout=300 "$@"; }

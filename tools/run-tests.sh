@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
-bash tools/install-servers.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
 bash tools/install-debs.sh
 bash tools/shellcheck.sh

@@ -23,8 +23,8 @@ OPTS = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(OPTS, group=GROUP)
+    conf.register_group(cfg.OptGroup(GROUP.name, help=GROUP.help))
+    conf.register_opts(OPTS, group=GROUP.name)
 
 
 def list_opts():

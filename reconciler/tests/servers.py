@@ -2,7 +2,7 @@
 
 Each runs from Debian's packages on 127.0.0.1, on a free port, in a
 directory of its own, so it never meets a system instance.
-``tools/install-servers.sh`` installs them. A missing server skips the test
+``tools/install-debs.sh`` installs them. A missing server skips the test
 on a developer's machine and fails it in CI (``CI=true``), where a skip would
 hide an install step that no longer works.
 """
@@ -32,7 +32,7 @@ def in_ci():
 
 def unavailable(reason):
     if in_ci():
-        raise RuntimeError('%s; CI must install it (tools/install-servers.sh)'
+        raise RuntimeError('%s; CI must install it (tools/install-debs.sh)'
                            % reason)
     raise unittest.SkipTest(reason)
 
