@@ -1,6 +1,8 @@
 """Ownership and locks of ``reconciler.coordination`` on a real Redis."""
 
+import subprocess
 import threading
+import time
 
 import fixtures
 from oslo_config import cfg
@@ -9,9 +11,21 @@ from oslotest import base
 
 from reconciler.conf import coordination as coordination_conf
 from reconciler import coordination
+from reconciler import history
+from reconciler.tests.functional import fixtures as local_fixtures
+from reconciler.tests.functional import test_manage
 from reconciler.tests import servers
 
 BACKENDS = ['backend-%d' % i for i in range(20)]
+
+
+def make_conf(test, **coordination_values):
+    conf = cfg.ConfigOpts()
+    values = test.useFixture(config_fixture.Config(conf))
+    coordination_conf.register_opts(conf)
+    conf([], default_config_files=[], default_config_dirs=[])
+    values.config(group='coordination', **coordination_values)
+    return conf
 
 
 class CoordinatorTest(base.BaseTestCase):
@@ -21,17 +35,10 @@ class CoordinatorTest(base.BaseTestCase):
         self.useFixture(fixtures.Timeout(60, gentle=True))
         self.redis = self.useFixture(servers.Redis())
 
-    def conf(self, **coordination_values):
-        conf = cfg.ConfigOpts()
-        values = self.useFixture(config_fixture.Config(conf))
-        coordination_conf.register_opts(conf)
-        conf([], default_config_files=[], default_config_dirs=[])
-        values.config(group='coordination', **coordination_values)
-        return conf
-
     def coordinator(self, member=True):
         c = coordination.Coordinator(
-            self.conf(backend_url=self.redis.url(timeout=3)), member=member)
+            make_conf(self, backend_url=self.redis.url(timeout=3)),
+            member=member)
         c.start()
         self.addCleanup(c.stop)
         return c
@@ -43,7 +50,7 @@ class CoordinatorTest(base.BaseTestCase):
 
     def test_without_backend_url_every_backend_is_ours(self):
         log = self.useFixture(fixtures.FakeLogger())
-        c = coordination.Coordinator(self.conf())
+        c = coordination.Coordinator(make_conf(self))
         c.start()
         self.assertIn('reconciles every backend', log.output)
         self.assertTrue(all(self.owns(c, b) for b in BACKENDS))
@@ -110,3 +117,31 @@ class CoordinatorTest(base.BaseTestCase):
         # Back, empty: the member joins again.
         self.redis.start()
         self.assertTrue(self.owns(c, 'b1'))
+
+
+class ManageCheckLockTest(base.BaseTestCase):
+    """``manage check`` never runs beside a daemon's pass of its backend."""
+
+    def test_check_waits_for_the_lock(self):
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        redis = self.useFixture(servers.Redis())
+        conf = test_manage.CONF + '[coordination]\nbackend_url = {redis}\n'
+        demo = self.useFixture(local_fixtures.DemoCloud(
+            conf, redis=redis.url(timeout=3)))
+        demo.manage('db', 'sync')
+        store = history.History('sqlite:///%s/r.sqlite' % demo.tmp)
+        daemon = coordination.Coordinator(make_conf(
+            self, backend_url=redis.url(timeout=3)), member=False)
+        self.addCleanup(daemon.stop)
+        with daemon.exclusive('fake1') as lease:
+            self.assertTrue(lease)
+            check = subprocess.Popen(demo.command('manage', 'check'),
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+            self.addCleanup(lambda: check.poll() is None and check.kill())
+            time.sleep(5)
+            self.assertIsNone(check.poll())
+            self.assertEqual([], store.runs())
+        out, _ = check.communicate(timeout=60)
+        self.assertEqual(0, check.returncode)
+        self.assertIn('run 1 ok', out)
