@@ -16,6 +16,16 @@ from oslo_utils import strutils
 
 from reconciler import exception
 
+
+class CommandFailed(exception.ArrayError):
+    """The command ran and exited non-zero; ``stderr`` says why."""
+
+    def __init__(self, message, exit_code, stderr):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
 TIMEOUT_OPT = cfg.IntOpt(
     'reconciler_command_timeout', default=120, min=1,
     help='Seconds one array command (lvs, tgtadm, rbd...) may run before '
@@ -44,8 +54,9 @@ def run(argv, prefix='', timeout=120):
                                          % (what, timeout))
     except processutils.ProcessExecutionError as e:
         stderr = strutils.mask_password((e.stderr or '').strip())
-        raise exception.ArrayError('%s exited with status %s: %s'
-                                   % (what, e.exit_code, stderr[-500:]))
+        raise CommandFailed('%s exited with status %s: %s'
+                            % (what, e.exit_code, stderr[-500:]),
+                            e.exit_code, stderr)
     except OSError as e:
         raise exception.ArrayUnreachable('%s could not run: %s'
                                          % (what, e.strerror))
