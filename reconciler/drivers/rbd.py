@@ -1,8 +1,7 @@
 """Cinder's Ceph RBD driver: images, snapshots and trash of ``rbd_pool``.
 
-Read through the ``rbd`` command line with JSON output (``ls -l``, ``info``,
-``snap ls``, ``children``, ``trash ls``), as the configured Ceph user. Names
-(reference/backends.md section 5):
+Read as the configured Ceph user through the ``rbd`` binding or command line
+(rbd_client.py). Names (reference/backends.md section 5):
 
 * ``volume-<name_id>``: a volume; ``volume-<id>.deleted``: a volume Cinder
   deleted while clones still depended on it. Expected while it has children
@@ -18,9 +17,7 @@ Read through the ``rbd`` command line with JSON output (``ls -l``, ``info``,
 RBD has no per-host exports.
 """
 
-import json
 import re
-import shlex
 import time
 
 from oslo_config import cfg
@@ -28,7 +25,7 @@ from oslo_config import cfg
 from reconciler.drivers import base
 from reconciler.drivers import command
 from reconciler.drivers import names
-from reconciler import exception
+from reconciler.drivers import rbd_client
 from reconciler import model
 
 R = model.ResourceType
@@ -50,16 +47,17 @@ OPTS = [
     cfg.BoolOpt('enable_deferred_deletion', default=False,
                 help='Whether Cinder purges its trashed images itself; '
                      'without it a trashed Cinder image is a leak.'),
-    cfg.StrOpt('reconciler_rbd_command', default='rbd',
-               help='The rbd command line to run (a path, or a command '
-                    'with leading arguments).'),
+    cfg.StrOpt('reconciler_rbd_command',
+               help='Read the pool with this rbd command line (a path, or a '
+                    'command with leading arguments) rather than the Python '
+                    'binding. Unset: the binding where it imports, else '
+                    '"rbd".'),
     command.TIMEOUT_OPT,
 ]
 
 _DELETED = '.deleted'
 _CLONE_SNAP = '.clone_snap'
 _BACKUP_SNAP = re.compile(r'^backup\.[a-z0-9\-]+?\.snap\..+$')
-_NOT_FOUND = '(2) No such file or directory'
 
 
 class RBDDriver(base.ArrayDriver):
@@ -76,37 +74,15 @@ class RBDDriver(base.ArrayDriver):
                                            suffix=re.escape(_CLONE_SNAP))
         self.backup_image_re = names.pattern(volume, suffix=r'\.backup\..+')
         self.pool = backend.rbd_pool
-        self.requests = 0
+        self.client = None
 
-    # -- the command line ---------------------------------------------------
+    def open(self):
+        self.client = rbd_client.connect(self.backend)
 
-    def _rbd(self, *args):
-        b = self.backend
-        argv = shlex.split(b.reconciler_rbd_command) + [
-            '--cluster', b.rbd_cluster_name]
-        if b.rbd_user:
-            argv += ['--id', b.rbd_user]
-        if b.rbd_ceph_conf:
-            argv += ['--conf', b.rbd_ceph_conf]
-        self.requests += 1
-        out = command.run(argv + list(args) + ['--format', 'json'],
-                          timeout=b.reconciler_command_timeout)
-        try:
-            return json.loads(out)
-        except ValueError as e:
-            raise exception.ArrayResponseError(
-                'rbd %s: output is not JSON (%s)' % (args[0], e))
-
-    def _rbd_list(self, *args):
-        items = self._rbd(*args)
-        if not isinstance(items, list):
-            raise exception.ArrayResponseError(
-                'rbd %s: malformed entry (a list expected)'
-                % ' '.join(args))
-        return items
-
-    def _spec(self, image, snap=None):
-        return '%s/%s' % (self.pool, image) + ('@' + snap if snap else '')
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
 
     # -- names --------------------------------------------------------------
 
@@ -148,7 +124,7 @@ class RBDDriver(base.ArrayDriver):
         uuid = self.names.uuid(self.deleted_re, name)
         if uuid is None:
             _kind, cls, uuid = self.decode_name(name)
-        elif self._has_children(name, snaps):
+        elif any(self.client.has_children(name, snap) for snap in snaps):
             cls = C.TEMPORARY
         else:
             cls = C.CINDER
@@ -161,46 +137,21 @@ class RBDDriver(base.ArrayDriver):
             R.SNAPSHOT, '%s@%s' % (image, snap), uuid, cls, pool=self.pool,
             size_gib=_gib(size), parent_uuid=self._parent_key(image))
 
-    def _has_children(self, image, snaps):
-        for snap in snaps:
-            if self._rbd_list('children', '--all', self._spec(image, snap)):
-                return True
-        return False
-
-    def _trash_object(self, entry):
-        name, trash_id = entry['name'], entry['id']
-        uuid = (self.names.uuid(self.names.volume, name)
-                or self.names.uuid(self.deleted_re, name))
-        cls = C.FOREIGN if uuid is None else (
-            C.TEMPORARY if self.backend.enable_deferred_deletion
-            else C.CINDER)
-        return model.ArrayObject(R.VOLUME, _trash_name(name, trash_id), uuid,
-                                 cls, pool=self.pool)
-
     def _trash(self):
-        entries = self._rbd_list('trash', 'ls', '--all', self.pool)
-        try:
-            return [self._trash_object(e) for e in entries]
-        except (KeyError, TypeError) as e:
-            raise exception.ArrayResponseError(
-                'rbd trash ls %s: malformed entry (%s)' % (self.pool, e))
+        objects = []
+        for trash_id, name in self.client.trash():
+            uuid = self._parent_key(name)
+            cls = C.FOREIGN if uuid is None else (
+                C.TEMPORARY if self.backend.enable_deferred_deletion
+                else C.CINDER)
+            objects.append(model.ArrayObject(
+                R.VOLUME, _trash_name(name, trash_id), uuid, cls,
+                pool=self.pool))
+        return objects
 
     def list_objects(self):
         start = time.monotonic()
-        rows = self._rbd_list('ls', '-l', self.pool)
-        images, snaps = {}, {}
-        try:
-            for row in rows:
-                image, size = row['image'], row['size']
-                if not isinstance(image, str) or not image:
-                    raise TypeError('image name %r' % (image,))
-                if 'snapshot' in row:
-                    snaps.setdefault(image, {})[row['snapshot']] = size
-                else:
-                    images[image] = size
-        except (KeyError, TypeError) as e:
-            raise exception.ArrayResponseError(
-                'rbd ls -l %s: malformed entry (%s)' % (self.pool, e))
+        images, snaps = self.client.listing()
         objects = [self._image(name, size, snaps.get(name, ()))
                    for name, size in sorted(images.items())]
         objects += [self._snapshot(image, snap, size)
@@ -209,61 +160,40 @@ class RBDDriver(base.ArrayDriver):
         objects += self._trash()
         return model.ArrayView(tuple(objects), fetched_at=time.time(),
                                seconds=time.monotonic() - start,
-                               requests=self.requests)
+                               requests=self.client.requests)
 
     # -- point look-ups -----------------------------------------------------
 
-    def _info(self, image):
-        try:
-            info = self._rbd('info', self._spec(image))
-        except command.CommandFailed as e:
-            if _NOT_FOUND in e.stderr:
-                return None
-            raise
-        try:
-            size = info['size']
-            snaps = () if not self.deleted_re.match(image) else [
-                s['name'] for s in self._snaps(image) or ()]
-        except (KeyError, TypeError) as e:
-            raise exception.ArrayResponseError(
-                'rbd info %s: malformed (%s)' % (self._spec(image), e))
+    def _find_image(self, image):
+        size = self.client.image_size(image)
+        if size is None:
+            return None
+        snaps = ()
+        if self.deleted_re.match(image):
+            snaps = self.client.snapshots(image) or ()
         return self._image(image, size, snaps)
 
-    def _snaps(self, image):
-        """The image's snapshots; None if the image does not exist."""
-        try:
-            return self._rbd_list('snap', 'ls', self._spec(image))
-        except command.CommandFailed as e:
-            if _NOT_FOUND in e.stderr:
-                return None
-            raise
+    def _find_snapshot(self, image, snap):
+        snaps = self.client.snapshots(image) or {}
+        if snap not in snaps:
+            return None
+        return self._snapshot(image, snap, snaps[snap])
 
     def find_volume(self, volume_key):
-        return self._info(self.volume_name(volume_key))
+        return self._find_image(self.volume_name(volume_key))
 
     def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
-        image = self.volume_name(volume_key)
-        wanted = self.snapshot_name(snapshot_id)
-        try:
-            for snap in self._snaps(image) or ():
-                if snap['name'] == wanted:
-                    return self._snapshot(image, wanted, snap.get('size'))
-        except (KeyError, TypeError) as e:
-            raise exception.ArrayResponseError(
-                'rbd snap ls %s: malformed (%s)' % (self._spec(image), e))
-        return None
+        return self._find_snapshot(self.volume_name(volume_key),
+                                   self.snapshot_name(snapshot_id))
 
     def refresh(self, obj):
         if obj.kind == R.SNAPSHOT:
             image, _, snap = obj.name.partition('@')
-            for entry in self._snaps(image) or ():
-                if entry.get('name') == snap:
-                    return self._snapshot(image, snap, entry.get('size'))
-            return None
+            return self._find_snapshot(image, snap)
         if _is_trash(obj.name):
             return next((t for t in self._trash() if t.name == obj.name),
                         None)
-        return self._info(obj.name)
+        return self._find_image(obj.name)
 
 
 def _gib(size):
