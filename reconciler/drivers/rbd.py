@@ -93,7 +93,10 @@ class RBDDriver(base.ArrayDriver):
         return self.names.snapshot_name(snapshot_id)
 
     def decode_name(self, name):
-        """Images; see :meth:`decode_snapshot` for ``image@snap`` names."""
+        """An image, or an ``image@snap`` snapshot."""
+        if '@' in name:
+            cls, uuid = self.decode_snapshot(name.partition('@')[2])
+            return R.SNAPSHOT, cls, uuid
         uuid = self.names.uuid(self.names.volume, name)
         if uuid:
             return R.VOLUME, C.CINDER, uuid
@@ -103,6 +106,7 @@ class RBDDriver(base.ArrayDriver):
         return R.VOLUME, C.FOREIGN, None
 
     def decode_snapshot(self, snap):
+        """The class and UUID of a snapshot name (the part after ``@``)."""
         uuid = self.names.uuid(self.names.snapshot, snap)
         if uuid:
             return C.CINDER, uuid

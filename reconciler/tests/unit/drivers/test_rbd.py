@@ -182,6 +182,21 @@ class ClassifyTest(RbdTestCase):
             '%s (trash %s)' % (vol('t'), trash_id):
                 (R.VOLUME, C.CINDER, uid('t'), None)}, got)
 
+    def test_decode_names_as_listed(self):
+        d = self.driver(reconciler_rbd_command=self.script)
+        for name, expected in (
+                (vol('a'), (R.VOLUME, C.CINDER, uid('a'))),
+                ('%s@snapshot-%s' % (vol('a'), uid('s')),
+                 (R.SNAPSHOT, C.CINDER, uid('s'))),
+                ('%s@%s.clone_snap' % (vol('a'), vol('b')),
+                 (R.SNAPSHOT, C.TEMPORARY, uid('b'))),
+                ('%s@backup.%s.snap.1795380000.25' % (vol('a'), uid('k')),
+                 (R.SNAPSHOT, C.REPLICA, None)),
+                ('%s.backup.%s' % (vol('a'), uid('k')),
+                 (R.VOLUME, C.REPLICA, uid('a'))),
+                ('volume-%s-x' % uid('a'), (R.VOLUME, C.FOREIGN, None))):
+            self.assertEqual(expected, d.decode_name(name), name)
+
     def test_binding_and_cli_see_the_same_pool(self):
         cli = self.driver(reconciler_rbd_command=self.script).list_objects()
         binding = self.binding_driver().list_objects()
