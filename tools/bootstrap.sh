@@ -10,12 +10,17 @@ if ! "$PYTHON" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 1
     echo "bootstrap: installing python3-venv (needs Python >= 3.11)" >&2
     apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
 fi
-# lvm2: the LVM driver's tests read a real volume group on a loop device.
-if ! dpkg-query -W -f '${Status}' lvm2 2>/dev/null | grep -q "ok installed" \
-        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "bootstrap: installing lvm2" >&2
+# lvm2 and tgt: the LVM driver's tests read a real volume group on a loop
+# device and a real tgtd's targets (only where we are root, on Debian).
+missing=""
+for pkg in lvm2 tgt; do
+    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+        || missing="$missing $pkg"
+done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing$missing" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lvm2 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

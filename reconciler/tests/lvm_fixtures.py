@@ -1,4 +1,4 @@
-"""A real LVM volume group on a loop device, for the LVM driver's tests.
+"""Real LVM and a real iSCSI target daemon, for the LVM driver's tests.
 
 LVM's own tools create the physical volume and the group. The logical
 volumes are written as LVM metadata (``vgcfgrestore``): without the
@@ -7,14 +7,20 @@ linear volumes but no snapshot or thin volume, while ``lvs`` reads any
 metadata. Everything runs with ``LVM_SYSTEM_DIR`` pointing at a private
 lvm.conf (the driver's ``lvm_conf_file``) that sees only our loop device,
 never activates anything and keeps no metadata archives.
+
+:class:`TgtDaemon` runs tgtd (Debian package tgt, Cinder's default target
+helper) in user space, its portal on 127.0.0.1 only.
 """
 
 import dataclasses
 import os
 import random
 import shutil
+import signal
+import socket
 import string
 import subprocess
+import time
 
 import fixtures
 
@@ -180,3 +186,89 @@ class LoopVolumeGroup(fixtures.Fixture):
         with open(path, 'w') as f:
             f.write(text)
         self.lvm('vgcfgrestore', '--force', '-f', path, self.name)
+
+
+def tgt_available():
+    """None if tgtd can run here, else why not."""
+    if os.geteuid() != 0:
+        return 'tgtd needs root'
+    for tool in ('tgtd', 'tgtadm'):
+        if shutil.which(tool) is None:
+            return '%s is not installed (Debian package tgt)' % tool
+    return None
+
+
+class TgtDaemon(fixtures.Fixture):
+    """tgtd on its own control port; ``tgtadm`` and a ``target()`` helper.
+
+    ``wrap(bindir)`` writes a ``tgtadm`` there that talks to this daemon, so
+    a driver running ``tgtadm`` with that directory first on its PATH reaches
+    it and no other.
+    """
+
+    def _setUp(self):
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.control_port = 1000 + os.getpid() % 60000
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            portal = s.getsockname()[1]
+        with open(os.path.join(self.dir, 'tgtd.log'), 'wb') as log:
+            self.proc = subprocess.Popen(
+                ['tgtd', '-f', '-C', str(self.control_port), '--iscsi',
+                 'portal=127.0.0.1:%d' % portal],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)
+        self.addCleanup(self._stop)
+        deadline = time.monotonic() + 15
+        while self.tgtadm('--lld', 'iscsi', '--op', 'show', '--mode',
+                          'target', check=False).returncode:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('tgtd did not start')
+            time.sleep(0.1)
+        self.tids = 0
+
+    def tgtadm(self, *args, check=True):
+        return subprocess.run(
+            ['tgtadm', '-C', str(self.control_port)] + list(args),
+            check=check, capture_output=True, text=True)
+
+    def target(self, iqn):
+        """A target open to every initiator (as Cinder's tgt config makes
+        it) with one LUN backed by a small file."""
+        self.tids += 1
+        tid = str(self.tids)
+        backing = os.path.join(self.dir, 'lun%s.img' % tid)
+        with open(backing, 'wb') as f:
+            f.truncate(1 << 20)
+        for args in (('--op', 'new', '--mode', 'target', '--tid', tid,
+                      '-T', iqn),
+                     ('--op', 'new', '--mode', 'logicalunit', '--tid', tid,
+                      '--lun', '1', '-b', backing),
+                     ('--op', 'bind', '--mode', 'target', '--tid', tid,
+                      '-I', 'ALL')):
+            self.tgtadm('--lld', 'iscsi', *args)
+
+    def wrap(self, bindir):
+        path = os.path.join(bindir, 'tgtadm')
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\nexec %s -C %d "$@"\n'
+                    % (shutil.which('tgtadm'), self.control_port))
+        os.chmod(path, 0o755)
+
+    def stop(self):
+        """Shut tgtd down as an administrator would (offline, then stop)."""
+        self.tgtadm('--op', 'update', '--mode', 'sys', '--name', 'State',
+                    '-v', 'offline', check=False)
+        for tid in range(1, self.tids + 1):
+            self.tgtadm('--lld', 'iscsi', '--op', 'delete', '--mode',
+                        'target', '--tid', str(tid), '--force', check=False)
+        self.tgtadm('--op', 'delete', '--mode', 'system', check=False)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def _stop(self):
+        if self.proc.poll() is None:
+            self.stop()

@@ -1,13 +1,12 @@
-"""The daemon's pass over an LVM backend: real cinder-api, real LVM.
+"""The daemon's pass over an LVM backend: real cinder-api, LVM and tgtd.
 
-The volume group lives on a loop device (lvm_fixtures); ``lvs`` is the
-system's own. The iSCSI target helper is a stand-in ``tgtadm`` on the
-command prefix's PATH that prints a listing in tgtadm's format: the test
-does not run tgtd.
+The volume group lives on a loop device and ``lvs`` is the system's own;
+the targets are a real tgtd's (lvm_fixtures). The command prefix (Cinder's
+root helper option) puts a ``tgtadm`` first on the PATH that talks to the
+test's tgtd, as the one of the host would.
 """
 
 import os
-import stat
 
 from reconciler.drivers import lvm
 from reconciler import model
@@ -74,31 +73,12 @@ def logical_volumes(scenario, vg, thin):
     return lvs + snapshots
 
 
-def tgtadm_listing(scenario):
-    """What ``tgtadm --lld iscsi --op show --mode target`` prints."""
-    out = []
-    exports = [o for o in scenario.array_contents(BACKEND)
-               if o.kind == 'export']
-    for tid, obj in enumerate(exports, 1):
-        out += ['Target %d: %svolume-%s' % (tid, PREFIX, obj.uuid),
-                '    System information:', '        Driver: iscsi',
-                '        State: ready', '    I_T nexus information:',
-                '        I_T nexus: %d' % tid,
-                '            Initiator: %s alias: %s' % (
-                    scn.initiator(obj.host), obj.host),
-                '            Connection: 0',
-                '                IP Address: 127.0.0.1',
-                '    LUN information:', '        LUN: 0',
-                '            Type: controller',
-                '        LUN: 1', '            Type: disk',
-                '            Backing store path: /dev/cinder/volume-%s'
-                % obj.uuid,
-                '    Account information:', '    ACL information:',
-                '        ALL']
-    # A target another service made: not Cinder's, never judged.
-    out += ['Target %d: iqn.2003-01.org.example:backup' % (len(exports) + 1),
-            '    System information:', '        Driver: iscsi']
-    return '\n'.join(out) + '\n'
+def target_names(scenario):
+    """The iSCSI targets the scenario's exports are, and one that is not
+    Cinder's (never judged)."""
+    return ['%svolume-%s' % (PREFIX, o.uuid)
+            for o in scenario.array_contents(BACKEND)
+            if o.kind == 'export'] + ['iqn.2003-01.org.example:backup']
 
 
 PLANTED = {
@@ -119,22 +99,18 @@ class LvmPassTest(fixtures.DriverPassTestCase):
     THIN = False
 
     def start_array(self):
-        reason = lvm_fixtures.available()
+        reason = lvm_fixtures.available() or lvm_fixtures.tgt_available()
         if reason:
             self.skipTest(reason)
         self.vg_name = 'crt-%d' % os.getpid()
         self.vg = self.useFixture(lvm_fixtures.LoopVolumeGroup(self.vg_name))
         self.vg.write(logical_volumes(self.scenario, self.vg_name, self.THIN))
+        self.tgtd = self.useFixture(lvm_fixtures.TgtDaemon())
+        for iqn in target_names(self.scenario):
+            self.tgtd.target(iqn)
         bindir = os.path.join(self.vg.dir, 'bin')
         os.mkdir(bindir)
-        self.tgtadm_out = os.path.join(self.vg.dir, 'tgtadm.out')
-        with open(self.tgtadm_out, 'w') as f:
-            f.write(tgtadm_listing(self.scenario))
-        tgtadm = os.path.join(bindir, 'tgtadm')
-        with open(tgtadm, 'w') as f:
-            f.write('#!/bin/sh\necho "$@" >> %s.argv\ncat %s\n'
-                    % (self.tgtadm_out, self.tgtadm_out))
-        os.chmod(tgtadm, stat.S_IRWXU)
+        self.tgtd.wrap(bindir)
         return {'volume_driver': 'cinder.volume.drivers.lvm.LVMVolumeDriver',
                 'volume_group': self.vg_name,
                 'lvm_type': 'thin' if self.THIN else 'default',
@@ -158,8 +134,6 @@ class LvmPassTest(fixtures.DriverPassTestCase):
         # re-check drops (Cinder shows the attachment), never a finding.
         self.assertNotIn('export', report.consistent)
         self.assertEqual(len(PLANTED) + 1, report.inventory['suspects'])
-        with open(self.tgtadm_out + '.argv') as f:
-            self.assertIn('--lld iscsi --op show --mode target\n', f.read())
 
     def test_lvm_failure_fails_the_pass_and_changes_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
@@ -173,11 +147,11 @@ class LvmPassTest(fixtures.DriverPassTestCase):
         self.assertIn(self.vg_name, report.error)
         self.assertEqual(before, self.findings())
 
-    def test_target_listing_failure_fails_the_pass(self):
-        os.unlink(self.tgtadm_out)
+    def test_target_daemon_down_fails_the_pass(self):
+        self.tgtd.stop()
         report = self.run_pass()
         self.assertEqual(model.RunStatus.FAILED, report.status)
-        self.assertIn('tgtadm exited with status 1', report.error)
+        self.assertIn('tgtadm exited with status', report.error)
         self.assertEqual({}, self.findings())
 
     def test_leak_deleted_between_listing_and_recheck_is_no_finding(self):
