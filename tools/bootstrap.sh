@@ -21,6 +21,11 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; the
     echo "bootstrap: installing$missing" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # The tests run their own tgtd on 127.0.0.1; the packaged service would
+    # listen on every address.
+    if command -v systemctl >/dev/null; then
+        systemctl disable --now tgt.service >/dev/null 2>&1 || true
+    fi
 fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
