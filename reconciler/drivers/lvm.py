@@ -10,8 +10,10 @@ snapshot's lv_attr says "thin volume", so snapshots are told by name first
 and by their ``origin`` column otherwise.
 
 Exports are the target helper's iSCSI targets whose IQN is ``target_prefix``
-+ a Cinder volume name. A target is not tied to a host (its ACL is open), so
-any attachment of the volume accounts for it.
++ a Cinder volume name, with the initiators logged in. A target names no
+host (its ACL is open): one of a volume attached nowhere is an orphan, one
+of an attached volume is never reported (the engine's rule for exports
+without a host).
 """
 
 import json

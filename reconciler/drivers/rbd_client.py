@@ -123,16 +123,21 @@ class BindingClient(object):
             for option in ('rados_osd_op_timeout', 'rados_mon_op_timeout'):
                 self.client.conf_set(option, str(timeout))
             self.client.connect(timeout=timeout)
+        except rados.Error as e:
+            raise exception.ArrayUnreachable(
+                'Ceph cluster %s: %s' % (backend.rbd_cluster_name, e))
+        try:
             self.ioctx = self.client.open_ioctx(backend.rbd_pool)
         except rados.Error as e:
+            self.client.shutdown()
             raise exception.ArrayUnreachable(
                 'Ceph cluster %s, pool %s: %s' % (
                     backend.rbd_cluster_name, backend.rbd_pool, e))
 
-    def _call(self, what, fn, *args):
+    def _call(self, what, fn):
         self.requests += 1
         try:
-            return fn(*args)
+            return fn()
         except self.rbd.ImageNotFound:
             return None
         except (self.rados.Error, self.rbd.Error) as e:
@@ -172,7 +177,7 @@ class BindingClient(object):
     def trash(self):
         return [(e['id'], e['name']) for e in self._call(
             'trash_list', lambda: list(self.rbd.RBD().trash_list(
-                self.ioctx)))]
+                self.ioctx))) or ()]
 
     def close(self):
         self.ioctx.close()
