@@ -20,6 +20,7 @@ import signal
 import socket
 import string
 import subprocess
+import tempfile
 import time
 
 import fixtures
@@ -63,6 +64,15 @@ def available():
             return '%s is not installed (Debian package lvm2)' % tool
     if not os.path.exists('/dev/loop-control'):
         return 'no /dev/loop-control: the kernel offers no loop devices'
+    with tempfile.NamedTemporaryFile() as image:
+        image.truncate(1 << 20)
+        proc = subprocess.run(['losetup', '--find', '--show', image.name],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            return 'losetup cannot attach a loop device: %s' % (
+                proc.stderr.strip())
+        subprocess.run(['losetup', '--detach', proc.stdout.strip()],
+                       check=True)
     return None
 
 
