@@ -10,23 +10,6 @@ if ! "$PYTHON" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 1
     echo "bootstrap: installing python3-venv (needs Python >= 3.11)" >&2
     apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
 fi
-# lvm2 and tgt: the LVM driver's tests read a real volume group on a loop
-# device and a real tgtd's targets (only where we are root, on Debian).
-missing=""
-for pkg in lvm2 tgt; do
-    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
-        || missing="$missing $pkg"
-done
-if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "bootstrap: installing$missing" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    # The tests run their own tgtd on 127.0.0.1; the packaged service would
-    # listen on every address.
-    if command -v systemctl >/dev/null; then
-        systemctl disable --now tgt.service >/dev/null 2>&1 || true
-    fi
-fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
