@@ -32,22 +32,23 @@ def one_value(driver, value):
 def all_objects(driver, cinder_view):
     """Every Cinder volume and snapshot of the backend and its array name.
 
-    ``on_array`` says whether the listing holds a Cinder-named object of
-    that name; it is what a pass compares, without the re-checks. Members
-    of group snapshots may be named after their group (3PAR, LeftHand):
-    for them it is None, unknown by name.
+    ``on_array`` says whether the listing holds a Cinder-named object that
+    decodes to that UUID; it is what a pass compares, without the
+    re-checks. (By UUID, not name: an RBD snapshot is listed as
+    ``<image>@<snapshot name>``.) Members of group snapshots may be named
+    after their group (3PAR, LeftHand): for them it is None, unknown.
     """
-    listed = {(o.kind, o.name) for o in driver.list_objects().objects
+    listed = {(o.kind, o.uuid) for o in driver.list_objects().objects
               if o.object_class == model.ObjectClass.CINDER}
     rows = []
     for v in cinder_view.volumes:
         name = driver.volume_name(v.key)
         rows.append({'cinder_id': v.id, 'type': 'volume', 'name_id': v.name_id,
                      'status': v.status, 'array_name': name,
-                     'on_array': (model.ResourceType.VOLUME, name) in listed})
+                     'on_array': (model.ResourceType.VOLUME, v.key) in listed})
     for s in cinder_view.snapshots:
         name = driver.snapshot_name(s.id)
-        found = (model.ResourceType.SNAPSHOT, name) in listed
+        found = (model.ResourceType.SNAPSHOT, s.id) in listed
         rows.append({'cinder_id': s.id, 'type': 'snapshot', 'name_id': None,
                      'status': s.status, 'array_name': name,
                      'on_array': found or (None if s.group_snapshot_id

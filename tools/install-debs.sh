@@ -3,6 +3,7 @@
 # missing (one apt-get update); needs root on a machine without them:
 # - shellcheck for the shell scripts, systemd for `systemd-analyze verify`
 #   of the packaged unit;
+# - lvm2 and tgt for the LVM driver's tests on a loop device and a tgtd;
 # - the servers the tests start for themselves on 127.0.0.1
 #   (reconciler/tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB.
 #   Their own system services are kept stopped.
@@ -11,6 +12,8 @@ set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v lvs >/dev/null || missing+=(lvm2)
+command -v tgtd >/dev/null || missing+=(tgt)
 for p in redis-server rabbitmq-server postgresql mariadb-server; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
         || missing+=("$p")
@@ -32,3 +35,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt_get() { apt-get -qq -o DPkg::Lock::Timeout=300 "$@"; }
 apt_get update
 apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null
+# The tests run their own tgtd on 127.0.0.1; the packaged service would
+# listen on every address.
+if [[ " ${missing[*]} " == *" tgt "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now tgt.service >/dev/null 2>&1 || true
+fi

@@ -9,10 +9,12 @@ CINDER_VERSION=29.0.0
 VENV=${CINDER_RECONCILER_CINDER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/cinder-reconciler/cinder-$CINDER_VERSION}
 PYTHON=${PYTHON:-python3}
 
-if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('cinder') != '$CINDER_VERSION')" 2>/dev/null; then
+# fixtures: cinder.tests.fake_driver (the base of the manageable-API tests'
+# volume driver, simulators/incinder) imports it.
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('cinder') != '$CINDER_VERSION' or not m.version('fixtures'))" 2>/dev/null; then
     mkdir -p "$(dirname "$VENV")"
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --upgrade pip >&2
-    "$VENV/bin/pip" install --quiet "cinder==$CINDER_VERSION" >&2
+    "$VENV/bin/pip" install --quiet "cinder==$CINDER_VERSION" fixtures >&2
 fi
 echo "$VENV"

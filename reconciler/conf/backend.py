@@ -28,7 +28,8 @@ OPTS = [
     # Ours.
     cfg.StrOpt('reconciler_driver',
                help='Array driver to use: an entry point name in %s, '
-                    'e.g. fake, hpelefthand, hpe3par, nec.'
+                    'e.g. fake, hpelefthand, hpe3par, nec, lvm, rbd, '
+                    'manageable (any backend, through Cinder).'
                     % DRIVER_NAMESPACE),
     cfg.BoolOpt('reconciler_enabled', default=True,
                 help='Set to false to skip this backend.'),

@@ -17,6 +17,7 @@ from oslo_config import cfg
 import yaml
 
 from reconciler.drivers import base
+from reconciler.drivers import names
 from reconciler import exception
 from reconciler import model
 
@@ -27,9 +28,8 @@ OPTS = [
 
 # libyaml's safe loader where PyYAML was built with it: ~10x faster.
 _LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
-_UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
-_TEMP = re.compile(r'^clone-snap-(%s)$' % _UUID)
-_UNMANAGED = re.compile(r'^unm-(%s)$' % _UUID)
+_TEMP = re.compile(r'^clone-snap-(%s)$' % names.UUID)
+_UNMANAGED = re.compile(r'^unm-(%s)$' % names.UUID)
 
 
 class FakeDriver(base.ArrayDriver):
@@ -41,13 +41,7 @@ class FakeDriver(base.ArrayDriver):
 
     def __init__(self, backend):
         super().__init__(backend)
-        conf = backend.conf
-        self._volume = re.compile(
-            '^%s$' % re.escape(conf.volume_name_template).replace(
-                re.escape('%s'), '(%s)' % _UUID))
-        self._snapshot = re.compile(
-            '^%s$' % re.escape(conf.snapshot_name_template).replace(
-                re.escape('%s'), '(%s)' % _UUID))
+        self.names = names.Templates(backend.conf)
 
     def _read(self):
         path = self.backend.fake_array_file
@@ -69,9 +63,9 @@ class FakeDriver(base.ArrayDriver):
 
     def decode_name(self, name):
         for pattern, rtype, cls in (
-                (self._volume, model.ResourceType.VOLUME,
+                (self.names.volume, model.ResourceType.VOLUME,
                  model.ObjectClass.CINDER),
-                (self._snapshot, model.ResourceType.SNAPSHOT,
+                (self.names.snapshot, model.ResourceType.SNAPSHOT,
                  model.ObjectClass.CINDER),
                 (_TEMP, model.ResourceType.SNAPSHOT,
                  model.ObjectClass.TEMPORARY),
@@ -83,10 +77,10 @@ class FakeDriver(base.ArrayDriver):
         return None, model.ObjectClass.FOREIGN, None
 
     def volume_name(self, volume_key):
-        return self.backend.conf.volume_name_template % volume_key
+        return self.names.volume_name(volume_key)
 
     def snapshot_name(self, snapshot_id):
-        return self.backend.conf.snapshot_name_template % snapshot_id
+        return self.names.snapshot_name(snapshot_id)
 
     def _objects(self, data):
         try:

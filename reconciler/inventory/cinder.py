@@ -201,6 +201,33 @@ class CinderInventory(object):
                 return volume
         return None
 
+    def manageable(self, backend_host, resource):
+        """Cinder's manageable-resources listing of one backend.
+
+        ``resource`` is ``volumes`` or ``snapshots``. The volume service
+        asks its driver, which pages by ``offset`` (no links): pages are
+        requested until one comes back empty.
+        """
+        path = '/manageable_%s/detail' % resource
+        key = 'manageable-%s' % resource
+        entries = []
+        while True:
+            url = '%s?%s' % (path, urllib.parse.urlencode(dict(
+                host=backend_host, limit=self.page_size, offset=len(entries),
+                sort='reference:asc')))
+            try:
+                body = self._get(url, missing_ok=False)
+            except cinder_exc.NotFound as e:
+                raise exception.CinderError(
+                    'Cinder GET %s: %s' % (path, _safe(e)))
+            page = body.get(key)
+            if not isinstance(page, list):
+                raise exception.CinderError(
+                    'Cinder GET %s returned no %s list' % (path, key))
+            if not page:
+                return entries
+            entries += page
+
     def get_snapshot(self, snapshot_id):
         body = self._get('/snapshots/%s' % snapshot_id)
         return _snapshot(body['snapshot']) if body else None

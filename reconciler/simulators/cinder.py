@@ -111,7 +111,10 @@ def _installed_version(venv):
     return os.path.basename(found[0])[len('cinder-'):-len('.dist-info')]
 
 
-def _write_conf(path, venv, workdir, db_path, port=0, page_size=1000):
+def _write_conf(path, venv, workdir, db_path, port=0, page_size=1000,
+                volume_backends=()):
+    """cinder.conf; ``volume_backends`` (scenario ``Backend``s) each get a
+    volume service with the fixture driver (``allinone`` runs only)."""
     with open(path, 'w') as f:
         f.write(f"""[DEFAULT]
 auth_strategy = noauth
@@ -138,6 +141,18 @@ driver = noop
 
 [coordination]
 backend_url = file://{workdir}/state
+""")
+        if not volume_backends:
+            return
+        groups = [b.group or b.name for b in volume_backends]
+        f.write('\n[DEFAULT]\nenabled_backends = %s\n'
+                'rpc_response_timeout = 30\n' % ','.join(groups))
+        for group, b in zip(groups, volume_backends):
+            f.write(f"""
+[{group}]
+volume_driver = fixture_driver.ManageableFakeDriver
+volume_backend_name = {group}
+backend_host = {b.host}
 """)
 
 
@@ -223,8 +238,16 @@ class CinderCloud:
     transaction, so the API's next request sees it.
     """
 
-    def __init__(self, workdir, scenario, page_size=1000, port=None):
+    def __init__(self, workdir, scenario, page_size=1000, port=None,
+                 volume_services=()):
+        """``volume_services``: names of scenario backends that get a real
+        cinder-volume service in the API's process (``incinder/
+        allinone.py``), whose driver lists the array :meth:`write_array`
+        wrote through Cinder's manageable-resources API."""
         self.workdir = os.path.abspath(workdir)
+        self.volume_services = [scenario.backend(name)
+                                for name in volume_services]
+        self.arrays_dir = os.path.join(self.workdir, 'arrays')
         self.scenario = scenario
         self.page_size = page_size
         self.port = port
@@ -270,13 +293,20 @@ class CinderCloud:
             self._insert_snapshots(db, self.scenario.snapshots)
         self.port = self._fixed_port or _free_port()
         _write_conf(self.conf_path, venv, self.workdir, self.db_path,
-                    self.port, self.page_size)
-        env = dict(os.environ)
+                    self.port, self.page_size, self.volume_services)
+        env = dict(os.environ, CINDER_RECONCILER_ARRAYS=self.arrays_dir)
         env.pop('PYTHONPATH', None)
+        argv = [os.path.join(venv, 'bin', 'cinder-api')]
+        if self.volume_services:
+            for b in self.volume_services:
+                if not os.path.exists(self._array_path(b.name)):
+                    self.write_array(b.name)
+            argv = [os.path.join(venv, 'bin', 'python'),
+                    os.path.join(os.path.dirname(__file__), 'incinder',
+                                 'allinone.py')]
         with open(self.log_path, 'ab') as log:
             self._proc = subprocess.Popen(
-                [os.path.join(venv, 'bin', 'cinder-api'),
-                 '--config-file', self.conf_path],
+                argv + ['--config-file', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=env, start_new_session=True)
         try:
@@ -286,17 +316,26 @@ class CinderCloud:
             raise
 
     def _wait_ready(self, timeout):
+        """Until the API answers, and each volume service lists its array."""
         deadline = time.monotonic() + timeout
-        while True:
+        probes = ['http://127.0.0.1:%d/' % self.port] + [
+            '%s/manageable_volumes?host=%s' % (self.endpoint, b.backend_host)
+            for b in self.volume_services]
+        while probes:
             if self._proc.poll() is not None:
                 raise CinderCloudError('cinder-api exited with %s:\n%s' % (
                     self._proc.returncode, self.log_tail()))
+            request = urllib.request.Request(probes[0], headers={
+                'X-Auth-Token': ADMIN_TOKEN,
+                'OpenStack-API-Version': 'volume 3.8'})
             try:
-                _DIRECT.open('http://127.0.0.1:%d/' % self.port,
-                             timeout=2).close()
-                return
-            except urllib.error.HTTPError:
-                return      # GET / answers 300 Multiple Choices
+                _DIRECT.open(request, timeout=30).close()
+                probes.pop(0)
+                continue
+            except urllib.error.HTTPError as e:
+                if e.code == 300:       # GET / answers Multiple Choices
+                    probes.pop(0)
+                    continue
             except OSError:
                 pass
             if time.monotonic() > deadline:
@@ -403,6 +442,26 @@ class CinderCloud:
             (*columns.values(), row_id))
         if not cur.rowcount:
             raise KeyError('no live row %s in %s' % (row_id, table))
+
+    # -- the arrays behind volume services ----------------------------------
+
+    def _array_path(self, backend):
+        return os.path.join(self.arrays_dir,
+                            '%s.json' % (self.scenario.backend(backend).group
+                                         or backend))
+
+    def write_array(self, backend, volumes=(), snapshots=()):
+        """What the fixture driver of ``backend`` lists as manageable.
+
+        ``volumes``: dicts ``{name, size, in_use}``; ``snapshots``: dicts
+        ``{name, size, source}`` (source: the parent's array name).
+        """
+        path = self._array_path(backend)
+        os.makedirs(self.arrays_dir, exist_ok=True)
+        with open(path + '.tmp', 'w') as f:
+            json.dump({'volumes': list(volumes),
+                       'snapshots': list(snapshots)}, f)
+        os.replace(path + '.tmp', path)
 
     # -- churn while the API runs -------------------------------------------
 

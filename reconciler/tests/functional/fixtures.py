@@ -81,6 +81,7 @@ class DriverPassTestCase(base.BaseTestCase):
 
     BACKEND = None      # the backend group's name
     HOST = None         # [DEFAULT] host
+    VOLUME_SERVICES = ()    # backends with a cinder-volume service
 
     @classmethod
     def make_scenario(cls):
@@ -96,7 +97,8 @@ class DriverPassTestCase(base.BaseTestCase):
         cls.workdir.setUp()
         cls.scenario = cls.make_scenario()
         cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'), cls.scenario)
+            os.path.join(cls.workdir.path, 'cinder'), cls.scenario,
+            volume_services=cls.VOLUME_SERVICES)
         cls.cloud.start()
 
     @classmethod

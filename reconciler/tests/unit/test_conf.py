@@ -14,7 +14,7 @@ from reconciler import exception
 CINDER_CONF = """
 [DEFAULT]
 host = ctl-1
-enabled_backends = lvm-1,fake-2
+enabled_backends = pure-1,fake-2
 transport_url = rabbit://cinder:s3cret@127.0.0.1:5672/
 glance_api_servers = http://127.0.0.1:9292
 volume_name_template = vol-%s
@@ -22,10 +22,9 @@ volume_name_template = vol-%s
 [backend_defaults]
 reconciler_interval = 120
 
-[lvm-1]
-volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
-volume_group = cinder-volumes
-target_helper = lioadm
+[pure-1]
+volume_driver = cinder.volume.drivers.pure.PureISCSIDriver
+san_ip = 127.0.0.1
 
 [fake-2]
 volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
@@ -95,8 +94,8 @@ class ConfTest(base.BaseTestCase):
         conf = self.load(CINDER_CONF)
         e = self.assertRaises(exception.ConfigError,
                               backend_conf.enabled, conf)
-        self.assertIn('lvm-1', str(e))
-        self.assertIn('LVMVolumeDriver', str(e))
+        self.assertIn('pure-1', str(e))
+        self.assertIn('PureISCSIDriver', str(e))
 
     def test_unknown_reconciler_driver(self):
         conf = self.load("""

@@ -1,0 +1,234 @@
+"""Cinder's LVM driver: logical volumes of one volume group, and iSCSI targets.
+
+``lvs`` (JSON report) lists the group through the same command prefix
+Cinder uses (``sudo cinder-rootwrap ...``, whose filters allow exactly
+``env LC_ALL=C [LVM_SYSTEM_DIR=...] [LVM_SUPPRESS_FD_WARNINGS=...] lvs``).
+Names (reference/backends.md section 4): volumes ``volume-<name_id>``,
+snapshots ``_snapshot-<id>`` (Cinder escapes names LVM reserves), clone
+temporaries ``clone-snap-<id>`` and the thin pool ``<vg>-pool``. A thin
+snapshot's lv_attr says "thin volume", so snapshots are told by name first
+and by their ``origin`` column otherwise.
+
+Exports are the target helper's iSCSI targets whose IQN is ``target_prefix``
++ a Cinder volume name, with the initiators logged in. A target names no
+host (its ACL is open): one of a volume attached nowhere is an orphan, one
+of an attached volume is never reported (the engine's rule for exports
+without a host).
+"""
+
+import json
+import os
+import re
+import time
+
+from oslo_config import cfg
+
+from reconciler.drivers import base
+from reconciler.drivers import command
+from reconciler.drivers import names
+from reconciler import exception
+from reconciler import model
+
+R = model.ResourceType
+C = model.ObjectClass
+
+OPTS = [
+    cfg.StrOpt('volume_group', default='cinder-volumes',
+               help="Cinder's volume group of this backend."),
+    cfg.StrOpt('lvm_type', default='auto',
+               choices=['default', 'thin', 'auto'],
+               help="Cinder's LVM type; with 'thin' a missing thin pool "
+                    '<volume_group>-pool fails the pass.'),
+    cfg.StrOpt('lvm_conf_file', default='/etc/cinder/lvm.conf',
+               help="Cinder's LVM configuration file: used (as "
+                    'LVM_SYSTEM_DIR) when it exists; None to never use one.'),
+    cfg.BoolOpt('lvm_suppress_fd_warnings', default=False,
+                help='Suppress leaked file descriptor warnings of LVM.'),
+    cfg.StrOpt('target_helper', default='tgtadm',
+               choices=['tgtadm', 'lioadm', 'scstadmin', 'iscsictl', 'nvmet',
+                        'spdk-nvmeof', 'fake'],
+               help="Cinder's target helper. Exports are listed for tgtadm "
+                    '(tgtadm --op show) and lioadm (cinder-rtstool); with '
+                    'other helpers they are not listed.'),
+    cfg.StrOpt('target_prefix', default='iqn.2010-10.org.openstack:',
+               help="Cinder's prefix of target names."),
+    cfg.StrOpt('root_helper',
+               default='sudo cinder-rootwrap /etc/cinder/rootwrap.conf',
+               help='Prefix of every LVM and target command, as Cinder runs '
+                    'them; empty to run them directly.'),
+    command.TIMEOUT_OPT,
+]
+
+_FIELDS = 'lv_name,lv_attr,origin,pool_lv,lv_size'
+_CLONE_SNAP = re.compile(r'^clone-snap-(%s)$' % names.UUID)
+_TGT_TARGET = re.compile(r'^Target \d+: (\S+)$')
+_TGT_INITIATOR = re.compile(r'^\s+Initiator: (\S+)')
+
+
+def parse_tgtadm(text):
+    """``tgtadm --lld iscsi --op show --mode target``: {iqn: initiators}."""
+    targets, current = {}, None
+    for line in text.splitlines():
+        m = _TGT_TARGET.match(line)
+        if m:
+            current = targets.setdefault(m.group(1), set())
+        elif line.strip() and current is None:
+            raise exception.ArrayResponseError(
+                'tgtadm: unexpected output before the first target: %r'
+                % line[:80])
+        else:
+            m = _TGT_INITIATOR.match(line)
+            if m:
+                current.add(m.group(1).lower())
+    return {iqn: frozenset(i) for iqn, i in targets.items()}
+
+
+def parse_rtstool(text):
+    """``cinder-rtstool get-targets``: one target name a line."""
+    targets = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if ' ' in line:
+            raise exception.ArrayResponseError(
+                'cinder-rtstool: unexpected line %r' % line[:80])
+        targets[line] = frozenset()
+    return targets
+
+
+_TARGET_LISTERS = {
+    'tgtadm': (['tgtadm', '--lld', 'iscsi', '--op', 'show', '--mode',
+                'target'], parse_tgtadm),
+    'lioadm': (['cinder-rtstool', 'get-targets'], parse_rtstool),
+}
+
+
+class LVMDriver(base.ArrayDriver):
+
+    OPTS = OPTS
+    CINDER_VOLUME_DRIVERS = (
+        'cinder.volume.drivers.lvm.LVMVolumeDriver',
+        'cinder.volume.drivers.lvm.LVMISCSIDriver')
+
+    def __init__(self, backend):
+        super().__init__(backend)
+        self.names = names.Templates(backend.conf)
+        snap = self.names.snapshot_template
+        # Cinder's _escape_snapshot: LVM reserves names starting 'snapshot'.
+        self.snapshot_escape = '_' if snap.startswith('snapshot') else ''
+        self.snapshot_re = names.pattern(snap, prefix=self.snapshot_escape)
+        self.pool_name = '%s-pool' % backend.volume_group
+        self.requests = 0
+
+    def _run(self, argv):
+        self.requests += 1
+        return command.run(argv, self.backend.root_helper,
+                           self.backend.reconciler_command_timeout)
+
+    def _lvm_env(self):
+        env = ['env', 'LC_ALL=C']
+        conf_file = self.backend.lvm_conf_file
+        if conf_file and conf_file.lower() != 'none' and os.path.isfile(
+                conf_file):
+            env.append('LVM_SYSTEM_DIR=' + os.path.dirname(conf_file))
+        if self.backend.lvm_suppress_fd_warnings:
+            env.append('LVM_SUPPRESS_FD_WARNINGS=1')
+        return env
+
+    # -- names --------------------------------------------------------------
+
+    def volume_name(self, volume_key):
+        return self.names.volume_name(volume_key)
+
+    def snapshot_name(self, snapshot_id):
+        return self.snapshot_escape + self.names.snapshot_name(snapshot_id)
+
+    def decode_name(self, name, snapshot=False):
+        if name == self.pool_name:
+            return R.VOLUME, C.CONTROL, None
+        uuid = self.names.uuid(self.names.volume, name)
+        if uuid:
+            return R.VOLUME, C.CINDER, uuid
+        uuid = self.names.uuid(self.snapshot_re, name)
+        if uuid:
+            return R.SNAPSHOT, C.CINDER, uuid
+        uuid = self.names.uuid(_CLONE_SNAP, name)
+        if uuid:
+            return R.SNAPSHOT, C.TEMPORARY, uuid
+        return (R.SNAPSHOT if snapshot else R.VOLUME), C.FOREIGN, None
+
+    # -- listing ------------------------------------------------------------
+
+    def _logical_volumes(self):
+        vg = self.backend.volume_group
+        out = self._run(self._lvm_env() + [
+            'lvs', '--readonly', '--reportformat', 'json', '--units', 'g',
+            '--nosuffix', '-o', _FIELDS, vg])
+        try:
+            [report] = json.loads(out)['report']
+            rows = report['lv']
+            objects = [self._object(row) for row in rows]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise exception.ArrayResponseError(
+                'lvs %s: malformed report (%s: %s)'
+                % (vg, type(e).__name__, e))
+        if self.backend.lvm_type == 'thin' and not any(
+                o.name == self.pool_name for o in objects):
+            raise exception.ArrayResponseError(
+                'lvm_type is thin but volume group %s has no thin pool %s'
+                % (vg, self.pool_name))
+        return objects
+
+    def _object(self, row):
+        name, attr, origin = row['lv_name'], row['lv_attr'], row['origin']
+        if not isinstance(name, str) or not name or not isinstance(attr, str):
+            raise ValueError('row without lv_name/lv_attr: %r' % (row,))
+        snapshot = bool(origin) or attr[:1] in ('s', 'S')
+        kind, cls, uuid = self.decode_name(name, snapshot)
+        parent = None
+        if kind == R.SNAPSHOT and origin:
+            parent = self.names.uuid(self.names.volume, origin)
+        return model.ArrayObject(
+            kind, name, uuid, cls, pool=self.backend.volume_group,
+            size_gib=float(row['lv_size']), parent_uuid=parent)
+
+    def _exports(self):
+        helper = self.backend.target_helper
+        if helper not in _TARGET_LISTERS:
+            return []
+        argv, parse = _TARGET_LISTERS[helper]
+        prefix = self.backend.target_prefix
+        exports = []
+        for iqn, initiators in sorted(parse(self._run(argv)).items()):
+            if not iqn.startswith(prefix):
+                continue        # not one of Cinder's targets
+            uuid = self.names.uuid(self.names.volume, iqn[len(prefix):])
+            if uuid:
+                exports.append(model.ArrayObject(
+                    R.EXPORT, iqn, uuid, C.CINDER, initiators=initiators))
+        return exports
+
+    def list_objects(self):
+        start = time.monotonic()
+        objects = tuple(self._logical_volumes() + self._exports())
+        return model.ArrayView(objects, fetched_at=time.time(),
+                               seconds=time.monotonic() - start,
+                               requests=self.requests)
+
+    def _find(self, kind, name):
+        listing = (self._exports() if kind == R.EXPORT
+                   else self._logical_volumes())
+        for obj in listing:
+            if obj.kind == kind and obj.name == name:
+                return obj
+        return None
+
+    def find_volume(self, volume_key):
+        return self._find(R.VOLUME, self.volume_name(volume_key))
+
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
+        return self._find(R.SNAPSHOT, self.snapshot_name(snapshot_id))
+
+    def refresh(self, obj):
+        return self._find(obj.kind, obj.name)

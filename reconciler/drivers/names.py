@@ -1,0 +1,37 @@
+"""Cinder's name templates as patterns that give the UUID back.
+
+LVM, RBD and the manageable API name objects with Cinder's own
+``volume_name_template`` / ``snapshot_name_template`` (``volume-%s``), so
+one decoder serves them all; drivers add their own suffixes and escapes.
+"""
+
+import re
+
+UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
+
+def pattern(template, prefix='', suffix=''):
+    """An anchored regex for ``template``; group 1 is the UUID."""
+    body = re.escape(template).replace(re.escape('%s'), '(%s)' % UUID, 1)
+    return re.compile('^%s%s%s$' % (prefix, body, suffix))
+
+
+class Templates(object):
+    """The volume and snapshot templates of ``[DEFAULT]``."""
+
+    def __init__(self, conf):
+        self.volume_template = conf.volume_name_template
+        self.snapshot_template = conf.snapshot_name_template
+        self.volume = pattern(self.volume_template)
+        self.snapshot = pattern(self.snapshot_template)
+
+    def volume_name(self, key):
+        return self.volume_template % key
+
+    def snapshot_name(self, snapshot_id):
+        return self.snapshot_template % snapshot_id
+
+    @staticmethod
+    def uuid(regex, name):
+        m = regex.match(name or '')
+        return m.group(1) if m else None

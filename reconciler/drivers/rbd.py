@@ -1,0 +1,212 @@
+"""Cinder's Ceph RBD driver: images, snapshots and trash of ``rbd_pool``.
+
+Read as the configured Ceph user through the ``rbd`` binding or command line
+(rbd_client.py). Names (reference/backends.md section 5):
+
+* ``volume-<name_id>``: a volume; ``volume-<id>.deleted``: a volume Cinder
+  deleted while clones still depended on it. Expected while it has children
+  (temporary); without any it is a leak Cinder never removes, so it is
+  compared like a volume (its row is gone: array-only).
+* ``<image>@snapshot-<id>``: a snapshot; ``<image>@volume-<id>.clone_snap``:
+  the source snapshot of a clone (temporary); ``<image>@backup.<id>.snap.<t>``
+  and ``volume-<id>.backup.*`` images: Ceph backup driver copies (replica).
+* Trash entries: images Cinder could not remove at once. With
+  ``enable_deferred_deletion`` Cinder purges them (temporary); without, no one
+  does, and a Cinder-named one is compared like a volume.
+
+RBD has no per-host exports.
+"""
+
+import re
+import time
+
+from oslo_config import cfg
+
+from reconciler.drivers import base
+from reconciler.drivers import command
+from reconciler.drivers import names
+from reconciler.drivers import rbd_client
+from reconciler import model
+
+R = model.ResourceType
+C = model.ObjectClass
+
+OPTS = [
+    cfg.StrOpt('rbd_pool', default='rbd',
+               help="Cinder's RADOS pool of this backend's volumes."),
+    cfg.StrOpt('rbd_user',
+               help='Ceph client name (cephx); read access to rbd_pool is '
+                    'enough.'),
+    cfg.StrOpt('rbd_ceph_conf', default='',
+               help='Ceph configuration file; empty for librados default.'),
+    cfg.StrOpt('rbd_cluster_name', default='ceph',
+               help='Ceph cluster name.'),
+    cfg.StrOpt('rbd_secret_uuid',
+               help="Cinder's libvirt secret UUID; accepted so Cinder's "
+                    'group works unchanged, not used for listing.'),
+    cfg.BoolOpt('enable_deferred_deletion', default=False,
+                help='Whether Cinder purges its trashed images itself; '
+                     'without it a trashed Cinder image is a leak.'),
+    cfg.StrOpt('reconciler_rbd_command',
+               help='Read the pool with this rbd command line (a path, or a '
+                    'command with leading arguments) rather than the Python '
+                    'binding. Unset: the binding where it imports, else '
+                    '"rbd".'),
+    command.TIMEOUT_OPT,
+]
+
+_DELETED = '.deleted'
+_CLONE_SNAP = '.clone_snap'
+_BACKUP_SNAP = re.compile(r'^backup\.[a-z0-9\-]+?\.snap\..+$')
+
+
+class RBDDriver(base.ArrayDriver):
+
+    OPTS = OPTS
+    CINDER_VOLUME_DRIVERS = ('cinder.volume.drivers.rbd.RBDDriver',)
+
+    def __init__(self, backend):
+        super().__init__(backend)
+        self.names = names.Templates(backend.conf)
+        volume = self.names.volume_template
+        self.deleted_re = names.pattern(volume, suffix=re.escape(_DELETED))
+        self.clone_snap_re = names.pattern(volume,
+                                           suffix=re.escape(_CLONE_SNAP))
+        self.backup_image_re = names.pattern(volume, suffix=r'\.backup\..+')
+        self.pool = backend.rbd_pool
+        self.client = None
+
+    def open(self):
+        self.client = rbd_client.connect(self.backend)
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    # -- names --------------------------------------------------------------
+
+    def volume_name(self, volume_key):
+        return self.names.volume_name(volume_key)
+
+    def snapshot_name(self, snapshot_id):
+        return self.names.snapshot_name(snapshot_id)
+
+    def decode_name(self, name):
+        """An image, or an ``image@snap`` snapshot."""
+        if '@' in name:
+            cls, uuid = self.decode_snapshot(name.partition('@')[2])
+            return R.SNAPSHOT, cls, uuid
+        uuid = self.names.uuid(self.names.volume, name)
+        if uuid:
+            return R.VOLUME, C.CINDER, uuid
+        uuid = self.names.uuid(self.backup_image_re, name)
+        if uuid:
+            return R.VOLUME, C.REPLICA, uuid
+        return R.VOLUME, C.FOREIGN, None
+
+    def decode_snapshot(self, snap):
+        """The class and UUID of a snapshot name (the part after ``@``)."""
+        uuid = self.names.uuid(self.names.snapshot, snap)
+        if uuid:
+            return C.CINDER, uuid
+        uuid = self.names.uuid(self.clone_snap_re, snap)
+        if uuid:
+            return C.TEMPORARY, uuid
+        if _BACKUP_SNAP.match(snap):
+            return C.REPLICA, None
+        return C.FOREIGN, None
+
+    def _parent_key(self, image):
+        return (self.names.uuid(self.names.volume, image)
+                or self.names.uuid(self.deleted_re, image))
+
+    # -- objects ------------------------------------------------------------
+
+    def _image(self, name, size, snaps):
+        """An image object; a .deleted parent is judged by its children."""
+        uuid = self.names.uuid(self.deleted_re, name)
+        if uuid is None:
+            _kind, cls, uuid = self.decode_name(name)
+        elif any(self.client.has_children(name, snap) for snap in snaps):
+            cls = C.TEMPORARY
+        else:
+            cls = C.CINDER
+        return model.ArrayObject(R.VOLUME, name, uuid, cls, pool=self.pool,
+                                 size_gib=_gib(size))
+
+    def _snapshot(self, image, snap, size):
+        cls, uuid = self.decode_snapshot(snap)
+        return model.ArrayObject(
+            R.SNAPSHOT, '%s@%s' % (image, snap), uuid, cls, pool=self.pool,
+            size_gib=_gib(size), parent_uuid=self._parent_key(image))
+
+    def _trash(self):
+        objects = []
+        for trash_id, name in self.client.trash():
+            uuid = self._parent_key(name)
+            cls = C.FOREIGN if uuid is None else (
+                C.TEMPORARY if self.backend.enable_deferred_deletion
+                else C.CINDER)
+            objects.append(model.ArrayObject(
+                R.VOLUME, _trash_name(name, trash_id), uuid, cls,
+                pool=self.pool))
+        return objects
+
+    def list_objects(self):
+        start = time.monotonic()
+        images, snaps = self.client.listing()
+        objects = [self._image(name, size, snaps.get(name, ()))
+                   for name, size in sorted(images.items())]
+        objects += [self._snapshot(image, snap, size)
+                    for image, by_name in sorted(snaps.items())
+                    for snap, size in sorted(by_name.items())]
+        objects += self._trash()
+        return model.ArrayView(tuple(objects), fetched_at=time.time(),
+                               seconds=time.monotonic() - start,
+                               requests=self.client.requests)
+
+    # -- point look-ups -----------------------------------------------------
+
+    def _find_image(self, image):
+        size = self.client.image_size(image)
+        if size is None:
+            return None
+        snaps = ()
+        if self.deleted_re.match(image):
+            snaps = self.client.snapshots(image) or ()
+        return self._image(image, size, snaps)
+
+    def _find_snapshot(self, image, snap):
+        snaps = self.client.snapshots(image) or {}
+        if snap not in snaps:
+            return None
+        return self._snapshot(image, snap, snaps[snap])
+
+    def find_volume(self, volume_key):
+        return self._find_image(self.volume_name(volume_key))
+
+    def find_snapshot(self, snapshot_id, volume_key, group_snapshot_id=None):
+        return self._find_snapshot(self.volume_name(volume_key),
+                                   self.snapshot_name(snapshot_id))
+
+    def refresh(self, obj):
+        if obj.kind == R.SNAPSHOT:
+            image, _, snap = obj.name.partition('@')
+            return self._find_snapshot(image, snap)
+        if _is_trash(obj.name):
+            return next((t for t in self._trash() if t.name == obj.name),
+                        None)
+        return self._find_image(obj.name)
+
+
+def _gib(size):
+    return size / 1024 ** 3 if isinstance(size, int) else None
+
+
+def _trash_name(name, trash_id):
+    return '%s (trash %s)' % (name, trash_id)
+
+
+def _is_trash(name):
+    return name.endswith(')') and ' (trash ' in name

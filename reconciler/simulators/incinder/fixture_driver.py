@@ -1,0 +1,55 @@
+"""A Cinder volume driver whose "array" is a JSON file (Cinder's venv only).
+
+Cinder's own FakeLoggingVolumeDriver with the manageable-resources listing
+of an array: ``$CINDER_RECONCILER_ARRAYS/<backend group>.json`` holds
+``{"volumes": [{"name", "size", "in_use"}], "snapshots": [{"name", "size",
+"source"}]}``, re-read on every call. Entries are judged the way Cinder's
+LVM and RBD drivers judge theirs: the UUID in a Cinder-style name is looked
+up among the service's rows by ``id`` only (so a migrated volume, named after
+its name_id, shows up as not managed), an object in use is not safe.
+"""
+
+import json
+import os
+
+from cinder.tests import fake_driver
+from cinder.volume import volume_utils
+
+
+class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
+
+    def _array(self):
+        path = os.path.join(os.environ['CINDER_RECONCILER_ARRAYS'],
+                            '%s.json' % self.configuration.config_group)
+        with open(path) as f:
+            return json.load(f)
+
+    def _manageable(self, rows, key, extract, page):
+        ids = {row['id'] for row in rows}
+        entries = []
+        for obj in self._array().get(key, ()):
+            entry = {'reference': {'source-name': obj['name']},
+                     'size': obj['size'], 'safe_to_manage': True,
+                     'reason_not_safe': None, 'cinder_id': None,
+                     'extra_info': None}
+            potential = extract(obj['name'])
+            if potential in ids:
+                entry.update(safe_to_manage=False, cinder_id=potential,
+                             reason_not_safe='already managed')
+            elif obj.get('in_use'):
+                entry.update(safe_to_manage=False,
+                             reason_not_safe='volume in use')
+            if 'source' in obj:
+                entry['source_reference'] = {'source-name': obj['source']}
+            entries.append(entry)
+        return volume_utils.paginate_entries_list(entries, *page)
+
+    def get_manageable_volumes(self, cinder_volumes, *page):
+        return self._manageable(cinder_volumes, 'volumes',
+                                volume_utils.extract_id_from_volume_name,
+                                page)
+
+    def get_manageable_snapshots(self, cinder_snapshots, *page):
+        return self._manageable(cinder_snapshots, 'snapshots',
+                                volume_utils.extract_id_from_snapshot_name,
+                                page)

@@ -1,0 +1,181 @@
+"""The daemon's pass over a Ceph RBD backend: real cinder-api, stand-in rbd.
+
+Ceph is not run: ``reconciler_rbd_command`` is a script that answers like
+the ``rbd`` command line from a cluster file (reconciler.simulators.rbd).
+"""
+
+import json
+import os
+import stat
+import sys
+
+from reconciler import model
+from reconciler.simulators import rbd
+from reconciler.simulators import scenario as scn
+from reconciler.tests.functional import fixtures
+
+uid = scn.uid
+K = model.FindingKind
+R = model.ResourceType
+S = model.FindingState
+C = model.ObjectClass
+BACKEND = 'rbd1'
+POOL = 'volumes'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+
+def rbd_scenario():
+    s = scn.Scenario(backends=[
+        scn.Backend(BACKEND, host='host-r', driver='rbd', pools=['RBD'])])
+    s.volumes += [scn.Volume(id=uid('v%d' % i), backend=BACKEND)
+                  for i in range(8)]
+    s.volumes += [
+        scn.Volume(id=uid('migrated'), backend=BACKEND, status='in-use',
+                   name_id=uid('migrated-new'), attached_to=['compute-1']),
+        scn.Volume(id=uid('creating'), backend=BACKEND, status='creating',
+                   on_array=False),
+        scn.Volume(id=uid('lost'), backend=BACKEND, on_array=False)]
+    s.snapshots += [
+        scn.Snapshot(id=uid('s0'), volume=uid('v0')),
+        scn.Snapshot(id=uid('s-migrated'), volume=uid('migrated')),
+        scn.Snapshot(id=uid('lost-snap'), volume=uid('v1'), on_array=False)]
+    s.array_objects += [
+        scn.ArrayObject(BACKEND, 'volume', uuid=uid('leak')),
+        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('leak-snap'),
+                        parent=uid('v2')),
+        scn.ArrayObject(BACKEND, 'volume', name='glance-image-1',
+                        object_class=C.FOREIGN.value),
+        # A clone of v5 into v4: the source's clone_snap.
+        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('v4'),
+                        parent=uid('v5'), object_class=C.TEMPORARY.value)]
+    return s
+
+
+def volume(label):
+    return 'volume-%s' % uid(label)
+
+
+def cluster_of(scenario):
+    """The scenario's pool plus what only RBD has: .deleted parents,
+    backup snapshots and trash."""
+    c = rbd.Cluster.from_scenario(scenario, BACKEND, POOL)
+    # Deleted while v6 (a clone of it) lives on: expected, temporary.
+    c.image(volume('kept-parent') + '.deleted')
+    c.snap(volume('kept-parent') + '.deleted', volume('v6') + '.clone_snap')
+    c.image(volume('v6'), parent=(volume('kept-parent') + '.deleted',
+                                  volume('v6') + '.clone_snap'))
+    # Its clone was flattened and deleted: nothing will ever remove it.
+    c.image(volume('dead-parent') + '.deleted')
+    c.snap(volume('dead-parent') + '.deleted', volume('gone') + '.clone_snap')
+    c.snap(volume('v1'), 'backup.%s.snap.1795380000.25' % uid('backup'))
+    c.trash(volume('trashed'))
+    c.trash('someone-elses-image')
+    return c
+
+
+PLANTED = {
+    (K.CINDER_ONLY, R.VOLUME, uid('lost')),
+    (K.CINDER_ONLY, R.SNAPSHOT, uid('lost-snap')),
+    (K.ARRAY_ONLY, R.VOLUME, uid('leak')),
+    (K.ARRAY_ONLY, R.SNAPSHOT, uid('leak-snap')),
+    (K.ARRAY_ONLY, R.VOLUME, uid('dead-parent')),
+    (K.ARRAY_ONLY, R.VOLUME, uid('trashed')),
+    (K.FOREIGN, R.VOLUME, 'glance-image-1'),
+    (K.FOREIGN, R.VOLUME, 'someone-elses-image (trash %s)'
+     % uid('trash:someone-elses-image').replace('-', '')[:12]),
+}
+
+
+class RbdPassTest(fixtures.DriverPassTestCase):
+
+    BACKEND = BACKEND
+    HOST = 'host-r'
+    make_scenario = staticmethod(rbd_scenario)
+
+    def start_array(self):
+        tmp = self.useFixture(fixtures.fixtures.TempDir()).path
+        self.state = os.path.join(tmp, 'cluster.json')
+        self.cluster = cluster_of(self.scenario)
+        self.cluster.save(self.state)
+        script = os.path.join(tmp, 'rbd')
+        with open(script, 'w') as f:
+            f.write('#!%s\nimport sys\nsys.path.insert(0, %r)\n'
+                    'from reconciler.simulators import rbd\n'
+                    'sys.exit(rbd.main(%r))\n'
+                    % (sys.executable, ROOT, self.state))
+        os.chmod(script, stat.S_IRWXU)
+        return {'volume_driver': 'cinder.volume.drivers.rbd.RBDDriver',
+                'rbd_pool': POOL, 'rbd_user': 'cinder',
+                'rbd_ceph_conf': '/etc/ceph/ceph.conf',
+                'reconciler_rbd_command': script}
+
+    def commands(self):
+        with open(self.state) as f:
+            return [' '.join(argv) for argv in json.load(f)['log']]
+
+    def test_pass_finds_each_planted_orphan_class(self):
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual(PLANTED, {c.identity for c in report.candidates})
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        # clone_snaps of v5 (for v4) and of both .deleted parents
+        self.assertEqual({'temporary snapshot': 3, 'temporary volume': 1,
+                          'replica snapshot': 1, 'volume creating': 1},
+                         report.skipped)
+        # the migrated image is named after its name_id
+        self.assertEqual(9, report.consistent['volume'])
+        self.assertEqual(2, report.consistent['snapshot'])
+        dead = [c for c in report.candidates
+                if c.resource_id == uid('dead-parent')]
+        self.assertEqual(volume('dead-parent') + '.deleted',
+                         dead[0].array_name)
+        commands = self.commands()
+        self.assertEqual('--cluster ceph --id cinder --conf '
+                         '/etc/ceph/ceph.conf ls -l volumes --format json',
+                         commands[0])
+        # re-checks are point look-ups, never a second listing
+        self.assertEqual(1, sum(' ls -l ' in c for c in commands))
+        self.assertIn('info volumes/%s --format json' % volume('leak'),
+                      ' '.join(commands))
+
+    def test_deferred_deletion_makes_trash_temporary(self):
+        self.conf.set_override('enable_deferred_deletion', True,
+                               group=BACKEND)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = {c.identity for c in report.candidates}
+        self.assertNotIn((K.ARRAY_ONLY, R.VOLUME, uid('trashed')), found)
+        # the trashed Cinder image, and the .deleted parent with a child
+        self.assertEqual(2, report.skipped['temporary volume'])
+
+    def test_faults_fail_the_pass_and_change_nothing(self):
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before = self.findings()
+        for command, stdout, exit, text in (
+                ('ls', '', 1, 'rbd exited with status 1: rbd: couldn'),
+                ('ls', '[{"image": "volume-', 0, 'output is not JSON'),
+                ('ls', '[{"name": "x"}]', 0, 'malformed entry'),
+                ('children', '', 110, 'rbd exited with status 110'),
+                ('trash ls', '{}', 0, 'malformed entry'),
+                ('info', '', 1, 'rbd exited with status 1')):
+            self.cluster.fault(command, exit=exit, stdout=stdout,
+                               stderr="rbd: couldn't connect to the cluster!")
+            self.cluster.save(self.state)
+            report = self.run_pass()
+            self.assertEqual(model.RunStatus.FAILED, report.status, command)
+            self.assertIn(text, report.error)
+            self.assertEqual([], report.candidates)
+            self.assertEqual(before, self.findings())
+
+    def test_parent_whose_last_child_appears_is_no_leak(self):
+        # Re-checks ask for children again: a clone made since the
+        # listing turns the .deleted parent back into an expected one.
+        dead = volume('dead-parent') + '.deleted'
+        self.cluster.image(volume('v7'), parent=(
+            dead, volume('gone') + '.clone_snap'))
+        self.cluster.save(self.state)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertNotIn((K.ARRAY_ONLY, R.VOLUME, uid('dead-parent')),
+                         {c.identity for c in report.candidates})
