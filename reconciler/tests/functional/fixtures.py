@@ -23,11 +23,24 @@ SCENARIO = os.path.join(os.path.dirname(scn.__file__), 'scenarios',
                         'demo.yaml')
 
 
+_COMMON = """
+[cinder]
+auth_type = admin_token
+endpoint = {endpoint}
+token = {token}
+
+[database]
+connection = {database}
+"""
+
+
 class DemoCloud(fixtures.Fixture):
     """The demo scenario behind a fault proxy, and commands to run on it.
 
     ``conf_text`` is a template formatted with ``tmp`` (a work directory),
-    ``endpoint`` (Cinder through the proxy), ``token`` and ``values``.
+    ``endpoint`` (Cinder through the proxy), ``token`` and ``values``; it
+    follows the ``[cinder]`` and ``[database]`` groups every test needs
+    (``database`` among ``values`` replaces the SQLite default).
     """
 
     def __init__(self, conf_text, **values):
@@ -52,9 +65,11 @@ class DemoCloud(fixtures.Fixture):
     def write_conf(self, **values):
         self.values.update(values)
         with open(self.conf_path, 'w') as f:
-            f.write(self.conf_text.format(
-                tmp=self.tmp, endpoint=self.proxy.url,
-                token=cinder_sim.ADMIN_TOKEN, **self.values))
+            f.write((_COMMON + self.conf_text).format(**dict(
+                dict(tmp=self.tmp, endpoint=self.proxy.url,
+                     token=cinder_sim.ADMIN_TOKEN,
+                     database='sqlite:///%s/r.sqlite' % self.tmp),
+                **self.values)))
 
     def command(self, module, *args):
         """argv running ``reconciler.cmd.<module>:main`` on our config."""

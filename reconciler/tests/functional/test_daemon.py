@@ -39,14 +39,6 @@ fake_array_file = {tmp}/empty.yaml
 [broken]
 fake_array_file = {tmp}/{broken}
 
-[cinder]
-auth_type = admin_token
-endpoint = {endpoint}
-token = {token}
-
-[database]
-connection = sqlite:///{tmp}/r.sqlite
-
 [oslo_messaging_notifications]
 driver = log
 """

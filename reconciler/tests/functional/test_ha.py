@@ -44,14 +44,6 @@ reconciler_interval = %d
 backend_host = demo-host
 fake_array_file = {tmp}/empty.yaml
 
-[cinder]
-auth_type = admin_token
-endpoint = {endpoint}
-token = {token}
-
-[database]
-connection = sqlite:///{tmp}/r.sqlite
-
 [oslo_messaging_notifications]
 driver = noop
 """ % (','.join(BACKENDS), INTERVAL)

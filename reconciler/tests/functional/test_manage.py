@@ -19,14 +19,6 @@ fake_array_file = {tmp}/array.yaml
 reconciler_sightings = 2
 reconciler_grace_period = 0
 
-[cinder]
-auth_type = admin_token
-endpoint = {endpoint}
-token = {token}
-
-[database]
-connection = sqlite:///{tmp}/r.sqlite
-
 [oslo_messaging_notifications]
 driver = noop
 """

@@ -21,13 +21,6 @@ CONF = """
 host = demo-host
 enabled_backends = nec1,3par1
 
-[cinder]
-auth_type = admin_token
-endpoint = {endpoint}
-token = {token}
-
-[database]
-connection = sqlite:///{tmp}/r.sqlite
 {groups}
 """
 

@@ -36,14 +36,6 @@ fake_array_file = {tmp}/array.yaml
 reconciler_sightings = 1
 reconciler_grace_period = 0
 
-[cinder]
-auth_type = admin_token
-endpoint = {endpoint}
-token = {token}
-
-[database]
-connection = sqlite:///{tmp}/r.sqlite
-
 [oslo_messaging_notifications]
 driver = messagingv2
 transport_url = {broker}

@@ -13,9 +13,6 @@ from reconciler.tests.functional import fixtures as local_fixtures
 from reconciler.tests.functional import test_manage
 from reconciler.tests import servers
 
-CONF = test_manage.CONF.replace('sqlite:///{tmp}/r.sqlite', '{db}')
-assert CONF != test_manage.CONF
-
 
 class PipelineOnMariaDB(base.BaseTestCase):
 
@@ -25,8 +22,8 @@ class PipelineOnMariaDB(base.BaseTestCase):
         super().setUp()
         self.useFixture(fixtures.Timeout(180, gentle=True))
         self.url = servers.database(self.SERVER, self)
-        self.demo = self.useFixture(local_fixtures.DemoCloud(CONF,
-                                                             db=self.url))
+        self.demo = self.useFixture(local_fixtures.DemoCloud(
+            test_manage.CONF, database=self.url))
 
     def findings(self, state):
         return sorted((f['kind'], f['resource_type'], f['resource_id'])
