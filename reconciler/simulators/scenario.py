@@ -195,3 +195,39 @@ class Scenario:
             if o.backend == backend:
                 out.append(dataclasses.replace(o, pool=o.pool or b.pools[0]))
         return out
+
+
+def planted(backend, driver, pools, host='ctl', healthy=8, foreign='lun-7',
+            migrated_attached=False):
+    """One backend with one planted orphan of each class, and decoys.
+
+    Volumes ``v0``..``v<healthy-1>``; ``migrated`` (its object named after
+    ``migrated-new``, attached to compute-1 when ``migrated_attached``);
+    ``creating`` (no object yet); snapshots ``s0`` and ``s-migrated``.
+    Planted: Cinder-only volume ``lost`` and snapshot ``lost-snap``,
+    array-only volume ``leak`` and snapshot ``leak-snap`` (of v2), and a
+    foreign volume named ``foreign``. Tests add what their array has more.
+    """
+    s = Scenario(backends=[Backend(backend, host=host, driver=driver,
+                                   pools=list(pools))])
+    s.volumes += [Volume(id=uid('v%d' % i), backend=backend)
+                  for i in range(healthy)]
+    attached = (dict(status='in-use', attached_to=['compute-1'])
+                if migrated_attached else {})
+    s.volumes += [
+        Volume(id=uid('migrated'), backend=backend,
+               name_id=uid('migrated-new'), **attached),
+        Volume(id=uid('creating'), backend=backend, status='creating',
+               on_array=False),
+        Volume(id=uid('lost'), backend=backend, on_array=False)]
+    s.snapshots += [
+        Snapshot(id=uid('s0'), volume=uid('v0')),
+        Snapshot(id=uid('s-migrated'), volume=uid('migrated')),
+        Snapshot(id=uid('lost-snap'), volume=uid('v1'), on_array=False)]
+    s.array_objects += [
+        ArrayObject(backend, 'volume', uuid=uid('leak')),
+        ArrayObject(backend, 'snapshot', uuid=uid('leak-snap'),
+                    parent=uid('v2')),
+        ArrayObject(backend, 'volume', name=foreign,
+                    object_class=model.ObjectClass.FOREIGN.value)]
+    return s

@@ -24,29 +24,11 @@ PREFIX = 'iqn.2010-10.org.openstack:'
 
 
 def lvm_scenario():
-    s = scn.Scenario(backends=[
-        scn.Backend(BACKEND, host='host-l', driver='lvm', pools=['LVM'])])
-    s.volumes += [scn.Volume(id=uid('v%d' % i), backend=BACKEND)
-                  for i in range(8)]
-    s.volumes += [
-        scn.Volume(id=uid('migrated'), backend=BACKEND,
-                   name_id=uid('migrated-new')),
-        scn.Volume(id=uid('attached'), backend=BACKEND, status='in-use',
-                   attached_to=['compute-1']),
-        scn.Volume(id=uid('creating'), backend=BACKEND, status='creating',
-                   on_array=False),
-        scn.Volume(id=uid('lost'), backend=BACKEND, on_array=False)]
-    s.snapshots += [
-        scn.Snapshot(id=uid('s0'), volume=uid('v0')),
-        scn.Snapshot(id=uid('s-migrated'), volume=uid('migrated')),
-        scn.Snapshot(id=uid('lost-snap'), volume=uid('v1'), on_array=False)]
+    s = scn.planted(BACKEND, 'lvm', ['LVM'], host='host-l', foreign='dbdisk')
+    s.volumes.append(scn.Volume(id=uid('attached'), backend=BACKEND,
+                                status='in-use', attached_to=['compute-1']))
     s.array_objects += [
-        scn.ArrayObject(BACKEND, 'volume', uuid=uid('leak')),
-        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('leak-snap'),
-                        parent=uid('v2')),
         scn.ArrayObject(BACKEND, 'export', uuid=uid('v3'), host='compute-9'),
-        scn.ArrayObject(BACKEND, 'volume', name='dbdisk',
-                        object_class=C.FOREIGN.value),
         # A clone in progress: its temporary snapshot of the source.
         scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('v4'),
                         parent=uid('v5'), object_class=C.TEMPORARY.value)]

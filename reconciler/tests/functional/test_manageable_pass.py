@@ -18,28 +18,11 @@ BACKEND = 'man1'
 
 
 def manageable_scenario():
-    s = scn.Scenario(backends=[
-        scn.Backend(BACKEND, host='host-m', driver='manageable',
-                    pools=[BACKEND])])
-    s.volumes += [scn.Volume(id=uid('v%d' % i), backend=BACKEND)
-                  for i in range(6)]
-    s.volumes += [
-        # Migrated while attached: the array object is volume-<name_id>,
-        # which Cinder's drivers report as "in use", not "managed".
-        scn.Volume(id=uid('migrated'), backend=BACKEND, status='in-use',
-                   name_id=uid('migrated-new'), attached_to=['compute-1']),
-        scn.Volume(id=uid('creating'), backend=BACKEND, status='creating',
-                   on_array=False),
-        scn.Volume(id=uid('lost'), backend=BACKEND, on_array=False)]
-    s.snapshots += [
-        scn.Snapshot(id=uid('s0'), volume=uid('v0')),
-        scn.Snapshot(id=uid('lost-snap'), volume=uid('v1'), on_array=False)]
-    s.array_objects += [
-        scn.ArrayObject(BACKEND, 'volume', uuid=uid('leak')),
-        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('leak-snap'),
-                        parent=uid('v2')),
-        scn.ArrayObject(BACKEND, 'volume', name='lun-7',
-                        object_class=model.ObjectClass.FOREIGN.value)]
+    # The migrated volume is attached: its array object is volume-<name_id>,
+    # which Cinder's drivers report as "in use", not "managed".
+    s = scn.planted(BACKEND, 'manageable', [BACKEND], host='host-m',
+                    healthy=6, migrated_attached=True)
+    s.snapshots = [x for x in s.snapshots if x.id != uid('s-migrated')]
     return s
 
 

@@ -26,29 +26,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def rbd_scenario():
-    s = scn.Scenario(backends=[
-        scn.Backend(BACKEND, host='host-r', driver='rbd', pools=['RBD'])])
-    s.volumes += [scn.Volume(id=uid('v%d' % i), backend=BACKEND)
-                  for i in range(8)]
-    s.volumes += [
-        scn.Volume(id=uid('migrated'), backend=BACKEND, status='in-use',
-                   name_id=uid('migrated-new'), attached_to=['compute-1']),
-        scn.Volume(id=uid('creating'), backend=BACKEND, status='creating',
-                   on_array=False),
-        scn.Volume(id=uid('lost'), backend=BACKEND, on_array=False)]
-    s.snapshots += [
-        scn.Snapshot(id=uid('s0'), volume=uid('v0')),
-        scn.Snapshot(id=uid('s-migrated'), volume=uid('migrated')),
-        scn.Snapshot(id=uid('lost-snap'), volume=uid('v1'), on_array=False)]
-    s.array_objects += [
-        scn.ArrayObject(BACKEND, 'volume', uuid=uid('leak')),
-        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('leak-snap'),
-                        parent=uid('v2')),
-        scn.ArrayObject(BACKEND, 'volume', name='glance-image-1',
-                        object_class=C.FOREIGN.value),
-        # A clone of v5 into v4: the source's clone_snap.
-        scn.ArrayObject(BACKEND, 'snapshot', uuid=uid('v4'),
-                        parent=uid('v5'), object_class=C.TEMPORARY.value)]
+    s = scn.planted(BACKEND, 'rbd', ['RBD'], host='host-r',
+                    foreign='glance-image-1', migrated_attached=True)
+    # A clone of v5 into v4: the source's clone_snap.
+    s.array_objects.append(scn.ArrayObject(
+        BACKEND, 'snapshot', uuid=uid('v4'), parent=uid('v5'),
+        object_class=C.TEMPORARY.value))
     return s
 
 
