@@ -1,0 +1,147 @@
+"""A whole synthetic cloud on 127.0.0.1, for the benchmark and churn tools.
+
+A real cinder-api (:class:`~reconciler.simulators.cinder.CinderCloud`) and
+one array per backend (the fake driver's file, or the 3PAR WSAPI
+simulator), each HTTP service behind a :class:`FaultProxy` that counts its
+traffic and injects faults, and the reconciler configuration file that
+points the daemon's own code at all of it.
+"""
+
+import contextlib
+import json
+import os
+
+from reconciler.simulators import cinder as cinder_sim
+from reconciler.simulators import fake_array
+from reconciler.simulators import faultproxy
+from reconciler.simulators import hpe3par
+from reconciler.simulators import scenario as scn
+
+HOST = 'bench-host'
+DRIVERS = ('fake', 'hpe3par')
+_3PAR_DRIVER = 'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver'
+_FAKE_DRIVER = 'cinder.tests.fake_driver.FakeLoggingVolumeDriver'
+_POOL = {'fake': 'pool1', 'hpe3par': 'OpenStack'}
+
+
+def synthetic(volumes, drivers, snapshot_every=10, attach_every=10):
+    """``volumes`` volumes spread over one backend per entry of ``drivers``.
+
+    Every ``snapshot_every``-th volume has a snapshot and every
+    ``attach_every``-th is attached (an export on the array).
+    """
+    s = scn.Scenario(backends=[
+        scn.Backend('be%d' % i, host=HOST, driver=d, pools=[_POOL[d]])
+        for i, d in enumerate(drivers)])
+    for i in range(volumes):
+        backend = s.backends[i % len(drivers)].name
+        attached = i % attach_every == 1
+        s.volumes.append(scn.Volume(
+            id=scn.uid('v%d' % i), backend=backend,
+            status='in-use' if attached else 'available',
+            project='project-%d' % (i % 50),
+            attached_to=['compute-%d' % (i % 40)] if attached else []))
+        if i % snapshot_every == 0:
+            s.snapshots.append(scn.Snapshot(id=scn.uid('s%d' % i),
+                                            volume=scn.uid('v%d' % i)))
+    return s
+
+
+class Array:
+    """One backend's array: its config options and its way to change."""
+
+    def __init__(self, cloud, backend):
+        self.backend = backend
+        self.driver = backend.driver
+        self.proxy = None
+        if self.driver == 'fake':
+            self.path = os.path.join(cloud.workdir, '%s.json' % backend.name)
+            self.content = fake_array.render(cloud.scenario, backend.name)
+            self.save()
+        else:
+            self.sim = hpe3par.HPE3PARSimulator(cloud.scenario, backend.name)
+
+    def start(self, stack):
+        if self.driver == 'hpe3par':
+            self.sim.start()
+            stack.callback(self.sim.stop)
+            self.proxy = stack.enter_context(
+                faultproxy.FaultProxy(self.sim.url))
+
+    def save(self):
+        """Write the fake array's file atomically (readers never see half)."""
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(self.content, f)
+        os.replace(tmp, self.path)
+
+    def options(self):
+        if self.driver == 'fake':
+            return {'volume_driver': _FAKE_DRIVER,
+                    'fake_array_file': self.path}
+        return {'volume_driver': _3PAR_DRIVER,
+                'hpe3par_api_url': self.proxy.url,
+                'hpe3par_username': self.sim.username,
+                'hpe3par_password': self.sim.password,
+                'hpe3par_cpg': self.backend.pools[0],
+                'hpe3par_api_timeout': '120'}
+
+
+class LoopbackCloud:
+    """cinder-api, its proxy and the arrays of ``scenario``, started."""
+
+    def __init__(self, workdir, scenario, page_size=1000):
+        self.workdir = os.path.abspath(workdir)
+        self.scenario = scenario
+        os.makedirs(self.workdir, exist_ok=True)
+        self.cinder = cinder_sim.CinderCloud(
+            os.path.join(self.workdir, 'cinder'), scenario,
+            page_size=page_size)
+        self.arrays = {b.name: Array(self, b) for b in scenario.backends}
+        self.proxy = None
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        stack = self._stack.__enter__()
+        try:
+            stack.enter_context(self.cinder)
+            self.proxy = stack.enter_context(
+                faultproxy.FaultProxy(self.cinder.endpoint))
+            for array in self.arrays.values():
+                array.start(stack)
+        except BaseException:
+            stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+    def proxies(self):
+        """name -> FaultProxy: ``cinder`` and every proxied array."""
+        found = {'cinder': self.proxy}
+        found.update((n, a.proxy) for n, a in self.arrays.items() if a.proxy)
+        return found
+
+    def write_conf(self, path, database, sightings=2, grace=0,
+                   backends=None):
+        """The reconciler's configuration file for this cloud."""
+        names = backends or list(self.arrays)
+        lines = ['[DEFAULT]', 'host = %s' % HOST,
+                 'enabled_backends = %s' % ','.join(names), '',
+                 '[cinder]', 'auth_type = admin_token',
+                 'endpoint = %s' % self.proxy.url,
+                 'token = %s' % cinder_sim.ADMIN_TOKEN,
+                 'page_size = %d' % self.cinder.page_size, '',
+                 '[database]', 'connection = sqlite:///%s' % database, '',
+                 '[oslo_messaging_notifications]', 'driver = messagingv2',
+                 'transport_url = fake:/', '']
+        for name in names:
+            options = dict(self.arrays[name].options(),
+                           reconciler_sightings=sightings,
+                           reconciler_grace_period=grace)
+            lines += ['[%s]' % name] + ['%s = %s' % kv
+                                        for kv in options.items()] + ['']
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines))
+        return path

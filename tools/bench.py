@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Scale benchmark: one pass of the daemon's code over a synthetic cloud.
+
+For each size it starts a loopback cloud (a real cinder-api seeded with N
+volumes, one array per backend, a counting FaultProxy in front of every HTTP
+service) and measures, each in a fresh child process (so peak RSS is the
+measured step's own):
+
+* ``floor``: the same listings downloaded with the same clients, no processing;
+* ``first`` and ``steady``: ``manager.BackendReconciler.run_pass`` on every
+  backend in parallel (as the daemon runs them), on an empty history and
+  then again with nothing changed;
+* ``naive``: what hand-written orphan scripts do, per backend one unscoped
+  ``volumes.list(search_opts={'all_tenants': 1})`` diffed with the array.
+
+Usage::
+
+    python tools/bench.py                       # 1k, 10k, 100k volumes
+    python tools/bench.py --sizes 5000 --drivers fake,hpe3par,hpe3par
+    python tools/bench.py --quick               # CI smoke run, seconds
+    python tools/bench.py --json out.json --plot doc/bench.png
+
+``--plot`` needs matplotlib (``pip install -r tools/bench-requirements.txt``).
+"""
+
+import argparse
+import collections
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from reconciler.simulators import loopback  # noqa: E402
+
+
+# -- children: each prints one JSON line --------------------------------------
+
+def _load(conf_path):
+    from oslo_config import cfg
+
+    from reconciler import conf as reconciler_conf
+    conf = cfg.ConfigOpts()
+    reconciler_conf.register(conf)
+    conf(['--config-file', conf_path], project='cinder-reconciler',
+         default_config_files=[], default_config_dirs=[])
+    return conf
+
+
+def _mark_rss():
+    """Reset the peak RSS (Linux clear_refs 5); return the current RSS."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
+    return _status('VmRSS')
+
+
+def _status(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _parallel(work, items):
+    """work(item) for every item in its own thread; re-raises an error."""
+    results, errors = {}, []
+
+    def run(item):
+        try:
+            results[item.name] = work(item)
+        except Exception as e:       # reported by the parent
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(i,)) for i in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def child_pass(conf):
+    from sqlalchemy import event
+
+    from reconciler.conf import backend as backend_conf
+    from reconciler import history
+    from reconciler import manager
+    from reconciler import notifier as notifier_mod
+
+    store = history.History.from_conf(conf)
+    store.sync()
+    writes = collections.Counter()
+
+    def count(conn, cursor, statement, params, context, executemany):
+        verb = statement.split(None, 1)[0].upper()
+        if verb in ('INSERT', 'UPDATE', 'DELETE'):
+            writes[verb] += len(params) if executemany else 1
+    event.listen(store._facade.writer.get_engine(), 'before_cursor_execute',
+                 count)
+    notifier = notifier_mod.Notifier(conf)
+    backends = backend_conf.enabled(conf)
+    base = _mark_rss()
+    start = time.monotonic()
+    reports = _parallel(lambda b: manager.BackendReconciler(
+        conf, b, store, notifier).run_pass(), backends)
+    seconds = time.monotonic() - start
+    notifier.close()
+    return {'seconds': seconds, 'base_rss_mb': base,
+            'peak_rss_mb': _status('VmHWM'),
+            'rows_written': sum(writes.values()), 'writes': dict(writes),
+            'status': {n: str(r.status) for n, r in reports.items()},
+            'errors': {n: r.error for n, r in reports.items() if r.error},
+            'findings': sum(len(r.candidates) for r in reports.values()),
+            'transitions': sum(len(r.transitions)
+                               for r in reports.values())}
+
+
+def _download_array(driver):
+    """The array's listings through the driver's own client, unprocessed."""
+    if hasattr(driver, '_read'):                 # the fake driver's file
+        data = driver._read()
+        return sum(len(v) for v in data.values())
+    cl = driver._client
+    return sum(len(method().get('members', ())) for method in (
+        cl.getCPGs, cl.getVolumes, cl.getVLUNs, cl.getHosts))
+
+
+def child_floor(conf):
+    from reconciler.conf import backend as backend_conf
+    from reconciler.inventory import cinder as cinder_inventory
+
+    def download(backend):
+        inventory = cinder_inventory.CinderInventory(conf)
+        with backend.create_driver() as driver:
+            items = _download_array(driver)
+        for path, key in (('/volumes/detail', 'volumes'),
+                          ('/snapshots/detail', 'snapshots')):
+            for _item in inventory._chain(path, key,
+                                          {'host': backend.cinder_host}):
+                items += 1
+        return items
+    base = _mark_rss()
+    start = time.monotonic()
+    items = _parallel(download, backend_conf.enabled(conf))
+    return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
+            'peak_rss_mb': _status('VmHWM'), 'items': sum(items.values())}
+
+
+def child_naive(conf):
+    """One unscoped all_tenants volume list per backend, as scripts do."""
+    from reconciler.conf import backend as backend_conf
+    from reconciler.inventory import cinder as cinder_inventory
+    from reconciler import model
+
+    base = _mark_rss()
+    start = time.monotonic()
+    found = 0
+    for backend in backend_conf.enabled(conf):
+        client = cinder_inventory.CinderInventory(conf).client
+        volumes = client.volumes.list(search_opts={'all_tenants': 1})
+        prefix = backend.cinder_host + '#'
+        cinder = {getattr(v, 'os-vol-mig-status-attr:name_id', None) or v.id
+                  for v in volumes
+                  if (getattr(v, 'os-vol-host-attr:host', None) or ''
+                      ).startswith(prefix)}
+        with backend.create_driver() as driver:
+            array = {o.uuid for o in driver.list_objects().objects
+                     if o.kind == model.ResourceType.VOLUME and o.uuid}
+        found += len(cinder ^ array)
+    return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
+            'peak_rss_mb': _status('VmHWM'), 'differences': found}
+
+
+CHILDREN = {'pass': child_pass, 'floor': child_floor, 'naive': child_naive}
+
+
+# -- the parent ------------------------------------------------------------
+
+def run_child(mode, conf_path, cloud):
+    for proxy in cloud.proxies().values():
+        proxy.reset_stats()
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), '--child', mode,
+         conf_path], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError('%s child failed:\n%s' % (mode, proc.stderr[-3000:]))
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result['http'] = {name: proxy.stats()._asdict()
+                      for name, proxy in cloud.proxies().items()}
+    return result
+
+
+def measure(size, drivers, workdir, page_size, naive=True):
+    scenario = loopback.synthetic(size, drivers)
+    out = {'volumes': size, 'snapshots': len(scenario.snapshots),
+           'backends': len(drivers), 'drivers': list(drivers)}
+    start = time.monotonic()
+    with loopback.LoopbackCloud(os.path.join(workdir, str(size)), scenario,
+                                page_size=page_size) as cloud:
+        out['setup_seconds'] = time.monotonic() - start
+        conf = cloud.write_conf(os.path.join(cloud.workdir, 'r.conf'),
+                                os.path.join(cloud.workdir, 'r.sqlite'))
+        out['floor'] = run_child('floor', conf, cloud)
+        out['first'] = run_child('pass', conf, cloud)
+        out['steady'] = run_child('pass', conf, cloud)
+        # The floor again: the first download warmed the cinder-api's caches.
+        again = run_child('floor', conf, cloud)
+        if again['seconds'] < out['floor']['seconds']:
+            out['floor'] = again
+        if naive:
+            out['naive'] = run_child('naive', conf, cloud)
+    return out
+
+
+def _mb(nbytes):
+    return nbytes / 1e6
+
+
+def summary(r):
+    """One size's figures as printed lines."""
+    floor, steady, first = r['floor'], r['steady'], r['first']
+    lines = ['%d volumes, %d snapshots on %d backends (%s); cloud set up in '
+             '%.1f s' % (r['volumes'], r['snapshots'], r['backends'],
+                         ','.join(r['drivers']), r['setup_seconds'])]
+    for name in ('floor', 'first', 'steady', 'naive'):
+        m = r.get(name)
+        if m is None:
+            continue
+        traffic = ', '.join('%s %d req %.1f MB' % (k, v['requests'],
+                                                   _mb(v['response_bytes']))
+                            for k, v in sorted(m['http'].items()))
+        lines.append('  %-7s %7.2f s  peak RSS %6.1f MB  %s' % (
+            name, m['seconds'], m['peak_rss_mb'], traffic))
+    lines.append('  pass/floor %.2f  naive/pass %s' % (
+        steady['seconds'] / floor['seconds'],
+        '%.2f' % (r['naive']['seconds'] / steady['seconds'])
+        if 'naive' in r else '-'))
+    lines.append('  history rows written: first pass %d %s, steady pass %d %s'
+                 % (first['rows_written'], first['writes'],
+                    steady['rows_written'], steady['writes']))
+    lines.append('  status: %s; findings %d, transitions first %d steady %d'
+                 % (sorted(set(steady['status'].values())),
+                    steady['findings'], first['transitions'],
+                    steady['transitions']))
+    return lines
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    n = [r['volumes'] for r in results]
+    fig, (t, m) = pyplot.subplots(1, 2, figsize=(11, 4.2))
+    for name, style in (('floor', ':'), ('steady', '-'), ('first', '--'),
+                        ('naive', '-.')):
+        if all(name in r for r in results):
+            t.plot(n, [r[name]['seconds'] for r in results], style,
+                   marker='o', label=name)
+            m.plot(n, [r[name]['peak_rss_mb'] for r in results], style,
+                   marker='o', label=name)
+    for ax, label in ((t, 'wall time (s)'), (m, 'peak RSS (MB)')):
+        ax.set_xscale('log')
+        ax.set_yscale('log')
+        ax.set_xlabel('volumes in the cloud')
+        ax.set_ylabel(label)
+        ax.grid(True, which='both', alpha=0.3)
+        ax.legend()
+    fig.suptitle('cinder-reconciler: one pass over %d backends'
+                 % results[0]['backends'])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def check_sane(results):
+    """--quick: the tool ran and its figures make sense (not speed)."""
+    for r in results:
+        for name in ('floor', 'first', 'steady', 'naive'):
+            m = r[name]
+            assert m['seconds'] > 0 and m['peak_rss_mb'] > 0, (name, m)
+            assert m['http']['cinder']['requests'] > 0, (name, m)
+        for name in ('first', 'steady'):
+            assert set(r[name]['status'].values()) == {'ok'}, r[name]
+        assert r['steady']['findings'] == 0, r['steady']
+        assert r['naive']['differences'] == 0, r['naive']
+        assert r['floor']['items'] >= r['volumes'], r['floor']
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', default='1000,10000,100000',
+                        help='total volumes per run, comma-separated')
+    parser.add_argument('--drivers', default='fake,hpe3par,fake,hpe3par',
+                        help='one array driver per backend: %s'
+                        % ', '.join(loopback.DRIVERS))
+    parser.add_argument('--page-size', type=int, default=1000)
+    parser.add_argument('--no-naive', action='store_true',
+                        help='skip the naive all_tenants comparison')
+    parser.add_argument('--quick', action='store_true',
+                        help='a small run that checks the tool works (CI)')
+    parser.add_argument('--json', help='write the figures to this file')
+    parser.add_argument('--plot', help='write a PNG plot to this file')
+    parser.add_argument('--workdir', help='keep the clouds here')
+    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        mode, conf_path = args.child
+        print(json.dumps(CHILDREN[mode](_load(conf_path))))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(',')]
+    drivers = args.drivers.split(',')
+    if args.quick:
+        sizes, drivers, args.page_size = [400], ['fake', 'hpe3par'], 100
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            r = measure(size, drivers, args.workdir or tmp, args.page_size,
+                        naive=not args.no_naive or args.quick)
+            print('\n'.join(summary(r)), flush=True)
+            results.append(r)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.plot:
+        plot(results, args.plot)
+    if args.quick:
+        check_sane(results)
+        print('bench --quick: ok')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
