@@ -41,17 +41,6 @@ from reconciler.simulators import loopback  # noqa: E402
 
 # -- children: each prints one JSON line --------------------------------------
 
-def _load(conf_path):
-    from oslo_config import cfg
-
-    from reconciler import conf as reconciler_conf
-    conf = cfg.ConfigOpts()
-    reconciler_conf.register(conf)
-    conf(['--config-file', conf_path], project='cinder-reconciler',
-         default_config_files=[], default_config_dirs=[])
-    return conf
-
-
 def _mark_rss():
     """Reset the peak RSS (Linux clear_refs 5); return the current RSS."""
     try:
@@ -193,7 +182,8 @@ def run_child(mode, conf_path, cloud):
         [sys.executable, os.path.abspath(__file__), '--child', mode,
          conf_path], capture_output=True, text=True)
     if proc.returncode:
-        raise RuntimeError('%s child failed:\n%s' % (mode, proc.stderr[-3000:]))
+        raise RuntimeError('%s child failed:\n%s'
+                           % (mode, proc.stderr[-3000:]))
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result['http'] = {name: proxy.stats()._asdict()
                       for name, proxy in cloud.proxies().items()}
@@ -315,7 +305,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         mode, conf_path = args.child
-        print(json.dumps(CHILDREN[mode](_load(conf_path))))
+        print(json.dumps(CHILDREN[mode](loopback.load_conf(conf_path))))
         return 0
     sizes = [int(s) for s in args.sizes.split(',')]
     drivers = args.drivers.split(',')

@@ -487,6 +487,23 @@ class CinderCloud:
                            'WHERE volume_id=? AND deleted=0' % table,
                            (now, volume_id))
 
+    def finish_migration(self, volume_id, dest_id):
+        """The name_id swap that ends a generic migration, in one commit.
+
+        The source row takes over the destination's array object; the
+        destination row, now naming the source's old object, is marked for
+        deletion (as Cinder's finish_volume_migration leaves it).
+        """
+        with self._db() as db:
+            keys = dict(db.execute(
+                'SELECT id, COALESCE(_name_id, id) FROM volumes WHERE id IN '
+                '(?, ?) AND deleted=0', (volume_id, dest_id)))
+            self._update(db, 'volumes', volume_id,
+                         {'_name_id': keys[dest_id]})
+            self._update(db, 'volumes', dest_id, {
+                '_name_id': keys[volume_id], 'status': 'deleting',
+                'migration_status': 'deleting'})
+
     def add_snapshots(self, snapshots):
         """Insert scenario ``Snapshot``s of live volumes."""
         with self._db() as db:

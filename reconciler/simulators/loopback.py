@@ -47,6 +47,18 @@ def synthetic(volumes, drivers, snapshot_every=10, attach_every=10):
     return s
 
 
+def load_conf(path):
+    """The reconciler's options from the file :meth:`write_conf` wrote."""
+    from oslo_config import cfg
+
+    from reconciler import conf as reconciler_conf
+    conf = cfg.ConfigOpts()
+    reconciler_conf.register(conf)
+    conf(['--config-file', path], project='cinder-reconciler',
+         default_config_files=[], default_config_dirs=[])
+    return conf
+
+
 class Array:
     """One backend's array: its config options and its way to change."""
 

@@ -1,0 +1,551 @@
+"""Accuracy under churn: passes run while the cloud legitimately changes.
+
+A :class:`Churn` drives Cinder's lifecycle operations on a
+:class:`~reconciler.simulators.loopback.LoopbackCloud` (create, delete,
+attach, detach, migrate, retype, snapshot, snapshot delete, unmanage), each
+as Cinder does it: the DB row and the array object change in Cinder's order,
+with pauses in between, so every object an operation touches is in flux
+while the passes look. Separately it plants real orphans of every class and
+injects faults (HTTP 500s and dropped connections mid-pagination, a Cinder
+token rejected, the array failing, 3PAR sessions expiring).
+
+Each backend's passes run back to back in their own thread, through the
+daemon's own ``manager.BackendReconciler``. A confirmed transition (what
+``reconciler.orphan.detected`` announces) or a notification for anything not
+planted is a false positive; recall is the share of planted orphans
+confirmed, with the passes each took.
+"""
+
+import collections
+import dataclasses
+import itertools
+import random
+import threading
+import time
+from concurrent import futures
+
+from reconciler.conf import backend as backend_conf
+from reconciler.drivers import hpe3par_names
+from reconciler import history as history_mod
+from reconciler import manager
+from reconciler import model
+from reconciler import notifier as notifier_mod
+from reconciler.simulators import fake_array
+from reconciler.simulators import loopback
+from reconciler.simulators import scenario as scn
+
+K = model.FindingKind
+R = model.ResourceType
+ORPHAN_HOST = 'compute-orphan'
+
+
+def identity(kind, resource_type, resource_id):
+    """A finding's identity as plain strings (enum members hash apart)."""
+    return (str(kind), str(resource_type), resource_id)
+
+
+class FakeArrayOps:
+    """Changes to the fake driver's file, one atomic rewrite each."""
+
+    def __init__(self, array):
+        self.array = array
+        self.lock = threading.Lock()
+
+    def _change(self, section, add=None, drop=None):
+        with self.lock:
+            items = self.array.content[section]
+            if drop is not None:
+                items[:] = [i for i in items if not drop(i)]
+            if add is not None:
+                items.append(add)
+            self.array.save()
+
+    def add_volume(self, key):
+        self._change('volumes', {'name': 'volume-%s' % key,
+                                 'pool': 'pool1', 'size': 1})
+
+    def remove_volume(self, key):
+        self._change('volumes', drop=lambda v: v['name'] == 'volume-%s' % key)
+
+    def rename_unmanaged(self, key):
+        with self.lock:
+            for v in self.array.content['volumes']:
+                if v['name'] == 'volume-%s' % key:
+                    v['name'] = 'unm-%s' % key
+            self.array.save()
+
+    def add_snapshot(self, snapshot_id, key):
+        self._change('snapshots', {'name': 'snapshot-%s' % snapshot_id,
+                                   'volume': 'volume-%s' % key})
+
+    def remove_snapshot(self, snapshot_id):
+        self._change('snapshots', drop=lambda s: s['name'] ==
+                     'snapshot-%s' % snapshot_id)
+
+    def add_export(self, key, host):
+        self._change('exports', {'volume': 'volume-%s' % key, 'host': host,
+                                 'initiators': [fake_array.initiator(host)]})
+
+    def remove_export(self, key, host):
+        self._change('exports', drop=lambda e: (e['volume'], e['host']) == (
+            'volume-%s' % key, host))
+
+    @staticmethod
+    def export_id(key, host):
+        return 'volume-%s@%s' % (key, host)
+
+    def fail(self, seconds):
+        self.array.content['error'] = 'injected array failure'
+        self._change('volumes')
+        time.sleep(seconds)
+        del self.array.content['error']
+        self._change('volumes')
+
+
+class HPE3PAROps:
+    """Changes to the 3PAR simulator's state, under its lock."""
+
+    def __init__(self, array):
+        self.array = array
+        self.sim = array.sim
+        self.cpg = array.backend.pools[0]
+
+    def add_volume(self, key):
+        with self.sim.lock:
+            self.sim.add_volume(hpe3par_names.volume_name(key), self.cpg)
+
+    def remove_volume(self, key):
+        with self.sim.lock:
+            del self.sim.volumes[hpe3par_names.volume_name(key)]
+
+    def rename_unmanaged(self, key):
+        with self.sim.lock:
+            vv = self.sim.volumes.pop(hpe3par_names.volume_name(key))
+            vv['name'] = hpe3par_names.name('unm-', key)
+            self.sim.volumes[vv['name']] = vv
+
+    def add_snapshot(self, snapshot_id, key):
+        with self.sim.lock:
+            self.sim.add_volume(hpe3par_names.snapshot_name(snapshot_id),
+                                self.cpg,
+                                copy_of=hpe3par_names.volume_name(key))
+
+    def remove_snapshot(self, snapshot_id):
+        with self.sim.lock:
+            del self.sim.volumes[hpe3par_names.snapshot_name(snapshot_id)]
+
+    def add_export(self, key, host):
+        with self.sim.lock:
+            self.sim.add_vlun(hpe3par_names.volume_name(key),
+                              self.sim.add_host(host))
+
+    def remove_export(self, key, host):
+        name = hpe3par_names.volume_name(key)
+        with self.sim.lock:
+            self.sim.vluns[:] = [v for v in self.sim.vluns if (
+                v['volumeName'], v['hostname']) != (name, host)]
+
+    @staticmethod
+    def export_id(key, host):
+        return '%s@%s' % (hpe3par_names.volume_name(key), host)
+
+    def fail(self, seconds):
+        self.array.proxy.fail(r'^/api/v1/(volumes|vluns)', times=1)
+
+
+def array_ops(array):
+    return (FakeArrayOps if array.driver == 'fake' else HPE3PAROps)(array)
+
+
+@dataclasses.dataclass
+class Vol:
+    id: str
+    backend: str
+    key: str
+    attached: str | None = None
+    snapshots: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Plant:
+    identity: tuple
+    backend: str
+    after_pass: int             # passes the backend had finished at planting
+    confirmed_after: int | None = None   # passes it took to confirm
+
+
+class Churn:
+    """The churn driver, the planter, the fault injector and the passes."""
+
+    def __init__(self, cloud, conf, rate=20.0, step_delay=0.05, seed=1,
+                 fault_every=2.0, plant_every=3.0, workers=16):
+        self.cloud = cloud
+        self.conf = conf
+        self.rate = rate
+        self.step_delay = step_delay
+        self.random = random.Random(seed)
+        self.fault_every = fault_every
+        self.plant_every = plant_every
+        self.workers = workers
+        self.ops = {n: array_ops(a) for n, a in cloud.arrays.items()}
+        self.lock = threading.Lock()
+        self.idle = {}                  # volume id -> Vol, not being churned
+        self.stable = collections.defaultdict(list)    # backend -> [Vol]
+        for i, v in enumerate(cloud.scenario.volumes):
+            vol = Vol(v.id, v.backend, v.key,
+                      v.attached_to[0] if v.attached_to else None)
+            if i % 5 == 0 and not v.attached_to:
+                self.stable[v.backend].append(vol)
+            else:
+                self.idle[v.id] = vol
+        for s in cloud.scenario.snapshots:
+            vol = self.idle.get(s.volume)
+            if vol is not None:
+                vol.snapshots.append(s.id)
+        self.counter = collections.Counter()
+        self.plants = []
+        self.passes = collections.Counter()     # backend -> passes done
+        self.failed = collections.Counter()
+        self.failed_with_changes = []
+        self.false_positives = []
+        self.notifications = []
+        self.stopping = threading.Event()
+        self._ids = itertools.count()
+
+    # -- Cinder's operations, step by step --------------------------------
+
+    def pause(self):
+        time.sleep(self.random.uniform(0, self.step_delay))
+
+    def _take(self, want):
+        with self.lock:
+            found = [v for v in self.idle.values() if want(v)]
+            if not found:
+                return None
+            vol = self.random.choice(found)
+            del self.idle[vol.id]
+            return vol
+
+    def _give(self, vol):
+        with self.lock:
+            self.idle[vol.id] = vol
+
+    def op_create(self, backend):
+        db, ops = self.cloud.cinder, self.ops[backend]
+        vid = scn.uid('churn-%d' % next(self._ids))
+        db.add_volumes([scn.Volume(id=vid, backend=backend,
+                                   status='creating')])
+        self.pause()
+        ops.add_volume(vid)
+        self.pause()
+        db.update_volume(vid, status='available')
+        return Vol(vid, backend, vid)
+
+    def op_delete(self, vol):
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        db.update_volume(vol.id, status='deleting')
+        self.pause()
+        ops.remove_volume(vol.key)
+        self.pause()
+        db.soft_delete_volume(vol.id)
+
+    def op_attach(self, vol):
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        host = 'compute-%d' % self.random.randrange(40)
+        db.update_volume(vol.id, status='attaching')
+        self.pause()
+        ops.add_export(vol.key, host)
+        self.pause()
+        db.add_attachment(vol.id, host)
+        db.update_volume(vol.id, status='in-use')
+        vol.attached = host
+        return vol
+
+    def op_detach(self, vol):
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        db.update_volume(vol.id, status='detaching')
+        self.pause()
+        ops.remove_export(vol.key, vol.attached)
+        self.pause()
+        db.remove_attachment(vol.id, vol.attached)
+        db.update_volume(vol.id, status='available')
+        vol.attached = None
+        return vol
+
+    def op_migrate(self, vol):
+        """Generic migration within the backend: a new object, name_id swap."""
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        dest = scn.uid('churn-%d' % next(self._ids))
+        db.update_volume(vol.id, migration_status='migrating')
+        db.add_volumes([scn.Volume(id=dest, backend=vol.backend,
+                                   status='creating',
+                                   migration_status='target:%s' % vol.id)])
+        self.pause()
+        ops.add_volume(dest)
+        db.update_volume(dest, status='available')
+        self.pause()
+        old = vol.key
+        db.finish_migration(vol.id, dest)
+        self.pause()
+        ops.remove_volume(old)
+        self.pause()
+        db.soft_delete_volume(dest)
+        db.update_volume(vol.id, migration_status='success')
+        vol.key = dest
+        return vol
+
+    def op_retype(self, vol):
+        db = self.cloud.cinder
+        status = 'in-use' if vol.attached else 'available'
+        db.update_volume(vol.id, status='retyping')
+        self.pause()
+        db.update_volume(vol.id, status=status)
+        return vol
+
+    def op_snapshot(self, vol):
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        sid = scn.uid('churn-snap-%d' % next(self._ids))
+        db.add_snapshots([scn.Snapshot(id=sid, volume=vol.id,
+                                       status='creating')])
+        self.pause()
+        ops.add_snapshot(sid, vol.key)
+        self.pause()
+        db.update_snapshot(sid, status='available')
+        vol.snapshots.append(sid)
+        return vol
+
+    def op_delete_snapshot(self, vol):
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        sid = vol.snapshots.pop(self.random.randrange(len(vol.snapshots)))
+        db.update_snapshot(sid, status='deleting')
+        self.pause()
+        ops.remove_snapshot(sid)
+        self.pause()
+        db.soft_delete_snapshot(sid)
+        return vol
+
+    def op_unmanage(self, vol):
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        db.update_volume(vol.id, status='unmanaging')
+        self.pause()
+        ops.rename_unmanaged(vol.key)
+        self.pause()
+        db.soft_delete_volume(vol.id)
+
+    def one_op(self):
+        """A random operation on a random idle volume; False if none fit."""
+        def plain(v):
+            return not v.attached and not v.snapshots
+        name, want = self.random.choice((
+            ('create', None), ('delete', plain),
+            ('attach', lambda v: not v.attached),
+            ('detach', lambda v: v.attached), ('migrate', plain),
+            ('retype', lambda v: True), ('snapshot', lambda v: True),
+            ('delete_snapshot', lambda v: v.snapshots),
+            ('unmanage', plain)))
+        if want is None:
+            vol = self.op_create(self.random.choice(list(self.ops)))
+        else:
+            taken = self._take(want)
+            if taken is None:
+                return False
+            try:
+                vol = getattr(self, 'op_' + name)(taken)
+            except BaseException:
+                self._give(taken)
+                raise
+        if vol is not None:
+            self._give(vol)
+        with self.lock:
+            self.counter[name] += 1
+        return True
+
+    # -- orphans ------------------------------------------------------------
+
+    def plant(self, backend):
+        """One real orphan of every class on ``backend``."""
+        db, ops = self.cloud.cinder, self.ops[backend]
+        n = next(self._ids)
+        with self.lock:
+            anchor = self.random.choice(self.stable[backend])
+        lone, lost = scn.uid('orphan-vol-%d' % n), scn.uid('lost-vol-%d' % n)
+        lone_snap = scn.uid('orphan-snap-%d' % n)
+        lost_snap = scn.uid('lost-snap-%d' % n)
+        host = '%s-%d' % (ORPHAN_HOST, n)
+        ops.add_volume(lone)
+        ops.add_snapshot(lone_snap, anchor.key)
+        db.add_volumes([scn.Volume(id=lost, backend=backend)])
+        db.add_snapshots([scn.Snapshot(id=lost_snap, volume=anchor.id)])
+        ops.add_export(anchor.key, host)
+        done = self.passes[backend]
+        with self.lock:
+            self.plants += [Plant(identity(*i), backend, done) for i in (
+                (K.ARRAY_ONLY, R.VOLUME, lone),
+                (K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
+                (K.CINDER_ONLY, R.VOLUME, lost),
+                (K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
+                (K.ORPHAN_EXPORT, R.EXPORT, ops.export_id(anchor.key, host)))]
+
+    # -- faults ------------------------------------------------------------
+
+    def fault(self):
+        proxy = self.cloud.proxy
+        which = self.random.choice(('cinder-page', 'cinder-drop',
+                                    'cinder-token', 'array'))
+        if which == 'cinder-page':
+            proxy.fail(r'/(volumes|snapshots)/detail\?.*marker=', times=1)
+        elif which == 'cinder-drop':
+            proxy.drop(r'/volumes/detail\?.*marker=', times=1)
+        elif which == 'cinder-token':
+            # What keystonemiddleware answers once a token has expired.
+            proxy.fail(r'/volumes/detail', status=401, times=1)
+        else:
+            backend = self.random.choice(list(self.ops))
+            self.ops[backend].fail(0.3)
+            if self.cloud.arrays[backend].driver == 'hpe3par':
+                self.cloud.arrays[backend].sim.session_lifetime = 2
+                time.sleep(0.3)
+                self.cloud.arrays[backend].sim.session_lifetime = None
+        with self.lock:
+            self.counter['fault:' + which] += 1
+
+    # -- the passes ----------------------------------------------------------
+
+    def record(self, backend, report):
+        with self.lock:
+            self.passes[backend] += 1
+            done = self.passes[backend]
+            if report.status != model.RunStatus.OK:
+                self.failed[backend] += 1
+                if report.transitions or report.candidates:
+                    self.failed_with_changes.append((backend, report.error))
+                return
+            planted = {p.identity: p for p in self.plants
+                       if p.backend == backend}
+            for t in report.transitions:
+                if t.new_state != model.FindingState.CONFIRMED:
+                    continue
+                plant = planted.get(identity(*t.candidate.identity))
+                if plant is None:
+                    self.false_positives.append((backend, t.candidate))
+                elif plant.confirmed_after is None:
+                    plant.confirmed_after = done - plant.after_pass
+
+    def pass_loop(self, backend, store, notifier, until):
+        reconciler = manager.BackendReconciler(self.conf, backend, store,
+                                               notifier)
+        while not until():
+            self.record(backend.name, reconciler.run_pass())
+
+    def _every(self, seconds, action):
+        while not self.stopping.wait(seconds):
+            action()
+
+    def churn_loop(self, pool):
+        interval, due, running = 1.0 / self.rate, time.monotonic(), []
+        while not self.stopping.is_set():
+            for f in [f for f in running if f.done()]:
+                f.result()
+            running = [f for f in running if not f.done()]
+            running.append(pool.submit(self.one_op))
+            due += interval
+            time.sleep(max(0.0, due - time.monotonic()))
+        return running
+
+    def run(self, passes, settle_passes=3):
+        """Churn until ``passes`` passes ran, then settle; the report."""
+        store = history_mod.History.from_conf(self.conf)
+        store.sync()
+        notifier = _RecordingNotifier(self.conf, self.notifications)
+        backends = backend_conf.enabled(self.conf)
+        start = time.monotonic()
+        threads = [threading.Thread(target=self.pass_loop, args=(
+            b, store, notifier,
+            lambda: sum(self.passes.values()) >= passes)) for b in backends]
+        for t in threads:
+            t.start()
+        helpers = [threading.Thread(target=self._every, args=(
+            self.plant_every, lambda: self.plant(self.random.choice(
+                [b.name for b in backends])))),
+            threading.Thread(target=self._every,
+                             args=(self.fault_every, self.fault))]
+        for h in helpers:
+            h.start()
+        with futures.ThreadPoolExecutor(self.workers) as pool:
+            churner = pool.submit(self.churn_loop, pool)
+            for t in threads:
+                t.join()
+            self.stopping.set()
+            for f in churner.result():
+                f.result()
+        for h in helpers:
+            h.join()
+        churn_seconds = time.monotonic() - start
+        churn_ops = sum(v for k, v in self.counter.items()
+                        if not k.startswith('fault:'))
+        # Nothing moves now: the last plants get their passes.
+        self.cloud.proxy.clear()
+        for array in self.cloud.arrays.values():
+            if array.proxy:
+                array.proxy.clear()
+        for b in backends:
+            reconciler = manager.BackendReconciler(self.conf, b, store,
+                                                   notifier)
+            for _ in range(settle_passes):
+                self.record(b.name, reconciler.run_pass())
+        notifier.close()
+        return self.report(store, churn_seconds, churn_ops)
+
+    def report(self, store, seconds, ops):
+        planted = {p.identity for p in self.plants}
+        confirmed = [p for p in self.plants if p.confirmed_after is not None]
+        taken = collections.Counter(p.confirmed_after for p in confirmed)
+        stray = [n for n in self.notifications
+                 if n[0] == 'reconciler.orphan.detected'
+                 and n[1] not in planted]
+        stray_findings = [f for f in store.findings(
+            state=model.FindingState.CONFIRMED)
+            if identity(f.kind, f.resource_type, f.resource_id) not in planted]
+        return {
+            'passes': sum(self.passes.values()),
+            'passes_per_backend': dict(self.passes),
+            'failed_passes': sum(self.failed.values()),
+            'failed_passes_with_changes': len(self.failed_with_changes),
+            'churn_seconds': round(seconds, 1),
+            'churn_ops': ops,
+            'churn_ops_per_second': round(ops / seconds, 1),
+            'operations': dict(self.counter),
+            'planted': len(self.plants),
+            'confirmed': len(confirmed),
+            'recall': len(confirmed) / len(self.plants) if self.plants else 1,
+            'passes_to_confirm': dict(sorted(taken.items())),
+            'false_positive_transitions': [
+                '%s %s' % (b, c.identity) for b, c in self.false_positives],
+            'false_positive_notifications': [str(n) for n in stray],
+            'false_positive_findings': [
+                '%s %s %s' % (f.backend, f.kind, f.resource_id)
+                for f in stray_findings],
+            'notifications': len(self.notifications),
+        }
+
+
+class _RecordingNotifier(notifier_mod.Notifier):
+    """The daemon's notifier, keeping what it sent for the report."""
+
+    def __init__(self, conf, sent):
+        super().__init__(conf)
+        self.sent = sent
+
+    def _send(self, event_type, payload):
+        super()._send(event_type, payload)
+        self.sent.append((event_type, identity(
+            payload.get('kind'), payload.get('resource_type'),
+            payload.get('resource_id'))))
+
+
+def start_cloud(workdir, volumes=200, drivers=('fake', 'hpe3par'),
+                page_size=25):
+    """A small loopback cloud whose listings span several pages."""
+    return loopback.LoopbackCloud(
+        workdir, loopback.synthetic(volumes, drivers, snapshot_every=7,
+                                    attach_every=6), page_size=page_size)

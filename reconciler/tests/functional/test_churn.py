@@ -1,0 +1,38 @@
+"""tools/churn.py's short form: passes under churn, orphans and faults.
+
+A real cinder-api, the fake driver's array and the 3PAR WSAPI simulator;
+Cinder operations churn the cloud at 20 a second while the daemon's passes
+run back to back, real orphans of every class are planted and faults are
+injected. Nothing that was not planted may be confirmed or announced, and
+every planted orphan must be.
+"""
+
+import os
+
+import fixtures
+from oslotest import base
+
+from reconciler.simulators import churn
+from reconciler.simulators import loopback
+
+
+class ChurnTest(base.BaseTestCase):
+
+    def test_no_false_positive_and_full_recall_under_churn(self):
+        self.useFixture(fixtures.Timeout(600, gentle=True))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        with churn.start_cloud(tmp, volumes=120) as cloud:
+            conf = loopback.load_conf(cloud.write_conf(
+                os.path.join(tmp, 'r.conf'), os.path.join(tmp, 'r.sqlite')))
+            report = churn.Churn(cloud, conf, rate=20, plant_every=2.0,
+                                 fault_every=1.5).run(passes=30)
+        self.assertGreaterEqual(report['passes'], 30)
+        self.assertGreater(report['churn_ops'], 0)
+        self.assertGreater(report['planted'], 0)
+        self.assertEqual([], report['false_positive_transitions'])
+        self.assertEqual([], report['false_positive_notifications'])
+        self.assertEqual([], report['false_positive_findings'])
+        self.assertEqual(0, report['failed_passes_with_changes'])
+        self.assertEqual(report['planted'], report['confirmed'], report)
+        self.assertGreater(report['failed_passes'], 0,
+                           'no injected fault failed a pass')
