@@ -109,6 +109,9 @@ def child_pass(conf):
             'rows_written': sum(writes.values()), 'writes': dict(writes),
             'status': {n: str(r.status) for n, r in reports.items()},
             'errors': {n: r.error for n, r in reports.items() if r.error},
+            'stages': {n: {k: v for k, v in r.inventory.items()
+                           if k.endswith('seconds')}
+                       for n, r in reports.items()},
             'findings': sum(len(r.candidates) for r in reports.values()),
             'transitions': sum(len(r.transitions)
                                for r in reports.values())}
@@ -190,7 +193,7 @@ def run_child(mode, conf_path, cloud):
     return result
 
 
-def measure(size, drivers, workdir, page_size, naive=True):
+def measure(size, drivers, workdir, page_size, naive=True, repeat=2):
     scenario = loopback.synthetic(size, drivers)
     out = {'volumes': size, 'snapshots': len(scenario.snapshots),
            'backends': len(drivers), 'drivers': list(drivers)}
@@ -200,13 +203,20 @@ def measure(size, drivers, workdir, page_size, naive=True):
         out['setup_seconds'] = time.monotonic() - start
         conf = cloud.write_conf(os.path.join(cloud.workdir, 'r.conf'),
                                 os.path.join(cloud.workdir, 'r.sqlite'))
-        out['floor'] = run_child('floor', conf, cloud)
         out['first'] = run_child('pass', conf, cloud)
-        out['steady'] = run_child('pass', conf, cloud)
-        # The floor again: the first download warmed the cinder-api's caches.
-        again = run_child('floor', conf, cloud)
-        if again['seconds'] < out['floor']['seconds']:
-            out['floor'] = again
+        # Floor and steady pass alternate, on caches the first pass warmed.
+        # The fastest run is kept, with every run's time and the highest
+        # peak RSS.
+        for name in ('floor', 'steady'):
+            out[name] = []
+        for name in ('floor', 'steady') * repeat:
+            out[name].append(run_child(
+                'pass' if name == 'steady' else 'floor', conf, cloud))
+        for name in ('floor', 'steady'):
+            runs = out[name]
+            out[name] = dict(min(runs, key=lambda m: m['seconds']),
+                             samples=[m['seconds'] for m in runs],
+                             peak_rss_mb=max(m['peak_rss_mb'] for m in runs))
         if naive:
             out['naive'] = run_child('naive', conf, cloud)
     return out
@@ -229,8 +239,10 @@ def summary(r):
         traffic = ', '.join('%s %d req %.1f MB' % (k, v['requests'],
                                                    _mb(v['response_bytes']))
                             for k, v in sorted(m['http'].items()))
-        lines.append('  %-7s %7.2f s  peak RSS %6.1f MB  %s' % (
-            name, m['seconds'], m['peak_rss_mb'], traffic))
+        lines.append('  %-7s %7.2f s  peak RSS %6.1f MB  %s%s' % (
+            name, m['seconds'], m['peak_rss_mb'], traffic,
+            '  (runs: %s s)' % ', '.join('%.2f' % x for x in m['samples'])
+            if len(m.get('samples', ())) > 1 else ''))
     lines.append('  pass/floor %.2f  naive/pass %s' % (
         steady['seconds'] / floor['seconds'],
         '%.2f' % (r['naive']['seconds'] / steady['seconds'])
@@ -243,6 +255,36 @@ def summary(r):
                     steady['findings'], first['transitions'],
                     steady['transitions']))
     return lines
+
+
+def markdown(results):
+    """The figures as a Markdown table, for doc/benchmarks.md."""
+    rows = ['| volumes | snapshots | floor s | pass s (first) | pass s '
+            '(steady) | pass/floor | naive s | naive/pass | peak RSS MB '
+            '(floor / pass / naive) | Cinder requests, MB (pass / naive) | '
+            'array requests, MB (pass) | history rows (first / steady) |',
+            '|' + '---|' * 12]
+    for r in results:
+        f, p, n = r['floor'], r['steady'], r.get('naive')
+        arrays = [v for k, v in p['http'].items() if k != 'cinder']
+        rows.append('| %d | %d | %.2f | %.2f | %.2f | %.2f | %s | %s | '
+                    '%.0f / %.0f / %s | %d, %.1f / %s | %d, %.1f | %d / %d |'
+                    % (r['volumes'], r['snapshots'], f['seconds'],
+                       r['first']['seconds'], p['seconds'],
+                       p['seconds'] / f['seconds'],
+                       '%.2f' % n['seconds'] if n else '-',
+                       '%.2f' % (n['seconds'] / p['seconds']) if n else '-',
+                       f['peak_rss_mb'], p['peak_rss_mb'],
+                       '%.0f' % n['peak_rss_mb'] if n else '-',
+                       p['http']['cinder']['requests'],
+                       _mb(p['http']['cinder']['response_bytes']),
+                       '%d, %.1f' % (n['http']['cinder']['requests'], _mb(
+                           n['http']['cinder']['response_bytes']))
+                       if n else '-',
+                       sum(a['requests'] for a in arrays),
+                       _mb(sum(a['response_bytes'] for a in arrays)),
+                       r['first']['rows_written'], p['rows_written']))
+    return '\n'.join(rows)
 
 
 def plot(results, path):
@@ -294,12 +336,18 @@ def main(argv=None):
                         help='one array driver per backend: %s'
                         % ', '.join(loopback.DRIVERS))
     parser.add_argument('--page-size', type=int, default=1000)
+    parser.add_argument('--repeat', type=int, default=2,
+                        help='floor and steady runs per size (fastest kept)')
     parser.add_argument('--no-naive', action='store_true',
                         help='skip the naive all_tenants comparison')
     parser.add_argument('--quick', action='store_true',
                         help='a small run that checks the tool works (CI)')
     parser.add_argument('--json', help='write the figures to this file')
     parser.add_argument('--plot', help='write a PNG plot to this file')
+    parser.add_argument('--markdown', action='store_true',
+                        help='also print the figures as a Markdown table')
+    parser.add_argument('--load', metavar='JSON',
+                        help='no measuring: report the figures of --json')
     parser.add_argument('--workdir', help='keep the clouds here')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -312,10 +360,17 @@ def main(argv=None):
     if args.quick:
         sizes, drivers, args.page_size = [400], ['fake', 'hpe3par'], 100
     results = []
+    if args.load:
+        with open(args.load) as f:
+            results = json.load(f)
+        sizes = []
+        for r in results:
+            print('\n'.join(summary(r)))
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             r = measure(size, drivers, args.workdir or tmp, args.page_size,
-                        naive=not args.no_naive or args.quick)
+                        naive=not args.no_naive or args.quick,
+                        repeat=1 if args.quick else args.repeat)
             print('\n'.join(summary(r)), flush=True)
             results.append(r)
     if args.json:
@@ -323,6 +378,8 @@ def main(argv=None):
             json.dump(results, f, indent=1)
     if args.plot:
         plot(results, args.plot)
+    if args.markdown:
+        print(markdown(results))
     if args.quick:
         check_sane(results)
         print('bench --quick: ok')

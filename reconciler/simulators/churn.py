@@ -95,11 +95,12 @@ class FakeArrayOps:
         return 'volume-%s@%s' % (key, host)
 
     def fail(self, seconds):
-        self.array.content['error'] = 'injected array failure'
-        self._change('volumes')
-        time.sleep(seconds)
-        del self.array.content['error']
-        self._change('volumes')
+        """The array answers every call with an error for ``seconds``."""
+        for error in ('injected array failure', None):
+            with self.lock:
+                self.array.content['error'] = error
+                self.array.save()
+            time.sleep(seconds if error else 0)
 
 
 class HPE3PAROps:
@@ -150,7 +151,11 @@ class HPE3PAROps:
         return '%s@%s' % (hpe3par_names.volume_name(key), host)
 
     def fail(self, seconds):
+        """One listing or look-up answers 500; sessions expire meanwhile."""
         self.array.proxy.fail(r'^/api/v1/(volumes|vluns)', times=1)
+        self.sim.session_lifetime = 2
+        time.sleep(seconds)
+        self.sim.session_lifetime = None
 
 
 def array_ops(array):
@@ -400,12 +405,7 @@ class Churn:
             # What keystonemiddleware answers once a token has expired.
             proxy.fail(r'/volumes/detail', status=401, times=1)
         else:
-            backend = self.random.choice(list(self.ops))
-            self.ops[backend].fail(0.3)
-            if self.cloud.arrays[backend].driver == 'hpe3par':
-                self.cloud.arrays[backend].sim.session_lifetime = 2
-                time.sleep(0.3)
-                self.cloud.arrays[backend].sim.session_lifetime = None
+            self.ops[self.random.choice(list(self.ops))].fail(0.3)
         with self.lock:
             self.counter['fault:' + which] += 1
 
