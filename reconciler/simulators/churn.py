@@ -30,7 +30,6 @@ from reconciler import history as history_mod
 from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
-from reconciler.simulators import fake_array
 from reconciler.simulators import loopback
 from reconciler.simulators import scenario as scn
 
@@ -84,7 +83,7 @@ class FakeArrayOps:
 
     def add_export(self, key, host):
         self._change('exports', {'volume': 'volume-%s' % key, 'host': host,
-                                 'initiators': [fake_array.initiator(host)]})
+                                 'initiators': [scn.initiator(host)]})
 
     def remove_export(self, key, host):
         self._change('exports', drop=lambda e: (e['volume'], e['host']) == (
@@ -176,14 +175,17 @@ class Plant:
     identity: tuple
     backend: str
     after_pass: int             # passes the backend had finished at planting
+    undo: object                # removes the orphan once it was confirmed
     confirmed_after: int | None = None   # passes it took to confirm
+    removed: bool = False
 
 
 class Churn:
     """The churn driver, the planter, the fault injector and the passes."""
 
     def __init__(self, cloud, conf, rate=20.0, step_delay=0.05, seed=1,
-                 fault_every=2.0, plant_every=3.0, workers=16):
+                 fault_every=2.0, plant_every=3.0, workers=16,
+                 retry_delay=0.2):
         self.cloud = cloud
         self.conf = conf
         self.rate = rate
@@ -192,6 +194,7 @@ class Churn:
         self.fault_every = fault_every
         self.plant_every = plant_every
         self.workers = workers
+        self.retry_delay = retry_delay
         self.ops = {n: array_ops(a) for n, a in cloud.arrays.items()}
         self.lock = threading.Lock()
         self.idle = {}                  # volume id -> Vol, not being churned
@@ -384,12 +387,33 @@ class Churn:
         ops.add_export(anchor.key, host)
         done = self.passes[backend]
         with self.lock:
-            self.plants += [Plant(identity(*i), backend, done) for i in (
-                (K.ARRAY_ONLY, R.VOLUME, lone),
-                (K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
-                (K.CINDER_ONLY, R.VOLUME, lost),
-                (K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
-                (K.ORPHAN_EXPORT, R.EXPORT, ops.export_id(anchor.key, host)))]
+            self.plants += [
+                Plant(identity(*i), backend, done, undo) for i, undo in (
+                    ((K.ARRAY_ONLY, R.VOLUME, lone),
+                     lambda: ops.remove_volume(lone)),
+                    ((K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
+                     lambda: ops.remove_snapshot(lone_snap)),
+                    ((K.CINDER_ONLY, R.VOLUME, lost),
+                     lambda: db.soft_delete_volume(lost)),
+                    ((K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
+                     lambda: db.soft_delete_snapshot(lost_snap)),
+                    ((K.ORPHAN_EXPORT, R.EXPORT,
+                      ops.export_id(anchor.key, host)),
+                     lambda: ops.remove_export(anchor.key, host)))]
+
+    def clean_and_plant(self, backend):
+        """Remove the orphans already confirmed, then plant new ones.
+
+        An operator deletes what was confirmed, so the count of live
+        orphans (each re-checked by every pass) stays small.
+        """
+        with self.lock:
+            done = [p for p in self.plants
+                    if p.confirmed_after is not None and not p.removed]
+        for p in done:
+            p.undo()
+            p.removed = True
+        self.plant(backend)
 
     # -- faults ------------------------------------------------------------
 
@@ -435,7 +459,12 @@ class Churn:
         reconciler = manager.BackendReconciler(self.conf, backend, store,
                                                notifier)
         while not until():
-            self.record(backend.name, reconciler.run_pass())
+            report = reconciler.run_pass()
+            self.record(backend.name, report)
+            if report.status != model.RunStatus.OK:
+                # The daemon waits for its next interval; a tight loop would
+                # count hundreds of passes against one fault.
+                time.sleep(self.retry_delay)
 
     def _every(self, seconds, action):
         while not self.stopping.wait(seconds):
@@ -465,8 +494,8 @@ class Churn:
         for t in threads:
             t.start()
         helpers = [threading.Thread(target=self._every, args=(
-            self.plant_every, lambda: self.plant(self.random.choice(
-                [b.name for b in backends])))),
+            self.plant_every, lambda: self.clean_and_plant(
+                self.random.choice([b.name for b in backends])))),
             threading.Thread(target=self._every,
                              args=(self.fault_every, self.fault))]
         for h in helpers:
@@ -509,6 +538,7 @@ class Churn:
         return {
             'passes': sum(self.passes.values()),
             'passes_per_backend': dict(self.passes),
+            'ok_passes': sum(self.passes.values()) - sum(self.failed.values()),
             'failed_passes': sum(self.failed.values()),
             'failed_passes_with_changes': len(self.failed_with_changes),
             'churn_seconds': round(seconds, 1),
