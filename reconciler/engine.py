@@ -286,24 +286,16 @@ def _still_foreign(suspect, cinder, array):
     return now is not None and now.object_class == model.ObjectClass.FOREIGN
 
 
-def confirm(suspects, cinder, array, backend_host, confirmed=frozenset()):
+def confirm(suspects, cinder, array, backend_host):
     """Re-check each suspect now, on both sides; return those that hold.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
     volume whose id or name_id is uuid) and ``get_snapshot(id)``, each
     returning None when absent; ``array`` is the backend's driver. Any error
     they raise propagates: a re-check that could not be made fails the pass.
-
-    Suspects whose identity is in ``confirmed`` (findings confirmed before)
-    are kept without a re-check: it guards against creating or advancing a
-    finding on a stale listing, and keeping a confirmed one a pass longer
-    costs nothing, while re-checking a backlog of them every pass does.
     """
     kept = []
     for suspect in suspects:
-        if suspect.candidate.identity in confirmed:
-            kept.append(suspect.candidate)
-            continue
         kind = suspect.candidate.kind
         if kind == K.ARRAY_ONLY:
             holds = _still_array_only(suspect, cinder, array)

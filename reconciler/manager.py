@@ -117,13 +117,8 @@ class BackendReconciler(object):
                                     backend.reconciler_max_shrink_percent)
             comparison = engine.compare(cinder_view, array_view)
             self._checkpoint(stop)
-            confirmed = {
-                (f.kind, f.resource_type, f.resource_id)
-                for f in self.history.findings(
-                    backend=backend.name, state=model.FindingState.CONFIRMED)}
             candidates = engine.confirm(comparison.suspects, inventory,
-                                        driver, backend.cinder_host,
-                                        confirmed)
+                                        driver, backend.cinder_host)
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),

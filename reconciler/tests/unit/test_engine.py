@@ -309,24 +309,6 @@ class ConfirmTest(base.BaseTestCase):
         self.assertEqual(['volume-%s@cmp1' % uid('b')],
                          self.confirm(listed, now, array))
 
-    def test_confirmed_findings_are_not_rechecked(self):
-        class Untouchable(object):
-            def __getattr__(self, name):
-                raise AssertionError('looked up %s' % name)
-        listed = views([], objects=[avol('known'), avol('new')])
-        suspects = engine.compare(*listed).suspects
-        known = [s for s in suspects
-                 if s.candidate.resource_id == uid('known')]
-        confirmed = {s.candidate.identity for s in known}
-        kept = engine.confirm(known, Untouchable(), Untouchable(), HOST,
-                              confirmed=confirmed)
-        self.assertEqual(confirmed, {c.identity for c in kept})
-        # A new suspect is still re-checked (here: it vanished meanwhile).
-        kept = engine.confirm(suspects, FakeCinder(),
-                              FakeArray([avol('known')]), HOST,
-                              confirmed=confirmed)
-        self.assertEqual(confirmed, {c.identity for c in kept})
-
     def test_errors_propagate(self):
         class Broken(FakeCinder):
             def volume_with_key(self, key):
