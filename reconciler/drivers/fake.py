@@ -70,19 +70,15 @@ class FakeDriver(base.ArrayDriver):
         return data
 
     def decode_name(self, name):
-        for pattern, rtype, cls in (
-                (self.names.volume, model.ResourceType.VOLUME,
-                 model.ObjectClass.CINDER),
-                (self.names.snapshot, model.ResourceType.SNAPSHOT,
-                 model.ObjectClass.CINDER),
-                (_TEMP, model.ResourceType.SNAPSHOT,
-                 model.ObjectClass.TEMPORARY),
-                (_UNMANAGED, model.ResourceType.VOLUME,
-                 model.ObjectClass.UNMANAGED)):
-            m = pattern.match(name)
-            if m:
-                return rtype, cls, m.group(1)
-        return None, model.ObjectClass.FOREIGN, None
+        return names.first_match((
+            (self.names.volume, model.ResourceType.VOLUME,
+             model.ObjectClass.CINDER),
+            (self.names.snapshot, model.ResourceType.SNAPSHOT,
+             model.ObjectClass.CINDER),
+            (_TEMP, model.ResourceType.SNAPSHOT, model.ObjectClass.TEMPORARY),
+            (_UNMANAGED, model.ResourceType.VOLUME,
+             model.ObjectClass.UNMANAGED),
+        ), name) or (None, model.ObjectClass.FOREIGN, None)
 
     def volume_name(self, volume_key):
         return self.names.volume_name(volume_key)

@@ -31,6 +31,7 @@ from oslo_utils import units
 import requests
 
 from reconciler.drivers import base
+from reconciler.drivers import names
 from reconciler.drivers import tls
 from reconciler import exception
 from reconciler import model
@@ -60,8 +61,7 @@ OPTS = [
                  help='Seconds to wait for each LeftHand REST answer.'),
 ] + tls.OPTS
 
-_UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
-_GROUP_MEMBER = re.compile(r'^snapshot-(%s)-\d+$' % _UUID)
+_GROUP_MEMBER = re.compile(r'^snapshot-(%s)-\d+$' % names.UUID)
 _LOGIN = 'log in'
 _VOLUME_FIELDS = ['members[id]', 'members[name]', 'members[clusterName]',
                   'members[size]', 'members[isPrimary]', 'members[volumeACL]']
@@ -69,11 +69,6 @@ _SNAPSHOT_NAMES = 'fields=snapshots,snapshots[resource[members[name]]]'
 
 R = model.ResourceType
 C = model.ObjectClass
-
-
-def _template(template):
-    """A Cinder name template as a regular expression capturing the UUID."""
-    return re.escape(template).replace(re.escape('%s'), '(%s)' % _UUID)
 
 
 def _chain(exc):
@@ -112,15 +107,14 @@ class LeftHandDriver(base.ArrayDriver):
     def __init__(self, backend):
         super().__init__(backend)
         self._url = backend.hpelefthand_api_url
-        volume = _template(backend.conf.volume_name_template)
-        self._names = (
-            (re.compile('^%s$' % volume), R.VOLUME, C.CINDER),
-            (re.compile('^%s$' % _template(
-                backend.conf.snapshot_name_template)), R.SNAPSHOT, C.CINDER),
-            (re.compile('^%s(?:_SS|_SCHED.*)$' % volume), R.SNAPSHOT,
-             C.REPLICA),
-            (re.compile('^unm-(%s)$' % _UUID), R.VOLUME, C.UNMANAGED),
-            (re.compile('^ums-(%s)$' % _UUID), R.SNAPSHOT, C.UNMANAGED),
+        self.names = names.Templates(backend.conf)
+        self._rules = (
+            (self.names.volume, R.VOLUME, C.CINDER),
+            (self.names.snapshot, R.SNAPSHOT, C.CINDER),
+            (names.pattern(self.names.volume_template,
+                           suffix='(?:_SS|_SCHED.*)'), R.SNAPSHOT, C.REPLICA),
+            (names.pattern('unm-%s'), R.VOLUME, C.UNMANAGED),
+            (names.pattern('ums-%s'), R.SNAPSHOT, C.UNMANAGED),
         )
         self._client = None
         self._cluster = None
@@ -249,16 +243,15 @@ class LeftHandDriver(base.ArrayDriver):
     # Names.
 
     def volume_name(self, volume_key):
-        return self.backend.conf.volume_name_template % volume_key
+        return self.names.volume_name(volume_key)
 
     def snapshot_name(self, snapshot_id):
-        return self.backend.conf.snapshot_name_template % snapshot_id
+        return self.names.snapshot_name(snapshot_id)
 
     def decode_name(self, name):
-        for pattern, rtype, cls in self._names:
-            m = pattern.match(name)
-            if m:
-                return rtype, cls, m.group(1)
+        decoded = names.first_match(self._rules, name)
+        if decoded:
+            return decoded
         if _GROUP_MEMBER.match(name):
             return R.SNAPSHOT, C.CINDER, None
         return None, C.FOREIGN, None
@@ -393,8 +386,8 @@ class LeftHandDriver(base.ArrayDriver):
             return found
         # A group member is snapshot-<group snapshot id>-<i> of its volume.
         volume = self._look_up(R.VOLUME, self.volume_name(volume_key))
-        names = None if volume is None else self._snapshot_names(volume)
-        for name in names or ():
+        members = None if volume is None else self._snapshot_names(volume)
+        for name in members or ():
             member = _GROUP_MEMBER.match(name)
             if member and member.group(1) == group_snapshot_id:
                 return self._object(R.SNAPSHOT, name, parent_uuid=volume_key)

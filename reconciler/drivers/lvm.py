@@ -147,16 +147,11 @@ class LVMDriver(base.ArrayDriver):
     def decode_name(self, name, snapshot=False):
         if name == self.pool_name:
             return R.VOLUME, C.CONTROL, None
-        uuid = self.names.uuid(self.names.volume, name)
-        if uuid:
-            return R.VOLUME, C.CINDER, uuid
-        uuid = self.names.uuid(self.snapshot_re, name)
-        if uuid:
-            return R.SNAPSHOT, C.CINDER, uuid
-        uuid = self.names.uuid(_CLONE_SNAP, name)
-        if uuid:
-            return R.SNAPSHOT, C.TEMPORARY, uuid
-        return (R.SNAPSHOT if snapshot else R.VOLUME), C.FOREIGN, None
+        return names.first_match((
+            (self.names.volume, R.VOLUME, C.CINDER),
+            (self.snapshot_re, R.SNAPSHOT, C.CINDER),
+            (_CLONE_SNAP, R.SNAPSHOT, C.TEMPORARY),
+        ), name) or ((R.SNAPSHOT if snapshot else R.VOLUME), C.FOREIGN, None)
 
     # -- listing ------------------------------------------------------------
 

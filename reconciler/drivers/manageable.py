@@ -78,13 +78,10 @@ class ManageableDriver(base.ArrayDriver):
         return self.names.snapshot_name(snapshot_id)
 
     def decode_name(self, name):
-        uuid = self.names.uuid(self.names.volume, name)
-        if uuid:
-            return R.VOLUME, C.CINDER, uuid
-        uuid = self.names.uuid(self.snapshot_re, name)
-        if uuid:
-            return R.SNAPSHOT, C.CINDER, uuid
-        return None, C.FOREIGN, None
+        return names.first_match((
+            (self.names.volume, R.VOLUME, C.CINDER),
+            (self.snapshot_re, R.SNAPSHOT, C.CINDER),
+        ), name) or (None, C.FOREIGN, None)
 
     def _object(self, kind, entry):
         name = _name(entry['reference'])

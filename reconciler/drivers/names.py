@@ -35,3 +35,13 @@ class Templates(object):
     def uuid(regex, name):
         m = regex.match(name or '')
         return m.group(1) if m else None
+
+
+def first_match(rules, name):
+    """``(type, class, uuid)`` of the first ``(regex, type, class)`` rule
+    whose regex matches ``name`` (group 1 is the UUID), else None."""
+    for regex, rtype, cls in rules:
+        m = regex.match(name or '')
+        if m:
+            return rtype, cls, m.group(1)
+    return None
