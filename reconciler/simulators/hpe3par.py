@@ -53,7 +53,8 @@ class Fault:
 
     ``action``: ``error`` (answer ``status`` with a WSAPI error body),
     ``slow`` (wait ``delay`` seconds, then answer normally), ``drop`` (close
-    the connection without answering) or ``empty`` (200 with no body).
+    the connection without answering), ``empty`` (200 with no body) or
+    ``payload`` (200 with the bytes ``payload`` as the body).
     ``times`` limits how often it fires; None means every time.
     """
 
@@ -62,6 +63,7 @@ class Fault:
     status: int = 500
     delay: float = 0.0
     times: int | None = None
+    payload: bytes = b''
 
 
 def safe_hostname(host):
@@ -124,13 +126,41 @@ class HPE3PARSimulator(object):
                                     'domain': None})
 
     def add_volume(self, name, cpg, size_gib=1, copy_of=None, comment=None):
-        """A base VV in ``cpg``, or a virtual copy of VV ``copy_of``."""
+        """A base VV in ``cpg``, or a virtual copy of VV ``copy_of``.
+
+        Members carry the fields a WSAPI 1.6 array sends (about 1.3 KB of
+        JSON each), so listings have a real array's size.
+        """
         self.add_cpg(cpg)
         now = int(time.time())
-        vv = {'id': next(self._ids), 'name': name, 'sizeMiB': size_gib * 1024,
-              'creationTimeSec': now, 'state': 1, 'copyType': 1,
-              'provisioningType': 2, 'readOnly': False,
-              'wwn': hashlib.md5(name.encode()).hexdigest().upper()}
+        size = size_gib * 1024
+        vv_id = next(self._ids)
+
+        def space(reserved):
+            return {'reservedMiB': reserved, 'rawReservedMiB': 3 * reserved,
+                    'usedMiB': reserved // 4, 'freeMiB': reserved // 4 * 3}
+        vv = {'id': vv_id, 'name': name, 'deduplicationState': 2,
+              'compressionState': 2, 'provisioningType': 2, 'copyType': 1,
+              'readOnly': False, 'state': 1, 'failedStates': [],
+              'degradedStates': [], 'additionalStates': [],
+              'adminSpace': space(256), 'snapshotSpace': space(512),
+              'userSpace': space(size), 'totalReservedMiB': size + 768,
+              'totalSpaceMiB': size, 'sizeMiB': size, 'hostWriteMiB': 0,
+              'wwn': hashlib.md5(name.encode()).hexdigest().upper(),
+              'creationTimeSec': now,
+              'creationTime8601': time.strftime('%Y-%m-%dT%H:%M:%S+00:00',
+                                                time.gmtime(now)),
+              'usrSpcAllocWarningPct': 0, 'usrSpcAllocLimitPct': 0,
+              'ssSpcAllocWarningPct': 0, 'ssSpcAllocLimitPct': 0,
+              'policies': {'staleSS': True, 'oneHost': False,
+                           'zeroDetect': True, 'system': False,
+                           'caching': True, 'fsvc': False, 'hostDIF': 3},
+              'uuid': scn.uid('3par-vv-%s' % name), 'udid': vv_id,
+              'capacityEfficiency': {'compaction': 1.0},
+              'links': [{'href': 'https://127.0.0.1:8080/api/v1/%s/%s'
+                         % (kind, name), 'rel': rel} for kind, rel in (
+                  ('volumes', 'self'),
+                  ('volumespacedistribution', 'volumeSpaceDistribution'))]}
         if copy_of is None:
             vv.update(userCPG=cpg, snapCPG=self.snap_cpg or cpg,
                       baseId=vv['id'])
@@ -225,7 +255,9 @@ class HPE3PARSimulator(object):
             return None
         if obj.kind == 'volume':
             return {'volume_id': obj.uuid, 'name': 'volume-%s' % obj.uuid,
-                    'type': 'OpenStack'}
+                    'display_name': '', 'type': 'OpenStack',
+                    'volume_type_name': '__DEFAULT__',
+                    'volume_type_id': scn.uid('volume-type'), 'qos': {}}
         return {'volume_id': obj.parent, 'description': ''}
 
     # Serving
@@ -334,8 +366,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def _send(self, status, body=None):
-        data = b'' if body is None else json.dumps(body).encode()
+    def _send(self, status, body=None, raw=b''):
+        data = raw if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(data)))
@@ -362,6 +394,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 sim._stopping.wait(fault.delay)
             elif fault.action == 'empty':
                 return self._send(200)
+            elif fault.action == 'payload':
+                return self._send(200, raw=fault.payload)
             else:
                 return self._error((fault.status,) + INT_SERV_ERR[1:])
         if method == 'GET' and path == '/api':
