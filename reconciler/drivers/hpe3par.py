@@ -16,8 +16,11 @@ import json
 import logging as py_logging
 import re
 import time
+import types
+import typing
 import warnings
 
+import ijson
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import strutils
@@ -63,6 +66,7 @@ C = model.ObjectClass
 
 VIRTUAL_COPY = 3
 INV_USER_PASS = 5     # WSAPI error code of a refused login
+_CHUNK = 256 * 1024   # bytes read from a streamed listing at a time
 
 OPTS = [
     cfg.StrOpt('hpe3par_api_url', default='',
@@ -105,6 +109,13 @@ def _lower(values):
     return frozenset(v.lower() for v in values if v)
 
 
+def _json_or_none(data):
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 def comment_of(vv):
     """A VV comment as a dict: Cinder writes JSON, older code Python repr."""
     text = vv.get('comment')
@@ -117,6 +128,19 @@ def comment_of(vv):
             continue
         return value if isinstance(value, dict) else {}
     return {}
+
+
+class _VV(typing.NamedTuple):
+    """What a listing keeps of a VV; the WSAPI sends some forty fields."""
+
+    name: str
+    decoded: names.Decoded
+    id: object
+    base_id: object
+    copy_type: object
+    copy_of: str | None
+    user_cpg: str | None
+    size_mib: object
 
 
 class HPE3PARDriver(base.ArrayDriver):
@@ -143,6 +167,7 @@ class HPE3PARDriver(base.ArrayDriver):
         #: Hours after which the array deletes snapshots; None: never.
         self.snapshot_expiration = int(expiration) if expiration else None
         self._client = None
+        self._streamed = 0      # requests sent outside the client
 
     # Session
 
@@ -287,6 +312,67 @@ class HPE3PARDriver(base.ArrayDriver):
                 '%s: %s: answer has no members list' % (self._where(), what))
         return members
 
+    def _stream(self, what, path, keep):
+        """``keep(member)`` of each member of a collection, as it arrives.
+
+        python-3parclient holds a whole answer three times at once (bytes,
+        text, parsed JSON): for the VV and VLUN listings of a big array that
+        is hundreds of MB. This sends the same GET with the client's session,
+        TLS and timeout settings and parses members one by one (ijson), so a
+        listing costs what ``keep`` returns. The answer's ``total`` must
+        match the members read: a cut or odd document is an error, never a
+        shorter listing. An expired session is renewed once, as the client
+        does.
+        """
+        return self._request(what, self._read_renewing,
+                             self._client_or_fail(), path, keep)
+
+    def _read_renewing(self, cl, path, keep):
+        try:
+            return self._read_members(cl, path, keep)
+        except (hpe_exc.HTTPUnauthorized, hpe_exc.HTTPForbidden):
+            cl.login(self.backend.hpe3par_username,
+                     self.backend.hpe3par_password)
+        return self._read_members(cl, path, keep)
+
+    def _read_members(self, cl, path, keep):
+        self._streamed += 1
+        headers = {'Accept': 'application/json',
+                   'User-Agent': cl.http.USER_AGENT,
+                   cl.http.SESSION_COOKIE_NAME: cl.get_session_key()}
+        with requests.get(cl.http.api_url + path, headers=headers,
+                          stream=True, verify=cl.http.secure,
+                          timeout=cl.http.timeout) as resp:
+            if resp.status_code >= 400:
+                raise hpe_exc.from_response(
+                    types.SimpleNamespace(status=resp.status_code),
+                    _json_or_none(resp.content))
+            members, totals = ijson.sendable_list(), ijson.sendable_list()
+            parser = ijson.items_coro(members, 'members.item',
+                                      use_float=True)
+            # WSAPI sends "total" first: its parser stops once it has it.
+            total_parser = ijson.items_coro(totals, 'total')
+            kept = []
+            try:
+                for chunk in resp.iter_content(_CHUNK):
+                    parser.send(chunk)
+                    if not totals:
+                        total_parser.send(chunk)
+                    kept.extend(keep(m) for m in members)
+                    del members[:]
+                parser.close()
+            except ijson.JSONError as e:
+                raise exception.ArrayResponseError(
+                    '%s: GET %s: cut or malformed answer (%s)'
+                    % (self._where(), path, e))
+        kept.extend(keep(m) for m in members)
+        if totals != [len(kept)]:
+            raise exception.ArrayResponseError(
+                '%s: GET %s: answer has %d members, its total says %s'
+                % (self._where(), path, len(kept),
+                   totals[0] if totals else 'nothing'))
+        return kept
+
     # Decoding
 
     def decode_name(self, name):
@@ -314,22 +400,33 @@ class HPE3PARDriver(base.ArrayDriver):
                       '(stale after a migration?)', self._where(),
                       vv.get('name'), decoded.uuid, sorted(map(str, claimed)))
 
-    def _vv_object(self, vv, pool):
+    def _vv(self, vv):
+        """The :class:`_VV` of one WSAPI volume member; hints logged."""
         try:
-            vv_name = vv['name']
-            decoded = names.parse(vv_name)
-            copy_of = vv.get('copyOf')
-            parent = names.parse(copy_of).uuid if copy_of else None
-            size = vv.get('sizeMiB')
+            name = vv['name']
+            record = _VV(name, names.parse(name), vv.get('id'),
+                         vv.get('baseId'), vv.get('copyType'),
+                         vv.get('copyOf'), vv.get('userCPG'),
+                         vv.get('sizeMiB'))
         except (KeyError, TypeError, AttributeError) as e:
             raise exception.ArrayResponseError(
                 '%s: malformed volume entry (%s)' % (self._where(),
                                                      self._describe(e)))
-        self._hint(vv, decoded)
+        self._hint(vv, record.decoded)
+        return record
+
+    def _vv_object(self, vv, pool):
+        decoded, size = vv.decoded, vv.size_mib
         kind = decoded.resource_type or (
-            R.SNAPSHOT if vv.get('copyType') == VIRTUAL_COPY else R.VOLUME)
+            R.SNAPSHOT if vv.copy_type == VIRTUAL_COPY else R.VOLUME)
+        try:
+            parent = names.parse(vv.copy_of).uuid if vv.copy_of else None
+        except (TypeError, AttributeError) as e:
+            raise exception.ArrayResponseError(
+                '%s: malformed copyOf of VV %s (%s)'
+                % (self._where(), vv.name, self._describe(e)))
         return model.ArrayObject(
-            kind, vv_name, decoded.uuid, decoded.object_class, pool=pool,
+            kind, vv.name, decoded.uuid, decoded.object_class, pool=pool,
             size_gib=size / 1024 if isinstance(size, (int, float)) else None,
             parent_uuid=parent, group_uuid=decoded.group_uuid)
 
@@ -342,33 +439,40 @@ class HPE3PARDriver(base.ArrayDriver):
         a copy belongs to the backend of its base volume (``baseId``, or the
         end of its ``copyOf`` chain).
         """
-        by_id = {vv.get('id'): vv for vv in vvs}
-        by_name = {vv.get('name'): vv for vv in vvs}
+        by_id = {vv.id: vv for vv in vvs}
+        by_name = {vv.name: vv for vv in vvs}
 
         def base_of(vv):
-            base = by_id.get(vv.get('baseId'))
-            if base is not None and base.get('copyType') != VIRTUAL_COPY:
+            base = by_id.get(vv.base_id)
+            if base is not None and base.copy_type != VIRTUAL_COPY:
                 return base
             seen = set()
-            while vv is not None and vv.get('copyType') == VIRTUAL_COPY:
-                if vv.get('name') in seen:
+            while vv is not None and vv.copy_type == VIRTUAL_COPY:
+                if vv.name in seen:
                     return None
-                seen.add(vv.get('name'))
-                vv = by_name.get(vv.get('copyOf'))
+                seen.add(vv.name)
+                vv = by_name.get(vv.copy_of)
             return vv
 
         pools = {}
         for vv in vvs:
             base = base_of(vv)
-            pools[vv.get('name')] = base.get('userCPG') if base else None
+            pools[vv.name] = base.user_cpg if base else None
         return pools
 
     # Listing
 
+    def _vlun(self, vlun):
+        """(VV name, host name) of a VLUN: all an export needs of it."""
+        if not isinstance(vlun, dict):
+            raise exception.ArrayResponseError(
+                '%s: malformed VLUN entry %r' % (self._where(), vlun))
+        return vlun.get('volumeName'), vlun.get('hostname')
+
     def list_objects(self):
         cl = self._client_or_fail()
         start = time.monotonic()
-        sent = len(cl.http.get_timings())
+        sent = len(cl.http.get_timings()) + self._streamed
         cpgs = {c.get('name') for c in self._members('GET /cpgs',
                                                      cl.getCPGs)}
         missing = [c for c in self.cpgs if c not in cpgs]
@@ -376,29 +480,30 @@ class HPE3PARDriver(base.ArrayDriver):
             raise exception.ArrayError(
                 '%s: hpe3par_cpg names CPGs the array does not have: %s'
                 % (self._where(), ', '.join(missing)))
-        vvs = self._members('GET /volumes', cl.getVolumes)
-        vluns = self._members('GET /vluns', cl.getVLUNs)
+        vvs = self._stream('GET /volumes', '/volumes', self._vv)
+        # Templates and active paths of one (VV, host) collapse here.
+        vluns = set(self._stream('GET /vluns', '/vluns', self._vlun))
         hosts = self._members('GET /hosts', cl.getHosts)
 
         objects = []
         ours = {}
         pools = self._pools_of(vvs)
         for vv in vvs:
-            pool = pools.get(vv.get('name'))
+            pool = pools[vv.name]
             if pool in self.cpgs:
                 obj = self._vv_object(vv, pool)
                 ours[obj.name] = obj
                 objects.append(obj)
             elif pool is None:
                 LOG.warning('%s: VV %s has no resolvable CPG; skipped',
-                            self._where(), vv.get('name'))
+                            self._where(), vv.name)
         objects.extend(self._exports(vluns, hosts, ours))
         LOG.debug('%s: %d objects in CPGs %s', self._where(), len(objects),
                   ', '.join(self.cpgs))
         return model.ArrayView(
             tuple(objects), fetched_at=time.time(),
             seconds=time.monotonic() - start,
-            requests=len(cl.http.get_timings()) - sent,
+            requests=len(cl.http.get_timings()) + self._streamed - sent,
             pools=frozenset(self.cpgs),
             snapshot_lifetime=self.snapshot_expiration and
             self.snapshot_expiration * 3600)
@@ -428,16 +533,12 @@ class HPE3PARDriver(base.ArrayDriver):
             initiators=self._initiators(host) if host else frozenset())
 
     def _exports(self, vluns, hosts, volumes):
-        """One export per (VV, host): templates and active paths collapse."""
+        """One export per (VV name, host name) pair of ``vluns``."""
         by_name = {h.get('name'): h for h in hosts}
-        seen = set()
-        for vlun in vluns:
-            volume = volumes.get(vlun.get('volumeName'))
-            hostname = vlun.get('hostname')
-            if volume is None or (volume.name, hostname) in seen:
-                continue
-            seen.add((volume.name, hostname))
-            yield self._export(volume, hostname, by_name.get(hostname))
+        for volume_name, hostname in sorted(vluns, key=str):
+            volume = volumes.get(volume_name)
+            if volume is not None:
+                yield self._export(volume, hostname, by_name.get(hostname))
 
     # Point look-ups for re-checks
 
@@ -451,7 +552,8 @@ class HPE3PARDriver(base.ArrayDriver):
             raise exception.ArrayResponseError(
                 '%s: GET /volumes/%s: not an object' % (self._where(),
                                                         vv_name))
-        return self._vv_object(vv, vv.get('userCPG') or pool)
+        vv = self._vv(vv)
+        return self._vv_object(vv, vv.user_cpg or pool)
 
     def find_volume(self, volume_key):
         """The volume under its Cinder name, or mid-migration/convert.

@@ -1,5 +1,6 @@
 """The 3PAR driver against the loopback WSAPI, with the real client."""
 
+import json
 import logging
 import os
 import sys
@@ -12,6 +13,7 @@ from oslotest import base
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.drivers import hpe3par
 from reconciler.drivers import hpe3par_names as names
 from reconciler import engine
 from reconciler import exception
@@ -334,6 +336,40 @@ class FaultTest(HPE3PARTestCase):
         self.start().faults.append(simulator.Fault('GET /hosts', 'empty'))
         self.fails(exception.ArrayResponseError, 'GET /hosts',
                    'returned nothing')
+
+    def test_cut_or_inconsistent_listing_is_an_error(self):
+        member = json.dumps({'name': names.volume_name(PLAIN),
+                             'userCPG': 'OpenStack'})
+        for call, body, words in (
+                ('GET /volumes', '{"total": 2, "members": [%s, ' % member,
+                 ('GET /volumes', 'cut or malformed')),
+                ('GET /volumes', '{"total": 2, "members": [%s]}' % member,
+                 ('GET /volumes', 'has 1 members, its total says 2')),
+                ('GET /volumes', '{"members": [%s]}' % member,
+                 ('GET /volumes', 'its total says nothing')),
+                ('GET /volumes', '{"total": 1, "members": [%s]}'
+                 % json.dumps(member), ('malformed volume entry',)),
+                ('GET /vluns', '{"total": 1, "members": [7]}',
+                 ('malformed VLUN entry',)),
+                ('GET /vluns', '', ('GET /vluns', 'cut or malformed'))):
+            self.start().faults.append(simulator.Fault(
+                call, 'payload', payload=body.encode()))
+            self.fails(exception.ArrayResponseError, *words)
+
+    def test_big_listings_are_read_as_a_stream(self):
+        # Members are parsed as the answer arrives: every VV of a listing
+        # far larger than one read gets through, with its pool.
+        scn = scenario_mod.Scenario(backends=[scenario_mod.Backend(
+            BACKEND, driver='hpe3par', pools=['OpenStack'])])
+        ids = [uid('stream-%d' % i) for i in range(2000)]
+        scn.volumes += [scenario_mod.Volume(id=i, backend=BACKEND)
+                        for i in ids]
+        self.start(scn)
+        view = self.listing(hpe3par_cpg='OpenStack')
+        self.assertEqual(set(ids), {o.uuid for o in view.objects})
+        self.assertEqual({'OpenStack'}, {o.pool for o in view.objects})
+        self.assertGreater(len(json.dumps(list(self.sim.volumes.values()))),
+                           4 * hpe3par._CHUNK)
 
     def test_expired_session_is_renewed(self):
         for status in (401, 403):
