@@ -1,8 +1,10 @@
 """HPE 3PAR / Primera / Alletra 9k: VVs, virtual copies and VLUNs.
 
 Read-only use of the WSAPI through python-3parclient, as Cinder's driver
-talks to the array. Names are decoded by :mod:`.hpe3par_names`; VV comments
-are only a hint (logged when they disagree), never an identity.
+talks to the array; only the two big listings (VVs, VLUNs) are streamed
+past it, on its session (see :meth:`HPE3PARDriver._stream`). Names are
+decoded by :mod:`.hpe3par_names`; VV comments are only a hint (logged when
+they disagree), never an identity.
 
 The client has traps a daemon must avoid (backends.md section 8): its retry
 counter never resets and, once spent, every call silently returns None. So
