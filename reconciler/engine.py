@@ -1,8 +1,9 @@
 """Compare two views and re-check what differs: pure decisions, no I/O.
 
 ``compare`` turns a Cinder view and an array view of one backend into
-suspects. ``confirm`` re-checks each suspect with point look-ups on both sides
-(through the objects the manager passes in) and keeps those that still hold.
+suspects. ``keep_confirmed`` sets aside those of findings confirmed before;
+``confirm`` re-checks the others with point look-ups on both sides (through
+the objects the manager passes in) and keeps those that still hold.
 Nothing here knows HTTP, SSH, SQL or oslo.
 
 Safety rules encoded here (see ../shared/reference/traps.md):
@@ -284,6 +285,39 @@ def _still_orphan_export(suspect, cinder, array):
 def _still_foreign(suspect, cinder, array):
     now = array.refresh(suspect.array_object)
     return now is not None and now.object_class == model.ObjectClass.FOREIGN
+
+
+def _listing_tells(suspect):
+    """False where the listings lack what the re-check decides by.
+
+    That is an export of a volume with attachments: only a point look-up
+    reads their initiators, which can tie the export to an attachment made
+    since (to an array host named unlike the compute node) while every
+    listing goes on calling it an orphan.
+    """
+    return not (suspect.candidate.kind == K.ORPHAN_EXPORT
+                and suspect.cinder_record is not None
+                and suspect.cinder_record.attachments)
+
+
+def keep_confirmed(suspects, confirmed):
+    """Split off the suspects of findings confirmed before.
+
+    Returns ``(kept, others)``: the candidates of suspects whose identity
+    is in ``confirmed`` and whose listing tells what a re-check would, and
+    the other suspects, for ``confirm``. The re-check guards against
+    creating or advancing a finding on a stale listing; a kept candidate
+    can do neither (history refuses it), and its finding still resolves on
+    the first ok pass that does not list it. Re-checking a backlog of
+    confirmed findings every pass costs look-ups per finding on both sides.
+    """
+    kept, others = [], []
+    for suspect in suspects:
+        if suspect.candidate.identity in confirmed and _listing_tells(suspect):
+            kept.append(suspect.candidate)
+        else:
+            others.append(suspect)
+    return kept, others
 
 
 def confirm(suspects, cinder, array, backend_host):

@@ -203,6 +203,33 @@ class PassTest(local_fixtures.DriverPassTestCase):
             self.assertNotIn('chap-s3cret', repr(f))
         self.assertNotIn('chap-s3cret', logs.output)
 
+    def test_confirmed_export_attached_since_resolves(self):
+        """A confirmed orphan export of an attached volume is re-checked.
+
+        Its listing goes on calling it an orphan: only the re-check reads
+        the WWN that ties it to the attachment made since.
+        """
+        array = yaml.safe_load(open(self.array))
+        array['exports'].append(
+            {'volume': 'volume-%s' % uid('v6'), 'host': 'ADMIN-NAMED-HOST',
+             'initiators': ['10:00:00:90:fa:a0:78:6b']})
+        with open(self.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        export = (K.ORPHAN_EXPORT, R.EXPORT,
+                  'volume-%s@ADMIN-NAMED-HOST' % uid('v6'))
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+        self.cloud.add_attachment(uid('v6'), 'compute-fc', connection_info={
+            'driver_volume_type': 'fibre_channel',
+            'data': {'initiator_target_map': {
+                '10000090FAA0786B': ['2100000991020012']}}})
+        self.addCleanup(self.cloud.remove_attachment, uid('v6'),
+                        'compute-fc')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual(S.RESOLVED, self.findings()[export])
+        self.assertEqual(1, report.inventory['rechecked'])
+
     def test_http_500_mid_listing_fails_the_run_and_changes_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()

@@ -318,6 +318,44 @@ class ConfirmTest(base.BaseTestCase):
                           FakeArray([avol('a')]))
 
 
+class KeepConfirmedTest(base.BaseTestCase):
+    """Confirmed findings the listing still shows skip their re-check."""
+
+    def test_confirmed_findings_of_every_kind_are_kept_as_listed(self):
+        listed = views(
+            [vol('a'), vol('gone'), vol('b')], [snap('lost', 'a')],
+            [avol('a'), avol('b'), avol('leak'), asnap('leaked', 'a'),
+             aexp('b', 'cmp1'), aexp('deleted', 'cmp1'),
+             avol(None, C.FOREIGN, name='lun7')])
+        suspects = engine.compare(*listed).suspects
+        self.assertEqual(set(K), {s.candidate.kind for s in suspects})
+        kept, others = engine.keep_confirmed(
+            suspects, {s.candidate.identity for s in suspects})
+        self.assertEqual([s.candidate for s in suspects], kept)
+        self.assertEqual([], others)
+
+    def test_other_suspects_are_rechecked(self):
+        listed = views([vol('a')], objects=[avol('a'), avol('known'),
+                                            avol('new'), avol('vanished')])
+        suspects = engine.compare(*listed).suspects
+        known = (K.ARRAY_ONLY, R.VOLUME, uid('known'))
+        kept, others = engine.keep_confirmed(suspects, {known})
+        self.assertEqual([known], [c.identity for c in kept])
+        # The re-check drops the one deleted since the listing.
+        now = FakeArray([avol('a'), avol('known'), avol('new')])
+        self.assertEqual([uid('new')], [c.resource_id for c in engine.confirm(
+            others, FakeCinder([vol('a')]), now, HOST)])
+
+    def test_export_of_an_attached_volume_is_rechecked(self):
+        """Only a re-check reads its attachments' initiators."""
+        listed = views([vol('a', 'in-use', attached=['cmp1'])],
+                       objects=[avol('a'), aexp('a', 'ADMIN-NAMED')])
+        [suspect] = engine.compare(*listed).suspects
+        kept, others = engine.keep_confirmed([suspect],
+                                             {suspect.candidate.identity})
+        self.assertEqual(([], [suspect]), (kept, others))
+
+
 class HelpersTest(base.BaseTestCase):
 
     def test_host_parts(self):

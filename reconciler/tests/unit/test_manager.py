@@ -1,4 +1,6 @@
-"""Plausibility of inventories (traps T1, T3, T15): refuse what cannot be."""
+"""Plausibility of inventories (traps T1, T3, T15), and re-checks."""
+
+import types
 
 from oslotest import base
 
@@ -7,8 +9,11 @@ from reconciler import history
 from reconciler import manager
 from reconciler import model
 from reconciler.simulators.scenario import uid
+from reconciler.tests.unit.history import fixtures as history_fixtures
 
+K = model.FindingKind
 R = model.ResourceType
+S = model.FindingState
 
 
 def views(volumes, objects, cinder_named=True):
@@ -57,3 +62,100 @@ class PlausibilityTest(base.BaseTestCase):
         self.assertIn('h@b', str(e))
         # Foreign objects alone say nothing about Cinder's view.
         self.check(None, *views(0, 3, cinder_named=False))
+
+
+class _Array(object):
+    """A driver over a list of volumes, recording its point look-ups."""
+
+    def __init__(self, *labels):
+        self.labels = list(labels)
+        self.lookups = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def _object(self, label):
+        return model.ArrayObject(R.VOLUME, 'volume-%s' % uid(label),
+                                 uid(label), model.ObjectClass.CINDER)
+
+    def list_objects(self):
+        return model.ArrayView(tuple(map(self._object, self.labels)), 0.0)
+
+    def refresh(self, obj):
+        self.lookups.append(obj.uuid)
+        return next((o for o in map(self._object, self.labels)
+                     if o.name == obj.name), None)
+
+
+class _Cinder(object):
+    """Cinder with one volume, recording its point look-ups."""
+
+    def __init__(self):
+        self.requests = 0
+        self.lookups = []
+
+    def view(self, host):
+        volume = model.CinderVolume(uid('a'), None, host + '#p', 'available')
+        return model.CinderView(host, (volume,), (), 0.0)
+
+    def volume_with_key(self, key):
+        self.requests += 1
+        self.lookups.append(key)
+        return None
+
+
+class RecheckTest(base.BaseTestCase):
+    """A pass re-checks suspects, not findings it confirmed before."""
+
+    def setUp(self):
+        super().setUp()
+        self.history = self.useFixture(
+            history_fixtures.History()).history
+        self.array = _Array('a', 'leak')
+        self.cinder = _Cinder()
+        conf = types.SimpleNamespace(
+            host='ctl', reconciler=types.SimpleNamespace(notify_kinds=list(K)))
+        backend = types.SimpleNamespace(
+            name='be1', cinder_host='ctl@be1',
+            create_driver=lambda: self.array,
+            reconciler_max_shrink_percent=50, reconciler_sightings=2,
+            reconciler_grace_period=0)
+        self.reconciler = manager.BackendReconciler(
+            conf, backend, self.history,
+            types.SimpleNamespace(flush=lambda history: None),
+            inventory_factory=lambda conf: self.cinder)
+
+    def run_pass(self):
+        """(Cinder look-ups, array look-ups, transitions) of one pass."""
+        self.cinder.lookups, self.array.lookups = [], []
+        report = self.reconciler.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        return (self.cinder.lookups, self.array.lookups,
+                [(t.candidate.resource_id, t.new_state)
+                 for t in report.transitions])
+
+    def test_confirmed_findings_are_not_rechecked_until_unlisted(self):
+        leak, new = uid('leak'), uid('new')
+        self.assertEqual(([leak], [leak], [(leak, S.SUSPECTED)]),
+                         self.run_pass())
+        # Suspected: re-checked again.
+        self.assertEqual(([leak], [leak], [(leak, S.CONFIRMED)]),
+                         self.run_pass())
+        events = self.history.pending_notifications()
+        writes = self.useFixture(history_fixtures.Writes()).statements
+        self.assertEqual(([], [], []), self.run_pass())
+        self.assertEqual([('INSERT INTO runs', 1), ('UPDATE runs SET', 1)],
+                         writes)
+        self.assertEqual(events, self.history.pending_notifications())
+        # Gone from the listing: resolved; a new suspect is re-checked.
+        self.array.labels = ['a', 'new']
+        self.assertEqual(
+            ([new], [new], [(new, S.SUSPECTED), (leak, S.RESOLVED)]),
+            self.run_pass())
+        self.assertEqual({(K.ARRAY_ONLY, R.VOLUME, new): S.SUSPECTED,
+                          (K.ARRAY_ONLY, R.VOLUME, leak): S.RESOLVED},
+                         {(f.kind, f.resource_type, f.resource_id): f.state
+                          for f in self.history.findings()})
