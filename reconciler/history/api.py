@@ -364,6 +364,19 @@ class History:
             _run_record)
         return runs[0] if runs else None
 
+    def ok_run_count(self, backend):
+        """How many passes over ``backend`` completed: one more per ok pass.
+
+        Run ids are shared by all backends and taken by failed passes too,
+        so they do not number a backend's ok passes; this count does.
+        """
+        [count] = self._read(
+            sa.select(sa.func.count()).select_from(RUNS)
+            .where(RUNS.c.backend == backend,
+                   RUNS.c.status == model.RunStatus.OK.value),
+            lambda row: row[0])
+        return count
+
     def runs(self, backend=None, limit=20):
         """Newest first."""
         query = sa.select(RUNS).order_by(
