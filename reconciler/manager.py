@@ -118,7 +118,9 @@ class BackendReconciler(object):
             comparison = engine.compare(cinder_view, array_view)
             self._checkpoint(stop)
             kept, suspects = engine.keep_confirmed(
-                comparison.suspects, self.history.confirmed(backend.name))
+                comparison.suspects, self.history.confirmed(backend.name),
+                self.history.ok_run_count(backend.name),
+                backend.reconciler_confirmed_recheck_passes)
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host)
         self._checkpoint(stop)

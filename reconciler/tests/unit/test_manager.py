@@ -1,6 +1,7 @@
 """Plausibility of inventories (traps T1, T3, T15), and re-checks."""
 
 import types
+import zlib
 
 from oslotest import base
 
@@ -91,11 +92,16 @@ class _Array(object):
 
 
 class _Cinder(object):
-    """Cinder with one volume, recording its point look-ups."""
+    """Cinder with one volume, recording its point look-ups.
+
+    Volumes whose keys are in ``elsewhere`` exist on another host: the
+    listing of ours does not show them, a look-up finds them.
+    """
 
     def __init__(self):
         self.requests = 0
         self.lookups = []
+        self.elsewhere = set()
 
     def view(self, host):
         volume = model.CinderVolume(uid('a'), None, host + '#p', 'available')
@@ -104,11 +110,13 @@ class _Cinder(object):
     def volume_with_key(self, key):
         self.requests += 1
         self.lookups.append(key)
+        if key in self.elsewhere:
+            return model.CinderVolume(key, None, 'ctl2@be1#p', 'available')
         return None
 
 
 class RecheckTest(base.BaseTestCase):
-    """A pass re-checks suspects, not findings it confirmed before."""
+    """A pass re-checks suspects, and confirmed findings on their turn."""
 
     def setUp(self):
         super().setUp()
@@ -118,11 +126,11 @@ class RecheckTest(base.BaseTestCase):
         self.cinder = _Cinder()
         conf = types.SimpleNamespace(
             host='ctl', reconciler=types.SimpleNamespace(notify_kinds=list(K)))
-        backend = types.SimpleNamespace(
+        self.backend = backend = types.SimpleNamespace(
             name='be1', cinder_host='ctl@be1',
             create_driver=lambda: self.array,
             reconciler_max_shrink_percent=50, reconciler_sightings=2,
-            reconciler_grace_period=0)
+            reconciler_grace_period=0, reconciler_confirmed_recheck_passes=4)
         self.reconciler = manager.BackendReconciler(
             conf, backend, self.history,
             types.SimpleNamespace(flush=lambda history: None),
@@ -137,18 +145,32 @@ class RecheckTest(base.BaseTestCase):
                 [(t.candidate.resource_id, t.new_state)
                  for t in report.transitions])
 
-    def test_confirmed_findings_are_not_rechecked_until_unlisted(self):
+    def other_runs(self):
+        """Runs that take run ids: another backend's, a failed one of ours."""
+        self.history.start_run('be2', 'ctl', 0.0)
+        failed = self.history.start_run('be1', 'ctl', 0.0)
+        self.history.fail_run(failed, 1.0, 'boom', [])
+
+    def test_confirmed_findings_are_rechecked_on_their_turn_until_unlisted(
+            self):
         leak, new = uid('leak'), uid('new')
+        every = self.backend.reconciler_confirmed_recheck_passes
+        turn = zlib.crc32(leak.encode()) % every
+        # Ok passes 0 and 1 of be1: suspected, then confirmed, re-checked.
         self.assertEqual(([leak], [leak], [(leak, S.SUSPECTED)]),
                          self.run_pass())
-        # Suspected: re-checked again.
         self.assertEqual(([leak], [leak], [(leak, S.CONFIRMED)]),
                          self.run_pass())
         events = self.history.pending_notifications()
         writes = self.useFixture(history_fixtures.Writes()).statements
-        self.assertEqual(([], [], []), self.run_pass())
-        self.assertEqual([('INSERT INTO runs', 1), ('UPDATE runs SET', 1)],
-                         writes)
+        for number in range(2, 2 + 2 * every):
+            self.other_runs()
+            del writes[:]
+            # Re-checked on one ok pass in every: it still holds.
+            due = [leak] if number % every == turn else []
+            self.assertEqual((due, due, []), self.run_pass(), number)
+            self.assertEqual([('INSERT INTO runs', 1),
+                              ('UPDATE runs SET', 1)], writes)
         self.assertEqual(events, self.history.pending_notifications())
         # Gone from the listing: resolved; a new suspect is re-checked.
         self.array.labels = ['a', 'new']
@@ -159,3 +181,35 @@ class RecheckTest(base.BaseTestCase):
                           (K.ARRAY_ONLY, R.VOLUME, leak): S.RESOLVED},
                          {(f.kind, f.resource_type, f.resource_id): f.state
                           for f in self.history.findings()})
+
+    def test_one_pass_in_one_rechecks_every_pass(self):
+        self.backend.reconciler_confirmed_recheck_passes = 1
+        leak = uid('leak')
+        self.run_pass()
+        self.run_pass()
+        for _ in range(3):
+            self.assertEqual(([leak], [leak], []), self.run_pass())
+
+    def test_finding_found_in_cinder_elsewhere_resolves_on_its_turn(self):
+        """Its row moved to another host: the listing still shows it.
+
+        Only a re-check finds the row, so the finding resolves on its
+        turn, within reconciler_confirmed_recheck_passes ok passes.
+        """
+        leak = uid('leak')
+        every = self.backend.reconciler_confirmed_recheck_passes
+        turn = zlib.crc32(leak.encode()) % every
+        self.assertNotEqual(2 % every, turn, 'no pass waits for its turn')
+        self.run_pass()
+        self.assertEqual([(leak, S.CONFIRMED)], self.run_pass()[2])
+        self.cinder.elsewhere.add(leak)
+        for number in range(2, 2 + every):
+            self.other_runs()
+            lookups, _, transitions = self.run_pass()
+            if number % every == turn:
+                break
+            self.assertEqual(([], []), (lookups, transitions), number)
+        self.assertEqual(([leak], [(leak, S.RESOLVED)]),
+                         (lookups, transitions))
+        # No longer confirmed: re-checked on every pass, stays resolved.
+        self.assertEqual(([leak], [], []), self.run_pass())
