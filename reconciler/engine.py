@@ -1,8 +1,10 @@
 """Compare two views and re-check what differs: pure decisions, no I/O.
 
 ``compare`` turns a Cinder view and an array view of one backend into
-suspects. ``confirm`` re-checks each suspect with point look-ups on both sides
-(through the objects the manager passes in) and keeps those that still hold.
+suspects. ``keep_confirmed`` sets aside those of findings confirmed before,
+but for those whose turn to be re-checked it is; ``confirm`` re-checks the
+others with point look-ups on both sides (through the objects the manager
+passes in) and keeps those that still hold.
 Nothing here knows HTTP, SSH, SQL or oslo.
 
 Safety rules encoded here (see ../shared/reference/traps.md):
@@ -18,6 +20,7 @@ Safety rules encoded here (see ../shared/reference/traps.md):
 import collections
 import dataclasses
 import datetime
+import zlib
 
 from reconciler import model
 
@@ -284,6 +287,62 @@ def _still_orphan_export(suspect, cinder, array):
 def _still_foreign(suspect, cinder, array):
     now = array.refresh(suspect.array_object)
     return now is not None and now.object_class == model.ObjectClass.FOREIGN
+
+
+def _listing_tells(suspect):
+    """False where the listings lack what the re-check decides by.
+
+    That is an export of a volume with attachments: only a point look-up
+    reads their initiators, which can tie the export to an attachment made
+    since (to an array host named unlike the compute node) while every
+    listing goes on calling it an orphan.
+    """
+    return not (suspect.candidate.kind == K.ORPHAN_EXPORT
+                and suspect.cinder_record is not None
+                and suspect.cinder_record.attachments)
+
+
+def recheck_due(identity, pass_number, every):
+    """Whether a confirmed finding is re-checked on pass ``pass_number``.
+
+    A finding's turn comes on one pass number in ``every`` consecutive ones,
+    at an offset from the CRC-32 of its resource id (the same in every
+    process and release, unlike ``hash``), so each pass re-checks about
+    1/``every`` of the confirmed findings. ``every`` = 1: on every pass.
+    """
+    turn = zlib.crc32(identity[2].encode('utf-8', 'surrogatepass')) % every
+    return turn == pass_number % every
+
+
+def keep_confirmed(suspects, confirmed, pass_number, every):
+    """Split off the suspects of findings confirmed before.
+
+    Returns ``(kept, others)``: the candidates of suspects whose identity
+    is in ``confirmed``, whose listing tells what a re-check would and
+    whose turn to be re-checked (``recheck_due``) this pass is not, and
+    the other suspects, for ``confirm``. The re-check guards against
+    creating or advancing a finding on a stale listing; a kept candidate
+    can do neither (history refuses it), and its finding still resolves on
+    the first ok pass that does not list it. Re-checking a backlog of
+    confirmed findings every pass costs look-ups per finding on both sides.
+
+    A listing cannot show everything a re-check finds: Cinder is listed by
+    host, a re-check searches all of it, so a confirmed array-only volume
+    whose row reappears under another host (a renamed backend, a restored
+    database) stays listed as an orphan. Hence each confirmed finding is
+    still re-checked once in every ``every`` consecutive pass numbers,
+    and resolves on its turn if it no longer holds. ``pass_number`` must
+    grow by one with each ok pass of the backend.
+    """
+    kept, others = [], []
+    for suspect in suspects:
+        identity = suspect.candidate.identity
+        if (identity in confirmed and _listing_tells(suspect)
+                and not recheck_due(identity, pass_number, every)):
+            kept.append(suspect.candidate)
+        else:
+            others.append(suspect)
+    return kept, others
 
 
 def confirm(suspects, cinder, array, backend_host):

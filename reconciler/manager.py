@@ -117,8 +117,12 @@ class BackendReconciler(object):
                                     backend.reconciler_max_shrink_percent)
             comparison = engine.compare(cinder_view, array_view)
             self._checkpoint(stop)
-            candidates = engine.confirm(comparison.suspects, inventory,
-                                        driver, backend.cinder_host)
+            kept, suspects = engine.keep_confirmed(
+                comparison.suspects, self.history.confirmed(backend.name),
+                self.history.ok_run_count(backend.name),
+                backend.reconciler_confirmed_recheck_passes)
+            candidates = kept + engine.confirm(suspects, inventory, driver,
+                                               backend.cinder_host)
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),
@@ -126,7 +130,7 @@ class BackendReconciler(object):
             cinder_requests=cinder_view.requests,
             array_seconds=round(array_view.seconds, 3),
             array_requests=array_view.requests,
-            suspects=len(comparison.suspects),
+            suspects=len(comparison.suspects), rechecked=len(suspects),
             recheck_requests=inventory.requests - cinder_view.requests)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
@@ -134,7 +138,8 @@ class BackendReconciler(object):
         kinds = set(self.conf.reconciler.notify_kinds)
         report.transitions = self.history.complete_run(
             report.run_id, time.time(), candidates, policy, report.inventory,
-            announce=lambda ts: notifier_mod.finding_events(ts, kinds))
+            announce=lambda ts: notifier_mod.finding_events(ts, kinds),
+            unchecked=[c.identity for c in kept])
         report.candidates = candidates
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}

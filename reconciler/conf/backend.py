@@ -41,6 +41,16 @@ OPTS = [
     cfg.IntOpt('reconciler_grace_period', default=3600, min=0,
                help='Seconds a finding must have been seen for before it is '
                     'confirmed (counted from its first sighting).'),
+    cfg.IntOpt('reconciler_confirmed_recheck_passes', default=10, min=1,
+               help='Confirmed findings that the listings still show are '
+                    're-checked with point look-ups on one pass in N (this '
+                    'value), spread so that each pass re-checks about 1/N '
+                    'of them; exports of attached volumes are re-checked on '
+                    'every pass. A confirmed finding that stopped being an '
+                    'orphan in a way the listings cannot show (e.g. its '
+                    'Cinder row moved to another host) resolves within N '
+                    'successful passes. 1 re-checks all of them on every '
+                    'pass.'),
     cfg.IntOpt('reconciler_max_shrink_percent', default=50, min=1, max=100,
                help='A listing that shrank by more than this percentage '
                     "since the backend's last successful pass fails the "

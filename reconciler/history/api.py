@@ -180,6 +180,12 @@ def _identity(row):
     return (row.kind, row.resource_type, row.resource_id)
 
 
+def _plain(identity):
+    """A candidate's identity as plain strings, as the rows have it."""
+    kind, resource_type, resource_id = identity
+    return (str(kind), str(resource_type), resource_id)
+
+
 def _chunks(items):
     return (items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK))
 
@@ -225,7 +231,7 @@ def _state_changes(at):
     }
 
 
-def _apply_lifecycle(conn, backend, at, candidates, policy):
+def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked):
     """Write this pass's changes to the backend's findings; return them.
 
     Only changed rows are written, and rows changing state the same way
@@ -234,6 +240,12 @@ def _apply_lifecycle(conn, backend, at, candidates, policy):
     """
     now = _ts(at)  # at the stored precision, so ages compare consistently
     rows = _load(conn, backend, candidates)
+    for key in unchecked & candidates.keys():
+        row = rows.get(key)
+        if row is None or row.state != model.FindingState.CONFIRMED:
+            raise exception.ReconcilerError(
+                'finding %s %s %s is no longer confirmed but was not '
+                're-checked; the next pass re-checks it' % key)
     # (old, new) -> ids; rows whose fields changed; new rows; transitions.
     moved, refreshed, inserts, transitions = (
         collections.defaultdict(list), [], [], [])
@@ -352,6 +364,19 @@ class History:
             _run_record)
         return runs[0] if runs else None
 
+    def ok_run_count(self, backend):
+        """How many passes over ``backend`` completed: one more per ok pass.
+
+        Run ids are shared by all backends and taken by failed passes too,
+        so they do not number a backend's ok passes; this count does.
+        """
+        [count] = self._read(
+            sa.select(sa.func.count()).select_from(RUNS)
+            .where(RUNS.c.backend == backend,
+                   RUNS.c.status == model.RunStatus.OK.value),
+            lambda row: row[0])
+        return count
+
     def runs(self, backend=None, limit=20):
         """Newest first."""
         query = sa.select(RUNS).order_by(
@@ -361,18 +386,24 @@ class History:
         return self._read(query, _run_record)
 
     def complete_run(self, run_id, now, candidates, policy, inventory,
-                     announce):
+                     announce, unchecked=()):
         """Record a successful pass and return its transitions.
 
         ``announce(transitions)`` returns the ``(event_type, payload)``
         notifications to queue; it runs inside the transaction (an error
         in it records nothing) and runs again if the transaction is retried.
+        ``unchecked`` are the identities of candidates kept without a
+        re-check because their findings were confirmed: they may keep a
+        confirmed finding confirmed, never create, reopen or advance one.
+        Should such a finding have changed since it was read, the pass
+        raises ReconcilerError and records nothing.
         """
-        by_key = {}  # identity as plain strings, as the rows have it
+        by_key = {}
         for cand in candidates:
-            key = (str(cand.kind), str(cand.resource_type), cand.resource_id)
+            key = _plain(cand.identity)
             if by_key.setdefault(key, cand) != cand:
                 raise ValueError(f'conflicting candidates for {key}')
+        unchecked = {_plain(key) for key in unchecked}
         counts = collections.Counter(c.kind for c in by_key.values())
         at = _dt(now)
 
@@ -381,7 +412,8 @@ class History:
                 conn, run_id, status=model.RunStatus.OK.value,
                 finished_at=at, inventory=_json(inventory),
                 **{_count_column(k): counts[k] for k in model.FindingKind})
-            transitions = _apply_lifecycle(conn, backend, at, by_key, policy)
+            transitions = _apply_lifecycle(conn, backend, at, by_key, policy,
+                                           unchecked)
             _enqueue(conn, at, announce(transitions))
             return transitions
 
@@ -397,6 +429,17 @@ class History:
             _enqueue(conn, at, events)
 
         self._transaction(work)
+
+    def confirmed(self, backend):
+        """The backend's confirmed findings, as candidate identities."""
+        return set(self._read(
+            sa.select(FINDINGS.c.kind, FINDINGS.c.resource_type,
+                      FINDINGS.c.resource_id)
+            .where(FINDINGS.c.backend == backend,
+                   FINDINGS.c.state == model.FindingState.CONFIRMED.value),
+            lambda row: (model.FindingKind(row.kind),
+                         model.ResourceType(row.resource_type),
+                         row.resource_id)))
 
     def findings(self, backend=None, state=None, kind=None):
         query = sa.select(FINDINGS).order_by(FINDINGS.c.id)

@@ -6,9 +6,12 @@ uses (``ls -l``, ``info``, ``snap ls``, ``children --all``, ``trash ls``)
 with JSON shaped like Ceph's (Reef) ``--format json`` output, from a cluster
 file the test writes (:class:`Cluster`), re-read on every call so a test can
 change the cluster between a listing and a re-check. Every call's argv is
-appended to the file's ``log``. ``fault`` injects a failure::
+appended to the file's ``log``. ``fault`` injects a failure into every call
+whose arguments (global options left out) start with ``command``, and counts
+them in ``fired``::
 
-    {"fault": {"command": "ls", "exit": 1, "stderr": "...", "stdout": ""}}
+    {"fault": {"command": "ls", "exit": 1, "stderr": "...", "stdout": "",
+               "fired": 0}}
 """
 
 import json
@@ -46,8 +49,10 @@ class Cluster(object):
         del self.data['images'][name]
 
     def fault(self, command, exit=1, stderr='', stdout=''):
-        self.data['fault'] = dict(command=command, exit=exit, stderr=stderr,
-                                  stdout=stdout)
+        """Fail calls starting with ``command`` from now on; None: none."""
+        self.data['fault'] = command and dict(
+            command=command, exit=exit, stderr=stderr, stdout=stdout,
+            fired=0)
 
     def save(self, path):
         with open(path, 'w') as f:
@@ -151,9 +156,6 @@ def main(state_path, argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     with open(state_path) as f:
         data = json.load(f)
-    data['log'].append(argv)
-    with open(state_path, 'w') as f:
-        json.dump(data, f)
     # Global options with a value, as the driver passes them.
     args, skip = [], False
     for arg in argv:
@@ -164,7 +166,14 @@ def main(state_path, argv=None):
         else:
             args.append(arg)
     fault = data.get('fault')
-    if fault and ' '.join(args).startswith(fault['command']):
+    if fault and not ' '.join(args).startswith(fault['command']):
+        fault = None
+    data['log'].append(argv)
+    if fault:
+        fault['fired'] = fault.get('fired', 0) + 1
+    with open(state_path, 'w') as f:
+        json.dump(data, f)
+    if fault:
         sys.stdout.write(fault['stdout'])
         sys.stderr.write(fault['stderr'])
         return fault['exit']

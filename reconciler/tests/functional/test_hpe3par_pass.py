@@ -76,14 +76,19 @@ class HPE3PARPassTest(fixtures.DriverPassTestCase):
     def test_fault_mid_pass_fails_the_run_and_changes_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
+        # A new orphan: a suspect to re-check, a finding if the pass went on.
+        leak = names.volume_name(uid('new-leak'))
+        self.array.add_volume(leak, 'OpenStack')
         for fault, words in (
                 # The listing: the connection drops on the VLUNs.
-                (simulator.Fault('GET /vluns', 'drop'), 'GET /vluns'),
-                # After listing and Cinder: a re-check look-up fails.
-                (simulator.Fault('GET /volumes/', status=500),
-                 'HTTP 500')):
+                (simulator.Fault('GET /vluns', 'drop', times=1),
+                 'GET /vluns'),
+                # After listing and Cinder: the new orphan's re-check fails.
+                (simulator.Fault('GET /volumes/' + leak, status=500,
+                                 times=1), 'HTTP 500')):
             self.array.faults[:] = [fault]
             failed = self.run_pass()
+            self.assertEqual(0, fault.times, 'the fault never fired')
             self.assertEqual(model.RunStatus.FAILED, failed.status)
             self.assertIn(words, failed.error)
             self.assertNotIn('s3cret-3par', failed.error)
@@ -93,6 +98,10 @@ class HPE3PARPassTest(fixtures.DriverPassTestCase):
             self.assertLoggedOut()
         [run] = self.store.runs(BACKEND, limit=1)
         self.assertEqual(model.RunStatus.FAILED, run.status)
+        self.array.faults[:] = []
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before[(K.ARRAY_ONLY, R.VOLUME, uid('new-leak'))] = S.CONFIRMED
+        self.assertEqual(before, self.findings())
 
     def test_wrong_password_fails_the_run_without_the_password(self):
         self.conf.set_override('hpe3par_password', 'not-the-password',

@@ -103,13 +103,21 @@ class NecPassTest(fixtures.DriverPassTestCase):
     def test_fault_mid_pass_fails_the_run_and_changes_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
+        # A completed pass would resolve one finding and add three, each
+        # re-checked with one iSMquery after the listing's.
         self.array.remove_ld(NAMES.volume(uid('leak')))
+        for i in range(3):
+            self.array.add_ld(NAMES.volume(uid('new-leak-%d' % i)), 0)
+        commands = self.nec.simulator.commands
         for fault, after, text in (
                 (nec.Fault.EXIT, 1, 'exited with status 1'),
                 (nec.Fault.DROP, 0, 'closed before the command finished'),
                 (nec.Fault.TRUNCATE, 3, 'not complete, well-formed XML')):
             self.nec.simulator.inject(fault, after=after)
+            sent = len(commands)
             report = self.run_pass()
+            # the fault hit the listing (0) or a re-check (1, 3)
+            self.assertGreater(len(commands) - sent, after)
             self.assertEqual(model.RunStatus.FAILED, report.status)
             self.assertIn(text, report.error)
             self.assertNotIn(nec_fixtures.PASSWORD, report.error)
@@ -117,6 +125,12 @@ class NecPassTest(fixtures.DriverPassTestCase):
             self.assertEqual(before, self.findings())
         [run] = self.store.runs(BACKEND, limit=1)
         self.assertEqual(model.RunStatus.FAILED, run.status)
+        self.nec.simulator.inject(None)
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before[(K.ARRAY_ONLY, R.VOLUME, uid('leak'))] = S.RESOLVED
+        before.update(((K.ARRAY_ONLY, R.VOLUME, uid('new-leak-%d' % i)),
+                       S.CONFIRMED) for i in range(3))
+        self.assertEqual(before, self.findings())
 
     def test_fault_before_any_pass_records_no_finding(self):
         self.nec.simulator.inject(nec.Fault.EXIT, after=1)

@@ -10,6 +10,7 @@ a real notification listener) are the daemon's own code.
 import logging
 import os
 import threading
+import zlib
 
 import fixtures
 import oslo_messaging
@@ -202,6 +203,71 @@ class PassTest(local_fixtures.DriverPassTestCase):
         for f in self.store.findings():
             self.assertNotIn('chap-s3cret', repr(f))
         self.assertNotIn('chap-s3cret', logs.output)
+
+    def test_confirmed_export_attached_since_resolves(self):
+        """A confirmed orphan export of an attached volume is re-checked.
+
+        Its listing goes on calling it an orphan: only the re-check reads
+        the WWN that ties it to the attachment made since.
+        """
+        array = yaml.safe_load(open(self.array))
+        array['exports'].append(
+            {'volume': 'volume-%s' % uid('v6'), 'host': 'ADMIN-NAMED-HOST',
+             'initiators': ['10:00:00:90:fa:a0:78:6b']})
+        with open(self.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        export = (K.ORPHAN_EXPORT, R.EXPORT,
+                  'volume-%s@ADMIN-NAMED-HOST' % uid('v6'))
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+        self.cloud.add_attachment(uid('v6'), 'compute-fc', connection_info={
+            'driver_volume_type': 'fibre_channel',
+            'data': {'initiator_target_map': {
+                '10000090FAA0786B': ['2100000991020012']}}})
+        self.addCleanup(self.cloud.remove_attachment, uid('v6'),
+                        'compute-fc')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual(S.RESOLVED, self.findings()[export])
+        self.assertEqual(1, report.inventory['rechecked'])
+
+    def test_confirmed_volume_back_in_cinder_elsewhere_resolves_in_turn(self):
+        """A confirmed array-only volume's row reappears on another host.
+
+        As after a database restore or ``cinder-manage volume update_host``:
+        the host-scoped listing still shows an orphan, only a re-check
+        (which searches all of Cinder) finds the row. It comes on the
+        finding's turn, one ok pass in reconciler_confirmed_recheck_passes.
+        """
+        every = 4
+        self.values.load_raw_values(
+            group=BACKEND, reconciler_confirmed_recheck_passes=str(every))
+        leak = (K.ARRAY_ONLY, R.VOLUME, uid('leak'))
+        first = self.run_pass()     # ok pass 0 of the backend
+        self.assertEqual(model.RunStatus.OK, first.status, first.error)
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        self.cloud.add_volumes([scn.Volume(id=uid('leak'),
+                                           backend='be1-on-b')])
+        self.addCleanup(self.cloud.soft_delete_volume, uid('leak'))
+        # Its turn: the first of the next ``every`` ok passes (numbered from
+        # 1) whose number is its CRC modulo ``every``; not the next one.
+        turn = next(n for n in range(1, 1 + every)
+                    if n % every == zlib.crc32(uid('leak').encode()) % every)
+        self.assertGreater(turn, 1)
+        states, rechecked = [], 0
+        for _ in range(every):
+            report = self.run_pass()
+            self.assertEqual(model.RunStatus.OK, report.status, report.error)
+            states.append(self.findings()[leak])
+            rechecked += report.inventory['rechecked']
+        self.assertEqual([S.CONFIRMED] * (turn - 1)
+                         + [S.RESOLVED] * (every - turn + 1), states)
+        expected = {k: S.CONFIRMED for k in PLANTED}
+        expected[leak] = S.RESOLVED
+        self.assertEqual(expected, self.findings())
+        # Each finding was re-checked once in these passes; the resolved
+        # one, listed but no longer confirmed, on every pass after its turn.
+        self.assertEqual(len(PLANTED) + every - turn, rechecked)
 
     def test_http_500_mid_listing_fails_the_run_and_changes_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)

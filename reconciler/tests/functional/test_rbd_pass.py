@@ -135,21 +135,33 @@ class RbdPassTest(fixtures.DriverPassTestCase):
     def test_faults_fail_the_pass_and_change_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
+        # A new orphan: a suspect to re-check, a finding if the pass went on.
+        self.cluster.image(volume('new-leak'))
         for command, stdout, exit, text in (
                 ('ls', '', 1, 'rbd exited with status 1: rbd: couldn'),
                 ('ls', '[{"image": "volume-', 0, 'output is not JSON'),
                 ('ls', '[{"name": "x"}]', 0, 'malformed entry'),
                 ('children', '', 110, 'rbd exited with status 110'),
                 ('trash ls', '{}', 0, 'malformed entry'),
-                ('info', '', 1, 'rbd exited with status 1')):
+                # the new orphan's re-check
+                ('info %s/%s' % (POOL, volume('new-leak')), '', 1,
+                 'rbd exited with status 1')):
             self.cluster.fault(command, exit=exit, stdout=stdout,
                                stderr="rbd: couldn't connect to the cluster!")
             self.cluster.save(self.state)
             report = self.run_pass()
+            with open(self.state) as f:
+                self.assertGreater(json.load(f)['fault']['fired'], 0,
+                                   command)
             self.assertEqual(model.RunStatus.FAILED, report.status, command)
             self.assertIn(text, report.error)
             self.assertEqual([], report.candidates)
             self.assertEqual(before, self.findings())
+        self.cluster.fault(None)
+        self.cluster.save(self.state)
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before[(K.ARRAY_ONLY, R.VOLUME, uid('new-leak'))] = S.CONFIRMED
+        self.assertEqual(before, self.findings())
 
     def test_parent_whose_last_child_appears_is_no_leak(self):
         # Re-checks ask for children again: a clone made since the

@@ -77,8 +77,22 @@ class ConfTest(base.BaseTestCase):
         # Unset in the group: [backend_defaults], then the default.
         self.assertEqual(120, b.reconciler_interval)
         self.assertEqual(3600, b.reconciler_grace_period)
+        self.assertEqual(10, b.reconciler_confirmed_recheck_passes)
         self.assertEqual('/tmp/array.yaml', b.fake_array_file)
         self.assertIsInstance(b.create_driver(), fake.FakeDriver)
+
+    def test_confirmed_recheck_passes_is_at_least_one(self):
+        """1 re-checks on every pass; 0 (never) is refused."""
+        def passes(value):
+            conf = self.load(CINDER_CONF, OUR_CONF, """
+                [backend_defaults]
+                reconciler_confirmed_recheck_passes = %s
+                """ % value)
+            [b] = backend_conf.enabled(conf)
+            return b.reconciler_confirmed_recheck_passes
+
+        self.assertEqual(1, passes(1))
+        self.assertRaises(cfg.ConfigFileValueError, passes, 0)
 
     def test_default_host_used_without_backend_host(self):
         conf = self.load(CINDER_CONF, """

@@ -2,6 +2,7 @@
 
 import collections
 import dataclasses
+import zlib
 
 from oslotest import base
 
@@ -316,6 +317,100 @@ class ConfirmTest(base.BaseTestCase):
         listed = views([], objects=[avol('a')])
         self.assertRaises(RuntimeError, self.confirm, listed, Broken(),
                           FakeArray([avol('a')]))
+
+
+class KeepConfirmedTest(base.BaseTestCase):
+    """Confirmed findings still listed are re-checked on their turn only."""
+
+    def every_kind(self):
+        listed = views(
+            [vol('a'), vol('gone'), vol('b')], [snap('lost', 'a')],
+            [avol('a'), avol('b'), avol('leak'), asnap('leaked', 'a'),
+             aexp('b', 'cmp1'), aexp('deleted', 'cmp1'),
+             avol(None, C.FOREIGN, name='lun7')]
+            + [avol('leak%d' % i) for i in range(300)])
+        suspects = engine.compare(*listed).suspects
+        self.assertEqual(set(K), {s.candidate.kind for s in suspects})
+        return suspects
+
+    def rechecked(self, suspects, confirmed, passes, every):
+        """How many times each identity is re-checked over ``passes``."""
+        counts = collections.Counter()
+        for pass_number in passes:
+            kept, others = engine.keep_confirmed(suspects, confirmed,
+                                                 pass_number, every)
+            # Each suspect is either kept as listed or re-checked.
+            self.assertEqual(len(suspects), len(kept) + len(others))
+            self.assertEqual(
+                [s.candidate for s in suspects if s not in others], kept)
+            counts.update(s.candidate.identity for s in others)
+        return counts
+
+    def test_each_confirmed_finding_is_rechecked_once_in_n_passes(self):
+        suspects = self.every_kind()
+        confirmed = {s.candidate.identity for s in suspects}
+        for every in (2, 3, 7, 10):
+            for first in (0, 1, 13, 1000):
+                counts = self.rechecked(suspects, confirmed,
+                                        range(first, first + every), every)
+                self.assertEqual({i: 1 for i in confirmed}, dict(counts),
+                                 (every, first))
+
+    def test_each_pass_rechecks_about_one_nth(self):
+        suspects = self.every_kind()
+        confirmed = {s.candidate.identity for s in suspects}
+        every = 10
+        for pass_number in range(every):
+            kept, others = engine.keep_confirmed(suspects, confirmed,
+                                                 pass_number, every)
+            self.assertLess(abs(len(others) - len(suspects) / every),
+                            len(suspects) / every / 2,
+                            (pass_number, len(others)))
+
+    def test_one_pass_in_one_rechecks_all(self):
+        suspects = self.every_kind()
+        confirmed = {s.candidate.identity for s in suspects}
+        for pass_number in (0, 1, 2, 77):
+            self.assertEqual(
+                ([], list(suspects)),
+                engine.keep_confirmed(suspects, confirmed, pass_number, 1))
+
+    def test_turn_is_stable_and_from_the_resource_id(self):
+        identity = (K.ARRAY_ONLY, R.VOLUME, uid('leak'))
+        # crc32 is the same in every process, unlike hash().
+        turn = zlib.crc32(uid('leak').encode()) % 10
+        self.assertEqual(
+            [p for p in range(30) if p % 10 == turn],
+            [p for p in range(30) if engine.recheck_due(identity, p, 10)])
+
+    def test_other_suspects_are_rechecked(self):
+        listed = views([vol('a')], objects=[avol('a'), avol('known'),
+                                            avol('new'), avol('vanished')])
+        suspects = engine.compare(*listed).suspects
+        known = (K.ARRAY_ONLY, R.VOLUME, uid('known'))
+        not_due = next(p for p in range(10)
+                       if not engine.recheck_due(known, p, 10))
+        kept, others = engine.keep_confirmed(suspects, {known}, not_due, 10)
+        self.assertEqual([known], [c.identity for c in kept])
+        # The re-check drops the one deleted since the listing.
+        now = FakeArray([avol('a'), avol('known'), avol('new')])
+        self.assertEqual([uid('new')], [c.resource_id for c in engine.confirm(
+            others, FakeCinder([vol('a')]), now, HOST)])
+        # Findings not confirmed are re-checked on every pass.
+        for pass_number in range(10):
+            kept, others = engine.keep_confirmed(suspects, set(),
+                                                 pass_number, 10)
+            self.assertEqual(([], list(suspects)), (kept, others))
+
+    def test_export_of_an_attached_volume_is_rechecked(self):
+        """Only a re-check reads its attachments' initiators."""
+        listed = views([vol('a', 'in-use', attached=['cmp1'])],
+                       objects=[avol('a'), aexp('a', 'ADMIN-NAMED')])
+        [suspect] = engine.compare(*listed).suspects
+        for pass_number in range(10):
+            kept, others = engine.keep_confirmed(
+                [suspect], {suspect.candidate.identity}, pass_number, 10)
+            self.assertEqual(([], [suspect]), (kept, others))
 
 
 class HelpersTest(base.BaseTestCase):

@@ -68,6 +68,23 @@ class HistoryTest(base.BaseTestCase):
         self.assertEqual(ok, self.history.last_ok_run('be1'))
         self.assertIsNone(self.history.last_ok_run('be2'))
 
+    def test_ok_run_count_numbers_a_backends_ok_passes(self):
+        """One more per ok pass of the backend, whatever the run ids."""
+        self.assertEqual(0, self.history.ok_run_count('be1'))
+        counts = []
+        for i in range(3):
+            self.complete('be1', T0 + 10 * i, [])
+            # Other backends' runs and failed or running runs take ids.
+            self.complete('be2', T0 + 10 * i + 1, [])
+            failed = self.history.start_run('be1', 'host-a', T0 + 10 * i + 2)
+            self.history.fail_run(failed, T0 + 10 * i + 3, 'boom', [])
+            counts.append(self.history.ok_run_count('be1'))
+        self.history.start_run('be1', 'host-a', T0 + 40)
+        self.assertEqual([1, 2, 3], counts)
+        self.assertEqual(3, self.history.ok_run_count('be1'))
+        self.assertEqual(3, self.history.ok_run_count('be2'))
+        self.assertEqual(0, self.history.ok_run_count('be10'))
+
     def test_complete_run_queues_announced_events(self):
         seen = []
 

@@ -17,10 +17,11 @@ class LifecycleTest(base.BaseTestCase):
         super().setUp()
         self.history = self.useFixture(fixtures.History()).history
 
-    def run_pass(self, now, candidates, policy, backend='be1'):
+    def run_pass(self, now, candidates, policy, backend='be1', unchecked=()):
         run_id = self.history.start_run(backend, 'host-a', now - 1)
         return self.history.complete_run(
-            run_id, now, candidates, policy, {}, fixtures.no_events)
+            run_id, now, candidates, policy, {}, fixtures.no_events,
+            unchecked=unchecked)
 
     def finding(self, resource_id='u1'):
         [record] = [f for f in self.history.findings()
@@ -166,6 +167,38 @@ class LifecycleTest(base.BaseTestCase):
         self.assertEqual(
             (S.CONFIRMED, 'renamed', {'pool': 'b'}, T0, 1),
             (f.state, f.array_name, f.details, f.last_seen, f.sightings))
+
+    def test_unchecked_candidate_keeps_a_confirmed_finding(self):
+        policy = api.LifecyclePolicy(1, 0)
+        cand = fixtures.candidate('u1')
+        self.run_pass(T0, [cand], policy)
+        before = self.history.findings()
+        self.assertEqual({cand.identity}, self.history.confirmed('be1'))
+        self.assertEqual([], self.run_pass(T0 + 1, [cand], policy,
+                                           unchecked=[cand.identity]))
+        self.assertEqual(before, self.history.findings())
+        self.assertEqual(set(), self.history.confirmed('be2'))
+
+    def test_unchecked_candidate_never_changes_a_finding_state(self):
+        """Only a re-checked candidate may create, reopen or advance one."""
+        confirm, wait = api.LifecyclePolicy(1, 0), api.LifecyclePolicy(2, 0)
+        resolved, suspected, new = (fixtures.candidate(u)
+                                    for u in ('u1', 'u2', 'u3'))
+        self.run_pass(T0, [resolved], confirm)
+        self.run_pass(T0 + 1, [suspected], wait)
+        before = self.history.findings()
+        self.assertEqual([S.RESOLVED, S.SUSPECTED],
+                         [f.state for f in before])
+        for cand in (resolved, suspected, new):
+            run_id = self.history.start_run('be1', 'host-a', T0 + 2)
+            e = self.assertRaises(
+                exception.ReconcilerError, self.history.complete_run,
+                run_id, T0 + 3, [cand], confirm, {}, fixtures.no_events,
+                unchecked=[cand.identity])
+            self.assertIn(cand.resource_id, str(e))
+            self.assertEqual(model.RunStatus.RUNNING,
+                             self.history.runs(limit=1)[0].status)
+            self.assertEqual(before, self.history.findings())
 
     def test_identity_is_kind_type_and_exact_resource_id(self):
         policy = api.LifecyclePolicy(1, 0)
