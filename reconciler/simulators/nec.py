@@ -42,11 +42,24 @@ def host_initiators(host, protocol):
     return ['21000024ff%s' % digest[:6], '21000024ff%s' % digest[6:12]]
 
 
-def _ldset_name(initiators, protocol):
-    """``LX:`` + Cinder's auto access control name for a connector."""
+def ldset_name(host, protocol='iSCSI'):
+    """``LX:`` + Cinder's auto access control name for ``host``'s connector."""
+    initiators = host_initiators(host, protocol)
     if protocol == 'iSCSI':
         return 'LX:' + initiators[0].replace(':', '').replace('.', '')[-16:]
     return 'LX:' + initiators[0][:16]
+
+
+def _obj(chapter, name, section, units):
+    element = ET.SubElement(chapter, 'OBJECT', name=name)
+    _sec(element, section, units)
+    return element
+
+
+def _sec(element, name, units):
+    section = ET.SubElement(element, 'SECTION', name=name)
+    for unit, text in units:
+        ET.SubElement(section, 'UNIT', name=unit).text = text
 
 
 def _fc_path(wwpn):
@@ -72,52 +85,76 @@ class LDSet:
 
 
 class Array(object):
-    """The configuration of one array; mutate it freely between commands."""
+    """The configuration of one array.
+
+    Mutate it between commands, or under ``lock`` while a simulator serves
+    it: rendering holds the lock, so no command sees a change half made.
+    LDs are indexed by name, LD sets by name, so arrays of many thousand LDs
+    build in linear time.
+    """
 
     def __init__(self, pools=(0,), names=None):
         self.pools = {int(p): 1024 * GIB for p in pools}
-        self.lds = []
         self.ldsets = []
         self.names = names or nec_names.LDNames()
+        self.lock = threading.RLock()
+        self._lds = {}              # name -> LD, in creation order
+        self._ldsets = {}           # name -> LDSet
+        self._next_ldn = 0
+
+    @property
+    def lds(self):
+        with self.lock:
+            return list(self._lds.values())
 
     def ld(self, name):
-        for ld in self.lds:
-            if ld.name == name:
-                return ld
-        raise KeyError(name)
+        with self.lock:
+            return self._lds[name]
 
     def add_ld(self, name, pool, size_gib=1, rpl='IV', purpose='---'):
-        ldn = max((ld.ldn for ld in self.lds), default=-1) + 1
-        ld = LD(ldn, name, int(pool), int(size_gib * GIB), rpl, purpose)
-        self.lds.append(ld)
-        return ld
+        with self.lock:
+            if name in self._lds:
+                raise ValueError('an LD named %r exists' % name)
+            ld = LD(self._next_ldn, name, int(pool), int(size_gib * GIB), rpl,
+                    purpose)
+            self._next_ldn += 1
+            self._lds[name] = ld
+            return ld
 
     def add_control_volume(self, pool):
-        ld = self.add_ld('', pool, rpl='---')
-        ld.name = self.names.control(ld.ldn)
-        return ld
+        with self.lock:
+            return self.add_ld(self.names.control(self._next_ldn), pool,
+                               rpl='---')
 
     def remove_ld(self, name):
-        ld = self.ld(name)
-        self.lds.remove(ld)
-        for ldset in self.ldsets:
-            ldset.luns = {lun: ldn for lun, ldn in ldset.luns.items()
-                          if ldn != ld.ldn}
+        with self.lock:
+            ld = self._lds.pop(name)
+            for ldset in self.ldsets:
+                ldset.luns = {lun: ldn for lun, ldn in ldset.luns.items()
+                              if ldn != ld.ldn}
 
     def ldset_for(self, host, protocol):
-        initiators = host_initiators(host, protocol)
-        name = _ldset_name(initiators, protocol)
-        for ldset in self.ldsets:
-            if ldset.name == name:
-                return ldset
-        ldset = LDSet(name, protocol, initiators)
-        self.ldsets.append(ldset)
-        return ldset
+        with self.lock:
+            name = ldset_name(host, protocol)
+            ldset = self._ldsets.get(name)
+            if ldset is None:
+                ldset = LDSet(name, protocol, host_initiators(host, protocol))
+                self._ldsets[name] = ldset
+                self.ldsets.append(ldset)
+            return ldset
 
     def map(self, ld_name, host, protocol='iSCSI'):
-        ldset = self.ldset_for(host, protocol)
-        ldset.luns[max(ldset.luns, default=-1) + 1] = self.ld(ld_name).ldn
-        return ldset
+        with self.lock:
+            ldset = self.ldset_for(host, protocol)
+            ldset.luns[max(ldset.luns, default=-1) + 1] = self.ld(ld_name).ldn
+            return ldset
+
+    def unmap(self, ld_name, host, protocol='iSCSI'):
+        """Take the LD out of the host's LD set; the set stays, as Cinder's."""
+        with self.lock:
+            ldset = self.ldset_for(host, protocol)
+            ldn = self.ld(ld_name).ldn
+            ldset.luns = {lun: n for lun, n in ldset.luns.items() if n != ldn}
 
     @classmethod
     def from_scenario(cls, scenario, backend, protocol='iSCSI'):
@@ -183,64 +220,60 @@ class Array(object):
             'cmd_name': '/opt/iSMCliGateway/impl/query/%s' % program,
             'arg': arg + ' ', 'version': 'Version 9.4.001'})
 
-        def obj(chapter, name, section, units):
-            element = ET.SubElement(chapter, 'OBJECT', name=name)
-            sec(element, section, units)
-            return element
+        with self.lock:
+            self._render(request)
+        ET.SubElement(request, 'RETURN_MSG').text = (
+            'Command Completed Successfully!!')
+        ET.SubElement(request, 'RETURN_CODE').text = '0'
+        ET.indent(root, ' ')
+        return ET.tostring(root, encoding='utf-8') + b'\n'
 
-        def sec(element, name, units):
-            section = ET.SubElement(element, 'SECTION', name=name)
-            for unit, text in units:
-                ET.SubElement(section, 'UNIT', name=unit).text = text
-
+    def _render(self, request):
+        """The chapters of the configuration as it is now (under the lock)."""
         chapter = ET.SubElement(request, 'CHAPTER', name='Disk Array')
-        obj(chapter, 'Disk Array', 'Disk Array Detail Information',
-            [('Product ID', 'M310')])
+        _obj(chapter, 'Disk Array', 'Disk Array Detail Information',
+             [('Product ID', 'M310')])
         chapter = ET.SubElement(request, 'CHAPTER', name='Logical Disk')
-        for ld in self.lds:
+        used = dict.fromkeys(self.pools, 0)
+        for ld in self._lds.values():
+            used[ld.pool] = used.get(ld.pool, 0) + ld.capacity
             os_type, _, ld_name = ld.name.rpartition(':')
-            obj(chapter, 'Logical Disk', 'LD Detail Information', [
+            _obj(chapter, 'Logical Disk', 'LD Detail Information', [
                 ('LDN(h)', '%04x' % ld.ldn), ('OS Type', os_type or '  '),
                 ('LD Name', ld_name), ('LD Capacity', str(ld.capacity)),
                 ('Pool No.(h)', '%04x' % ld.pool), ('Purpose', ld.purpose),
                 ('RPL Attribute', ld.rpl)])
         chapter = ET.SubElement(request, 'CHAPTER', name='Pool')
         for number, capacity in sorted(self.pools.items()):
-            used = sum(ld.capacity for ld in self.lds if ld.pool == number)
-            obj(chapter, 'Pool', 'Pool Detail Information', [
+            _obj(chapter, 'Pool', 'Pool Detail Information', [
                 ('Pool No.(h)', '%04x' % number),
                 ('Pool Capacity', str(capacity)),
-                ('Used Pool Capacity', str(used)),
-                ('Free Pool Capacity', str(capacity - used))])
+                ('Used Pool Capacity', str(used[number])),
+                ('Free Pool Capacity', str(capacity - used[number]))])
         chapter = ET.SubElement(request, 'CHAPTER', name='Access Control')
         for ldset in self.ldsets:
             platform, _, name = ldset.name.partition(':')
             kind = 'LD Set(%s)' % ldset.protocol
             if ldset.protocol == 'FC':
-                element = obj(chapter, kind, kind + ' Information', [
+                element = _obj(chapter, kind, kind + ' Information', [
                     ('Platform', platform), ('LD Set Name', name)])
                 for wwpn in ldset.initiators:
-                    sec(element, 'Path List', [('Path', _fc_path(wwpn))])
+                    _sec(element, 'Path List', [('Path', _fc_path(wwpn))])
                 for lun, ldn in sorted(ldset.luns.items()):
-                    sec(element, 'LUN/LD List', [
+                    _sec(element, 'LUN/LD List', [
                         ('LUN(h)', '%04x' % lun), ('LDN(h)', '%04x' % ldn)])
                 continue
-            element = obj(chapter, kind, kind + ' Information', [
+            element = _obj(chapter, kind, kind + ' Information', [
                 ('Platform', platform), ('LD Set Name', name),
                 ('Target Mode', 'Multi-Target')])
-            sec(element, 'Portal', [('Portal', '192.0.2.10:3260')])
+            _sec(element, 'Portal', [('Portal', '192.0.2.10:3260')])
             for iqn in ldset.initiators:
-                sec(element, 'Initiator List', [('Initiator List', iqn)])
+                _sec(element, 'Initiator List', [('Initiator List', iqn)])
             for lun, ldn in sorted(ldset.luns.items()):
-                sec(element, 'Target Information For Multi-Target Mode', [
+                _sec(element, 'Target Information For Multi-Target Mode', [
                     ('Target Name', 'iqn.2001-03.com.nec:sim.%s.%04x'
                      % (name.lower(), ldn)),
                     ('LUN(h)', '%04x' % lun), ('LDN(h)', '%04x' % ldn)])
-        ET.SubElement(request, 'RETURN_MSG').text = (
-            'Command Completed Successfully!!')
-        ET.SubElement(request, 'RETURN_CODE').text = '0'
-        ET.indent(root, ' ')
-        return ET.tostring(root, encoding='utf-8') + b'\n'
 
 
 class Fault(enum.Enum):
