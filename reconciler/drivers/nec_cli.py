@@ -10,6 +10,7 @@ connection or command that does not finish in time is an error, not a hang.
 
 import collections
 import contextlib
+import io
 import select
 import threading
 
@@ -167,7 +168,7 @@ class ISMCLISession(object):
             raise exception.ArrayResponseError(
                 '%s: `%s` exited with status %d: %s'
                 % (self.where, command, status, message or '(no message)'))
-        return bytes(out)
+        return out
 
     def _execute(self, command):
         transport = self._client and self._client.get_transport()
@@ -186,13 +187,15 @@ class ISMCLISession(object):
         try:
             channel.exec_command(command)
             channel.shutdown_write()
-            out, err = bytearray(), bytearray()
+            # BytesIO hands its buffer over without a copy: an inventory
+            # of many thousand LDs is held once, not twice.
+            out, err = io.BytesIO(), bytearray()
             while True:
                 while channel.recv_ready():
-                    out += channel.recv(_CHUNK)
+                    out.write(channel.recv(_CHUNK))
                 while channel.recv_stderr_ready():
                     err += channel.recv_stderr(_CHUNK)
-                if len(out) + len(err) > MAX_OUTPUT:
+                if out.tell() + len(err) > MAX_OUTPUT:
                     raise exception.ArrayResponseError(
                         '%s: `%s` answered more than %d bytes'
                         % (self.where, command, MAX_OUTPUT))
@@ -211,4 +214,4 @@ class ISMCLISession(object):
             raise exception.ArrayUnreachable(
                 '%s: `%s` did not complete within %ds (nec_ismcli_timeout)'
                 % (self.where, command, self.timeout))
-        return channel.exit_status, out, err
+        return channel.exit_status, out.getvalue(), err
