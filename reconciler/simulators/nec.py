@@ -27,6 +27,7 @@ import paramiko
 
 from reconciler.drivers import nec_names
 from reconciler import model
+from reconciler.simulators import faultproxy
 from reconciler.simulators import scenario as scn
 
 GIB = 1024 ** 3
@@ -321,6 +322,7 @@ class Simulator(object):
     ``known_hosts`` is the path of a file trusting this server's host key.
     ``commands`` records every command received; ``max_active`` the most
     commands that ever ran at once; ``delay`` slows each command down.
+    :meth:`stats` meters traffic as a FaultProxy does for HTTP.
     """
 
     def __init__(self, array, workdir, users=None):
@@ -333,6 +335,8 @@ class Simulator(object):
         self.active = 0
         self.max_active = 0
         self.delay = 0.0
+        self._requests = 0
+        self._sent = 0
         self._fault = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -340,6 +344,24 @@ class Simulator(object):
         self._transports = []
         self._socket = None
         self.port = None
+
+    def stats(self):
+        """Commands received and bytes answered (stdout and stderr).
+
+        The shape of :meth:`FaultProxy.stats`, so tools meter SSH arrays as
+        they meter HTTP ones.
+        """
+        with self._lock:
+            return faultproxy.Stats(self._requests, self._sent)
+
+    def reset_stats(self):
+        with self._lock:
+            self._requests = self._sent = 0
+
+    def _send(self, sendall, data):
+        sendall(data)
+        with self._lock:
+            self._sent += len(data)
 
     def authorize(self, user, key):
         self.authorized_keys.setdefault(user, []).append(key)
@@ -394,6 +416,9 @@ class Simulator(object):
         while not self._stop.is_set():
             try:
                 sock, _ = self._socket.accept()
+                # Small answers at once: Nagle against the client's delayed
+                # ACK held each command for about 90 ms on loopback.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except socket.timeout:
                 continue
             except OSError:
@@ -437,6 +462,7 @@ class Simulator(object):
         """Runs in the connection's transport thread, as paramiko calls."""
         with self._lock:
             self.commands.append(command)
+            self._requests += 1
         fault, payload = self._next_fault()
         if fault == Fault.STALL:
             # Blocks this connection: no reply, no output, until stop().
@@ -454,29 +480,30 @@ class Simulator(object):
             self._read_stdin(channel)
             self._stop.wait(self.delay)
             if command not in QUERY_COMMANDS:
-                channel.sendall_stderr(
-                    b'%s: command not found\n' % command.encode())
+                self._send(channel.sendall_stderr,
+                           b'%s: command not found\n' % command.encode())
                 status = 127
             elif fault == Fault.EXIT:
-                channel.sendall_stderr(b'iSM11100: Command failed. '
-                                       b'(code=0x0001)\n')
+                self._send(channel.sendall_stderr,
+                           b'iSM11100: Command failed. (code=0x0001)\n')
                 status = 1
             elif fault == Fault.MALFORMED:
-                channel.sendall(b'<REQUEST><CMD_REQUEST><CHAPTER name="Pool">'
-                                b'</OBJECT></REQUEST>\n')
+                self._send(channel.sendall,
+                           b'<REQUEST><CMD_REQUEST><CHAPTER name="Pool">'
+                           b'</OBJECT></REQUEST>\n')
             elif fault == Fault.PAYLOAD:
-                channel.sendall(payload)
+                self._send(channel.sendall, payload)
             else:
                 out = self.array.xml(command)
                 if 'iSMview' in command:
                     # The legacy CLI's status line, which Cinder strips.
                     out += b'ExitStatus:0\n'
                 if fault == Fault.DROP:
-                    channel.sendall(out[:len(out) // 3])
+                    self._send(channel.sendall, out[:len(out) // 3])
                     return
                 if fault == Fault.TRUNCATE:
                     out = out[:len(out) // 2]
-                channel.sendall(out)
+                self._send(channel.sendall, out)
             channel.send_exit_status(status)
         except (OSError, EOFError, paramiko.SSHException):
             pass    # the client went away
