@@ -18,6 +18,7 @@ matching Cinder attachment.
 import dataclasses
 import enum
 import hashlib
+import logging
 import os
 import socket
 import threading
@@ -31,6 +32,10 @@ from reconciler.simulators import faultproxy
 from reconciler.simulators import scenario as scn
 
 GIB = 1024 ** 3
+# The server side's own paramiko log: a client that goes away resets its
+# connection, which paramiko logs as an error; for the array it is not one.
+_SERVER_LOG = __name__ + '.server'
+logging.getLogger(_SERVER_LOG).setLevel(logging.CRITICAL)
 QUERY_COMMANDS = ('iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all',
                   'clioutmsg xml; iSMview --alloptimize')
 
@@ -424,6 +429,7 @@ class Simulator(object):
             except OSError:
                 return
             transport = paramiko.Transport(sock)
+            transport.set_log_channel(_SERVER_LOG)
             transport.add_server_key(self.host_key)
             with self._lock:
                 self._transports.append(transport)
