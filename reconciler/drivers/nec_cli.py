@@ -6,6 +6,12 @@ password we send would otherwise go to whoever answers. Commands to one array
 are serialised in this process, like Cinder's per-array lock, so backends that
 share an array never run iSMCLI side by side. Every wait is bounded: a
 connection or command that does not finish in time is an error, not a hang.
+
+A connection is replaced before it has carried half the bytes after which
+paramiko re-keys it (``Packetizer.REKEY_BYTES``, 512 MiB): a re-key paramiko
+starts while a session channel closes deadlocks its transport thread
+(paramiko issue 822), failing the command after 30 s. One pass re-checking
+hundreds of suspects on a large array downloads the inventory as many times.
 """
 
 import collections
@@ -74,6 +80,7 @@ class ISMCLISession(object):
         self.lock_key = lock_key
         self.where = 'NEC array %s:%d' % (host, port)
         self._client = None
+        self._carried = 0       # output bytes the connection has carried
 
     def _new_client(self):
         client = paramiko.SSHClient()
@@ -114,6 +121,7 @@ class ISMCLISession(object):
             client.close()
             raise
         self._client = client
+        self._carried = 0
 
     def _login(self, client, pkey):
         try:
@@ -155,10 +163,17 @@ class ISMCLISession(object):
     def run(self, command):
         """stdout of ``command``; any failure or non-zero exit raises."""
         with array_lock(self.lock_key, self.timeout, self.where):
+            # MAX_OUTPUT is far below half of REKEY_BYTES: no command
+            # carries a connection to its re-key.
+            if (self._client is not None and self._carried
+                    > paramiko.packet.Packetizer.REKEY_BYTES // 2):
+                self.close()
+                self.connect()
             try:
                 status, out, err = self._execute(command)
             except (paramiko.SSHException, OSError, EOFError) as e:
                 raise self._unreachable('`%s` failed' % command, e)
+            self._carried += len(out) + len(err)
         if status == -1:
             raise exception.ArrayUnreachable(
                 '%s: the SSH channel of `%s` closed before the command '

@@ -325,8 +325,9 @@ class Simulator(object):
 
     ``users`` maps user names to passwords; :meth:`authorize` adds keys.
     ``known_hosts`` is the path of a file trusting this server's host key.
-    ``commands`` records every command received; ``max_active`` the most
-    commands that ever ran at once; ``delay`` slows each command down.
+    ``commands`` records every command received; ``connections`` counts
+    the connections accepted; ``max_active`` the most commands that ever
+    ran at once; ``delay`` slows each command down.
     :meth:`stats` meters traffic as a FaultProxy does for HTTP.
     """
 
@@ -339,6 +340,7 @@ class Simulator(object):
         self.commands = []
         self.active = 0
         self.max_active = 0
+        self.connections = 0
         self.delay = 0.0
         self._requests = 0
         self._sent = 0
@@ -433,6 +435,7 @@ class Simulator(object):
             transport.add_server_key(self.host_key)
             with self._lock:
                 self._transports.append(transport)
+                self.connections += 1
             try:
                 transport.start_server(event=threading.Event(),
                                        server=_Server(self))
