@@ -3,8 +3,8 @@
 
 For each size it starts a loopback cloud (a real cinder-api seeded with N
 volumes, one array per backend, a counting FaultProxy in front of every HTTP
-service) and measures, each in a fresh child process (so peak RSS is the
-measured step's own):
+service; the NEC simulator counts its SSH commands itself) and measures, each
+in a fresh child process (so peak RSS is the measured step's own):
 
 * ``floor``: the same listings downloaded with the same clients, no processing;
 * ``first`` and ``steady``: ``manager.BackendReconciler.run_pass`` on every
@@ -16,7 +16,7 @@ measured step's own):
 Usage::
 
     python tools/bench.py                       # 1k, 10k, 100k volumes
-    python tools/bench.py --sizes 5000 --drivers fake,hpe3par,hpe3par
+    python tools/bench.py --sizes 5000 --drivers fake,hpe3par,nec
     python tools/bench.py --quick               # CI smoke run, seconds
     python tools/bench.py --json out.json --plot doc/bench.png
 
@@ -122,6 +122,9 @@ def _download_array(driver):
     if hasattr(driver, '_read'):                 # the fake driver's file
         data = driver._read()
         return sum(len(v) for v in data.values())
+    if hasattr(driver, 'cli'):                   # NEC: one iSMCLI command
+        out = driver.cli.run(driver.command)
+        return out.count(b'<OBJECT name="Logical Disk">')
     cl = driver._client
     return sum(len(method().get('members', ())) for method in (
         cl.getCPGs, cl.getVolumes, cl.getVLUNs, cl.getHosts))
@@ -179,8 +182,8 @@ CHILDREN = {'pass': child_pass, 'floor': child_floor, 'naive': child_naive}
 # -- the parent ------------------------------------------------------------
 
 def run_child(mode, conf_path, cloud):
-    for proxy in cloud.proxies().values():
-        proxy.reset_stats()
+    for meter in cloud.meters().values():
+        meter.reset_stats()
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), '--child', mode,
          conf_path], capture_output=True, text=True)
@@ -188,8 +191,8 @@ def run_child(mode, conf_path, cloud):
         raise RuntimeError('%s child failed:\n%s'
                            % (mode, proc.stderr[-3000:]))
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result['http'] = {name: proxy.stats()._asdict()
-                      for name, proxy in cloud.proxies().items()}
+    result['http'] = {name: meter.stats()._asdict()
+                      for name, meter in cloud.meters().items()}
     return result
 
 
@@ -358,7 +361,11 @@ def main(argv=None):
     sizes = [int(s) for s in args.sizes.split(',')]
     drivers = args.drivers.split(',')
     if args.quick:
-        sizes, drivers, args.page_size = [400], ['fake', 'hpe3par'], 100
+        sizes, drivers, args.page_size = [400], list(loopback.DRIVERS), 100
+    unknown = set(drivers) - set(loopback.DRIVERS)
+    if unknown:
+        parser.error('unknown driver(s) %s; choose from %s' % (
+            ', '.join(sorted(unknown)), ', '.join(loopback.DRIVERS)))
     results = []
     if args.load:
         with open(args.load) as f:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Accuracy under churn: false positives and recall while the cloud changes.
 
-Starts a small loopback cloud (a real cinder-api, the fake driver's array
-and the 3PAR WSAPI simulator), then runs the daemon's passes back to back on
-every backend while Cinder operations churn the cloud, real orphans are
-planted and faults are injected (see reconciler/simulators/churn.py).
+Starts a small loopback cloud (a real cinder-api, the fake driver's array,
+the 3PAR WSAPI simulator and the NEC iSMCLI simulator over SSH), then runs
+the daemon's passes back to back on every backend while Cinder operations
+churn the cloud, real orphans are planted and faults are injected (see
+reconciler/simulators/churn.py).
 Prints the report as JSON; exits non-zero on any false positive, a missed
 orphan or a failed pass that changed findings.
 
@@ -34,7 +35,9 @@ def main(argv=None):
                         help='churn operations started per second (some '
                         'find no volume they fit: 24 gives about 20 done)')
     parser.add_argument('--volumes', type=int, default=200)
-    parser.add_argument('--drivers', default='fake,hpe3par')
+    parser.add_argument('--drivers', default='fake,hpe3par,nec',
+                        help='one array driver per backend: %s'
+                        % ', '.join(loopback.DRIVERS))
     parser.add_argument('--sightings', type=int, default=2)
     parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args(argv)

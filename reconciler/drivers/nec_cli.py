@@ -6,10 +6,17 @@ password we send would otherwise go to whoever answers. Commands to one array
 are serialised in this process, like Cinder's per-array lock, so backends that
 share an array never run iSMCLI side by side. Every wait is bounded: a
 connection or command that does not finish in time is an error, not a hang.
+
+A connection is replaced before it has carried half the bytes after which
+paramiko re-keys it (``Packetizer.REKEY_BYTES``, 512 MiB): a re-key paramiko
+starts while a session channel closes deadlocks its transport thread
+(paramiko issue 822), failing the command after 30 s. One pass re-checking
+hundreds of suspects on a large array downloads the inventory as many times.
 """
 
 import collections
 import contextlib
+import io
 import select
 import threading
 
@@ -73,6 +80,7 @@ class ISMCLISession(object):
         self.lock_key = lock_key
         self.where = 'NEC array %s:%d' % (host, port)
         self._client = None
+        self._carried = 0       # output bytes the connection has carried
 
     def _new_client(self):
         client = paramiko.SSHClient()
@@ -113,6 +121,7 @@ class ISMCLISession(object):
             client.close()
             raise
         self._client = client
+        self._carried = 0
 
     def _login(self, client, pkey):
         try:
@@ -154,10 +163,17 @@ class ISMCLISession(object):
     def run(self, command):
         """stdout of ``command``; any failure or non-zero exit raises."""
         with array_lock(self.lock_key, self.timeout, self.where):
+            # MAX_OUTPUT is far below half of REKEY_BYTES: no command
+            # carries a connection to its re-key.
+            if (self._client is not None and self._carried
+                    > paramiko.packet.Packetizer.REKEY_BYTES // 2):
+                self.close()
+                self.connect()
             try:
                 status, out, err = self._execute(command)
             except (paramiko.SSHException, OSError, EOFError) as e:
                 raise self._unreachable('`%s` failed' % command, e)
+            self._carried += len(out) + len(err)
         if status == -1:
             raise exception.ArrayUnreachable(
                 '%s: the SSH channel of `%s` closed before the command '
@@ -167,7 +183,7 @@ class ISMCLISession(object):
             raise exception.ArrayResponseError(
                 '%s: `%s` exited with status %d: %s'
                 % (self.where, command, status, message or '(no message)'))
-        return bytes(out)
+        return out
 
     def _execute(self, command):
         transport = self._client and self._client.get_transport()
@@ -186,13 +202,15 @@ class ISMCLISession(object):
         try:
             channel.exec_command(command)
             channel.shutdown_write()
-            out, err = bytearray(), bytearray()
+            # BytesIO hands its buffer over without a copy: an inventory
+            # of many thousand LDs is held once, not twice.
+            out, err = io.BytesIO(), bytearray()
             while True:
                 while channel.recv_ready():
-                    out += channel.recv(_CHUNK)
+                    out.write(channel.recv(_CHUNK))
                 while channel.recv_stderr_ready():
                     err += channel.recv_stderr(_CHUNK)
-                if len(out) + len(err) > MAX_OUTPUT:
+                if out.tell() + len(err) > MAX_OUTPUT:
                     raise exception.ArrayResponseError(
                         '%s: `%s` answered more than %d bytes'
                         % (self.where, command, MAX_OUTPUT))
@@ -211,4 +229,4 @@ class ISMCLISession(object):
             raise exception.ArrayUnreachable(
                 '%s: `%s` did not complete within %ds (nec_ismcli_timeout)'
                 % (self.where, command, self.timeout))
-        return channel.exit_status, out, err
+        return channel.exit_status, out.getvalue(), err

@@ -7,23 +7,31 @@ nothing else. The text comes from the network, so it is parsed with
 defusedxml and any DTD is refused; a document that is not complete and
 well-formed, or that lacks a unit we rely on, is an error, never a shorter
 inventory.
+
+An array lists tens of thousands of LDs, ten elements each: the document is
+parsed incrementally, each OBJECT read into a record and dropped as soon as
+it ends, so memory holds the records and not a tree of the whole document.
+Errors are reported as a whole-document parse would: the document first,
+then its return code, then the first bad object of pools, LDs, LD sets.
 """
 
 import dataclasses
+import functools
+import io
 import re
+import sys
 
 from defusedxml import ElementTree as safe_et
 import defusedxml
 
 from reconciler import exception
 
-_CHAPTER = "./CMD_REQUEST/CHAPTER[@name='%s']/OBJECT[@name='%s']"
 _EXIT_STATUS = re.compile(rb'^.*ExitStatus.*(\n|$)', re.MULTILINE)
 # Sections holding one LUN/LDN pair each: normal and multi-target mode.
 _LUN_SECTIONS = ('LUN/LD List', 'Target Information For Multi-Target Mode')
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class LogicalDisk:
     ldn: int
     os_type: str
@@ -88,73 +96,63 @@ def _section(obj, name, where):
     return section
 
 
-def _pools(root):
-    pools = set()
-    for i, obj in enumerate(root.iterfind(_CHAPTER % ('Pool', 'Pool'))):
-        where = 'pool #%d' % i
-        (num,) = _units(_section(obj, 'Pool Detail Information', where),
-                        ('Pool No.(h)',), where)
-        pools.add(_number(num, 16, where))
-    return frozenset(pools)
+def _pool(obj, where):
+    (num,) = _units(_section(obj, 'Pool Detail Information', where),
+                    ('Pool No.(h)',), where)
+    return _number(num, 16, where)
 
 
-def _lds(root):
-    lds = []
-    for i, obj in enumerate(root.iterfind(
-            _CHAPTER % ('Logical Disk', 'Logical Disk'))):
-        where = 'logical disk #%d' % i
-        ldn, os_type, name, capacity, pool, purpose, rpl = _units(
-            _section(obj, 'LD Detail Information', where),
-            ('LDN(h)', 'OS Type', 'LD Name', 'LD Capacity', 'Pool No.(h)',
-             'Purpose', 'RPL Attribute'), where)
-        lds.append(LogicalDisk(
-            ldn=_number(ldn, 16, where), os_type=os_type, ld_name=name,
-            capacity=_number(capacity, 10, where),
-            pool=_number(pool, 16, where), purpose=purpose, rpl=rpl))
-    return lds
+def _ld(obj, where):
+    ldn, os_type, name, capacity, pool, purpose, rpl = _units(
+        _section(obj, 'LD Detail Information', where),
+        ('LDN(h)', 'OS Type', 'LD Name', 'LD Capacity', 'Pool No.(h)',
+         'Purpose', 'RPL Attribute'), where)
+    # OS type, purpose and RPL attribute take a handful of values: shared.
+    return LogicalDisk(
+        ldn=_number(ldn, 16, where), os_type=sys.intern(os_type),
+        ld_name=name, capacity=_number(capacity, 10, where),
+        pool=_number(pool, 16, where), purpose=sys.intern(purpose),
+        rpl=sys.intern(rpl))
 
 
-def _ldsets(root):
-    ldsets = []
-    for protocol, initiator_section, initiator_unit in (
-            ('FC', 'Path List', 'Path'),
-            ('iSCSI', 'Initiator List', 'Initiator List')):
-        object_name = 'LD Set(%s)' % protocol
-        for i, obj in enumerate(root.iterfind(
-                _CHAPTER % ('Access Control', object_name))):
-            where = '%s #%d' % (object_name, i)
-            platform, name = _units(
-                _section(obj, '%s Information' % object_name, where),
-                ('Platform', 'LD Set Name'), where)
-            initiators = []
-            for section in obj.iterfind(
-                    "./SECTION[@name='%s']" % initiator_section):
-                (initiator,) = _units(section, (initiator_unit,), where)
-                # An FC path list also names array ports, as "(...)".
-                if '(' not in initiator:
-                    initiators.append(initiator)
-            ldns = set()
-            for section_name in _LUN_SECTIONS:
-                for section in obj.iterfind(
-                        "./SECTION[@name='%s']" % section_name):
-                    lun, ldn = _units(section, ('LUN(h)', 'LDN(h)'), where)
-                    # Multi-target mode lists unused targets with '-'.
-                    if not (lun.startswith('-') or ldn.startswith('-')):
-                        ldns.add(_number(ldn, 16, where))
-            ldsets.append(LDSet('%s:%s' % (platform, name), protocol,
-                                tuple(initiators), frozenset(ldns)))
-    return ldsets
+def _ldset(protocol, initiator_section, initiator_unit, obj, where):
+    platform, name = _units(
+        _section(obj, 'LD Set(%s) Information' % protocol, where),
+        ('Platform', 'LD Set Name'), where)
+    initiators = []
+    for section in obj.iterfind("./SECTION[@name='%s']" % initiator_section):
+        (initiator,) = _units(section, (initiator_unit,), where)
+        # An FC path list also names array ports, as "(...)".
+        if '(' not in initiator:
+            initiators.append(initiator)
+    ldns = set()
+    for section_name in _LUN_SECTIONS:
+        for section in obj.iterfind("./SECTION[@name='%s']" % section_name):
+            lun, ldn = _units(section, ('LUN(h)', 'LDN(h)'), where)
+            # Multi-target mode lists unused targets with '-'.
+            if not (lun.startswith('-') or ldn.startswith('-')):
+                ldns.add(_number(ldn, 16, where))
+    return LDSet('%s:%s' % (platform, name), protocol, tuple(initiators),
+                 frozenset(ldns))
 
 
-def _root(data):
-    data = _EXIT_STATUS.sub(b'', data)
-    try:
-        root = safe_et.fromstring(data, forbid_dtd=True)
-    except defusedxml.DefusedXmlException as e:
-        raise _bad('declares a DTD, entities or external references (%s); '
-                   'refused' % type(e).__name__)
-    except safe_et.ParseError as e:
-        raise _bad('is not complete, well-formed XML (%s)' % e)
+_POOLS = ('Pool', 'Pool')                   # (CHAPTER name, OBJECT name)
+_LDS = ('Logical Disk', 'Logical Disk')
+_FC = ('Access Control', 'LD Set(FC)')
+_ISCSI = ('Access Control', 'LD Set(iSCSI)')
+# What an error calls each object, and its reader; a bad object is
+# reported in this order.
+_READERS = {
+    _POOLS: ('pool', _pool),
+    _LDS: ('logical disk', _ld),
+    _FC: ('LD Set(FC)', functools.partial(_ldset, 'FC', 'Path List', 'Path')),
+    _ISCSI: ('LD Set(iSCSI)', functools.partial(
+        _ldset, 'iSCSI', 'Initiator List', 'Initiator List')),
+}
+
+
+def _check(root):
+    """The request itself: an iSMCLI document that reports success."""
     if root.tag != 'REQUEST' or root.find('./CMD_REQUEST') is None:
         raise _bad('is not an iSMCLI REQUEST/CMD_REQUEST document (root %r)'
                    % root.tag)
@@ -163,11 +161,52 @@ def _root(data):
         message = root.findtext('./CMD_REQUEST/RETURN_MSG') or ''
         raise _bad('reports RETURN_CODE %s: %s'
                    % ((code.text or '').strip(), message.strip()[:300]))
-    return root
+
+
+def _events(data):
+    """(event, element) of the document, as parsed; DTDs refused."""
+    try:
+        yield from safe_et.iterparse(io.BytesIO(data), ('start', 'end'),
+                                     forbid_dtd=True)
+    except defusedxml.DefusedXmlException as e:
+        raise _bad('declares a DTD, entities or external references (%s); '
+                   'refused' % type(e).__name__)
+    except safe_et.ParseError as e:
+        raise _bad('is not complete, well-formed XML (%s)' % e)
 
 
 def parse(data):
     """A :class:`Configuration` from the bytes an inventory command printed."""
-    root = _root(data)
-    return Configuration(pools=_pools(root), lds=tuple(_lds(root)),
-                         ldsets=tuple(_ldsets(root)))
+    data = _EXIT_STATUS.sub(b'', data)
+    read = {key: [] for key in _READERS}
+    errors = {}
+    root, path = None, []       # path: the open elements, root first
+    for event, element in _events(data):
+        if event == 'start':
+            if root is None:
+                root = element
+            path.append(element)
+            continue
+        path.pop()
+        # REQUEST/CMD_REQUEST/CHAPTER/OBJECT: read it, then let it go.
+        if len(path) != 3 or path[1].tag != 'CMD_REQUEST' or (
+                path[2].tag != 'CHAPTER'):
+            continue
+        path[2].remove(element)
+        key = (path[2].get('name'), element.get('name'))
+        if element.tag != 'OBJECT' or key not in _READERS:
+            continue
+        what, reader = _READERS[key]
+        records = read[key]
+        try:
+            records.append(reader(element, '%s #%d' % (what, len(records))))
+        except exception.ArrayResponseError as e:
+            errors.setdefault(key, e)
+            records.append(None)        # keeps the numbering
+    _check(root)
+    for key in _READERS:
+        if key in errors:
+            raise errors[key]
+    return Configuration(pools=frozenset(read[_POOLS]),
+                         lds=tuple(read[_LDS]),
+                         ldsets=tuple(read[_FC] + read[_ISCSI]))

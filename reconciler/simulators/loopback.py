@@ -1,10 +1,12 @@
 """A whole synthetic cloud on 127.0.0.1, for the benchmark and churn tools.
 
 A real cinder-api (:class:`~reconciler.simulators.cinder.CinderCloud`) and
-one array per backend (the fake driver's file, or the 3PAR WSAPI
-simulator), each HTTP service behind a :class:`FaultProxy` that counts its
-traffic and injects faults, and the reconciler configuration file that
-points the daemon's own code at all of it.
+one array per backend (the fake driver's file, the 3PAR WSAPI simulator, or
+the NEC iSMCLI simulator over SSH), each HTTP service behind a
+:class:`FaultProxy` that counts its traffic and injects faults, and the
+reconciler configuration file that points the daemon's own code at all of
+it. SSH has no proxy: the NEC simulator counts its own traffic and injects
+its own faults.
 """
 
 import contextlib
@@ -15,13 +17,17 @@ from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import faultproxy
 from reconciler.simulators import hpe3par
+from reconciler.simulators import nec
 from reconciler.simulators import scenario as scn
 
 HOST = 'bench-host'
-DRIVERS = ('fake', 'hpe3par')
+DRIVERS = ('fake', 'hpe3par', 'nec')
 _3PAR_DRIVER = 'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver'
 _FAKE_DRIVER = 'cinder.tests.fake_driver.FakeLoggingVolumeDriver'
-_POOL = {'fake': 'pool1', 'hpe3par': 'OpenStack'}
+_NEC_DRIVER = 'cinder.volume.drivers.nec.volume.MStorageISCSIDriver'
+# Volumes go to the first pool. NEC pools are numbers: volumes in every pool
+# but the last (nec_pools), snapshots in the last (nec_backup_pools).
+_POOLS = {'fake': ['pool1'], 'hpe3par': ['OpenStack'], 'nec': ['0', '1']}
 
 
 def synthetic(volumes, drivers, snapshot_every=10, attach_every=10):
@@ -31,7 +37,7 @@ def synthetic(volumes, drivers, snapshot_every=10, attach_every=10):
     ``attach_every``-th is attached (an export on the array).
     """
     s = scn.Scenario(backends=[
-        scn.Backend('be%d' % i, host=HOST, driver=d, pools=[_POOL[d]])
+        scn.Backend('be%d' % i, host=HOST, driver=d, pools=list(_POOLS[d]))
         for i, d in enumerate(drivers)])
     for i in range(volumes):
         backend = s.backends[i % len(drivers)].name
@@ -60,7 +66,11 @@ def load_conf(path):
 
 
 class Array:
-    """One backend's array: its config options and its way to change."""
+    """One backend's array: its config options and its way to change.
+
+    ``proxy`` is the FaultProxy of an HTTP array, else None; ``meter``
+    counts the array's traffic (``stats()``, ``reset_stats()``), if any.
+    """
 
     def __init__(self, cloud, backend):
         self.backend = backend
@@ -70,8 +80,19 @@ class Array:
             self.path = os.path.join(cloud.workdir, '%s.json' % backend.name)
             self.content = fake_array.render(cloud.scenario, backend.name)
             self.save()
-        else:
+        elif self.driver == 'hpe3par':
             self.sim = hpe3par.HPE3PARSimulator(cloud.scenario, backend.name)
+        else:
+            # Its own directory: the simulator writes a known_hosts file.
+            workdir = os.path.join(cloud.workdir, backend.name)
+            os.makedirs(workdir, exist_ok=True)
+            self.sim = nec.Simulator(
+                nec.Array.from_scenario(cloud.scenario, backend.name),
+                workdir)
+
+    @property
+    def meter(self):
+        return self.sim if self.driver == 'nec' else self.proxy
 
     def start(self, stack):
         if self.driver == 'hpe3par':
@@ -79,6 +100,9 @@ class Array:
             stack.callback(self.sim.stop)
             self.proxy = stack.enter_context(
                 faultproxy.FaultProxy(self.sim.url))
+        elif self.driver == 'nec':
+            self.sim.start()
+            stack.callback(self.sim.stop)
 
     def save(self):
         """Write the fake array's file atomically (readers never see half)."""
@@ -91,6 +115,18 @@ class Array:
         if self.driver == 'fake':
             return {'volume_driver': _FAKE_DRIVER,
                     'fake_array_file': self.path}
+        if self.driver == 'nec':
+            [(user, password)] = self.sim.users.items()
+            pools = self.backend.pools
+            # Each simulator is an array of its own: no shared command lock.
+            return {'volume_driver': _NEC_DRIVER,
+                    'nec_ismcli_fip': '127.0.0.1',
+                    'nec_ssh_pool_port_number': self.sim.port,
+                    'nec_ismcli_user': user, 'nec_ismcli_password': password,
+                    'nec_ssh_known_hosts_file': self.sim.known_hosts,
+                    'nec_diskarray_name': self.backend.name,
+                    'nec_pools': ','.join(pools[:-1]),
+                    'nec_backup_pools': pools[-1]}
         return {'volume_driver': _3PAR_DRIVER,
                 'hpe3par_api_url': self.proxy.url,
                 'hpe3par_username': self.sim.username,
@@ -129,10 +165,14 @@ class LoopbackCloud:
     def __exit__(self, *exc):
         return self._stack.__exit__(*exc)
 
-    def proxies(self):
-        """name -> FaultProxy: ``cinder`` and every proxied array."""
+    def meters(self):
+        """name -> what counts its traffic: ``cinder`` and every array.
+
+        Each has ``stats()`` (requests or SSH commands, response bytes) and
+        ``reset_stats()``; the fake driver's file has none.
+        """
         found = {'cinder': self.proxy}
-        found.update((n, a.proxy) for n, a in self.arrays.items() if a.proxy)
+        found.update((n, a.meter) for n, a in self.arrays.items() if a.meter)
         return found
 
     def write_conf(self, path, database, sightings=2, grace=0,

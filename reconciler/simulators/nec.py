@@ -18,6 +18,7 @@ matching Cinder attachment.
 import dataclasses
 import enum
 import hashlib
+import logging
 import os
 import socket
 import threading
@@ -27,9 +28,14 @@ import paramiko
 
 from reconciler.drivers import nec_names
 from reconciler import model
+from reconciler.simulators import faultproxy
 from reconciler.simulators import scenario as scn
 
 GIB = 1024 ** 3
+# The server side's own paramiko log: a client that goes away resets its
+# connection, which paramiko logs as an error; for the array it is not one.
+_SERVER_LOG = __name__ + '.server'
+logging.getLogger(_SERVER_LOG).setLevel(logging.CRITICAL)
 QUERY_COMMANDS = ('iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all',
                   'clioutmsg xml; iSMview --alloptimize')
 
@@ -42,11 +48,24 @@ def host_initiators(host, protocol):
     return ['21000024ff%s' % digest[:6], '21000024ff%s' % digest[6:12]]
 
 
-def _ldset_name(initiators, protocol):
-    """``LX:`` + Cinder's auto access control name for a connector."""
+def ldset_name(host, protocol='iSCSI'):
+    """``LX:`` + Cinder's auto access control name for ``host``'s connector."""
+    initiators = host_initiators(host, protocol)
     if protocol == 'iSCSI':
         return 'LX:' + initiators[0].replace(':', '').replace('.', '')[-16:]
     return 'LX:' + initiators[0][:16]
+
+
+def _obj(chapter, name, section, units):
+    element = ET.SubElement(chapter, 'OBJECT', name=name)
+    _sec(element, section, units)
+    return element
+
+
+def _sec(element, name, units):
+    section = ET.SubElement(element, 'SECTION', name=name)
+    for unit, text in units:
+        ET.SubElement(section, 'UNIT', name=unit).text = text
 
 
 def _fc_path(wwpn):
@@ -72,52 +91,76 @@ class LDSet:
 
 
 class Array(object):
-    """The configuration of one array; mutate it freely between commands."""
+    """The configuration of one array.
+
+    Mutate it between commands, or under ``lock`` while a simulator serves
+    it: rendering holds the lock, so no command sees a change half made.
+    LDs are indexed by name, LD sets by name, so arrays of many thousand LDs
+    build in linear time.
+    """
 
     def __init__(self, pools=(0,), names=None):
         self.pools = {int(p): 1024 * GIB for p in pools}
-        self.lds = []
         self.ldsets = []
         self.names = names or nec_names.LDNames()
+        self.lock = threading.RLock()
+        self._lds = {}              # name -> LD, in creation order
+        self._ldsets = {}           # name -> LDSet
+        self._next_ldn = 0
+
+    @property
+    def lds(self):
+        with self.lock:
+            return list(self._lds.values())
 
     def ld(self, name):
-        for ld in self.lds:
-            if ld.name == name:
-                return ld
-        raise KeyError(name)
+        with self.lock:
+            return self._lds[name]
 
     def add_ld(self, name, pool, size_gib=1, rpl='IV', purpose='---'):
-        ldn = max((ld.ldn for ld in self.lds), default=-1) + 1
-        ld = LD(ldn, name, int(pool), int(size_gib * GIB), rpl, purpose)
-        self.lds.append(ld)
-        return ld
+        with self.lock:
+            if name in self._lds:
+                raise ValueError('an LD named %r exists' % name)
+            ld = LD(self._next_ldn, name, int(pool), int(size_gib * GIB), rpl,
+                    purpose)
+            self._next_ldn += 1
+            self._lds[name] = ld
+            return ld
 
     def add_control_volume(self, pool):
-        ld = self.add_ld('', pool, rpl='---')
-        ld.name = self.names.control(ld.ldn)
-        return ld
+        with self.lock:
+            return self.add_ld(self.names.control(self._next_ldn), pool,
+                               rpl='---')
 
     def remove_ld(self, name):
-        ld = self.ld(name)
-        self.lds.remove(ld)
-        for ldset in self.ldsets:
-            ldset.luns = {lun: ldn for lun, ldn in ldset.luns.items()
-                          if ldn != ld.ldn}
+        with self.lock:
+            ld = self._lds.pop(name)
+            for ldset in self.ldsets:
+                ldset.luns = {lun: ldn for lun, ldn in ldset.luns.items()
+                              if ldn != ld.ldn}
 
     def ldset_for(self, host, protocol):
-        initiators = host_initiators(host, protocol)
-        name = _ldset_name(initiators, protocol)
-        for ldset in self.ldsets:
-            if ldset.name == name:
-                return ldset
-        ldset = LDSet(name, protocol, initiators)
-        self.ldsets.append(ldset)
-        return ldset
+        with self.lock:
+            name = ldset_name(host, protocol)
+            ldset = self._ldsets.get(name)
+            if ldset is None:
+                ldset = LDSet(name, protocol, host_initiators(host, protocol))
+                self._ldsets[name] = ldset
+                self.ldsets.append(ldset)
+            return ldset
 
     def map(self, ld_name, host, protocol='iSCSI'):
-        ldset = self.ldset_for(host, protocol)
-        ldset.luns[max(ldset.luns, default=-1) + 1] = self.ld(ld_name).ldn
-        return ldset
+        with self.lock:
+            ldset = self.ldset_for(host, protocol)
+            ldset.luns[max(ldset.luns, default=-1) + 1] = self.ld(ld_name).ldn
+            return ldset
+
+    def unmap(self, ld_name, host, protocol='iSCSI'):
+        """Take the LD out of the host's LD set; the set stays, as Cinder's."""
+        with self.lock:
+            ldset = self.ldset_for(host, protocol)
+            ldn = self.ld(ld_name).ldn
+            ldset.luns = {lun: n for lun, n in ldset.luns.items() if n != ldn}
 
     @classmethod
     def from_scenario(cls, scenario, backend, protocol='iSCSI'):
@@ -183,64 +226,60 @@ class Array(object):
             'cmd_name': '/opt/iSMCliGateway/impl/query/%s' % program,
             'arg': arg + ' ', 'version': 'Version 9.4.001'})
 
-        def obj(chapter, name, section, units):
-            element = ET.SubElement(chapter, 'OBJECT', name=name)
-            sec(element, section, units)
-            return element
+        with self.lock:
+            self._render(request)
+        ET.SubElement(request, 'RETURN_MSG').text = (
+            'Command Completed Successfully!!')
+        ET.SubElement(request, 'RETURN_CODE').text = '0'
+        ET.indent(root, ' ')
+        return ET.tostring(root, encoding='utf-8') + b'\n'
 
-        def sec(element, name, units):
-            section = ET.SubElement(element, 'SECTION', name=name)
-            for unit, text in units:
-                ET.SubElement(section, 'UNIT', name=unit).text = text
-
+    def _render(self, request):
+        """The chapters of the configuration as it is now (under the lock)."""
         chapter = ET.SubElement(request, 'CHAPTER', name='Disk Array')
-        obj(chapter, 'Disk Array', 'Disk Array Detail Information',
-            [('Product ID', 'M310')])
+        _obj(chapter, 'Disk Array', 'Disk Array Detail Information',
+             [('Product ID', 'M310')])
         chapter = ET.SubElement(request, 'CHAPTER', name='Logical Disk')
-        for ld in self.lds:
+        used = dict.fromkeys(self.pools, 0)
+        for ld in self._lds.values():
+            used[ld.pool] = used.get(ld.pool, 0) + ld.capacity
             os_type, _, ld_name = ld.name.rpartition(':')
-            obj(chapter, 'Logical Disk', 'LD Detail Information', [
+            _obj(chapter, 'Logical Disk', 'LD Detail Information', [
                 ('LDN(h)', '%04x' % ld.ldn), ('OS Type', os_type or '  '),
                 ('LD Name', ld_name), ('LD Capacity', str(ld.capacity)),
                 ('Pool No.(h)', '%04x' % ld.pool), ('Purpose', ld.purpose),
                 ('RPL Attribute', ld.rpl)])
         chapter = ET.SubElement(request, 'CHAPTER', name='Pool')
         for number, capacity in sorted(self.pools.items()):
-            used = sum(ld.capacity for ld in self.lds if ld.pool == number)
-            obj(chapter, 'Pool', 'Pool Detail Information', [
+            _obj(chapter, 'Pool', 'Pool Detail Information', [
                 ('Pool No.(h)', '%04x' % number),
                 ('Pool Capacity', str(capacity)),
-                ('Used Pool Capacity', str(used)),
-                ('Free Pool Capacity', str(capacity - used))])
+                ('Used Pool Capacity', str(used[number])),
+                ('Free Pool Capacity', str(capacity - used[number]))])
         chapter = ET.SubElement(request, 'CHAPTER', name='Access Control')
         for ldset in self.ldsets:
             platform, _, name = ldset.name.partition(':')
             kind = 'LD Set(%s)' % ldset.protocol
             if ldset.protocol == 'FC':
-                element = obj(chapter, kind, kind + ' Information', [
+                element = _obj(chapter, kind, kind + ' Information', [
                     ('Platform', platform), ('LD Set Name', name)])
                 for wwpn in ldset.initiators:
-                    sec(element, 'Path List', [('Path', _fc_path(wwpn))])
+                    _sec(element, 'Path List', [('Path', _fc_path(wwpn))])
                 for lun, ldn in sorted(ldset.luns.items()):
-                    sec(element, 'LUN/LD List', [
+                    _sec(element, 'LUN/LD List', [
                         ('LUN(h)', '%04x' % lun), ('LDN(h)', '%04x' % ldn)])
                 continue
-            element = obj(chapter, kind, kind + ' Information', [
+            element = _obj(chapter, kind, kind + ' Information', [
                 ('Platform', platform), ('LD Set Name', name),
                 ('Target Mode', 'Multi-Target')])
-            sec(element, 'Portal', [('Portal', '192.0.2.10:3260')])
+            _sec(element, 'Portal', [('Portal', '192.0.2.10:3260')])
             for iqn in ldset.initiators:
-                sec(element, 'Initiator List', [('Initiator List', iqn)])
+                _sec(element, 'Initiator List', [('Initiator List', iqn)])
             for lun, ldn in sorted(ldset.luns.items()):
-                sec(element, 'Target Information For Multi-Target Mode', [
+                _sec(element, 'Target Information For Multi-Target Mode', [
                     ('Target Name', 'iqn.2001-03.com.nec:sim.%s.%04x'
                      % (name.lower(), ldn)),
                     ('LUN(h)', '%04x' % lun), ('LDN(h)', '%04x' % ldn)])
-        ET.SubElement(request, 'RETURN_MSG').text = (
-            'Command Completed Successfully!!')
-        ET.SubElement(request, 'RETURN_CODE').text = '0'
-        ET.indent(root, ' ')
-        return ET.tostring(root, encoding='utf-8') + b'\n'
 
 
 class Fault(enum.Enum):
@@ -286,8 +325,10 @@ class Simulator(object):
 
     ``users`` maps user names to passwords; :meth:`authorize` adds keys.
     ``known_hosts`` is the path of a file trusting this server's host key.
-    ``commands`` records every command received; ``max_active`` the most
-    commands that ever ran at once; ``delay`` slows each command down.
+    ``commands`` records every command received; ``connections`` counts
+    the connections accepted; ``max_active`` the most commands that ever
+    ran at once; ``delay`` slows each command down.
+    :meth:`stats` meters traffic as a FaultProxy does for HTTP.
     """
 
     def __init__(self, array, workdir, users=None):
@@ -299,7 +340,10 @@ class Simulator(object):
         self.commands = []
         self.active = 0
         self.max_active = 0
+        self.connections = 0
         self.delay = 0.0
+        self._requests = 0
+        self._sent = 0
         self._fault = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -307,6 +351,24 @@ class Simulator(object):
         self._transports = []
         self._socket = None
         self.port = None
+
+    def stats(self):
+        """Commands received and bytes answered (stdout and stderr).
+
+        The shape of :meth:`FaultProxy.stats`, so tools meter SSH arrays as
+        they meter HTTP ones.
+        """
+        with self._lock:
+            return faultproxy.Stats(self._requests, self._sent)
+
+    def reset_stats(self):
+        with self._lock:
+            self._requests = self._sent = 0
+
+    def _send(self, sendall, data):
+        sendall(data)
+        with self._lock:
+            self._sent += len(data)
 
     def authorize(self, user, key):
         self.authorized_keys.setdefault(user, []).append(key)
@@ -361,14 +423,19 @@ class Simulator(object):
         while not self._stop.is_set():
             try:
                 sock, _ = self._socket.accept()
+                # Small answers at once: Nagle against the client's delayed
+                # ACK held each command for about 90 ms on loopback.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except socket.timeout:
                 continue
             except OSError:
                 return
             transport = paramiko.Transport(sock)
+            transport.set_log_channel(_SERVER_LOG)
             transport.add_server_key(self.host_key)
             with self._lock:
                 self._transports.append(transport)
+                self.connections += 1
             try:
                 transport.start_server(event=threading.Event(),
                                        server=_Server(self))
@@ -404,6 +471,7 @@ class Simulator(object):
         """Runs in the connection's transport thread, as paramiko calls."""
         with self._lock:
             self.commands.append(command)
+            self._requests += 1
         fault, payload = self._next_fault()
         if fault == Fault.STALL:
             # Blocks this connection: no reply, no output, until stop().
@@ -421,29 +489,30 @@ class Simulator(object):
             self._read_stdin(channel)
             self._stop.wait(self.delay)
             if command not in QUERY_COMMANDS:
-                channel.sendall_stderr(
-                    b'%s: command not found\n' % command.encode())
+                self._send(channel.sendall_stderr,
+                           b'%s: command not found\n' % command.encode())
                 status = 127
             elif fault == Fault.EXIT:
-                channel.sendall_stderr(b'iSM11100: Command failed. '
-                                       b'(code=0x0001)\n')
+                self._send(channel.sendall_stderr,
+                           b'iSM11100: Command failed. (code=0x0001)\n')
                 status = 1
             elif fault == Fault.MALFORMED:
-                channel.sendall(b'<REQUEST><CMD_REQUEST><CHAPTER name="Pool">'
-                                b'</OBJECT></REQUEST>\n')
+                self._send(channel.sendall,
+                           b'<REQUEST><CMD_REQUEST><CHAPTER name="Pool">'
+                           b'</OBJECT></REQUEST>\n')
             elif fault == Fault.PAYLOAD:
-                channel.sendall(payload)
+                self._send(channel.sendall, payload)
             else:
                 out = self.array.xml(command)
                 if 'iSMview' in command:
                     # The legacy CLI's status line, which Cinder strips.
                     out += b'ExitStatus:0\n'
                 if fault == Fault.DROP:
-                    channel.sendall(out[:len(out) // 3])
+                    self._send(channel.sendall, out[:len(out) // 3])
                     return
                 if fault == Fault.TRUNCATE:
                     out = out[:len(out) // 2]
-                channel.sendall(out)
+                self._send(channel.sendall, out)
             channel.send_exit_status(status)
         except (OSError, EOFError, paramiko.SSHException):
             pass    # the client went away

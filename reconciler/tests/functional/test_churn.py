@@ -1,10 +1,11 @@
 """tools/churn.py's short form: passes under churn, orphans and faults.
 
-A real cinder-api, the fake driver's array and the 3PAR WSAPI simulator;
-Cinder operations churn the cloud at 20 a second while the daemon's passes
-run back to back, real orphans of every class are planted and faults are
-injected. Nothing that was not planted may be confirmed or announced, and
-every planted orphan must be.
+A real cinder-api, the fake driver's array, the 3PAR WSAPI simulator and
+the NEC iSMCLI simulator over SSH; Cinder operations churn the cloud at 20 a
+second while the daemon's passes run back to back, real orphans of every
+class are planted on each backend in turn and faults are injected. Nothing
+that was not planted may be confirmed or announced, and every planted orphan
+must be.
 """
 
 import os
@@ -21,12 +22,15 @@ class ChurnTest(base.BaseTestCase):
     def test_no_false_positive_and_full_recall_under_churn(self):
         self.useFixture(fixtures.Timeout(600, gentle=True))
         tmp = self.useFixture(fixtures.TempDir()).path
-        with churn.start_cloud(tmp, volumes=120) as cloud:
+        with churn.start_cloud(tmp, volumes=120,
+                               drivers=('fake', 'hpe3par', 'nec')) as cloud:
             conf = loopback.load_conf(cloud.write_conf(
                 os.path.join(tmp, 'r.conf'), os.path.join(tmp, 'r.sqlite')))
-            report = churn.Churn(cloud, conf, rate=20, plant_every=2.0,
+            report = churn.Churn(cloud, conf, rate=20, plant_every=1.0,
                                  fault_every=1.5).run(passes=30)
         self.assertGreaterEqual(report['passes'], 30)
+        self.assertEqual({'be0', 'be1', 'be2'},
+                         set(report['planted_per_backend']))
         self.assertGreater(report['churn_ops'], 0)
         self.assertGreater(report['planted'], 0)
         self.assertEqual([], report['false_positive_transitions'])

@@ -130,6 +130,16 @@ class NecListingTest(NecTestCase):
                           'clioutmsg xml; iSMview --alloptimize'],
                          self.simulator.commands)
 
+    def test_simulator_meters_commands_and_bytes_answered(self):
+        self.array.add_ld(NAMES.volume(uid('vol')), 0)
+        self.listing()
+        self.listing(nec_queryconfig_view='true')
+        self.assertEqual((2, sum(len(self.array.xml(c)) for c in (
+            'iSMquery -cinder -xml -all', 'clioutmsg xml; iSMview -all'))
+            + len(b'ExitStatus:0\n')), tuple(self.simulator.stats()))
+        self.simulator.reset_stats()
+        self.assertEqual((0, 0), tuple(self.simulator.stats()))
+
     def test_point_lookups_see_the_array_now(self):
         vol, snap = uid('vol'), uid('snap')
         self.array.add_ld(NAMES.volume(vol), 0)

@@ -166,6 +166,20 @@ class NecFaultTest(test_nec.NecTestCase):
         self.assertFails(exception.ArrayResponseError,
                          ('lacks UNIT "Pool No.(h)" in logical disk #0',))
 
+    def test_connection_renewed_before_paramiko_rekeys_it(self):
+        # A re-key paramiko starts on a busy session deadlocks (paramiko
+        # issue 822): a session that re-lists many times must not get there.
+        self.useFixture(fixtures.MonkeyPatch(
+            'paramiko.packet.Packetizer.REKEY_BYTES', 64 * 1024))
+        for i in range(100):
+            self.array.add_ld(test_nec.NAMES.volume(uid('v%d' % i)), 0)
+        self.assertGreater(len(self.array.xml('iSMquery -cinder -xml -all')),
+                           32 * 1024)
+        with self.driver(nec_ismcli_timeout='5') as driver:
+            for _ in range(4):
+                self.assertEqual(101, len(driver.list_objects().objects))
+        self.assertEqual(4, self.simulator.connections)
+
     def test_fault_after_the_listing_fails_the_lookup(self):
         self.simulator.inject(nec.Fault.EXIT, after=1)
         with self.driver() as driver:
