@@ -203,6 +203,30 @@ class CompareTest(base.BaseTestCase):
         # Arrays that name hosts after Cinder's compare the names.
         self.assertTrue(engine.export_orphaned(iscsi, aexp('a', 'cmp2')))
 
+    def test_hostless_iscsi_export_of_attached_volume_is_not_rechecked(self):
+        # No look-up can decide it (Cinder never shows an iSCSI attachment's
+        # initiator), so compare sets it aside instead of making a suspect
+        # that every pass would re-check in vain.
+        def ldset(initiators):
+            return model.ArrayObject(R.EXPORT, 'ld@LX:set1', uid('a'),
+                                     C.CINDER, initiators=frozenset(
+                                         initiators))
+        iqn = ['iqn.1994-05.com.redhat:cmp1']
+        attached = vol('a', 'in-use', attached=['cmp1'])
+        c = engine.compare(*views([attached], objects=[avol('a'),
+                                                       ldset(iqn)]))
+        self.assertEqual([], found(c))
+        self.assertEqual(
+            1, c.skipped['export of attached volume to iSCSI initiators'])
+        # Still judged: attached nowhere; FC initiators; an array that
+        # names its hosts.
+        for volume, export in ((vol('a'), ldset(iqn)),
+                               (attached, ldset(['10000000c9aabb01'])),
+                               (attached, aexp('a', 'cmp2', iqn))):
+            c = engine.compare(*views([volume], objects=[avol('a'), export]))
+            self.assertEqual([(K.ORPHAN_EXPORT, R.EXPORT, export.name)],
+                             found(c))
+
     def test_exports_of_volumes_in_transition_are_skipped(self):
         for status in ('attaching', 'detaching', 'reserved'):
             c = engine.compare(*views([vol('a', status)],
