@@ -335,7 +335,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='1000,10000,100000',
                         help='total volumes per run, comma-separated')
-    parser.add_argument('--drivers', default='fake,hpe3par,fake,hpe3par',
+    parser.add_argument('--drivers', default='fake,hpe3par,nec,hpe3par',
                         help='one array driver per backend: %s'
                         % ', '.join(loopback.DRIVERS))
     parser.add_argument('--page-size', type=int, default=1000)

@@ -33,21 +33,23 @@ _POOLS = {'fake': ['pool1'], 'hpe3par': ['OpenStack'], 'nec': ['0', '1']}
 def synthetic(volumes, drivers, snapshot_every=10, attach_every=10):
     """``volumes`` volumes spread over one backend per entry of ``drivers``.
 
-    Every ``snapshot_every``-th volume has a snapshot and every
-    ``attach_every``-th is attached (an export on the array).
+    Every ``snapshot_every``-th volume of each backend has a snapshot and
+    every ``attach_every``-th is attached (an export on the array), so
+    every backend has the same share of both.
     """
     s = scn.Scenario(backends=[
         scn.Backend('be%d' % i, host=HOST, driver=d, pools=list(_POOLS[d]))
         for i, d in enumerate(drivers)])
     for i in range(volumes):
         backend = s.backends[i % len(drivers)].name
-        attached = i % attach_every == 1
+        nth = i // len(drivers)         # this volume's rank on its backend
+        attached = nth % attach_every == 1
         s.volumes.append(scn.Volume(
             id=scn.uid('v%d' % i), backend=backend,
             status='in-use' if attached else 'available',
             project='project-%d' % (i % 50),
             attached_to=['compute-%d' % (i % 40)] if attached else []))
-        if i % snapshot_every == 0:
+        if nth % snapshot_every == 0:
             s.snapshots.append(scn.Snapshot(id=scn.uid('s%d' % i),
                                             volume=scn.uid('v%d' % i)))
     return s
