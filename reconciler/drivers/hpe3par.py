@@ -314,7 +314,7 @@ class HPE3PARDriver(base.ArrayDriver):
                 '%s: %s: answer has no members list' % (self._where(), what))
         return members
 
-    def _stream(self, what, path, keep):
+    def _stream(self, path, keep):
         """``keep(member)`` of each member of a collection, as it arrives.
 
         python-3parclient holds a whole answer three times at once (bytes,
@@ -326,7 +326,7 @@ class HPE3PARDriver(base.ArrayDriver):
         shorter listing. An expired session is renewed once, as the client
         does.
         """
-        return self._request(what, self._read_renewing,
+        return self._request('GET ' + path, self._read_renewing,
                              self._client_or_fail(), path, keep)
 
     def _read_renewing(self, cl, path, keep):
@@ -482,9 +482,9 @@ class HPE3PARDriver(base.ArrayDriver):
             raise exception.ArrayError(
                 '%s: hpe3par_cpg names CPGs the array does not have: %s'
                 % (self._where(), ', '.join(missing)))
-        vvs = self._stream('GET /volumes', '/volumes', self._vv)
+        vvs = self._stream('/volumes', self._vv)
         # Templates and active paths of one (VV, host) collapse here.
-        vluns = set(self._stream('GET /vluns', '/vluns', self._vlun))
+        vluns = set(self._stream('/vluns', self._vlun))
         hosts = self._members('GET /hosts', cl.getHosts)
 
         objects = []
