@@ -43,4 +43,5 @@ class ImplausibleInventory(InventoryError):
 
 class PassInterrupted(ReconcilerError):
     """The service is stopping, or the backend's coordination lock was lost;
-    the pass stopped between two stages."""
+    the pass stopped between two stages.
+    """

@@ -25,8 +25,8 @@ from reconciler.conf import backend as backend_conf
 from reconciler import history
 from reconciler import manager
 from reconciler import notifier as notifier_mod
-from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import arrays
+from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import scenario as scenario_mod
 
 SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',

@@ -43,7 +43,8 @@ REPLICA_PREFIX = 'rcg-'
 @dataclasses.dataclass(frozen=True)
 class Decoded:
     """What a name says. Group-snapshot members have ``group_uuid`` set and
-    ``uuid`` None; foreign names have neither."""
+    ``uuid`` None; foreign names have neither.
+    """
 
     resource_type: model.ResourceType | None
     object_class: model.ObjectClass

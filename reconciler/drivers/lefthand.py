@@ -73,7 +73,8 @@ C = model.ObjectClass
 
 def _chain(exc):
     """``exc`` and the exceptions it was raised while handling, outermost
-    first."""
+    first.
+    """
     chain = []
     while exc is not None and exc not in chain and len(chain) < 20:
         chain.append(exc)
@@ -172,7 +173,8 @@ class LeftHandDriver(base.ArrayDriver):
 
     def _call(self, action, method, *args, missing_ok=False):
         """``method(*args)``; any failure becomes an ArrayError naming
-        ``action``, except HTTP 404 which is None when ``missing_ok``."""
+        ``action``, except HTTP 404 which is None when ``missing_ok``.
+        """
         start = time.monotonic()
         try:
             return method(*args)
@@ -193,7 +195,8 @@ class LeftHandDriver(base.ArrayDriver):
 
     def _error(self, action, exc):
         """The ArrayError telling the operator what went wrong, never
-        showing the password."""
+        showing the password.
+        """
         chain = _chain(exc)
 
         def first(*types):

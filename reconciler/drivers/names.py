@@ -39,7 +39,8 @@ class Templates(object):
 
 def first_match(rules, name):
     """``(type, class, uuid)`` of the first ``(regex, type, class)`` rule
-    whose regex matches ``name`` (group 1 is the UUID), else None."""
+    whose regex matches ``name`` (group 1 is the UUID), else None.
+    """
     for regex, rtype, cls in rules:
         m = regex.match(name or '')
         if m:

@@ -21,8 +21,8 @@ import io
 import re
 import sys
 
-from defusedxml import ElementTree as safe_et
 import defusedxml
+from defusedxml import ElementTree as safe_et
 
 from reconciler import exception
 

@@ -18,12 +18,12 @@ confirmed, with the passes each took.
 """
 
 import collections
+from concurrent import futures
 import dataclasses
 import itertools
 import random
 import threading
 import time
-from concurrent import futures
 
 from reconciler.conf import backend as backend_conf
 from reconciler.drivers import hpe3par_names

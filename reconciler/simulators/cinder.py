@@ -114,7 +114,8 @@ def _installed_version(venv):
 def _write_conf(path, venv, workdir, db_path, port=0, page_size=1000,
                 volume_backends=()):
     """cinder.conf; ``volume_backends`` (scenario ``Backend``s) each get a
-    volume service with the fixture driver (``allinone`` runs only)."""
+    volume service with the fixture driver (``allinone`` runs only).
+    """
     with open(path, 'w') as f:
         f.write(f"""[DEFAULT]
 auth_strategy = noauth
@@ -243,7 +244,8 @@ class CinderCloud:
         """``volume_services``: names of scenario backends that get a real
         cinder-volume service in the API's process (``incinder/
         allinone.py``), whose driver lists the array :meth:`write_array`
-        wrote through Cinder's manageable-resources API."""
+        wrote through Cinder's manageable-resources API.
+        """
         self.workdir = os.path.abspath(workdir)
         self.volume_services = [scenario.backend(name)
                                 for name in volume_services]

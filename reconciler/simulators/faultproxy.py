@@ -41,7 +41,8 @@ Stats = collections.namedtuple('Stats', 'requests response_bytes')
 class Rule:
     """Matches requests whose target (path and query) ``re.search``es
     ``pattern``; lets the first ``after`` through, then acts on ``times``
-    of them (None: on all). ``fired`` counts the requests it acted on."""
+    of them (None: on all). ``fired`` counts the requests it acted on.
+    """
 
     action: str                 # 'fail' | 'drop' | 'delay'
     pattern: re.Pattern
@@ -169,7 +170,8 @@ class FaultProxy:
 
     def stats(self, prefix='/'):
         """Requests received and response body bytes sent, summed over paths
-        (without query) starting with ``prefix``."""
+        (without query) starting with ``prefix``.
+        """
         with self._lock:
             found = [v for p, v in self._stats.items() if p.startswith(prefix)]
         return Stats(sum(v[0] for v in found), sum(v[1] for v in found))

@@ -58,7 +58,8 @@ class Fault:
     ``status`` and ``message``), ``delay`` (answer ``seconds`` late),
     ``drop`` (close the connection unanswered), ``expire`` (the request's
     session has expired: HTTP 401; with ``lock_out`` every later login
-    fails too)."""
+    fails too).
+    """
 
     action: str
     pattern: str = '.'
@@ -113,7 +114,8 @@ _ALL = {'*': {}}
 
 def _project(value, node):
     """``value`` cut down to the fields ``node`` selects. A link's
-    ``resource`` is filled only when selected by name, as in the API."""
+    ``resource`` is filled only when selected by name, as in the API.
+    """
     if isinstance(value, list):
         return [_project(v, node) for v in value]
     if not isinstance(value, dict):
@@ -328,7 +330,8 @@ class LeftHandSimulator:
 
     def handle(self, method, target, session, body):
         """``(status, document, headers)`` for one request, or None to drop
-        the connection. Runs in the server's request threads."""
+        the connection. Runs in the server's request threads.
+        """
         shown = '%s %s' % (method, urllib.parse.unquote(target))
         with self._lock:
             self.requests.append(shown)

@@ -46,7 +46,8 @@ backup {
 class LV:
     """One logical volume: ``linear``, ``snapshot`` (thick, of ``origin``),
     ``thin`` (in ``pool``, a thin snapshot when ``origin`` is set) or
-    ``thin-pool``."""
+    ``thin-pool``.
+    """
 
     name: str
     type: str = 'linear'
@@ -244,7 +245,8 @@ class TgtDaemon(fixtures.Fixture):
 
     def target(self, iqn):
         """A target open to every initiator (as Cinder's tgt config makes
-        it) with one LUN backed by a small file."""
+        it) with one LUN backed by a small file.
+        """
         self.tids += 1
         tid = str(self.tids)
         backing = os.path.join(self.dir, 'lun%s.img' % tid)

@@ -57,7 +57,8 @@ def logical_volumes(scenario, vg, thin):
 
 def target_names(scenario):
     """The iSCSI targets the scenario's exports are, and one that is not
-    Cinder's (never judged)."""
+    Cinder's (never judged).
+    """
     return ['%svolume-%s' % (PREFIX, o.uuid)
             for o in scenario.array_contents(BACKEND)
             if o.kind == 'export'] + ['iqn.2003-01.org.example:backup']

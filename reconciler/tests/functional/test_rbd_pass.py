@@ -41,7 +41,8 @@ def volume(label):
 
 def cluster_of(scenario):
     """The scenario's pool plus what only RBD has: .deleted parents,
-    backup snapshots and trash."""
+    backup snapshots and trash.
+    """
     c = rbd.Cluster.from_scenario(scenario, BACKEND, POOL)
     # Deleted while v6 (a clone of it) lives on: expected, temporary.
     c.image(volume('kept-parent') + '.deleted')

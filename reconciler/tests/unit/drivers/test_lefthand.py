@@ -118,10 +118,10 @@ def _rows(objects):
 def _self_signed_cert(directory):
     """A CA-capable certificate for 127.0.0.1, or None without cryptography."""
     try:
-        from cryptography import x509
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives import serialization
+        from cryptography import x509
         from cryptography.x509.oid import NameOID
     except ImportError:
         return None
