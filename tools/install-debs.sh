@@ -5,7 +5,7 @@
 #   of the packaged unit;
 # - lvm2 and tgt for the LVM driver's tests on a loop device and a tgtd;
 # - the servers the tests start for themselves on 127.0.0.1
-#   (reconciler/tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB.
+#   (tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB.
 #   Their own system services are kept stopped.
 set -euo pipefail
 

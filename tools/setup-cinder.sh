@@ -10,7 +10,7 @@ VENV=${CINDER_RECONCILER_CINDER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/cinder-rec
 PYTHON=${PYTHON:-python3}
 
 # fixtures: cinder.tests.fake_driver (the base of the manageable-API tests'
-# volume driver, simulators/incinder) imports it.
+# volume driver, tests/incinder) imports it.
 if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('cinder') != '$CINDER_VERSION' or not m.version('fixtures'))" 2>/dev/null; then
     mkdir -p "$(dirname "$VENV")"
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"

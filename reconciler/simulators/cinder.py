@@ -240,12 +240,16 @@ class CinderCloud:
     """
 
     def __init__(self, workdir, scenario, page_size=1000, port=None,
-                 volume_services=()):
+                 volume_services=(), allinone=None):
         """``volume_services``: names of scenario backends that get a real
-        cinder-volume service in the API's process (``incinder/
-        allinone.py``), whose driver lists the array :meth:`write_array`
-        wrote through Cinder's manageable-resources API.
+        cinder-volume service in the API's process, run by the ``allinone``
+        script (the tests' ``tests/incinder/allinone.py``: it imports Cinder,
+        so it is not part of this package), whose driver lists the array
+        :meth:`write_array` wrote through Cinder's manageable-resources API.
         """
+        if volume_services and not allinone:
+            raise CinderCloudError('volume_services need an allinone script')
+        self.allinone = allinone
         self.workdir = os.path.abspath(workdir)
         self.volume_services = [scenario.backend(name)
                                 for name in volume_services]
@@ -303,9 +307,7 @@ class CinderCloud:
             for b in self.volume_services:
                 if not os.path.exists(self._array_path(b.name)):
                     self.write_array(b.name)
-            argv = [os.path.join(venv, 'bin', 'python'),
-                    os.path.join(os.path.dirname(__file__), 'incinder',
-                                 'allinone.py')]
+            argv = [os.path.join(venv, 'bin', 'python'), self.allinone]
         with open(self.log_path, 'ab') as log:
             self._proc = subprocess.Popen(
                 argv + ['--config-file', self.conf_path],

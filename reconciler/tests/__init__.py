@@ -1,8 +1,0 @@
-"""Tests run under oslo.service's threading backend, as the daemon does."""
-
-from oslo_service import backend
-
-try:
-    backend.init_backend(backend.BackendType.THREADING)
-except backend.exceptions.BackendAlreadySelected:
-    pass

@@ -1,0 +1,147 @@
+"""Ownership and locks of ``reconciler.coordination`` on a real Redis."""
+
+import subprocess
+import threading
+import time
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
+
+from reconciler.conf import coordination as coordination_conf
+from reconciler import coordination
+from reconciler import history
+from tests.functional import fixtures as local_fixtures
+from tests.functional import test_manage
+from tests import servers
+
+BACKENDS = ['backend-%d' % i for i in range(20)]
+
+
+def make_conf(test, **coordination_values):
+    conf = cfg.ConfigOpts()
+    values = test.useFixture(config_fixture.Config(conf))
+    coordination_conf.register_opts(conf)
+    conf([], default_config_files=[], default_config_dirs=[])
+    values.config(group='coordination', **coordination_values)
+    return conf
+
+
+class CoordinatorTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(60, gentle=True))
+        self.redis = self.useFixture(servers.Redis())
+
+    def coordinator(self, member=True):
+        c = coordination.Coordinator(
+            make_conf(self, backend_url=self.redis.url(timeout=3)),
+            member=member)
+        c.start()
+        self.addCleanup(c.stop)
+        return c
+
+    @staticmethod
+    def owns(c, backend):
+        with c.exclusive(backend) as lease:
+            return bool(lease)
+
+    def test_without_backend_url_every_backend_is_ours(self):
+        log = self.useFixture(fixtures.FakeLogger())
+        c = coordination.Coordinator(make_conf(self))
+        c.start()
+        self.assertIn('reconciles every backend', log.output)
+        self.assertTrue(all(self.owns(c, b) for b in BACKENDS))
+
+    def test_members_split_the_backends(self):
+        a, b = self.coordinator(), self.coordinator()
+        owners = {name: (self.owns(a, name), self.owns(b, name))
+                  for name in BACKENDS}
+        self.assertEqual({(True, False), (False, True)}, set(owners.values()))
+        # A third member takes a share from both, and nothing overlaps.
+        c = self.coordinator()
+        owners = [(self.owns(a, n), self.owns(b, n), self.owns(c, n))
+                  for n in BACKENDS]
+        self.assertEqual([1] * len(BACKENDS), [sum(o) for o in owners])
+        self.assertEqual([True] * 3, [any(o[i] for o in owners)
+                                      for i in range(3)])
+        # Leaving hands the share back.
+        c.stop()
+        self.assertEqual([1] * len(BACKENDS), [
+            self.owns(a, n) + self.owns(b, n) for n in BACKENDS])
+
+    def test_a_pass_holds_the_backend_lock(self):
+        member = self.coordinator()
+        check = self.coordinator(member=False)
+        with member.exclusive('b1') as lease:
+            self.assertTrue(lease)
+            self.assertFalse(self.owns(check, 'b1'))
+        self.assertTrue(self.owns(check, 'b1'))
+
+    def test_a_blocking_check_waits_for_the_pass(self):
+        member = self.coordinator()
+        check = self.coordinator(member=False)
+        order = []
+        with member.exclusive('b1') as lease:
+            self.assertTrue(lease)
+
+            def run_check():
+                with check.exclusive('b1', blocking=True) as lease:
+                    order.append(('check', bool(lease)))
+            thread = threading.Thread(target=run_check)
+            thread.start()
+            thread.join(1)
+            order.append(('pass done', True))
+        thread.join(10)
+        self.assertEqual([('pass done', True), ('check', True)], order)
+
+    def test_a_lost_lock_stops_the_pass(self):
+        member = self.coordinator()
+        other = self.coordinator(member=False)
+        stop = threading.Event()
+        with member.exclusive('b1', stop=stop) as lease:
+            self.assertFalse(lease.is_set())
+            stop.set()
+            self.assertTrue(lease.is_set())
+            stop.clear()
+            other._connect().get_lock(coordination.lock_name('b1')).break_()
+            self.assertTrue(lease.is_set())
+
+    def test_while_redis_is_down_nothing_is_owned(self):
+        c = self.coordinator()
+        self.assertTrue(self.owns(c, 'b1'))
+        self.redis.stop()
+        self.assertFalse(self.owns(c, 'b1'))
+        # Back, empty: the member joins again.
+        self.redis.start()
+        self.assertTrue(self.owns(c, 'b1'))
+
+
+class ManageCheckLockTest(base.BaseTestCase):
+    """``manage check`` never runs beside a daemon's pass of its backend."""
+
+    def test_check_waits_for_the_lock(self):
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        redis = self.useFixture(servers.Redis())
+        conf = test_manage.CONF + '[coordination]\nbackend_url = {redis}\n'
+        demo = self.useFixture(local_fixtures.DemoCloud(
+            conf, redis=redis.url(timeout=3)))
+        demo.manage('db', 'sync')
+        store = history.History('sqlite:///%s/r.sqlite' % demo.tmp)
+        daemon = coordination.Coordinator(make_conf(
+            self, backend_url=redis.url(timeout=3)), member=False)
+        self.addCleanup(daemon.stop)
+        with daemon.exclusive('fake1') as lease:
+            self.assertTrue(lease)
+            check = subprocess.Popen(demo.command('manage', 'check'),
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+            self.addCleanup(lambda: check.poll() is None and check.kill())
+            time.sleep(5)
+            self.assertIsNone(check.poll())
+            self.assertEqual([], store.runs())
+        out, _ = check.communicate(timeout=60)
+        self.assertEqual(0, check.returncode)
+        self.assertIn('run 1 ok', out)

@@ -1,0 +1,112 @@
+"""The real ``cinder-reconciler`` process: timers, isolation, signals.
+
+Three backends: one healthy, one whose Cinder listing a proxy slows down, one
+whose array is unreachable. The healthy one must not wait for the others;
+SIGHUP must reload configuration; SIGTERM must stop the daemon cleanly.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import fixtures
+from oslotest import base
+
+from reconciler import history
+from tests.functional import fixtures as local_fixtures
+
+SLOW_SECONDS = 6
+
+CONF = """
+[DEFAULT]
+host = demo-host
+enabled_backends = fake1,slow,broken
+
+[reconciler]
+periodic_fuzzy_delay = 0
+
+[backend_defaults]
+reconciler_driver = fake
+reconciler_interval = 3600
+
+[fake1]
+fake_array_file = {tmp}/array.yaml
+
+[slow]
+fake_array_file = {tmp}/empty.yaml
+
+[broken]
+fake_array_file = {tmp}/{broken}
+
+[oslo_messaging_notifications]
+driver = log
+"""
+
+
+class DaemonTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        self.demo = self.useFixture(
+            local_fixtures.DemoCloud(CONF, broken='missing.yaml'))
+        self.tmp = self.demo.tmp
+        self.demo.proxy.delay(r'host=demo-host%40slow', SLOW_SECONDS)
+        with open(os.path.join(self.tmp, 'empty.yaml'), 'w') as f:
+            f.write('{}')
+        self.demo.manage('db', 'sync')
+        self.history = history.History('sqlite:///%s/r.sqlite' % self.tmp)
+
+    def runs(self):
+        return self.history.runs(limit=100)[::-1]
+
+    def wait_for(self, predicate, timeout=40):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs()
+            if predicate(runs):
+                return runs
+            time.sleep(0.2)
+        self.fail('timed out; runs: %s' % (self.runs(),))
+
+    def test_backends_are_independent_and_signals_work(self):
+        log = open(os.path.join(self.tmp, 'daemon.log'), 'w')
+        self.addCleanup(log.close)
+        daemon = subprocess.Popen(self.demo.command('reconciler'), stdout=log,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+
+        def done(runs, backend):
+            return [r for r in runs if r.backend == backend
+                    and r.status != 'running']
+
+        runs = self.wait_for(lambda rs: done(rs, 'slow'))
+        [fake1] = done(runs, 'fake1')
+        [slow] = done(runs, 'slow')
+        [broken] = done(runs, 'broken')
+        self.assertEqual(('ok', 'ok', 'failed'),
+                         (fake1.status, slow.status, broken.status))
+        self.assertIn('missing.yaml', broken.error)
+        # The slow backend held up nobody: the others finished while it was
+        # still waiting for its Cinder listing.
+        self.assertLess(fake1.finished_at, slow.finished_at)
+        self.assertLess(broken.finished_at, slow.finished_at)
+        self.assertGreaterEqual(
+            slow.finished_at - slow.started_at, SLOW_SECONDS)
+
+        # SIGHUP: the configuration is read again.
+        self.demo.write_conf(broken='empty.yaml')
+        daemon.send_signal(signal.SIGHUP)
+        runs = self.wait_for(lambda rs: len(done(rs, 'broken')) == 2)
+        self.assertEqual('ok', done(runs, 'broken')[-1].status)
+        self.assertIsNone(daemon.poll())
+
+        # SIGTERM, with the slow backend's second pass under way.
+        self.wait_for(lambda rs: any(r.backend == 'slow' and
+                                     r.status == 'running' for r in rs))
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(0, daemon.wait(timeout=30))
+        self.assertLess(time.monotonic() - started, SLOW_SECONDS + 10)
+        self.assertEqual([], [r for r in self.runs() if r.status == 'running'])

@@ -1,0 +1,79 @@
+"""``cinder-reconciler-manage name-map`` on the demo's NEC and 3PAR arrays."""
+
+import contextlib
+import json
+
+import fixtures
+from oslotest import base
+
+from reconciler.drivers import hpe3par_names
+from reconciler.drivers import nec_names
+from reconciler.simulators import arrays
+from reconciler.simulators import scenario as scn
+from tests.functional import fixtures as local_fixtures
+
+# A known pair from Cinder's NEC driver documentation.
+NEC_PAIR = ('52f22665-a60c-42d2-8918-5d950ee88136',
+            'LX:2WW25PmMhDCbR7BP0i79qo')
+
+CONF = """
+[DEFAULT]
+host = demo-host
+enabled_backends = nec1,3par1
+
+{groups}
+"""
+
+
+class NameMapTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        self.demo = self.useFixture(local_fixtures.DemoCloud(CONF, groups=''))
+        stack = contextlib.ExitStack()
+        self.addCleanup(stack.close)
+        groups = ''
+        for name in ('nec1', '3par1'):
+            options = arrays.start(self.demo.scenario, name, self.demo.tmp,
+                                   stack)
+            groups += '\n[%s]\n' % name + ''.join(
+                '%s = %s\n' % kv for kv in options.items())
+        self.demo.write_conf(groups=groups)
+
+    def name_map(self, *args):
+        return json.loads(self.demo.manage('name-map', *args, '--format',
+                                           'json').stdout)
+
+    def test_both_ways(self):
+        uuid, ld = NEC_PAIR
+        volume, snapshot = self.name_map('nec1', uuid)
+        self.assertEqual(('volume', ld), (volume['type'],
+                                          volume['array_name']))
+        self.assertEqual('snapshot', snapshot['type'])
+        for name in (ld, ld[3:]):      # with or without the OS type
+            [row] = self.name_map('nec1', name)
+            self.assertEqual((uuid, 'cinder-named'),
+                             (row['cinder_id'], row['class']))
+        vv = hpe3par_names.volume_name(uuid)
+        self.assertEqual(vv, self.name_map('3par1', uuid)[0]['array_name'])
+        [row] = self.name_map('3par1', vv)
+        self.assertEqual(uuid, row['cinder_id'])
+        [row] = self.name_map('3par1', 'not-cinder')
+        self.assertEqual(('foreign', None), (row['class'], row['cinder_id']))
+
+    def test_all_lists_every_cinder_object_with_its_ld(self):
+        rows = {r['cinder_id']: r for r in self.name_map('nec1', '--all')}
+        names = nec_names.LDNames()
+        db, lost = (self.demo.scenario.volume(scn.uid(label))
+                    for label in ('nec-db', 'nec-lost'))
+        self.assertEqual((names.volume(db.id), True),
+                         (rows[db.id]['array_name'], rows[db.id]['on_array']))
+        self.assertFalse(rows[lost.id]['on_array'])
+        self.assertEqual({'volume', 'snapshot'},
+                         {r['type'] for r in rows.values()})
+
+    def test_unknown_backend(self):
+        result = self.demo.manage('name-map', 'nope', 'x', check=False)
+        self.assertEqual(1, result.returncode)
+        self.assertIn('nope', result.stderr)

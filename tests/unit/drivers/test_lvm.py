@@ -1,0 +1,116 @@
+"""LVM driver pieces that need no volume group: names and target listings."""
+
+from oslotest import base
+
+from reconciler.drivers import lvm
+from reconciler import exception
+from reconciler import model
+from reconciler.simulators.scenario import uid
+from tests.unit.drivers import test_nec
+
+R = model.ResourceType
+C = model.ObjectClass
+
+# tgt 1.0.85 on Debian 12, one logged-in initiator (addresses shortened).
+TGTADM = """\
+Target 1: iqn.2010-10.org.openstack:volume-%s
+    System information:
+        Driver: iscsi
+        State: ready
+    I_T nexus information:
+        I_T nexus: 3
+            Initiator: iqn.1993-08.org.debian:01:7A5C alias: compute-1
+            Connection: 0
+                IP Address: 127.0.0.1
+    LUN information:
+        LUN: 0
+            Type: controller
+            SCSI ID: IET     00010000
+            Backing store type: null
+            Backing store path: None
+        LUN: 1
+            Type: disk
+            Backing store path: /dev/cinder-volumes/volume-x
+    Account information:
+        p0Ae2dB7
+    ACL information:
+        ALL
+Target 2: iqn.2010-10.org.openstack:volume-%s
+    System information:
+        Driver: iscsi
+        State: ready
+    I_T nexus information:
+    LUN information:
+    Account information:
+    ACL information:
+        ALL
+""" % (uid('a'), uid('b'))
+
+
+class ParseTest(base.BaseTestCase):
+
+    def test_tgtadm_targets_and_logged_in_initiators(self):
+        self.assertEqual(
+            {'iqn.2010-10.org.openstack:volume-%s' % uid('a'):
+             frozenset(['iqn.1993-08.org.debian:01:7a5c']),
+             'iqn.2010-10.org.openstack:volume-%s' % uid('b'): frozenset()},
+            lvm.parse_tgtadm(TGTADM))
+        self.assertEqual({}, lvm.parse_tgtadm(''))
+
+    def test_tgtadm_output_of_another_shape_is_an_error(self):
+        self.assertRaises(exception.ArrayResponseError, lvm.parse_tgtadm,
+                          'tgtadm: failed to send request hdr to tgt daemon')
+
+    def test_rtstool(self):
+        self.assertEqual({'iqn.x:volume-1': frozenset(),
+                          'iqn.x:volume-2': frozenset()},
+                         lvm.parse_rtstool('iqn.x:volume-1\n\n'
+                                           'iqn.x:volume-2\n'))
+        self.assertRaises(exception.ArrayResponseError, lvm.parse_rtstool,
+                          'Traceback (most recent call last):\n')
+
+
+class NamesTest(base.BaseTestCase):
+
+    def driver(self, **defaults):
+        [backend] = test_nec.make_backend(self, {'lvm1': {
+            'reconciler_driver': 'lvm', 'volume_group': 'vg1'}})
+        for name, value in defaults.items():
+            backend.conf.set_override(name, value)
+        return backend.create_driver()
+
+    def test_selected_by_cinder_volume_driver(self):
+        [backend] = test_nec.make_backend(self, {'b': {
+            'volume_driver': 'cinder.volume.drivers.lvm.LVMVolumeDriver'}})
+        self.assertIs(lvm.LVMDriver, backend.driver_cls)
+
+    def test_decode(self):
+        d = self.driver()
+        volume = (R.VOLUME, C.CINDER, uid('a'))
+        for name, snapshot, expected in (
+                ('volume-%s' % uid('a'), False, volume),
+                # a thin clone has an origin but is a volume
+                ('volume-%s' % uid('a'), True, volume),
+                ('_snapshot-%s' % uid('s'), True,
+                 (R.SNAPSHOT, C.CINDER, uid('s'))),
+                ('snapshot-%s' % uid('s'), True,
+                 (R.SNAPSHOT, C.FOREIGN, None)),
+                ('clone-snap-%s' % uid('c'), True,
+                 (R.SNAPSHOT, C.TEMPORARY, uid('c'))),
+                ('vg1-pool', False, (R.VOLUME, C.CONTROL, None)),
+                ('other-pool', False, (R.VOLUME, C.FOREIGN, None)),
+                ('volume-%s.bak' % uid('a'), False,
+                 (R.VOLUME, C.FOREIGN, None)),
+                ('volume-not-a-uuid', False, (R.VOLUME, C.FOREIGN, None))):
+            self.assertEqual(expected, d.decode_name(name, snapshot), name)
+
+    def test_templates_and_escape_follow_cinder(self):
+        d = self.driver(volume_name_template='vol_%s',
+                        snapshot_name_template='snap_%s')
+        self.assertEqual('vol_%s' % uid('a'), d.volume_name(uid('a')))
+        # only names LVM reserves ('snapshot...') get Cinder's '_'
+        self.assertEqual('snap_%s' % uid('s'), d.snapshot_name(uid('s')))
+        self.assertEqual((R.SNAPSHOT, C.CINDER, uid('s')),
+                         d.decode_name('snap_%s' % uid('s'), True))
+        self.assertEqual('_snapshot-%s' % uid('s'),
+                         self.driver().snapshot_name(uid('s')))

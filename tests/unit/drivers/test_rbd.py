@@ -1,0 +1,235 @@
+"""The RBD driver's names, and its two ways of reading a pool.
+
+The CLI runs against the stand-in ``rbd`` (simulators/rbd.py); the binding
+against stand-in ``rados``/``rbd`` modules over the same cluster data. Both
+must give the driver the same view.
+"""
+
+import os
+import stat
+import sys
+import types
+from unittest import mock
+
+import fixtures
+from oslotest import base
+
+from reconciler.drivers import rbd as rbd_driver
+from reconciler.drivers import rbd_client
+from reconciler import exception
+from reconciler import model
+from reconciler.simulators import rbd as rbd_sim
+from reconciler.simulators.scenario import uid
+import tests
+from tests.unit.drivers import test_nec
+
+R = model.ResourceType
+C = model.ObjectClass
+ROOT = tests.ROOT
+
+
+def vol(label):
+    return 'volume-%s' % uid(label)
+
+
+def cluster():
+    c = rbd_sim.Cluster('volumes')
+    c.image(vol('a'))
+    c.snap(vol('a'), 'snapshot-%s' % uid('s'))
+    c.snap(vol('a'), '%s.clone_snap' % vol('b'))
+    c.image(vol('b'), parent=(vol('a'), '%s.clone_snap' % vol('b')))
+    c.image(vol('old') + '.deleted')
+    c.snap(vol('old') + '.deleted', 'mine')
+    c.image(vol('kept') + '.deleted')
+    c.snap(vol('kept') + '.deleted', '%s.clone_snap' % vol('c'))
+    c.image(vol('c'), parent=(vol('kept') + '.deleted',
+                              '%s.clone_snap' % vol('c')))
+    c.image(vol('a') + '.backup.base')
+    c.image('foreign')
+    c.trash(vol('t'))
+    return c
+
+
+def fake_binding(data):
+    """``rados`` and ``rbd`` modules answering from simulator data."""
+    rados = types.ModuleType('rados')
+    rbd = types.ModuleType('rbd')
+    rados.Error = type('Error', (Exception,), {})
+    rbd.Error = type('Error', (Exception,), {})
+    rbd.ImageNotFound = type('ImageNotFound', (rbd.Error,), {})
+    images = data['images']
+
+    class Ioctx(object):
+        def close(self):
+            pass
+
+    class Rados(object):
+        def __init__(self, rados_id, clustername, conffile):
+            self.args = (rados_id, clustername, conffile)
+
+        def conf_set(self, option, value):
+            pass
+
+        def connect(self, timeout):
+            pass
+
+        def open_ioctx(self, pool):
+            if pool != data['pool']:
+                raise rados.Error('no pool %s' % pool)
+            return Ioctx()
+
+        def shutdown(self):
+            pass
+
+    class RBD(object):
+        def list(self, ioctx):
+            return sorted(images)
+
+        def trash_list(self, ioctx):
+            return iter(data['trash'])
+
+    class Image(object):
+        def __init__(self, ioctx, name, snapshot=None, read_only=False):
+            if name not in images:
+                raise rbd.ImageNotFound(name)
+            self.image, self.snapshot = images[name], snapshot
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def size(self):
+            return self.image['size']
+
+        def list_snaps(self):
+            return iter({'id': n, 'name': s, 'size': self.image['size']}
+                        for n, s in enumerate(sorted(self.image['snaps'])))
+
+        def list_children2(self):
+            return [{'pool': data['pool'], 'image': c}
+                    for c in self.image['snaps'][self.snapshot]]
+
+    rados.Rados = Rados
+    rbd.RBD, rbd.Image = RBD, Image
+    return rados, rbd
+
+
+class RbdTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.state = os.path.join(self.tmp, 'cluster.json')
+        self.cluster = cluster()
+        self.cluster.save(self.state)
+        self.script = os.path.join(self.tmp, 'rbd')
+        with open(self.script, 'w') as f:
+            f.write('#!%s\nimport sys\nsys.path.insert(0, %r)\n'
+                    'from reconciler.simulators import rbd\n'
+                    'sys.exit(rbd.main(%r))\n'
+                    % (sys.executable, ROOT, self.state))
+        os.chmod(self.script, stat.S_IRWXU)
+
+    def driver(self, **options):
+        options = dict({'reconciler_driver': 'rbd', 'rbd_pool': 'volumes'},
+                       **options)
+        [backend] = test_nec.make_backend(self, {'rbd1': options})
+        driver = backend.create_driver()
+        driver.open()
+        self.addCleanup(driver.close)
+        return driver
+
+    def binding_driver(self):
+        rados, rbd = fake_binding(self.cluster.data)
+        self.useFixture(fixtures.MonkeyPatch('sys.modules', dict(
+            sys.modules, rados=rados, rbd=rbd)))
+        driver = self.driver()
+        self.assertIsInstance(driver.client, rbd_client.BindingClient)
+        return driver
+
+
+class ClassifyTest(RbdTestCase):
+
+    def test_selected_by_cinder_volume_driver(self):
+        [backend] = test_nec.make_backend(self, {'b': {
+            'volume_driver': 'cinder.volume.drivers.rbd.RBDDriver'}})
+        self.assertIs(rbd_driver.RBDDriver, backend.driver_cls)
+
+    def test_every_name_class(self):
+        view = self.driver(reconciler_rbd_command=self.script).list_objects()
+        got = {o.name: (o.kind, o.object_class, o.uuid, o.parent_uuid)
+               for o in view.objects}
+        trash_id = self.cluster.data['trash'][0]['id']
+        self.assertEqual({
+            vol('a'): (R.VOLUME, C.CINDER, uid('a'), None),
+            vol('b'): (R.VOLUME, C.CINDER, uid('b'), None),
+            vol('c'): (R.VOLUME, C.CINDER, uid('c'), None),
+            vol('old') + '.deleted': (R.VOLUME, C.CINDER, uid('old'), None),
+            vol('kept') + '.deleted':
+                (R.VOLUME, C.TEMPORARY, uid('kept'), None),
+            vol('a') + '.backup.base': (R.VOLUME, C.REPLICA, uid('a'), None),
+            'foreign': (R.VOLUME, C.FOREIGN, None, None),
+            '%s@snapshot-%s' % (vol('a'), uid('s')):
+                (R.SNAPSHOT, C.CINDER, uid('s'), uid('a')),
+            '%s@%s.clone_snap' % (vol('a'), vol('b')):
+                (R.SNAPSHOT, C.TEMPORARY, uid('b'), uid('a')),
+            '%s.deleted@%s.clone_snap' % (vol('kept'), vol('c')):
+                (R.SNAPSHOT, C.TEMPORARY, uid('c'), uid('kept')),
+            '%s.deleted@mine' % vol('old'):
+                (R.SNAPSHOT, C.FOREIGN, None, uid('old')),
+            '%s (trash %s)' % (vol('t'), trash_id):
+                (R.VOLUME, C.CINDER, uid('t'), None)}, got)
+
+    def test_decode_names_as_listed(self):
+        d = self.driver(reconciler_rbd_command=self.script)
+        for name, expected in (
+                (vol('a'), (R.VOLUME, C.CINDER, uid('a'))),
+                ('%s@snapshot-%s' % (vol('a'), uid('s')),
+                 (R.SNAPSHOT, C.CINDER, uid('s'))),
+                ('%s@%s.clone_snap' % (vol('a'), vol('b')),
+                 (R.SNAPSHOT, C.TEMPORARY, uid('b'))),
+                ('%s@backup.%s.snap.1795380000.25' % (vol('a'), uid('k')),
+                 (R.SNAPSHOT, C.REPLICA, None)),
+                ('%s.backup.%s' % (vol('a'), uid('k')),
+                 (R.VOLUME, C.REPLICA, uid('a'))),
+                ('volume-%s-x' % uid('a'), (R.VOLUME, C.FOREIGN, None))):
+            self.assertEqual(expected, d.decode_name(name), name)
+
+    def test_binding_and_cli_see_the_same_pool(self):
+        cli = self.driver(reconciler_rbd_command=self.script).list_objects()
+        binding = self.binding_driver().list_objects()
+        self.assertEqual(cli.objects, binding.objects)
+
+    def test_point_lookups_agree(self):
+        for driver in (self.driver(reconciler_rbd_command=self.script),
+                       self.binding_driver()):
+            self.assertEqual(uid('a'), driver.find_volume(uid('a')).uuid)
+            self.assertIsNone(driver.find_volume(uid('nothing')))
+            self.assertEqual(uid('s'), driver.find_snapshot(
+                uid('s'), uid('a')).uuid)
+            self.assertIsNone(driver.find_snapshot(uid('s'), uid('b')))
+            self.assertIsNone(driver.find_snapshot(uid('s'), uid('nothing')))
+
+    def test_cli_without_binding_is_the_default(self):
+        self.useFixture(fixtures.MonkeyPatch('sys.modules', dict(
+            sys.modules, rados=None, rbd=None)))
+        driver = self.driver()
+        self.assertIsInstance(driver.client, rbd_client.CLIClient)
+        self.assertEqual(['rbd', '--cluster', 'ceph'], driver.client.argv)
+
+    def test_binding_errors_are_array_errors(self):
+        driver = self.binding_driver()
+        with mock.patch.object(driver.client.rbd.RBD, 'list',
+                               side_effect=driver.client.rbd.Error('EIO')):
+            e = self.assertRaises(exception.ArrayError, driver.list_objects)
+        self.assertIn('rbd list: EIO', str(e))
+
+    def test_unreachable_pool(self):
+        rados, rbd = fake_binding(self.cluster.data)
+        self.useFixture(fixtures.MonkeyPatch('sys.modules', dict(
+            sys.modules, rados=rados, rbd=rbd)))
+        e = self.assertRaises(exception.ArrayUnreachable, self.driver,
+                              rbd_pool='images')
+        self.assertIn('pool images', str(e))

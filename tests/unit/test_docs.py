@@ -1,0 +1,54 @@
+"""The operator docs' payload reference is the one notifications carry.
+
+The docs include ``reconciler/notifier.py``'s docstring (autodoc), so the
+docstring must list exactly the keys the notifier sends.
+"""
+
+import os
+import re
+
+from oslotest import base
+
+from reconciler import model
+from reconciler import notifier
+import tests
+
+DOC = os.path.join(tests.ROOT, 'doc', 'source', 'admin', 'notifications.rst')
+
+
+def documented(block, after=''):
+    """Quoted names in ``block`` (followed by ``after``: keys, not values)."""
+    return set(re.findall(r'"(\w+)"' + after, block))
+
+
+class PayloadReferenceTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        doc = notifier.__doc__
+        self.finding_doc = doc.split('Payload (version')[1].split(
+            notifier.RUN_FAILED)[0]
+        self.run_failed_doc = doc.split('``%s``' % notifier.RUN_FAILED)[1]
+
+    def test_the_docs_include_the_notifier_docstring(self):
+        with open(DOC) as f:
+            self.assertIn('.. automodule:: reconciler.notifier', f.read())
+        self.assertIn('(version %s)' % notifier.PAYLOAD_VERSION,
+                      notifier.__doc__)
+
+    def test_finding_payload_keys(self):
+        candidate = model.Candidate(
+            model.FindingKind.ARRAY_ONLY, model.ResourceType.VOLUME,
+            'f3a9c0de-1b2c-4d5e-8f90-123456789abc', array_name='volume-x')
+        for old, new in ((None, model.FindingState.CONFIRMED),
+                         (model.FindingState.CONFIRMED,
+                          model.FindingState.RESOLVED)):
+            transition = model.Transition('be1', candidate, old, new,
+                                          1e9, 3)
+            [(_event, payload)] = notifier.finding_events(
+                [transition], {model.FindingKind.ARRAY_ONLY})
+            self.assertEqual(documented(self.finding_doc, ':'), set(payload))
+
+    def test_run_failed_payload_keys(self):
+        _event, payload = notifier.run_failed_event('be1', 7, 'boom', 1e9)
+        self.assertEqual(documented(self.run_failed_doc), set(payload))
