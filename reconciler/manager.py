@@ -42,27 +42,107 @@ class PassReport:
     inventory: dict = dataclasses.field(default_factory=dict)
 
 
+def _cinder_hint(backend_host):
+    return ('check [DEFAULT] host / backend_host (Cinder records this '
+            "backend's volumes under %s) and that the [cinder] credentials "
+            'have the admin role' % backend_host)
+
+
+_ARRAY_HINT = ("check the backend's array options (address, credentials, "
+               'pools) and that the array answered in full')
+
+
 def check_plausible(previous, cinder_view, array_view, max_shrink_percent):
-    """Refuse listings that cannot be true (traps T1, T3, T15)."""
+    """Refuse listings that cannot be true (traps T1, T3, T15).
+
+    Against the backend's last ok pass (a sharp shrink of either side) and,
+    needing no history, within this pass: Cinder's settled volumes in the
+    pools the listing covered must be on the array, all but a plausible
+    loss.
+    """
     sizes = {'cinder_volumes': len(cinder_view.volumes),
              'array_objects': len(array_view.objects)}
     if previous is not None:
         for name, size in sizes.items():
             before = previous.inventory.get(name) or 0
             if before and size * 100 < before * (100 - max_shrink_percent):
+                hint = (_cinder_hint(cinder_view.backend_host)
+                        if name == 'cinder_volumes' else _ARRAY_HINT)
                 raise exception.ImplausibleInventory(
-                    '%s shrank from %d to %d since run %d (more than %d%%)'
-                    % (name, before, size, previous.id, max_shrink_percent))
+                    '%s shrank from %d to %d since run %d (more than %d%%); '
+                    '%s' % (name, before, size, previous.id,
+                            max_shrink_percent, hint))
     cinder_named = sum(1 for o in array_view.objects
                        if o.kind == model.ResourceType.VOLUME
                        and o.object_class == model.ObjectClass.CINDER)
     if not cinder_view.volumes and cinder_named:
         raise exception.ImplausibleInventory(
             'Cinder lists no volume on %s while the array holds %d '
-            'Cinder-named volumes; check [DEFAULT] host / backend_host and '
-            'that the [cinder] credentials have the admin role'
-            % (cinder_view.backend_host, cinder_named))
+            'Cinder-named volumes; %s'
+            % (cinder_view.backend_host, cinder_named,
+               _cinder_hint(cinder_view.backend_host)))
+    _check_cinder_volumes_listed(cinder_view, array_view, max_shrink_percent)
     return sizes
+
+
+def _check_cinder_volumes_listed(cinder_view, array_view, max_missing):
+    """Refuse a listing that lacks (nearly) all of Cinder's volumes.
+
+    Cinder's settled volumes in the pools the listing covered must have
+    their objects on the array. A listing holding none of them, or lacking
+    more than ``max_missing`` percent (the shrink limit: no plausible loss
+    is larger), is a bad answer or a wrong configuration, not that many
+    lost volumes; without history this is what catches it.
+    """
+    listed = {o.uuid for o in array_view.objects
+              if o.kind == model.ResourceType.VOLUME
+              and o.object_class == model.ObjectClass.CINDER}
+    expected = [v for v in cinder_view.volumes if engine.volume_settled(v)
+                and (array_view.pools is None
+                     or engine.pool_of(v.host) in array_view.pools)]
+    missing = sum(1 for v in expected if v.key not in listed)
+    # Below 100%, holding none of them is always over the limit.
+    if missing * 100 > len(expected) * max_missing:
+        raise exception.ImplausibleInventory(
+            'the array listing lacks %d of the %d settled volumes Cinder '
+            'shows on %s in the listed pools (more than %d%%): a partial or '
+            'wrong answer, not that many lost volumes; %s'
+            % (missing, len(expected), cinder_view.backend_host,
+               max_missing, _ARRAY_HINT))
+
+
+def check_suspect_cap(suspects, open_findings, cinder_view, array_view,
+                      max_percent):
+    """Refuse a pass that would turn too much of the backend suspect.
+
+    Checked before any point look-up, so one bad listing never costs
+    thousands of look-ups nor produces hundreds of findings. Suspects of
+    findings already open (``open_findings``: their identities) do not
+    count: the cap is on what this pass alone would add. The backend's size
+    is the larger of Cinder's side (volumes and snapshots) and the array's
+    (objects). ``max_percent`` = 100 disables the cap.
+    """
+    new = sum(1 for s in suspects
+              if s.candidate.identity not in open_findings)
+    size = max(len(cinder_view.volumes) + len(cinder_view.snapshots),
+               len(array_view.objects))
+    if max_percent < 100 and new * 100 > size * max_percent:
+        raise exception.ImplausibleInventory(
+            'this pass would add %d suspects on a backend of %d objects '
+            '(more than reconciler_max_suspect_percent = %d%%): one listing '
+            'cannot be trusted with that many orphans; %s. If the orphans '
+            'are real (a first pass over an old backend), raise '
+            'reconciler_max_suspect_percent for one pass'
+            % (new, size, max_percent, _ARRAY_HINT))
+
+
+def _candidate(finding):
+    """The candidate a finding of the history stands for."""
+    return model.Candidate(
+        finding.kind, finding.resource_type, finding.resource_id,
+        array_name=finding.array_name, cinder_id=finding.cinder_id,
+        project_id=finding.project_id,
+        details=tuple(sorted(finding.details.items())))
 
 
 class BackendReconciler(object):
@@ -116,13 +196,30 @@ class BackendReconciler(object):
             sizes = check_plausible(previous, cinder_view, array_view,
                                     backend.reconciler_max_shrink_percent)
             comparison = engine.compare(cinder_view, array_view)
+            confirmed = [_candidate(f) for f in self.history.findings(
+                backend.name, state=model.FindingState.CONFIRMED)]
+            suspected = self.history.findings(
+                backend.name, state=model.FindingState.SUSPECTED)
+            check_suspect_cap(
+                comparison.suspects,
+                {c.identity for c in confirmed} | {
+                    (f.kind, f.resource_type, f.resource_id)
+                    for f in suspected},
+                cinder_view, array_view,
+                backend.reconciler_max_suspect_percent)
             self._checkpoint(stop)
             kept, suspects = engine.keep_confirmed(
-                comparison.suspects, self.history.confirmed(backend.name),
+                comparison.suspects, {c.identity for c in confirmed},
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host)
+            # Confirmed findings the listings lack resolve only if a
+            # look-up says so; those that still hold stay confirmed.
+            unlisted = engine.recheck_unlisted(
+                confirmed, comparison.suspects, inventory, driver,
+                backend.cinder_host)
+            candidates += unlisted
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),
@@ -131,6 +228,7 @@ class BackendReconciler(object):
             array_seconds=round(array_view.seconds, 3),
             array_requests=array_view.requests,
             suspects=len(comparison.suspects), rechecked=len(suspects),
+            unlisted_kept=len(unlisted),
             recheck_requests=inventory.requests - cinder_view.requests)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
