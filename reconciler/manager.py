@@ -111,6 +111,11 @@ def _check_cinder_volumes_listed(cinder_view, array_view, max_missing):
                max_missing, _ARRAY_HINT))
 
 
+# New suspects a pass may always add: on a small backend a few real
+# orphans are a large share of it, and a handful of look-ups is cheap.
+SUSPECT_CAP_FLOOR = 10
+
+
 def check_suspect_cap(suspects, open_findings, cinder_view, array_view,
                       max_percent):
     """Refuse a pass that would turn too much of the backend suspect.
@@ -120,13 +125,15 @@ def check_suspect_cap(suspects, open_findings, cinder_view, array_view,
     findings already open (``open_findings``: their identities) do not
     count: the cap is on what this pass alone would add. The backend's size
     is the larger of Cinder's side (volumes and snapshots) and the array's
-    (objects). ``max_percent`` = 100 disables the cap.
+    (objects). Up to SUSPECT_CAP_FLOOR new suspects always pass;
+    ``max_percent`` = 100 disables the cap.
     """
     new = sum(1 for s in suspects
               if s.candidate.identity not in open_findings)
     size = max(len(cinder_view.volumes) + len(cinder_view.snapshots),
                len(array_view.objects))
-    if max_percent < 100 and new * 100 > size * max_percent:
+    if (max_percent < 100 and new > SUSPECT_CAP_FLOOR
+            and new * 100 > size * max_percent):
         raise exception.ImplausibleInventory(
             'this pass would add %d suspects on a backend of %d objects '
             '(more than reconciler_max_suspect_percent = %d%%): one listing '

@@ -64,8 +64,9 @@ OPTS = [
                     "percentage of the backend's size (the larger of "
                     "Cinder's volumes plus snapshots and the array's "
                     'objects) fails as implausible, before any point '
-                    'look-up. 100 disables the cap; raise it for one pass '
-                    'to take in a backend with that many real orphans.'),
+                    'look-up. A pass may always add up to 10. 100 disables '
+                    'the cap; raise it for one pass to take in a backend '
+                    'with that many real orphans.'),
 ]
 
 

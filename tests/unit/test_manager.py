@@ -152,13 +152,19 @@ class SuspectCapTest(base.BaseTestCase):
                           open_findings=many[:30])
 
     def test_size_is_the_larger_side(self):
-        cinder, _ = views(10, 0)
-        _, array = views(0, 40)
-        manager.check_suspect_cap(suspects(*'abcdefghij'), set(), cinder,
-                                  array, 25)
+        cinder, _ = views(20, 0)
+        _, array = views(0, 60)
+        manager.check_suspect_cap(suspects(*'abcdefghijklmno'), set(),
+                                  cinder, array, 25)
         self.assertRaises(exception.ImplausibleInventory,
-                          manager.check_suspect_cap, suspects(*'abcdefghijk'),
-                          set(), cinder, array, 25)
+                          manager.check_suspect_cap,
+                          suspects(*'abcdefghijklmnop'), set(), cinder,
+                          array, 25)
+
+    def test_a_few_suspects_always_pass(self):
+        self.cap(['n%d' % i for i in range(10)], size=10)
+        self.assertRaises(exception.ImplausibleInventory, self.cap,
+                          ['n%d' % i for i in range(11)], size=10)
 
     def test_100_disables_the_cap(self):
         self.cap(['n%d' % i for i in range(500)], percent=100)
@@ -344,11 +350,11 @@ class RecheckTest(base.BaseTestCase):
 
     def test_too_many_new_suspects_fail_the_pass_before_any_look_up(self):
         self.backend.reconciler_max_suspect_percent = 25
-        self.array.labels = ['a'] + ['leak%d' % i for i in range(3)]
+        self.array.labels = ['a'] + ['leak%d' % i for i in range(11)]
         self.cinder.lookups, self.array.lookups = [], []
         report = self.reconciler.run_pass()
         self.assertEqual(model.RunStatus.FAILED, report.status)
-        self.assertIn('would add 3 suspects on a backend of 4 objects',
+        self.assertIn('would add 11 suspects on a backend of 12 objects',
                       report.error)
         self.assertEqual(([], []), (self.cinder.lookups, self.array.lookups))
         self.assertEqual([], self.history.findings())
