@@ -1,6 +1,7 @@
 """One pass over one backend: the only module that knows every stage.
 
-array view -> Cinder view -> plausibility -> compare -> confirm -> record ->
+array view -> Cinder view -> plausibility -> compare -> suspect cap ->
+confirm (and re-check confirmed findings the listings lack) -> record ->
 announce. The array is listed first: Cinder writes a row before the driver
 creates an object and removes it after the object is gone, so an object seen
 on the array already had its row when Cinder is listed afterwards.
@@ -170,6 +171,16 @@ class BackendReconciler(object):
                 'interrupted: the service is stopping or the backend lock '
                 'was lost')
 
+    def _open_findings(self):
+        """Candidates of the confirmed findings; identities of the others."""
+        findings = self.history.findings
+        name = self.backend.name
+        confirmed = [_candidate(f) for f in findings(
+            name, state=model.FindingState.CONFIRMED)]
+        suspected = {(f.kind, f.resource_type, f.resource_id) for f in
+                     findings(name, state=model.FindingState.SUSPECTED)}
+        return confirmed, suspected
+
     def run_pass(self, stop=None):
         backend = self.backend
         started = time.time()
@@ -203,20 +214,14 @@ class BackendReconciler(object):
             sizes = check_plausible(previous, cinder_view, array_view,
                                     backend.reconciler_max_shrink_percent)
             comparison = engine.compare(cinder_view, array_view)
-            confirmed = [_candidate(f) for f in self.history.findings(
-                backend.name, state=model.FindingState.CONFIRMED)]
-            suspected = self.history.findings(
-                backend.name, state=model.FindingState.SUSPECTED)
-            check_suspect_cap(
-                comparison.suspects,
-                {c.identity for c in confirmed} | {
-                    (f.kind, f.resource_type, f.resource_id)
-                    for f in suspected},
-                cinder_view, array_view,
-                backend.reconciler_max_suspect_percent)
+            confirmed, suspected = self._open_findings()
+            confirmed_ids = {c.identity for c in confirmed}
+            check_suspect_cap(comparison.suspects, confirmed_ids | suspected,
+                              cinder_view, array_view,
+                              backend.reconciler_max_suspect_percent)
             self._checkpoint(stop)
             kept, suspects = engine.keep_confirmed(
-                comparison.suspects, {c.identity for c in confirmed},
+                comparison.suspects, confirmed_ids,
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             candidates = kept + engine.confirm(suspects, inventory, driver,

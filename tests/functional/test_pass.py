@@ -318,6 +318,19 @@ class PassTest(local_fixtures.DriverPassTestCase):
         self.assertIn('typo-host@be1', failed.error)
         self.assertEqual({}, self.findings())
 
+    def test_wrong_host_after_a_good_history_says_what_to_check(self):
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before = self.findings()
+        self.values.load_raw_values(host='typo-host')
+        failed = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('cinder_volumes shrank from 1101 to 0', failed.error)
+        self.assertIn('check [DEFAULT] host / backend_host', failed.error)
+        self.assertIn('typo-host@be1', failed.error)
+        self.assertIn('[cinder] credentials have the admin role',
+                      failed.error)
+        self.assertEqual(before, self.findings())
+
     def test_sharply_shrunk_array_listing_fails(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
