@@ -53,13 +53,15 @@ _ARRAY_HINT = ("check the backend's array options (address, credentials, "
                'pools) and that the array answered in full')
 
 
-def check_plausible(previous, cinder_view, array_view, max_shrink_percent):
+def check_plausible(previous, cinder_view, array_view, max_shrink_percent,
+                    known_missing=frozenset()):
     """Refuse listings that cannot be true (traps T1, T3, T15).
 
     Against the backend's last ok pass (a sharp shrink of either side) and,
     needing no history, within this pass: Cinder's settled volumes in the
     pools the listing covered must be on the array, all but a plausible
-    loss.
+    loss. ``known_missing`` are the ids of volumes already open Cinder-only
+    findings: their absence is no news about this listing.
     """
     sizes = {'cinder_volumes': len(cinder_view.volumes),
              'array_objects': len(array_view.objects)}
@@ -82,23 +84,27 @@ def check_plausible(previous, cinder_view, array_view, max_shrink_percent):
             'Cinder-named volumes; %s'
             % (cinder_view.backend_host, cinder_named,
                _cinder_hint(cinder_view.backend_host)))
-    _check_cinder_volumes_listed(cinder_view, array_view, max_shrink_percent)
+    _check_cinder_volumes_listed(cinder_view, array_view, max_shrink_percent,
+                                 known_missing)
     return sizes
 
 
-def _check_cinder_volumes_listed(cinder_view, array_view, max_missing):
+def _check_cinder_volumes_listed(cinder_view, array_view, max_missing,
+                                 known_missing):
     """Refuse a listing that lacks (nearly) all of Cinder's volumes.
 
     Cinder's settled volumes in the pools the listing covered must have
-    their objects on the array. A listing holding none of them, or lacking
-    more than ``max_missing`` percent (the shrink limit: no plausible loss
-    is larger), is a bad answer or a wrong configuration, not that many
-    lost volumes; without history this is what catches it.
+    their objects on the array, those already known missing aside. A
+    listing holding none of them, or lacking more than ``max_missing``
+    percent (the shrink limit: no plausible loss is larger), is a bad
+    answer or a wrong configuration, not that many lost volumes; without
+    history this is what catches it.
     """
     listed = {o.uuid for o in array_view.objects
               if o.kind == model.ResourceType.VOLUME
               and o.object_class == model.ObjectClass.CINDER}
     expected = [v for v in cinder_view.volumes if engine.volume_settled(v)
+                and v.id not in known_missing
                 and (array_view.pools is None
                      or engine.pool_of(v.host) in array_view.pools)]
     missing = sum(1 for v in expected if v.key not in listed)
@@ -151,6 +157,13 @@ def _candidate(finding):
         array_name=finding.array_name, cinder_id=finding.cinder_id,
         project_id=finding.project_id,
         details=tuple(sorted(finding.details.items())))
+
+
+def _missing_volumes(identities):
+    """Ids of the volumes among finding identities that are Cinder-only."""
+    return {resource_id for kind, rtype, resource_id in identities
+            if (kind, rtype) == (model.FindingKind.CINDER_ONLY,
+                                 model.ResourceType.VOLUME)}
 
 
 class BackendReconciler(object):
@@ -211,12 +224,14 @@ class BackendReconciler(object):
             cinder_view = inventory.view(backend.cinder_host)
             self._checkpoint(stop)
             previous = self.history.last_ok_run(backend.name)
-            sizes = check_plausible(previous, cinder_view, array_view,
-                                    backend.reconciler_max_shrink_percent)
-            comparison = engine.compare(cinder_view, array_view)
             confirmed, suspected = self._open_findings()
             confirmed_ids = {c.identity for c in confirmed}
-            check_suspect_cap(comparison.suspects, confirmed_ids | suspected,
+            open_ids = confirmed_ids | suspected
+            sizes = check_plausible(previous, cinder_view, array_view,
+                                    backend.reconciler_max_shrink_percent,
+                                    _missing_volumes(open_ids))
+            comparison = engine.compare(cinder_view, array_view)
+            check_suspect_cap(comparison.suspects, open_ids,
                               cinder_view, array_view,
                               backend.reconciler_max_suspect_percent)
             self._checkpoint(stop)

@@ -94,6 +94,18 @@ class NoHistoryPlausibilityTest(base.BaseTestCase):
         # 100 disables the limit, as it does the shrink rule.
         self.check(*views(100, 0), shrink=100)
 
+    def test_volumes_already_known_missing_do_not_count(self):
+        """Open Cinder-only findings: their absence says nothing new."""
+        cinder, array = views(10, 4)
+        known = {uid('v%d' % i) for i in range(4, 10)}
+        self.assertRaises(exception.ImplausibleInventory, self.check,
+                          cinder, array)
+        manager.check_plausible(None, cinder, array, 50, known)
+        e = self.assertRaises(exception.ImplausibleInventory,
+                              manager.check_plausible, None, cinder, array,
+                              50, {uid('v9')})
+        self.assertIn('lacks 5 of the 9', str(e))
+
     def test_only_settled_volumes_in_listed_pools_count(self):
         cinder, _ = views(0, 0)
         volumes = (
