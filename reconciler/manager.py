@@ -8,6 +8,8 @@ on the array already had its row when Cinder is listed afterwards.
 Both the daemon and ``cinder-reconciler-manage check`` call ``run_pass``, so a
 one-shot check and the service share one code path. A pass either completes
 or fails as a whole; a failed pass records its error and changes no finding.
+A dry run (``check --dry-run``) is the same pass up to the record stage,
+which it only previews: it writes nothing and announces nothing.
 """
 
 import collections
@@ -32,7 +34,7 @@ class PassReport:
 
     backend: str
     cinder_host: str
-    run_id: int
+    run_id: int | None  # None for a dry run, which records nothing
     status: model.RunStatus
     error: str | None = None
     candidates: list = dataclasses.field(default_factory=list)
@@ -83,28 +85,30 @@ class BackendReconciler(object):
                 'interrupted: the service is stopping or the backend lock '
                 'was lost')
 
-    def run_pass(self, stop=None):
+    def run_pass(self, stop=None, dry_run=False):
         backend = self.backend
         started = time.time()
-        run_id = self.history.start_run(backend.name, self.conf.host, started)
+        run_id = None if dry_run else self.history.start_run(
+            backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
         try:
-            self._run(report, stop)
+            self._run(report, stop, dry_run)
         except exception.PassInterrupted as e:
             # A restart is no failure worth waking anyone for.
             self._fail(report, str(e), announce=False)
         except exception.ReconcilerError as e:
             self._fail(report, str(e))
         except Exception as e:
-            LOG.exception('Backend %s: unexpected error in run %d',
+            LOG.exception('Backend %s: unexpected error in run %s',
                           backend.name, run_id)
             self._fail(report, 'internal error: %s' % type(e).__name__)
         finally:
-            self.notifier.flush(self.history)
+            if not dry_run:
+                self.notifier.flush(self.history)
         return report
 
-    def _run(self, report, stop):
+    def _run(self, report, stop, dry_run=False):
         backend = self.backend
         inventory = self.inventory_factory(self.conf)
         with backend.create_driver() as driver:
@@ -121,8 +125,10 @@ class BackendReconciler(object):
                 comparison.suspects, self.history.confirmed(backend.name),
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
+            rechecking = time.monotonic()
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host)
+            recheck_seconds = time.monotonic() - rechecking
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),
@@ -130,33 +136,43 @@ class BackendReconciler(object):
             cinder_requests=cinder_view.requests,
             array_seconds=round(array_view.seconds, 3),
             array_requests=array_view.requests,
+            recheck_seconds=round(recheck_seconds, 3),
             suspects=len(comparison.suspects), rechecked=len(suspects),
             recheck_requests=inventory.requests - cinder_view.requests)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
             grace_seconds=backend.reconciler_grace_period)
         kinds = set(self.conf.reconciler.notify_kinds)
-        report.transitions = self.history.complete_run(
-            report.run_id, time.time(), candidates, policy, report.inventory,
-            announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-            unchecked=[c.identity for c in kept])
+        unchecked = [c.identity for c in kept]
+        if dry_run:
+            report.transitions = self.history.preview_run(
+                backend.name, time.time(), candidates, policy, unchecked)
+        else:
+            report.transitions = self.history.complete_run(
+                report.run_id, time.time(), candidates, policy,
+                report.inventory,
+                announce=lambda ts: notifier_mod.finding_events(ts, kinds),
+                unchecked=unchecked)
         report.candidates = candidates
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}
         report.skipped = dict(comparison.skipped)
         report.status = model.RunStatus.OK
         kinds_seen = collections.Counter(str(c.kind) for c in candidates)
-        LOG.info('Backend %s run %d ok: %d findings (%s), %d transitions',
-                 backend.name, report.run_id, len(candidates),
+        LOG.info('Backend %s run %s ok: %d findings (%s), %d transitions%s',
+                 backend.name, report.run_id or '(dry)', len(candidates),
                  ', '.join('%s=%d' % kv for kv in sorted(kinds_seen.items()))
-                 or 'none', len(report.transitions))
+                 or 'none', len(report.transitions),
+                 ' (dry run: none recorded)' if dry_run else '')
 
     def _fail(self, report, error, announce=True):
         now = time.time()
-        LOG.error('Backend %s run %d failed, no finding changed: %s',
-                  self.backend.name, report.run_id, error)
+        LOG.error('Backend %s run %s failed, no finding changed: %s',
+                  self.backend.name, report.run_id or '(dry)', error)
         report.status = model.RunStatus.FAILED
         report.error = error
+        if report.run_id is None:
+            return
         events = [notifier_mod.run_failed_event(
             self.backend.name, report.run_id, error, now)] if announce else []
         self.history.fail_run(report.run_id, now, error, events)

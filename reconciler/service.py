@@ -7,10 +7,13 @@ restart this service the same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
+The optional Prometheus endpoint and the history retention run beside the
+passes, in their own threads.
 """
 
 import random
 import threading
+import time
 
 from oslo_log import log as logging
 from oslo_service import service
@@ -19,9 +22,11 @@ from reconciler.conf import backend as backend_conf
 from reconciler import coordination
 from reconciler import history
 from reconciler import manager
+from reconciler import metrics
 from reconciler import notifier
 
 LOG = logging.getLogger(__name__)
+DAY = 86400
 
 
 class ReconcilerService(service.Service):
@@ -46,6 +51,13 @@ class ReconcilerService(service.Service):
                 stop_on_exception=False)
         self.tg.add_timer_args(self.conf.reconciler.outbox_flush_interval,
                                self._flush, stop_on_exception=False)
+        if self.conf.reconciler.history_retention_days:
+            self.tg.add_timer_args(DAY, self._purge, stop_on_exception=False,
+                                   initial_delay=random.uniform(0, fuzz))
+        self._metrics = metrics.Metrics(self._history)
+        if self.conf.metrics.port:
+            self._metrics.serve(self.conf.metrics.bind_host,
+                                self.conf.metrics.port)
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
 
     def _tick(self, name):
@@ -53,17 +65,32 @@ class ReconcilerService(service.Service):
         if backend.reconciler_enabled and not self._stop.is_set():
             with self._coordinator.exclusive(name, stop=self._stop) as lease:
                 if lease:
-                    self._run_pass(backend, lease)
+                    with self._metrics.holding(name):
+                        self._run_pass(backend, lease)
         return backend.reconciler_interval
 
     def _run_pass(self, backend, lease):
+        started = time.monotonic()
         try:
-            manager.BackendReconciler(
+            report = manager.BackendReconciler(
                 self.conf, backend, self._history,
                 self._notifier).run_pass(stop=lease)
         except Exception:
             LOG.exception('Backend %s: pass could not be recorded',
                           backend.name)
+        else:
+            self._metrics.observe(report, time.monotonic() - started)
+
+    def _purge(self):
+        days = self.conf.reconciler.history_retention_days
+        try:
+            purged = self._history.purge(time.time() - days * DAY)
+        except Exception:
+            LOG.exception('History retention: purge failed')
+        else:
+            LOG.info('History retention (%d days): purged %d runs and %d '
+                     'resolved findings', days, purged['runs'],
+                     purged['findings'])
 
     def _flush(self):
         try:
@@ -75,6 +102,8 @@ class ReconcilerService(service.Service):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if hasattr(self, '_metrics'):
+            self._metrics.stop()
         if hasattr(self, '_coordinator'):
             self._coordinator.stop()
         if hasattr(self, '_notifier'):

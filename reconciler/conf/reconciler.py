@@ -22,6 +22,12 @@ OPTS = [
     cfg.IntOpt('outbox_flush_interval', default=60, min=1,
                help='Seconds between retries of notifications that could '
                     'not be sent.'),
+    cfg.IntOpt('history_retention_days', default=0, min=0,
+               help='Days of history the daemon keeps: once a day it purges '
+                    'runs and resolved findings older than this, as '
+                    '"cinder-reconciler-manage db purge" does. Open findings '
+                    'and what their lifecycle still needs are never purged. '
+                    '0 keeps everything.'),
     cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
                help='Upper bound in seconds of the random delay before a '
                     "backend's first pass, so backends do not all start "

@@ -83,6 +83,26 @@ class FindingRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What the metrics endpoint reports, read in one transaction."""
+
+    findings: dict      # (backend, kind, state) -> count, open states only
+    last_ok: dict       # backend -> finish time of its newest ok run
+    last_run: dict      # backend -> RunRecord of its newest finished run
+    outbox_depth: int
+    outbox_undelivered: int   # rows a send was already tried for
+    outbox_oldest: float | None
+
+
+class _Preview(Exception):
+    """Carries a dry run's result out of the transaction it rolls back."""
+
+    def __init__(self, result):
+        super().__init__('dry run')
+        self.result = result
+
+
+@dataclasses.dataclass(frozen=True)
 class OutboxItem:
     id: int
     event_type: str
@@ -333,6 +353,10 @@ class History:
             lambda conn: [convert(r) for r in conn.execute(statement)],
             write=False)
 
+    def close(self):
+        """Release pooled connections (so a database can be dropped)."""
+        self._facade.dispose_pool()
+
     def sync(self):
         migration.upgrade(self._facade.writer.get_engine())
 
@@ -377,13 +401,97 @@ class History:
             lambda row: row[0])
         return count
 
-    def runs(self, backend=None, limit=20):
-        """Newest first."""
+    def runs(self, backend=None, limit=20, status=None, since=None,
+             until=None):
+        """Newest first; finished in [``since``, ``until``) if given."""
         query = sa.select(RUNS).order_by(
-            RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(limit)
+            RUNS.c.started_at.desc(), RUNS.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
         if backend is not None:
             query = query.where(RUNS.c.backend == backend)
+        if status is not None:
+            query = query.where(RUNS.c.status == str(status))
+        if since is not None:
+            query = query.where(RUNS.c.finished_at >= _dt(since))
+        if until is not None:
+            query = query.where(RUNS.c.finished_at < _dt(until))
         return self._read(query, _run_record)
+
+    def finding(self, finding_id):
+        rows = self._read(sa.select(FINDINGS).where(
+            FINDINGS.c.id == finding_id), _finding_record)
+        return rows[0] if rows else None
+
+    def snapshot(self):
+        """Counts for the metrics endpoint, from one consistent read."""
+        def work(conn):
+            findings = {
+                (r.backend, r.kind, r.state): r.n for r in conn.execute(
+                    sa.select(FINDINGS.c.backend, FINDINGS.c.kind,
+                              FINDINGS.c.state,
+                              sa.func.count().label('n'))
+                    .where(FINDINGS.c.state.in_(_OPEN))
+                    .group_by(FINDINGS.c.backend, FINDINGS.c.kind,
+                              FINDINGS.c.state))}
+            last_ok = {r.backend: _ts(r.at) for r in conn.execute(
+                sa.select(RUNS.c.backend,
+                          sa.func.max(RUNS.c.finished_at).label('at'))
+                .where(RUNS.c.status == model.RunStatus.OK.value)
+                .group_by(RUNS.c.backend))}
+            newest = (sa.select(sa.func.max(RUNS.c.id))
+                      .where(RUNS.c.finished_at.is_not(None))
+                      .group_by(RUNS.c.backend))
+            last_run = {r.backend: _run_record(r) for r in conn.execute(
+                sa.select(RUNS).where(RUNS.c.id.in_(newest)))}
+            depth, tried, oldest = conn.execute(sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(
+                    sa.case((OUTBOX.c.attempts > 0, 1), else_=0)), 0),
+                sa.func.min(OUTBOX.c.created_at))).one()
+            return Snapshot(findings, last_ok, last_run, depth, tried,
+                            _ts(oldest))
+        return self._transaction(work, write=False)
+
+    def purge(self, before):
+        """Delete runs and resolved findings older than ``before``.
+
+        Never an open finding, a running run, a backend's newest run or
+        newest ok run (the shrink check compares with it), nor a run that
+        finished at or after the first sighting of the backend's oldest
+        open finding: whatever an open finding's lifecycle may still read
+        is kept.
+        Returns ``{'runs': n, 'findings': n}``.
+        """
+        cutoff = _dt(before)
+
+        def work(conn):
+            deleted = conn.execute(sa.delete(FINDINGS).where(
+                FINDINGS.c.state == model.FindingState.RESOLVED.value,
+                FINDINGS.c.resolved_at < cutoff)).rowcount
+            runs = 0
+            backends = conn.execute(
+                sa.select(RUNS.c.backend).distinct()).scalars().all()
+            for backend in backends:
+                newest = sa.select(sa.func.max(RUNS.c.finished_at)).where(
+                    RUNS.c.backend == backend)
+                keep = [cutoff]
+                keep += conn.execute(newest).scalars().all()
+                keep += conn.execute(newest.where(
+                    RUNS.c.status == model.RunStatus.OK.value)
+                ).scalars().all()
+                keep += conn.execute(sa.select(
+                    sa.func.min(FINDINGS.c.first_seen)).where(
+                        FINDINGS.c.backend == backend,
+                        FINDINGS.c.state.in_(_OPEN))).scalars().all()
+                runs += conn.execute(sa.delete(RUNS).where(
+                    RUNS.c.backend == backend,
+                    RUNS.c.status != model.RunStatus.RUNNING.value,
+                    RUNS.c.finished_at < min(k for k in keep
+                                             if k is not None))).rowcount
+            return {'runs': runs, 'findings': deleted}
+
+        return self._transaction(work)
 
     def complete_run(self, run_id, now, candidates, policy, inventory,
                      announce, unchecked=()):
@@ -418,6 +526,25 @@ class History:
             return transitions
 
         return self._transaction(work)
+
+    def preview_run(self, backend, now, candidates, policy, unchecked=()):
+        """The transitions ``complete_run`` would make; writes nothing.
+
+        The same lifecycle code runs in a transaction that is then rolled
+        back, so a dry run predicts exactly what a pass would record.
+        """
+        by_key = {_plain(c.identity): c for c in candidates}
+        unchecked = {_plain(key) for key in unchecked}
+
+        def work(conn):
+            raise _Preview(_apply_lifecycle(conn, backend, _dt(now), by_key,
+                                            policy, unchecked))
+
+        try:
+            self._transaction(work)
+        except _Preview as preview:
+            return preview.result
+        raise AssertionError('unreachable')  # pragma: no cover
 
     def fail_run(self, run_id, now, error, events):
         """Record a failed pass; findings are left exactly as they were."""
