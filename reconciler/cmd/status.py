@@ -18,14 +18,16 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import exception
 from reconciler import history
+from reconciler import version
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
 
 #: oslo.config namespaces whose secret options may be in our files (those of
 #: the sample generator).
-SECRET_NAMESPACES = ('cinder-reconciler', 'oslo.db', 'oslo.log',
-                     'oslo.messaging')
+SECRET_NAMESPACES = ('cinder-reconciler', 'oslo.concurrency', 'oslo.db',
+                     'oslo.log', 'oslo.messaging', 'oslo.reports',
+                     'oslo.service.service')
 
 #: Options naming a private key file.
 KEY_FILE_OPTS = ('nec_ismcli_privkey',)
@@ -132,5 +134,9 @@ class Checks(upgradecheck.UpgradeCommands):
 def main(argv=None):
     conf = cfg.CONF
     reconciler_conf.register(conf)
-    return upgradecheck.main(conf, 'cinder-reconciler', Checks(conf),
-                             argv=sys.argv[1:] if argv is None else argv)
+    # upgradecheck.main, parsing with --version (its own parse has none).
+    upgradecheck.register_cli_options(conf, Checks(conf))
+    conf(sys.argv[1:] if argv is None else argv, project='cinder-reconciler',
+         version=version.version_string())
+    upgradecheck.CONF = conf    # as main sets it: check() reads --json there
+    return upgradecheck.run(conf)

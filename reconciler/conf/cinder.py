@@ -37,9 +37,12 @@ def register_opts(conf):
 
 
 def list_opts():
+    adapter = ks_loading.get_adapter_conf_options(include_deprecated=False)
+    # New objects on each call: the sample shows the defaults we set.
+    cfg.set_defaults(adapter, **_ADAPTER_DEFAULTS)
     opts = (OPTS
             + ks_loading.get_session_conf_options()
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
-            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+            + adapter)
     return {GROUP: opts}

@@ -15,6 +15,11 @@ OPTS = [
                help="Cinder's template of backend volume names."),
     cfg.StrOpt('snapshot_name_template', default='snapshot-%s',
                help="Cinder's template of backend snapshot names."),
+    cfg.StrOpt('rootwrap_config', default='/etc/cinder/rootwrap.conf',
+               help="Cinder's rootwrap configuration: a backend's default "
+                    "root_helper is 'sudo cinder-rootwrap <this file>', as "
+                    "Cinder's. Its filters_path must hold the reconciler's "
+                    'cinder-reconciler.filters.'),
 ]
 
 
