@@ -8,6 +8,7 @@ on the array already had its row when Cinder is listed afterwards.
 Both the daemon and ``cinder-reconciler-manage check`` call ``run_pass``, so a
 one-shot check and the service share one code path. A pass either completes
 or fails as a whole; a failed pass records its error and changes no finding.
+Its events wait in the outbox: the caller flushes it, never the pass.
 """
 
 import collections
@@ -22,6 +23,7 @@ from reconciler import history as history_mod
 from reconciler.inventory import cinder as cinder_inventory
 from reconciler import model
 from reconciler import notifier as notifier_mod
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
@@ -84,8 +86,13 @@ class BackendReconciler(object):
                 'was lost')
 
     def run_pass(self, stop=None):
+        """One pass; ``stop`` is the backend's coordination Lease (or an
+        Event): the runs its lock proves dead are closed first.
+        """
         backend = self.backend
         started = time.time()
+        ownership.close_abandoned(self.history, started, backend.name,
+                                  getattr(stop, 'scope', ownership.NO_LOCK))
         run_id = self.history.start_run(backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
@@ -100,8 +107,6 @@ class BackendReconciler(object):
             LOG.exception('Backend %s: unexpected error in run %d',
                           backend.name, run_id)
             self._fail(report, 'internal error: %s' % type(e).__name__)
-        finally:
-            self.notifier.flush(self.history)
         return report
 
     def _run(self, report, stop):
@@ -139,7 +144,7 @@ class BackendReconciler(object):
         report.transitions = self.history.complete_run(
             report.run_id, time.time(), candidates, policy, report.inventory,
             announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-            unchecked=[c.identity for c in kept])
+            unchecked=[c.identity for c in kept], monotonic=time.monotonic())
         report.candidates = candidates
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}

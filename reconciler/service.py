@@ -11,6 +11,7 @@ a backend another member owns is skipped, and the skip is not a run.
 
 import random
 import threading
+import time
 
 from oslo_log import log as logging
 from oslo_service import service
@@ -20,6 +21,7 @@ from reconciler import coordination
 from reconciler import history
 from reconciler import manager
 from reconciler import notifier
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class ReconcilerService(service.Service):
         self._stop = threading.Event()
         self._history = history.History.from_conf(self.conf)
         self._history.check_current()
+        ownership.close_abandoned(self._history, time.time())
         self._notifier = notifier.Notifier(self.conf)
         self._coordinator = coordination.Coordinator(self.conf)
         self._coordinator.start()
@@ -44,8 +47,10 @@ class ReconcilerService(service.Service):
             self.tg.add_dynamic_timer_args(
                 self._tick, args=[name], initial_delay=random.uniform(0, fuzz),
                 stop_on_exception=False)
-        self.tg.add_timer_args(self.conf.reconciler.outbox_flush_interval,
-                               self._flush, stop_on_exception=False)
+        self._flusher = notifier.Flusher(
+            self._notifier, self._history,
+            self.conf.reconciler.outbox_flush_interval)
+        self._flusher.start()
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
 
     def _tick(self, name):
@@ -54,6 +59,7 @@ class ReconcilerService(service.Service):
             with self._coordinator.exclusive(name, stop=self._stop) as lease:
                 if lease:
                     self._run_pass(backend, lease)
+                    self._flusher.wake()
         return backend.reconciler_interval
 
     def _run_pass(self, backend, lease):
@@ -65,16 +71,12 @@ class ReconcilerService(service.Service):
             LOG.exception('Backend %s: pass could not be recorded',
                           backend.name)
 
-    def _flush(self):
-        try:
-            self._notifier.flush(self._history)
-        except Exception:
-            LOG.exception('Notification outbox flush failed')
-
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if hasattr(self, '_flusher'):
+            self._flusher.stop()
         if hasattr(self, '_coordinator'):
             self._coordinator.stop()
         if hasattr(self, '_notifier'):

@@ -48,7 +48,10 @@ def do_check(conf):
                    for b in backends]
     finally:
         coordinator.stop()
-        notifier.close()
+        try:
+            _flush(conf, store, notifier)
+        finally:
+            notifier.close()
     if conf.category.format == 'json':
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
     else:
@@ -65,6 +68,18 @@ def _check_one(conf, backend, store, notifier, coordinator):
                 % backend.name)
         return manager.BackendReconciler(conf, backend, store,
                                          notifier).run_pass(stop=lease)
+
+
+def _flush(conf, store, notifier):
+    """Send the passes' events, for a bounded time; the daemon (or the next
+    check) sends what is left.
+    """
+    notifier.flush(store, timeout=conf.reconciler.check_flush_timeout)
+    left = len(store.pending_notifications())
+    if left:
+        print('%d notification(s) not sent yet: they stay in the outbox and '
+              'are sent by the daemon or the next check' % left,
+              file=sys.stderr)
 
 
 def do_findings_list(conf):

@@ -15,6 +15,9 @@ OPTS = [
                help="Cinder's template of backend volume names."),
     cfg.StrOpt('snapshot_name_template', default='snapshot-%s',
                help="Cinder's template of backend snapshot names."),
+    cfg.StrOpt('state_path', default='/var/lib/cinder',
+               help="Cinder's state directory; the default [coordination] "
+                    "backend_url keeps its lock files there."),
 ]
 
 
