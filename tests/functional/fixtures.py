@@ -25,6 +25,9 @@ SCENARIO = os.path.join(os.path.dirname(scn.__file__), 'scenarios',
 
 
 _COMMON = """
+[DEFAULT]
+state_path = {tmp}/state
+
 [cinder]
 auth_type = admin_token
 endpoint = {endpoint}
