@@ -1,7 +1,9 @@
 """The daemon: one timer per backend, in native threads.
 
 Each backend has its own dynamic timer (its own thread), so a slow or failing
-backend never delays another. SIGTERM sets a stop event that a pass checks
+backend never delays another, and the notification outbox is sent by a
+thread of its own, woken after each pass, so no pass waits for the broker.
+At start, runs of this host's dead processes are closed as abandoned. SIGTERM sets a stop event that a pass checks
 between stages; SIGHUP makes the launcher re-read the configuration files and
 restart this service the same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
