@@ -3,9 +3,10 @@
 Each backend has its own dynamic timer (its own thread), so a slow or failing
 backend never delays another, and the notification outbox is sent by a
 thread of its own, woken after each pass, so no pass waits for the broker.
-At start, runs of this host's dead processes are closed as abandoned. SIGTERM sets a stop event that a pass checks
-between stages; SIGHUP makes the launcher re-read the configuration files and
-restart this service the same way. Connections, the database engine,
+At start, runs of this host's dead processes are closed as abandoned.
+SIGTERM sets a stop event that a pass checks between stages; SIGHUP makes
+the launcher re-read the configuration files and restart this service the
+same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.

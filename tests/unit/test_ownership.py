@@ -6,6 +6,7 @@ import sys
 
 from oslotest import base
 
+from reconciler.history import api
 from reconciler import ownership
 from tests.unit.history import fixtures
 
@@ -79,3 +80,13 @@ class OwnershipTest(base.BaseTestCase):
         self.assertEqual([], ownership.close_abandoned(self.history, T0))
         self.assertEqual([earlier], ownership.close_abandoned(
             self.history, T0, 'be1', ownership.HOST_LOCK))
+
+    def test_runs_of_old_versions_are_closed_only_under_the_lock(self):
+        legacy = self.run_of(self.me)
+        self.history._transaction(lambda conn: conn.execute(
+            api.RUNS.update().values(owner_host=None, owner_pid=None,
+                                     owner_start=None)))
+        self.assertEqual([], ownership.close_abandoned(self.history, T0))
+        self.assertEqual([legacy], ownership.close_abandoned(
+            self.history, T0, 'be1', ownership.HOST_LOCK))
+        self.assertIn('its process is unknown', self.status(legacy)[1])
