@@ -160,10 +160,21 @@ class ManageCheckLockTest(base.BaseTestCase):
         conf = test_manage.CONF + '[coordination]\nbackend_url = {redis}\n'
         demo = self.useFixture(local_fixtures.DemoCloud(
             conf, redis=redis.url(timeout=3)))
+        self._check_waits(demo, make_conf(
+            self, backend_url=redis.url(timeout=3)))
+
+    def test_check_waits_for_the_lock_file_by_default(self):
+        """No [coordination] at all: the lock file under state_path."""
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        demo = self.useFixture(local_fixtures.DemoCloud(test_manage.CONF))
+        conf = make_conf(self)
+        conf.set_override('state_path', os.path.join(demo.tmp, 'state'))
+        self._check_waits(demo, conf)
+
+    def _check_waits(self, demo, daemon_conf):
         demo.manage('db', 'sync')
         store = history.History('sqlite:///%s/r.sqlite' % demo.tmp)
-        daemon = coordination.Coordinator(make_conf(
-            self, backend_url=redis.url(timeout=3)), member=False)
+        daemon = coordination.Coordinator(daemon_conf, member=False)
         self.addCleanup(daemon.stop)
         with daemon.exclusive('fake1') as lease:
             self.assertTrue(lease)
