@@ -45,3 +45,9 @@ class PassInterrupted(ReconcilerError):
     """The service is stopping, or the backend's coordination lock was lost;
     the pass stopped between two stages.
     """
+
+
+class ConcurrentChange(ReconcilerError):
+    """Another pass changed the backend's findings since this one read them;
+    nothing of this pass was recorded.
+    """

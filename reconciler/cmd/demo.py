@@ -157,6 +157,7 @@ def run(workdir, passes):
                 for backend in backend_conf.enabled(conf):
                     result = manager.BackendReconciler(
                         conf, backend, store, notifier).run_pass()
+                    notifier.flush(store)
                     print(report.pass_text(result))
                     sent += len(notifier_mod.finding_events(
                         result.transitions, kinds))

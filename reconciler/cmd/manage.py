@@ -53,7 +53,10 @@ def do_check(conf):
                    for b in backends]
     finally:
         coordinator.stop()
-        notifier.close()
+        try:
+            _flush(conf, store, notifier)
+        finally:
+            notifier.close()
     fmt = conf.category.format
     if fmt == 'json':
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
@@ -85,6 +88,18 @@ def _emit(fmt, rows, text=report.table):
         print(report.csv_text(rows))
     else:
         print(text(rows))
+
+
+def _flush(conf, store, notifier):
+    """Send the passes' events, for a bounded time; the daemon (or the next
+    check) sends what is left.
+    """
+    notifier.flush(store, timeout=conf.reconciler.check_flush_timeout)
+    left = len(store.pending_notifications())
+    if left:
+        print('%d notification(s) not sent yet: they stay in the outbox and '
+              'are sent by the daemon or the next check' % left,
+              file=sys.stderr)
 
 
 def do_findings_list(conf):

@@ -20,6 +20,9 @@ OPTS = [
                     "root_helper is 'sudo cinder-rootwrap <this file>', as "
                     "Cinder's. Its filters_path must hold the reconciler's "
                     'cinder-reconciler.filters.'),
+    cfg.StrOpt('state_path', default='/var/lib/cinder',
+               help="Cinder's state directory; the default [coordination] "
+                    "backend_url keeps its lock files there."),
 ]
 
 

@@ -28,6 +28,17 @@ OPTS = [
                     '"cinder-reconciler-manage db purge" does. Open findings '
                     'and what their lifecycle still needs are never purged. '
                     '0 keeps everything.'),
+    cfg.IntOpt('notification_retry', default=1, min=0,
+               help='Reconnection attempts to the message broker for one '
+                    'notification before the flush gives up until its next '
+                    'try (the event stays in the outbox). Each attempt '
+                    'waits as [oslo_messaging_rabbit] rabbit_retry_interval '
+                    'and kombu_reconnect_delay say, so this bounds how long '
+                    'one flush blocks while the broker is down.'),
+    cfg.IntOpt('check_flush_timeout', default=30, min=0,
+               help='Seconds "cinder-reconciler-manage check" spends at most '
+                    'sending notifications after its passes; what is left '
+                    'stays in the outbox for the daemon or the next check.'),
     cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
                help='Upper bound in seconds of the random delay before a '
                     "backend's first pass, so backends do not all start "

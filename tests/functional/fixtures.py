@@ -25,6 +25,9 @@ SCENARIO = os.path.join(os.path.dirname(scn.__file__), 'scenarios',
 
 
 _COMMON = """
+[DEFAULT]
+state_path = {tmp}/state
+
 [cinder]
 auth_type = admin_token
 endpoint = {endpoint}
@@ -153,8 +156,11 @@ class DriverPassTestCase(base.BaseTestCase):
         [self.backend] = backend_conf.enabled(self.conf)
 
     def run_pass(self):
-        return manager.BackendReconciler(self.conf, self.backend, self.store,
-                                         self.notifier).run_pass()
+        """A pass, then its events sent, as the daemon's flusher does."""
+        report = manager.BackendReconciler(
+            self.conf, self.backend, self.store, self.notifier).run_pass()
+        self.notifier.flush(self.store)
+        return report
 
     def findings(self):
         return {(f.kind, f.resource_type, f.resource_id): f.state

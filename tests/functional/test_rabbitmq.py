@@ -3,7 +3,12 @@
 The broker (one per class: it takes seconds to start) runs on 127.0.0.1 with
 its own node name, port mapper and files. Findings are confirmed on their
 first sighting, so one ``check`` announces every planted orphan.
+
+Outages last ``OUTAGE`` seconds, several times what one send's retries take
+with the short retry settings below, so every flush meanwhile fails.
 """
+
+import collections
 
 import json
 import os
@@ -29,6 +34,13 @@ enabled_backends = fake1
 [reconciler]
 periodic_fuzzy_delay = 0
 outbox_flush_interval = 1
+notification_retry = 1
+check_flush_timeout = 20
+
+[oslo_messaging_rabbit]
+rabbit_retry_interval = 1
+rabbit_retry_backoff = 1
+kombu_reconnect_delay = 0.5
 
 [fake1]
 reconciler_driver = fake
@@ -43,6 +55,7 @@ transport_url = {broker}
 
 # Foreign objects are recorded, not announced (notify_kinds).
 ANNOUNCED = [f for f in test_manage.PLANTED if f[0] != 'foreign']
+OUTAGE = 30
 PAYLOAD_KEYS = {'payload_version', 'event_id', 'backend', 'kind',
                 'resource_type', 'resource_id', 'cinder_id', 'array_name',
                 'project_id', 'state', 'first_seen', 'sightings', 'details'}
@@ -166,10 +179,37 @@ class RabbitMQTest(base.BaseTestCase):
         print('broker down: the pass took %.1f s'
               % (run.finished_at - run.started_at))
 
+        # The outage goes on: the flusher keeps trying, and failing.
+        time.sleep(OUTAGE)
+        pending = self.history.pending_notifications()
+        self.assertEqual(len(ANNOUNCED), len(pending))
+        self.assertGreaterEqual(pending[0].attempts, 2)
+        self.assert_all_delivered_after_the_outage(pending)
+
+    def test_check_with_the_broker_down(self):
+        self.broker.stop()
+        begin = time.monotonic()
+        check = self.demo.manage('check')
+        took = time.monotonic() - begin
+        self.assertIn('notification(s) not sent yet', check.stderr)
+        pending = self.history.pending_notifications()
+        self.assertEqual(len(ANNOUNCED), len(pending))
+        # Its flush stopped at the first refused event.
+        self.assertEqual([1] + [0] * (len(pending) - 1),
+                         [p.attempts for p in pending])
+        print('broker down: check took %.1f s' % took)
+        time.sleep(OUTAGE)
+        # The next check sends what the last one left.
+        self.assert_all_delivered_after_the_outage(
+            pending, lambda: self.demo.manage('check'))
+
+    def assert_all_delivered_after_the_outage(self, pending, deliver=None):
+        """Every pending event arrives, at least once, event_id telling."""
         self.broker.start()
         back = time.monotonic()
         proc, out = self.listen(pool=False)
-        # At least once: a send cut short may be repeated; event_id tells.
+        if deliver:
+            deliver()
         expected = {p.payload['event_id'] for p in pending}
         deadline = time.monotonic() + 120
         while True:
@@ -179,8 +219,15 @@ class RabbitMQTest(base.BaseTestCase):
                 break
             self.assertLess(time.monotonic(), deadline, events)
             time.sleep(0.2)
+        time.sleep(2)  # a duplicate, if any, arrives too
+        out.seek(0)
+        events = [json.loads(line) for line in out if line.strip()]
+        counts = collections.Counter(e['payload']['event_id'] for e in events)
         print('broker back: %d events (%d distinct) delivered within %.1f s'
-              % (len(events), len({e['payload']['event_id'] for e in events}),
-                 time.monotonic() - back))
-        self.assertEqual(expected, {e['payload']['event_id'] for e in events})
+              % (len(events), len(counts), time.monotonic() - back))
+        self.assertEqual(expected, set(counts))
         self.assertEqual([], self.history.pending_notifications())
+        # The payload as consumers always had it.
+        for e in events:
+            self.assertEqual(PAYLOAD_KEYS, set(e['payload']))
+            self.assertEqual('reconciler.demo-host', e['publisher_id'])

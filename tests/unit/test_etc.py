@@ -139,8 +139,11 @@ class SystemdUnitTest(base.BaseTestCase):
                                  ('ProtectHome', 'yes'),
                                  ('PrivateTmp', 'yes')):
             self.assertEqual(value, self.service[directive], directive)
+        # And the lock files of the default coordination backend, under
+        # Cinder's state_path, where it exists.
         self.assertEqual(
-            {'/var/lib/cinder-reconciler', '/var/log/cinder-reconciler'},
+            {'/var/lib/cinder-reconciler', '/var/log/cinder-reconciler',
+             '-/var/lib/cinder'},
             set(self.service['ReadWritePaths'].split()))
         log_file = self.service['ExecStart'].split('--log-file ')[1]
         self.assertEqual('/var/log/cinder-reconciler',

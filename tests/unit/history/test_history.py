@@ -245,7 +245,7 @@ class OperationsTest(base.BaseTestCase):
         before = (self.history.findings(), self.history.runs(),
                   self.history.pending_notifications())
         preview = self.history.preview_run(
-            'be1', T0 + 10, [fixtures.candidate('u2')], policy)
+            'be1', 'host-a', T0 + 10, [fixtures.candidate('u2')], policy)
         self.assertEqual(before, (self.history.findings(),
                                   self.history.runs(),
                                   self.history.pending_notifications()))
