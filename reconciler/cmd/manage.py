@@ -30,13 +30,10 @@ from reconciler import notifier as notifier_mod
 
 
 def do_check(conf):
-    backends = backend_conf.enabled(conf)
     if conf.category.backend:
-        backends = [b for b in backends if b.name == conf.category.backend]
-        if not backends:
-            raise exception.ConfigError('backend %s is not in '
-                                        'enabled_backends'
-                                        % conf.category.backend)
+        backends = [_backend(conf, conf.category.backend)]
+    else:
+        backends = backend_conf.enabled(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -81,11 +78,11 @@ def do_findings_list(conf):
 
 
 def _backend(conf, name):
-    for b in backend_conf.enabled(conf):
-        if b.name == name:
-            return b
-    raise exception.ConfigError('backend %s is not in enabled_backends'
-                                % name)
+    """One enabled backend; says why when it is skipped (unsupported)."""
+    if name not in [n.strip() for n in conf.enabled_backends]:
+        raise exception.ConfigError('backend %s is not in enabled_backends'
+                                    % name)
+    return backend_conf.BackendConf(conf, name)
 
 
 def do_name_map(conf):

@@ -18,8 +18,11 @@ def main(argv=None):
     conf = cfg.CONF
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
     try:
-        if not backend_conf.enabled(conf):
-            raise exception.ConfigError('[DEFAULT] enabled_backends is empty')
+        # The service warns of each skipped backend when it starts.
+        if not backend_conf.enabled(conf, warn=False):
+            raise exception.ConfigError(
+                '[DEFAULT] enabled_backends names no backend the reconciler '
+                'can reconcile')
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

@@ -91,6 +91,10 @@ class Checks(upgradecheck.UpgradeCommands):
             return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
         findings = []
         for name, backend in self._backends():
+            if isinstance(backend, exception.UnsupportedBackend):
+                # Skipped by the daemon, which reconciles the others.
+                findings.append((Code.WARNING, str(backend)))
+                continue
             if isinstance(backend, exception.ConfigError):
                 findings.append((Code.FAILURE, str(backend)))
                 continue

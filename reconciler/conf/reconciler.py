@@ -22,6 +22,14 @@ OPTS = [
     cfg.IntOpt('outbox_flush_interval', default=60, min=1,
                help='Seconds between retries of notifications that could '
                     'not be sent.'),
+    cfg.StrOpt('unsupported_backends', default='skip',
+               choices=[('skip', 'leave the backend out, with a warning'),
+                        ('manageable', "reconcile it through Cinder's "
+                                       'manageable-resources API (needs its '
+                                       'cinder-volume service running)')],
+               help='What to do with an enabled backend whose Cinder '
+                    'volume_driver no reconciler driver handles and whose '
+                    'group sets no reconciler_driver.'),
     cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
                help='Upper bound in seconds of the random delay before a '
                     "backend's first pass, so backends do not all start "

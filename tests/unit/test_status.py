@@ -114,6 +114,26 @@ class BackendsCheckTest(StatusTestCase):
         self.assertEqual(Code.FAILURE, result.code)
         self.assertIn('enabled_backends is empty', result.details)
 
+    def test_warning_for_a_backend_without_a_driver(self):
+        ours = self.our_conf(textwrap.dedent("""
+            [netapp-1]
+            volume_driver = cinder.volume.drivers.netapp.common.NetAppDriver
+            """), backends='fake1,netapp-1')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.WARNING, result.code)
+        self.assertIn('backend netapp-1', result.details)
+        self.assertIn('NetAppDriver; skipped', result.details)
+
+    def test_success_when_unsupported_go_through_manageable(self):
+        ours = self.our_conf(textwrap.dedent("""
+            [reconciler]
+            unsupported_backends = manageable
+            [netapp-1]
+            volume_driver = cinder.volume.drivers.netapp.common.NetAppDriver
+            """), backends='fake1,netapp-1')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.SUCCESS, result.code, result.details)
+
     def test_cinder_conf_group_selects_the_driver(self):
         cinder = self.write('cinder.conf', textwrap.dedent("""
             [DEFAULT]
