@@ -10,18 +10,17 @@ from oslo_log import log as logging
 
 from reconciler.conf import cinder
 from reconciler.conf import coordination
+from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder, coordination)
+_MODULES = (default, reconciler, cinder, coordination, database)
 
 
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
         module.register_opts(conf)
-    from oslo_db import options as db_options
-    db_options.set_defaults(conf, connection=reconciler.DEFAULT_DB)
 
 
 def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):

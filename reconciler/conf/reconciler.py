@@ -4,8 +4,6 @@ from oslo_config import cfg
 
 from reconciler import model
 
-DEFAULT_DB = 'sqlite:////var/lib/cinder-reconciler/reconciler.sqlite'
-
 GROUP = cfg.OptGroup('reconciler', help='cinder-reconciler daemon options.')
 
 OPTS = [

@@ -46,7 +46,7 @@ enabled_backends = fake-2
 fake_array_file = /tmp/array.yaml
 reconciler_sightings = 2
 
-[database]
+[reconciler_database]
 connection = sqlite:////var/lib/cinder-reconciler/r.sqlite
 """
 
@@ -69,7 +69,8 @@ class ConfTest(base.BaseTestCase):
         conf = self.load(CINDER_CONF, OUR_CONF)
         self.assertEqual('ctl-1', conf.host)
         self.assertEqual('vol-%s', conf.volume_name_template)
-        self.assertTrue(conf.database.connection.startswith('sqlite'))
+        self.assertTrue(
+            conf.reconciler_database.connection.startswith('sqlite'))
         [b] = backend_conf.enabled(conf)
         self.assertEqual('fake-2', b.name)
         # Derived from Cinder's volume_driver, no reconciler option needed.
@@ -153,13 +154,13 @@ class ConfTest(base.BaseTestCase):
             [3par]
             volume_driver = %s
             san_ip = $my_ip
-            [database]
+            [reconciler_database]
             connection = sqlite:///$state_path/x.sqlite
             """ % hpe3par.HPE3PARDriver.CINDER_VOLUME_DRIVERS[1])
         self.assertEqual('file:///var/lib/cinder',
                          conf.coordination.backend_url)
         self.assertEqual('sqlite:////var/lib/cinder/x.sqlite',
-                         conf.database.connection)
+                         conf.reconciler_database.connection)
         [b] = backend_conf.enabled(conf)
         self.assertEqual('192.0.2.7', b.san_ip)
 
