@@ -131,14 +131,21 @@ class _EventPrinter(object):
         return oslo_messaging.NotificationResult.HANDLED
 
 
+#: ``listen``'s listener pool unless ``--pool`` names another. Never none:
+#: without a pool it would consume the shared ``notifications.info`` queue,
+#: acking what its filter rejects, and take events from every other consumer.
+LISTEN_POOL = 'cinder-reconciler-listen'
+
+
 def do_listen(conf):
-    """An example consumer of the daemon's notifications."""
+    """An example consumer of the daemon's notifications (its own copy)."""
     transport = oslo_messaging.get_notification_transport(conf)
     printer = _EventPrinter(conf.category.exit_after)
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic=topic) for topic in
                     conf.oslo_messaging_notifications.topics],
-        [printer], executor='threading', pool=conf.category.pool)
+        [printer], executor='threading',
+        pool=conf.category.pool or LISTEN_POOL)
     listener.start()
     try:
         while not printer.done.wait(1):
@@ -206,9 +213,10 @@ def add_command_parsers(subparsers):
 
     listen = subparsers.add_parser(
         'listen', help="Print the daemon's notifications as JSON lines.")
-    listen.add_argument('--pool', help='Receive a copy in this listener '
-                        'pool instead of taking events from the shared '
-                        'notification queue.')
+    listen.add_argument('--pool', default=LISTEN_POOL,
+                        help='Listener pool (queue) receiving a copy of '
+                        'the notifications (default: %(default)s). The '
+                        'shared notification queue is never consumed.')
     listen.add_argument('--exit-after', type=int, metavar='N',
                         help='Exit after N events.')
     listen.set_defaults(func=do_listen)
