@@ -85,6 +85,22 @@ def _with_connect_timeout(connection, parameters, timeout):
     return '%s&%s' % (parameters, extra) if parameters else extra
 
 
+# oslo.db's enginefacade takes every option it is not given from the global
+# cfg.CONF's [database], Cinder's once cinder.conf was parsed: these are
+# always given, so none of Cinder's (replica, retries...) is ever used.
+_NO_REPLICA = {'slave_connection': None, 'asyncio_connection': None,
+               'asyncio_slave_connection': None, 'synchronous_reader': True}
+
+
+def isolated(options):
+    """Engine options with a value for each one enginefacade would inherit."""
+    settings = {o.dest: o.default for o in OPTS
+                if o.dest not in ('connection', 'connect_timeout')}
+    settings.update(_NO_REPLICA)
+    settings.update(options)
+    return settings
+
+
 def engine_options(conf, **overrides):
     """``(connection, oslo.db options)`` for the history's engine.
 

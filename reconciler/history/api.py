@@ -311,7 +311,8 @@ class History:
     def __init__(self, connection, **options):
         """``options`` are further oslo.db engine options."""
         self._facade = enginefacade.transaction_context()
-        self._facade.configure(connection=connection, **options)
+        self._facade.configure(connection=connection,
+                               **database_conf.isolated(options))
         self._schema_checked = False
 
     @classmethod

@@ -5,6 +5,8 @@ import textwrap
 
 import fixtures
 from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslo_db import options as db_options
 from oslotest import base
 import sqlalchemy as sa
 
@@ -129,3 +131,22 @@ class DatabaseConfTest(base.BaseTestCase):
         engine = sa.create_engine(url)
         self.assertNotIn('runs', sa.inspect(engine).get_table_names())
         engine.dispose()
+
+
+class GlobalDatabaseGroupTest(base.BaseTestCase):
+    """oslo.db fills what it is not given from cfg.CONF's [database]."""
+
+    def test_cinders_replica_and_retries_are_never_used(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        replica = 'sqlite:///%s/cinder.sqlite' % tmp
+        cinder_schema(replica)
+        values = self.useFixture(config_fixture.Config(cfg.CONF))
+        cfg.CONF.register_opts(db_options.database_opts, 'database')
+        values.config(group='database', slave_connection=replica,
+                      max_retries=-1)
+        store = history.History('sqlite:///%s/r.sqlite' % tmp)
+        store.sync()
+        self.assertEqual(1, store.start_run('b', 'h', 0.0))
+        self.assertEqual(1, len(store.runs()))
+        facade = store._facade
+        self.assertIs(facade.writer.get_engine(), facade.reader.get_engine())
