@@ -96,14 +96,15 @@ function configure_cinder_reconciler {
     iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     _configure_cinder_reconciler_backends
     _configure_cinder_reconciler_auth
-    iniset "$conf" database connection \
+    iniset "$conf" reconciler_database connection \
         "$(database_connection_url cinder_reconciler)"
     iniset_rpc_backend cinder-reconciler "$conf"
     iniset "$conf" oslo_messaging_notifications driver messagingv2
 }
 
-# Both files, Cinder's first, as the daemon reads them: our [database]
-# must win over Cinder's.
+# Both files, Cinder's first, as the daemon reads them: ours wins where
+# both set an option. The history's database is [reconciler_database],
+# never Cinder's [database].
 function _cinder_reconciler_config_args {
     echo "--config-file $CINDER_CONF --config-file $CINDER_RECONCILER_CONF"
 }

@@ -13,6 +13,10 @@ class ConfigError(ReconcilerError):
     """A backend group's configuration is missing or contradictory."""
 
 
+class UnsupportedBackend(ConfigError):
+    """No reconciler driver handles a backend's Cinder ``volume_driver``."""
+
+
 class InventoryError(ReconcilerError):
     """A listing failed or was implausible; the pass must produce nothing."""
 

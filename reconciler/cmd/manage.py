@@ -35,13 +35,10 @@ from reconciler import notifier as notifier_mod
 
 
 def do_check(conf):
-    backends = backend_conf.enabled(conf)
     if conf.category.backend:
-        backends = [b for b in backends if b.name == conf.category.backend]
-        if not backends:
-            raise exception.ConfigError('backend %s is not in '
-                                        'enabled_backends'
-                                        % conf.category.backend)
+        backends = [_backend(conf, conf.category.backend)]
+    else:
+        backends = backend_conf.enabled(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -148,11 +145,11 @@ def do_runs_list(conf):
 
 
 def _backend(conf, name):
-    for b in backend_conf.enabled(conf):
-        if b.name == name:
-            return b
-    raise exception.ConfigError('backend %s is not in enabled_backends'
-                                % name)
+    """One enabled backend; says why when it is skipped (unsupported)."""
+    if name not in [n.strip() for n in conf.enabled_backends]:
+        raise exception.ConfigError('backend %s is not in enabled_backends'
+                                    % name)
+    return backend_conf.BackendConf(conf, name)
 
 
 def do_name_map(conf):
@@ -198,14 +195,21 @@ class _EventPrinter(object):
         return oslo_messaging.NotificationResult.HANDLED
 
 
+#: ``listen``'s listener pool unless ``--pool`` names another. Never none:
+#: without a pool it would consume the shared ``notifications.info`` queue,
+#: acking what its filter rejects, and take events from every other consumer.
+LISTEN_POOL = 'cinder-reconciler-listen'
+
+
 def do_listen(conf):
-    """An example consumer of the daemon's notifications."""
+    """An example consumer of the daemon's notifications (its own copy)."""
     transport = oslo_messaging.get_notification_transport(conf)
     printer = _EventPrinter(conf.category.exit_after)
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic=topic) for topic in
                     conf.oslo_messaging_notifications.topics],
-        [printer], executor='threading', pool=conf.category.pool)
+        [printer], executor='threading',
+        pool=conf.category.pool or LISTEN_POOL)
     listener.start()
     try:
         while not printer.done.wait(1):
@@ -308,9 +312,10 @@ def add_command_parsers(subparsers):
 
     listen = subparsers.add_parser(
         'listen', help="Print the daemon's notifications as JSON lines.")
-    listen.add_argument('--pool', help='Receive a copy in this listener '
-                        'pool instead of taking events from the shared '
-                        'notification queue.')
+    listen.add_argument('--pool', default=LISTEN_POOL,
+                        help='Listener pool (queue) receiving a copy of '
+                        'the notifications (default: %(default)s). The '
+                        'shared notification queue is never consumed.')
     listen.add_argument('--exit-after', type=int, metavar='N',
                         help='Exit after N events.')
     listen.set_defaults(func=do_listen)

@@ -26,8 +26,11 @@ def main(argv=None):
     gmr.TextGuruMeditation.setup_autorun(
         version, service_name='cinder-reconciler', conf=conf)
     try:
-        if not backend_conf.enabled(conf):
-            raise exception.ConfigError('[DEFAULT] enabled_backends is empty')
+        # The service warns of each skipped backend when it starts.
+        if not backend_conf.enabled(conf, warn=False):
+            raise exception.ConfigError(
+                '[DEFAULT] enabled_backends names no backend the reconciler '
+                'can reconcile')
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

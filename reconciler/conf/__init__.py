@@ -6,37 +6,23 @@ at /etc/cinder/cinder.conf followed by a small file of its own:
 own driver options plus ``reconciler_*`` options (see :mod:`.backend`).
 """
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
 from reconciler.conf import cinder
 from reconciler.conf import coordination
+from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler import version
 
-_MODULES = (default, reconciler, cinder, coordination, metrics)
+_MODULES = (default, reconciler, cinder, coordination, database, metrics)
 
 
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
         module.register_opts(conf)
-    from oslo_db import options as db_options
-    db_options.set_defaults(conf, connection=reconciler.DEFAULT_DB)
-
-
-def set_lib_defaults():
-    """Our defaults of library options, set on the options themselves.
-
-    oslo-config-generator calls it (entry point oslo.config.opts.defaults)
-    so that the sample shows what the reconciler runs with; ``register``
-    sets the same defaults on a ConfigOpts.
-    """
-    from oslo_db import options as db_options
-    cfg.set_defaults(db_options.database_opts,
-                     connection=reconciler.DEFAULT_DB)
 
 
 def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):

@@ -17,6 +17,7 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from reconciler.conf import database as database_conf
 from reconciler import exception
 from reconciler.history import migration
 from reconciler.history import models
@@ -447,14 +448,28 @@ class History:
     """Runs, findings and outbox in one SQL database; safe across threads."""
 
     def __init__(self, connection, **options):
-        """``options`` are further oslo.db ``[database]`` options."""
+        """``options`` are further oslo.db engine options."""
         self._facade = enginefacade.transaction_context()
-        self._facade.configure(connection=connection, **options)
+        self._facade.configure(connection=connection,
+                               **database_conf.isolated(options))
+        self._schema_checked = False
 
     @classmethod
-    def from_conf(cls, conf):
-        options = dict(conf.database.items())
-        return cls(options.pop('connection'), **options)
+    def from_conf(cls, conf, **overrides):
+        """From ``[reconciler_database]``; ``overrides`` replace options."""
+        connection, options = database_conf.engine_options(conf, **overrides)
+        return cls(connection, **options)
+
+    def _refuse_cinder_database(self):
+        """Before the first transaction: never write beside Cinder's tables.
+
+        The engine is the only one (no replica), so this covers every
+        connection the history uses.
+        """
+        if not self._schema_checked:
+            with self._facade.writer.get_engine().connect() as conn:
+                migration.refuse_cinder_database(conn)
+            self._schema_checked = True
 
     # Deadlocks (MySQL, PostgreSQL) and SQLite lock timeouts roll the whole
     # transaction back; running it again from the start is safe.
@@ -463,6 +478,7 @@ class History:
                                retry_on_deadlock=True,
                                exception_checker=_sqlite_locked)
     def _transaction(self, work, write=True):
+        self._refuse_cinder_database()
         facade = self._facade.writer if write else self._facade.reader
         with facade.connection.using(types.SimpleNamespace()) as conn:
             return work(conn)

@@ -171,7 +171,7 @@ class DevstackPluginTest(base.BaseTestCase):
         ini = self.ini(calls)
         self.assertEqual(
             'mysql+pymysql://root:dbpw@127.0.0.1/cinder_reconciler'
-            '?charset=utf8', ini['database']['connection'])
+            '?charset=utf8', ini['reconciler_database']['connection'])
         self.assertEqual({'driver': 'messagingv2'},
                          ini['oslo_messaging_notifications'])
         self.assertEqual([('cinder-reconciler', self.conf_file)],
@@ -213,7 +213,7 @@ class DevstackPluginTest(base.BaseTestCase):
         conf(['--config-file', self.conf_file], project='cinder-reconciler')
         self.assertEqual(['lvmdriver-1', 'ceph', 'nfs-1'],
                          conf.enabled_backends)
-        self.assertIn('cinder_reconciler', conf.database.connection)
+        self.assertIn('cinder_reconciler', conf.reconciler_database.connection)
         self.assertEqual('RegionOne', conf.cinder.region_name)
         # The auth plugin accepts the [cinder] options written for it (built
         # from them directly: registering plugin options on a ConfigOpts

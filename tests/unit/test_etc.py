@@ -85,9 +85,12 @@ class ConfigGeneratorTest(base.BaseTestCase):
             set(), names - self.groups[backend_conf.DEFAULTS_GROUP])
 
     def test_library_namespaces_are_in_the_sample(self):
-        for group in ('database', 'oslo_messaging_notifications'):
+        for group in ('reconciler_database', 'oslo_messaging_notifications'):
             self.assertIn(group, self.groups)
-        self.assertIn('connection', self.groups['database'])
+        self.assertIn('connection', self.groups['reconciler_database'])
+        self.assertIn('connect_timeout', self.groups['reconciler_database'])
+        # Cinder's [database] is not ours: the sample has no such group.
+        self.assertNotIn('database', self.groups)
         self.assertIn('log_file', self.groups['DEFAULT'])
         # oslo.service.service (the daemon's launcher), oslo.reports (Guru
         # Meditation Reports), oslo.concurrency (oslo.messaging's locks).
@@ -99,8 +102,8 @@ class ConfigGeneratorTest(base.BaseTestCase):
         conf = cfg.ConfigOpts()
         reconciler_conf.register(conf)
         conf([], default_config_files=[], default_config_dirs=[])
-        self.assertEqual(conf.database.connection,
-                         self.defaults['database']['connection'])
+        self.assertEqual(conf.reconciler_database.connection,
+                         self.defaults['reconciler_database']['connection'])
         self.assertEqual('block-storage',
                          self.defaults['cinder']['service_type'])
         self.assertEqual(conf.cinder.service_type,
@@ -128,7 +131,7 @@ class SystemdUnitTest(base.BaseTestCase):
         self.assertEqual('/usr/bin/cinder-reconciler', argv[0])
         files = [argv[i + 1] for i, a in enumerate(argv)
                  if a == '--config-file']
-        # Ours last, so that its [database] wins over Cinder's.
+        # Ours last, so that its options win over Cinder's.
         self.assertEqual(['/etc/cinder/cinder.conf',
                           '/etc/cinder-reconciler/cinder-reconciler.conf'],
                          files)
