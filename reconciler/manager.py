@@ -9,6 +9,9 @@ on the array already had its row when Cinder is listed afterwards.
 Both the daemon and ``cinder-reconciler-manage check`` call ``run_pass``, so a
 one-shot check and the service share one code path. A pass either completes
 or fails as a whole; a failed pass records its error and changes no finding.
+A dry run (``check --dry-run``) is the same pass up to the record stage,
+which it only previews: it writes nothing and announces nothing.
+Its events wait in the outbox: the caller flushes it, never the pass.
 """
 
 import collections
@@ -23,6 +26,7 @@ from reconciler import history as history_mod
 from reconciler.inventory import cinder as cinder_inventory
 from reconciler import model
 from reconciler import notifier as notifier_mod
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ class PassReport:
 
     backend: str
     cinder_host: str
-    run_id: int
+    run_id: int | None  # None for a dry run, which records nothing
     status: model.RunStatus
     error: str | None = None
     candidates: list = dataclasses.field(default_factory=list)
@@ -194,28 +198,35 @@ class BackendReconciler(object):
                      findings(name, state=model.FindingState.SUSPECTED)}
         return confirmed, suspected
 
-    def run_pass(self, stop=None):
+    def run_pass(self, stop=None, dry_run=False):
+        """One pass; ``stop`` is the backend's coordination Lease (or an
+        Event): the runs its lock proves dead are closed first. A dry run
+        writes nothing, so it closes none.
+        """
         backend = self.backend
         started = time.time()
-        run_id = self.history.start_run(backend.name, self.conf.host, started)
+        if not dry_run:
+            ownership.close_abandoned(
+                self.history, started, backend.name,
+                getattr(stop, 'scope', ownership.NO_LOCK))
+        run_id = None if dry_run else self.history.start_run(
+            backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
         try:
-            self._run(report, stop)
+            self._run(report, stop, dry_run)
         except exception.PassInterrupted as e:
             # A restart is no failure worth waking anyone for.
             self._fail(report, str(e), announce=False)
         except exception.ReconcilerError as e:
             self._fail(report, str(e))
         except Exception as e:
-            LOG.exception('Backend %s: unexpected error in run %d',
+            LOG.exception('Backend %s: unexpected error in run %s',
                           backend.name, run_id)
             self._fail(report, 'internal error: %s' % type(e).__name__)
-        finally:
-            self.notifier.flush(self.history)
         return report
 
-    def _run(self, report, stop):
+    def _run(self, report, stop, dry_run=False):
         backend = self.backend
         inventory = self.inventory_factory(self.conf)
         with backend.create_driver() as driver:
@@ -239,6 +250,7 @@ class BackendReconciler(object):
                 comparison.suspects, confirmed_ids,
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
+            rechecking = time.monotonic()
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host)
             # Confirmed findings the listings lack resolve only if a
@@ -247,6 +259,7 @@ class BackendReconciler(object):
                 confirmed, comparison.suspects, inventory, driver,
                 backend.cinder_host)
             candidates += unlisted
+            recheck_seconds = time.monotonic() - rechecking
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),
@@ -254,6 +267,7 @@ class BackendReconciler(object):
             cinder_requests=cinder_view.requests,
             array_seconds=round(array_view.seconds, 3),
             array_requests=array_view.requests,
+            recheck_seconds=round(recheck_seconds, 3),
             suspects=len(comparison.suspects), rechecked=len(suspects),
             unlisted_kept=len(unlisted),
             recheck_requests=inventory.requests - cinder_view.requests)
@@ -261,27 +275,37 @@ class BackendReconciler(object):
             sightings=backend.reconciler_sightings,
             grace_seconds=backend.reconciler_grace_period)
         kinds = set(self.conf.reconciler.notify_kinds)
-        report.transitions = self.history.complete_run(
-            report.run_id, time.time(), candidates, policy, report.inventory,
-            announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-            unchecked=[c.identity for c in kept])
+        unchecked = [c.identity for c in kept]
+        if dry_run:
+            report.transitions = self.history.preview_run(
+                backend.name, self.conf.host, time.time(), candidates, policy,
+                unchecked, monotonic=time.monotonic())
+        else:
+            report.transitions = self.history.complete_run(
+                report.run_id, time.time(), candidates, policy,
+                report.inventory,
+                announce=lambda ts: notifier_mod.finding_events(ts, kinds),
+                unchecked=unchecked, monotonic=time.monotonic())
         report.candidates = candidates
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}
         report.skipped = dict(comparison.skipped)
         report.status = model.RunStatus.OK
         kinds_seen = collections.Counter(str(c.kind) for c in candidates)
-        LOG.info('Backend %s run %d ok: %d findings (%s), %d transitions',
-                 backend.name, report.run_id, len(candidates),
+        LOG.info('Backend %s run %s ok: %d findings (%s), %d transitions%s',
+                 backend.name, report.run_id or '(dry)', len(candidates),
                  ', '.join('%s=%d' % kv for kv in sorted(kinds_seen.items()))
-                 or 'none', len(report.transitions))
+                 or 'none', len(report.transitions),
+                 ' (dry run: none recorded)' if dry_run else '')
 
     def _fail(self, report, error, announce=True):
         now = time.time()
-        LOG.error('Backend %s run %d failed, no finding changed: %s',
-                  self.backend.name, report.run_id, error)
+        LOG.error('Backend %s run %s failed, no finding changed: %s',
+                  self.backend.name, report.run_id or '(dry)', error)
         report.status = model.RunStatus.FAILED
         report.error = error
+        if report.run_id is None:
+            return
         events = [notifier_mod.run_failed_event(
             self.backend.name, report.run_id, error, now)] if announce else []
         self.history.fail_run(report.run_id, now, error, events)

@@ -1,16 +1,22 @@
 """The daemon: one timer per backend, in native threads.
 
 Each backend has its own dynamic timer (its own thread), so a slow or failing
-backend never delays another. SIGTERM sets a stop event that a pass checks
-between stages; SIGHUP makes the launcher re-read the configuration files and
-restart this service the same way. Connections, the database engine,
+backend never delays another, and the notification outbox is sent by a
+thread of its own, woken after each pass, so no pass waits for the broker.
+At start, runs of this host's dead processes are closed as abandoned.
+SIGTERM sets a stop event that a pass checks between stages; SIGHUP makes
+the launcher re-read the configuration files and restart this service the
+same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
+The optional Prometheus endpoint and the history retention run beside the
+passes, in their own threads.
 """
 
 import random
 import threading
+import time
 
 from oslo_log import log as logging
 from oslo_service import service
@@ -19,9 +25,12 @@ from reconciler.conf import backend as backend_conf
 from reconciler import coordination
 from reconciler import history
 from reconciler import manager
+from reconciler import metrics
 from reconciler import notifier
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
+DAY = 86400
 
 
 class ReconcilerService(service.Service):
@@ -35,6 +44,7 @@ class ReconcilerService(service.Service):
         self._stop = threading.Event()
         self._history = history.History.from_conf(self.conf)
         self._history.check_current()
+        ownership.close_abandoned(self._history, time.time())
         self._notifier = notifier.Notifier(self.conf)
         self._coordinator = coordination.Coordinator(self.conf)
         self._coordinator.start()
@@ -44,8 +54,17 @@ class ReconcilerService(service.Service):
             self.tg.add_dynamic_timer_args(
                 self._tick, args=[name], initial_delay=random.uniform(0, fuzz),
                 stop_on_exception=False)
-        self.tg.add_timer_args(self.conf.reconciler.outbox_flush_interval,
-                               self._flush, stop_on_exception=False)
+        self._flusher = notifier.Flusher(
+            self._notifier, self._history,
+            self.conf.reconciler.outbox_flush_interval)
+        self._flusher.start()
+        if self.conf.reconciler.history_retention_days:
+            self.tg.add_timer_args(DAY, self._purge, stop_on_exception=False,
+                                   initial_delay=random.uniform(0, fuzz))
+        self._metrics = metrics.Metrics(self._history)
+        if self.conf.metrics.port:
+            self._metrics.serve(self.conf.metrics.bind_host,
+                                self.conf.metrics.port)
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
 
     def _tick(self, name):
@@ -53,28 +72,42 @@ class ReconcilerService(service.Service):
         if backend.reconciler_enabled and not self._stop.is_set():
             with self._coordinator.exclusive(name, stop=self._stop) as lease:
                 if lease:
-                    self._run_pass(backend, lease)
+                    with self._metrics.holding(name):
+                        self._run_pass(backend, lease)
+                    self._flusher.wake()
         return backend.reconciler_interval
 
     def _run_pass(self, backend, lease):
+        started = time.monotonic()
         try:
-            manager.BackendReconciler(
+            report = manager.BackendReconciler(
                 self.conf, backend, self._history,
                 self._notifier).run_pass(stop=lease)
         except Exception:
             LOG.exception('Backend %s: pass could not be recorded',
                           backend.name)
+        else:
+            self._metrics.observe(report, time.monotonic() - started)
 
-    def _flush(self):
+    def _purge(self):
+        days = self.conf.reconciler.history_retention_days
         try:
-            self._notifier.flush(self._history)
+            purged = self._history.purge(time.time() - days * DAY)
         except Exception:
-            LOG.exception('Notification outbox flush failed')
+            LOG.exception('History retention: purge failed')
+        else:
+            LOG.info('History retention (%d days): purged %d runs and %d '
+                     'resolved findings', days, purged['runs'],
+                     purged['findings'])
 
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if hasattr(self, '_flusher'):
+            self._flusher.stop()
+        if hasattr(self, '_metrics'):
+            self._metrics.stop()
         if hasattr(self, '_coordinator'):
             self._coordinator.stop()
         if hasattr(self, '_notifier'):

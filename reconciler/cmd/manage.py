@@ -1,17 +1,22 @@
 """``cinder-reconciler-manage``: database, one-shot checks and reports.
 
-    cinder-reconciler-manage db sync|version
-    cinder-reconciler-manage check [--backend NAME] [--format table|json]
+    cinder-reconciler-manage db sync|version|purge --age-in-days N
+    cinder-reconciler-manage check [--backend NAME] [--dry-run] [--format F]
     cinder-reconciler-manage findings list [--state S] [--backend B]
-                                           [--kind K] [--format table|json]
-    cinder-reconciler-manage name-map BACKEND (VALUE | --all)
-                                      [--format table|json]
+                                           [--kind K] [--format F]
+    cinder-reconciler-manage findings show ID [--format F]
+    cinder-reconciler-manage runs list [--backend B] [--status S]
+                                       [--limit N] [--format F]
+    cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
+
+F is table (the default), json or csv.
 """
 
 import json
 import sys
 import threading
+import time
 
 from oslo_config import cfg
 import oslo_messaging
@@ -30,13 +35,10 @@ from reconciler import notifier as notifier_mod
 
 
 def do_check(conf):
-    backends = backend_conf.enabled(conf)
     if conf.category.backend:
-        backends = [b for b in backends if b.name == conf.category.backend]
-        if not backends:
-            raise exception.ConfigError('backend %s is not in '
-                                        'enabled_backends'
-                                        % conf.category.backend)
+        backends = [_backend(conf, conf.category.backend)]
+    else:
+        backends = backend_conf.enabled(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -48,9 +50,16 @@ def do_check(conf):
                    for b in backends]
     finally:
         coordinator.stop()
-        notifier.close()
-    if conf.category.format == 'json':
+        try:
+            _flush(conf, store, notifier)
+        finally:
+            notifier.close()
+    fmt = conf.category.format
+    if fmt == 'json':
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
+    elif fmt == 'csv':
+        print(report.csv_text([row for r in reports
+                               for row in report.pass_rows(r)]))
     else:
         for r in reports:
             print(report.pass_text(r))
@@ -64,7 +73,30 @@ def _check_one(conf, backend, store, notifier, coordinator):
                 'backend %s: could not take its coordination lock'
                 % backend.name)
         return manager.BackendReconciler(conf, backend, store,
-                                         notifier).run_pass(stop=lease)
+                                         notifier).run_pass(
+            stop=lease, dry_run=conf.category.dry_run)
+
+
+def _emit(fmt, rows, text=report.table):
+    """Print dicts as JSON, CSV, or ``text(rows)`` for a table."""
+    if fmt == 'json':
+        print(json.dumps(rows, indent=2))
+    elif fmt == 'csv':
+        print(report.csv_text(rows))
+    else:
+        print(text(rows))
+
+
+def _flush(conf, store, notifier):
+    """Send the passes' events, for a bounded time; the daemon (or the next
+    check) sends what is left.
+    """
+    notifier.flush(store, timeout=conf.reconciler.check_flush_timeout)
+    left = len(store.pending_notifications())
+    if left:
+        print('%d notification(s) not sent yet: they stay in the outbox and '
+              'are sent by the daemon or the next check' % left,
+              file=sys.stderr)
 
 
 def do_findings_list(conf):
@@ -73,19 +105,51 @@ def do_findings_list(conf):
     args = conf.category
     rows = store.findings(backend=args.backend, state=args.state,
                           kind=args.kind)
-    if args.format == 'json':
-        print(json.dumps([report.finding_dict(f) for f in rows], indent=2))
-    else:
+    if args.format == 'table':
         print(report.findings_table(rows))
+    else:
+        _emit(args.format, [report.finding_dict(f) for f in rows])
+    return 0
+
+
+def do_findings_show(conf):
+    store = history.History.from_conf(conf)
+    store.check_current()
+    args = conf.category
+    finding = store.finding(args.id)
+    if finding is None:
+        raise exception.ReconcilerError('no finding %d' % args.id)
+    # first_seen and resolved_at are the finish times of the runs that
+    # first saw it and resolved it; the margin absorbs float rounding.
+    margin = 0.001
+    runs = store.runs(
+        backend=finding.backend, status=model.RunStatus.OK,
+        since=finding.first_seen - margin,
+        until=finding.resolved_at and finding.resolved_at - margin,
+        limit=None)
+    story = report.finding_story(finding, runs)
+    if args.format == 'table':
+        print(report.story_text(story))
+    else:
+        _emit(args.format, [story] if args.format == 'csv' else story)
+    return 0
+
+
+def do_runs_list(conf):
+    store = history.History.from_conf(conf)
+    store.check_current()
+    args = conf.category
+    _emit(args.format, [report.run_dict(r) for r in store.runs(
+        backend=args.backend, status=args.status, limit=args.limit)])
     return 0
 
 
 def _backend(conf, name):
-    for b in backend_conf.enabled(conf):
-        if b.name == name:
-            return b
-    raise exception.ConfigError('backend %s is not in enabled_backends'
-                                % name)
+    """One enabled backend; says why when it is skipped (unsupported)."""
+    if name not in [n.strip() for n in conf.enabled_backends]:
+        raise exception.ConfigError('backend %s is not in enabled_backends'
+                                    % name)
+    return backend_conf.BackendConf(conf, name)
 
 
 def do_name_map(conf):
@@ -102,10 +166,7 @@ def do_name_map(conf):
         rows = name_map.one_value(driver, args.value)
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
-    if args.format == 'json':
-        print(json.dumps(rows, indent=2))
-    else:
-        print(report.table(rows))
+    _emit(args.format, rows)
     return 0
 
 
@@ -134,14 +195,21 @@ class _EventPrinter(object):
         return oslo_messaging.NotificationResult.HANDLED
 
 
+#: ``listen``'s listener pool unless ``--pool`` names another. Never none:
+#: without a pool it would consume the shared ``notifications.info`` queue,
+#: acking what its filter rejects, and take events from every other consumer.
+LISTEN_POOL = 'cinder-reconciler-listen'
+
+
 def do_listen(conf):
-    """An example consumer of the daemon's notifications."""
+    """An example consumer of the daemon's notifications (its own copy)."""
     transport = oslo_messaging.get_notification_transport(conf)
     printer = _EventPrinter(conf.category.exit_after)
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic=topic) for topic in
                     conf.oslo_messaging_notifications.topics],
-        [printer], executor='threading', pool=conf.category.pool)
+        [printer], executor='threading',
+        pool=conf.category.pool or LISTEN_POOL)
     listener.start()
     try:
         while not printer.done.wait(1):
@@ -166,8 +234,19 @@ def do_db_version(conf):
     return 0
 
 
+def do_db_purge(conf):
+    days = conf.category.age_in_days
+    if days < 1:
+        raise exception.ConfigError('--age-in-days must be at least 1')
+    store = history.History.from_conf(conf)
+    store.check_current()
+    purged = store.purge(time.time() - days * 86400)
+    print('Purged %(runs)d runs and %(findings)d resolved findings.' % purged)
+    return 0
+
+
 def _add_format(parser):
-    parser.add_argument('--format', choices=('table', 'json'),
+    parser.add_argument('--format', choices=('table', 'json', 'csv'),
                         default='table')
 
 
@@ -178,10 +257,19 @@ def add_command_parsers(subparsers):
                       ).set_defaults(func=do_db_sync)
     db_sub.add_parser('version', help='Print the schema revision.'
                       ).set_defaults(func=do_db_version)
+    purge = db_sub.add_parser(
+        'purge', help='Delete runs and resolved findings older than N days '
+                      '(never open findings, nor what they still need).')
+    purge.add_argument('--age-in-days', type=int, required=True,
+                       metavar='N')
+    purge.set_defaults(func=do_db_purge)
 
     check = subparsers.add_parser(
         'check', help='Run one pass now and print what it found.')
     check.add_argument('--backend', help='Only this backend group.')
+    check.add_argument('--dry-run', action='store_true',
+                       help='A read-only pass: shows what it would record, '
+                            'changes no finding and sends nothing.')
     _add_format(check)
     check.set_defaults(func=do_check)
 
@@ -195,6 +283,21 @@ def add_command_parsers(subparsers):
                          choices=[k.value for k in model.FindingKind])
     _add_format(listing)
     listing.set_defaults(func=do_findings_list)
+    show = findings_sub.add_parser(
+        'show', help='One finding: evidence, sightings and transitions.')
+    show.add_argument('id', type=int)
+    _add_format(show)
+    show.set_defaults(func=do_findings_show)
+
+    runs = subparsers.add_parser('runs', help='Recorded passes.')
+    runs_sub = runs.add_subparsers(dest='action', required=True)
+    runs_list = runs_sub.add_parser('list', help='List runs, newest first.')
+    runs_list.add_argument('--backend')
+    runs_list.add_argument('--status',
+                           choices=[s.value for s in model.RunStatus])
+    runs_list.add_argument('--limit', type=int, default=20)
+    _add_format(runs_list)
+    runs_list.set_defaults(func=do_runs_list)
 
     names = subparsers.add_parser(
         'name-map', help="Map Cinder UUIDs to the array's names and back.")
@@ -209,9 +312,10 @@ def add_command_parsers(subparsers):
 
     listen = subparsers.add_parser(
         'listen', help="Print the daemon's notifications as JSON lines.")
-    listen.add_argument('--pool', help='Receive a copy in this listener '
-                        'pool instead of taking events from the shared '
-                        'notification queue.')
+    listen.add_argument('--pool', default=LISTEN_POOL,
+                        help='Listener pool (queue) receiving a copy of '
+                        'the notifications (default: %(default)s). The '
+                        'shared notification queue is never consumed.')
     listen.add_argument('--exit-after', type=int, metavar='N',
                         help='Exit after N events.')
     listen.set_defaults(func=do_listen)

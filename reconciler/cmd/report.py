@@ -1,6 +1,9 @@
-"""Text and JSON renderings of passes and findings for operators."""
+"""Table, JSON and CSV renderings of passes, runs and findings."""
 
+import csv
 import datetime
+import io
+import json
 
 import prettytable
 
@@ -38,9 +41,17 @@ def pass_dict(r):
                             for t in r.transitions]}
 
 
+def pass_rows(r):
+    """One flat row per finding of a pass (the CSV form of ``check``)."""
+    return [dict(backend=r.backend, run_id=r.run_id, status=str(r.status),
+                 **candidate_dict(c)) for c in r.candidates]
+
+
 def pass_text(r):
-    lines = ['Backend %s (%s): run %d %s'
-             % (r.backend, r.cinder_host, r.run_id, r.status)]
+    lines = ['Backend %s (%s): %s %s'
+             % (r.backend, r.cinder_host,
+                'dry run' if r.run_id is None else 'run %d' % r.run_id,
+                r.status)]
     if r.error:
         lines += ['  error: %s' % r.error,
                   '  no finding was created or resolved by this run']
@@ -66,22 +77,91 @@ def pass_text(r):
     if r.skipped:
         lines.append('  not compared: %s' % ', '.join(
             '%s=%d' % kv for kv in sorted(r.skipped.items())))
+    would = 'would go ' if r.run_id is None else ''
     for t in r.transitions:
-        lines.append('  %s %s %s: %s -> %s'
+        lines.append('  %s %s %s: %s%s -> %s'
                      % (t.candidate.kind, t.candidate.resource_type,
-                        t.candidate.resource_id, t.old_state or 'new',
+                        t.candidate.resource_id, would, t.old_state or 'new',
                         t.new_state))
+    if r.run_id is None:
+        lines.append('  dry run: nothing was recorded or announced')
     return '\n'.join(lines)
 
 
 def finding_dict(f):
-    return {'backend': f.backend, 'kind': f.kind,
+    return {'id': f.id, 'backend': f.backend, 'kind': f.kind,
             'resource_type': f.resource_type, 'resource_id': f.resource_id,
             'cinder_id': f.cinder_id, 'array_name': f.array_name,
             'project_id': f.project_id, 'state': f.state,
             'first_seen': when(f.first_seen), 'last_seen': when(f.last_seen),
             'sightings': f.sightings, 'confirmed_at': when(f.confirmed_at),
             'resolved_at': when(f.resolved_at), 'details': f.details}
+
+
+def run_dict(r):
+    return {'id': r.id, 'backend': r.backend, 'host': r.host,
+            'status': str(r.status), 'started_at': when(r.started_at),
+            'finished_at': when(r.finished_at),
+            'seconds': (None if r.finished_at is None
+                        else round(r.finished_at - r.started_at, 3)),
+            'findings': sum(r.counts.values()) if r.counts else None,
+            'error': r.error}
+
+
+_SHOWN_RUNS = 20
+
+
+def finding_story(f, runs):
+    """A finding with its transitions and the ok runs that saw it.
+
+    An open finding was seen by every ok pass of its backend since it was
+    first seen (a pass that does not see it resolves it), so ``runs``, the
+    backend's ok runs from ``first_seen`` to its resolution, are its
+    sightings.
+    """
+    transitions = [{'at': when(f.first_seen), 'state': 'suspected'}]
+    if f.confirmed_at is not None:
+        transitions.append({'at': when(f.confirmed_at), 'state': 'confirmed'})
+    if f.resolved_at is not None:
+        transitions.append({'at': when(f.resolved_at), 'state': 'resolved'})
+    runs = sorted(runs, key=lambda r: r.id)
+    return dict(finding_dict(f), transitions=transitions,
+                seen_by=len(runs),
+                newest_sightings=[{'run_id': r.id, 'at': when(r.started_at)}
+                                  for r in runs[-_SHOWN_RUNS:]])
+
+
+def story_text(story):
+    lines = ['Finding %(id)s: %(kind)s %(resource_type)s %(resource_id)s '
+             'on %(backend)s, %(state)s' % story]
+    for key in ('array_name', 'cinder_id', 'project_id', 'first_seen',
+                'last_seen', 'sightings'):
+        if story[key] is not None:
+            lines.append('  %-12s %s' % (key + ':', story[key]))
+    if story['details']:
+        lines.append('  evidence:')
+        lines += ['    %s: %s' % kv for kv in sorted(story['details'].items())]
+    lines.append('  transitions:')
+    lines += ['    %(at)s  %(state)s' % t for t in story['transitions']]
+    runs = story['newest_sightings']
+    lines.append('  seen by %d ok run(s)%s' % (story['seen_by'], (
+        ', newest: ' + ', '.join(str(r['run_id']) for r in runs))
+        if runs else ''))
+    return '\n'.join(lines)
+
+
+def csv_text(rows):
+    """CSV of dicts, their keys as the header; nested values as JSON."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]),
+                                lineterminator='\n')
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v, sort_keys=True)
+                             if isinstance(v, (dict, list)) else v
+                             for k, v in row.items()})
+    return out.getvalue().rstrip('\n')
 
 
 def table(rows):

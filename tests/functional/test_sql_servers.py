@@ -5,9 +5,12 @@ real cinder-api, recorded in and read back from each database.
 """
 
 import json
+import time
 
 import fixtures
 from oslotest import base
+
+from reconciler import history
 
 from tests.functional import fixtures as local_fixtures
 from tests.functional import test_manage
@@ -47,6 +50,33 @@ class PipelineOnMariaDB(base.BaseTestCase):
         self.assertEqual(test_manage.PLANTED, self.findings('confirmed'))
         self.assertEqual([], self.findings('suspected'))
         self.assertNotIn('openstack_citest:', first.stdout + first.stderr)
+
+    def test_operations_queries(self):
+        """Dry run, runs, findings show, purge and metrics on this server."""
+        self.demo.manage('db', 'sync')
+        self.demo.manage('check')
+        self.demo.manage('check')
+        [dry] = json.loads(self.demo.manage(
+            'check', '--dry-run', '--format', 'json').stdout)
+        self.assertEqual(('ok', []), (dry['status'], dry['transitions']))
+        runs = json.loads(self.demo.manage('runs', 'list', '--format',
+                                           'json').stdout)
+        self.assertEqual([2, 1], [r['id'] for r in runs])
+        story = json.loads(self.demo.manage('findings', 'show', '1',
+                                            '--format', 'json').stdout)
+        self.assertEqual(2, story['seen_by'])
+        self.assertIn('Purged 0 runs', self.demo.manage(
+            'db', 'purge', '--age-in-days', '1').stdout)
+        store = history.History(self.url)
+        self.addCleanup(store.close)
+        snap = store.snapshot()
+        self.assertEqual(len(test_manage.PLANTED),
+                         sum(snap.findings.values()))
+        self.assertEqual({'fake1'}, set(snap.last_ok))
+        self.assertLess(abs(time.time() - snap.last_ok['fake1']), 120)
+        self.assertEqual((0, 0, None), (snap.outbox_depth,
+                                        snap.outbox_undelivered,
+                                        snap.outbox_oldest))
 
 
 class PipelineOnPostgreSQL(PipelineOnMariaDB):

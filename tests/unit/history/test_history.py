@@ -5,9 +5,9 @@ import threading
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
-from oslo_db import options as db_options
 from oslotest import base
 
+from reconciler import conf as reconciler_conf
 from reconciler import exception
 from reconciler.history import api
 from reconciler import model
@@ -224,7 +224,75 @@ class HistoryTest(base.BaseTestCase):
 
     def test_from_conf(self):
         conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts())).conf
-        db_options.set_defaults(conf, connection=self.fixture.url)
+        reconciler_conf.register(conf)
+        conf.set_override('connection', self.fixture.url,
+                          group='reconciler_database')
         history = api.History.from_conf(conf)
         history.check_current()
         self.assertEqual(1, history.start_run('be1', 'host-a', T0))
+
+
+class OperationsTest(base.BaseTestCase):
+    """Dry runs, purge and the metrics snapshot."""
+
+    def setUp(self):
+        super().setUp()
+        self.history = self.useFixture(fixtures.History()).history
+
+    complete = HistoryTest.complete
+
+    def test_preview_writes_nothing_and_predicts_the_pass(self):
+        policy = api.LifecyclePolicy(2, 0)
+        self.complete('be1', T0, [fixtures.candidate('u1')], policy=policy)
+        before = (self.history.findings(), self.history.runs(),
+                  self.history.pending_notifications())
+        preview = self.history.preview_run(
+            'be1', 'host-a', T0 + 10, [fixtures.candidate('u2')], policy)
+        self.assertEqual(before, (self.history.findings(),
+                                  self.history.runs(),
+                                  self.history.pending_notifications()))
+        real = self.complete('be1', T0 + 10, [fixtures.candidate('u2')],
+                             policy=policy)
+        self.assertEqual(real, preview)
+        self.assertEqual({('u1', S.RESOLVED), ('u2', S.SUSPECTED)},
+                         {(t.candidate.resource_id, t.new_state)
+                          for t in real})
+
+    def test_purge_keeps_open_findings_running_and_newest_runs(self):
+        day = 86400
+        self.complete('be1', T0, [fixtures.candidate('gone')])
+        self.complete('be1', T0 + day, [fixtures.candidate('open')])
+        self.complete('be1', T0 + 2 * day, [fixtures.candidate('open')])
+        running = self.history.start_run('be1', 'host-a', T0 - day)
+        failed = self.history.start_run('be2', 'host-a', T0)
+        self.history.fail_run(failed, T0 + 1, 'boom', [])
+
+        purged = self.history.purge(T0 + 10 * day)
+        # 'gone' was resolved by the second pass; the first run is older
+        # than the open finding's first sighting. be2's only run is its
+        # newest; the running run is never purged.
+        self.assertEqual({'runs': 1, 'findings': 1}, purged)
+        self.assertEqual(['open'], [f.resource_id
+                                    for f in self.history.findings()])
+        self.assertEqual({running, failed} | {r.id for r in self.history.runs(
+            backend='be1', status=model.RunStatus.OK)},
+            {r.id for r in self.history.runs()})
+        self.assertEqual(2, len(self.history.runs(
+            backend='be1', status=model.RunStatus.OK)))
+
+    def test_snapshot(self):
+        self.complete('be1', T0, [fixtures.candidate('u1'),
+                                  fixtures.candidate('u2')],
+                      announce=lambda ts: [('e', {})])
+        failed = self.history.start_run('be1', 'host-a', T0 + 5)
+        self.history.fail_run(failed, T0 + 6, 'boom', [('e', {})])
+        [item, _] = self.history.pending_notifications()
+        self.history.notification_failed(item.id, 'broker down')
+        snap = self.history.snapshot()
+        self.assertEqual({('be1', 'array_only', 'confirmed'): 2},
+                         snap.findings)
+        self.assertEqual({'be1': T0}, snap.last_ok)
+        self.assertEqual(model.RunStatus.FAILED, snap.last_run['be1'].status)
+        self.assertEqual((2, 1, T0), (snap.outbox_depth,
+                                      snap.outbox_undelivered,
+                                      snap.outbox_oldest))

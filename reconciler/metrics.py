@@ -1,0 +1,143 @@
+"""The daemon's Prometheus metrics: what an operator alerts on.
+
+What must survive a restart (open findings, the last successful pass of each
+backend, the notification outbox) is read from the history at each scrape,
+so every daemon of an HA group reports the same truth. Pass results,
+durations, stage timings and lock ownership are this process's own. The
+alert to set is on ``cinder_reconciler_last_success_timestamp_seconds``: it
+stops moving when a daemon is dead, stuck or failing.
+"""
+
+import contextlib
+import threading
+import time
+
+from oslo_log import log as logging
+import prometheus_client
+from prometheus_client import core
+
+LOG = logging.getLogger(__name__)
+
+PREFIX = 'cinder_reconciler_'
+# A pass lists whole backends: seconds to tens of minutes.
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600,
+                    float('inf'))
+# The stages a pass reports in its inventory, as seconds.
+STAGES = {'array': 'array_seconds', 'cinder': 'cinder_seconds',
+          'recheck': 'recheck_seconds'}
+
+
+class _HistoryCollector(object):
+    """Gauges read from the history when Prometheus scrapes."""
+
+    def __init__(self, history):
+        self.history = history
+
+    def describe(self):
+        return []  # read at each scrape, never at registration
+
+    def collect(self):
+        up = core.GaugeMetricFamily(
+            PREFIX + 'history_up',
+            'Whether the last scrape could read the history database.')
+        try:
+            snap = self.history.snapshot()
+        except Exception as e:
+            LOG.warning('Metrics: could not read the history: %s',
+                        type(e).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        findings = core.GaugeMetricFamily(
+            PREFIX + 'findings', 'Open findings.',
+            labels=['backend', 'kind', 'state'])
+        for (backend, kind, state), n in sorted(snap.findings.items()):
+            findings.add_metric([backend, kind, state], n)
+        yield findings
+        last_ok = core.GaugeMetricFamily(
+            PREFIX + 'last_success_timestamp_seconds',
+            "When the backend's newest successful pass finished.",
+            labels=['backend'])
+        for backend, at in sorted(snap.last_ok.items()):
+            last_ok.add_metric([backend], at)
+        yield last_ok
+        last = core.GaugeMetricFamily(
+            PREFIX + 'last_pass_ok',
+            "1 if the backend's newest finished pass succeeded, else 0.",
+            labels=['backend'])
+        for backend, run in sorted(snap.last_run.items()):
+            last.add_metric([backend], int(run.status == 'ok'))
+        yield last
+        for name, text, value in (
+                ('outbox_depth', 'Notifications waiting to be sent.',
+                 snap.outbox_depth),
+                ('outbox_undelivered',
+                 'Waiting notifications whose send already failed.',
+                 snap.outbox_undelivered),
+                ('outbox_oldest_age_seconds',
+                 'Age of the oldest waiting notification (0: none).',
+                 time.time() - snap.outbox_oldest
+                 if snap.outbox_oldest else 0)):
+            yield core.GaugeMetricFamily(PREFIX + name, text, value=value)
+
+
+class Metrics(object):
+    """One process's metrics registry, and its HTTP endpoint."""
+
+    def __init__(self, history):
+        self.registry = prometheus_client.CollectorRegistry()
+        self.passes = prometheus_client.Counter(
+            PREFIX + 'passes', 'Passes by backend and result.',
+            ['backend', 'status'], registry=self.registry)
+        self.duration = prometheus_client.Histogram(
+            PREFIX + 'pass_duration_seconds', 'Duration of passes.',
+            ['backend'], buckets=DURATION_BUCKETS, registry=self.registry)
+        self.stage = prometheus_client.Gauge(
+            PREFIX + 'pass_stage_seconds',
+            "Seconds the backend's newest ok pass spent in each stage.",
+            ['backend', 'stage'], registry=self.registry)
+        self.lock = prometheus_client.Gauge(
+            PREFIX + 'lock_held',
+            "1 while this daemon holds the backend's coordination lock.",
+            ['backend'], registry=self.registry)
+        self.registry.register(_HistoryCollector(history))
+        self._server = None
+        self._mutex = threading.Lock()
+
+    def observe(self, report, seconds):
+        """Account one finished pass (a ``manager.PassReport``)."""
+        self.passes.labels(report.backend, str(report.status)).inc()
+        self.duration.labels(report.backend).observe(seconds)
+        for stage, key in STAGES.items():
+            if key in report.inventory:
+                self.stage.labels(report.backend, stage).set(
+                    report.inventory[key])
+
+    @contextlib.contextmanager
+    def holding(self, backend):
+        gauge = self.lock.labels(backend)
+        gauge.set(1)
+        try:
+            yield
+        finally:
+            gauge.set(0)
+
+    def serve(self, host, port):
+        with self._mutex:
+            self._server, _ = prometheus_client.start_http_server(
+                port, addr=host, registry=self.registry)
+        LOG.info('Metrics served on http://%s:%d/metrics', host,
+                 self._server.server_port)
+
+    @property
+    def port(self):
+        return self._server.server_port if self._server else None
+
+    def stop(self):
+        with self._mutex:
+            server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
