@@ -13,7 +13,8 @@ Safety rules encoded here (see ../shared/reference/traps.md):
 - A volume's array key is ``name_id or id``, and any live row with either as
   id or name_id accounts for an array object (T4).
 - Transitional statuses and active migrations are never orphans (T8); a
-  Cinder row is Cinder-only only when settled (available/in-use).
+  Cinder row is Cinder-only only when settled (available/in-use) or left
+  in ``error_deleting`` (its object gone: safe to clean up, so reported).
 - A volume in a pool the array listing did not cover is unknown (T6).
 """
 
@@ -32,13 +33,25 @@ TRANSITIONAL_STATUSES = frozenset((
 SETTLED_MIGRATION = frozenset((None, '', 'none', 'success', 'error'))
 SETTLED_VOLUME = frozenset(('available', 'in-use'))
 SETTLED_SNAPSHOT = frozenset(('available',))
+# A failed delete: Cinder keeps the row until an operator deletes it again.
+# Compared like a settled row, so a row whose object is gone is reported.
+FAILED_DELETE = 'error_deleting'
+COMPARED_VOLUME = SETTLED_VOLUME | {FAILED_DELETE}
+COMPARED_SNAPSHOT = SETTLED_SNAPSHOT | {FAILED_DELETE}
 
 K = model.FindingKind
 R = model.ResourceType
+C = model.ObjectClass
 
 
 def volume_settled(volume):
     return (volume.status in SETTLED_VOLUME
+            and volume.migration_status in SETTLED_MIGRATION)
+
+
+def compared(volume):
+    """True if the volume's object must exist: settled or failed delete."""
+    return (volume.status in COMPARED_VOLUME
             and volume.migration_status in SETTLED_MIGRATION)
 
 
@@ -202,8 +215,8 @@ def compare(cinder, array):
                 obj))
 
     for v in cinder.volumes:
-        if not volume_settled(v):
-            skipped['volume ' + (v.status if v.status not in SETTLED_VOLUME
+        if not compared(v):
+            skipped['volume ' + (v.status if v.status not in COMPARED_VOLUME
                                  else 'migrating')] += 1
         elif idx.pools is not None and pool_of(v.host) not in idx.pools:
             skipped['volume outside listed pools'] += 1
@@ -217,8 +230,8 @@ def compare(cinder, array):
         parent = idx.volumes.get(s.volume_id)
         if s.id in array_snapshot_ids:
             continue
-        if s.status not in SETTLED_SNAPSHOT or parent is None or (
-                not volume_settled(parent)):
+        if s.status not in COMPARED_SNAPSHOT or parent is None or (
+                not compared(parent)):
             skipped['snapshot ' + s.status] += 1
         elif idx.pools is not None and pool_of(parent.host) not in idx.pools:
             skipped['snapshot outside listed pools'] += 1
@@ -281,13 +294,13 @@ def _still_cinder_only(suspect, cinder, array, backend_host):
     record = suspect.cinder_record
     if suspect.candidate.resource_type == R.SNAPSHOT:
         snap = cinder.get_snapshot(record.id)
-        if snap is None or snap.status not in SETTLED_SNAPSHOT:
+        if snap is None or snap.status not in COMPARED_SNAPSHOT:
             return False
         volume_id = snap.volume_id
     else:
         volume_id = record.id
     volume = cinder.get_volume(volume_id)
-    if (volume is None or not volume_settled(volume)
+    if (volume is None or not compared(volume)
             or backend_of(volume.host) != backend_host):
         return False
     if suspect.candidate.resource_type == R.SNAPSHOT:
@@ -297,8 +310,10 @@ def _still_cinder_only(suspect, cinder, array, backend_host):
 
 
 def _still_orphan_export(suspect, cinder, array):
-    obj = suspect.array_object
-    if array.refresh(obj) is None:
+    # Judged by the export as it is now: a finding re-checked from the
+    # history has only the listed export's name and host.
+    obj = array.refresh(suspect.array_object)
+    if obj is None:
         return False
     volume = cinder.volume_with_key(obj.uuid)
     if volume is None:
@@ -344,9 +359,10 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
     whose turn to be re-checked (``recheck_due``) this pass is not, and
     the other suspects, for ``confirm``. The re-check guards against
     creating or advancing a finding on a stale listing; a kept candidate
-    can do neither (history refuses it), and its finding still resolves on
-    the first ok pass that does not list it. Re-checking a backlog of
-    confirmed findings every pass costs look-ups per finding on both sides.
+    can do neither (history refuses it); once the listings stop showing
+    it, ``recheck_unlisted`` decides whether it resolves. Re-checking a
+    backlog of confirmed findings every pass costs look-ups per finding on
+    both sides.
 
     A listing cannot show everything a re-check finds: Cinder is listed by
     host, a re-check searches all of it, so a confirmed array-only volume
@@ -389,3 +405,57 @@ def confirm(suspects, cinder, array, backend_host):
         if holds:
             kept.append(suspect.candidate)
     return kept
+
+
+def suspect_of(candidate):
+    """The evidence to re-check a recorded finding from, as ``compare`` had.
+
+    A finding keeps the listed object's name and the details its re-check
+    reads (pool, parent, array host, the Cinder row's id and status), so a
+    finding the listings no longer show is looked up as ``confirm`` would.
+    """
+    details = dict(candidate.details)
+    if candidate.kind == K.CINDER_ONLY:
+        if candidate.resource_type == R.SNAPSHOT:
+            record = model.CinderSnapshot(
+                candidate.resource_id, details.get('volume_id'),
+                details.get('status'), candidate.project_id)
+        else:
+            record = model.CinderVolume(
+                candidate.resource_id, details.get('name_id'),
+                details.get('host'), details.get('status'),
+                project_id=candidate.project_id)
+        return Suspect(candidate, cinder_record=record)
+    if candidate.kind == K.ORPHAN_EXPORT:
+        uuid, cls = details.get('volume_uuid'), C.CINDER
+    elif candidate.kind == K.FOREIGN:
+        uuid, cls = None, C.FOREIGN
+    else:
+        uuid, cls = candidate.cinder_id, C.CINDER
+    return Suspect(candidate, model.ArrayObject(
+        candidate.resource_type, candidate.array_name, uuid, cls,
+        pool=details.get('pool'), parent_uuid=details.get('parent'),
+        group_uuid=details.get('group'), host=details.get('array_host')))
+
+
+def recheck_unlisted(confirmed, suspects, cinder, array, backend_host):
+    """Re-check the confirmed findings that this pass's listings lack.
+
+    ``confirmed`` are the candidates of the backend's confirmed findings,
+    ``suspects`` this pass's (from ``compare``). A listing that lacks an
+    object or a row (a partial answer, a pool listed short) proves nothing:
+    a confirmed finding resolves only when the look-ups of ``confirm`` say
+    it stopped being an orphan (its row or attachment is back, its object
+    is gone). Returns the candidates of those that still hold, which stay
+    confirmed. Errors propagate: the pass fails, nothing resolves.
+
+    Cost: look-ups on both sides for each confirmed finding missing from
+    the listings, which is rare (an orphan that was just cleaned up, then
+    resolved by this very look-up); a finding the listings keep missing
+    while it holds (its object moved out of the listed pools) costs them on
+    every pass.
+    """
+    listed = {s.candidate.identity for s in suspects}
+    return confirm([suspect_of(c) for c in confirmed
+                    if c.identity not in listed],
+                   cinder, array, backend_host)

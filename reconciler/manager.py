@@ -1,6 +1,7 @@
 """One pass over one backend: the only module that knows every stage.
 
-array view -> Cinder view -> plausibility -> compare -> confirm -> record ->
+array view -> Cinder view -> plausibility -> compare -> suspect cap ->
+confirm (and re-check confirmed findings the listings lack) -> record ->
 announce. The array is listed first: Cinder writes a row before the driver
 creates an object and removes it after the object is gone, so an object seen
 on the array already had its row when Cinder is listed afterwards.
@@ -46,27 +47,127 @@ class PassReport:
     inventory: dict = dataclasses.field(default_factory=dict)
 
 
-def check_plausible(previous, cinder_view, array_view, max_shrink_percent):
-    """Refuse listings that cannot be true (traps T1, T3, T15)."""
+def _cinder_hint(backend_host):
+    return ('check [DEFAULT] host / backend_host (Cinder records this '
+            "backend's volumes under %s) and that the [cinder] credentials "
+            'have the admin role' % backend_host)
+
+
+_ARRAY_HINT = ("check the backend's array options (address, credentials, "
+               'pools) and that the array answered in full')
+
+
+def check_plausible(previous, cinder_view, array_view, max_shrink_percent,
+                    known_missing=frozenset()):
+    """Refuse listings that cannot be true (traps T1, T3, T15).
+
+    Against the backend's last ok pass (a sharp shrink of either side) and,
+    needing no history, within this pass: Cinder's settled volumes in the
+    pools the listing covered must be on the array, all but a plausible
+    loss. ``known_missing`` are the ids of volumes already open Cinder-only
+    findings: their absence is no news about this listing.
+    """
     sizes = {'cinder_volumes': len(cinder_view.volumes),
              'array_objects': len(array_view.objects)}
     if previous is not None:
         for name, size in sizes.items():
             before = previous.inventory.get(name) or 0
             if before and size * 100 < before * (100 - max_shrink_percent):
+                hint = (_cinder_hint(cinder_view.backend_host)
+                        if name == 'cinder_volumes' else _ARRAY_HINT)
                 raise exception.ImplausibleInventory(
-                    '%s shrank from %d to %d since run %d (more than %d%%)'
-                    % (name, before, size, previous.id, max_shrink_percent))
+                    '%s shrank from %d to %d since run %d (more than %d%%); '
+                    '%s' % (name, before, size, previous.id,
+                            max_shrink_percent, hint))
     cinder_named = sum(1 for o in array_view.objects
                        if o.kind == model.ResourceType.VOLUME
                        and o.object_class == model.ObjectClass.CINDER)
     if not cinder_view.volumes and cinder_named:
         raise exception.ImplausibleInventory(
             'Cinder lists no volume on %s while the array holds %d '
-            'Cinder-named volumes; check [DEFAULT] host / backend_host and '
-            'that the [cinder] credentials have the admin role'
-            % (cinder_view.backend_host, cinder_named))
+            'Cinder-named volumes; %s'
+            % (cinder_view.backend_host, cinder_named,
+               _cinder_hint(cinder_view.backend_host)))
+    _check_cinder_volumes_listed(cinder_view, array_view, max_shrink_percent,
+                                 known_missing)
     return sizes
+
+
+def _check_cinder_volumes_listed(cinder_view, array_view, max_missing,
+                                 known_missing):
+    """Refuse a listing that lacks (nearly) all of Cinder's volumes.
+
+    Cinder's settled volumes in the pools the listing covered must have
+    their objects on the array, those already known missing aside. A
+    listing holding none of them, or lacking more than ``max_missing``
+    percent (the shrink limit: no plausible loss is larger), is a bad
+    answer or a wrong configuration, not that many lost volumes; without
+    history this is what catches it.
+    """
+    listed = {o.uuid for o in array_view.objects
+              if o.kind == model.ResourceType.VOLUME
+              and o.object_class == model.ObjectClass.CINDER}
+    expected = [v for v in cinder_view.volumes if engine.volume_settled(v)
+                and v.id not in known_missing
+                and (array_view.pools is None
+                     or engine.pool_of(v.host) in array_view.pools)]
+    missing = sum(1 for v in expected if v.key not in listed)
+    # Below 100%, holding none of them is always over the limit.
+    if missing * 100 > len(expected) * max_missing:
+        raise exception.ImplausibleInventory(
+            'the array listing lacks %d of the %d settled volumes Cinder '
+            'shows on %s in the listed pools (more than %d%%): a partial or '
+            'wrong answer, not that many lost volumes; %s'
+            % (missing, len(expected), cinder_view.backend_host,
+               max_missing, _ARRAY_HINT))
+
+
+# New suspects a pass may always add: on a small backend a few real
+# orphans are a large share of it, and a handful of look-ups is cheap.
+SUSPECT_CAP_FLOOR = 10
+
+
+def check_suspect_cap(suspects, open_findings, cinder_view, array_view,
+                      max_percent):
+    """Refuse a pass that would turn too much of the backend suspect.
+
+    Checked before any point look-up, so one bad listing never costs
+    thousands of look-ups nor produces hundreds of findings. Suspects of
+    findings already open (``open_findings``: their identities) do not
+    count: the cap is on what this pass alone would add. The backend's size
+    is the larger of Cinder's side (volumes and snapshots) and the array's
+    (objects). Up to SUSPECT_CAP_FLOOR new suspects always pass;
+    ``max_percent`` = 100 disables the cap.
+    """
+    new = sum(1 for s in suspects
+              if s.candidate.identity not in open_findings)
+    size = max(len(cinder_view.volumes) + len(cinder_view.snapshots),
+               len(array_view.objects))
+    if (max_percent < 100 and new > SUSPECT_CAP_FLOOR
+            and new * 100 > size * max_percent):
+        raise exception.ImplausibleInventory(
+            'this pass would add %d suspects on a backend of %d objects '
+            '(more than reconciler_max_suspect_percent = %d%%): one listing '
+            'cannot be trusted with that many orphans; %s. If the orphans '
+            'are real (a first pass over an old backend), raise '
+            'reconciler_max_suspect_percent for one pass'
+            % (new, size, max_percent, _ARRAY_HINT))
+
+
+def _candidate(finding):
+    """The candidate a finding of the history stands for."""
+    return model.Candidate(
+        finding.kind, finding.resource_type, finding.resource_id,
+        array_name=finding.array_name, cinder_id=finding.cinder_id,
+        project_id=finding.project_id,
+        details=tuple(sorted(finding.details.items())))
+
+
+def _missing_volumes(identities):
+    """Ids of the volumes among finding identities that are Cinder-only."""
+    return {resource_id for kind, rtype, resource_id in identities
+            if (kind, rtype) == (model.FindingKind.CINDER_ONLY,
+                                 model.ResourceType.VOLUME)}
 
 
 class BackendReconciler(object):
@@ -86,6 +187,16 @@ class BackendReconciler(object):
             raise exception.PassInterrupted(
                 'interrupted: the service is stopping or the backend lock '
                 'was lost')
+
+    def _open_findings(self):
+        """Candidates of the confirmed findings; identities of the others."""
+        findings = self.history.findings
+        name = self.backend.name
+        confirmed = [_candidate(f) for f in findings(
+            name, state=model.FindingState.CONFIRMED)]
+        suspected = {(f.kind, f.resource_type, f.resource_id) for f in
+                     findings(name, state=model.FindingState.SUSPECTED)}
+        return confirmed, suspected
 
     def run_pass(self, stop=None, dry_run=False):
         """One pass; ``stop`` is the backend's coordination Lease (or an
@@ -124,17 +235,30 @@ class BackendReconciler(object):
             cinder_view = inventory.view(backend.cinder_host)
             self._checkpoint(stop)
             previous = self.history.last_ok_run(backend.name)
+            confirmed, suspected = self._open_findings()
+            confirmed_ids = {c.identity for c in confirmed}
+            open_ids = confirmed_ids | suspected
             sizes = check_plausible(previous, cinder_view, array_view,
-                                    backend.reconciler_max_shrink_percent)
+                                    backend.reconciler_max_shrink_percent,
+                                    _missing_volumes(open_ids))
             comparison = engine.compare(cinder_view, array_view)
+            check_suspect_cap(comparison.suspects, open_ids,
+                              cinder_view, array_view,
+                              backend.reconciler_max_suspect_percent)
             self._checkpoint(stop)
             kept, suspects = engine.keep_confirmed(
-                comparison.suspects, self.history.confirmed(backend.name),
+                comparison.suspects, confirmed_ids,
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             rechecking = time.monotonic()
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host)
+            # Confirmed findings the listings lack resolve only if a
+            # look-up says so; those that still hold stay confirmed.
+            unlisted = engine.recheck_unlisted(
+                confirmed, comparison.suspects, inventory, driver,
+                backend.cinder_host)
+            candidates += unlisted
             recheck_seconds = time.monotonic() - rechecking
         self._checkpoint(stop)
         report.inventory = dict(
@@ -145,6 +269,7 @@ class BackendReconciler(object):
             array_requests=array_view.requests,
             recheck_seconds=round(recheck_seconds, 3),
             suspects=len(comparison.suspects), rechecked=len(suspects),
+            unlisted_kept=len(unlisted),
             recheck_requests=inventory.requests - cinder_view.requests)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,

@@ -57,7 +57,19 @@ OPTS = [
     cfg.IntOpt('reconciler_max_shrink_percent', default=50, min=1, max=100,
                help='A listing that shrank by more than this percentage '
                     "since the backend's last successful pass fails the "
-                    'pass as implausible.'),
+                    'pass as implausible. Without history, so does a listing '
+                    "that lacks more than this percentage of Cinder's "
+                    'settled volumes in the pools it covered (one holding '
+                    'none of them, for any value below 100).'),
+    cfg.IntOpt('reconciler_max_suspect_percent', default=25, min=1, max=100,
+               help='A pass whose comparison would add more new suspects '
+                    '(differences not already open findings) than this '
+                    "percentage of the backend's size (the larger of "
+                    "Cinder's volumes plus snapshots and the array's "
+                    'objects) fails as implausible, before any point '
+                    'look-up. A pass may always add up to 10. 100 disables '
+                    'the cap; raise it for one pass to take in a backend '
+                    'with that many real orphans.'),
 ]
 
 

@@ -8,6 +8,9 @@ the "array" between a listing and a re-check. Names follow Cinder's templates
     snapshots: [{name: snapshot-<uuid>, volume: volume-<uuid>}]
     exports:   [{volume: volume-<uuid>, host: compute-1, initiators: [...]}]
     error: "text"      # optional: every call fails with this (fault injection)
+
+``volumes`` must be there (an empty list for an empty array): a file
+without it is not an array without volumes. Every section is a list.
 """
 
 import json
@@ -31,6 +34,18 @@ OPTS = [
 _LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 _TEMP = re.compile(r'^clone-snap-(%s)$' % names.UUID)
 _UNMANAGED = re.compile(r'^unm-(%s)$' % names.UUID)
+
+
+def _check_sections(data, path):
+    """The file has the sections an array has, each a list."""
+    if 'volumes' not in data:
+        raise exception.ArrayResponseError(
+            'fake array %s has no volumes section: an incomplete file, '
+            'not an empty array (write "volumes: []")' % path)
+    for section in ('volumes', 'snapshots', 'exports'):
+        if not isinstance(data.get(section, []), list):
+            raise exception.ArrayResponseError(
+                'fake array %s: %s is not a list' % (path, section))
 
 
 class FakeDriver(base.ArrayDriver):
@@ -67,6 +82,7 @@ class FakeDriver(base.ArrayDriver):
                 'fake array %s: top level is not a mapping' % path)
         if data.get('error'):
             raise exception.ArrayError('fake array: %s' % data['error'])
+        _check_sections(data, path)
         return data
 
     def decode_name(self, name):
@@ -88,18 +104,18 @@ class FakeDriver(base.ArrayDriver):
 
     def _objects(self, data):
         try:
-            for v in data.get('volumes') or ():
+            for v in data['volumes']:
                 _, cls, uuid = self.decode_name(v['name'])
                 yield model.ArrayObject(
                     model.ResourceType.VOLUME, v['name'], uuid, cls,
                     pool=v.get('pool'), size_gib=v.get('size'))
-            for s in data.get('snapshots') or ():
+            for s in data.get('snapshots', ()):
                 _, cls, uuid = self.decode_name(s['name'])
                 _, _, parent = self.decode_name(s.get('volume') or '')
                 yield model.ArrayObject(
                     model.ResourceType.SNAPSHOT, s['name'], uuid, cls,
                     parent_uuid=parent)
-            for e in data.get('exports') or ():
+            for e in data.get('exports', ()):
                 _, cls, uuid = self.decode_name(e['volume'])
                 yield model.ArrayObject(
                     model.ResourceType.EXPORT,

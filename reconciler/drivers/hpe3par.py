@@ -582,8 +582,14 @@ class HPE3PARDriver(base.ArrayDriver):
         # look among the parent's virtual copies.
         cl = self._client_or_fail()
         parent = names.volume_name(volume_key)
-        for member in self._get('GET /volumes?query="copyOf EQ %s"' % parent,
-                                cl.getVolumeSnapshots, parent) or ():
+        members = self._get('GET /volumes?query="copyOf EQ %s"' % parent,
+                            cl.getVolumeSnapshots, parent)
+        if not isinstance(members, list) or not all(
+                isinstance(m, str) for m in members):
+            raise exception.ArrayResponseError(
+                '%s: virtual copies of %s: not a list of names'
+                % (self._where(), parent))
+        for member in members:
             if names.parse(member).group_uuid == group_snapshot_id:
                 return self._lookup(member)
         return None

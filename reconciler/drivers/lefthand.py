@@ -297,17 +297,36 @@ class LeftHandDriver(base.ArrayDriver):
 
     # Listing.
 
-    def _members(self, body, what):
+    def _members(self, body, what, selected=False):
+        """The members of a collection whose ``total`` says they are all.
+
+        A collection without ``members`` is not an empty list, and one
+        without ``total`` cannot show it is complete; only a collection
+        whose fields were ``selected`` (expanded in a volume, members only)
+        may lack ``total``.
+        """
         members = _field(body, 'members', 'the %s' % what)
         if not isinstance(members, list):
             raise exception.ArrayResponseError(
                 'the LeftHand API returned %s that are not a list' % what)
-        total = body.get('total')
-        if total is not None and total != len(members):
+        if selected and 'total' not in body:
+            return members
+        total = _field(body, 'total', 'the %s' % what)
+        if isinstance(total, bool) or total != len(members):
             raise exception.ArrayResponseError(
-                'the LeftHand API listed %d of %s %s'
+                'the LeftHand API listed %d of %r %s'
                 % (len(members), total, what))
         return members
+
+    @staticmethod
+    def _cluster_of(entity, what):
+        """The cluster a volume or snapshot belongs to: always named."""
+        cluster = _field(entity, 'clusterName', what)
+        if not isinstance(cluster, str) or not cluster:
+            raise exception.ArrayResponseError(
+                'the LeftHand API returned %s in no known cluster '
+                '(clusterName %r)' % (what, cluster))
+        return cluster
 
     def list_objects(self):
         start = time.monotonic()
@@ -323,7 +342,7 @@ class LeftHandDriver(base.ArrayDriver):
                 for s in servers}
         objects = []
         for entity in volumes:
-            if _field(entity, 'clusterName', 'a volume') != self._cluster:
+            if self._cluster_of(entity, 'a volume') != self._cluster:
                 continue
             snapshots = self._snapshot_names(entity)
             if snapshots is None:
@@ -354,7 +373,8 @@ class LeftHandDriver(base.ArrayDriver):
         if resource is None:
             return []
         return [_field(s, 'name', 'a snapshot of %s' % name)
-                for s in self._members(resource, 'snapshots of %s' % name)]
+                for s in self._members(resource, 'snapshots of %s' % name,
+                                       selected=True)]
 
     # Point look-ups: objects outside our cluster are not ours.
 
@@ -371,7 +391,7 @@ class LeftHandDriver(base.ArrayDriver):
             raise exception.ArrayResponseError(
                 'the LeftHand API answered %s when asked for %s %s'
                 % (entity['name'], kind, name))
-        if _field(entity, 'clusterName', 'a %s' % kind) != self._cluster:
+        if self._cluster_of(entity, 'a %s' % kind) != self._cluster:
             return None
         return entity
 

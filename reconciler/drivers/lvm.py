@@ -89,6 +89,25 @@ def parse_tgtadm(text):
     return {iqn: frozenset(i) for iqn, i in targets.items()}
 
 
+def parse_lvs_report(text, vg):
+    """The rows of ``lvs --reportformat json``: ``{"report": [{"lv": []}]}``.
+
+    The shape is checked, not only the syntax: a report without its ``lv``
+    list, or with rows that are not objects, is an error, never a volume
+    group without volumes.
+    """
+    try:
+        [report] = json.loads(text)['report']
+        rows = report['lv']
+        if not isinstance(rows, list) or not all(
+                isinstance(row, dict) for row in rows):
+            raise TypeError('"lv" is not a list of rows')
+    except (ValueError, KeyError, TypeError) as e:
+        raise exception.ArrayResponseError(
+            'lvs %s: malformed report (%s: %s)' % (vg, type(e).__name__, e))
+    return rows
+
+
 def parse_rtstool(text):
     """``cinder-rtstool get-targets``: one target name a line."""
     targets = {}
@@ -170,9 +189,8 @@ class LVMDriver(base.ArrayDriver):
         out = self._run(self._lvm_env() + [
             'lvs', '--readonly', '--reportformat', 'json', '--units', 'g',
             '--nosuffix', '-o', _FIELDS, vg])
+        rows = parse_lvs_report(out, vg)
         try:
-            [report] = json.loads(out)['report']
-            rows = report['lv']
             objects = [self._object(row) for row in rows]
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise exception.ArrayResponseError(

@@ -43,7 +43,8 @@ OPTS = [
 
 
 def _name(reference):
-    if not isinstance(reference, dict):
+    """The array name in a reference; one that names nothing is malformed."""
+    if not isinstance(reference, dict) or not any(reference.values()):
         raise TypeError('reference %r' % (reference,))
     return str(reference.get('source-name') or reference.get('source-id')
                or sorted(reference.items()))

@@ -135,6 +135,7 @@ class MStorageDriver(base.ArrayDriver):
             insecure=backend.nec_ssh_insecure_host_key,
             timeout=backend.nec_ismcli_timeout,
             lock_key=backend.nec_diskarray_name or backend.nec_ismcli_fip)
+        self._listed_lds = 0     # LDs in our pools at this pass's listing
 
     def open(self):
         self.cli.connect()
@@ -163,7 +164,20 @@ class MStorageDriver(base.ArrayDriver):
     # Listing.
 
     def _configuration(self):
-        return nec_xml.parse(self.cli.run(self.command))
+        """The array's configuration, checked: for listings and look-ups.
+
+        A point look-up reads the same document as the listing, so it
+        passes the same checks: an answer that could not cover this
+        backend fails the pass instead of reading as "absent".
+        """
+        config = nec_xml.parse(self.cli.run(self.command))
+        missing = (self.volume_pools | self.backup_pools) - config.pools
+        if missing:
+            raise exception.ArrayResponseError(
+                '%s has no pool %s of nec_pools/nec_backup_pools; refusing '
+                'an answer that cannot cover this backend'
+                % (self.cli.where, ', '.join(map(str, sorted(missing)))))
+        return config
 
     def _object(self, ld):
         in_backup_only = (ld.pool in self.backup_pools
@@ -197,12 +211,6 @@ class MStorageDriver(base.ArrayDriver):
     def list_objects(self):
         start = time.monotonic()
         config = self._configuration()
-        missing = (self.volume_pools | self.backup_pools) - config.pools
-        if missing:
-            raise exception.ArrayResponseError(
-                '%s has no pool %s of nec_pools/nec_backup_pools; refusing '
-                'a listing that cannot cover this backend'
-                % (self.cli.where, ', '.join(map(str, sorted(missing)))))
         if self.backend.nec_ldset:
             LOG.info('Backend %s: nec_ldset = %s maps every volume to all '
                      'hosts through one LD set, so exports cannot be told '
@@ -210,9 +218,32 @@ class MStorageDriver(base.ArrayDriver):
                      self.backend.name, self.backend.nec_ldset)
         objects = tuple(self._objects(
             config, self.volume_pools | self.backup_pools))
+        self._listed_lds = self._our_lds(config)
         # NEC reports no pools to Cinder: the listing covers the backend.
         return model.ArrayView(objects, fetched_at=time.time(),
                                seconds=time.monotonic() - start, requests=1)
+
+    def _our_lds(self, config):
+        pools = self.volume_pools | self.backup_pools
+        return sum(1 for ld in config.lds if ld.pool in pools)
+
+    def _check_lookup_answer(self, config):
+        """A look-up's document must still hold about what the listing did.
+
+        It is the whole configuration again: one whose LDs in this
+        backend's pools shrank beyond the shrink limit since this pass's
+        listing (an empty Logical Disk chapter) is a bad answer, and would
+        read every object as gone.
+        """
+        listed = self._listed_lds
+        now = self._our_lds(config)
+        limit = self.backend.reconciler_max_shrink_percent
+        if listed and now * 100 < listed * (100 - limit):
+            raise exception.ArrayResponseError(
+                '%s answered a look-up with %d LDs in the pools of this '
+                'backend where its listing held %d moments before (more '
+                'than reconciler_max_shrink_percent = %d%% fewer); refusing '
+                'it' % (self.cli.where, now, listed, limit))
 
     def _find(self, name, export=False):
         """The LD (or export) named ``name`` anywhere on the array, or None.
@@ -220,7 +251,9 @@ class MStorageDriver(base.ArrayDriver):
         By name alone: whatever pool or RPL attribute the LD has now, an LD
         with that name means the object is there.
         """
-        for obj in self._objects(self._configuration()):
+        config = self._configuration()
+        self._check_lookup_answer(config)
+        for obj in self._objects(config):
             if obj.name == name and (obj.kind == R.EXPORT) == export:
                 return obj
         return None

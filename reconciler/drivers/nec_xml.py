@@ -5,8 +5,8 @@ document: chapters of objects of sections of named units. We read the logical
 disks, the pools and the LD sets (with their initiators and LUN lists) and
 nothing else. The text comes from the network, so it is parsed with
 defusedxml and any DTD is refused; a document that is not complete and
-well-formed, or that lacks a unit we rely on, is an error, never a shorter
-inventory.
+well-formed, or that lacks a chapter or unit we rely on, is an error, never
+a shorter inventory.
 
 An array lists tens of thousands of LDs, ten elements each: the document is
 parsed incrementally, each OBJECT read into a record and dropped as soon as
@@ -136,6 +136,14 @@ def _ldset(protocol, initiator_section, initiator_unit, obj, where):
                  frozenset(ldns))
 
 
+# Chapters the listing reads, and what each holds: a document without one
+# of them is incomplete (an absent chapter is not an empty list), while a
+# present but empty one is an array without such objects.
+REQUIRED_CHAPTERS = {
+    'Pool': 'the pools',
+    'Logical Disk': 'the logical disks',
+    'Access Control': 'the LD sets, which the exports are read from',
+}
 _POOLS = ('Pool', 'Pool')                   # (CHAPTER name, OBJECT name)
 _LDS = ('Logical Disk', 'Logical Disk')
 _FC = ('Access Control', 'LD Set(FC)')
@@ -163,6 +171,14 @@ def _check(root):
                    % ((code.text or '').strip(), message.strip()[:300]))
 
 
+def _require_chapters(chapters):
+    """The document has every chapter the listing depends on."""
+    for name, holds in REQUIRED_CHAPTERS.items():
+        if name not in chapters:
+            raise _bad('lacks CHAPTER "%s" (%s): an incomplete document, '
+                       'not an empty one' % (name, holds))
+
+
 def _events(data):
     """(event, element) of the document, as parsed; DTDs refused."""
     try:
@@ -180,6 +196,7 @@ def parse(data):
     data = _EXIT_STATUS.sub(b'', data)
     read = {key: [] for key in _READERS}
     errors = {}
+    chapters = set()
     root, path = None, []       # path: the open elements, root first
     for event, element in _events(data):
         if event == 'start':
@@ -188,6 +205,9 @@ def parse(data):
             path.append(element)
             continue
         path.pop()
+        if len(path) == 2 and path[1].tag == 'CMD_REQUEST' and (
+                element.tag == 'CHAPTER'):
+            chapters.add(element.get('name'))
         # REQUEST/CMD_REQUEST/CHAPTER/OBJECT: read it, then let it go.
         if len(path) != 3 or path[1].tag != 'CMD_REQUEST' or (
                 path[2].tag != 'CHAPTER'):
@@ -204,6 +224,7 @@ def parse(data):
             errors.setdefault(key, e)
             records.append(None)        # keeps the numbering
     _check(root)
+    _require_chapters(chapters)
     for key in _READERS:
         if key in errors:
             raise errors[key]

@@ -21,6 +21,35 @@ def _malformed(what, error):
                                         % (what, type(error).__name__, error))
 
 
+def _text(value, what):
+    if not isinstance(value, str) or not value:
+        raise TypeError('%s %r' % (what, value))
+    return value
+
+
+def _bytes(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError('%s %r' % (what, value))
+    return value
+
+
+def _entries(data, what):
+    """``data``, a list of JSON objects (rows of an ``rbd`` answer)."""
+    if not isinstance(data, list) or not all(
+            isinstance(row, dict) for row in data):
+        raise TypeError('%s: not a list of objects' % what)
+    return data
+
+
+def _listed(value, what):
+    """A whole-pool answer of the binding: None is no answer, not empty."""
+    if value is None:
+        raise exception.ArrayResponseError(
+            'rbd %s: no answer (the pool or its directory is missing)'
+            % what)
+    return value
+
+
 class CLIClient(object):
     """``rbd ... --format json``, one command per question."""
 
@@ -65,12 +94,12 @@ class CLIClient(object):
         """``({image: size}, {image: {snap: size}})`` of the whole pool."""
         images, snaps = {}, {}
         try:
-            for row in self._rbd('ls', '-l', self.pool):
-                image, size = row['image'], row['size']
-                if not isinstance(image, str) or not image:
-                    raise TypeError('image name %r' % (image,))
+            for row in _entries(self._rbd('ls', '-l', self.pool), 'rows'):
+                image = _text(row['image'], 'image name')
+                size = _bytes(row['size'], 'size of %s' % image)
                 if 'snapshot' in row:
-                    snaps.setdefault(image, {})[row['snapshot']] = size
+                    snap = _text(row['snapshot'], 'snapshot name')
+                    snaps.setdefault(image, {})[snap] = size
                 else:
                     images[image] = size
         except (KeyError, TypeError) as e:
@@ -80,8 +109,8 @@ class CLIClient(object):
     def image_size(self, image):
         info = self._or_none('info', self._spec(image), expect=dict)
         try:
-            return None if info is None else info['size']
-        except KeyError as e:
+            return None if info is None else _bytes(info['size'], 'size')
+        except (KeyError, TypeError) as e:
             raise _malformed('info %s' % self._spec(image), e)
 
     def snapshots(self, image):
@@ -89,7 +118,8 @@ class CLIClient(object):
         snaps = self._or_none('snap', 'ls', self._spec(image))
         try:
             return None if snaps is None else {
-                s['name']: s.get('size') for s in snaps}
+                _text(s['name'], 'snapshot name'): s.get('size')
+                for s in _entries(snaps, 'snapshots')}
         except (KeyError, TypeError) as e:
             raise _malformed('snap ls %s' % self._spec(image), e)
 
@@ -99,8 +129,9 @@ class CLIClient(object):
 
     def trash(self):
         try:
-            return [(e['id'], e['name'])
-                    for e in self._rbd('trash', 'ls', '--all', self.pool)]
+            return [(_text(e['id'], 'trash id'), _text(e['name'], 'name'))
+                    for e in _entries(self._rbd('trash', 'ls', '--all',
+                                                self.pool), 'entries')]
         except (KeyError, TypeError) as e:
             raise _malformed('trash ls %s' % self.pool, e)
 
@@ -153,8 +184,8 @@ class BindingClient(object):
 
     def listing(self):
         images, snaps = {}, {}
-        for name in self._call('list', lambda: self.rbd.RBD().list(
-                self.ioctx)) or ():
+        for name in _listed(self._call('list', lambda: self.rbd.RBD().list(
+                self.ioctx)), 'list'):
             found = self._image(name, lambda i: (i.size(), {
                 s['name']: s['size'] for s in i.list_snaps()}))
             if found is not None:       # removed since the list: not there
@@ -175,9 +206,9 @@ class BindingClient(object):
                                 snapshot=snap))
 
     def trash(self):
-        return [(e['id'], e['name']) for e in self._call(
+        return [(e['id'], e['name']) for e in _listed(self._call(
             'trash_list', lambda: list(self.rbd.RBD().trash_list(
-                self.ioctx))) or ()]
+                self.ioctx))), 'trash_list')]
 
     def close(self):
         self.ioctx.close()

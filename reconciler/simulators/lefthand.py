@@ -15,6 +15,7 @@ read the counters (``logins``, ``logouts``, ``open_sessions``, ``requests``).
 """
 
 import collections
+import copy
 import dataclasses
 import http.server
 import itertools
@@ -58,7 +59,7 @@ class Fault:
     ``status`` and ``message``), ``delay`` (answer ``seconds`` late),
     ``drop`` (close the connection unanswered), ``expire`` (the request's
     session has expired: HTTP 401; with ``lock_out`` every later login
-    fails too).
+    fails too), ``edit`` (answer ``edit(document)`` instead: a wrong shape).
     """
 
     action: str
@@ -69,6 +70,7 @@ class Fault:
     message: str = 'Injected fault.'
     seconds: float = 0.0
     lock_out: bool = False
+    edit: object = None
     seen: int = 0
     fired: int = 0
 
@@ -367,7 +369,10 @@ class LeftHandSimulator:
                                  % (method, url.path))
                 query = urllib.parse.parse_qs(url.query)
                 ident = path[1] if len(path) == 2 else None
-                return 200, self._get(kinds[path[0]], ident, query), {}
+                doc = self._get(kinds[path[0]], ident, query)
+                if fault and fault.action == 'edit':
+                    doc = fault.edit(copy.deepcopy(doc))
+                return 200, doc, {}
             except _Reply as reply:
                 return reply.status, reply.doc, {}
 

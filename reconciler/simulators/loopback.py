@@ -178,8 +178,11 @@ class LoopbackCloud:
         return found
 
     def write_conf(self, path, database, sightings=2, grace=0,
-                   backends=None):
-        """The reconciler's configuration file for this cloud."""
+                   backends=None, **backend_options):
+        """The reconciler's configuration file for this cloud.
+
+        ``backend_options`` go to every backend group.
+        """
         names = backends or list(self.arrays)
         lines = ['[DEFAULT]', 'host = %s' % HOST,
                  'enabled_backends = %s' % ','.join(names), '',
@@ -194,7 +197,7 @@ class LoopbackCloud:
         for name in names:
             options = dict(self.arrays[name].options(),
                            reconciler_sightings=sightings,
-                           reconciler_grace_period=grace)
+                           reconciler_grace_period=grace, **backend_options)
             lines += ['[%s]' % name] + ['%s = %s' % kv
                                         for kv in options.items()] + ['']
         with open(path, 'w') as f:

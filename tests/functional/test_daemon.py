@@ -54,7 +54,7 @@ class DaemonTest(base.BaseTestCase):
         self.tmp = self.demo.tmp
         self.demo.proxy.delay(r'host=demo-host%40slow', SLOW_SECONDS)
         with open(os.path.join(self.tmp, 'empty.yaml'), 'w') as f:
-            f.write('{}')
+            f.write('{"volumes": []}')
         self.demo.manage('db', 'sync')
         self.history = history.History('sqlite:///%s/r.sqlite' % self.tmp)
 

@@ -60,7 +60,7 @@ class HATest(base.BaseTestCase):
         self.demo = self.useFixture(local_fixtures.DemoCloud(
             CONF, member='m0', redis=self.redis.url(timeout=TOOZ_TIMEOUT)))
         with open(os.path.join(self.demo.tmp, 'empty.yaml'), 'w') as f:
-            f.write('{}')
+            f.write('{"volumes": []}')
         self.demo.manage('db', 'sync')
         self.demo.proxy.delay(r'/volumes/detail', PASS_SECONDS)
         self.history = history.History(

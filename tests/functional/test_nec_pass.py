@@ -11,6 +11,7 @@ from reconciler.simulators import nec
 from reconciler.simulators import scenario as scn
 from tests.functional import fixtures
 from tests import nec_fixtures
+from tests.unit.drivers import test_nec_faults
 
 uid = scn.uid
 K = model.FindingKind
@@ -149,3 +150,42 @@ class NecPassTest(fixtures.DriverPassTestCase):
         self.assertNotIn(
             (K.ORPHAN_EXPORT, R.EXPORT, export_name(uid('v5'), 'compute-1')),
             found)
+
+    def test_empty_logical_disk_chapter_on_a_fresh_database_fails(self):
+        """A well-formed document whose Logical Disk chapter is empty.
+
+        Pools present, no history to compare with: once an ok pass of
+        suspects, look-ups reading "absent" and confirmed Cinder-only
+        findings for every volume.
+        """
+        self.nec.simulator.inject(nec.Fault.PAYLOAD, payload=test_nec_faults.
+                                  edited(self.array, 'Logical Disk',
+                                         empty=True))
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertIn('the array listing lacks 32 of the 32 settled volumes',
+                      report.error)
+        self.assertEqual({}, self.findings())
+        # Refused before any look-up.
+        self.assertEqual(1, len(self.nec.simulator.commands))
+
+    def test_lookup_answered_with_an_empty_document_resolves_nothing(self):
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before = self.findings()
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, before)
+        # The leak goes from the listing: only a look-up can resolve it,
+        # and the look-up is answered with an empty document.
+        self.array.remove_ld(NAMES.volume(uid('leak')))
+        for payload in (test_nec_faults.EMPTY_REQUEST,
+                        test_nec_faults.edited(self.array, 'Logical Disk',
+                                               empty=True)):
+            self.nec.simulator.inject(nec.Fault.PAYLOAD, after=1,
+                                      payload=payload)
+            report = self.run_pass()
+            self.assertEqual(model.RunStatus.FAILED, report.status)
+            self.assertEqual(before, self.findings())
+        self.nec.simulator.inject(None)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        before[(K.ARRAY_ONLY, R.VOLUME, uid('leak'))] = S.RESOLVED
+        self.assertEqual(before, self.findings())

@@ -318,6 +318,19 @@ class PassTest(local_fixtures.DriverPassTestCase):
         self.assertIn('typo-host@be1', failed.error)
         self.assertEqual({}, self.findings())
 
+    def test_wrong_host_after_a_good_history_says_what_to_check(self):
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        before = self.findings()
+        self.values.load_raw_values(host='typo-host')
+        failed = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('cinder_volumes shrank from 1101 to 0', failed.error)
+        self.assertIn('check [DEFAULT] host / backend_host', failed.error)
+        self.assertIn('typo-host@be1', failed.error)
+        self.assertIn('[cinder] credentials have the admin role',
+                      failed.error)
+        self.assertEqual(before, self.findings())
+
     def test_sharply_shrunk_array_listing_fails(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
@@ -327,6 +340,56 @@ class PassTest(local_fixtures.DriverPassTestCase):
         self.assertEqual(model.RunStatus.FAILED, failed.status)
         self.assertIn('shrank', failed.error)
         self.assertEqual(before, self.findings())
+
+    def test_fresh_database_and_an_empty_array_fails(self):
+        """No history to compare with: Cinder's volumes must be listed.
+
+        A well-formed answer without any volume used to give an ok pass
+        with a suspect per Cinder volume, each confirmed by a look-up that
+        also answered "absent".
+        """
+        with open(self.array, 'w') as f:
+            yaml.safe_dump({'volumes': [], 'snapshots': [], 'exports': []}, f)
+        settled = sum(1 for v in self.scenario.volumes
+                      if v.backend == BACKEND
+                      and v.status in ('available', 'in-use'))
+        failed = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, failed.status)
+        self.assertIn('the array listing lacks %d of the %d settled volumes '
+                      'Cinder shows on host-a@be1' % (settled, settled),
+                      failed.error)
+        self.assertEqual({}, self.findings())
+        self.assertEqual(model.RunStatus.FAILED,
+                         self.store.runs(BACKEND)[0].status)
+
+    def test_error_deleting_rows(self):
+        """A failed delete is reported once its object is gone, not before."""
+        gone, still = uid('v6'), uid('v9')
+        for volume_id in (gone, still):
+            self.cloud.update_volume(volume_id, status='error_deleting')
+            self.addCleanup(self.cloud.update_volume, volume_id,
+                            status='available')
+        self.cloud.update_snapshot(uid('s0'), status='error_deleting')
+        self.addCleanup(self.cloud.update_snapshot, uid('s0'),
+                        status='available')
+        array = yaml.safe_load(open(self.array))
+        array['volumes'] = [v for v in array['volumes']
+                            if gone not in v['name']]
+        array['snapshots'] = [s for s in array['snapshots']
+                              if uid('s0') not in s['name']]
+        with open(self.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = {c.identity: dict(c.details) for c in report.candidates}
+        self.assertEqual(PLANTED | {(K.CINDER_ONLY, R.VOLUME, gone),
+                                    (K.CINDER_ONLY, R.SNAPSHOT, uid('s0'))},
+                         set(found))
+        self.assertEqual('error_deleting',
+                         found[K.CINDER_ONLY, R.VOLUME, gone]['status'])
+        self.assertEqual('error_deleting',
+                         found[K.CINDER_ONLY, R.SNAPSHOT, uid('s0')]['status'])
+        self.assertNotIn('volume error_deleting', report.skipped)
 
 
 class _Proxy(fixtures.Fixture):

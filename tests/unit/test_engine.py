@@ -78,10 +78,38 @@ class CompareTest(base.BaseTestCase):
 
     def test_transitional_statuses_are_never_cinder_only(self):
         for status in sorted(engine.TRANSITIONAL_STATUSES) + [
-                'error', 'error_deleting', 'error_restoring']:
+                'error', 'error_restoring']:
             c = engine.compare(*views([vol('a', status)]))
             self.assertEqual([], found(c), status)
             self.assertEqual(1, sum(c.skipped.values()), status)
+
+    def test_error_deleting_row_without_object_is_cinder_only(self):
+        """A failed delete whose object is gone: safe to clean up, listed."""
+        c = engine.compare(*views(
+            [vol('a', 'error_deleting'), vol('b', 'error_deleting'),
+             vol('p')],
+            [snap('s', 'p', 'error_deleting')], [avol('b'), avol('p')]))
+        self.assertEqual(sorted([(K.CINDER_ONLY, R.VOLUME, uid('a')),
+                                 (K.CINDER_ONLY, R.SNAPSHOT, uid('s'))]),
+                         found(c))
+        self.assertEqual({'error_deleting'}, {
+            dict(x.candidate.details)['status'] for x in c.suspects})
+        self.assertEqual({}, dict(c.skipped))
+
+    def test_error_deleting_is_rechecked_like_settled_rows(self):
+        listed = views([vol('a', 'error_deleting'), vol('b', 'error_deleting'),
+                        vol('c', 'error_deleting'), vol('p')],
+                       [snap('s', 'p', 'error_deleting')], [avol('p')])
+        # a: still error_deleting, object gone; b: its object is back (it
+        # was never gone, the listing missed it); c: deleted meanwhile.
+        now = FakeCinder([vol('a', 'error_deleting'),
+                          vol('b', 'error_deleting'), vol('p')],
+                         [snap('s', 'p', 'error_deleting')])
+        comparison = engine.compare(*listed)
+        held = engine.confirm(comparison.suspects, now,
+                              FakeArray([avol('b'), avol('p')]), HOST)
+        self.assertEqual(sorted([uid('a'), uid('s')]),
+                         sorted(c.resource_id for c in held))
 
     def test_row_in_any_status_accounts_for_array_object(self):
         # T8: a volume being created or deleted has its row and its object.
@@ -341,6 +369,54 @@ class ConfirmTest(base.BaseTestCase):
         listed = views([], objects=[avol('a')])
         self.assertRaises(RuntimeError, self.confirm, listed, Broken(),
                           FakeArray([avol('a')]))
+
+
+class RecheckUnlistedTest(base.BaseTestCase):
+    """Confirmed findings a listing lacks resolve only on a look-up."""
+
+    def every_kind(self):
+        """Suspects of each kind, from a listing, and their arrays."""
+        objects = [avol('x'), avol('leak'), asnap('snapshot-ls', 'x'),
+                   aexp('x', 'cmp9'), avol('f', C.FOREIGN, name='other')]
+        objects[2] = dataclasses.replace(objects[2], uuid=uid('ls'))
+        listed = views([vol('x'), vol('gone')], [snap('sg', 'x')], objects)
+        return engine.compare(*listed).suspects, objects
+
+    def test_suspect_of_a_recorded_candidate_rechecks_as_listed(self):
+        suspects, objects = self.every_kind()
+        self.assertEqual(6, len(suspects))
+        cinder = FakeCinder([vol('x'), vol('gone')], [snap('sg', 'x')])
+        array = FakeArray(objects)
+        direct = engine.confirm(suspects, cinder, array, HOST)
+        rebuilt = engine.confirm(
+            [engine.suspect_of(s.candidate) for s in suspects], cinder,
+            array, HOST)
+        self.assertEqual(direct, rebuilt)
+        self.assertEqual(6, len(rebuilt))
+
+    def test_unlisted_findings_hold_while_look_ups_find_them(self):
+        suspects, objects = self.every_kind()
+        confirmed = [s.candidate for s in suspects]
+        cinder = FakeCinder([vol('x'), vol('gone')], [snap('sg', 'x')])
+        # This pass listed nothing of them: each is looked up, and holds.
+        self.assertEqual(confirmed, engine.recheck_unlisted(
+            confirmed, (), cinder, FakeArray(objects), HOST))
+        # Listed again: not looked up here (keep_confirmed/confirm do).
+        self.assertEqual([], engine.recheck_unlisted(
+            confirmed, suspects, cinder, FakeArray(), HOST))
+        # Really gone, or back in Cinder: they no longer hold.
+        self.assertEqual([], engine.recheck_unlisted(
+            confirmed, (), FakeCinder([vol('leak')]),
+            FakeArray([avol('leak')]), HOST))
+
+    def test_errors_propagate(self):
+        class Broken(FakeArray):
+            def refresh(self, obj):
+                raise RuntimeError('array went away')
+        suspects, objects = self.every_kind()
+        self.assertRaises(RuntimeError, engine.recheck_unlisted,
+                          [s.candidate for s in suspects], (), FakeCinder(),
+                          Broken(objects), HOST)
 
 
 class KeepConfirmedTest(base.BaseTestCase):

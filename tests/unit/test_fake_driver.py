@@ -72,10 +72,17 @@ class FakeDriverTest(base.BaseTestCase):
                 ('volumes: [', exception.ArrayResponseError),
                 ('- a list', exception.ArrayResponseError),
                 ('volumes: [{size: 1}]', exception.ArrayResponseError),
-                ('error: controller offline', exception.ArrayError)):
+                ('error: controller offline', exception.ArrayError),
+                ('{}', exception.ArrayResponseError),
+                ('snapshots: []', exception.ArrayResponseError),
+                ('volumes:', exception.ArrayResponseError),
+                ('volumes: {a: 1}', exception.ArrayResponseError),
+                ('volumes: []\nexports: 7', exception.ArrayResponseError)):
             self.write(text)
             self.assertRaises(error, self.driver.list_objects)
-        self.write('{}')
+            self.assertRaises(error, self.driver.find_volume, uid('a'))
+        self.write('volumes: []')
+        self.assertEqual((), self.driver.list_objects().objects)
         self.backend.conf.set_override('fake_array_file', '/nonexistent',
                                        group='b')
         self.assertRaises(exception.ArrayUnreachable,

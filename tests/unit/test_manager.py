@@ -8,6 +8,7 @@ import zlib
 import fixtures
 from oslotest import base
 
+from reconciler import engine
 from reconciler import exception
 from reconciler import history
 from reconciler import manager
@@ -26,8 +27,9 @@ def views(volumes, objects, cinder_named=True):
     cinder = model.CinderView('h@b', tuple(
         model.CinderVolume(uid('v%d' % i), None, 'h@b#p', 'available')
         for i in range(volumes)), (), 0.0)
+    # The array holds Cinder's volumes first, then others.
     array = model.ArrayView(tuple(
-        model.ArrayObject(R.VOLUME, 'o%d' % i, uid('o%d' % i), cls)
+        model.ArrayObject(R.VOLUME, 'o%d' % i, uid('v%d' % i), cls)
         for i in range(objects)), 0.0)
     return cinder, array
 
@@ -68,11 +70,127 @@ class PlausibilityTest(base.BaseTestCase):
         self.check(None, *views(0, 3, cinder_named=False))
 
 
+class NoHistoryPlausibilityTest(base.BaseTestCase):
+    """A fresh database: the listing must still hold Cinder's volumes."""
+
+    def check(self, cinder_view, array_view, shrink=50):
+        return manager.check_plausible(None, cinder_view, array_view, shrink)
+
+    def test_array_holding_none_of_cinders_volumes_fails(self):
+        for volumes in (1, 509):
+            e = self.assertRaises(exception.ImplausibleInventory, self.check,
+                                  *views(volumes, 0))
+            self.assertIn('lacks %d of the %d settled volumes' % (
+                volumes, volumes), str(e))
+        # Foreign objects do not stand for Cinder's volumes.
+        self.assertRaises(exception.ImplausibleInventory, self.check,
+                          *views(10, 10, cinder_named=False))
+
+    def test_fraction_far_below_a_plausible_loss_fails(self):
+        self.check(*views(100, 50))
+        e = self.assertRaises(exception.ImplausibleInventory, self.check,
+                              *views(100, 49))
+        self.assertIn('lacks 51 of the 100', str(e))
+        self.check(*views(100, 80), shrink=20)
+        self.assertRaises(exception.ImplausibleInventory, self.check,
+                          *views(100, 79), shrink=20)
+        # 100 disables the limit, as it does the shrink rule.
+        self.check(*views(100, 0), shrink=100)
+
+    def test_volumes_already_known_missing_do_not_count(self):
+        """Open Cinder-only findings: their absence says nothing new."""
+        cinder, array = views(10, 4)
+        known = {uid('v%d' % i) for i in range(4, 10)}
+        self.assertRaises(exception.ImplausibleInventory, self.check,
+                          cinder, array)
+        manager.check_plausible(None, cinder, array, 50, known)
+        e = self.assertRaises(exception.ImplausibleInventory,
+                              manager.check_plausible, None, cinder, array,
+                              50, {uid('v9')})
+        self.assertIn('lacks 5 of the 9', str(e))
+
+    def test_only_settled_volumes_in_listed_pools_count(self):
+        cinder, _ = views(0, 0)
+        volumes = (
+            model.CinderVolume(uid('c'), None, 'h@b#p', 'creating'),
+            model.CinderVolume(uid('d'), None, 'h@b#p', 'error_deleting'),
+            model.CinderVolume(uid('m'), None, 'h@b#p', 'available',
+                               migration_status='migrating'),
+            model.CinderVolume(uid('o'), None, 'h@b#other', 'available'))
+        cinder = model.CinderView('h@b', volumes, (), 0.0)
+        self.check(cinder, model.ArrayView((), 0.0, pools=frozenset(['p'])))
+        self.assertRaises(exception.ImplausibleInventory, self.check,
+                          cinder, model.ArrayView((), 0.0))
+
+    def test_shrink_to_nothing_names_the_host_setting(self):
+        """A wrong [DEFAULT] host after a good history (issue item 12)."""
+        e = self.assertRaises(exception.ImplausibleInventory,
+                              manager.check_plausible, previous(100, 100),
+                              *views(0, 100), max_shrink_percent=50)
+        self.assertIn('cinder_volumes shrank from 100 to 0', str(e))
+        self.assertIn('[DEFAULT] host / backend_host', str(e))
+        self.assertIn('h@b', str(e))
+        e = self.assertRaises(exception.ImplausibleInventory,
+                              manager.check_plausible, previous(100, 100),
+                              *views(100, 0), max_shrink_percent=50)
+        self.assertIn('array_objects shrank from 100 to 0', str(e))
+        self.assertIn("the backend's array options", str(e))
+
+
+def suspects(*labels):
+    return tuple(
+        engine.Suspect(model.Candidate(K.ARRAY_ONLY, R.VOLUME, uid(label)))
+        for label in labels)
+
+
+class SuspectCapTest(base.BaseTestCase):
+
+    def cap(self, new, open_findings=(), size=100, percent=25):
+        cinder, array = views(size, size)
+        manager.check_suspect_cap(
+            suspects(*new), {(K.ARRAY_ONLY, R.VOLUME, uid(label))
+                             for label in open_findings},
+            cinder, array, percent)
+
+    def test_over_the_cap_fails_and_says_why(self):
+        self.cap(['n%d' % i for i in range(25)])
+        e = self.assertRaises(exception.ImplausibleInventory, self.cap,
+                              ['n%d' % i for i in range(26)])
+        self.assertIn('would add 26 suspects on a backend of 100 objects',
+                      str(e))
+        self.assertIn('reconciler_max_suspect_percent = 25%', str(e))
+
+    def test_open_findings_do_not_count(self):
+        many = ['n%d' % i for i in range(60)]
+        self.cap(many, open_findings=many[:40])
+        self.assertRaises(exception.ImplausibleInventory, self.cap, many,
+                          open_findings=many[:30])
+
+    def test_size_is_the_larger_side(self):
+        cinder, _ = views(20, 0)
+        _, array = views(0, 60)
+        manager.check_suspect_cap(suspects(*'abcdefghijklmno'), set(),
+                                  cinder, array, 25)
+        self.assertRaises(exception.ImplausibleInventory,
+                          manager.check_suspect_cap,
+                          suspects(*'abcdefghijklmnop'), set(), cinder,
+                          array, 25)
+
+    def test_a_few_suspects_always_pass(self):
+        self.cap(['n%d' % i for i in range(10)], size=10)
+        self.assertRaises(exception.ImplausibleInventory, self.cap,
+                          ['n%d' % i for i in range(11)], size=10)
+
+    def test_100_disables_the_cap(self):
+        self.cap(['n%d' % i for i in range(500)], percent=100)
+
+
 class _Array(object):
     """A driver over a list of volumes, recording its point look-ups."""
 
     def __init__(self, *labels):
         self.labels = list(labels)
+        self.hidden = set()     # on the array, missing from its listing
         self.lookups = []
 
     def __enter__(self):
@@ -86,7 +204,9 @@ class _Array(object):
                                  uid(label), model.ObjectClass.CINDER)
 
     def list_objects(self):
-        return model.ArrayView(tuple(map(self._object, self.labels)), 0.0)
+        return model.ArrayView(tuple(
+            self._object(label) for label in self.labels
+            if label not in self.hidden), 0.0)
 
     def refresh(self, obj):
         self.lookups.append(obj.uuid)
@@ -132,7 +252,8 @@ class _PassTestCase(base.BaseTestCase):
         self.backend = backend = types.SimpleNamespace(
             name='be1', cinder_host='ctl@be1',
             create_driver=lambda: self.array,
-            reconciler_max_shrink_percent=50, reconciler_sightings=2,
+            reconciler_max_shrink_percent=50,
+            reconciler_max_suspect_percent=100, reconciler_sightings=2,
             reconciler_grace_period=0, reconciler_confirmed_recheck_passes=4)
         self.reconciler = manager.BackendReconciler(
             conf, backend, self.history,
@@ -179,10 +300,12 @@ class RecheckTest(_PassTestCase):
             self.assertEqual([('INSERT INTO runs', 1),
                               ('UPDATE runs SET', 1)], writes)
         self.assertEqual(events, self.history.pending_notifications())
-        # Gone from the listing: resolved; a new suspect is re-checked.
+        # Gone from the listing: re-checked, gone, resolved; a new suspect
+        # is re-checked.
         self.array.labels = ['a', 'new']
         self.assertEqual(
-            ([new], [new], [(new, S.SUSPECTED), (leak, S.RESOLVED)]),
+            ([new, leak], [new, leak],
+             [(new, S.SUSPECTED), (leak, S.RESOLVED)]),
             self.run_pass())
         self.assertEqual({(K.ARRAY_ONLY, R.VOLUME, new): S.SUSPECTED,
                           (K.ARRAY_ONLY, R.VOLUME, leak): S.RESOLVED},
@@ -220,6 +343,47 @@ class RecheckTest(_PassTestCase):
                          (lookups, transitions))
         # No longer confirmed: re-checked on every pass, stays resolved.
         self.assertEqual(([leak], [], []), self.run_pass())
+
+    def test_partial_listing_does_not_resolve_confirmed_findings(self):
+        """A listing lacking 40% of the array, within the shrink limit."""
+        leaks = ['leak%d' % i for i in range(4)]
+        self.array.labels = ['a'] + leaks
+        self.run_pass()
+        self.assertEqual(4, sum(t[1] == S.CONFIRMED
+                                for t in self.run_pass()[2]))
+        self.array.hidden = {'leak0', 'leak1'}
+        for _ in range(3):
+            self.other_runs()
+            cinder, array, transitions = self.run_pass()
+            # Looked up (only those missing from the listing), still there.
+            self.assertEqual([], transitions)
+            self.assertLessEqual({uid('leak0'), uid('leak1')}, set(array))
+        self.assertEqual({uid(label): S.CONFIRMED for label in leaks},
+                         {f.resource_id: f.state
+                          for f in self.history.findings()})
+        # Really gone: the look-up says so and they resolve.
+        self.array.labels = ['a', 'leak2', 'leak3']
+        self.assertEqual(
+            sorted([(uid('leak0'), S.RESOLVED), (uid('leak1'), S.RESOLVED)]),
+            sorted(self.run_pass()[2]))
+
+    def test_too_many_new_suspects_fail_the_pass_before_any_look_up(self):
+        self.backend.reconciler_max_suspect_percent = 25
+        self.array.labels = ['a'] + ['leak%d' % i for i in range(11)]
+        self.cinder.lookups, self.array.lookups = [], []
+        report = self.reconciler.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertIn('would add 11 suspects on a backend of 12 objects',
+                      report.error)
+        self.assertEqual(([], []), (self.cinder.lookups, self.array.lookups))
+        self.assertEqual([], self.history.findings())
+        # Findings already open do not count against the cap.
+        self.backend.reconciler_max_suspect_percent = 100
+        self.run_pass()
+        self.backend.reconciler_max_suspect_percent = 25
+        self.array.labels.append('leak3')
+        report = self.reconciler.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
 
 
 class WallClockJumpTest(_PassTestCase):

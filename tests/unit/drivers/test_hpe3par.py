@@ -241,6 +241,18 @@ class EngineTest(HPE3PARTestCase):
 
 class LookupTest(HPE3PARTestCase):
 
+    def test_group_member_look_up_needs_a_list_of_names(self):
+        self.start()
+        with self.driver() as d:
+            for answer in ({'members': []}, [{'name': 'oss-x'}]):
+                self.useFixture(fixtures.MockPatchObject(
+                    d._client, 'getVolumeSnapshots',
+                    return_value=answer))
+                e = self.assertRaises(exception.ArrayResponseError,
+                                      d.find_snapshot, uid('nope'), PLAIN,
+                                      uid('group'))
+                self.assertIn('not a list of names', str(e))
+
     def test_point_lookups_see_the_array_now(self):
         sim = self.start()
         with self.driver() as d:

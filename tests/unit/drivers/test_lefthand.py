@@ -430,6 +430,74 @@ class FaultTest(LeftHandTestCase):
         self.assert_closed()
 
 
+def _drop(key):
+    def edit(doc):
+        doc.pop(key, None)
+        return doc
+    return edit
+
+
+def _set_members(key, value):
+    def edit(doc):
+        for member in doc['members']:
+            member[key] = value
+        return doc
+    return edit
+
+
+class AnswerShapeTest(LeftHandTestCase):
+    """Answers of the wrong shape fail the pass; none reads as "absent"."""
+
+    def assert_refused(self, edit, pattern, *fragments, call=None):
+        self.sim.faults[:] = [Fault('edit', pattern, edit=edit, times=None)]
+        with self.driver() as d:
+            e = self.assertRaises(exception.ArrayResponseError,
+                                  call or d.list_objects, *(
+                                      (d,) if call else ()))
+        for fragment in fragments:
+            self.assertIn(fragment, str(e))
+        self.assert_closed()
+
+    def test_listing_collections_need_members_and_total(self):
+        for pattern, what in ((r'GET /lhos/volumes\?fields', 'volumes'),
+                              ('GET /lhos/servers', 'servers')):
+            self.sim.logouts = 0
+            self.assert_refused(_drop('members'), pattern,
+                                "the %s without 'members'" % what)
+            self.sim.logouts = 0
+            self.assert_refused(_drop('total'), pattern,
+                                "the %s without 'total'" % what)
+            self.sim.logouts = 0
+            self.assert_refused(
+                lambda doc: dict(doc, total=doc['total'] + 1), pattern,
+                'listed %d of' % (len(self.sim._volumes) if what == 'volumes'
+                                  else len(self.sim._servers)))
+
+    def test_volume_in_no_known_cluster_is_refused(self):
+        for value in (None, ''):
+            self.sim.logouts = 0
+            self.assert_refused(
+                _set_members('clusterName', value),
+                r'GET /lhos/volumes\?fields', 'in no known cluster')
+
+    def test_look_up_in_no_known_cluster_is_refused(self):
+        def edit(doc):
+            doc['clusterName'] = None
+            return doc
+        self.assert_refused(
+            edit, r'GET /lhos/volumes\?name', 'in no known cluster',
+            call=lambda d: d.find_volume(V1))
+
+    def test_group_member_look_up_needs_members(self):
+        def edit(doc):
+            doc['snapshots']['resource'].pop('members')
+            return doc
+        self.assert_refused(
+            edit, r'GET /lhos/volumes/\d+\?fields=snapshots',
+            "without 'members'",
+            call=lambda d: d.find_snapshot(G2, V2_KEY, GS))
+
+
 class TLSTest(LeftHandTestCase):
 
     def setUp(self):

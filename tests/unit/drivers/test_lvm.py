@@ -1,5 +1,7 @@
 """LVM driver pieces that need no volume group: names and target listings."""
 
+import json
+
 from oslotest import base
 
 from reconciler.drivers import lvm
@@ -60,6 +62,21 @@ class ParseTest(base.BaseTestCase):
     def test_tgtadm_output_of_another_shape_is_an_error(self):
         self.assertRaises(exception.ArrayResponseError, lvm.parse_tgtadm,
                           'tgtadm: failed to send request hdr to tgt daemon')
+
+    def test_lvs_report_shape_is_checked(self):
+        row = {'lv_name': 'volume-%s' % uid('a'), 'lv_attr': '-wi-a-----',
+               'origin': '', 'pool_lv': '', 'lv_size': '1.00'}
+        self.assertEqual([row], lvm.parse_lvs_report(
+            '{"report": [{"lv": [%s]}]}' % json.dumps(row), 'vg1'))
+        self.assertEqual([], lvm.parse_lvs_report(
+            '  {"report": [{"lv": []}]}\n', 'vg1'))
+        for text in ('', '{}', '{"report": []}', '{"report": [{}]}',
+                     '{"report": [{"lv": []}, {"lv": []}]}',
+                     '{"report": [{"lv": {}}]}', '{"report": [{"lv": null}]}',
+                     '{"report": [{"lv": ["volume-x"]}]}', '[]'):
+            error = self.assertRaises(exception.ArrayResponseError,
+                                      lvm.parse_lvs_report, text, 'vg1')
+            self.assertIn('lvs vg1: malformed report', str(error))
 
     def test_rtstool(self):
         self.assertEqual({'iqn.x:volume-1': frozenset(),

@@ -83,9 +83,17 @@ class ManageableTest(base.BaseTestCase):
 
     def test_malformed_entries_fail(self):
         for bad in ({'size': 1}, dict(entry('v'), reference='volume-x'),
-                    'volume-x'):
+                    'volume-x', dict(entry('v'), reference={}),
+                    dict(entry('v'), reference={'source-name': None}),
+                    dict(entry('v'), reference=None)):
+            driver = self.driver(FakeInventory([bad], [bad]))
             self.assertRaises(exception.ArrayResponseError,
-                              self.driver(FakeInventory([bad])).list_objects)
+                              driver.list_objects)
+            # A look-up reads the same answer: it fails, never "absent".
+            self.assertRaises(exception.ArrayResponseError,
+                              driver.find_volume, uid('a'))
+            self.assertRaises(exception.ArrayResponseError,
+                              driver.find_snapshot, uid('s'), uid('a'))
 
     def test_point_lookups(self):
         driver = self.driver(FakeInventory(

@@ -8,15 +8,19 @@ import logging
 import os
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 import fixtures
 import paramiko
 
 from reconciler import exception
+from reconciler import model
 from reconciler.simulators import nec
 from reconciler.simulators.scenario import uid
 from tests import nec_fixtures
 from tests.unit.drivers import test_nec
+
+R = model.ResourceType
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE REQUEST [
@@ -41,6 +45,27 @@ FAILED_REQUEST = b"""<REQUEST><CMD_REQUEST>
 <RETURN_MSG>iSM11770: Configuration is being changed</RETURN_MSG>
 <RETURN_CODE>4</RETURN_CODE></CMD_REQUEST></REQUEST>
 """
+
+
+EMPTY_REQUEST = b"""<REQUEST>
+<CMD_REQUEST cmd_name="iSMquery" arg="-cinder -xml -all">
+<RETURN_MSG>Command Completed Successfully!!</RETURN_MSG>
+<RETURN_CODE>0</RETURN_CODE></CMD_REQUEST></REQUEST>
+"""
+QUERY = 'iSMquery -cinder -xml -all'
+
+
+def edited(array, chapter, empty=False):
+    """The array's document without the chapter, or with it emptied."""
+    root = ET.fromstring(array.xml(QUERY))
+    request = root.find('./CMD_REQUEST')
+    found = request.find("./CHAPTER[@name='%s']" % chapter)
+    if empty:
+        for child in list(found):
+            found.remove(child)
+    else:
+        request.remove(found)
+    return ET.tostring(root)
 
 
 class NecFaultTest(test_nec.NecTestCase):
@@ -165,6 +190,63 @@ class NecFaultTest(test_nec.NecTestCase):
             b'<UNIT name="Purpose"'))
         self.assertFails(exception.ArrayResponseError,
                          ('lacks UNIT "Pool No.(h)" in logical disk #0',))
+
+    def test_missing_chapter_is_an_error_not_an_empty_list(self):
+        for chapter in ('Logical Disk', 'Pool', 'Access Control'):
+            payload = edited(self.array, chapter)
+            self.simulator.inject(nec.Fault.PAYLOAD, payload=payload)
+            self.assertFails(exception.ArrayResponseError,
+                             ('lacks CHAPTER "%s"' % chapter,))
+            # A look-up answered so fails too: it does not read "absent".
+            self.simulator.inject(nec.Fault.PAYLOAD, after=1,
+                                  payload=payload)
+            with self.driver() as driver:
+                self.assertEqual(1, len(driver.list_objects().objects))
+                error = self.assertRaises(exception.ArrayResponseError,
+                                          driver.find_volume, uid('vol'))
+                self.assertIn('lacks CHAPTER "%s"' % chapter, str(error))
+
+    def test_empty_chapters_are_arrays_without_such_objects(self):
+        self.array.map(test_nec.NAMES.volume(uid('vol')), 'compute-1')
+        self.simulator.inject(nec.Fault.PAYLOAD, payload=edited(
+            self.array, 'Access Control', empty=True))
+        self.assertEqual([R.VOLUME], [o.kind for o in self.listing().objects])
+        # An empty Logical Disk chapter lists nothing; the pass's
+        # plausibility rules (manager.check_plausible) judge that.
+        self.simulator.inject(nec.Fault.PAYLOAD, payload=edited(
+            self.array, 'Logical Disk', empty=True))
+        self.assertEqual((), self.listing().objects)
+        # Without pools, nothing of this backend can be listed.
+        self.simulator.inject(nec.Fault.PAYLOAD, payload=edited(
+            self.array, 'Pool', empty=True))
+        self.assertFails(exception.ArrayResponseError, ('no pool 0, 1',))
+
+    def test_lookup_answered_with_an_empty_document_fails(self):
+        """Issue 12 item 2: "not found" in it must not read as "gone"."""
+        for payload, text in (
+                (EMPTY_REQUEST, 'lacks CHAPTER'),
+                (edited(self.array, 'Logical Disk', empty=True),
+                 'answered a look-up with 0 LDs in the pools of this '
+                 'backend where its listing held 1')):
+            self.simulator.inject(nec.Fault.PAYLOAD, after=1,
+                                  payload=payload)
+            with self.driver() as driver:
+                listed = driver.list_objects().objects
+                for lookup in (lambda: driver.find_volume(uid('vol')),
+                               lambda: driver.find_snapshot(uid('s'),
+                                                            uid('vol')),
+                               lambda: driver.refresh(listed[0])):
+                    error = self.assertRaises(exception.ArrayResponseError,
+                                              lookup)
+                    self.assertIn(text, str(error))
+
+    def test_lookup_without_our_pools_fails(self):
+        with self.driver() as driver:
+            driver.list_objects()
+            self.array.pools.pop(1)
+            error = self.assertRaises(exception.ArrayResponseError,
+                                      driver.find_volume, uid('gone'))
+            self.assertIn('no pool 1', str(error))
 
     def test_connection_renewed_before_paramiko_rekeys_it(self):
         # A re-key paramiko starts on a busy session deadlocks (paramiko

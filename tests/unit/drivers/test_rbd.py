@@ -233,3 +233,49 @@ class ClassifyTest(RbdTestCase):
         e = self.assertRaises(exception.ArrayUnreachable, self.driver,
                               rbd_pool='images')
         self.assertIn('pool images', str(e))
+
+
+class AnswerShapeTest(RbdTestCase):
+    """Answers of the wrong shape are errors; none reads as "absent"."""
+
+    def answer(self, command, stdout):
+        self.cluster.fault(command, exit=0, stdout=stdout)
+        self.cluster.save(self.state)
+
+    def test_cli_listing_rows_are_checked(self):
+        driver = self.driver(reconciler_rbd_command=self.script)
+        for stdout in ('{}', '[["volume-x", 1]]', '[{"image": "volume-x"}]',
+                       '[{"image": "volume-x", "size": "1"}]',
+                       '[{"image": "", "size": 1}]',
+                       '[{"image": "v", "size": 1, "snapshot": null}]'):
+            self.answer('ls', stdout)
+            e = self.assertRaises(exception.ArrayResponseError,
+                                  driver.list_objects)
+            self.assertIn('rbd ls', str(e))
+        self.answer('trash ls', '[{"id": 7, "name": "volume-x"}]')
+        self.assertRaises(exception.ArrayResponseError, driver.list_objects)
+
+    def test_cli_look_up_answers_are_checked(self):
+        driver = self.driver(reconciler_rbd_command=self.script)
+        for command, stdout, lookup in (
+                ('info', '{"name": "x", "size": null}',
+                 lambda: driver.find_volume(uid('a'))),
+                ('info', '{"name": "x"}',
+                 lambda: driver.find_volume(uid('a'))),
+                ('snap ls', '[{"id": 1}]',
+                 lambda: driver.find_snapshot(uid('s'), uid('a'))),
+                ('snap ls', '["snapshot-x"]',
+                 lambda: driver.find_snapshot(uid('s'), uid('a')))):
+            self.answer(command, stdout)
+            e = self.assertRaises(exception.ArrayResponseError, lookup)
+            self.assertIn('malformed', str(e))
+
+    def test_binding_listing_without_an_answer_fails(self):
+        driver = self.binding_driver()
+        for method in ('list', 'trash_list'):
+            with mock.patch.object(driver.client.rbd.RBD, method,
+                                   side_effect=driver.client.rbd.ImageNotFound(
+                                       'pool directory')):
+                e = self.assertRaises(exception.ArrayResponseError,
+                                      driver.list_objects)
+            self.assertIn('rbd %s: no answer' % method, str(e))
