@@ -11,6 +11,7 @@ import copy
 from oslo_config import cfg
 import stevedore
 
+from reconciler.conf import remediation
 from reconciler import exception
 
 DRIVER_NAMESPACE = 'cinder_reconciler.drivers'
@@ -55,7 +56,7 @@ OPTS = [
                help='A listing that shrank by more than this percentage '
                     "since the backend's last successful pass fails the "
                     'pass as implausible.'),
-]
+] + remediation.OPTS
 
 
 def _drivers():
