@@ -5,6 +5,9 @@ every command is the real CLI process.
 """
 
 import json
+import os
+import subprocess
+import time
 
 import fixtures
 from keystoneauth1 import adapter
@@ -222,3 +225,43 @@ class RemediationTest(base.BaseTestCase):
             (t['kind'], t['old_state'], t['new_state'])
             for t in report['transitions']
             if t['resource_id'] == scn.uid('restored-leftover')])
+
+
+class PolicyTest(base.BaseTestCase):
+    """The daemon's own policy: only the actions it lists, gates and all."""
+
+    def test_daemon_unexports_by_itself_and_nothing_else(self):
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        conf = CONF.replace('reconciler_sightings = 2',
+                            'reconciler_sightings = 1\n'
+                            'reconciler_driver = fake\n'
+                            'reconciler_auto_remediate = '
+                            'orphan_export:unexport') + (
+            '\n[reconciler]\nperiodic_fuzzy_delay = 0\n')
+        demo = self.useFixture(local_fixtures.DemoCloud(conf))
+        demo.manage('db', 'sync')
+        log = open(os.path.join(demo.tmp, 'daemon.log'), 'w')
+        self.addCleanup(log.close)
+        daemon = subprocess.Popen(demo.command('reconciler'), stdout=log,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        deadline = time.monotonic() + 60
+        actions = []
+        while not actions and time.monotonic() < deadline:
+            time.sleep(0.5)
+            actions = json.loads(demo.manage('actions', 'list', '--format',
+                                             'json').stdout)
+        [action] = actions
+        self.assertEqual(('unexport', EXPORT, True, 'done'),
+                         (action['action'], action['target'],
+                          action['applied'], action['result']))
+        self.assertIn('(policy)', action['actor'])
+        with open(demo.array) as f:
+            array = yaml.safe_load(f)
+        self.assertNotIn(EXPORT, ['%(volume)s@%(host)s' % e
+                                  for e in array['exports']])
+        # Array-only objects stay: adoption is not in this policy.
+        self.assertIn('volume-%s' % scn.uid('restored-leftover'),
+                      [v['name'] for v in array['volumes']])
+        daemon.terminate()
+        self.assertEqual(0, daemon.wait(timeout=30))
