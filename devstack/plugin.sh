@@ -6,6 +6,11 @@
 # credentials, its own database, notifications on devstack's message bus) and
 # runs the daemon as the devstack@cinder-reconciler systemd unit.
 
+# Save trace setting: traced here, as devstack's own libraries are, and
+# restored for whoever sourced us.
+_XTRACE_CINDER_RECONCILER=$(set +o | grep xtrace)
+set -o xtrace
+
 # Reconciler driver for a devstack backend type (the part of a
 # CINDER_ENABLED_BACKENDS entry before the colon).
 function cinder_reconciler_driver_for {
@@ -17,7 +22,28 @@ function cinder_reconciler_driver_for {
 }
 
 function install_cinder_reconciler {
-    setup_develop "$CINDER_RECONCILER_DIR"
+    local venv=${PROJECT_VENV["cinder-reconciler"]:-}
+    if [[ ${USE_VENV} = True && -n "$venv" ]]; then
+        # What stack.sh does for the services it installs itself.
+        rm -rf "$venv"
+        # shellcheck disable=SC1091,SC2086
+        source "$TOP_DIR/tools/build_venv.sh" "$venv" \
+            ${ADDITIONAL_VENV_PACKAGES//,/ }
+        export PIP_VIRTUAL_ENV=$venv
+    fi
+    setup_develop "$CINDER_RECONCILER_DIR" "$CINDER_RECONCILER_EXTRAS"
+    if [[ ${USE_VENV} = True && -n "$venv" ]]; then
+        unset PIP_VIRTUAL_ENV
+    fi
+}
+
+# The LVM driver's commands go through Cinder's rootwrap (its default
+# root_helper): add our filters, which allow the target listings Cinder's
+# own filters refuse, beside Cinder's.
+function configure_cinder_reconciler_rootwrap {
+    sudo install -o root -g root -m 644 \
+        "$CINDER_RECONCILER_DIR/etc/cinder-reconciler/rootwrap.d/cinder-reconciler.filters" \
+        "$CINDER_CONF_DIR/rootwrap.d/cinder-reconciler.filters"
 }
 
 # Keystone user with the admin role in the service project, unless the
@@ -70,14 +96,15 @@ function configure_cinder_reconciler {
     iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     _configure_cinder_reconciler_backends
     _configure_cinder_reconciler_auth
-    iniset "$conf" database connection \
+    iniset "$conf" reconciler_database connection \
         "$(database_connection_url cinder_reconciler)"
     iniset_rpc_backend cinder-reconciler "$conf"
     iniset "$conf" oslo_messaging_notifications driver messagingv2
 }
 
-# Both files, Cinder's first, as the daemon reads them: our [database]
-# must win over Cinder's.
+# Both files, Cinder's first, as the daemon reads them: ours wins where
+# both set an option. The history's database is [reconciler_database],
+# never Cinder's [database].
 function _cinder_reconciler_config_args {
     echo "--config-file $CINDER_CONF --config-file $CINDER_RECONCILER_CONF"
 }
@@ -85,13 +112,13 @@ function _cinder_reconciler_config_args {
 function init_cinder_reconciler {
     recreate_database cinder_reconciler
     # shellcheck disable=SC2046
-    "$(get_python_exec_prefix)/cinder-reconciler-manage" \
+    "$CINDER_RECONCILER_BIN_DIR/cinder-reconciler-manage" \
         $(_cinder_reconciler_config_args) db sync
 }
 
 function start_cinder_reconciler {
     run_process cinder-reconciler \
-        "$(get_python_exec_prefix)/cinder-reconciler $(_cinder_reconciler_config_args)"
+        "$CINDER_RECONCILER_BIN_DIR/cinder-reconciler $(_cinder_reconciler_config_args)"
 }
 
 function stop_cinder_reconciler {
@@ -100,6 +127,7 @@ function stop_cinder_reconciler {
 
 function cleanup_cinder_reconciler {
     sudo rm -rf "$CINDER_RECONCILER_CONF_DIR"
+    sudo rm -f "$CINDER_CONF_DIR/rootwrap.d/cinder-reconciler.filters"
 }
 
 if is_service_enabled cinder-reconciler; then
@@ -110,6 +138,7 @@ if is_service_enabled cinder-reconciler; then
         echo_summary "Configuring cinder-reconciler"
         create_cinder_reconciler_accounts
         configure_cinder_reconciler
+        configure_cinder_reconciler_rootwrap
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
         echo_summary "Starting cinder-reconciler"
         init_cinder_reconciler
@@ -122,3 +151,6 @@ if is_service_enabled cinder-reconciler; then
         cleanup_cinder_reconciler
     fi
 fi
+
+# Restore xtrace
+$_XTRACE_CINDER_RECONCILER

@@ -8,19 +8,25 @@ the member that owns a backend also takes a per-backend tooz lock for the
 length of the pass, without waiting: two passes of one backend never overlap,
 and ``cinder-reconciler-manage check`` takes the same lock.
 
-Without ``[coordination] backend_url`` this daemon owns every backend.
-Whenever the coordination backend cannot be reached, nobody proves ownership
-and the pass is skipped: a late pass is better than two at once.
+With the default ``file://`` backend (Cinder's own default, under
+``$state_path``) there is no group: this daemon owns every backend and the
+lock is a lock file, which keeps the daemon and ``check`` of one host apart
+but not two hosts. Whenever the coordination backend cannot be reached,
+nobody proves ownership and the pass is skipped: a late pass is better than
+two at once.
 """
 
 import contextlib
 import socket
 import threading
+from urllib import parse
 import uuid
 
 from oslo_log import log as logging
 from tooz import coordination
 from tooz import hashring
+
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
@@ -39,10 +45,13 @@ class Lease(object):
     failed) or was taken, since such a pass must record nothing.
     """
 
-    def __init__(self, granted, lock=None, stop=None):
+    def __init__(self, granted, lock=None, stop=None,
+                 scope=ownership.NO_LOCK):
         self.granted = granted
         self._lock = lock
         self._stop = stop
+        # What holding it proves (an ownership scope), for the pass.
+        self.scope = scope if granted else ownership.NO_LOCK
 
     def __bool__(self):
         return self.granted
@@ -62,23 +71,22 @@ class Coordinator(object):
     """A tooz member; start it in the worker, after the fork."""
 
     def __init__(self, conf, member=True):
-        self.url = conf.coordination.backend_url
-        self.member = member
+        self.url = (conf.coordination.backend_url
+                    or 'file://' + conf.state_path)
+        self.distributed = parse.urlsplit(self.url).scheme != 'file'
+        # A file backend's members never expire: no ring of them.
+        self.member = member and self.distributed
         self.member_id = ('%s-%s' % (socket.gethostname(),
                                      uuid.uuid4().hex[:8])).encode()
         self._tooz = None
         self._connecting = threading.Lock()
 
-    @property
-    def enabled(self):
-        return bool(self.url)
-
     def start(self):
-        if not self.enabled:
-            LOG.warning('[coordination] backend_url is not set: this daemon '
-                        'reconciles every backend; do not run another one '
-                        'against the same cloud')
-            return
+        if not self.distributed:
+            LOG.warning('[coordination] backend_url is a local directory: '
+                        'this daemon reconciles every backend and its passes '
+                        'exclude those of this host only; do not run another '
+                        'daemon against the same cloud on another host')
         try:
             self._connect()
         except Exception as e:
@@ -147,9 +155,6 @@ class Coordinator(object):
         A member must own ``backend`` on the ring; anyone must hold its
         lock, for as long as the block runs.
         """
-        if not self.enabled:
-            yield Lease(True, stop=stop)
-            return
         try:
             tooz = self._connect()
             if self.member and self._owner(tooz, backend) != self.member_id:
@@ -167,7 +172,8 @@ class Coordinator(object):
             yield Lease(False)
             return
         try:
-            yield Lease(True, lock, stop)
+            yield Lease(True, lock, stop, ownership.GLOBAL_LOCK
+                        if self.distributed else ownership.HOST_LOCK)
         finally:
             try:
                 lock.release()

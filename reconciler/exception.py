@@ -13,6 +13,10 @@ class ConfigError(ReconcilerError):
     """A backend group's configuration is missing or contradictory."""
 
 
+class UnsupportedBackend(ConfigError):
+    """No reconciler driver handles a backend's Cinder ``volume_driver``."""
+
+
 class InventoryError(ReconcilerError):
     """A listing failed or was implausible; the pass must produce nothing."""
 
@@ -44,4 +48,10 @@ class ImplausibleInventory(InventoryError):
 class PassInterrupted(ReconcilerError):
     """The service is stopping, or the backend's coordination lock was lost;
     the pass stopped between two stages.
+    """
+
+
+class ConcurrentChange(ReconcilerError):
+    """Another pass changed the backend's findings since this one read them;
+    nothing of this pass was recorded.
     """

@@ -10,6 +10,7 @@ one-shot check and the service share one code path. A pass either completes
 or fails as a whole; a failed pass records its error and changes no finding.
 A dry run (``check --dry-run``) is the same pass up to the record stage,
 which it only previews: it writes nothing and announces nothing.
+Its events wait in the outbox: the caller flushes it, never the pass.
 """
 
 import collections
@@ -24,6 +25,7 @@ from reconciler import history as history_mod
 from reconciler.inventory import cinder as cinder_inventory
 from reconciler import model
 from reconciler import notifier as notifier_mod
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
@@ -86,8 +88,16 @@ class BackendReconciler(object):
                 'was lost')
 
     def run_pass(self, stop=None, dry_run=False):
+        """One pass; ``stop`` is the backend's coordination Lease (or an
+        Event): the runs its lock proves dead are closed first. A dry run
+        writes nothing, so it closes none.
+        """
         backend = self.backend
         started = time.time()
+        if not dry_run:
+            ownership.close_abandoned(
+                self.history, started, backend.name,
+                getattr(stop, 'scope', ownership.NO_LOCK))
         run_id = None if dry_run else self.history.start_run(
             backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
@@ -103,9 +113,6 @@ class BackendReconciler(object):
             LOG.exception('Backend %s: unexpected error in run %s',
                           backend.name, run_id)
             self._fail(report, 'internal error: %s' % type(e).__name__)
-        finally:
-            if not dry_run:
-                self.notifier.flush(self.history)
         return report
 
     def _run(self, report, stop, dry_run=False):
@@ -146,13 +153,14 @@ class BackendReconciler(object):
         unchecked = [c.identity for c in kept]
         if dry_run:
             report.transitions = self.history.preview_run(
-                backend.name, time.time(), candidates, policy, unchecked)
+                backend.name, self.conf.host, time.time(), candidates, policy,
+                unchecked, monotonic=time.monotonic())
         else:
             report.transitions = self.history.complete_run(
                 report.run_id, time.time(), candidates, policy,
                 report.inventory,
                 announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-                unchecked=unchecked)
+                unchecked=unchecked, monotonic=time.monotonic())
         report.candidates = candidates
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}

@@ -1,14 +1,21 @@
 """Announce finding transitions and failed passes over oslo.messaging.
 
 Events are first written to history's outbox in the same transaction as the
-transition they announce, then delivered by ``flush``; an event that could
-not be sent stays in the outbox and is retried, so nothing is lost when the
-broker is down. Each event carries a stable ``event_id`` for de-duplication.
+transition they announce, then delivered by ``flush``, outside the pass; an
+event leaves the outbox only once the broker accepted it (RabbitMQ publisher
+confirms), so nothing is lost while the broker is down. Delivery is at least
+once: a flusher that dies between the broker's acceptance and the outbox
+delete sends that event again. Each event carries a stable ``event_id`` (also
+the message id) for de-duplication.
 
-oslo.messaging's ``Notifier`` logs and swallows delivery errors, which would
-make a failed send look delivered; ``flush`` therefore hands messages to the
-configured notification drivers (oslo.messaging's public driver plugins)
-itself, so that a failure is seen and the event kept.
+oslo.messaging's ``Notifier`` and its ``messaging``/``messagingv2`` drivers
+log and swallow delivery errors, which would make a failed send look
+delivered. ``flush`` therefore loads the configured drivers itself and, for
+those two, hands each message to the transport's notification send with the
+driver's own topics and format version: the same message on the wire, but a
+failure (``MessageDeliveryFailure`` after ``notification_retry`` reconnection
+attempts) reaches us and the event stays. Other drivers (``log``, ``noop``,
+``routing``) are called as they are.
 
 Payload (version 1.0)::
 
@@ -32,10 +39,12 @@ failed, and reason says why (or what was done).
 
 import datetime
 import threading
+import time
 import uuid
 
 from oslo_log import log as logging
 import oslo_messaging
+from oslo_messaging.notify import messaging as messaging_driver
 from stevedore import named
 
 from reconciler import model
@@ -46,6 +55,11 @@ PAYLOAD_VERSION = '1.0'
 DETECTED = 'reconciler.orphan.detected'
 RESOLVED = 'reconciler.orphan.resolved'
 RUN_FAILED = 'reconciler.run.failed'
+PRIORITY = 'INFO'
+# Events one flusher claims at a time, and how long its claim lasts: long
+# enough to send them, after which a flusher that died gives them back.
+CLAIM_BATCH = 20
+CLAIM_SECONDS = 300
 
 
 def _iso(epoch):
@@ -101,9 +115,10 @@ def run_failed_event(backend, run_id, error, now):
 class Notifier(object):
     """Delivers outbox events through oslo.messaging notification drivers."""
 
-    def __init__(self, conf, retry=3):
+    def __init__(self, conf, retry=None):
         self.publisher_id = 'reconciler.%s' % conf.host
-        self.retry = retry
+        self.retry = (conf.reconciler.notification_retry if retry is None
+                      else retry)
         self._flushing = threading.Lock()
         # Registers and reads [oslo_messaging_notifications].
         self.transport = oslo_messaging.get_notification_transport(conf)
@@ -120,36 +135,110 @@ class Notifier(object):
     def _send(self, event_type, payload):
         message = {'message_id': payload['event_id'],
                    'publisher_id': self.publisher_id,
-                   'event_type': event_type, 'priority': 'INFO',
+                   'event_type': event_type, 'priority': PRIORITY,
                    'payload': payload,
                    'timestamp': str(datetime.datetime.utcnow())}
         for ext in self.drivers.extensions:
-            ext.obj.notify({}, message, 'INFO', self.retry)
+            driver = ext.obj
+            if isinstance(driver, messaging_driver.MessagingDriver):
+                self._publish(driver, message)
+            else:
+                driver.notify({}, dict(message), PRIORITY, self.retry)
 
-    def flush(self, history, limit=500):
-        """Send pending events oldest first; stop at the first failure.
+    def _publish(self, driver, message):
+        """What ``driver.notify`` sends, raising when it was not accepted."""
+        for topic in driver.topics:
+            target = oslo_messaging.Target(
+                topic='%s.%s' % (topic, PRIORITY.lower()))
+            # The transport adds its own keys to the message it is given.
+            driver.transport._send_notification(
+                target, {}, dict(message), version=driver.version,
+                retry=self.retry)
 
-        Backend threads and the outbox timer all flush; one at a time, or
-        two could send the same event.
+    def flush(self, history, timeout=None):
+        """Send pending events oldest first; the number sent.
+
+        Stops at the first failure, and when ``timeout`` seconds passed
+        (checked between events): what is left stays for a later flush.
+        Events are claimed in the history first, so concurrent flushers,
+        in this process or another, never send the same event.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._flushing:
-            return self._flush(history, limit)
-
-    def _flush(self, history, limit):
-        sent = 0
-        for item in history.pending_notifications(limit):
-            if self.enabled:
-                try:
-                    self._send(item.event_type, item.payload)
-                except Exception as e:
-                    LOG.warning('Notification %s (%s) not sent, will retry: '
-                                '%s', item.id, item.event_type,
-                                type(e).__name__)
-                    history.notification_failed(item.id, type(e).__name__)
+            sent = 0
+            while deadline is None or time.monotonic() < deadline:
+                done, more = self._flush_batch(history, deadline)
+                sent += done
+                if not more:
                     break
-            history.notification_sent(item.id)
-            sent += 1
-        return sent
+            return sent
+
+    def _flush_batch(self, history, deadline):
+        """Send one claimed batch: (sent, whether to go on)."""
+        claim = uuid.uuid4().hex
+        batch = history.claim_notifications(claim, time.time(),
+                                            CLAIM_SECONDS, CLAIM_BATCH)
+        sent = 0
+        try:
+            for item in batch:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return sent, False
+                if self.enabled:
+                    try:
+                        self._send(item.event_type, item.payload)
+                    except Exception as e:
+                        LOG.warning('Notification %s (%s) not sent, will '
+                                    'retry: %s', item.id, item.event_type,
+                                    type(e).__name__)
+                        history.notification_failed(item.id,
+                                                    type(e).__name__)
+                        return sent, False
+                history.notification_sent(item.id)
+                sent += 1
+        finally:
+            if sent < len(batch):
+                history.release_notifications(claim)
+        return sent, len(batch) == CLAIM_BATCH
 
     def close(self):
         self.transport.cleanup()
+
+
+class Flusher(object):
+    """The daemon's outbox flusher: a thread of its own, so no pass ever
+    waits for the broker.
+
+    It flushes every ``interval`` seconds and as soon as ``wake`` is called
+    (after a pass recorded events).
+    """
+
+    def __init__(self, notifier, history, interval):
+        self.notifier = notifier
+        self.history = history
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='outbox-flusher')
+
+    def start(self):
+        self._thread.start()
+
+    def wake(self):
+        self._wake.set()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.notifier.flush(self.history)
+            except Exception:
+                LOG.exception('Notification outbox flush failed')
+            self._wake.wait(self.interval)
+
+    def stop(self, timeout=10):
+        """Stop; a send under way is waited for ``timeout`` seconds."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)

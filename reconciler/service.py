@@ -1,9 +1,12 @@
 """The daemon: one timer per backend, in native threads.
 
 Each backend has its own dynamic timer (its own thread), so a slow or failing
-backend never delays another. SIGTERM sets a stop event that a pass checks
-between stages; SIGHUP makes the launcher re-read the configuration files and
-restart this service the same way. Connections, the database engine,
+backend never delays another, and the notification outbox is sent by a
+thread of its own, woken after each pass, so no pass waits for the broker.
+At start, runs of this host's dead processes are closed as abandoned.
+SIGTERM sets a stop event that a pass checks between stages; SIGHUP makes
+the launcher re-read the configuration files and restart this service the
+same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
@@ -25,6 +28,7 @@ from reconciler import manager
 from reconciler import metrics
 from reconciler import model
 from reconciler import notifier
+from reconciler import ownership
 from reconciler.remediation import remediator
 
 LOG = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ class ReconcilerService(service.Service):
         self._stop = threading.Event()
         self._history = history.History.from_conf(self.conf)
         self._history.check_current()
+        ownership.close_abandoned(self._history, time.time())
         self._notifier = notifier.Notifier(self.conf)
         self._coordinator = coordination.Coordinator(self.conf)
         self._coordinator.start()
@@ -51,8 +56,10 @@ class ReconcilerService(service.Service):
             self.tg.add_dynamic_timer_args(
                 self._tick, args=[name], initial_delay=random.uniform(0, fuzz),
                 stop_on_exception=False)
-        self.tg.add_timer_args(self.conf.reconciler.outbox_flush_interval,
-                               self._flush, stop_on_exception=False)
+        self._flusher = notifier.Flusher(
+            self._notifier, self._history,
+            self.conf.reconciler.outbox_flush_interval)
+        self._flusher.start()
         if self.conf.reconciler.history_retention_days:
             self.tg.add_timer_args(DAY, self._purge, stop_on_exception=False,
                                    initial_delay=random.uniform(0, fuzz))
@@ -69,6 +76,7 @@ class ReconcilerService(service.Service):
                 if lease:
                     with self._metrics.holding(name):
                         self._run_pass(backend, lease)
+                    self._flusher.wake()
         return backend.reconciler_interval
 
     def _run_pass(self, backend, lease):
@@ -114,16 +122,12 @@ class ReconcilerService(service.Service):
                      'resolved findings', days, purged['runs'],
                      purged['findings'])
 
-    def _flush(self):
-        try:
-            self._notifier.flush(self._history)
-        except Exception:
-            LOG.exception('Notification outbox flush failed')
-
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if hasattr(self, '_flusher'):
+            self._flusher.stop()
         if hasattr(self, '_metrics'):
             self._metrics.stop()
         if hasattr(self, '_coordinator'):

@@ -14,7 +14,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -U pip >/dev/null
+# The extras: the array client libraries the simulators' drivers need.
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt \
-    -r test-requirements.txt -e . 2>&1 | grep -v -e 'is ignored' >&2 || true
-.venv/bin/python -c 'import reconciler.cmd' # fails loudly if the install did
+    -r test-requirements.txt -e '.[all]' 2>&1 | grep -v -e 'is ignored' >&2 || true
+.venv/bin/python -c 'import reconciler.cmd, hpe3parclient, hpelefthandclient' # fails loudly if the install did
 bash tools/setup-cinder.sh >/dev/null

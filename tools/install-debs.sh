@@ -2,7 +2,7 @@
 # Install the Debian packages the checks and tests need when they are
 # missing (one apt-get update); needs root on a machine without them:
 # - shellcheck for the shell scripts, systemd for `systemd-analyze verify`
-#   of the packaged unit;
+#   and `security` of the packaged unit, sudo for `visudo -c` of its rule;
 # - lvm2 and tgt for the LVM driver's tests on a loop device and a tgtd;
 # - the servers the tests start for themselves on 127.0.0.1
 #   (tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB.
@@ -12,6 +12,7 @@ set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v visudo >/dev/null || missing+=(sudo)
 command -v lvs >/dev/null || missing+=(lvm2)
 command -v tgtd >/dev/null || missing+=(tgt)
 for p in redis-server rabbitmq-server postgresql mariadb-server; do

@@ -73,7 +73,7 @@ auth_type = admin_token
 endpoint = {endpoint}
 token = {token}
 
-[database]
+[reconciler_database]
 connection = sqlite:///{workdir}/reconciler.sqlite
 
 [oslo_messaging_notifications]
@@ -157,6 +157,7 @@ def run(workdir, passes):
                 for backend in backend_conf.enabled(conf):
                     result = manager.BackendReconciler(
                         conf, backend, store, notifier).run_pass()
+                    notifier.flush(store)
                     print(report.pass_text(result))
                     sent += len(notifier_mod.finding_events(
                         result.transitions, kinds))
@@ -174,7 +175,7 @@ def run(workdir, passes):
             print('\nOne payload in full:')
             print(json.dumps(received.events[0][2], indent=2))
         _section('Confirmed findings recorded in %s'
-                 % conf.database.connection)
+                 % conf.reconciler_database.connection)
         print(report.findings_table(store.findings(state='confirmed')))
         _section('What was planted, and what must not be flagged')
         for label, note in PLANTED:

@@ -45,13 +45,10 @@ from reconciler.remediation import remediator
 
 
 def do_check(conf):
-    backends = backend_conf.enabled(conf)
     if conf.category.backend:
-        backends = [b for b in backends if b.name == conf.category.backend]
-        if not backends:
-            raise exception.ConfigError('backend %s is not in '
-                                        'enabled_backends'
-                                        % conf.category.backend)
+        backends = [_backend(conf, conf.category.backend)]
+    else:
+        backends = backend_conf.enabled(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -63,7 +60,10 @@ def do_check(conf):
                    for b in backends]
     finally:
         coordinator.stop()
-        notifier.close()
+        try:
+            _flush(conf, store, notifier)
+        finally:
+            notifier.close()
     fmt = conf.category.format
     if fmt == 'json':
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
@@ -95,6 +95,18 @@ def _emit(fmt, rows, text=report.table):
         print(report.csv_text(rows))
     else:
         print(text(rows))
+
+
+def _flush(conf, store, notifier):
+    """Send the passes' events, for a bounded time; the daemon (or the next
+    check) sends what is left.
+    """
+    notifier.flush(store, timeout=conf.reconciler.check_flush_timeout)
+    left = len(store.pending_notifications())
+    if left:
+        print('%d notification(s) not sent yet: they stay in the outbox and '
+              'are sent by the daemon or the next check' % left,
+              file=sys.stderr)
 
 
 def do_findings_list(conf):
@@ -143,11 +155,11 @@ def do_runs_list(conf):
 
 
 def _backend(conf, name):
-    for b in backend_conf.enabled(conf):
-        if b.name == name:
-            return b
-    raise exception.ConfigError('backend %s is not in enabled_backends'
-                                % name)
+    """One enabled backend; says why when it is skipped (unsupported)."""
+    if name not in [n.strip() for n in conf.enabled_backends]:
+        raise exception.ConfigError('backend %s is not in enabled_backends'
+                                    % name)
+    return backend_conf.BackendConf(conf, name)
 
 
 def do_name_map(conf):
@@ -193,14 +205,21 @@ class _EventPrinter(object):
         return oslo_messaging.NotificationResult.HANDLED
 
 
+#: ``listen``'s listener pool unless ``--pool`` names another. Never none:
+#: without a pool it would consume the shared ``notifications.info`` queue,
+#: acking what its filter rejects, and take events from every other consumer.
+LISTEN_POOL = 'cinder-reconciler-listen'
+
+
 def do_listen(conf):
-    """An example consumer of the daemon's notifications."""
+    """An example consumer of the daemon's notifications (its own copy)."""
     transport = oslo_messaging.get_notification_transport(conf)
     printer = _EventPrinter(conf.category.exit_after)
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic=topic) for topic in
                     conf.oslo_messaging_notifications.topics],
-        [printer], executor='threading', pool=conf.category.pool)
+        [printer], executor='threading',
+        pool=conf.category.pool or LISTEN_POOL)
     listener.start()
     try:
         while not printer.done.wait(1):
@@ -434,9 +453,10 @@ def add_command_parsers(subparsers):
 
     listen = subparsers.add_parser(
         'listen', help="Print the daemon's notifications as JSON lines.")
-    listen.add_argument('--pool', help='Receive a copy in this listener '
-                        'pool instead of taking events from the shared '
-                        'notification queue.')
+    listen.add_argument('--pool', default=LISTEN_POOL,
+                        help='Listener pool (queue) receiving a copy of '
+                        'the notifications (default: %(default)s). The '
+                        'shared notification queue is never consumed.')
     listen.add_argument('--exit-after', type=int, metavar='N',
                         help='Exit after N events.')
     listen.set_defaults(func=do_listen)

@@ -4,22 +4,33 @@ import sys
 
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_reports import guru_meditation_report as gmr
+from oslo_reports import opts as gmr_opts
 from oslo_service import service
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import exception
 from reconciler import service as reconciler_service
+from reconciler import version
 
 LOG = logging.getLogger(__name__)
 
 
 def main(argv=None):
     conf = cfg.CONF
+    gmr_opts.set_defaults(conf)
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
+    # SIGUSR2 writes a Guru Meditation Report (threads, configuration) to
+    # stderr, or to [oslo_reports] log_dir.
+    gmr.TextGuruMeditation.setup_autorun(
+        version, service_name='cinder-reconciler', conf=conf)
     try:
-        if not backend_conf.enabled(conf):
-            raise exception.ConfigError('[DEFAULT] enabled_backends is empty')
+        # The service warns of each skipped backend when it starts.
+        if not backend_conf.enabled(conf, warn=False):
+            raise exception.ConfigError(
+                '[DEFAULT] enabled_backends names no backend the reconciler '
+                'can reconcile')
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

@@ -18,14 +18,15 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import exception
 from reconciler import history
+from reconciler import version
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
 
 #: oslo.config namespaces whose secret options may be in our files (those of
 #: the sample generator).
-SECRET_NAMESPACES = ('cinder-reconciler', 'oslo.db', 'oslo.log',
-                     'oslo.messaging')
+SECRET_NAMESPACES = ('cinder-reconciler', 'oslo.concurrency', 'oslo.log',
+                     'oslo.messaging', 'oslo.reports', 'oslo.service.service')
 
 #: Options naming a private key file.
 KEY_FILE_OPTS = ('nec_ismcli_privkey',)
@@ -76,14 +77,18 @@ class Checks(upgradecheck.UpgradeCommands):
                 yield name, e
 
     def _check_database(self):
+        # One connect attempt, bounded by connect_timeout: a check answers
+        # now, whatever the daemon's retry settings.
         try:
-            history.History.from_conf(self.conf).check_current()
+            history.History.from_conf(
+                self.conf, max_retries=1, retry_interval=0).check_current()
         except exception.ReconcilerError as e:
             return Result(Code.FAILURE, str(e))
         except Exception as e:
             # Driver errors may quote the connection URL: name the type only.
             return Result(Code.FAILURE, 'cannot read the history database '
-                          '([database] connection): %s' % type(e).__name__)
+                          '([reconciler_database] connection): %s'
+                          % type(e).__name__)
         return Result(Code.SUCCESS)
 
     def _check_backends(self):
@@ -91,6 +96,10 @@ class Checks(upgradecheck.UpgradeCommands):
             return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
         findings = []
         for name, backend in self._backends():
+            if isinstance(backend, exception.UnsupportedBackend):
+                # Skipped by the daemon, which reconciles the others.
+                findings.append((Code.WARNING, str(backend)))
+                continue
             if isinstance(backend, exception.ConfigError):
                 findings.append((Code.FAILURE, str(backend)))
                 continue
@@ -132,5 +141,9 @@ class Checks(upgradecheck.UpgradeCommands):
 def main(argv=None):
     conf = cfg.CONF
     reconciler_conf.register(conf)
-    return upgradecheck.main(conf, 'cinder-reconciler', Checks(conf),
-                             argv=sys.argv[1:] if argv is None else argv)
+    # upgradecheck.main, parsing with --version (its own parse has none).
+    upgradecheck.register_cli_options(conf, Checks(conf))
+    conf(sys.argv[1:] if argv is None else argv, project='cinder-reconciler',
+         version=version.version_string())
+    upgradecheck.CONF = conf    # as main sets it: check() reads --json there
+    return upgradecheck.run(conf)

@@ -10,19 +10,19 @@ from oslo_log import log as logging
 
 from reconciler.conf import cinder
 from reconciler.conf import coordination
+from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
+from reconciler import version
 
-_MODULES = (default, reconciler, cinder, coordination, metrics)
+_MODULES = (default, reconciler, cinder, coordination, database, metrics)
 
 
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
         module.register_opts(conf)
-    from oslo_db import options as db_options
-    db_options.set_defaults(conf, connection=reconciler.DEFAULT_DB)
 
 
 def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
@@ -33,7 +33,7 @@ def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     """
     register(conf)
     logging.register_options(conf)
-    conf(argv, project=project)
+    conf(argv, project=project, version=version.version_string())
     if stdout_is_output:
         conf.set_override('use_stderr', True)
     logging.setup(conf, project)

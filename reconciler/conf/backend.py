@@ -9,10 +9,13 @@ driver is derived from ``volume_driver`` unless ``reconciler_driver`` names it.
 import copy
 
 from oslo_config import cfg
+from oslo_log import log as logging
 import stevedore
 
 from reconciler.conf import remediation
 from reconciler import exception
+
+LOG = logging.getLogger(__name__)
 
 DRIVER_NAMESPACE = 'cinder_reconciler.drivers'
 DEFAULTS_GROUP = 'backend_defaults'
@@ -106,9 +109,14 @@ class BackendConf(object):
         for ext in _drivers():
             if self.volume_driver in ext.plugin.CINDER_VOLUME_DRIVERS:
                 return ext.name
-        raise exception.ConfigError(
-            'backend %s: no reconciler driver handles volume_driver %s; set '
-            'reconciler_driver' % (self.name, self.volume_driver))
+        if self.conf.reconciler.unsupported_backends == 'manageable':
+            return 'manageable'
+        raise exception.UnsupportedBackend(
+            'backend %s: no reconciler driver handles volume_driver %s; '
+            'skipped (set reconciler_driver = manageable in its group, or '
+            '[reconciler] unsupported_backends = manageable, to reconcile it '
+            "through Cinder's manageable API)"
+            % (self.name, self.volume_driver))
 
     def __getattr__(self, opt_name):
         value = self.conf[self.name][opt_name]
@@ -125,12 +133,24 @@ class BackendConf(object):
         return self.driver_cls(self)
 
 
-def enabled(conf):
-    """BackendConf for every enabled backend, in configuration order."""
+def enabled(conf, warn=True):
+    """BackendConf for every enabled backend, in configuration order.
+
+    A backend no reconciler driver handles (NetApp, Pure... in Cinder's
+    enabled_backends) is left out, with a warning unless ``warn`` is false;
+    it never stops the others.
+    """
     names = [n.strip() for n in conf.enabled_backends if n.strip()]
     if len(set(names)) != len(names):
         raise exception.ConfigError('enabled_backends lists a name twice')
-    return [BackendConf(conf, n) for n in names]
+    backends = []
+    for name in names:
+        try:
+            backends.append(BackendConf(conf, name))
+        except exception.UnsupportedBackend as e:
+            if warn:
+                LOG.warning('%s', e)
+    return backends
 
 
 def list_opts():

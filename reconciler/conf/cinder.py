@@ -1,10 +1,15 @@
 """``[cinder]``: how to reach Cinder's API (keystoneauth1 options).
 
-Registered with keystoneauth's own loading helpers, so every auth plugin
-(password, application credentials, admin_token for a noauth Cinder...) and
-every session/adapter option (cafile, insecure, timeout, region_name,
-endpoint_override...) works as it does in other services.
+Registered with keystoneauth's own loading helpers, and the client is
+loaded from them too, so every auth plugin (password, application
+credentials, admin_token for a noauth Cinder...) and every session/adapter
+option (cafile, insecure, timeout, region_name, service_name,
+endpoint_override, connect_retries, status_code_retries, min_version...)
+works as it does in other services. Unlike keystoneauth, requests time out
+by default.
 """
+
+import copy
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
@@ -16,7 +21,15 @@ OPTS = [
     cfg.IntOpt('page_size', default=1000, min=1,
                help='Volumes and snapshots requested per page; Cinder caps '
                     'it at its osapi_max_limit.'),
+    cfg.IntOpt('listing_timeout', default=600, min=1,
+               help="Seconds one Cinder listing (a backend's volumes and "
+                    'snapshots, or its manageable resources) may take, all '
+                    'pages and retries together; past it the pass fails. '
+                    'Each request is also bounded by timeout.'),
 ]
+
+# keystoneauth has no default: a stalled cinder-api would hold a pass.
+DEFAULT_REQUEST_TIMEOUT = 60
 
 _ADAPTER_DEFAULTS = {'service_type': 'block-storage',
                      'valid_interfaces': ['internal', 'public']}
@@ -34,12 +47,27 @@ def register_opts(conf):
                      group=GROUP.name)
     conf.set_default('valid_interfaces',
                      _ADAPTER_DEFAULTS['valid_interfaces'], group=GROUP.name)
+    conf.set_default('timeout', DEFAULT_REQUEST_TIMEOUT, group=GROUP.name)
+
+
+def _session_opts():
+    """keystoneauth's session options, showing our request timeout."""
+    opts = []
+    for opt in ks_loading.get_session_conf_options():
+        if opt.dest == 'timeout':
+            opt = copy.deepcopy(opt)
+            opt.default = DEFAULT_REQUEST_TIMEOUT
+        opts.append(opt)
+    return opts
 
 
 def list_opts():
+    adapter = ks_loading.get_adapter_conf_options(include_deprecated=False)
+    # New objects on each call: the sample shows the defaults we set.
+    cfg.set_defaults(adapter, **_ADAPTER_DEFAULTS)
     opts = (OPTS
-            + ks_loading.get_session_conf_options()
+            + _session_opts()
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
-            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+            + adapter)
     return {GROUP: opts}

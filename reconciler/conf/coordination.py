@@ -11,14 +11,16 @@ GROUP = cfg.OptGroup('coordination',
                           'daemons (tooz).')
 
 OPTS = [
-    cfg.StrOpt('backend_url', secret=True,
-               help='tooz coordination backend URL, for example '
-                    'redis://controller:6379?timeout=10. Every daemon with '
-                    'the same URL reconciles its share of the enabled '
-                    'backends and takes over the share of a member that '
-                    'died; each backend pass also holds a lock, which '
-                    '"cinder-reconciler-manage check" takes too. Unset: '
-                    'this daemon reconciles every backend.'),
+    cfg.StrOpt('backend_url', secret=True, default='file://$state_path',
+               help='tooz coordination backend URL. Every backend pass holds '
+                    'a lock of its own, which "cinder-reconciler-manage '
+                    'check" takes too, so two passes of one backend never '
+                    'overlap. The default, a directory of lock files, does '
+                    'so on this host only. With a distributed backend (for '
+                    'example redis://controller:6379?timeout=10) the lock '
+                    'holds across hosts, and every daemon with the same URL '
+                    'reconciles its share of the enabled backends and takes '
+                    'over the share of a member that died.'),
 ]
 
 

@@ -1,8 +1,27 @@
-"""``[DEFAULT]`` options, under the names Cinder itself uses there."""
+"""``[DEFAULT]`` options, under the names Cinder itself uses there.
+
+Besides the options the reconciler reads, this registers the Cinder options
+that cinder.conf values interpolate (``lock_path = $state_path/tmp``,
+``backend_url = file://$state_path``, ``target_ip_address = $my_ip``...), with
+Cinder's defaults: an interpolated value must resolve as it does in Cinder.
+"""
 
 import socket
 
 from oslo_config import cfg
+from oslo_utils import netutils
+
+# Referenced through ``$name`` by Cinder's own defaults and by shipped files.
+INTERPOLATED_OPTS = [
+    cfg.StrOpt('state_path', default='/var/lib/cinder',
+               help="Cinder's top-level state directory: the default "
+                    '[coordination] backend_url keeps its lock files there, '
+                    'and values refer to it as $state_path.'),
+    cfg.HostAddressOpt('my_ip', default=netutils.get_my_ipv4(),
+                       sample_default='<HOST_IP_ADDRESS>',
+                       help="This host's IP address, as Cinder knows it; "
+                            'only used where a value refers to it as $my_ip.'),
+]
 
 OPTS = [
     cfg.ListOpt('enabled_backends', default=[],
@@ -15,12 +34,17 @@ OPTS = [
                help="Cinder's template of backend volume names."),
     cfg.StrOpt('snapshot_name_template', default='snapshot-%s',
                help="Cinder's template of backend snapshot names."),
+    cfg.StrOpt('rootwrap_config', default='/etc/cinder/rootwrap.conf',
+               help="Cinder's rootwrap configuration: a backend's default "
+                    "root_helper is 'sudo cinder-rootwrap <this file>', as "
+                    "Cinder's. Its filters_path must hold the reconciler's "
+                    'cinder-reconciler.filters.'),
 ]
 
 
 def register_opts(conf):
-    conf.register_opts(OPTS)
+    conf.register_opts(OPTS + INTERPOLATED_OPTS)
 
 
 def list_opts():
-    return {'DEFAULT': OPTS}
+    return {'DEFAULT': OPTS + INTERPOLATED_OPTS}

@@ -3,11 +3,13 @@
 from reconciler.conf import backend
 from reconciler.conf import cinder
 from reconciler.conf import coordination
+from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder, coordination, metrics, backend)
+_MODULES = (default, reconciler, cinder, coordination, database, metrics,
+            backend)
 
 
 def list_opts():

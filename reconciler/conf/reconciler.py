@@ -4,8 +4,6 @@ from oslo_config import cfg
 
 from reconciler import model
 
-DEFAULT_DB = 'sqlite:////var/lib/cinder-reconciler/reconciler.sqlite'
-
 GROUP = cfg.OptGroup('reconciler', help='cinder-reconciler daemon options.')
 
 OPTS = [
@@ -28,6 +26,25 @@ OPTS = [
                     '"cinder-reconciler-manage db purge" does. Open findings '
                     'and what their lifecycle still needs are never purged. '
                     '0 keeps everything.'),
+    cfg.IntOpt('notification_retry', default=1, min=0,
+               help='Reconnection attempts to the message broker for one '
+                    'notification before the flush gives up until its next '
+                    'try (the event stays in the outbox). Each attempt '
+                    'waits as [oslo_messaging_rabbit] rabbit_retry_interval '
+                    'and kombu_reconnect_delay say, so this bounds how long '
+                    'one flush blocks while the broker is down.'),
+    cfg.IntOpt('check_flush_timeout', default=30, min=0,
+               help='Seconds "cinder-reconciler-manage check" spends at most '
+                    'sending notifications after its passes; what is left '
+                    'stays in the outbox for the daemon or the next check.'),
+    cfg.StrOpt('unsupported_backends', default='skip',
+               choices=[('skip', 'leave the backend out, with a warning'),
+                        ('manageable', "reconcile it through Cinder's "
+                                       'manageable-resources API (needs its '
+                                       'cinder-volume service running)')],
+               help='What to do with an enabled backend whose Cinder '
+                    'volume_driver no reconciler driver handles and whose '
+                    'group sets no reconciler_driver.'),
     cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
                help='Upper bound in seconds of the random delay before a '
                     "backend's first pass, so backends do not all start "

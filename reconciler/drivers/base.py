@@ -25,9 +25,19 @@ class ArrayDriver(abc.ABC):
     #: Options that must be set; checked before anything connects.
     REQUIRED = ()
 
+    #: ``(distribution, extra)`` of the client library this driver needs,
+    #: set when it is installed as an extra and did not import: the driver
+    #: still loads (its options are listed) but refuses its backend.
+    MISSING_CLIENT = None
+
     def __init__(self, backend):
         """``backend`` is a :class:`reconciler.conf.backend.BackendConf`."""
         self.backend = backend
+        if self.MISSING_CLIENT:
+            raise exception.ConfigError(
+                'backend %s: %s is not installed (pip install '
+                'cinder-reconciler[%s])' % ((backend.name,)
+                                            + self.MISSING_CLIENT))
         missing = [o for o in self.REQUIRED if not getattr(backend, o)]
         if missing:
             raise exception.ConfigError('backend %s: %s not set' % (

@@ -38,8 +38,11 @@ with warnings.catch_warnings():
     # The client's ssh module imports eventlet.greenthread (it never
     # monkey-patches); eventlet then warns on stderr at every start.
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
-    from hpe3parclient import client as hpe_client  # noqa: E402
-    from hpe3parclient import exceptions as hpe_exc  # noqa: E402
+    try:
+        from hpe3parclient import client as hpe_client  # noqa: E402
+        from hpe3parclient import exceptions as hpe_exc  # noqa: E402
+    except ImportError:     # the hpe3par extra is not installed
+        hpe_client = hpe_exc = None
 
 LOG = logging.getLogger(__name__)
 
@@ -153,6 +156,8 @@ class HPE3PARDriver(base.ArrayDriver):
         'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver',
     )
     REQUIRED = ('hpe3par_api_url', 'hpe3par_username', 'hpe3par_password')
+    MISSING_CLIENT = (None if hpe_client else
+                      ('python-3parclient', 'hpe3par'))
 
     def __init__(self, backend):
         super().__init__(backend)

@@ -23,10 +23,9 @@ by itself on HTTP 401/403; its debug trace prints the password.
 import re
 import time
 
-from hpelefthandclient import client as lh_client
-from hpelefthandclient import exceptions as lh_exc
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import importutils
 from oslo_utils import units
 import requests
 
@@ -35,6 +34,10 @@ from reconciler.drivers import names
 from reconciler.drivers import tls
 from reconciler import exception
 from reconciler import model
+
+# The hpelefthand extra; without it the driver refuses its backends.
+lh_client = importutils.try_import('hpelefthandclient.client')
+lh_exc = importutils.try_import('hpelefthandclient.exceptions')
 
 LOG = logging.getLogger(__name__)
 
@@ -104,6 +107,8 @@ class LeftHandDriver(base.ArrayDriver):
         'cinder.volume.drivers.hpe.hpe_lefthand_iscsi.HPELeftHandISCSIDriver',)
     REQUIRED = ('hpelefthand_api_url', 'hpelefthand_username',
                 'hpelefthand_password', 'hpelefthand_clustername')
+    MISSING_CLIENT = (None if lh_client else
+                      ('python-lefthandclient', 'hpelefthand'))
 
     def __init__(self, backend):
         super().__init__(backend)

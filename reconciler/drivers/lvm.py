@@ -1,8 +1,10 @@
 """Cinder's LVM driver: logical volumes of one volume group, and iSCSI targets.
 
 ``lvs`` (JSON report) lists the group through the same command prefix
-Cinder uses (``sudo cinder-rootwrap ...``, whose filters allow exactly
-``env LC_ALL=C [LVM_SYSTEM_DIR=...] [LVM_SUPPRESS_FD_WARNINGS=...] lvs``).
+Cinder uses (``sudo cinder-rootwrap <rootwrap_config>``). Cinder's filters
+allow ``env LC_ALL=C [LVM_SYSTEM_DIR=...] [LVM_SUPPRESS_FD_WARNINGS=...]
+lvs`` but not the target listings: etc/cinder-reconciler/rootwrap.d holds
+filters for exactly the commands below.
 Names (reference/backends.md section 4): volumes ``volume-<name_id>``,
 snapshots ``_snapshot-<id>`` (Cinder escapes names LVM reserves), clone
 temporaries ``clone-snap-<id>`` and the thin pool ``<vg>-pool``. A thin
@@ -53,9 +55,13 @@ OPTS = [
     cfg.StrOpt('target_prefix', default='iqn.2010-10.org.openstack:',
                help="Cinder's prefix of target names."),
     cfg.StrOpt('root_helper',
-               default='sudo cinder-rootwrap /etc/cinder/rootwrap.conf',
-               help='Prefix of every LVM and target command, as Cinder runs '
-                    'them; empty to run them directly.'),
+               help='Prefix of every LVM and target command. Unset: '
+                    "'sudo cinder-rootwrap <[DEFAULT] rootwrap_config>', "
+                    "as Cinder runs them (Cinder's filters must include "
+                    "cinder-reconciler.filters); e.g. 'sudo "
+                    'cinder-reconciler-rootwrap '
+                    "/etc/cinder-reconciler/rootwrap.conf' for the "
+                    "reconciler's own; empty to run them directly."),
     command.TIMEOUT_OPT,
 ]
 
@@ -119,11 +125,15 @@ class LVMDriver(base.ArrayDriver):
         self.snapshot_escape = '_' if snap.startswith('snapshot') else ''
         self.snapshot_re = names.pattern(snap, prefix=self.snapshot_escape)
         self.pool_name = '%s-pool' % backend.volume_group
+        self.root_helper = backend.root_helper
+        if self.root_helper is None:
+            self.root_helper = ('sudo cinder-rootwrap %s'
+                                % backend.conf.rootwrap_config)
         self.requests = 0
 
     def _run(self, argv):
         self.requests += 1
-        return command.run(argv, self.backend.root_helper,
+        return command.run(argv, self.root_helper,
                            self.backend.reconciler_command_timeout)
 
     def _lvm_env(self):

@@ -11,14 +11,20 @@ import json
 import types
 
 from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
+from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from reconciler.conf import database as database_conf
 from reconciler import exception
 from reconciler.history import migration
 from reconciler.history import models
 from reconciler import model
+from reconciler import ownership
+
+LOG = logging.getLogger(__name__)
 
 RUNS = models.Run.__table__
 FINDINGS = models.Finding.__table__
@@ -31,6 +37,10 @@ _OPEN = (model.FindingState.SUSPECTED.value,
 _CHUNK = 500
 # Error texts are capped to stay within a MySQL TEXT column.
 _MAX_ERROR = 16000
+# Wall and monotonic time between two passes may differ by this much (NTP
+# slews, rounding) before the wall clock counts as having jumped.
+_CLOCK_TOLERANCE = 2.0
+_CLOCK_TOLERANCE_RATIO = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +70,7 @@ class RunRecord:
     counts: dict  # FindingKind -> int; empty unless the run completed
     inventory: dict
     error: str | None
+    owner: ownership.Owner | None = None  # None for runs of old versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +144,7 @@ class OutboxItem:
     created_at: float
     attempts: int
     last_error: str | None
+    claimed_by: str | None = None
 
 
 def _dt(ts):
@@ -177,7 +189,16 @@ def _run_record(row):
         status=model.RunStatus(row.status), started_at=_ts(row.started_at),
         finished_at=_ts(row.finished_at),
         counts={k: v for k, v in counts.items() if v is not None},
-        inventory=json.loads(row.inventory or '{}'), error=row.error)
+        inventory=json.loads(row.inventory or '{}'), error=row.error,
+        owner=None if row.owner_host is None else ownership.Owner(
+            row.owner_host, row.owner_pid, row.owner_start))
+
+
+def _outbox_item(row):
+    return OutboxItem(
+        id=row.id, event_type=row.event_type, payload=json.loads(row.payload),
+        created_at=_ts(row.created_at), attempts=row.attempts,
+        last_error=row.last_error, claimed_by=row.claimed_by)
 
 
 def _finding_record(row):
@@ -232,6 +253,15 @@ def _finish_run(conn, run_id, **values):
         sa.select(RUNS.c.backend).where(RUNS.c.id == run_id)).scalar_one()
 
 
+def _insert_run(conn, backend, host, now, owner=None):
+    owner = owner or ownership.current()
+    return conn.execute(sa.insert(RUNS).values(
+        backend=backend, host=host, started_at=_dt(now),
+        status=model.RunStatus.RUNNING.value, owner_host=owner.host,
+        owner_pid=owner.pid, owner_start=owner.start),
+    ).inserted_primary_key[0]
+
+
 def _enqueue(conn, at, events):
     rows = [{'event_type': event_type, 'payload': _json(payload),
              'created_at': at, 'attempts': 0}
@@ -261,6 +291,7 @@ def _load(conn, backend, candidates):
         FINDINGS.c.resource_id, FINDINGS.c.state, FINDINGS.c.first_seen,
         FINDINGS.c.sightings, FINDINGS.c.array_name, FINDINGS.c.cinder_id,
         FINDINGS.c.project_id, FINDINGS.c.details,
+        FINDINGS.c.suspected_seconds,
     ).where(FINDINGS.c.backend == backend)
     rows = {_identity(r): r
             for r in conn.execute(columns.where(FINDINGS.c.state.in_(_OPEN)))}
@@ -276,11 +307,13 @@ def _load(conn, backend, candidates):
     return rows
 
 
-def _state_changes(at):
+def _state_changes(at, span):
     """What each (old, new) state pair writes; the same for every row."""
     s = model.FindingState
-    reopen = dict(first_seen=at, last_seen=at, sightings=1, resolved_at=None)
-    seen = dict(last_seen=at, sightings=FINDINGS.c.sightings + 1)
+    reopen = dict(first_seen=at, last_seen=at, sightings=1, resolved_at=None,
+                  suspected_seconds=0)
+    seen = dict(last_seen=at, sightings=FINDINGS.c.sightings + 1,
+                suspected_seconds=FINDINGS.c.suspected_seconds + span)
     resolve = dict(state=s.RESOLVED.value, resolved_at=at)
     return {
         (s.RESOLVED, s.SUSPECTED): dict(
@@ -295,12 +328,57 @@ def _state_changes(at):
     }
 
 
-def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked):
+def _elapsed(conn, backend, run_id, at, monotonic):
+    """Seconds since the backend's previous ok pass, and whether they are
+    trustworthy: ``(seconds, jump)`` with ``jump`` a reason or None.
+
+    Passes of one host and boot compare monotonic readings (the clock is
+    shared by its processes), and a wall clock that disagrees has jumped.
+    Otherwise only the wall clock is known: it must not go back.
+    """
+    cols = (RUNS.c.finished_at, RUNS.c.monotonic, RUNS.c.owner_host,
+            RUNS.c.owner_start)
+    [this] = conn.execute(sa.select(*cols).where(RUNS.c.id == run_id))
+    prev = conn.execute(
+        sa.select(*cols).where(RUNS.c.backend == backend,
+                               RUNS.c.status == model.RunStatus.OK.value,
+                               RUNS.c.id != run_id)
+        .order_by(RUNS.c.id.desc()).limit(1)).first()
+    if prev is None:
+        return 0.0, None
+    wall = _ts(at) - _ts(prev.finished_at)
+    boot = ownership.boot_of(this.owner_start)
+    same_clock = (monotonic is not None and prev.monotonic is not None
+                  and boot is not None and this.owner_host == prev.owner_host
+                  and boot == ownership.boot_of(prev.owner_start))
+    if same_clock:
+        mono = monotonic - prev.monotonic
+        if mono < 0:
+            return 0.0, 'the monotonic clock went back %.1f s' % -mono
+        if abs(wall - mono) > (_CLOCK_TOLERANCE
+                               + _CLOCK_TOLERANCE_RATIO * mono):
+            return mono, ('the wall clock moved %.1f s in %.1f s'
+                          % (wall, mono))
+        return mono, None
+    if wall < 0:
+        return 0.0, 'the wall clock went back %.1f s' % -wall
+    return wall, None
+
+
+def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked,
+                     span=0.0, may_confirm=True):
     """Write this pass's changes to the backend's findings; return them.
 
     Only changed rows are written, and rows changing state the same way
     share one UPDATE per chunk of ids: a confirmed finding seen again costs
-    nothing, so a steady pass writes no finding at all.
+    nothing, so a steady pass writes no finding at all. A suspected finding
+    has been suspected for its ``suspected_seconds`` plus ``span``; it is
+    never confirmed unless ``may_confirm`` (or the policy has no grace).
+
+    Every UPDATE that moves a finding applies only if the row still has the
+    state and sightings this pass read (compare-and-set), and an INSERT
+    fails on the identity's unique key: a pass that overlapped another one
+    raises ConcurrentChange and records nothing.
     """
     now = _ts(at)  # at the stored precision, so ages compare consistently
     rows = _load(conn, backend, candidates)
@@ -321,12 +399,14 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked):
         old = None if row is None else model.FindingState(row.state)
         if old == model.FindingState.SUSPECTED:
             first_seen, sightings = _ts(row.first_seen), row.sightings + 1
+            suspected = row.suspected_seconds + span
         else:
-            first_seen, sightings = now, 1
+            first_seen, sightings, suspected = now, 1, 0.0
         if old == model.FindingState.CONFIRMED:
             new = old
         elif (sightings >= policy.sightings
-                and now - first_seen >= policy.grace_seconds):
+                and suspected >= policy.grace_seconds
+                and (may_confirm or not policy.grace_seconds)):
             new = model.FindingState.CONFIRMED
         else:
             new = model.FindingState.SUSPECTED
@@ -340,7 +420,7 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked):
                 else None))
         else:
             if old != model.FindingState.CONFIRMED:
-                moved[old, new].append(row.id)
+                moved[old, new, row.sightings].append(row.id)
             if any(getattr(row, f) != v for f, v in fields.items()):
                 refreshed.append(dict(fields, _id=row.id))
         if new != old:
@@ -350,21 +430,64 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked):
     for key, row in rows.items():
         if key not in candidates:  # only open rows can be absent
             old = model.FindingState(row.state)
-            moved[old, model.FindingState.RESOLVED].append(row.id)
+            moved[old, model.FindingState.RESOLVED, row.sightings].append(
+                row.id)
             transitions.append(model.Transition(
                 backend, _candidate(row), old, model.FindingState.RESOLVED,
                 _ts(row.first_seen), row.sightings))
 
     if inserts:
-        conn.execute(sa.insert(FINDINGS), inserts)
-    changes = _state_changes(at)
-    for pair, ids in moved.items():
+        try:
+            conn.execute(sa.insert(FINDINGS), inserts)
+        except db_exc.DBDuplicateEntry:
+            raise exception.ConcurrentChange(
+                'another pass of %s recorded a new finding meanwhile; the '
+                'next pass sees it' % backend)
+    changes = _state_changes(at, span)
+    for (old, new, sightings), ids in moved.items():
         for chunk in _chunks(ids):
-            conn.execute(sa.update(FINDINGS).where(FINDINGS.c.id.in_(chunk))
-                         .values(changes[pair]))
+            result = conn.execute(
+                sa.update(FINDINGS)
+                .where(FINDINGS.c.id.in_(chunk),
+                       FINDINGS.c.state == old.value,
+                       FINDINGS.c.sightings == sightings)
+                .values(changes[old, new]))
+            if result.rowcount != len(chunk):
+                raise exception.ConcurrentChange(
+                    'another pass of %s changed its findings meanwhile; '
+                    'the next pass sees the change' % backend)
     if refreshed:
         conn.execute(sa.update(FINDINGS)
                      .where(FINDINGS.c.id == sa.bindparam('_id')), refreshed)
+    return transitions
+
+
+def _complete(conn, run_id, now, candidates, policy, inventory, announce,
+              unchecked, monotonic):
+    """Close a run as ok and apply its lifecycle (see complete_run)."""
+    by_key = {}
+    for cand in candidates:
+        key = _plain(cand.identity)
+        if by_key.setdefault(key, cand) != cand:
+            raise ValueError(f'conflicting candidates for {key}')
+    unchecked = {_plain(key) for key in unchecked}
+    counts = collections.Counter(c.kind for c in by_key.values())
+    at = _dt(now)
+    backend = _finish_run(
+        conn, run_id, status=model.RunStatus.OK.value,
+        finished_at=at, inventory=_json(inventory), monotonic=monotonic,
+        **{_count_column(k): counts[k] for k in model.FindingKind})
+    span, jump = _elapsed(conn, backend, run_id, at, monotonic)
+    if jump and policy.grace_seconds:
+        LOG.warning('Backend %s run %d: %s since the previous pass; '
+                    'no finding is confirmed in this pass', backend,
+                    run_id, jump)
+    transitions = _apply_lifecycle(conn, backend, at, by_key, policy,
+                                   unchecked, span, not jump)
+    ignored = _ignored(conn, backend, at)
+    _enqueue(conn, at, announce([t for t in transitions
+                                 if _plain(t.candidate.identity)
+                                 not in ignored]))
     return transitions
 
 
@@ -372,14 +495,28 @@ class History:
     """Runs, findings and outbox in one SQL database; safe across threads."""
 
     def __init__(self, connection, **options):
-        """``options`` are further oslo.db ``[database]`` options."""
+        """``options`` are further oslo.db engine options."""
         self._facade = enginefacade.transaction_context()
-        self._facade.configure(connection=connection, **options)
+        self._facade.configure(connection=connection,
+                               **database_conf.isolated(options))
+        self._schema_checked = False
 
     @classmethod
-    def from_conf(cls, conf):
-        options = dict(conf.database.items())
-        return cls(options.pop('connection'), **options)
+    def from_conf(cls, conf, **overrides):
+        """From ``[reconciler_database]``; ``overrides`` replace options."""
+        connection, options = database_conf.engine_options(conf, **overrides)
+        return cls(connection, **options)
+
+    def _refuse_cinder_database(self):
+        """Before the first transaction: never write beside Cinder's tables.
+
+        The engine is the only one (no replica), so this covers every
+        connection the history uses.
+        """
+        if not self._schema_checked:
+            with self._facade.writer.get_engine().connect() as conn:
+                migration.refuse_cinder_database(conn)
+            self._schema_checked = True
 
     # Deadlocks (MySQL, PostgreSQL) and SQLite lock timeouts roll the whole
     # transaction back; running it again from the start is safe.
@@ -388,6 +525,7 @@ class History:
                                retry_on_deadlock=True,
                                exception_checker=_sqlite_locked)
     def _transaction(self, work, write=True):
+        self._refuse_cinder_database()
         facade = self._facade.writer if write else self._facade.reader
         with facade.connection.using(types.SimpleNamespace()) as conn:
             return work(conn)
@@ -417,12 +555,18 @@ class History:
                 f'this code needs {head}: run "cinder-reconciler-manage db '
                 f'sync".')
 
-    def start_run(self, backend, host, now):
-        return self._transaction(lambda conn: conn.execute(
-            sa.insert(RUNS).values(
-                backend=backend, host=host, started_at=_dt(now),
-                status=model.RunStatus.RUNNING.value),
-        ).inserted_primary_key[0])
+    def start_run(self, backend, host, now, owner=None):
+        """A running run owned by ``owner`` (by default this process)."""
+        return self._transaction(
+            lambda conn: _insert_run(conn, backend, host, now, owner))
+
+    def running_runs(self, backend=None):
+        query = sa.select(RUNS).where(
+            RUNS.c.status == model.RunStatus.RUNNING.value).order_by(
+                RUNS.c.id)
+        if backend is not None:
+            query = query.where(RUNS.c.backend == backend)
+        return self._read(query, _run_record)
 
     def last_ok_run(self, backend):
         runs = self._read(
@@ -538,8 +682,12 @@ class History:
         return self._transaction(work)
 
     def complete_run(self, run_id, now, candidates, policy, inventory,
-                     announce, unchecked=()):
+                     announce, unchecked=(), monotonic=None):
         """Record a successful pass and return its transitions.
+
+        ``monotonic`` is ``time.monotonic()`` read with ``now``: grace
+        periods then count monotonic time between passes of one host,
+        and a wall clock that jumped confirms nothing (see ``_elapsed``).
 
         ``announce(transitions)`` returns the ``(event_type, payload)``
         notifications to queue; it runs inside the transaction (an error
@@ -550,42 +698,23 @@ class History:
         Should such a finding have changed since it was read, the pass
         raises ReconcilerError and records nothing.
         """
-        by_key = {}
-        for cand in candidates:
-            key = _plain(cand.identity)
-            if by_key.setdefault(key, cand) != cand:
-                raise ValueError(f'conflicting candidates for {key}')
-        unchecked = {_plain(key) for key in unchecked}
-        counts = collections.Counter(c.kind for c in by_key.values())
-        at = _dt(now)
+        return self._transaction(lambda conn: _complete(
+            conn, run_id, now, candidates, policy, inventory, announce,
+            unchecked, monotonic))
 
-        def work(conn):
-            backend = _finish_run(
-                conn, run_id, status=model.RunStatus.OK.value,
-                finished_at=at, inventory=_json(inventory),
-                **{_count_column(k): counts[k] for k in model.FindingKind})
-            transitions = _apply_lifecycle(conn, backend, at, by_key, policy,
-                                           unchecked)
-            ignored = _ignored(conn, backend, at)
-            _enqueue(conn, at, announce(
-                [t for t in transitions
-                 if _plain(t.candidate.identity) not in ignored]))
-            return transitions
-
-        return self._transaction(work)
-
-    def preview_run(self, backend, now, candidates, policy, unchecked=()):
+    def preview_run(self, backend, host, now, candidates, policy,
+                    unchecked=(), monotonic=None):
         """The transitions ``complete_run`` would make; writes nothing.
 
-        The same lifecycle code runs in a transaction that is then rolled
-        back, so a dry run predicts exactly what a pass would record.
+        A run is started and completed by the same code as a pass's, in a
+        transaction that is then rolled back, so a dry run predicts exactly
+        what a pass would record.
         """
-        by_key = {_plain(c.identity): c for c in candidates}
-        unchecked = {_plain(key) for key in unchecked}
-
         def work(conn):
-            raise _Preview(_apply_lifecycle(conn, backend, _dt(now), by_key,
-                                            policy, unchecked))
+            run_id = _insert_run(conn, backend, host, now)
+            raise _Preview(_complete(
+                conn, run_id, now, candidates, policy, {},
+                lambda transitions: [], unchecked, monotonic))
 
         try:
             self._transaction(work)
@@ -677,15 +806,53 @@ class History:
             query = query.where(ACTIONS.c.finding_id == finding_id)
         return self._read(query, _action_record)
 
+    def abandon_run(self, run_id, now, error, events):
+        """Close a run whose process is gone; False if it was not running."""
+        try:
+            self.fail_run(run_id, now, error, events)
+        except exception.ReconcilerError:
+            return False  # closed meanwhile, by its owner or another closer
+        return True
+
     def pending_notifications(self, limit=100):
         """Oldest first."""
         return self._read(
             sa.select(OUTBOX).order_by(OUTBOX.c.id).limit(limit),
-            lambda row: OutboxItem(
-                id=row.id, event_type=row.event_type,
-                payload=json.loads(row.payload),
-                created_at=_ts(row.created_at), attempts=row.attempts,
-                last_error=row.last_error))
+            _outbox_item)
+
+    def claim_notifications(self, owner, now, lease, limit=50):
+        """Claim up to ``limit`` unclaimed events for ``owner``; oldest first.
+
+        A claim is a compare-and-set on the claim columns, so two flushers
+        (threads or processes) never hold one event; one that died leaves
+        its claims to expire after ``lease`` seconds. ``owner`` must be new
+        for every call (a claim token), so that the rows read back are
+        exactly those this call claimed.
+        """
+        at = _dt(now)
+        free = sa.or_(OUTBOX.c.claimed_until.is_(None),
+                      OUTBOX.c.claimed_until < at)
+        ids = self._read(
+            sa.select(OUTBOX.c.id).where(free).order_by(OUTBOX.c.id)
+            .limit(limit), lambda row: row.id)
+        if not ids:
+            return []
+
+        def work(conn):
+            conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id.in_(ids), free)
+                         .values(claimed_by=owner,
+                                 claimed_until=_dt(now + lease)))
+            return [_outbox_item(r) for r in conn.execute(
+                sa.select(OUTBOX).where(OUTBOX.c.claimed_by == owner)
+                .order_by(OUTBOX.c.id))]
+
+        return self._transaction(work)
+
+    def release_notifications(self, owner):
+        """Give back what ``owner`` claimed and did not send."""
+        self._transaction(lambda conn: conn.execute(
+            sa.update(OUTBOX).where(OUTBOX.c.claimed_by == owner)
+            .values(claimed_by=None, claimed_until=None)))
 
     def notification_sent(self, item_id):
         self._transaction(lambda conn: conn.execute(

@@ -44,8 +44,8 @@ _CINDER_TABLES = {'volumes', 'snapshots', 'volume_attachment', 'services'}
 def refuse_cinder_database(connection):
     if _CINDER_TABLES <= set(sa.inspect(connection).get_table_names()):
         raise exception.ConfigError(
-            "[database] connection points at Cinder's own database; give "
-            "the reconciler a database of its own")
+            "[reconciler_database] connection points at Cinder's own "
+            "database; give the reconciler a database of its own")
 
 
 def upgrade(engine_or_url, revision='head'):

@@ -51,6 +51,12 @@ class Run(Base):
     foreign_count: orm.Mapped[int | None]
     inventory: orm.Mapped[str | None]  # JSON
     error: orm.Mapped[str | None]
+    # The process that owns a running run (see reconciler.ownership).
+    owner_host: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    owner_pid: orm.Mapped[int | None]
+    owner_start: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    # time.monotonic() when finished_at was taken (ok runs), if known.
+    monotonic: orm.Mapped[float | None] = orm.mapped_column(sa.Float)
 
 
 class Finding(Base):
@@ -76,6 +82,10 @@ class Finding(Base):
     confirmed_at: orm.Mapped[datetime.datetime | None]
     resolved_at: orm.Mapped[datetime.datetime | None]
     details: orm.Mapped[str]  # JSON object
+    # Seconds between the first and the last sighting of a suspected
+    # finding, summed pass by pass from clocks that cannot jump.
+    suspected_seconds: orm.Mapped[float] = orm.mapped_column(
+        sa.Float, server_default='0')
     # Set by an operator: not announced, never remediated (until a time).
     ignored_reason: orm.Mapped[str | None]
     ignored_until: orm.Mapped[datetime.datetime | None]
@@ -115,3 +125,6 @@ class Notification(Base):
     created_at: orm.Mapped[datetime.datetime]
     attempts: orm.Mapped[int]
     last_error: orm.Mapped[str | None]
+    # The flusher that sends it now, until when (see History.claim_...).
+    claimed_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    claimed_until: orm.Mapped[datetime.datetime | None]

@@ -3,17 +3,28 @@
 Volumes and snapshots of all projects on ``host@backend``, every page
 followed, kept as compact records rather than client objects. Any error makes
 the whole listing fail: a partial inventory must never reach the engine.
+
+The client is keystoneauth's adapter loaded from ``[cinder]`` (as
+cinderclient's session client), so every documented session, auth and
+adapter option reaches the requests. Each request times out
+(``[cinder] timeout``) and a whole listing has a deadline (``[cinder]
+listing_timeout``): a stalled cinder-api can never hold a pass, and its
+backend lock, for ever.
 """
 
+import contextlib
 import dataclasses
 import sys
 import time
 import urllib.parse
 
+from cinderclient import api_versions
 from cinderclient import client as cinder_client
 from cinderclient import exceptions as cinder_exc
+from cinderclient.v3 import client as cinder_v3
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
+from keystoneauth1.loading import adapter as ks_adapter_loading
 from oslo_log import log as logging
 from oslo_utils import strutils
 
@@ -71,41 +82,100 @@ def _snapshot(item):
         updated_at=item.get('updated_at'))
 
 
+class _SessionClientLoader(ks_adapter_loading.Adapter):
+    """keystoneauth's adapter loader, building cinderclient's adapter.
+
+    cinderclient's session client is a keystoneauth adapter that raises
+    cinderclient's exceptions and sends the microversion header.
+    """
+
+    @property
+    def plugin_class(self):
+        return cinder_client.SessionClient
+
+
+def load_client(conf):
+    """The ``[cinder]`` client: session, auth and adapter options."""
+    try:
+        auth = ks_loading.load_auth_from_conf_options(conf, 'cinder')
+        session = ks_loading.load_session_from_conf_options(
+            conf, 'cinder', auth=auth)
+        return _SessionClientLoader().load_from_conf_options(
+            conf, 'cinder', session=session, auth=auth,
+            api_version=api_versions.APIVersion(MICROVERSION))
+    except (ks_exc.ClientException, TypeError) as e:
+        raise exception.ConfigError('[cinder] options: %s' % _safe(e))
+
+
+def managers(http):
+    """cinderclient's resource managers (volumes, snapshots...) over
+    ``http``, a client from :func:`load_client`, so they send its requests
+    with every ``[cinder]`` option.
+    """
+    client = cinder_v3.Client(api_version=http.api_version,
+                              session=http.session)
+    client.client = http
+    return client
+
+
 class CinderInventory(object):
     """Listings and point look-ups against Cinder's API for one pass."""
 
     def __init__(self, conf):
         group = conf.cinder
-        try:
-            auth = ks_loading.load_auth_from_conf_options(conf, 'cinder')
-            session = ks_loading.load_session_from_conf_options(
-                conf, 'cinder', auth=auth)
-        except ks_exc.ClientException as e:
-            raise exception.ConfigError('[cinder] auth options: %s' % _safe(e))
         self.page_size = group.page_size
-        self.client = cinder_client.Client(
-            MICROVERSION, session=session,
-            service_type=group.service_type,
-            interface=group.valid_interfaces,
-            region_name=group.region_name,
-            endpoint_override=group.endpoint_override)
+        self.listing_timeout = group.listing_timeout
+        # A request is tried 1 + connect_retries times, each within the
+        # share of the listing's time left.
+        self._attempts = 1 + (group.connect_retries or 0)
+        self.client = load_client(conf)
         self.requests = 0
+        self._deadline = None
+
+    @contextlib.contextmanager
+    def _listing(self):
+        """Bound every request of a listing by its overall deadline."""
+        if self._deadline is not None:
+            yield  # Nested: the outer listing's deadline holds.
+            return
+        self._deadline = time.monotonic() + self.listing_timeout
+        try:
+            yield
+        finally:
+            self._deadline = None
+
+    def _timeout(self, path):
+        """Per-request ``timeout`` argument: the time the listing has left."""
+        if self._deadline is None:
+            return {}
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise exception.CinderError(
+                'Cinder GET %s: the listing took longer than [cinder] '
+                'listing_timeout (%d s)' % (path, self.listing_timeout))
+        per_attempt = left / self._attempts
+        session_timeout = self.client.session.timeout
+        if session_timeout:
+            per_attempt = min(per_attempt, session_timeout)
+        return {'timeout': per_attempt}
 
     def _get(self, url, missing_ok=True, log=True):
         """GET a JSON object; ``log=False`` keeps the body out of the logs."""
         self.requests += 1
+        path = url.split('?')[0]
         try:
-            _resp, body = self.client.client.get(url, log=log)
+            _resp, body = self.client.get(url, log=log,
+                                          **self._timeout(path))
         except cinder_exc.NotFound:
             if missing_ok:
                 return None
             raise
         except (cinder_exc.ClientException, ks_exc.ClientException) as e:
             raise exception.CinderError('Cinder GET %s failed: %s'
-                                        % (url.split('?')[0], _safe(e)))
+                                        % (path, _safe(e)))
         if not isinstance(body, dict):
             raise exception.CinderError('Cinder GET %s: body is not JSON'
-                                        % url.split('?')[0])
+                                        % path)
         return body
 
     def _pages(self, path, key, convert, **filters):
@@ -152,14 +222,15 @@ class CinderInventory(object):
         start = time.monotonic()
         requests = self.requests
         try:
-            volumes = tuple(self._pages('/volumes/detail', 'volumes', _volume,
-                                        host=backend_host))
-            # Filtered through the parent volume's host by Cinder; keep only
-            # those whose parent we listed, should the filter ever widen.
-            ids = {v.id for v in volumes}
-            snapshots = tuple(s for s in self._pages(
-                '/snapshots/detail', 'snapshots', _snapshot, host=backend_host)
-                if s.volume_id in ids)
+            with self._listing():
+                volumes = tuple(self._pages('/volumes/detail', 'volumes',
+                                            _volume, host=backend_host))
+                # Filtered through the parent volume's host by Cinder; keep
+                # only those whose parent we listed, should it ever widen.
+                ids = {v.id for v in volumes}
+                snapshots = tuple(s for s in self._pages(
+                    '/snapshots/detail', 'snapshots', _snapshot,
+                    host=backend_host) if s.volume_id in ids)
         except (KeyError, TypeError) as e:
             raise exception.CinderError('Cinder listing malformed: %s'
                                         % _safe(e))
@@ -220,6 +291,10 @@ class CinderInventory(object):
         asks its driver, which pages by ``offset`` (no links): pages are
         requested until one comes back empty.
         """
+        with self._listing():
+            return self._manageable_pages(backend_host, resource)
+
+    def _manageable_pages(self, backend_host, resource):
         path = '/manageable_%s/detail' % resource
         key = 'manageable-%s' % resource
         entries = []

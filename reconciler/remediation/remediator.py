@@ -85,7 +85,8 @@ class Remediator(object):
             if outcome.error or not plan.steps:
                 return outcome
             inventory = self.inventory_factory(self.conf)
-            writer = cinder_actions.CinderActions(inventory.client, backend)
+            writer = cinder_actions.CinderActions(
+                cinder_inventory.managers(inventory.client), backend)
             for step in plan.steps:
                 result = self._step(step, apply, driver, inventory, writer)
                 outcome.results.append((step, result))

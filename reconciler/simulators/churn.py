@@ -519,6 +519,7 @@ class Churn:
                                                notifier)
         while not until():
             report = reconciler.run_pass()
+            notifier.flush(store)  # the daemon's flusher, woken by the pass
             self.record(backend.name, report)
             if report.status != model.RunStatus.OK:
                 # The daemon waits for its next interval; a tight loop would

@@ -187,7 +187,8 @@ class LoopbackCloud:
                  'endpoint = %s' % self.proxy.url,
                  'token = %s' % cinder_sim.ADMIN_TOKEN,
                  'page_size = %d' % self.cinder.page_size, '',
-                 '[database]', 'connection = sqlite:///%s' % database, '',
+                 '[reconciler_database]',
+                 'connection = sqlite:///%s' % database, '',
                  '[oslo_messaging_notifications]', 'driver = messagingv2',
                  'transport_url = fake:/', '']
         for name in names:

@@ -25,12 +25,15 @@ SCENARIO = os.path.join(os.path.dirname(scn.__file__), 'scenarios',
 
 
 _COMMON = """
+[DEFAULT]
+state_path = {tmp}/state
+
 [cinder]
 auth_type = admin_token
 endpoint = {endpoint}
 token = {token}
 
-[database]
+[reconciler_database]
 connection = {database}
 """
 
@@ -40,8 +43,8 @@ class DemoCloud(fixtures.Fixture):
 
     ``conf_text`` is a template formatted with ``tmp`` (a work directory),
     ``endpoint`` (Cinder through the proxy), ``token`` and ``values``; it
-    follows the ``[cinder]`` and ``[database]`` groups every test needs
-    (``database`` among ``values`` replaces the SQLite default).
+    follows the ``[cinder]`` and ``[reconciler_database]`` groups every test
+    needs (``database`` among ``values`` replaces the SQLite default).
     """
 
     def __init__(self, conf_text, **values):
@@ -140,7 +143,7 @@ class DriverPassTestCase(base.BaseTestCase):
         values.load_raw_values(group='cinder', auth_type='admin_token',
                                endpoint=self.cloud.endpoint,
                                token=cinder_sim.ADMIN_TOKEN)
-        values.load_raw_values(group='database',
+        values.load_raw_values(group='reconciler_database',
                                connection='sqlite:///%s/r.sqlite' % tmp)
         values.load_raw_values(group='oslo_messaging_notifications',
                                driver='messagingv2', transport_url='fake:/')
@@ -153,8 +156,11 @@ class DriverPassTestCase(base.BaseTestCase):
         [self.backend] = backend_conf.enabled(self.conf)
 
     def run_pass(self):
-        return manager.BackendReconciler(self.conf, self.backend, self.store,
-                                         self.notifier).run_pass()
+        """A pass, then its events sent, as the daemon's flusher does."""
+        report = manager.BackendReconciler(
+            self.conf, self.backend, self.store, self.notifier).run_pass()
+        self.notifier.flush(self.store)
+        return report
 
     def findings(self):
         return {(f.kind, f.resource_type, f.resource_id): f.state

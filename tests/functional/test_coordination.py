@@ -1,5 +1,6 @@
 """Ownership and locks of ``reconciler.coordination`` on a real Redis."""
 
+import os
 import subprocess
 import threading
 import time
@@ -10,8 +11,10 @@ from oslo_config import fixture as config_fixture
 from oslotest import base
 
 from reconciler.conf import coordination as coordination_conf
+from reconciler.conf import default as default_conf
 from reconciler import coordination
 from reconciler import history
+from reconciler import ownership
 from tests.functional import fixtures as local_fixtures
 from tests.functional import test_manage
 from tests import servers
@@ -23,7 +26,9 @@ def make_conf(test, **coordination_values):
     conf = cfg.ConfigOpts()
     values = test.useFixture(config_fixture.Config(conf))
     coordination_conf.register_opts(conf)
+    default_conf.register_opts(conf)
     conf([], default_config_files=[], default_config_dirs=[])
+    values.config(state_path=test.useFixture(fixtures.TempDir()).path)
     values.config(group='coordination', **coordination_values)
     return conf
 
@@ -48,12 +53,39 @@ class CoordinatorTest(base.BaseTestCase):
         with c.exclusive(backend) as lease:
             return bool(lease)
 
-    def test_without_backend_url_every_backend_is_ours(self):
+    def test_by_default_every_backend_is_ours_under_a_lock_file(self):
         log = self.useFixture(fixtures.FakeLogger())
-        c = coordination.Coordinator(make_conf(self))
+        conf = make_conf(self)
+        self.assertEqual('file://' + conf.state_path,
+                         conf.coordination.backend_url)
+        c = coordination.Coordinator(conf)
         c.start()
+        self.addCleanup(c.stop)
         self.assertIn('reconciles every backend', log.output)
         self.assertTrue(all(self.owns(c, b) for b in BACKENDS))
+        # A check (a process of its own, here a coordinator of its own)
+        # is kept out of a pass by the lock file.
+        check = coordination.Coordinator(conf, member=False)
+        check.start()
+        self.addCleanup(check.stop)
+        with c.exclusive('b1') as lease:
+            self.assertTrue(lease)
+            self.assertEqual(ownership.HOST_LOCK, lease.scope)
+            self.assertFalse(lease.is_set())
+            self.assertFalse(self.owns(check, 'b1'))
+            self.assertTrue(self.owns(check, 'b2'))
+        self.assertTrue(self.owns(check, 'b1'))
+        self.assertTrue(os.path.exists(os.path.join(
+            conf.state_path, coordination.lock_name('b1').decode())))
+
+    def test_an_empty_backend_url_still_locks(self):
+        conf = make_conf(self, backend_url='')
+        a, b = (coordination.Coordinator(conf), coordination.Coordinator(conf))
+        with a.exclusive('b1') as lease:
+            self.assertTrue(lease)
+            self.assertFalse(self.owns(b, 'b1'))
+        a.stop()
+        b.stop()
 
     def test_members_split_the_backends(self):
         a, b = self.coordinator(), self.coordinator()
@@ -128,10 +160,21 @@ class ManageCheckLockTest(base.BaseTestCase):
         conf = test_manage.CONF + '[coordination]\nbackend_url = {redis}\n'
         demo = self.useFixture(local_fixtures.DemoCloud(
             conf, redis=redis.url(timeout=3)))
+        self._check_waits(demo, make_conf(
+            self, backend_url=redis.url(timeout=3)))
+
+    def test_check_waits_for_the_lock_file_by_default(self):
+        """No [coordination] at all: the lock file under state_path."""
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        demo = self.useFixture(local_fixtures.DemoCloud(test_manage.CONF))
+        conf = make_conf(self)
+        conf.set_override('state_path', os.path.join(demo.tmp, 'state'))
+        self._check_waits(demo, conf)
+
+    def _check_waits(self, demo, daemon_conf):
         demo.manage('db', 'sync')
         store = history.History('sqlite:///%s/r.sqlite' % demo.tmp)
-        daemon = coordination.Coordinator(make_conf(
-            self, backend_url=redis.url(timeout=3)), member=False)
+        daemon = coordination.Coordinator(daemon_conf, member=False)
         self.addCleanup(daemon.stop)
         with daemon.exclusive('fake1') as lease:
             self.assertTrue(lease)

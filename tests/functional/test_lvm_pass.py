@@ -3,14 +3,17 @@
 The volume group lives on a loop device and ``lvs`` is the system's own;
 the targets are a real tgtd's (lvm_fixtures). The command prefix (Cinder's
 root helper option) puts a ``tgtadm`` first on the PATH that talks to the
-test's tgtd, as the one of the host would.
+test's tgtd, as the one of the host would. RootwrapLvmPassTest runs every
+command through the real cinder-reconciler-rootwrap and the shipped filters.
 """
 
 import os
+import sys
 
 from reconciler.drivers import lvm
 from reconciler import model
 from reconciler.simulators import scenario as scn
+import tests
 from tests.functional import fixtures
 from tests import lvm_fixtures
 
@@ -156,3 +159,29 @@ class ThinLvmPassTest(LvmPassTest):
     """Cinder's thin layout: every LV in <vg>-pool, snapshots thin too."""
 
     THIN = True
+
+
+class RootwrapLvmPassTest(LvmPassTest):
+    """root_helper = cinder-reconciler-rootwrap with the shipped filters.
+
+    Rootwrap runs as root here (the LVM tests need root anyway), so no sudo;
+    its exec_dirs put the test's tgtadm first, as the PATH does above.
+    """
+
+    def start_array(self):
+        group = super().start_array()
+        rootwrap = os.path.join(os.path.dirname(sys.executable),
+                                'cinder-reconciler-rootwrap')
+        if not os.access(rootwrap, os.X_OK):
+            self.skipTest('%s is not installed (pip install -e .)'
+                          % rootwrap)
+        bindir = os.path.join(self.vg.dir, 'bin')
+        conf = os.path.join(self.vg.dir, 'rootwrap.conf')
+        with open(conf, 'w') as f:
+            f.write('[DEFAULT]\nfilters_path=%s\nexec_dirs=%s\n' % (
+                os.path.join(tests.ROOT, 'etc', 'cinder-reconciler',
+                             'rootwrap.d'),
+                ','.join([bindir, '/usr/sbin', '/sbin', '/usr/bin',
+                          '/bin'])))
+        group['root_helper'] = '%s %s' % (rootwrap, conf)
+        return group

@@ -2,6 +2,7 @@
 
 import textwrap
 
+import fixtures
 from oslo_config import cfg
 from oslotest import base
 
@@ -9,6 +10,7 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import opts
 from reconciler.drivers import fake
+from reconciler.drivers import hpe3par
 from reconciler import exception
 
 CINDER_CONF = """
@@ -44,7 +46,7 @@ enabled_backends = fake-2
 fake_array_file = /tmp/array.yaml
 reconciler_sightings = 2
 
-[database]
+[reconciler_database]
 connection = sqlite:////var/lib/cinder-reconciler/r.sqlite
 """
 
@@ -67,7 +69,8 @@ class ConfTest(base.BaseTestCase):
         conf = self.load(CINDER_CONF, OUR_CONF)
         self.assertEqual('ctl-1', conf.host)
         self.assertEqual('vol-%s', conf.volume_name_template)
-        self.assertTrue(conf.database.connection.startswith('sqlite'))
+        self.assertTrue(
+            conf.reconciler_database.connection.startswith('sqlite'))
         [b] = backend_conf.enabled(conf)
         self.assertEqual('fake-2', b.name)
         # Derived from Cinder's volume_driver, no reconciler option needed.
@@ -104,12 +107,72 @@ class ConfTest(base.BaseTestCase):
             """)
         self.assertEqual('ctl-1@f', backend_conf.enabled(conf)[0].cinder_host)
 
-    def test_unknown_volume_driver_is_a_clear_error(self):
+    def test_unsupported_backend_is_skipped_with_one_warning(self):
+        conf = self.load(CINDER_CONF, """
+            [fake-2]
+            fake_array_file = /x
+            """)
+        logger = self.useFixture(fixtures.FakeLogger())
+        [b] = backend_conf.enabled(conf)
+        self.assertEqual('fake-2', b.name)
+        [line] = [x for x in logger.output.splitlines() if x]
+        self.assertIn('pure-1', line)
+        self.assertIn('PureISCSIDriver', line)
+        self.assertIn('skipped', line)
+        # Asked again without warnings (the daemon's early check).
+        backend_conf.enabled(conf, warn=False)
+        self.assertEqual(1, len([x for x in logger.output.splitlines()
+                                 if x]))
+
+    def test_unsupported_backend_alone_is_a_clear_error(self):
         conf = self.load(CINDER_CONF)
-        e = self.assertRaises(exception.ConfigError,
-                              backend_conf.enabled, conf)
-        self.assertIn('pure-1', str(e))
-        self.assertIn('PureISCSIDriver', str(e))
+        e = self.assertRaises(exception.UnsupportedBackend,
+                              backend_conf.BackendConf, conf, 'pure-1')
+        self.assertIn('reconciler_driver = manageable', str(e))
+
+    def test_unsupported_backend_through_the_manageable_api(self):
+        from reconciler.drivers import manageable
+        conf = self.load(CINDER_CONF, """
+            [reconciler]
+            unsupported_backends = manageable
+            [fake-2]
+            fake_array_file = /x
+            """)
+        pure, fake_2 = backend_conf.enabled(conf)
+        self.assertIs(manageable.ManageableDriver, pure.driver_cls)
+        self.assertEqual('ctl-1@pure-1', pure.cinder_host)
+        self.assertIs(fake.FakeDriver, fake_2.driver_cls)
+
+    def test_interpolations_of_cinder_options_resolve(self):
+        """Cinder's $state_path and $my_ip, as shipped files use them."""
+        conf = self.load("""
+            [DEFAULT]
+            my_ip = 192.0.2.7
+            enabled_backends = 3par
+            [coordination]
+            backend_url = file://$state_path
+            [3par]
+            volume_driver = %s
+            san_ip = $my_ip
+            [reconciler_database]
+            connection = sqlite:///$state_path/x.sqlite
+            """ % hpe3par.HPE3PARDriver.CINDER_VOLUME_DRIVERS[1])
+        self.assertEqual('file:///var/lib/cinder',
+                         conf.coordination.backend_url)
+        self.assertEqual('sqlite:////var/lib/cinder/x.sqlite',
+                         conf.reconciler_database.connection)
+        [b] = backend_conf.enabled(conf)
+        self.assertEqual('192.0.2.7', b.san_ip)
+
+    def test_interpolated_cinder_defaults(self):
+        conf = self.load("""
+            [DEFAULT]
+            state_path = /srv/cinder
+            [coordination]
+            backend_url = file://$state_path/locks?host=$host
+            """)
+        self.assertEqual('file:///srv/cinder/locks?host=%s' % conf.host,
+                         conf.coordination.backend_url)
 
     def test_unknown_reconciler_driver(self):
         conf = self.load("""

@@ -8,6 +8,7 @@ devstack for.
 
 import configparser
 import os
+import re
 import stat
 import subprocess
 import textwrap
@@ -24,19 +25,24 @@ REPO = tests.ROOT
 
 STUBS = textwrap.dedent(r'''
     _record() { local IFS=$'\t'; echo "$*" >> "$CALLS"; }
-    for f in define_plugin plugin_requires enable_service setup_develop \
+    for f in define_plugin plugin_requires enable_service \
              iniset iniset_rpc_backend recreate_database run_process \
              stop_process create_service_user echo_summary; do
         eval "$f() { _record $f \"\$@\"; }"
     done
+    # Which virtualenv pip would install into (devstack's pip_install).
+    setup_develop() { _record setup_develop "$@" "venv=${PIP_VIRTUAL_ENV:-}"; }
+    declare -A -g PROJECT_VENV
     sudo() { _record sudo "$@"; "$@"; }
     is_service_enabled() { [[ ",$ENABLED_SERVICES," == *",$1,"* ]]; }
     database_connection_url() {
         echo "mysql+pymysql://root:dbpw@127.0.0.1/$1?charset=utf8"
     }
     get_python_exec_prefix() { echo "$BIN"; }
+    set ${XTRACE:-+}o xtrace
     source "$REPO/devstack/settings"
     source "$REPO/devstack/plugin.sh" "$@"
+    _record xtrace_after "$(set +o | grep xtrace)"
 ''')
 
 BACKENDS = 'lvm:lvmdriver-1,ceph:ceph,nfs:nfs-1'
@@ -71,15 +77,26 @@ class DevstackPluginTest(base.BaseTestCase):
             'SERVICE_PASSWORD': 'svc-secret', 'ADMIN_PASSWORD': 'adm-secret',
             'SERVICE_PROJECT_NAME': 'service',
             'SERVICE_DOMAIN_NAME': 'Default',
+            'USE_VENV': 'False', 'TOP_DIR': os.path.join(self.tmp, 'devstack'),
+            'CINDER_CONF_DIR': os.path.join(self.tmp, 'etc-cinder'),
         }
+        os.makedirs(os.path.join(self.env['CINDER_CONF_DIR'], 'rootwrap.d'))
+        # devstack's tools/build_venv.sh, sourced with the venv's path.
+        tools = os.path.join(self.env['TOP_DIR'], 'tools')
+        os.makedirs(tools)
+        with open(os.path.join(tools, 'build_venv.sh'), 'w') as f:
+            f.write('_record build_venv "$@"\n')
 
     @property
     def conf_file(self):
         return os.path.join(self.conf_dir, 'cinder-reconciler.conf')
 
     def run_phase(self, *args, **env):
-        subprocess.run(['bash', '-c', STUBS, 'plugin'] + list(args),
-                       env=dict(self.env, **env), check=True)
+        result = subprocess.run(['bash', '-c', STUBS, 'plugin'] + list(args),
+                                env=dict(self.env, **env), text=True,
+                                capture_output=True)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.stderr = result.stderr
         if not os.path.exists(self.calls_file):
             return []
         with open(self.calls_file) as f:
@@ -99,8 +116,46 @@ class DevstackPluginTest(base.BaseTestCase):
 
     def test_install_develops_the_checkout(self):
         calls = self.run_phase('stack', 'install')
-        self.assertEqual([('/opt/stack/cinder-reconciler',)],
+        self.assertEqual([('/opt/stack/cinder-reconciler', '', 'venv=')],
                          self.calls_of(calls, 'setup_develop'))
+        self.assertEqual([], self.calls_of(calls, 'build_venv'))
+        calls = self.run_phase('stack', 'install',
+                               CINDER_RECONCILER_EXTRAS='hpe3par')
+        self.assertEqual([('/opt/stack/cinder-reconciler', 'hpe3par',
+                           'venv=')],
+                         self.calls_of(calls, 'setup_develop'))
+
+    def test_use_venv_installs_and_runs_from_its_own_virtualenv(self):
+        checkout = os.path.join(self.tmp, 'cinder-reconciler')
+        venv = checkout + '.venv'
+        env = dict(USE_VENV='True', CINDER_RECONCILER_DIR=checkout)
+        calls = self.run_phase('stack', 'install',
+                               ADDITIONAL_VENV_PACKAGES='a,b', **env)
+        self.assertEqual([(venv, 'a', 'b')],
+                         self.calls_of(calls, 'build_venv'))
+        self.assertEqual([(checkout, '', 'venv=' + venv)],
+                         self.calls_of(calls, 'setup_develop'))
+        # The database sync and the daemon run from the venv.
+        os.makedirs(os.path.join(venv, 'bin'))
+        manage = os.path.join(venv, 'bin', 'cinder-reconciler-manage')
+        with open(manage, 'w') as f:
+            f.write('#!/bin/bash\necho "venv-manage	$*" >> "$CALLS"\n')
+        os.chmod(manage, 0o755)
+        calls = self.run_phase('stack', 'extra', **env)
+        self.assertEqual([], self.calls_of(calls, 'manage'))
+        self.assertEqual('db sync',
+                         self.calls_of(calls, 'venv-manage')[0][0][-7:])
+        [(_name, command)] = self.calls_of(calls, 'run_process')
+        self.assertEqual(os.path.join(venv, 'bin', 'cinder-reconciler'),
+                         command.split()[0])
+
+    def test_xtrace_is_on_inside_and_restored_after(self):
+        for before, after in (('+', 'set +o xtrace'),
+                              ('-', 'set -o xtrace')):
+            calls = self.run_phase('stack', 'post-config', XTRACE=before)
+            self.assertEqual([(after,)], self.calls_of(calls, 'xtrace_after'))
+            # The plugin's own commands are traced (devstack's logs).
+            self.assertIn('+ configure_cinder_reconciler', self.stderr)
 
     def test_post_config_writes_one_group_per_backend(self):
         ini = self.ini(self.run_phase('stack', 'post-config'))
@@ -116,7 +171,7 @@ class DevstackPluginTest(base.BaseTestCase):
         ini = self.ini(calls)
         self.assertEqual(
             'mysql+pymysql://root:dbpw@127.0.0.1/cinder_reconciler'
-            '?charset=utf8', ini['database']['connection'])
+            '?charset=utf8', ini['reconciler_database']['connection'])
         self.assertEqual({'driver': 'messagingv2'},
                          ini['oslo_messaging_notifications'])
         self.assertEqual([('cinder-reconciler', self.conf_file)],
@@ -158,7 +213,7 @@ class DevstackPluginTest(base.BaseTestCase):
         conf(['--config-file', self.conf_file], project='cinder-reconciler')
         self.assertEqual(['lvmdriver-1', 'ceph', 'nfs-1'],
                          conf.enabled_backends)
-        self.assertIn('cinder_reconciler', conf.database.connection)
+        self.assertIn('cinder_reconciler', conf.reconciler_database.connection)
         self.assertEqual('RegionOne', conf.cinder.region_name)
         # The auth plugin accepts the [cinder] options written for it (built
         # from them directly: registering plugin options on a ConfigOpts
@@ -202,5 +257,87 @@ class DevstackPluginTest(base.BaseTestCase):
                       ('stack', 'extra'), ('unstack',), ('clean',)):
             calls = self.run_phase(*phase, ENABLED_SERVICES='c-api,c-vol')
             self.assertEqual(
-                {'define_plugin', 'plugin_requires', 'enable_service'},
+                {'define_plugin', 'enable_service', 'xtrace_after'},
                 {c[0] for c in calls}, phase)
+
+    def test_post_config_adds_our_filters_to_cinders_rootwrap(self):
+        filters = os.path.join(self.env['CINDER_CONF_DIR'], 'rootwrap.d',
+                               'cinder-reconciler.filters')
+        self.run_phase('stack', 'post-config', CINDER_RECONCILER_DIR=REPO)
+        with open(filters) as f, open(os.path.join(
+                REPO, 'etc', 'cinder-reconciler', 'rootwrap.d',
+                'cinder-reconciler.filters')) as shipped:
+            self.assertEqual(shipped.read(), f.read())
+        self.assertEqual(0o644, stat.S_IMODE(os.stat(filters).st_mode))
+        self.run_phase('clean')
+        self.assertFalse(os.path.exists(filters))
+
+
+# The gate's local.conf writer (devstack's write-devstack-local-conf role)
+# reads every checked-out repository's devstack/settings: ``define_plugin
+# NAME`` names it, ``plugin_requires NAME OTHER`` (NAME being its own) makes
+# OTHER a dependency, and it writes enable_plugin lines with dependencies
+# first, looking each dependency up among the job's plugins (a KeyError
+# when it is not one).
+_DEFINE = re.compile(r'^define_plugin\s+(\S+)')
+_REQUIRE = re.compile(r'^plugin_requires\s+(\S+)\s+(\S+)')
+
+
+def settings_plugin(text):
+    """``(name, {required plugins})`` as the gate reads a settings file."""
+    name, requires = None, set()
+    for line in text.splitlines():
+        if m := _DEFINE.match(line):
+            name = m.group(1)
+        if (m := _REQUIRE.match(line)) and m.group(1) == name:
+            requires.add(m.group(2))
+    return name, requires
+
+
+def enable_plugin_lines(job_plugins, requirements):
+    """The local.conf lines for ``{plugin: repository}`` of a job."""
+    deps = {name: requirements.get(name, set()) - {name}
+            for name in job_plugins}
+    lines, seen = [], set()
+
+    def visit(name):
+        for dependency in sorted(deps[name]):     # KeyError: not a plugin
+            visit(dependency)
+        if name not in seen:
+            seen.add(name)
+            lines.append('enable_plugin %s %s' % (name, job_plugins[name]))
+    for name in sorted(job_plugins):
+        visit(name)
+    return lines
+
+
+class GatePluginParsingTest(base.BaseTestCase):
+
+    URL = 'https://opendev.org/openstack/cinder-reconciler'
+
+    def settings(self):
+        with open(os.path.join(REPO, 'devstack', 'settings')) as f:
+            return f.read()
+
+    def test_local_conf_writer_accepts_our_settings(self):
+        name, requires = settings_plugin(self.settings())
+        self.assertEqual('cinder-reconciler', name)
+        self.assertEqual(['enable_plugin cinder-reconciler %s' % self.URL],
+                         enable_plugin_lines({name: self.URL},
+                                             {name: requires}))
+
+    def test_a_requirement_that_names_no_plugin_breaks_the_writer(self):
+        # What the settings declared before: Cinder is no plugin.
+        name, requires = settings_plugin(
+            self.settings() + 'plugin_requires cinder-reconciler cinder\n')
+        self.assertEqual({'cinder'}, requires)
+        self.assertRaises(KeyError, enable_plugin_lines, {name: self.URL},
+                          {name: requires})
+
+    def test_requirements_come_first(self):
+        self.assertEqual(
+            ['enable_plugin devstack-plugin-ceph c',
+             'enable_plugin cinder-reconciler r'],
+            enable_plugin_lines(
+                {'cinder-reconciler': 'r', 'devstack-plugin-ceph': 'c'},
+                {'cinder-reconciler': {'devstack-plugin-ceph'}}))

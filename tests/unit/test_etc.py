@@ -1,4 +1,4 @@
-"""Files under etc/ for packagers: the sample generator, systemd, logrotate."""
+"""Files under etc/ for packagers: generator, systemd, logrotate, sudoers."""
 
 import configparser
 import os
@@ -9,8 +9,10 @@ import sys
 import tempfile
 
 import fixtures
+from oslo_config import cfg
 from oslotest import base
 
+from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import opts
 import tests
@@ -21,20 +23,28 @@ GENERATOR_CONF = os.path.join(
     'cinder-reconciler-config-generator.conf')
 UNIT = os.path.join(REPO, 'etc', 'systemd', 'cinder-reconciler.service')
 LOGROTATE = os.path.join(REPO, 'etc', 'logrotate.d', 'cinder-reconciler')
+DROP_IN_DIR = UNIT + '.d'
+DROP_IN = os.path.join(DROP_IN_DIR, 'root-helper.conf')
+SUDOERS = os.path.join(REPO, 'etc', 'sudoers.d', 'cinder-reconciler')
 
 # An option line of a generated sample: "#name = default" or "name = value".
 _OPTION_LINE = re.compile(r'^#?([A-Za-z0-9_-]+) =')
 
 
-def sample_options(text):
-    """``{group: {option names}}`` of a generated sample file."""
+def sample_defaults(text):
+    """``{group: {option: default as written}}`` of a generated sample."""
     groups, group = {}, None
     for line in text.splitlines():
         if line.startswith('[') and line.endswith(']'):
-            group = groups.setdefault(line[1:-1], set())
+            group = groups.setdefault(line[1:-1], {})
         elif group is not None and (m := _OPTION_LINE.match(line)):
-            group.add(m.group(1))
+            group.setdefault(m.group(1), line.split(' =', 1)[1].strip())
     return groups
+
+
+def sample_options(text):
+    """``{group: {option names}}`` of a generated sample file."""
+    return {g: set(o) for g, o in sample_defaults(text).items()}
 
 
 def _group_name(group):
@@ -56,7 +66,8 @@ class ConfigGeneratorTest(base.BaseTestCase):
                         '--output-file', sample],
                        cwd=REPO, check=True, capture_output=True)
         with open(sample) as f:
-            cls.groups = sample_options(f.read())
+            cls.defaults = sample_defaults(f.read())
+        cls.groups = {g: set(o) for g, o in cls.defaults.items()}
 
     def test_every_option_of_our_namespace_is_in_the_sample(self):
         for group, group_opts in opts.list_opts():
@@ -74,10 +85,31 @@ class ConfigGeneratorTest(base.BaseTestCase):
             set(), names - self.groups[backend_conf.DEFAULTS_GROUP])
 
     def test_library_namespaces_are_in_the_sample(self):
-        for group in ('database', 'oslo_messaging_notifications'):
+        for group in ('reconciler_database', 'oslo_messaging_notifications'):
             self.assertIn(group, self.groups)
-        self.assertIn('connection', self.groups['database'])
+        self.assertIn('connection', self.groups['reconciler_database'])
+        self.assertIn('connect_timeout', self.groups['reconciler_database'])
+        # Cinder's [database] is not ours: the sample has no such group.
+        self.assertNotIn('database', self.groups)
         self.assertIn('log_file', self.groups['DEFAULT'])
+        # oslo.service.service (the daemon's launcher), oslo.reports (Guru
+        # Meditation Reports), oslo.concurrency (oslo.messaging's locks).
+        self.assertIn('graceful_shutdown_timeout', self.groups['DEFAULT'])
+        self.assertIn('log_dir', self.groups['oslo_reports'])
+        self.assertIn('lock_path', self.groups['oslo_concurrency'])
+
+    def test_sample_shows_the_defaults_we_run_with(self):
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf([], default_config_files=[], default_config_dirs=[])
+        self.assertEqual(conf.reconciler_database.connection,
+                         self.defaults['reconciler_database']['connection'])
+        self.assertEqual('block-storage',
+                         self.defaults['cinder']['service_type'])
+        self.assertEqual(conf.cinder.service_type,
+                         self.defaults['cinder']['service_type'])
+        self.assertEqual(','.join(conf.cinder.valid_interfaces),
+                         self.defaults['cinder']['valid_interfaces'])
 
 
 class SystemdUnitTest(base.BaseTestCase):
@@ -99,7 +131,7 @@ class SystemdUnitTest(base.BaseTestCase):
         self.assertEqual('/usr/bin/cinder-reconciler', argv[0])
         files = [argv[i + 1] for i, a in enumerate(argv)
                  if a == '--config-file']
-        # Ours last, so that its [database] wins over Cinder's.
+        # Ours last, so that its options win over Cinder's.
         self.assertEqual(['/etc/cinder/cinder.conf',
                           '/etc/cinder-reconciler/cinder-reconciler.conf'],
                          files)
@@ -110,8 +142,11 @@ class SystemdUnitTest(base.BaseTestCase):
                                  ('ProtectHome', 'yes'),
                                  ('PrivateTmp', 'yes')):
             self.assertEqual(value, self.service[directive], directive)
+        # And the lock files of the default coordination backend, under
+        # Cinder's state_path, where it exists.
         self.assertEqual(
-            {'/var/lib/cinder-reconciler', '/var/log/cinder-reconciler'},
+            {'/var/lib/cinder-reconciler', '/var/log/cinder-reconciler',
+             '-/var/lib/cinder'},
             set(self.service['ReadWritePaths'].split()))
         log_file = self.service['ExecStart'].split('--log-file ')[1]
         self.assertEqual('/var/log/cinder-reconciler',
@@ -126,7 +161,8 @@ class SystemdUnitTest(base.BaseTestCase):
                          os.path.dirname(pattern))
         self.assertTrue(log_file.endswith(pattern.rsplit('*', 1)[1]))
 
-    def test_systemd_analyze_verify(self):
+    def _analyze(self, *args, drop_in=False):
+        """``systemd-analyze ARGS`` on a copy of the unit (and drop-in)."""
         tool = shutil.which('systemd-analyze')
         if not tool:
             self.skipTest('systemd-analyze is not installed (Debian package '
@@ -143,10 +179,79 @@ class SystemdUnitTest(base.BaseTestCase):
         unit = os.path.join(tmp, 'cinder-reconciler.service')
         with open(unit, 'w') as f:
             f.write(text)
-        result = subprocess.run([tool, 'verify', unit],
+        if drop_in:
+            # Beside the unit, where systemd-analyze looks for drop-ins.
+            shutil.copytree(DROP_IN_DIR, unit + '.d')
+        result = subprocess.run([tool] + list(args) + [unit],
                                 capture_output=True, text=True)
         if 'System has not been booted with systemd' in result.stderr:
             self.skipTest('systemd-analyze cannot run in this sandbox: %s'
                           % result.stderr.strip())
-        # verify exits 0 on directives it cannot parse, but says so.
-        self.assertEqual((0, ''), (result.returncode, result.stderr.strip()))
+        return result
+
+    def test_systemd_analyze_verify(self):
+        for drop_in in (False, True):
+            result = self._analyze('verify', drop_in=drop_in)
+            # verify exits 0 on directives it cannot parse, but says so.
+            self.assertEqual((0, ''),
+                             (result.returncode, result.stderr.strip()),
+                             drop_in)
+
+    def _security(self, drop_in):
+        """``(exposure, {directive: passed})`` of systemd-analyze security."""
+        result = self._analyze('security', '--offline=true', drop_in=drop_in)
+        if result.returncode and 'offline' in result.stderr:
+            self.skipTest('systemd-analyze security --offline needs systemd '
+                          '>= 250: %s' % result.stderr.strip())
+        self.assertEqual(0, result.returncode, result.stderr)
+        exposure = float(re.search(r'Overall exposure level for \S+: '
+                                   r'([0-9.]+)', result.stdout).group(1))
+        checks = {}
+        for line in result.stdout.splitlines():
+            m = re.match(r'^\W*([✓✗])\s+(\S+?)=', line)
+            if m:
+                checks.setdefault(m.group(2), m.group(1) == '✓')
+        return exposure, checks
+
+    def test_systemd_analyze_security(self):
+        exposure, checks = self._security(drop_in=False)
+        # 3.2 with systemd 252 ("OK"); the daemon only talks to the network.
+        self.assertLessEqual(exposure, 3.5)
+        for directive in ('NoNewPrivileges', 'PrivateDevices',
+                          'ProtectSystem', 'RestrictSUIDSGID'):
+            self.assertTrue(checks[directive], directive)
+
+    def test_root_helper_drop_in_relaxes_only_what_sudo_and_lvs_need(self):
+        exposure, checks = self._security(drop_in=True)
+        # Loaded: sudo may gain privileges, lvs sees the block devices.
+        self.assertFalse(checks['NoNewPrivileges'])
+        self.assertFalse(checks['PrivateDevices'])
+        # 4.5 with systemd 252: still "OK", the rest of the hardening stays.
+        self.assertLessEqual(exposure, 5.0)
+        for directive in ('ProtectSystem', 'ProtectHome', 'PrivateTmp',
+                          'RestrictSUIDSGID', 'ProtectKernelModules'):
+            self.assertTrue(checks[directive], directive)
+        parser = configparser.ConfigParser(interpolation=None, strict=True)
+        parser.optionxform = str
+        parser.read(DROP_IN)
+        self.assertEqual({'NoNewPrivileges', 'CapabilityBoundingSet',
+                          'PrivateDevices', 'RestrictAddressFamilies'},
+                         set(parser['Service']))
+        self.assertIn('CAP_SETUID', parser['Service']['CapabilityBoundingSet'])
+
+
+class SudoersTest(base.BaseTestCase):
+
+    def test_visudo_accepts_the_rule_for_our_rootwrap_only(self):
+        with open(SUDOERS) as f:
+            rules = [line for line in f
+                     if line.strip() and not line.startswith(('#', 'Def'))]
+        self.assertEqual(
+            ['cinder ALL = (root) NOPASSWD: /usr/bin/cinder-reconciler-'
+             'rootwrap /etc/cinder-reconciler/rootwrap.conf *\n'], rules)
+        tool = shutil.which('visudo')
+        if not tool:
+            self.skipTest('visudo is not installed (Debian package sudo)')
+        result = subprocess.run([tool, '-c', '-f', SUDOERS],
+                                capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stdout + result.stderr)

@@ -1,8 +1,11 @@
 """Plausibility of inventories (traps T1, T3, T15), and re-checks."""
 
+import time
 import types
+from unittest import mock
 import zlib
 
+import fixtures
 from oslotest import base
 
 from reconciler import exception
@@ -115,8 +118,8 @@ class _Cinder(object):
         return None
 
 
-class RecheckTest(base.BaseTestCase):
-    """A pass re-checks suspects, and confirmed findings on their turn."""
+class _PassTestCase(base.BaseTestCase):
+    """Passes of one backend over ``_Array`` and ``_Cinder``."""
 
     def setUp(self):
         super().setUp()
@@ -144,6 +147,10 @@ class RecheckTest(base.BaseTestCase):
         return (self.cinder.lookups, self.array.lookups,
                 [(t.candidate.resource_id, t.new_state)
                  for t in report.transitions])
+
+
+class RecheckTest(_PassTestCase):
+    """A pass re-checks suspects, and confirmed findings on their turn."""
 
     def other_runs(self):
         """Runs that take run ids: another backend's, a failed one of ours."""
@@ -213,3 +220,28 @@ class RecheckTest(base.BaseTestCase):
                          (lookups, transitions))
         # No longer confirmed: re-checked on every pass, stays resolved.
         self.assertEqual(([leak], [], []), self.run_pass())
+
+
+class WallClockJumpTest(_PassTestCase):
+    """The daemon's passes with time.time jumped: grace stays honest."""
+
+    def setUp(self):
+        super().setUp()
+        self.backend.reconciler_grace_period = 600
+        self.log = self.useFixture(fixtures.FakeLogger())
+
+    def pass_with_clock(self, offset):
+        real = time.time
+        with mock.patch('time.time', lambda: real() + offset):
+            return self.run_pass()[2]
+
+    def test_a_clock_jumped_forward_confirms_nothing(self):
+        leak = uid('leak')
+        self.assertEqual([(leak, S.SUSPECTED)], self.pass_with_clock(0))
+        self.assertEqual([], self.pass_with_clock(3600))
+        self.assertIn('no finding is confirmed in this pass',
+                      self.log.output)
+        self.assertEqual([], self.pass_with_clock(3600))
+        self.assertEqual([], self.pass_with_clock(0))
+        [f] = [f for f in self.history.findings() if f.resource_id == leak]
+        self.assertEqual((S.SUSPECTED, 4), (f.state, f.sightings))

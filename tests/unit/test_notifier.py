@@ -1,9 +1,12 @@
 """The outbox is delivered once, in order, and kept when sending fails."""
 
 import threading
+import time
+from unittest import mock
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
+import oslo_messaging
 from oslotest import base
 
 from reconciler import conf as reconciler_conf
@@ -15,25 +18,29 @@ class NotifierTest(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        conf = cfg.ConfigOpts()
+        self.conf = conf = cfg.ConfigOpts()
         reconciler_conf.register(conf)
         conf([], project='x', default_config_files=[],
              default_config_dirs=[])
-        values = self.useFixture(config_fixture.Config(conf))
-        values.load_raw_values(group='oslo_messaging_notifications',
-                               driver='noop', transport_url='fake:/')
+        self.values = self.useFixture(config_fixture.Config(conf))
+        self.values.load_raw_values(group='oslo_messaging_notifications',
+                                    driver='noop', transport_url='fake:/')
         path = self.create_tempfiles([('h', '')], ext='.sqlite')[0]
         self.store = history.History('sqlite:///%s' % path)
         self.store.sync()
-        self.notifier = notifier_mod.Notifier(conf)
-        self.addCleanup(self.notifier.close)
         self.sent = []
         self.gate = threading.Event()
+        self.notifier = self.make_notifier()
+
+    def make_notifier(self):
+        notifier = notifier_mod.Notifier(self.conf)
+        self.addCleanup(notifier.close)
 
         def send(event_type, payload):
             self.gate.wait(5)
             self.sent.append(payload['event_id'])
-        self.notifier._send = send
+        notifier._send = send
+        return notifier
 
     def enqueue(self, n):
         run = self.store.start_run('b', 'h', 0.0)
@@ -67,3 +74,66 @@ class NotifierTest(base.BaseTestCase):
         self.notifier._send = send
         self.assertEqual(3, self.notifier.flush(self.store))
         self.assertEqual([], self.store.pending_notifications())
+
+    def test_two_flushing_processes_send_each_event_once(self):
+        # Two notifiers are two processes: only the outbox claims keep
+        # them apart.
+        self.enqueue(3 * notifier_mod.CLAIM_BATCH)
+        other = self.make_notifier()
+        threads = [threading.Thread(target=n.flush, args=(self.store,))
+                   for n in (self.notifier, other) * 2]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        self.gate.set()
+        for t in threads:
+            t.join(10)
+        self.assertEqual(3 * notifier_mod.CLAIM_BATCH, len(self.sent))
+        self.assertEqual(len(self.sent), len(set(self.sent)))
+        self.assertEqual([], self.store.pending_notifications())
+
+    def test_a_dead_flushers_claim_expires(self):
+        self.enqueue(2)
+        self.gate.set()
+        now = time.time()
+        claimed = self.store.claim_notifications('dead', now, 60)
+        self.assertEqual(['dead'] * 2, [i.claimed_by for i in claimed])
+        self.assertEqual([], self.store.claim_notifications('x', now, 60))
+        self.assertEqual(0, self.notifier.flush(self.store))
+        self.assertEqual(2, len(self.store.claim_notifications(
+            'late', now + 61, 60)))
+
+    def test_a_send_the_broker_refused_keeps_the_event(self):
+        """The messaging driver logs and drops a failed send; we do not."""
+        self.values.config(group='oslo_messaging_notifications',
+                           driver=['messagingv2'], topics=['a', 'b'])
+        notifier = notifier_mod.Notifier(self.conf)
+        self.addCleanup(notifier.close)
+        self.enqueue(2)
+        with mock.patch.object(
+                notifier.transport, '_send_notification',
+                side_effect=oslo_messaging.MessageDeliveryFailure('down')):
+            self.assertEqual(0, notifier.flush(self.store))
+        self.assertEqual([1, 0], [i.attempts for i in
+                                  self.store.pending_notifications()])
+        with mock.patch.object(notifier.transport,
+                               '_send_notification') as send:
+            self.assertEqual(2, notifier.flush(self.store))
+        self.assertEqual([], self.store.pending_notifications())
+        # What the driver itself would send, per topic, with our retry.
+        [driver] = [e.obj for e in notifier.drivers.extensions]
+        self.assertEqual(
+            [('a.info', 2.0, 1), ('b.info', 2.0, 1)] * 2,
+            [(c.args[0].topic, c.kwargs['version'], c.kwargs['retry'])
+             for c in send.call_args_list])
+        message = send.call_args_list[0].args[2]
+        with mock.patch.object(notifier.transport,
+                               '_send_notification') as by_driver:
+            driver.notify({}, dict(message), 'INFO', 1)
+        self.assertEqual(by_driver.call_args_list[0].args[1:],
+                         send.call_args_list[0].args[1:])
+        self.assertEqual(
+            {'message_id', 'publisher_id', 'event_type', 'priority',
+             'payload', 'timestamp'}, set(message))
+        self.assertEqual(('INFO', message['payload']['event_id']),
+                         (message['priority'], message['message_id']))

@@ -57,7 +57,7 @@ class StatusTestCase(base.BaseTestCase):
             [fake1]
             reconciler_driver = fake
             fake_array_file = %s/array.yaml
-            [database]
+            [reconciler_database]
             connection = %s
             """) % (backends, self.tmp, self.db_url) + extra, mode)
 
@@ -114,6 +114,26 @@ class BackendsCheckTest(StatusTestCase):
         self.assertEqual(Code.FAILURE, result.code)
         self.assertIn('enabled_backends is empty', result.details)
 
+    def test_warning_for_a_backend_without_a_driver(self):
+        ours = self.our_conf(textwrap.dedent("""
+            [netapp-1]
+            volume_driver = cinder.volume.drivers.netapp.common.NetAppDriver
+            """), backends='fake1,netapp-1')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.WARNING, result.code)
+        self.assertIn('backend netapp-1', result.details)
+        self.assertIn('NetAppDriver; skipped', result.details)
+
+    def test_success_when_unsupported_go_through_manageable(self):
+        ours = self.our_conf(textwrap.dedent("""
+            [reconciler]
+            unsupported_backends = manageable
+            [netapp-1]
+            volume_driver = cinder.volume.drivers.netapp.common.NetAppDriver
+            """), backends='fake1,netapp-1')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.SUCCESS, result.code, result.details)
+
     def test_cinder_conf_group_selects_the_driver(self):
         cinder = self.write('cinder.conf', textwrap.dedent("""
             [DEFAULT]
@@ -122,7 +142,8 @@ class BackendsCheckTest(StatusTestCase):
             connection = mysql+pymysql://cinder:pw@127.0.0.1/cinder
             """) + NEC + 'nec_ismcli_password = pw\n')
         ours = self.write('ours.conf',
-                          '[database]\nconnection = %s\n' % self.db_url)
+                          '[reconciler_database]\nconnection = %s\n'
+                          % self.db_url)
         result = self.checks(cinder, ours)._check_backends()
         self.assertEqual(Code.SUCCESS, result.code, result.details)
 
@@ -142,7 +163,8 @@ class SecretFilesCheckTest(StatusTestCase):
     def test_an_empty_secret_is_no_secret(self):
         ours = self.our_conf('[cinder]\npassword =\n', mode=0o644)
         result = self.check(ours)
-        self.assertEqual(Code.FAILURE, result.code)  # [database] connection
+        # [reconciler_database] connection is a secret.
+        self.assertEqual(Code.FAILURE, result.code)
         nodb = self.write('nodb.conf', '[cinder]\npassword =\n', mode=0o644)
         self.assertEqual(Code.SUCCESS, self.check(nodb).code)
 

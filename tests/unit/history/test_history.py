@@ -5,9 +5,9 @@ import threading
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
-from oslo_db import options as db_options
 from oslotest import base
 
+from reconciler import conf as reconciler_conf
 from reconciler import exception
 from reconciler.history import api
 from reconciler import model
@@ -224,7 +224,9 @@ class HistoryTest(base.BaseTestCase):
 
     def test_from_conf(self):
         conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts())).conf
-        db_options.set_defaults(conf, connection=self.fixture.url)
+        reconciler_conf.register(conf)
+        conf.set_override('connection', self.fixture.url,
+                          group='reconciler_database')
         history = api.History.from_conf(conf)
         history.check_current()
         self.assertEqual(1, history.start_run('be1', 'host-a', T0))
@@ -245,7 +247,7 @@ class OperationsTest(base.BaseTestCase):
         before = (self.history.findings(), self.history.runs(),
                   self.history.pending_notifications())
         preview = self.history.preview_run(
-            'be1', T0 + 10, [fixtures.candidate('u2')], policy)
+            'be1', 'host-a', T0 + 10, [fixtures.candidate('u2')], policy)
         self.assertEqual(before, (self.history.findings(),
                                   self.history.runs(),
                                   self.history.pending_notifications()))

@@ -1,10 +1,12 @@
 """The findings lifecycle: suspected, confirmed, resolved, reopened."""
 
+import fixtures as base_fixtures
 from oslotest import base
 
 from reconciler import exception
 from reconciler.history import api
 from reconciler import model
+from reconciler import ownership
 from tests.unit.history import fixtures
 
 S = model.FindingState
@@ -250,3 +252,73 @@ class LifecycleTest(base.BaseTestCase):
     def test_policy_is_validated(self):
         self.assertRaises(ValueError, api.LifecyclePolicy, 0, 0)
         self.assertRaises(ValueError, api.LifecyclePolicy, 1, -1)
+
+
+class ClockTest(base.BaseTestCase):
+    """Grace counts monotonic time; a jumped wall clock confirms nothing."""
+
+    POLICY = api.LifecyclePolicy(2, 600)
+
+    def setUp(self):
+        super().setUp()
+        self.history = self.useFixture(fixtures.History()).history
+        self.log = self.useFixture(base_fixtures.FakeLogger())
+
+    def run_pass(self, wall, mono, owner=None):
+        run_id = self.history.start_run('be1', 'h', wall - 1, owner=owner)
+        return [(t.old_state, t.new_state) for t in self.history.complete_run(
+            run_id, wall, [fixtures.candidate('u1')], self.POLICY, {},
+            fixtures.no_events, monotonic=mono)]
+
+    def suspected_seconds(self):
+        [row] = self.history._read(
+            api.FINDINGS.select(), lambda row: row.suspected_seconds)
+        return row
+
+    def test_a_jump_forward_confirms_nothing(self):
+        self.assertEqual([(None, S.SUSPECTED)], self.run_pass(T0, 100.0))
+        # An hour on the wall clock, ten seconds really.
+        self.assertEqual([], self.run_pass(T0 + 3600, 110.0))
+        self.assertIn('the wall clock moved 3600.0 s in 10.0 s',
+                      self.log.output)
+        self.assertEqual(10.0, self.suspected_seconds())
+        self.assertEqual([], self.run_pass(T0 + 3610, 120.0))
+        self.assertEqual([], self.run_pass(T0 + 4180, 690.0))
+        self.assertEqual([(S.SUSPECTED, S.CONFIRMED)],
+                         self.run_pass(T0 + 4190, 700.0))
+
+    def test_a_jump_back_does_not_delay_confirmation(self):
+        self.run_pass(T0, 100.0)
+        self.assertEqual([], self.run_pass(T0 - 3600, 400.0))
+        self.assertIn('the wall clock moved -3600.0 s in 300.0 s',
+                      self.log.output)
+        # 600 s of grace really passed: confirmed although the wall clock
+        # says the finding was first seen in the future.
+        self.assertEqual([(S.SUSPECTED, S.CONFIRMED)],
+                         self.run_pass(T0 - 3300, 700.0))
+
+    def test_slew_within_tolerance_is_no_jump(self):
+        self.run_pass(T0, 100.0)
+        self.assertEqual([(S.SUSPECTED, S.CONFIRMED)],
+                         self.run_pass(T0 + 601.5, 700.0))
+        self.assertNotIn('clock', self.log.output)
+
+    def test_without_a_shared_monotonic_clock_the_wall_must_go_on(self):
+        """Another host or boot: only the wall clock, which must not go
+        back.
+        """
+        other = ownership.Owner('other-host', 1, 'boot-b:1.00')
+        self.run_pass(T0, 100.0, owner=other)
+        self.assertEqual([], self.run_pass(T0 - 10, 5000.0))
+        self.assertIn('the wall clock went back 10.0 s', self.log.output)
+        self.assertEqual(0.0, self.suspected_seconds())
+        self.assertEqual([], self.run_pass(T0 + 500, 5510.0))
+        self.assertEqual(510.0, self.suspected_seconds())
+        self.assertEqual([(S.SUSPECTED, S.CONFIRMED)],
+                         self.run_pass(T0 + 590, 5600.0))
+
+    def test_no_grace_needs_no_clock(self):
+        self.POLICY = api.LifecyclePolicy(2, 0)
+        self.run_pass(T0, 100.0)
+        self.assertEqual([(S.SUSPECTED, S.CONFIRMED)],
+                         self.run_pass(T0 + 3600, 101.0))

@@ -1,7 +1,7 @@
 """Remediation: the actions audit table, and ignored findings.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,25 @@
+"""The installed version (pbr), for ``--version`` and Guru Meditation Reports.
+
+The module itself is the version object oslo.reports expects (Cinder hands
+its ``cinder.version`` module over the same way).
+"""
+
+from pbr import version as pbr_version
+
+version_info = pbr_version.VersionInfo('cinder-reconciler')
+
+
+def version_string():
+    return version_info.version_string()
+
+
+def vendor_string():
+    return 'OpenStack'
+
+
+def product_string():
+    return 'cinder-reconciler'
+
+
+def version_string_with_package():
+    return version_info.release_string()

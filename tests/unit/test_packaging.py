@@ -1,0 +1,237 @@
+"""The sdist and wheel a packager builds, and the array client extras.
+
+The build runs without isolation (the venv's pbr and setuptools, nothing
+downloaded), as ``python -m build`` does it: the sdist first, then the wheel
+from that sdist, so a file missing from the sdist is missing from the wheel.
+"""
+
+import ast
+import configparser
+import email
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import fixtures
+from oslotest import base
+
+from reconciler import version
+import tests
+
+REPO = tests.ROOT
+
+
+def _tracked(path):
+    """Files of the checkout under ``path``: committed, added or new."""
+    out = subprocess.run(['git', 'ls-files', '--cached', '--others',
+                          '--exclude-standard', path], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+class BuildTest(base.BaseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = fixtures.TempDir()
+        cls.tmp.setUp()
+        cls.addClassCleanup(cls.tmp.cleanUp)
+        try:
+            import build  # noqa: F401
+        except ImportError:
+            cls.output = None
+            return
+        # From a copy of the tree: a build writes egg-info beside the
+        # sources, which would shadow the installed entry points of every
+        # process started in the checkout.
+        source = os.path.join(cls.tmp.path, 'src')
+        for path in _tracked('.'):
+            if os.path.isfile(os.path.join(REPO, path)):
+                os.makedirs(os.path.dirname(os.path.join(source, path)),
+                            exist_ok=True)
+                shutil.copy2(os.path.join(REPO, path),
+                             os.path.join(source, path))
+        dist = os.path.join(cls.tmp.path, 'dist')
+        result = subprocess.run(
+            [sys.executable, '-m', 'build', '--no-isolation', '--outdir',
+             dist, source], capture_output=True, text=True,
+            # pbr takes the version from git, which the copy is not.
+            env=dict(os.environ, PBR_VERSION='0.0.0'))
+        cls.returncode = result.returncode
+        cls.output = result.stdout + result.stderr
+        [cls.wheel] = [os.path.join(dist, n) for n in os.listdir(dist)
+                       if n.endswith('.whl')] or [None]
+
+    def setUp(self):
+        super().setUp()
+        if self.output is None:
+            self.skipTest('the build package is not installed '
+                          '(test-requirements.txt)')
+        self.assertEqual(0, self.returncode, self.output[-3000:])
+        with zipfile.ZipFile(self.wheel) as wheel:
+            self.names = wheel.namelist()
+            self.sources = {n: wheel.read(n) for n in self.names
+                            if n.endswith('.py')}
+            [metadata] = [n for n in self.names
+                          if n.endswith('.dist-info/METADATA')]
+            self.metadata = email.message_from_bytes(wheel.read(metadata))
+
+    def test_no_package_would_be_ignored(self):
+        self.assertNotIn('would be ignored', self.output)
+        self.assertNotIn('is absent from the `packages`', self.output)
+
+    def test_every_package_of_the_tree_is_in_the_wheel(self):
+        packages = {os.path.dirname(p) for p in _tracked('reconciler')
+                    if p.endswith('.py')}
+        for package in packages:
+            self.assertIn(package + '/__init__.py', self.names)
+        self.assertIn('reconciler/history/migrations/script.py.mako',
+                      self.names)
+        self.assertIn('reconciler/simulators/scenarios/demo.yaml',
+                      self.names)
+
+    def test_no_tests_in_the_wheel(self):
+        self.assertEqual([], [n for n in self.names
+                              if n.split('/')[0] == 'tests'])
+
+    def test_etc_is_shipped_as_data_files(self):
+        data = {n.split('.data/data/', 1)[1] for n in self.names
+                if '.data/data/' in n}
+        shipped = set(_tracked('etc'))
+        self.assertIn('etc/cinder-reconciler/rootwrap.d/'
+                      'cinder-reconciler.filters', shipped)
+        self.assertIn('etc/systemd/cinder-reconciler.service.d/'
+                      'root-helper.conf', shipped)
+        self.assertEqual(shipped, data)
+
+    def test_nothing_in_the_wheel_imports_cinder(self):
+        for name, source in self.sources.items():
+            for node in ast.walk(ast.parse(source, name)):
+                if isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    self.assertNotEqual('cinder', module.split('.')[0],
+                                        name)
+
+    def test_array_clients_are_extras(self):
+        self.assertEqual({'hpe3par', 'hpelefthand', 'all'},
+                         set(self.metadata.get_all('Provides-Extra')))
+        requires = self.metadata.get_all('Requires-Dist')
+        for client, extra in (('python-3parclient', 'hpe3par'),
+                              ('python-lefthandclient', 'hpelefthand')):
+            lines = [r for r in requires if r.startswith(client)]
+            self.assertEqual({'extra == "%s"' % extra, 'extra == "all"'},
+                             {r.split(';')[1].strip() for r in lines})
+        self.assertIn('cinder-reconciler-rootwrap = oslo_rootwrap.cmd:main',
+                      self.entry_points())
+
+    def entry_points(self):
+        [name] = [n for n in self.names
+                  if n.endswith('.dist-info/entry_points.txt')]
+        with zipfile.ZipFile(self.wheel) as wheel:
+            return wheel.read(name).decode()
+
+
+# Run in a child whose import system cannot find the array clients, as on a
+# host installed without the extras.
+WITHOUT_CLIENTS = textwrap.dedent('''
+    import sys
+    for name in ('hpe3parclient', 'hpelefthandclient'):
+        sys.modules[name] = None
+    from oslo_config import cfg
+    from reconciler import conf as reconciler_conf
+    from reconciler.conf import backend as backend_conf
+    from reconciler import exception
+
+    listed = {o.dest for _g, opts in backend_conf.list_opts().items()
+              for o in opts}
+    assert {'hpe3par_api_url', 'hpelefthand_api_url'} <= listed, listed
+    conf = cfg.ConfigOpts()
+    reconciler_conf.register(conf)
+    conf(['--config-file', sys.argv[1]], default_config_files=[],
+         default_config_dirs=[])
+    for group in ('3par', 'lh'):
+        try:
+            backend_conf.BackendConf(conf, group).create_driver()
+        except exception.ConfigError as e:
+            print(e)
+''')
+
+
+class ExtrasTest(base.BaseTestCase):
+
+    def test_a_driver_without_its_client_refuses_its_backend_only(self):
+        conf = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'reconciler.conf')
+        with open(conf, 'w') as f:
+            f.write('[3par]\nreconciler_driver = hpe3par\n'
+                    '[lh]\nreconciler_driver = hpelefthand\n')
+        result = subprocess.run(
+            [sys.executable, '-c', WITHOUT_CLIENTS, conf],
+            capture_output=True, text=True, cwd=REPO)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(
+            ['backend 3par: python-3parclient is not installed (pip install '
+             'cinder-reconciler[hpe3par])',
+             'backend lh: python-lefthandclient is not installed (pip '
+             'install cinder-reconciler[hpelefthand])'],
+            result.stdout.splitlines())
+
+
+class VersionTest(base.BaseTestCase):
+
+    def test_every_command_prints_the_package_version(self):
+        expected = version.version_string()
+        self.assertRegex(expected, r'^\d+\.\d+')
+        for module in ('reconciler', 'manage', 'status'):
+            result = subprocess.run(
+                [sys.executable, '-c',
+                 'import sys; from reconciler.cmd.%s import main; '
+                 'sys.exit(main())' % module, '--version'],
+                capture_output=True, text=True, cwd=REPO)
+            self.assertEqual((0, expected),
+                             (result.returncode, result.stdout.strip()),
+                             module + result.stderr)
+
+    def test_report_version_object(self):
+        # What oslo.reports' package section reads.
+        self.assertEqual('cinder-reconciler', version.product_string())
+        self.assertTrue(version.version_string_with_package().startswith(
+            version.version_string()))
+
+
+class ToxTest(base.BaseTestCase):
+    """tox.ini installs under OpenStack's upper-constraints (not fetched)."""
+
+    CONSTRAINTS = ('-c{env:TOX_CONSTRAINTS_FILE:https://releases.openstack'
+                   '.org/constraints/upper/master}')
+
+    def setUp(self):
+        super().setUp()
+        self.tox = configparser.ConfigParser(interpolation=None)
+        self.tox.read(os.path.join(REPO, 'tox.ini'))
+
+    def test_every_environment_that_installs_is_constrained(self):
+        envs = [s for s in self.tox.sections()
+                if s == 'testenv' or s.startswith('testenv:')]
+        checked = []
+        for env in envs:
+            deps = self.tox[env].get('deps', '').split()
+            if not deps:
+                continue
+            self.assertEqual(self.CONSTRAINTS, deps[0], env)
+            checked.append(env)
+        self.assertIn('testenv', checked)
+        self.assertIn('testenv:pep8', checked)
+        self.assertIn('testenv:docs', checked)
+
+    def test_extras_are_installed_for_the_tests(self):
+        self.assertEqual('all', self.tox['testenv']['extras'].strip())
