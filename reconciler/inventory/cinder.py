@@ -112,8 +112,9 @@ def managers(http):
     ``http``, a client from :func:`load_client`, so they send its requests
     with every ``[cinder]`` option.
     """
-    client = cinder_v3.Client(api_version=http.api_version,
-                              session=http.session)
+    client = cinder_v3.Client(
+        api_version=api_versions.APIVersion(MICROVERSION),
+        session=http.session)
     client.client = http
     return client
 

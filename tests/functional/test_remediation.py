@@ -57,7 +57,8 @@ class RemediationTest(base.BaseTestCase):
 
     def remediate(self, *args, check=True):
         result = self.demo.manage('remediate', *args, '--format', 'json',
-                                  check=check)
+                                  check=False)
+        self.assertTrue(result.returncode == 0 or not check, result.stderr)
         self.stderr = result.stderr
         [outcome] = json.loads(result.stdout)
         return outcome
