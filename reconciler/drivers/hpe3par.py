@@ -75,7 +75,8 @@ OPTS = [
     cfg.StrOpt('hpe3par_api_url', default='',
                help='WSAPI URL, e.g. https://<3par ip>:8080/api/v1.'),
     cfg.StrOpt('hpe3par_username', default='',
-               help='WSAPI user; a read-only ("browse") user is enough.'),
+               help='WSAPI user; a read-only ("browse") user is enough '
+                    'to list, remediation needs the edit role.'),
     cfg.StrOpt('hpe3par_password', default='', secret=True,
                help='Password of hpe3par_username.'),
     cfg.ListOpt('hpe3par_cpg', default=['OpenStack'],
