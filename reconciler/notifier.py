@@ -28,6 +28,13 @@ Payload (version 1.0)::
 
 ``reconciler.run.failed``: ``{"payload_version", "event_id", "backend",
 "run_id", "error", "time"}``.
+
+``reconciler.remediation.done``, ``.skipped`` and ``.failed`` (an applied
+step; a dry run announces nothing): ``{"payload_version", "event_id",
+"backend", "finding_id", "kind", "resource_type", "resource_id", "action",
+"target", "result", "reason", "actor", "action_id", "time"}``, where action
+is adopt, quarantine, unexport, reset or delete, result is done, skipped or
+failed, and reason says why (or what was done).
 """
 
 import datetime
@@ -84,6 +91,18 @@ def finding_events(transitions, kinds):
             'state': str(t.new_state), 'first_seen': _iso(t.first_seen),
             'sightings': t.sightings, 'details': dict(c.details)}))
     return events
+
+
+def remediation_event(finding, action, target, result, reason, actor,
+                      action_id, now):
+    return ('reconciler.remediation.%s' % result, {
+        'payload_version': PAYLOAD_VERSION, 'event_id': str(uuid.uuid4()),
+        'backend': finding.backend, 'finding_id': finding.id,
+        'kind': str(finding.kind),
+        'resource_type': str(finding.resource_type),
+        'resource_id': finding.resource_id, 'action': action,
+        'target': target, 'result': result, 'reason': reason,
+        'actor': actor, 'action_id': action_id, 'time': _iso(now)})
 
 
 def run_failed_event(backend, run_id, error, now):

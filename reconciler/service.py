@@ -26,8 +26,10 @@ from reconciler import coordination
 from reconciler import history
 from reconciler import manager
 from reconciler import metrics
+from reconciler import model
 from reconciler import notifier
 from reconciler import ownership
+from reconciler.remediation import remediator
 
 LOG = logging.getLogger(__name__)
 DAY = 86400
@@ -88,6 +90,26 @@ class ReconcilerService(service.Service):
                           backend.name)
         else:
             self._metrics.observe(report, time.monotonic() - started)
+            if (report.status == model.RunStatus.OK
+                    and backend.reconciler_auto_remediate
+                    and not lease.is_set()):
+                self._auto_remediate(backend)
+
+    def _auto_remediate(self, backend):
+        """The policy's actions, with every gate of the command, still
+        under the pass's lock.
+        """
+        allowed = {tuple(p.split(':')) for p in
+                   backend.reconciler_auto_remediate}
+        try:
+            remediator.Remediator(
+                self.conf, backend, self._history, self._notifier,
+                'cinder-reconciler@%s (policy)' % self.conf.host).run(
+                    apply=True, kinds={k for k, _ in allowed},
+                    allowed=allowed)
+        except Exception:
+            LOG.exception('Backend %s: automatic remediation failed',
+                          backend.name)
 
     def _purge(self):
         days = self.conf.reconciler.history_retention_days

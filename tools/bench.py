@@ -161,7 +161,8 @@ def child_naive(conf):
     start = time.monotonic()
     found = 0
     for backend in backend_conf.enabled(conf):
-        client = cinder_inventory.CinderInventory(conf).client
+        client = cinder_inventory.managers(
+            cinder_inventory.CinderInventory(conf).client)
         volumes = client.volumes.list(search_opts={'all_tenants': 1})
         prefix = backend.cinder_host + '#'
         cinder = {getattr(v, 'os-vol-mig-status-attr:name_id', None) or v.id

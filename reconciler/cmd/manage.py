@@ -9,11 +9,20 @@
                                        [--limit N] [--format F]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
+    cinder-reconciler-manage remediate [--backend B] [--kind K] [--finding ID]
+                                       [--apply] [--quarantine]
+                                       [--delete-data] [--limit N]
+    cinder-reconciler-manage actions list [--backend B] [--finding ID]
+    cinder-reconciler-manage findings ignore ID --reason TEXT [--until TIME]
+    cinder-reconciler-manage findings unignore ID
 
 F is table (the default), json or csv.
 """
 
+import datetime
+import getpass
 import json
+import socket
 import sys
 import threading
 import time
@@ -32,6 +41,7 @@ from reconciler import manager
 from reconciler import model
 from reconciler import name_map
 from reconciler import notifier as notifier_mod
+from reconciler.remediation import remediator
 
 
 def do_check(conf):
@@ -223,6 +233,94 @@ def do_listen(conf):
     return 0
 
 
+def _actor():
+    return '%s@%s (cinder-reconciler-manage)' % (getpass.getuser(),
+                                                 socket.gethostname())
+
+
+def do_remediate(conf):
+    """Plan (by default) or apply remediation of confirmed findings."""
+    args = conf.category
+    if args.delete_data and not args.finding:
+        raise exception.ConfigError(
+            '--delete-data needs the findings to delete named one by one '
+            'with --finding')
+    backends = backend_conf.enabled(conf)
+    if args.backend:
+        backends = [_backend(conf, args.backend)]
+    store = history.History.from_conf(conf)
+    store.check_current()
+    notifier = notifier_mod.Notifier(conf)
+    coordinator = coordination.Coordinator(conf, member=False)
+    ids = set(args.finding or ())
+    outcomes = []
+    try:
+        for backend in backends:
+            with coordinator.exclusive(backend.name, blocking=True) as lease:
+                if not lease:
+                    raise exception.ReconcilerError(
+                        'backend %s: could not take its coordination lock'
+                        % backend.name)
+                outcomes.append(remediator.Remediator(
+                    conf, backend, store, notifier, _actor()).run(
+                        apply=args.apply, kinds=set(args.kind or ()),
+                        finding_ids=ids, quarantine=args.quarantine,
+                        delete_ids=ids if args.delete_data else frozenset(),
+                        limit=args.limit))
+    finally:
+        coordinator.stop()
+        notifier.close()
+    if args.format == 'json':
+        print(json.dumps([report.outcome_dict(o) for o in outcomes],
+                         indent=2))
+    else:
+        for o in outcomes:
+            print(report.outcome_text(o))
+    failed = any(o.error or any(r[0] == remediator.FAILED
+                                for _, r in o.results) for o in outcomes)
+    return 1 if failed else 0
+
+
+def do_actions_list(conf):
+    store = history.History.from_conf(conf)
+    store.check_current()
+    args = conf.category
+    _emit(args.format, [report.action_dict(a) for a in store.actions(
+        backend=args.backend, finding_id=args.finding, limit=args.limit)])
+    return 0
+
+
+def _until(text):
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise exception.ConfigError('--until %r is not an ISO 8601 time'
+                                    % text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def do_findings_ignore(conf):
+    args = conf.category
+    store = history.History.from_conf(conf)
+    store.check_current()
+    store.ignore(args.id, args.reason, _until(args.until) if args.until
+                 else None)
+    print('Finding %d is ignored%s: %s' % (
+        args.id, ' until %s' % args.until if args.until else '',
+        args.reason))
+    return 0
+
+
+def do_findings_unignore(conf):
+    store = history.History.from_conf(conf)
+    store.check_current()
+    store.unignore(conf.category.id)
+    print('Finding %d is no longer ignored.' % conf.category.id)
+    return 0
+
+
 def do_db_sync(conf):
     history.History.from_conf(conf).sync()
     print('Database is at the latest revision.')
@@ -288,6 +386,49 @@ def add_command_parsers(subparsers):
     show.add_argument('id', type=int)
     _add_format(show)
     show.set_defaults(func=do_findings_show)
+
+    ignore = findings_sub.add_parser(
+        'ignore', help='Stop announcing and remediating a finding; it '
+                       'still shows in reports, marked.')
+    ignore.add_argument('id', type=int)
+    ignore.add_argument('--reason', required=True)
+    ignore.add_argument('--until', help='ISO 8601 time (UTC if no zone).')
+    ignore.set_defaults(func=do_findings_ignore)
+    unignore = findings_sub.add_parser('unignore',
+                                       help='Undo "findings ignore".')
+    unignore.add_argument('id', type=int)
+    unignore.set_defaults(func=do_findings_unignore)
+
+    remediate = subparsers.add_parser(
+        'remediate', help='Plan (dry run, the default) or apply actions on '
+                          'confirmed findings.')
+    remediate.add_argument('--backend', help='Only this backend group.')
+    remediate.add_argument('--kind', action='append',
+                           choices=[k.value for k in model.FindingKind])
+    remediate.add_argument('--finding', action='append', type=int,
+                           metavar='ID', help='Only this finding (repeat).')
+    remediate.add_argument('--apply', action='store_true',
+                           help='Act; without it nothing changes.')
+    remediate.add_argument('--quarantine', action='store_true',
+                           help='Quarantine array-only objects on the array '
+                                'instead of adopting them into Cinder.')
+    remediate.add_argument('--delete-data', action='store_true',
+                           help='Delete the array-only objects of the '
+                                'findings named with --finding.')
+    remediate.add_argument('--limit', type=int,
+                           help='At most this many actions (and never more '
+                                'than reconciler_remediation_max_actions).')
+    _add_format(remediate)
+    remediate.set_defaults(func=do_remediate)
+
+    actions = subparsers.add_parser('actions', help='Remediation audit.')
+    actions_sub = actions.add_subparsers(dest='action', required=True)
+    actions_list = actions_sub.add_parser('list', help='Newest first.')
+    actions_list.add_argument('--backend')
+    actions_list.add_argument('--finding', type=int)
+    actions_list.add_argument('--limit', type=int, default=50)
+    _add_format(actions_list)
+    actions_list.set_defaults(func=do_actions_list)
 
     runs = subparsers.add_parser('runs', help='Recorded passes.')
     runs_sub = runs.add_subparsers(dest='action', required=True)

@@ -95,7 +95,60 @@ def finding_dict(f):
             'project_id': f.project_id, 'state': f.state,
             'first_seen': when(f.first_seen), 'last_seen': when(f.last_seen),
             'sightings': f.sightings, 'confirmed_at': when(f.confirmed_at),
-            'resolved_at': when(f.resolved_at), 'details': f.details}
+            'resolved_at': when(f.resolved_at), 'details': f.details,
+            'ignored': f.ignored_reason,
+            'ignored_until': when(f.ignored_until)}
+
+
+def _state(f):
+    return '%s (ignored)' % f.state if f.ignored_reason else f.state
+
+
+def action_dict(a):
+    return {'id': a.id, 'finding_id': a.finding_id, 'backend': a.backend,
+            'action': a.action, 'target': a.target,
+            'applied': a.applied, 'result': a.result, 'reason': a.reason,
+            'actor': a.actor, 'started_at': when(a.started_at),
+            'finished_at': when(a.finished_at)}
+
+
+def _step_dict(step, result=None, reason=None):
+    f = step.finding
+    return {'finding_id': f.id, 'kind': str(f.kind),
+            'resource_type': str(f.resource_type),
+            'resource_id': f.resource_id, 'action': step.action,
+            'target': step.target, 'why': step.why, 'result': result,
+            'reason': reason}
+
+
+def outcome_dict(o):
+    done = {s.finding.id: r for s, r in o.results}
+    return {'backend': o.backend, 'applied': o.applied,
+            'limit': o.plan.limit, 'error': o.error,
+            'steps': [_step_dict(s, *done.get(s.finding.id, (None, None)))
+                      for s in o.plan.steps],
+            'not_eligible': [{'finding_id': r.finding and r.finding.id,
+                              'reason': r.reason} for r in o.plan.refused]}
+
+
+def outcome_text(o):
+    d = outcome_dict(o)
+    lines = ['Backend %s: %s, %d step(s), limit %d' % (
+        o.backend, 'applied' if o.applied else 'plan only (dry run: '
+        'nothing changes; --apply acts)', len(d['steps']), d['limit'])]
+    if o.error:
+        lines.append('  nothing done: %s' % o.error)
+    for s in d['steps']:
+        lines.append('  finding %(finding_id)s %(kind)s %(resource_type)s '
+                     '%(resource_id)s: %(action)s %(target)s (%(why)s)' % s)
+        if s['result']:
+            lines.append('    -> %s%s' % (s['result'], ': %s' % s['reason']
+                                          if s['reason'] else ''))
+    for r in d['not_eligible']:
+        lines.append('  not eligible: %s%s' % (
+            'finding %s: ' % r['finding_id'] if r['finding_id'] else '',
+            r['reason']))
+    return '\n'.join(lines)
 
 
 def run_dict(r):
@@ -182,6 +235,6 @@ def findings_table(rows):
     table.align = 'l'
     for f in rows:
         table.add_row([f.backend, f.kind, f.resource_type, f.resource_id,
-                       f.array_name or '-', f.state, when(f.first_seen),
+                       f.array_name or '-', _state(f), when(f.first_seen),
                        f.sightings])
     return table.get_string()

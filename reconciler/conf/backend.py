@@ -12,6 +12,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import stevedore
 
+from reconciler.conf import remediation
 from reconciler import exception
 
 LOG = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ OPTS = [
                     'look-up. A pass may always add up to 10. 100 disables '
                     'the cap; raise it for one pass to take in a backend '
                     'with that many real orphans.'),
-]
+] + remediation.OPTS
 
 
 def _drivers():

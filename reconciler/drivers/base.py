@@ -95,3 +95,30 @@ class ArrayDriver(abc.ABC):
     def decode_name(self, name):
         """Return ``(ResourceType, ObjectClass, uuid or None)`` for a name."""
         raise NotImplementedError()
+
+    # Remediation (optional): what this driver's array lets it undo. Each
+    # acts on one object the remediation has just re-checked, and raises
+    # ArrayError if the array refuses.
+
+    #: Array-side actions offered: a subset of unexport, quarantine, delete.
+    REMEDIATIONS = frozenset()
+
+    def manage_reference(self, obj):
+        """The ``ref`` Cinder's manage API takes to adopt ``obj``."""
+        return {'source-name': obj.name}
+
+    def remove_export(self, obj):
+        """Remove the one mapping ``obj`` (an export); never its volume."""
+        raise NotImplementedError()
+
+    def quarantine(self, obj):
+        """Rename ``obj`` out of Cinder's naming; returns the new name.
+
+        Reversible: the object is kept, under a name the driver classifies
+        as unmanaged (or foreign), so it stops counting as an orphan.
+        """
+        raise NotImplementedError()
+
+    def delete_object(self, obj):
+        """Delete the array volume or snapshot ``obj``: data is lost."""
+        raise NotImplementedError()

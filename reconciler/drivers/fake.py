@@ -14,6 +14,7 @@ without it is not an array without volumes. Every section is a list.
 """
 
 import json
+import os
 import re
 import time
 
@@ -34,6 +35,7 @@ OPTS = [
 _LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 _TEMP = re.compile(r'^clone-snap-(%s)$' % names.UUID)
 _UNMANAGED = re.compile(r'^unm-(%s)$' % names.UUID)
+_UNMANAGED_SNAPSHOT = re.compile(r'^ums-(%s)$' % names.UUID)
 
 
 def _check_sections(data, path):
@@ -54,6 +56,7 @@ class FakeDriver(base.ArrayDriver):
     CINDER_VOLUME_DRIVERS = (
         'cinder.tests.fake_driver.FakeLoggingVolumeDriver',)
     REQUIRED = ('fake_array_file',)
+    REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -93,6 +96,8 @@ class FakeDriver(base.ArrayDriver):
              model.ObjectClass.CINDER),
             (_TEMP, model.ResourceType.SNAPSHOT, model.ObjectClass.TEMPORARY),
             (_UNMANAGED, model.ResourceType.VOLUME,
+             model.ObjectClass.UNMANAGED),
+            (_UNMANAGED_SNAPSHOT, model.ResourceType.SNAPSHOT,
              model.ObjectClass.UNMANAGED),
         ), name) or (None, model.ObjectClass.FOREIGN, None)
 
@@ -149,3 +154,48 @@ class FakeDriver(base.ArrayDriver):
 
     def refresh(self, obj):
         return self._find(obj.kind, obj.name)
+
+    # Remediation: edits the file, as an array would change.
+
+    def _write(self, data):
+        path = self.backend.fake_array_file
+        with open(path) as f:
+            as_json = f.read().lstrip().startswith('{')
+        with open(path + '.new', 'w') as f:
+            if as_json:
+                json.dump(data, f)
+            else:
+                yaml.safe_dump(data, f, sort_keys=False)
+        os.replace(path + '.new', path)
+
+    def _edit(self, obj, edit):
+        data = self._read()
+        key = {model.ResourceType.VOLUME: 'volumes',
+               model.ResourceType.SNAPSHOT: 'snapshots',
+               model.ResourceType.EXPORT: 'exports'}[obj.kind]
+        entries = data.get(key) or []
+        for i, entry in enumerate(entries):
+            name = entry.get('name') or '%s@%s' % (entry.get('volume'),
+                                                   entry.get('host'))
+            if name == obj.name:
+                edit(entries, i)
+                data[key] = entries
+                self._write(data)
+                return
+        raise exception.ArrayError(
+            'fake array: no %s %s' % (obj.kind, obj.name))
+
+    def remove_export(self, obj):
+        self._edit(obj, lambda entries, i: entries.pop(i))
+
+    def delete_object(self, obj):
+        self._edit(obj, lambda entries, i: entries.pop(i))
+
+    def quarantine(self, obj):
+        new = ('ums-%s' if obj.kind == model.ResourceType.SNAPSHOT
+               else 'unm-%s') % obj.uuid
+
+        def rename(entries, i):
+            entries[i] = dict(entries[i], name=new)
+        self._edit(obj, rename)
+        return new

@@ -1,8 +1,9 @@
 """HPE 3PAR / Primera / Alletra 9k: VVs, virtual copies and VLUNs.
 
 Read-only use of the WSAPI through python-3parclient, as Cinder's driver
-talks to the array; only the two big listings (VVs, VLUNs) are streamed
-past it, on its session (see :meth:`HPE3PARDriver._stream`). Names are
+talks to the array (only remediation writes: one VLUN, or a rename or delete
+of one VV, with Cinder's calls); only the two big listings (VVs, VLUNs) are
+streamed past it, on its session (see :meth:`HPE3PARDriver._stream`). Names are
 decoded by :mod:`.hpe3par_names`; VV comments are only a hint (logged when
 they disagree), never an identity.
 
@@ -77,7 +78,8 @@ OPTS = [
     cfg.StrOpt('hpe3par_api_url', default='',
                help='WSAPI URL, e.g. https://<3par ip>:8080/api/v1.'),
     cfg.StrOpt('hpe3par_username', default='',
-               help='WSAPI user; a read-only ("browse") user is enough.'),
+               help='WSAPI user; a read-only ("browse") user is enough '
+                    'to list, remediation needs the edit role.'),
     cfg.StrOpt('hpe3par_password', default='', secret=True,
                help='Password of hpe3par_username.'),
     cfg.ListOpt('hpe3par_cpg', default=['OpenStack'],
@@ -158,6 +160,7 @@ class HPE3PARDriver(base.ArrayDriver):
     REQUIRED = ('hpe3par_api_url', 'hpe3par_username', 'hpe3par_password')
     MISSING_CLIENT = (None if hpe_client else
                       ('python-3parclient', 'hpe3par'))
+    REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -615,3 +618,91 @@ class HPE3PARDriver(base.ArrayDriver):
             host = self._get('GET /hosts/%s' % obj.host, cl.getHost,
                              obj.host, missing_ok=True)
         return self._export(volume, obj.host, host)
+
+    # Remediation: each acts on one object just re-checked, with the calls
+    # Cinder's driver makes; the remediation user needs the edit role.
+
+    def _write(self, what, method, *args):
+        """A write through the client; a spent client is an error.
+
+        The client skips every request silently once its retry counter is
+        spent, so a write it would not send must not pass for done.
+        """
+        cl = self._client_or_fail()
+        if cl.http.tries < 1:
+            raise exception.ArrayError(
+                '%s: %s not sent: the client gave up after an earlier '
+                'connection error' % (self._where(), what))
+        try:
+            return self._request(what, method, *args)
+        except hpe_exc.HTTPNotFound as e:
+            raise exception.ArrayResponseError(
+                '%s: %s: not found (%s)' % (self._where(), what,
+                                            self._describe(e)))
+
+    def _vluns_of(self, volume_name):
+        vluns = self._get('GET /vluns?query=volumeName', self._client.getVLUN,
+                          volume_name, True)
+        if not isinstance(vluns, list) or not all(
+                isinstance(v, dict) for v in vluns):
+            raise exception.ArrayResponseError(
+                '%s: VLUN query for %s: not a list' % (self._where(),
+                                                       volume_name))
+        return [v for v in vluns if v.get('volumeName') == volume_name]
+
+    def remove_export(self, obj):
+        """Remove the VV's template VLUNs to ``obj.host``.
+
+        As Cinder's ``_delete_vlun``: only templates (``active`` false) are
+        removed, with their port for a matched set; the array drops their
+        active VLUNs itself. Unlike it, the host is never deleted or
+        modified, and names are compared exactly.
+        """
+        if obj.kind != R.EXPORT or not obj.host:
+            raise exception.ArrayError(
+                '%s: %s is not a VLUN to a host; only those are removed'
+                % (self._where(), obj.name))
+        volume_name = obj.name.rpartition('@')[0]
+        templates = [v for v in self._vluns_of(volume_name)
+                     if v.get('hostname') == obj.host and not v.get('active')]
+        if not templates:
+            raise exception.ArrayResponseError(
+                '%s: no template VLUN of %s to host %s to remove'
+                % (self._where(), volume_name, obj.host))
+        cl = self._client_or_fail()
+        for vlun in templates:
+            port = vlun.get('portPos')
+            self._write('DELETE /vluns/%s,%s,%s' % (
+                volume_name, vlun.get('lun'), obj.host), cl.deleteVLUN,
+                volume_name, vlun.get('lun'), obj.host, port)
+
+    def quarantine(self, obj):
+        """Rename a Cinder VV as Cinder's unmanage does: ``unm-``/``ums-``
+        and the same encoded UUID.
+        """
+        prefix = {R.VOLUME: 'unm-', R.SNAPSHOT: 'ums-'}.get(obj.kind)
+        if prefix is None or obj.object_class != C.CINDER or not obj.uuid:
+            raise exception.ArrayError(
+                '%s: %s is not a Cinder-named VV; only those are renamed'
+                % (self._where(), obj.name))
+        new = names.name(prefix, obj.uuid)
+        self._write('PUT /volumes/%s' % obj.name,
+                    self._client_or_fail().modifyVolume, obj.name,
+                    {'newName': new})
+        return new
+
+    def delete_object(self, obj):
+        """Delete a VV that no VLUN exports (the array refuses one with
+        virtual copies).
+        """
+        if obj.kind not in (R.VOLUME, R.SNAPSHOT):
+            raise exception.ArrayError('%s: %s is not a VV'
+                                       % (self._where(), obj.name))
+        vluns = self._vluns_of(obj.name)
+        if vluns:
+            raise exception.ArrayError(
+                '%s: VV %s is exported (%d VLUNs to %s): not deleted'
+                % (self._where(), obj.name, len(vluns), ', '.join(sorted(
+                    {str(v.get('hostname') or '*') for v in vluns}))))
+        self._write('DELETE /volumes/%s' % obj.name,
+                    self._client_or_fail().deleteVolume, obj.name)

@@ -13,6 +13,8 @@ cluster: the cluster, all volumes, all servers, then each volume's snapshot
 names. The snapshot resource
 does not name its parent volume (Cinder asked the array over SSH for that), so
 snapshots are listed through their volume, as Cinder's migration code did.
+Only remediation writes: one server's access, or a rename or delete of one
+volume or snapshot, with the client calls Cinder's driver made.
 
 python-lefthandclient traps handled here (backends.md section 8): ``login()``
 re-raises every failure as "unsupported version" with the real error as its
@@ -109,6 +111,7 @@ class LeftHandDriver(base.ArrayDriver):
                 'hpelefthand_password', 'hpelefthand_clustername')
     MISSING_CLIENT = (None if lh_client else
                       ('python-lefthandclient', 'hpelefthand'))
+    REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -436,3 +439,79 @@ class LeftHandDriver(base.ArrayDriver):
                            missing_ok=True)
         return self._export(self._volume(entity), server,
                             found and found.get('iscsiIQN'))
+
+    # Remediation: one object just re-checked, with Cinder's calls.
+
+    def _entity_of(self, obj):
+        """The array's current entity of a volume or snapshot ``obj``."""
+        entity = self._look_up(obj.kind, obj.name)
+        if entity is None:
+            raise exception.ArrayResponseError(
+                'the LeftHand API at %s no longer has %s %s in cluster %s'
+                % (self._url, obj.kind, obj.name, self._cluster))
+        _field(entity, 'id', 'a %s' % obj.kind)
+        return entity
+
+    def remove_export(self, obj):
+        """Take that one server off the volume's access list.
+
+        As Cinder's ``terminate_connection`` (``removeServerAccess``); the
+        server itself is never deleted, whatever else it still sees.
+        """
+        volume_name, _, server = obj.name.rpartition('@')
+        if obj.kind != R.EXPORT or not volume_name:
+            raise exception.ArrayError('%s is not a LeftHand export'
+                                       % obj.name)
+        volume = self._entity_of(model.ArrayObject(
+            R.VOLUME, volume_name, obj.uuid, obj.object_class))
+        found = self._call('look up server %s' % server,
+                           self._client.getServerByName, server,
+                           missing_ok=True)
+        if found is None or server not in self._acl_servers(volume):
+            raise exception.ArrayResponseError(
+                'the LeftHand API at %s: server %s no longer has access to '
+                '%s' % (self._url, server, volume_name))
+        self._call('remove the access of server %s to %s'
+                   % (server, volume_name), self._client.removeServerAccess,
+                   volume['id'], _field(found, 'id', 'a server'))
+
+    def quarantine(self, obj):
+        """Rename as Cinder's unmanage did: ``unm-<uuid>``/``ums-<uuid>``."""
+        prefix = {R.VOLUME: 'unm-', R.SNAPSHOT: 'ums-'}.get(obj.kind)
+        if prefix is None or obj.object_class != C.CINDER or not obj.uuid:
+            raise exception.ArrayError(
+                '%s is not a Cinder-named LeftHand volume or snapshot; only '
+                'those are renamed' % obj.name)
+        entity = self._entity_of(obj)
+        new = prefix + obj.uuid
+        method = (self._client.modifyVolume if obj.kind == R.VOLUME
+                  else self._client.modifySnapshot)
+        self._call('rename %s %s to %s' % (obj.kind, obj.name, new), method,
+                   entity['id'], {'name': new})
+        return new
+
+    def delete_object(self, obj):
+        """Delete a volume no server sees and with no snapshots (their
+        data would go with it), or a snapshot no server sees.
+        """
+        if obj.kind not in (R.VOLUME, R.SNAPSHOT):
+            raise exception.ArrayError('%s is not a LeftHand volume or '
+                                       'snapshot' % obj.name)
+        entity = self._entity_of(obj)
+        acl = entity.get('volumeACL' if obj.kind == R.VOLUME
+                         else 'snapshotACL')
+        if acl:
+            raise exception.ArrayError(
+                '%s %s is exported to %d servers: not deleted'
+                % (obj.kind, obj.name, len(acl)))
+        if obj.kind == R.VOLUME:
+            snapshots = self._snapshot_names(entity)
+            if snapshots:
+                raise exception.ArrayError(
+                    'volume %s has %d snapshots: not deleted; delete or '
+                    'adopt them first' % (obj.name, len(snapshots)))
+            method = self._client.deleteVolume
+        else:
+            method = self._client.deleteSnapshot
+        self._call('delete %s %s' % (obj.kind, obj.name), method,
+                   entity['id'])

@@ -16,6 +16,13 @@ Exports are the target helper's iSCSI targets whose IQN is ``target_prefix``
 host (its ACL is open): one of a volume attached nowhere is an orphan, one
 of an attached volume is never reported (the engine's rule for exports
 without a host).
+
+Only remediation writes, through the same root helper: a target is deleted
+(``tgtadm --op delete`` by tid, never forced, then Cinder's persistence file
+in ``volumes_dir``; or ``cinder-rtstool delete`` and ``save``), an LV renamed
+(``lvrename`` to ``unm-<uuid>``/``ums-<uuid>``, read back as unmanaged) or
+removed (``lvremove``, only if no target exports it, no snapshot has it as
+origin and it is not open).
 """
 
 import json
@@ -24,6 +31,7 @@ import re
 import time
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from reconciler.drivers import base
 from reconciler.drivers import command
@@ -31,6 +39,7 @@ from reconciler.drivers import names
 from reconciler import exception
 from reconciler import model
 
+LOG = logging.getLogger(__name__)
 R = model.ResourceType
 C = model.ObjectClass
 
@@ -62,13 +71,26 @@ OPTS = [
                     'cinder-reconciler-rootwrap '
                     "/etc/cinder-reconciler/rootwrap.conf' for the "
                     "reconciler's own; empty to run them directly."),
+    cfg.StrOpt('volumes_dir', default='/var/lib/cinder/volumes',
+               help="Cinder's directory of tgt target files "
+                    '($state_path/volumes); a removed export\'s file is '
+                    'deleted there so tgtd does not bring it back.'),
     command.TIMEOUT_OPT,
 ]
 
 _FIELDS = 'lv_name,lv_attr,origin,pool_lv,lv_size'
 _CLONE_SNAP = re.compile(r'^clone-snap-(%s)$' % names.UUID)
-_TGT_TARGET = re.compile(r'^Target \d+: (\S+)$')
+_TGT_TARGET = re.compile(r'^Target (\d+): (\S+)$')
+_UNMANAGED = re.compile(r'^unm-(%s)$' % names.UUID)
+_UNMANAGED_SNAPSHOT = re.compile(r'^ums-(%s)$' % names.UUID)
+_QUARANTINE = {R.VOLUME: 'unm-%s', R.SNAPSHOT: 'ums-%s'}
 _TGT_INITIATOR = re.compile(r'^\s+Initiator: (\S+)')
+
+
+def tgtadm_tids(text):
+    """``tgtadm --lld iscsi --op show --mode target``: {iqn: tid}."""
+    return {m.group(2): m.group(1) for m in map(
+        _TGT_TARGET.match, text.splitlines()) if m}
 
 
 def parse_tgtadm(text):
@@ -77,7 +99,7 @@ def parse_tgtadm(text):
     for line in text.splitlines():
         m = _TGT_TARGET.match(line)
         if m:
-            current = targets.setdefault(m.group(1), set())
+            current = targets.setdefault(m.group(2), set())
         elif line.strip() and current is None:
             raise exception.ArrayResponseError(
                 'tgtadm: unexpected output before the first target: %r'
@@ -135,6 +157,7 @@ class LVMDriver(base.ArrayDriver):
     CINDER_VOLUME_DRIVERS = (
         'cinder.volume.drivers.lvm.LVMVolumeDriver',
         'cinder.volume.drivers.lvm.LVMISCSIDriver')
+    REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -180,16 +203,22 @@ class LVMDriver(base.ArrayDriver):
             (self.names.volume, R.VOLUME, C.CINDER),
             (self.snapshot_re, R.SNAPSHOT, C.CINDER),
             (_CLONE_SNAP, R.SNAPSHOT, C.TEMPORARY),
+            (_UNMANAGED, R.VOLUME, C.UNMANAGED),
+            (_UNMANAGED_SNAPSHOT, R.SNAPSHOT, C.UNMANAGED),
         ), name) or ((R.SNAPSHOT if snapshot else R.VOLUME), C.FOREIGN, None)
 
     # -- listing ------------------------------------------------------------
 
-    def _logical_volumes(self):
+    def _rows(self):
         vg = self.backend.volume_group
         out = self._run(self._lvm_env() + [
             'lvs', '--readonly', '--reportformat', 'json', '--units', 'g',
             '--nosuffix', '-o', _FIELDS, vg])
-        rows = parse_lvs_report(out, vg)
+        return parse_lvs_report(out, vg)
+
+    def _logical_volumes(self):
+        vg = self.backend.volume_group
+        rows = self._rows()
         try:
             objects = [self._object(row) for row in rows]
         except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -255,3 +284,85 @@ class LVMDriver(base.ArrayDriver):
 
     def refresh(self, obj):
         return self._find(obj.kind, obj.name)
+
+    # -- remediation ----------------------------------------------------------
+
+    def remove_export(self, obj):
+        """Delete the volume's target as Cinder's target helper does."""
+        helper = self.backend.target_helper
+        iqn = obj.name
+        if obj.kind != R.EXPORT or not iqn.startswith(
+                self.backend.target_prefix):
+            raise exception.ArrayError('%s is not a Cinder target' % iqn)
+        if helper == 'lioadm':
+            self._run(['cinder-rtstool', 'delete', iqn])
+            try:
+                self._run(['cinder-rtstool', 'save'])
+            except exception.ArrayError as e:
+                # As Cinder: the target is gone; only its persistence is not.
+                LOG.warning('Target %s deleted, but saving the LIO '
+                            'configuration failed: %s', iqn, e)
+            return
+        if helper != 'tgtadm':
+            raise exception.ArrayError(
+                'target_helper %s: exports are not removed' % helper)
+        argv, _parse = _TARGET_LISTERS['tgtadm']
+        tid = tgtadm_tids(self._run(argv)).get(iqn)
+        if tid is None:
+            raise exception.ArrayResponseError('tgtadm shows no target %s'
+                                               % iqn)
+        # Never --force: tgtd refuses a target an initiator is logged in to.
+        self._run(['tgtadm', '--lld', 'iscsi', '--op', 'delete', '--mode',
+                   'target', '--tid', tid])
+        path = os.path.join(self.backend.volumes_dir,
+                            iqn[len(self.backend.target_prefix):])
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise exception.ArrayError(
+                'target %s deleted, but not its file %s (%s): remove it, or '
+                'tgtd brings the target back when it restarts'
+                % (iqn, path, e.strerror))
+
+    def _lv_path(self, name):
+        return '%s/%s' % (self.backend.volume_group, name)
+
+    def quarantine(self, obj):
+        """``lvrename`` to ``unm-<uuid>``/``ums-<uuid>``: out of Cinder's
+        templates, read back as unmanaged.
+        """
+        template = _QUARANTINE.get(obj.kind)
+        if template is None or obj.object_class != C.CINDER or not obj.uuid:
+            raise exception.ArrayError(
+                '%s is not a Cinder-named LV; only those are renamed'
+                % obj.name)
+        new = template % obj.uuid
+        self._run(self._lvm_env() + ['lvrename', self.backend.volume_group,
+                                     obj.name, new])
+        return new
+
+    def delete_object(self, obj):
+        """``lvremove`` an LV nothing uses: no target, no snapshot of it,
+        not open.
+        """
+        row = next((r for r in self._rows() if r.get('lv_name') == obj.name),
+                   None)
+        if row is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
+            raise exception.ArrayResponseError('no LV %s to remove'
+                                               % obj.name)
+        children = sorted(r.get('lv_name') for r in self._rows()
+                          if r.get('origin') == obj.name)
+        if children:
+            raise exception.ArrayError('LV %s has snapshots (%s): not removed'
+                                       % (obj.name, ', '.join(children)))
+        if (row.get('lv_attr') or '')[5:6] == 'o':
+            raise exception.ArrayError('LV %s is open: not removed'
+                                       % obj.name)
+        iqn = self.backend.target_prefix + obj.name
+        if any(e.name == iqn for e in self._exports()):
+            raise exception.ArrayError('LV %s is exported as %s: not removed'
+                                       % (obj.name, iqn))
+        self._run(self._lvm_env() + ['lvremove', '-f',
+                                     self._lv_path(obj.name)])

@@ -12,9 +12,15 @@ while point look-ups search the whole array. Each (LD, LD set) pair is an
 export whose host is the LD set and whose initiators are the set's IQNs or
 WWPNs. When ``nec_ldset`` names one LD set for every host, an export says
 nothing about which host uses a volume, so none is reported.
+
+Only remediation writes, with the ``iSMcfg`` commands Cinder's NEC driver
+sends (cinder/volume/drivers/nec/cli.py): ``delldsetld`` takes one LD out of
+one LD set, ``nickname`` renames an LD (the quarantine appends ``_q``) and
+``ldunbind`` deletes an LD that no LD set maps and nothing pairs.
 """
 
 import os
+import shlex
 import time
 
 from oslo_config import cfg
@@ -105,6 +111,7 @@ class MStorageDriver(base.ArrayDriver):
         'cinder.volume.drivers.nec.volume.MStorageFCDriver',
     )
     REQUIRED = ('nec_ismcli_fip', 'nec_ismcli_user', 'nec_pools')
+    REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -266,3 +273,53 @@ class MStorageDriver(base.ArrayDriver):
 
     def refresh(self, obj):
         return self._find(obj.name, export=obj.kind == R.EXPORT)
+
+    # Remediation: one iSMcfg command on an object just re-checked.
+
+    def _configure(self, verb, **options):
+        self.cli.run(' '.join(['iSMcfg', verb] + [
+            '-%s %s' % (k, shlex.quote(v)) for k, v in options.items()]))
+
+    def remove_export(self, obj):
+        """Take the LD out of that one LD set (the set and the LD stay)."""
+        ld_name, _, ldset = obj.name.rpartition('@')
+        if obj.kind != R.EXPORT or not ld_name or self.backend.nec_ldset:
+            raise exception.ArrayError(
+                '%s: %s is not an LD-set export of this backend'
+                % (self.cli.where, obj.name))
+        self._configure('delldsetld', ldset=ldset, ldname=ld_name)
+
+    def quarantine(self, obj):
+        """Rename a Cinder-named LD to ``<name>_q``: unmanaged, reversible
+        by renaming it back.
+        """
+        if (obj.kind not in (R.VOLUME, R.SNAPSHOT)
+                or obj.object_class != C.CINDER or not obj.uuid):
+            raise exception.ArrayError(
+                '%s: %s is not a Cinder-named LD; only those are renamed'
+                % (self.cli.where, obj.name))
+        new = self.names.quarantined(obj.name)
+        self._configure('nickname', ldname=obj.name, newname=new)
+        return new
+
+    def delete_object(self, obj):
+        """Unbind an LD that no LD set maps and that is in no pair.
+
+        Cinder deletes snapshot SVs with iSMsc_delete and unpairs paired
+        LDs first; neither is done here, so such LDs are refused.
+        """
+        config = self._configuration()
+        ld = next((ld for ld in config.lds if ld.name == obj.name), None)
+        if ld is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
+            raise exception.ArrayResponseError(
+                '%s: no LD %s to delete' % (self.cli.where, obj.name))
+        ldsets = sorted(s.name for s in config.ldsets if ld.ldn in s.ldns)
+        if ldsets:
+            raise exception.ArrayError(
+                '%s: LD %s is in LD set %s: not deleted'
+                % (self.cli.where, obj.name, ', '.join(ldsets)))
+        if ld.rpl != 'IV':
+            raise exception.ArrayError(
+                '%s: LD %s has RPL attribute %s (a pair or snapshot): not '
+                'deleted' % (self.cli.where, obj.name, ld.rpl))
+        self._configure('ldunbind', ldname=ld.name)

@@ -6,6 +6,9 @@ and without padding, inside a configurable format (``LX:%s``: ``LX`` is the
 LD's OS type). Suffixes mark its temporaries: ``_m`` migration target, ``_d``
 migration source awaiting deletion, ``_l`` link volume exporting a snapshot.
 A control volume is named after its LD number (``LX:__ControlVolume_%xh``).
+Cinder's NEC driver unmanages by doing nothing; the reconciler's quarantine
+renames an LD by appending :data:`QUARANTINE_SUFFIX` (``_q``: two characters,
+as Cinder's own suffixes, so the name still fits), which reads as unmanaged.
 
 Decoding is strict so that names Cinder did not write stay foreign: only the
 canonical encoding (no leading ``0``) of an RFC 4122 UUID is accepted. Cinder
@@ -31,6 +34,9 @@ SUFFIXES = {
     '_d': (R.VOLUME, C.TEMPORARY),
     '_l': (R.SNAPSHOT, C.TEMPORARY),
 }
+
+# The reconciler's own suffix for a quarantined (unmanaged) LD.
+QUARANTINE_SUFFIX = '_q'
 
 DEFAULT_VOLUME_FORMAT = 'LX:%s'
 DEFAULT_SNAPSHOT_FORMAT = 'LX:%s'
@@ -88,6 +94,8 @@ class LDNames(object):
         self._volume = re.compile('%s(?P<suffix>%s)?' % (
             _pattern(volume_format, '%s', b62), '|'.join(SUFFIXES)))
         self._snapshot = re.compile(_pattern(snapshot_format, '%s', b62))
+        self._quarantined = [re.compile(_pattern(fmt, '%s', b62) + re.escape(
+            QUARANTINE_SUFFIX)) for fmt in (volume_format, snapshot_format)]
         self._control = re.compile(
             _pattern(control_format, '%x', '[0-9a-f]+'))
 
@@ -100,6 +108,11 @@ class LDNames(object):
     def control(self, ldn):
         return self.control_format % ldn
 
+    @staticmethod
+    def quarantined(name):
+        """The name a quarantine gives the LD named ``name``."""
+        return name + QUARANTINE_SUFFIX
+
     def decode(self, name, is_snapshot=None):
         """``(ResourceType, ObjectClass, uuid)`` of the LD named ``name``.
 
@@ -110,6 +123,13 @@ class LDNames(object):
         """
         if self._control.fullmatch(name):
             return R.VOLUME, C.CONTROL, None
+        for kind, pattern in zip((R.VOLUME, R.SNAPSHOT), self._quarantined):
+            match = pattern.fullmatch(name)
+            uuid = match and decode(match['b62'])
+            if uuid:
+                if is_snapshot is not None:
+                    kind = R.SNAPSHOT if is_snapshot else R.VOLUME
+                return kind, C.UNMANAGED, uuid
         match = self._volume.fullmatch(name)
         if match and match['suffix']:
             uuid = decode(match['b62'])

@@ -29,6 +29,7 @@ LOG = logging.getLogger(__name__)
 RUNS = models.Run.__table__
 FINDINGS = models.Finding.__table__
 OUTBOX = models.Notification.__table__
+ACTIONS = models.Action.__table__
 
 _OPEN = (model.FindingState.SUSPECTED.value,
          model.FindingState.CONFIRMED.value)
@@ -91,6 +92,28 @@ class FindingRecord:
     confirmed_at: float | None
     resolved_at: float | None
     details: dict
+    ignored_reason: str | None = None
+    ignored_until: float | None = None
+
+    def ignored(self, now):
+        return self.ignored_reason is not None and (
+            self.ignored_until is None or self.ignored_until > now)
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionRecord:
+    id: int
+    finding_id: int
+    backend: str
+    action: str
+    target: str
+    params: dict
+    actor: str
+    applied: bool
+    result: str
+    reason: str | None
+    started_at: float
+    finished_at: float | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +210,28 @@ def _finding_record(row):
         state=model.FindingState(row.state), first_seen=_ts(row.first_seen),
         last_seen=_ts(row.last_seen), sightings=row.sightings,
         confirmed_at=_ts(row.confirmed_at), resolved_at=_ts(row.resolved_at),
-        details=json.loads(row.details))
+        details=json.loads(row.details), ignored_reason=row.ignored_reason,
+        ignored_until=_ts(row.ignored_until))
+
+
+def _action_record(row):
+    return ActionRecord(
+        id=row.id, finding_id=row.finding_id, backend=row.backend,
+        action=row.action, target=row.target, params=json.loads(row.params),
+        actor=row.actor, applied=row.applied, result=row.result,
+        reason=row.reason, started_at=_ts(row.started_at),
+        finished_at=_ts(row.finished_at))
+
+
+def _ignored(conn, backend, at):
+    """Identities of the backend's findings an operator ignores at ``at``."""
+    return {_identity(r) for r in conn.execute(
+        sa.select(FINDINGS.c.kind, FINDINGS.c.resource_type,
+                  FINDINGS.c.resource_id)
+        .where(FINDINGS.c.backend == backend,
+               FINDINGS.c.ignored_reason.is_not(None),
+               sa.or_(FINDINGS.c.ignored_until.is_(None),
+                      FINDINGS.c.ignored_until > at)))}
 
 
 def _finish_run(conn, run_id, **values):
@@ -440,7 +484,10 @@ def _complete(conn, run_id, now, candidates, policy, inventory, announce,
                     run_id, jump)
     transitions = _apply_lifecycle(conn, backend, at, by_key, policy,
                                    unchecked, span, not jump)
-    _enqueue(conn, at, announce(transitions))
+    ignored = _ignored(conn, backend, at)
+    _enqueue(conn, at, announce([t for t in transitions
+                                 if _plain(t.candidate.identity)
+                                 not in ignored]))
     return transitions
 
 
@@ -705,6 +752,59 @@ class History:
             if value is not None:
                 query = query.where(column == str(value))
         return self._read(query, _finding_record)
+
+    def ignore(self, finding_id, reason, until=None):
+        """Stop announcing and remediating a finding (until ``until``)."""
+        if not reason:
+            raise ValueError('ignoring a finding needs a reason')
+        self._set_finding(finding_id, ignored_reason=reason,
+                          ignored_until=until and _dt(until))
+
+    def unignore(self, finding_id):
+        self._set_finding(finding_id, ignored_reason=None,
+                          ignored_until=None)
+
+    def _set_finding(self, finding_id, **values):
+        def work(conn):
+            if conn.execute(sa.update(FINDINGS).where(
+                    FINDINGS.c.id == finding_id).values(**values)
+            ).rowcount != 1:
+                raise exception.ReconcilerError('no finding %d' % finding_id)
+        self._transaction(work)
+
+    def start_action(self, finding, action, target, params, actor, applied,
+                     now):
+        """Audit an action before it runs; returns the action's id."""
+        return self._transaction(lambda conn: conn.execute(
+            sa.insert(ACTIONS).values(
+                finding_id=finding.id, backend=finding.backend,
+                action=action, target=target, params=_json(params),
+                actor=actor, applied=applied, result='running',
+                started_at=_dt(now))).inserted_primary_key[0])
+
+    def finish_action(self, action_id, result, reason, now, events=()):
+        """Close an action's audit row, queueing its notifications."""
+        at = _dt(now)
+
+        def work(conn):
+            conn.execute(sa.update(ACTIONS).where(
+                ACTIONS.c.id == action_id).values(
+                    result=result, finished_at=at,
+                    reason=reason and reason[:_MAX_ERROR]))
+            _enqueue(conn, at, events)
+
+        self._transaction(work)
+
+    def actions(self, backend=None, finding_id=None, limit=50):
+        """Newest first."""
+        query = sa.select(ACTIONS).order_by(ACTIONS.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        if backend is not None:
+            query = query.where(ACTIONS.c.backend == backend)
+        if finding_id is not None:
+            query = query.where(ACTIONS.c.finding_id == finding_id)
+        return self._read(query, _action_record)
 
     def abandon_run(self, run_id, now, error, events):
         """Close a run whose process is gone; False if it was not running."""

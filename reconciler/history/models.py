@@ -86,6 +86,31 @@ class Finding(Base):
     # finding, summed pass by pass from clocks that cannot jump.
     suspected_seconds: orm.Mapped[float] = orm.mapped_column(
         sa.Float, server_default='0')
+    # Set by an operator: not announced, never remediated (until a time).
+    ignored_reason: orm.Mapped[str | None]
+    ignored_until: orm.Mapped[datetime.datetime | None]
+
+
+class Action(Base):
+    """One remediation step, planned or applied: the audit trail."""
+
+    __tablename__ = 'actions'
+    __table_args__ = (
+        sa.Index('ix_actions_finding_id', 'finding_id'), MYSQL_OPTIONS)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    finding_id: orm.Mapped[int]
+    backend: orm.Mapped[str] = orm.mapped_column(sa.String(128))
+    action: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    target: orm.Mapped[str]       # what it acts on, as the operator reads it
+    params: orm.Mapped[str]       # JSON object
+    actor: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    applied: orm.Mapped[bool]     # False: a dry run's plan
+    # planned, done, skipped, failed, refused
+    result: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    reason: orm.Mapped[str | None]
+    started_at: orm.Mapped[datetime.datetime]
+    finished_at: orm.Mapped[datetime.datetime | None]
 
 
 class Notification(Base):

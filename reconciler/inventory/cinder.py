@@ -21,6 +21,7 @@ import urllib.parse
 from cinderclient import api_versions
 from cinderclient import client as cinder_client
 from cinderclient import exceptions as cinder_exc
+from cinderclient.v3 import client as cinder_v3
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1.loading import adapter as ks_adapter_loading
@@ -104,6 +105,18 @@ def load_client(conf):
             api_version=api_versions.APIVersion(MICROVERSION))
     except (ks_exc.ClientException, TypeError) as e:
         raise exception.ConfigError('[cinder] options: %s' % _safe(e))
+
+
+def managers(http):
+    """cinderclient's resource managers (volumes, snapshots...) over
+    ``http``, a client from :func:`load_client`, so they send its requests
+    with every ``[cinder]`` option.
+    """
+    client = cinder_v3.Client(
+        api_version=api_versions.APIVersion(MICROVERSION),
+        session=http.session)
+    client.client = http
+    return client
 
 
 class CinderInventory(object):

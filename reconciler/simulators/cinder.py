@@ -147,7 +147,8 @@ backend_url = file://{workdir}/state
             return
         groups = [b.group or b.name for b in volume_backends]
         f.write('\n[DEFAULT]\nenabled_backends = %s\n'
-                'rpc_response_timeout = 30\n' % ','.join(groups))
+                'rpc_response_timeout = 30\n'
+                'scheduler_driver_init_wait_time = 10\n' % ','.join(groups))
         for group, b in zip(groups, volume_backends):
             f.write(f"""
 [{group}]

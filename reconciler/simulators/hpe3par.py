@@ -3,7 +3,10 @@
 Enough of the API for the unmodified python-3parclient to log in, list and
 look up: ``/api``, ``/api/v1/credentials``, ``/cpgs``, ``/volumes`` (with
 ``query="<field> EQ <value>"``), ``/vluns`` (same), ``/hosts`` and
-``/wsapiconfiguration``, with the array's JSON shapes and its error format
+``/wsapiconfiguration``; and for remediation the client's ``deleteVLUN``
+(``DELETE /vluns/<VV>,<LUN>,<host>[,<n:s:p>]``), ``modifyVolume`` with
+``newName`` (``PUT /volumes/<VV>``) and ``deleteVolume``
+(``DELETE /volumes/<VV>``), with the array's JSON shapes and its error format
 (``{"code": n, "desc": text}``; a refused login and an invalid session key
 are both 403). The scenario's abstract objects are rendered in Cinder's 3PAR
 naming; Cinder attachment hosts become array hosts whose initiators derive
@@ -42,6 +45,10 @@ INV_INPUT = (400, 12, 'invalid input')
 NON_EXISTENT_CPG = (404, 15, 'CPG does not exist')
 NON_EXISTENT_HOST = (404, 17, 'host does not exist')
 NON_EXISTENT_VOL = (404, 23, 'volume does not exist')
+NON_EXISTENT_VLUN = (404, 19, 'VLUN does not exist')
+EXISTENT_VOL = (409, 22, 'volume name already exists')
+IN_USE = (409, 34, 'volume is exported (has VLUNs)')
+HAS_CHILD = (409, 32, 'volume has a child volume')
 INT_SERV_ERR = (500, 1, 'internal server error')
 
 _QUERY = re.compile(r'^"?(\w+) EQ ([^"]+)"?$')
@@ -358,6 +365,83 @@ class HPE3PARSimulator(object):
             return 200, {'total': len(members),
                          'members': json.loads(json.dumps(members))}
 
+    # Writes, as the array does them
+
+    def delete_vlun(self, ident):
+        """Remove a template VLUN, and with it its active VLUNs.
+
+        ``ident`` is the client's ``<VV>,<LUN>,<host>[,<node:slot:port>]``
+        (the host empty for a port-presented VLUN). An active VLUN is never
+        removed by itself: only through its template.
+        """
+        parts = ident.split(',')
+        if len(parts) not in (3, 4) or not parts[1].isdigit():
+            return INV_INPUT
+        volume, lun, host = parts[0], int(parts[1]), parts[2] or None
+        port = None
+        if len(parts) == 4:
+            try:
+                node, slot, card = map(int, parts[3].split(':'))
+            except ValueError:
+                return INV_INPUT
+            port = {'node': node, 'slot': slot, 'cardPort': card}
+
+        def same(v):
+            return (v['volumeName'], v['lun'], v.get('hostname')) == (
+                volume, lun, host) and (port is None
+                                        or v.get('portPos') == port)
+        with self.lock:
+            if not any(same(v) and not v['active'] and (
+                    port is not None or 'portPos' not in v)
+                    for v in self.vluns):
+                return NON_EXISTENT_VLUN
+            self.vluns = [v for v in self.vluns if not same(v)]
+            return 200, None
+
+    def modify_volume(self, name, body):
+        """Rename a VV (``newName``): its VLUNs and copies follow."""
+        new = body.get('newName') if isinstance(body, dict) else None
+        if not isinstance(new, str) or not 0 < len(new) <= 31 or set(
+                body) - {'newName'}:
+            return INV_INPUT
+        with self.lock:
+            if name not in self.volumes:
+                return NON_EXISTENT_VOL
+            if new in self.volumes:
+                return EXISTENT_VOL
+            vv = self.volumes.pop(name)
+            vv['name'] = new
+            self.volumes[new] = vv
+            for other in self.volumes.values():
+                if other.get('copyOf') == name:
+                    other['copyOf'] = new
+            for vlun in self.vluns:
+                if vlun['volumeName'] == name:
+                    vlun['volumeName'] = new
+            return 200, None
+
+    def delete_volume(self, name):
+        with self.lock:
+            if name not in self.volumes:
+                return NON_EXISTENT_VOL
+            if any(v['volumeName'] == name for v in self.vluns):
+                return IN_USE
+            if any(v.get('copyOf') == name for v in self.volumes.values()):
+                return HAS_CHILD
+            del self.volumes[name]
+            return 200, None
+
+    def write(self, method, path, body):
+        parts = path.strip('/').split('/')
+        if len(parts) == 2 and parts[0] == 'vluns' and method == 'DELETE':
+            return self.delete_vlun(parts[1])
+        if len(parts) == 2 and parts[0] == 'volumes':
+            if method == 'PUT':
+                return self.modify_volume(parts[1], body)
+            if method == 'DELETE':
+                return self.delete_volume(parts[1])
+        return (501, 9, 'operation not supported')
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     simulator = None
@@ -417,7 +501,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if denied:
             return self._error(denied)
         if method != 'GET':
-            return self._error((501, 9, 'operation not supported'))
+            length = int(self.headers.get('Content-Length') or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b'{}')
+            except ValueError:
+                return self._error(INV_INPUT)
+            return self._answer(sim.write(
+                method, urllib.parse.unquote(path), body))
         return self._answer(sim.get(path, urllib.parse.parse_qs(url.query)))
 
     def _answer(self, result):
@@ -433,3 +523,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self._handle('DELETE')
+
+    def do_PUT(self):
+        self._handle('PUT')

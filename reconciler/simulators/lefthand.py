@@ -1,11 +1,14 @@
 """A LeftHand / StoreVirtual REST API on 127.0.0.1 for tests and the demo.
 
-It answers what the unmodified python-lefthandclient 2.1.0 sends, read-only,
+It answers what the unmodified python-lefthandclient 2.1.0 sends
 under ``/lhos``: ``POST /credentials`` (the session key comes back as
 ``authToken`` and must then be sent as the ``Authorization`` header),
 ``DELETE /credentials/<key>``, and ``GET`` of ``clusters``, ``volumes``,
 ``snapshots`` and ``servers``, each by id, by ``?name=`` or as a collection
-(``{"members": [...], "total": n}``). ``fields=`` selects members' fields
+(``{"members": [...], "total": n}``); and the client's remediation writes:
+``removeServerAccess`` (``POST /volumes/<id>`` with that action),
+``modifyVolume`` / ``modifySnapshot`` of a name (``PUT``), ``deleteVolume``
+and ``deleteSnapshot`` (``DELETE``). ``fields=`` selects members' fields
 and expands links such as ``snapshots[resource[members[name]]]``; like the
 real API it ignores the documented ``clusterName`` filter. Errors are
 ``{"messageID": ..., "message": ...}`` with the HTTP status.
@@ -328,6 +331,74 @@ class LeftHandSimulator:
         raise _Reply(404, 'NON_EXISTENT_%s' % kind.upper(),
                      'The %s does not exist.' % kind)
 
+    # Writes, by id as the client sends them.
+
+    def _by_id(self, kind, ident):
+        table = self._volumes if kind == 'volume' else self._snapshots
+        found = next((e for e in table.values() if str(e['id']) == ident),
+                     None)
+        if found is None:
+            raise _Reply(404, 'NON_EXISTENT_%s' % kind.upper(),
+                         'The %s does not exist.' % kind)
+        return found
+
+    def _remove_server_access(self, volume, body):
+        try:
+            server_id = body['parameters']['serverID']
+        except (KeyError, TypeError):
+            raise _Reply(400, 'INVALID_INPUT', 'Expected serverID.')
+        server = next((s for s in self._servers.values()
+                       if s['id'] == server_id), None)
+        if server is None:
+            raise _Reply(404, 'NON_EXISTENT_SERVER',
+                         'The server does not exist.')
+        acl = volume['volumeACL'] or []
+        kept = [e for e in acl if e['server']['name'] != server['name']]
+        if len(kept) == len(acl):
+            raise _Reply(400, 'SERVER_HAS_NO_ACCESS',
+                         'The server has no access to the volume.')
+        volume['volumeACL'] = kept or None
+        return 200, None, {}
+
+    def _rename(self, kind, entity, body):
+        table = self._volumes if kind == 'volume' else self._snapshots
+        new = body.get('name')
+        if not isinstance(new, str) or not new:
+            raise _Reply(400, 'INVALID_INPUT', 'Expected a name.')
+        old = entity['name']
+        if new != old and (new in self._volumes or new in self._snapshots):
+            raise _Reply(400, 'NAME_IN_USE', 'The name is already in use.')
+        del table[old]
+        entity['name'] = new
+        table[new] = entity
+        if kind == 'snapshot':
+            self._parents[new] = self._parents.pop(old)
+        else:
+            for snap, parent in self._parents.items():
+                if parent == old:
+                    self._parents[snap] = new
+        return 200, entity, {}
+
+    def _write(self, method, path, body):
+        kind = {'volumes': 'volume', 'snapshots': 'snapshot'}.get(path[0])
+        if kind is None or len(path) != 2:
+            raise _Reply(405, 'UNSUPPORTED', 'The simulator does not serve '
+                         '%s /%s.' % (method, '/'.join(path)))
+        entity = self._by_id(kind, path[1])
+        try:
+            body = json.loads(body or b'{}')
+        except ValueError:
+            raise _Reply(400, 'INVALID_INPUT', 'The body is not JSON.')
+        if method == 'DELETE':
+            self.remove(entity['name'])
+            return 200, None, {}
+        if method == 'PUT':
+            return self._rename(kind, entity, body)
+        if kind == 'volume' and body.get('action') == 'removeServerAccess':
+            return self._remove_server_access(entity, body)
+        raise _Reply(405, 'UNSUPPORTED', 'The simulator does not serve that '
+                     'action.')
+
     # HTTP.
 
     def handle(self, method, target, session, body):
@@ -362,6 +433,8 @@ class LeftHandSimulator:
                     return self._logout(path[1:])
                 kinds = {'clusters': 'cluster', 'volumes': 'volume',
                          'snapshots': 'snapshot', 'servers': 'server'}
+                if method in ('POST', 'PUT', 'DELETE') and path:
+                    return self._write(method, path, body)
                 if method != 'GET' or not 1 <= len(path) <= 2 or (
                         path[0] not in kinds):
                     raise _Reply(405, 'UNSUPPORTED',

@@ -4,7 +4,9 @@
 configuration XML. :class:`Simulator` serves it with paramiko's server side on
 127.0.0.1 (a thread per connection, host key generated at start, a
 known_hosts line written for clients), answering the inventory commands
-Cinder's NEC driver runs. Faults are injected with :meth:`Simulator.inject`.
+Cinder's NEC driver runs and, for remediation, its ``iSMcfg delldsetld``,
+``nickname`` and ``ldunbind`` (:meth:`Array.configure`). Faults are
+injected with :meth:`Simulator.inject`.
 
 From a :class:`~reconciler.simulators.scenario.Scenario` (backend ``pools``
 are pool numbers as strings, e.g. ``['0', '1']``): volumes go to their pool
@@ -20,6 +22,7 @@ import enum
 import hashlib
 import logging
 import os
+import shlex
 import socket
 import threading
 import xml.etree.ElementTree as ET
@@ -161,6 +164,64 @@ class Array(object):
             ldset = self.ldset_for(host, protocol)
             ldn = self.ld(ld_name).ldn
             ldset.luns = {lun: n for lun, n in ldset.luns.items() if n != ldn}
+
+    # iSMcfg writes, as Cinder's NEC driver sends them (cli.py).
+
+    _LD_NAME_MAX = 24       # characters of an LD name after its OS type
+
+    def configure(self, command):
+        """``(exit status, stderr)`` of one ``iSMcfg`` write command."""
+        try:
+            argv = shlex.split(command)
+            verb, options = argv[1], dict(zip(argv[2::2], argv[3::2]))
+        except (ValueError, IndexError):
+            return 1, 'iSM11000: Invalid command syntax.'
+        handlers = {'delldsetld': self._del_ldset_ld,
+                    'nickname': self._nickname, 'ldunbind': self._unbind}
+        if argv[0] != 'iSMcfg' or verb not in handlers or (
+                len(argv) - 2) % 2:
+            return 1, 'iSM11000: Invalid command syntax.'
+        with self.lock:
+            try:
+                handlers[verb](options)
+            except KeyError as e:
+                return 1, 'iSM11000: Missing or unknown %s.' % e
+            except ValueError as e:
+                return 1, str(e)
+        return 0, ''
+
+    def _del_ldset_ld(self, options):
+        ldset = self._ldsets.get(options['-ldset'])
+        if ldset is None:
+            raise ValueError('iSM31070: The specified LD Set does not '
+                             'exist. (%s)' % options['-ldset'])
+        ldn = self._lds[options['-ldname']].ldn
+        if ldn not in ldset.luns.values():
+            raise ValueError('iSM31065: The specified LD is not assigned to '
+                             'the LD Set.')
+        ldset.luns = {lun: n for lun, n in ldset.luns.items() if n != ldn}
+
+    def _nickname(self, options):
+        old, new = options['-ldname'], options['-newname']
+        ld = self._lds[old]
+        if new in self._lds:
+            raise ValueError('iSM31058: The specified LD name is already '
+                             'used. (%s)' % new)
+        if len(new.partition(':')[2] or new) > self._LD_NAME_MAX:
+            raise ValueError('iSM11002: The LD name is too long. (%s)' % new)
+        self._lds = {new if name == old else name: value
+                     for name, value in self._lds.items()}
+        ld.name = new
+
+    def _unbind(self, options):
+        ld = self._lds[options['-ldname']]
+        if any(ld.ldn in ldset.luns.values() for ldset in self.ldsets):
+            raise ValueError('iSM31004: The LD is assigned to an LD Set. '
+                             '(%s)' % ld.name)
+        if ld.rpl != 'IV':
+            raise ValueError('iSM31005: The LD is used by replication or '
+                             'snapshot (%s). (%s)' % (ld.rpl, ld.name))
+        del self._lds[ld.name]
 
     @classmethod
     def from_scenario(cls, scenario, backend, protocol='iSCSI'):
@@ -488,7 +549,8 @@ class Simulator(object):
         try:
             self._read_stdin(channel)
             self._stop.wait(self.delay)
-            if command not in QUERY_COMMANDS:
+            is_write = command.startswith('iSMcfg ')
+            if command not in QUERY_COMMANDS and not is_write:
                 self._send(channel.sendall_stderr,
                            b'%s: command not found\n' % command.encode())
                 status = 127
@@ -496,6 +558,10 @@ class Simulator(object):
                 self._send(channel.sendall_stderr,
                            b'iSM11100: Command failed. (code=0x0001)\n')
                 status = 1
+            elif is_write:
+                status, err = self.array.configure(command)
+                if err:
+                    self._send(channel.sendall_stderr, err.encode() + b'\n')
             elif fault == Fault.MALFORMED:
                 self._send(channel.sendall,
                            b'<REQUEST><CMD_REQUEST><CHAPTER name="Pool">'

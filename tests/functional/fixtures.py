@@ -13,7 +13,9 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import history
 from reconciler import manager
+from reconciler import model
 from reconciler import notifier as notifier_mod
+from reconciler.remediation import remediator
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import faultproxy
@@ -165,3 +167,35 @@ class DriverPassTestCase(base.BaseTestCase):
     def findings(self):
         return {(f.kind, f.resource_type, f.resource_id): f.state
                 for f in self.store.findings()}
+
+    def remediate(self, **kwargs):
+        """Apply remediation as ``remediate --apply`` does, no minimum age."""
+        self.values.load_raw_values(group=self.BACKEND,
+                                    reconciler_remediation_min_age='0')
+        return remediator.Remediator(self.conf, self.backend, self.store,
+                                     self.notifier, 'test').run(
+            apply=True, **kwargs)
+
+    def check_array_side_remediation(self):
+        """Unexport the orphan export and quarantine the array-only objects
+        through the driver; the next pass resolves exactly those findings.
+        """
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        before = self.findings()
+        outcome = self.remediate(kinds={'orphan_export', 'array_only'},
+                                 quarantine=True)
+        self.assertIsNone(outcome.error)
+        self.assertEqual(
+            [('done', 'quarantine')] * 2 + [('done', 'unexport')],
+            sorted((result, step.action)
+                   for step, (result, _why) in outcome.results),
+            outcome.results)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        acted = {k for k in before
+                 if k[0] in (model.FindingKind.ORPHAN_EXPORT,
+                             model.FindingKind.ARRAY_ONLY)}
+        self.assertEqual(
+            {k: model.FindingState.RESOLVED if k in acted else state
+             for k, state in before.items()}, self.findings())

@@ -59,6 +59,9 @@ class HPE3PARPassTest(fixtures.DriverPassTestCase):
         self.assertEqual(self.array.logins, self.array.logouts)
         self.assertEqual({}, self.array.sessions)
 
+    def test_remediation_unexports_and_quarantines(self):
+        self.check_array_side_remediation()
+
     def test_finds_every_planted_class(self):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)

@@ -88,6 +88,9 @@ class LeftHandPassTest(_LeftHandPassTest):
     def make_scenario():
         return scn.Scenario.from_dict(SCENARIO)
 
+    def test_remediation_unexports_and_quarantines(self):
+        self.check_array_side_remediation()
+
     def test_pass_finds_the_planted_orphans_only(self):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)

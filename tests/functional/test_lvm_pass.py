@@ -101,8 +101,12 @@ class LvmPassTest(fixtures.DriverPassTestCase):
                 'volume_group': self.vg_name,
                 'lvm_type': 'thin' if self.THIN else 'default',
                 'lvm_conf_file': self.vg.lvm_conf_file,
+                'volumes_dir': self.vg.dir,
                 'root_helper': 'env PATH=%s:%s' % (bindir,
                                                    os.environ['PATH'])}
+
+    def test_remediation_unexports_and_quarantines(self):
+        self.check_array_side_remediation()
 
     def test_pass_finds_each_planted_orphan_class(self):
         report = self.run_pass()

@@ -84,6 +84,9 @@ class NecPassTest(fixtures.DriverPassTestCase):
         self.nec = self.useFixture(nec_fixtures.NecArray(self.array))
         return self.nec.options()
 
+    def test_remediation_unexports_and_quarantines(self):
+        self.check_array_side_remediation()
+
     def test_pass_finds_each_planted_orphan_class(self):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)

@@ -5,7 +5,8 @@ python, never imported by us. ``transport_url = fake://`` is oslo.messaging's
 in-memory driver: the API's RPC calls only reach a volume service that runs
 in the same process, which is what the manageable-resources API needs.
 Usage: ``python allinone.py --config-file cinder.conf``; every backend of
-``enabled_backends`` gets a volume service, as cinder-volume would start it.
+``enabled_backends`` gets a volume service, as cinder-volume would start it,
+and a scheduler serves them (manage requests go through it).
 """
 
 from cinder import monkey_patch
@@ -45,6 +46,10 @@ def main():
         launcher.launch_service(service.Service.create(
             host=host, service_name=backend,
             binary=constants.VOLUME_BINARY, coordination=True))
+    # The scheduler places managed volumes (Cinder's manage API goes
+    # through it) on the volume services above.
+    launcher.launch_service(service.Service.create(
+        binary=constants.SCHEDULER_BINARY))
     launcher.launch_service(service.WSGIService('osapi_volume'))
     launcher.wait()
 

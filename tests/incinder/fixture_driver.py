@@ -12,17 +12,49 @@ its name_id, shows up as not managed), an object in use is not safe.
 import json
 import os
 
+from cinder import exception
 from cinder.tests import fake_driver
 from cinder.volume import volume_utils
 
 
 class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
 
-    def _array(self):
-        path = os.path.join(os.environ['CINDER_RECONCILER_ARRAYS'],
+    def _path(self):
+        return os.path.join(os.environ['CINDER_RECONCILER_ARRAYS'],
                             '%s.json' % self.configuration.config_group)
-        with open(path) as f:
+
+    def _array(self):
+        with open(self._path()) as f:
             return json.load(f)
+
+    def _entry(self, key, ref):
+        """The array object ``ref`` names, as Cinder's drivers find it."""
+        array = self._array()
+        for obj in array.get(key, ()):
+            if obj['name'] == ref.get('source-name'):
+                return array, obj
+        raise exception.ManageExistingInvalidReference(
+            existing_ref=ref, reason='not on the array')
+
+    def _rename(self, key, ref, name):
+        # As Cinder's LVM driver renames the LV it manages.
+        array, obj = self._entry(key, ref)
+        obj['name'] = name
+        with open(self._path() + '.new', 'w') as f:
+            json.dump(array, f)
+        os.replace(self._path() + '.new', self._path())
+
+    def manage_existing_get_size(self, volume, existing_ref):
+        return self._entry('volumes', existing_ref)[1]['size']
+
+    def manage_existing(self, volume, existing_ref):
+        self._rename('volumes', existing_ref, volume['name'])
+
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        return self._entry('snapshots', existing_ref)[1]['size']
+
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        self._rename('snapshots', existing_ref, snapshot['name'])
 
     def _manageable(self, rows, key, extract, page):
         ids = {row['id'] for row in rows}

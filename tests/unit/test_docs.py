@@ -9,6 +9,7 @@ import re
 
 from oslotest import base
 
+from reconciler.history import api as history_api
 from reconciler import model
 from reconciler import notifier
 import tests
@@ -28,7 +29,9 @@ class PayloadReferenceTest(base.BaseTestCase):
         doc = notifier.__doc__
         self.finding_doc = doc.split('Payload (version')[1].split(
             notifier.RUN_FAILED)[0]
-        self.run_failed_doc = doc.split('``%s``' % notifier.RUN_FAILED)[1]
+        self.run_failed_doc, self.remediation_doc = doc.split(
+            '``%s``' % notifier.RUN_FAILED)[1].split(
+                '``reconciler.remediation.done``')
 
     def test_the_docs_include_the_notifier_docstring(self):
         with open(DOC) as f:
@@ -52,3 +55,16 @@ class PayloadReferenceTest(base.BaseTestCase):
     def test_run_failed_payload_keys(self):
         _event, payload = notifier.run_failed_event('be1', 7, 'boom', 1e9)
         self.assertEqual(documented(self.run_failed_doc), set(payload))
+
+    def test_remediation_payload_keys(self):
+        finding = history_api.FindingRecord(
+            id=3, backend='be1', kind=model.FindingKind.ORPHAN_EXPORT,
+            resource_type=model.ResourceType.EXPORT, resource_id='v@h',
+            array_name='v@h', cinder_id=None, project_id=None,
+            state=model.FindingState.CONFIRMED, first_seen=1e9,
+            last_seen=1e9, sightings=3, confirmed_at=1e9, resolved_at=None,
+            details={})
+        event, payload = notifier.remediation_event(
+            finding, 'unexport', 'v@h', 'done', None, 'me', 9, 1e9)
+        self.assertEqual('reconciler.remediation.done', event)
+        self.assertEqual(documented(self.remediation_doc), set(payload))

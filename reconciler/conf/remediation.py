@@ -1,0 +1,27 @@
+"""Per-backend remediation options, in each backend group (and defaults)."""
+
+from oslo_config import cfg
+
+ACTIONS = ('adopt', 'unexport', 'quarantine', 'reset')
+
+OPTS = [
+    cfg.IntOpt('reconciler_remediation_min_age', default=86400, min=0,
+               help='Seconds a finding must have been confirmed before a '
+                    'remediation may act on it.'),
+    cfg.IntOpt('reconciler_remediation_max_actions', default=5, min=1,
+               help='Most actions one remediation may take on the backend; '
+                    'a plan with more does nothing and says so.'),
+    cfg.StrOpt('reconciler_adopt_volume_type',
+               help='Volume type of volumes adopted through Cinder\'s '
+                    'manage API (unset: the default type).'),
+    cfg.StrOpt('reconciler_adopt_name_prefix', default='found-',
+               help='Name of an adopted volume or snapshot: this prefix '
+                    'and the UUID it had.'),
+    cfg.ListOpt('reconciler_auto_remediate', default=[],
+                item_type=cfg.types.String(
+                    choices=['array_only:adopt', 'orphan_export:unexport']),
+                help='Actions the daemon may take by itself after each ok '
+                     'pass, with the same gates and limit as the command '
+                     '(kind:action; at most adoption of array-only volumes '
+                     'and removal of orphan exports). Empty: none.'),
+]

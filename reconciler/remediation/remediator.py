@@ -1,0 +1,156 @@
+"""Run a remediation plan on one backend, with every gate and the audit.
+
+The caller holds the backend's coordination lock, so a pass and a
+remediation never interleave. Nothing acts unless the backend's newest pass
+succeeded, and a step that fails stops the run: what it left is recorded,
+nothing else is touched, and only a new command retries it.
+"""
+
+import dataclasses
+import time
+
+from oslo_log import log as logging
+
+from reconciler import exception
+from reconciler.inventory import cinder as cinder_inventory
+from reconciler import model
+from reconciler import notifier as notifier_mod
+from reconciler.remediation import cinder_actions
+from reconciler.remediation import plan as plan_mod
+from reconciler.remediation import recheck
+
+LOG = logging.getLogger(__name__)
+
+# Results of a step, as the audit records them.
+PLANNED, DONE, SKIPPED, FAILED = 'planned', 'done', 'skipped', 'failed'
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a remediation planned and did, for the CLI."""
+
+    backend: str
+    applied: bool
+    plan: plan_mod.Plan
+    results: list = dataclasses.field(default_factory=list)
+    error: str | None = None   # why nothing was done, if so
+
+
+def _driver_actions(driver):
+    return set(getattr(driver, 'REMEDIATIONS', ()))
+
+
+class Remediator(object):
+
+    def __init__(self, conf, backend, history, notifier, actor,
+                 inventory_factory=cinder_inventory.CinderInventory):
+        self.conf = conf
+        self.backend = backend
+        self.history = history
+        self.notifier = notifier
+        self.actor = actor
+        self.inventory_factory = inventory_factory
+
+    def run(self, apply=False, kinds=None, finding_ids=None,
+            quarantine=False, delete_ids=frozenset(), limit=None,
+            allowed=None):
+        """Plan, and with ``apply`` act; ``allowed``: (kind, action) pairs
+        the daemon's policy permits (None: any).
+        """
+        backend = self.backend
+        now = time.time()
+        limit = min(limit or backend.reconciler_remediation_max_actions,
+                    backend.reconciler_remediation_max_actions)
+        findings = self.history.findings(backend=backend.name,
+                                         state=model.FindingState.CONFIRMED)
+        with backend.create_driver() as driver:
+            supported = _driver_actions(driver) | {plan_mod.ADOPT,
+                                                   plan_mod.RESET}
+            plan = plan_mod.plan(
+                findings, now, backend.reconciler_remediation_min_age,
+                limit, supported, kinds=kinds, finding_ids=finding_ids,
+                quarantine=quarantine, delete_ids=delete_ids)
+            if allowed is not None:
+                plan = dataclasses.replace(plan, steps=tuple(
+                    s for s in plan.steps
+                    if (str(s.finding.kind), s.action) in allowed))
+            outcome = Outcome(backend.name, apply, plan)
+            last = self.history.runs(backend=backend.name, limit=1)
+            if plan.over_limit:
+                outcome.error = ('%d steps planned, more than the limit of '
+                                 '%d: nothing done' % (len(plan.steps), limit))
+            elif apply and not (last and last[0].status == model.RunStatus.OK):
+                outcome.error = ("the backend's newest pass did not succeed: "
+                                 'no action until one does')
+            if outcome.error or not plan.steps:
+                return outcome
+            inventory = self.inventory_factory(self.conf)
+            writer = cinder_actions.CinderActions(
+                cinder_inventory.managers(inventory.client), backend)
+            for step in plan.steps:
+                result = self._step(step, apply, driver, inventory, writer)
+                outcome.results.append((step, result))
+                if result[0] == FAILED:
+                    break
+        if apply:
+            self.notifier.flush(self.history)
+        return outcome
+
+    def _step(self, step, apply, driver, inventory, writer):
+        """Audit and (re-check and) take one step; returns (result, why)."""
+        finding = step.finding
+        params = {'why': step.why}
+        action_id = self.history.start_action(
+            finding, step.action, step.target, params, self.actor, apply,
+            time.time())
+        if not apply:
+            self.history.finish_action(action_id, PLANNED, None, time.time())
+            return PLANNED, step.why
+        try:
+            fresh, why_not = recheck.ownership(
+                finding, driver, inventory, self.backend.cinder_host)
+            if why_not:
+                result, reason = SKIPPED, why_not
+            else:
+                reason = self._act(step, fresh, driver, inventory, writer)
+                result = DONE
+        except (exception.ReconcilerError, NotImplementedError) as e:
+            result, reason = FAILED, str(e) or type(e).__name__
+        except Exception as e:
+            LOG.exception('Remediation of finding %d failed', finding.id)
+            result, reason = FAILED, 'internal error: %s' % type(e).__name__
+        LOG.info('Remediation %s of finding %d (%s): %s%s', step.action,
+                 finding.id, step.target, result,
+                 ': %s' % reason if reason else '')
+        self.history.finish_action(
+            action_id, result, reason, time.time(),
+            [notifier_mod.remediation_event(
+                finding, step.action, step.target, result, reason,
+                self.actor, action_id, time.time())])
+        return result, reason
+
+    def _act(self, step, fresh, driver, inventory, writer):
+        finding, action = step.finding, step.action
+        if action == plan_mod.UNEXPORT:
+            driver.remove_export(fresh)
+            return 'removed %s' % fresh.name
+        if action == plan_mod.QUARANTINE:
+            return 'renamed to %s' % driver.quarantine(fresh)
+        if action == plan_mod.DELETE:
+            driver.delete_object(fresh)
+            return 'deleted %s' % fresh.name
+        if action == plan_mod.RESET:
+            writer.reset(finding)
+            return 'reset to error'
+        if finding.resource_type == model.ResourceType.SNAPSHOT:
+            parent = inventory.volume_with_key(fresh.parent_uuid)
+            if parent is None:
+                raise exception.ReconcilerError(
+                    'parent volume %s is not Cinder\'s: quarantine or '
+                    'delete it instead' % fresh.parent_uuid)
+            new_id = writer.adopt_snapshot(finding, parent.id,
+                                           driver.manage_reference(fresh))
+        else:
+            new_id = writer.adopt_volume(finding, fresh,
+                                         driver.manage_reference(fresh))
+        return 'managed as %s' % new_id
