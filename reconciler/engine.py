@@ -64,8 +64,21 @@ def _short(host):
     return (host or '').lower().split('.')[0]
 
 
-def attached_to(volume, export):
-    """True if one of the volume's attachments is the export's host."""
+def export_match(volume, export):
+    """Whether an attachment of ``volume`` is the export's host.
+
+    True if one is, False if none can be, None if Cinder's data cannot
+    tell. A driver that models its Cinder driver's host naming gives the
+    export a ``host_rule``, asked for each attachment; otherwise host names
+    are compared by their first label, or initiators. When the array names
+    no host and an attachment's initiators are not exposed (iSCSI
+    connection_info has none), the export may well be that attachment's.
+    """
+    if export.host_rule is not None:
+        answers = {export.host_rule(a) for a in volume.attachments}
+        if True in answers:
+            return True
+        return None if None in answers else False
     wanted = {_norm(i) for i in export.initiators}
     for att in volume.attachments:
         if att.host_name and export.host and (
@@ -73,7 +86,15 @@ def attached_to(volume, export):
             return True
         if wanted & {_norm(i) for i in att.initiators}:
             return True
+    if export.host is None and any(not a.initiators
+                                   for a in volume.attachments):
+        return None
     return False
+
+
+def attached_to(volume, export):
+    """True if one of the volume's attachments is the export's host."""
+    return export_match(volume, export) is True
 
 
 def iscsi_only(export):
@@ -86,30 +107,22 @@ def iscsi_only(export):
 def undecidable(volume, export):
     """True when no re-check can tell whether ``export`` is orphaned.
 
-    The export names no host, only iSCSI initiators, and the volume has an
-    attachment whose initiators are unknown: Cinder never exposes an iSCSI
-    attachment's initiator, so :func:`export_orphaned` would answer None
-    after look-ups on both sides, pass after pass (NEC LD sets of attached
-    volumes).
+    Cinder's data cannot tell (:func:`export_match` is None) and the
+    export's host holds iSCSI names only: Cinder never exposes an iSCSI
+    attachment's initiator, so look-ups on both sides would answer None
+    pass after pass (NEC LD sets of attached volumes; a 3PAR host that may
+    hold the connector's IQN under a name of its own).
     """
-    return (export.host is None and iscsi_only(export)
-            and any(not a.initiators for a in volume.attachments))
+    return export_match(volume, export) is None and iscsi_only(export)
 
 
 def export_orphaned(volume, export):
     """True, False, or None when Cinder's data cannot tell.
 
-    An export of a volume Cinder shows attached nowhere is orphaned. When the
-    array does not name hosts after Cinder's and an attachment's initiators
-    are not exposed (iSCSI connection_info has none), the export may well
-    belong to that attachment: unknown, never a finding.
+    An export of a volume Cinder shows attached nowhere is orphaned.
     """
-    if attached_to(volume, export):
-        return False
-    if export.host is None and any(not a.initiators
-                                   for a in volume.attachments):
-        return None
-    return True
+    match = export_match(volume, export)
+    return None if match is None else not match
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from oslo_utils import strutils
 import requests
 
 from reconciler.drivers import base
+from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler.drivers import tls
 from reconciler import exception
@@ -101,6 +102,11 @@ OPTS = [
                help="Cinder's SSH password; accepted, not used."),
     cfg.PortOpt('san_ssh_port', default=22,
                 help="Cinder's SSH port; accepted, not used."),
+    cfg.BoolOpt('unique_fqdn_network', default=True,
+                help="Cinder's option: false when compute nodes may share "
+                     'an FQDN, so that Cinder names 3PAR hosts after the '
+                     "connector's reversed IQN; the reconciler then ties an "
+                     'export to an attachment by initiator only.'),
     cfg.IntOpt('hpe3par_api_timeout', default=60, min=1,
                help='Seconds to wait for one WSAPI response (a reconciler '
                     'option; Cinder has none).'),
@@ -529,10 +535,13 @@ class HPE3PARDriver(base.ArrayDriver):
         never made by Cinder, so it is foreign.
         """
         cls = volume.object_class if hostname else C.FOREIGN
+        initiators = self._initiators(host) if host else frozenset()
         return model.ArrayObject(
             R.EXPORT, '%s@%s' % (volume.name, hostname or '*'),
             volume.uuid, cls, pool=volume.pool, host=hostname,
-            initiators=self._initiators(host) if host else frozenset())
+            initiators=initiators, host_rule=hpe3par_hosts.host_rule(
+                hostname, initiators if host else None,
+                self.backend.unique_fqdn_network) if hostname else None)
 
     def _exports(self, vluns, hosts, volumes):
         """One export per (VV name, host name) pair of ``vluns``."""
