@@ -3,6 +3,7 @@
 Every test talks HTTP to a LeftHandSimulator on 127.0.0.1; nothing is mocked.
 """
 
+import dataclasses
 import datetime
 import logging
 import os
@@ -266,6 +267,26 @@ class ListingTest(LeftHandTestCase):
             (K.ORPHAN_EXPORT, R.EXPORT, 'volume-%s@%s' % (V2_KEY, HOST9)),
             (K.FOREIGN, R.VOLUME, 'scratch-lun'),
             (K.FOREIGN, R.SNAPSHOT, 'nightly')}, got)
+
+    def test_servers_are_told_apart_by_their_full_name(self):
+        # Cinder named the server after the connector's full host name.
+        self.sim.grant('volume-%s' % V1, 'compute-7.b.example')
+        exports = {o.host: o for o in self.listing().objects
+                   if o.kind == R.EXPORT and o.uuid == V1}
+        attached = model.CinderVolume(
+            V1, None, 'h@lh1#' + CLUSTER, 'in-use', attachments=(
+                model.CinderAttachment('compute-7.a.example'),
+                model.CinderAttachment(HOST1.upper())))
+        self.assertIs(True, engine.export_orphaned(
+            attached, exports['compute-7.b.example']))
+        self.assertIs(False, engine.export_orphaned(attached,
+                                                    exports[HOST1]))
+        # Where Cinder shows the initiator, it ties the server too.
+        by_iqn = dataclasses.replace(attached, attachments=(
+            model.CinderAttachment('elsewhere', initiators=frozenset(
+                [scn.initiator('compute-7.b.example')])),))
+        self.assertIs(False, engine.export_orphaned(
+            by_iqn, exports['compute-7.b.example']))
 
 
 class LookUpTest(LeftHandTestCase):
