@@ -52,6 +52,16 @@ def backend_of(host):
     return (host or '').partition('#')[0]
 
 
+def on_backend(volume, backend_host, cluster=None):
+    """Whether Cinder shows ``volume`` on this backend.
+
+    Of a clustered (active/active) backend, a volume carries the host of
+    whichever member made it, and ``cluster_name`` (``cluster@backend``).
+    """
+    return backend_of(volume.host) == backend_host or bool(
+        cluster and backend_of(volume.cluster_name) == cluster)
+
+
 def pool_of(host):
     return (host or '').partition('#')[2] or None
 
@@ -290,7 +300,7 @@ def _still_array_only(suspect, cinder, array):
     return now is not None and now.object_class == obj.object_class
 
 
-def _still_cinder_only(suspect, cinder, array, backend_host):
+def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
     record = suspect.cinder_record
     if suspect.candidate.resource_type == R.SNAPSHOT:
         snap = cinder.get_snapshot(record.id)
@@ -301,7 +311,7 @@ def _still_cinder_only(suspect, cinder, array, backend_host):
         volume_id = record.id
     volume = cinder.get_volume(volume_id)
     if (volume is None or not volume_settled(volume)
-            or backend_of(volume.host) != backend_host):
+            or not on_backend(volume, backend_host, cluster)):
         return False
     if suspect.candidate.resource_type == R.SNAPSHOT:
         return array.find_snapshot(record.id, volume.key,
@@ -380,12 +390,13 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
     return kept, others
 
 
-def confirm(suspects, cinder, array, backend_host):
+def confirm(suspects, cinder, array, backend_host, cluster=None):
     """Re-check each suspect now, on both sides; return those that hold.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
     volume whose id or name_id is uuid) and ``get_snapshot(id)``, each
-    returning None when absent; ``array`` is the backend's driver. Any error
+    returning None when absent; ``array`` is the backend's driver;
+    ``cluster`` the ``cluster@backend`` of a clustered backend. Any error
     they raise propagates: a re-check that could not be made fails the pass.
     """
     kept = []
@@ -394,7 +405,8 @@ def confirm(suspects, cinder, array, backend_host):
         if kind == K.ARRAY_ONLY:
             holds = _still_array_only(suspect, cinder, array)
         elif kind == K.CINDER_ONLY:
-            holds = _still_cinder_only(suspect, cinder, array, backend_host)
+            holds = _still_cinder_only(suspect, cinder, array, backend_host,
+                                       cluster)
         elif kind == K.ORPHAN_EXPORT:
             holds = _still_orphan_export(suspect, cinder, array)
         else:

@@ -110,7 +110,8 @@ class BackendReconciler(object):
         with backend.create_driver() as driver:
             array_view = driver.list_objects()
             self._checkpoint(stop)
-            cinder_view = inventory.view(backend.cinder_host)
+            cinder_view = inventory.view(backend.cinder_host,
+                                         backend.cinder_cluster)
             self._checkpoint(stop)
             previous = self.history.last_ok_run(backend.name)
             sizes = check_plausible(previous, cinder_view, array_view,
@@ -122,7 +123,8 @@ class BackendReconciler(object):
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             candidates = kept + engine.confirm(suspects, inventory, driver,
-                                               backend.cinder_host)
+                                               backend.cinder_host,
+                                               backend.cinder_cluster)
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),

@@ -64,6 +64,9 @@ class CinderVolume:
     migration_status: str | None = None
     project_id: str | None = None
     attachments: tuple[CinderAttachment, ...] = ()
+    # ``cluster@backend#pool`` of a clustered (active/active) backend, as
+    # Cinder shows it from microversion 3.61.
+    cluster_name: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -86,7 +89,10 @@ class CinderSnapshot:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CinderView:
-    """Cinder's live volumes and snapshots on one ``host@backend``."""
+    """Cinder's live volumes and snapshots on one ``host@backend``.
+
+    Of a clustered backend: those of its ``cluster@backend`` instead.
+    """
 
     backend_host: str
     volumes: tuple[CinderVolume, ...]
@@ -94,6 +100,7 @@ class CinderView:
     fetched_at: float
     seconds: float = 0.0
     requests: int = 0
+    cluster: str | None = None
 
 
 #: ``rule(attachment) -> True | False | None``; see :class:`ArrayObject`.

@@ -97,7 +97,7 @@ def do_name_map(conf):
         with driver:
             rows = name_map.all_objects(
                 driver, inventory.CinderInventory(conf).view(
-                    backend.cinder_host))
+                    backend.cinder_host, backend.cinder_cluster))
     elif args.value:
         rows = name_map.one_value(driver, args.value)
     else:

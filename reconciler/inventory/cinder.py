@@ -23,8 +23,10 @@ from reconciler import model
 LOG = logging.getLogger(__name__)
 
 # 3.14 shows group_snapshot_id on snapshots; 3.45 is Rocky, old enough for
-# every supported cloud.
+# every supported cloud. 3.61 (Wallaby) shows a volume's cluster_name, which
+# a clustered backend's re-checks need.
 MICROVERSION = '3.45'
+CLUSTER_MICROVERSION = '3.61'
 LISTING_ATTEMPTS = 3
 
 
@@ -56,6 +58,7 @@ def _volume(item):
         migration_status=_shared(item.get('os-vol-mig-status-attr:migstat')),
         project_id=_shared(item.get('os-vol-tenant-attr:tenant_id')),
         attachments=attachments,
+        cluster_name=_shared(item.get('cluster_name')),
         created_at=item.get('created_at'),
         updated_at=item.get('updated_at'))
 
@@ -84,7 +87,8 @@ class CinderInventory(object):
             raise exception.ConfigError('[cinder] auth options: %s' % _safe(e))
         self.page_size = group.page_size
         self.client = cinder_client.Client(
-            MICROVERSION, session=session,
+            CLUSTER_MICROVERSION if (conf.cluster or '').strip()
+            else MICROVERSION, session=session,
             service_type=group.service_type,
             interface=group.valid_interfaces,
             region_name=group.region_name,
@@ -147,28 +151,36 @@ class CinderInventory(object):
                 return
             marker = items[-1]['id']
 
-    def view(self, backend_host):
-        """Volumes and snapshots on ``backend_host`` (``host@backend``)."""
+    def view(self, backend_host, cluster=None):
+        """Volumes and snapshots on ``backend_host`` (``host@backend``).
+
+        With ``cluster`` (``cluster@backend`` of an active/active backend),
+        those of the cluster instead: each carries the host of the member
+        that created it. Cinder filters both by ``cluster_name`` (admins may
+        use any filter), snapshots through their volume.
+        """
         start = time.monotonic()
         requests = self.requests
+        scope = dict(cluster_name=cluster) if cluster else dict(
+            host=backend_host)
         try:
             volumes = tuple(self._pages('/volumes/detail', 'volumes', _volume,
-                                        host=backend_host))
+                                        **scope))
             # Filtered through the parent volume's host by Cinder; keep only
             # those whose parent we listed, should the filter ever widen.
             ids = {v.id for v in volumes}
             snapshots = tuple(s for s in self._pages(
-                '/snapshots/detail', 'snapshots', _snapshot, host=backend_host)
+                '/snapshots/detail', 'snapshots', _snapshot, **scope)
                 if s.volume_id in ids)
         except (KeyError, TypeError) as e:
             raise exception.CinderError('Cinder listing malformed: %s'
                                         % _safe(e))
         LOG.debug('Cinder view of %s: %d volumes, %d snapshots',
-                  backend_host, len(volumes), len(snapshots))
+                  cluster or backend_host, len(volumes), len(snapshots))
         return model.CinderView(
             backend_host=backend_host, volumes=volumes, snapshots=snapshots,
             fetched_at=time.time(), seconds=time.monotonic() - start,
-            requests=self.requests - requests)
+            requests=self.requests - requests, cluster=cluster)
 
     # Point look-ups for re-checks: None means "no live row".
 

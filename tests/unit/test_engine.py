@@ -331,6 +331,24 @@ class ConfirmTest(base.BaseTestCase):
         # and its new object exists; e: still missing.
         self.assertEqual([uid('e')], self.confirm(listed, now, array))
 
+    def test_cinder_only_volume_of_another_cluster_member(self):
+        # Active/active: the row carries the host of the member that made
+        # it; it is on this backend when its cluster is ours.
+        cluster = 'cl@be1'
+        listed = views([vol('a'), vol('b'), vol('c')])
+        now = FakeCinder([
+            dataclasses.replace(vol('a', host='other@be1#p'),
+                                cluster_name=cluster + '#p'),
+            dataclasses.replace(vol('b', host='other@be1#p'),
+                                cluster_name='cl2@be1#p'),
+            vol('c')])
+        suspects = engine.compare(*listed).suspects
+        self.assertEqual(sorted([uid('a'), uid('c')]), sorted(
+            c.resource_id for c in engine.confirm(
+                suspects, now, FakeArray([]), HOST, cluster)))
+        self.assertEqual([uid('c')], self.confirm(listed, now,
+                                                  FakeArray([])))
+
     def test_cinder_only_snapshot_recheck(self):
         listed = views([vol('a')], [snap('s1', 'a'), snap('s2', 'a'),
                                     snap('s3', 'a')], [avol('a')])
