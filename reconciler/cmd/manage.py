@@ -99,7 +99,8 @@ def do_name_map(conf):
                 driver, inventory.CinderInventory(conf).view(
                     backend.cinder_host, backend.cinder_cluster))
     elif args.value:
-        rows = name_map.one_value(driver, args.value)
+        rows = name_map.one_value(driver, args.value,
+                                  inventory.CinderInventory(conf))
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
     if args.format == 'json':
