@@ -16,7 +16,6 @@ out, with the counter reset first so the logout is really sent.
 import ast
 import json
 import logging as py_logging
-import re
 import time
 import types
 import typing
@@ -25,7 +24,6 @@ import warnings
 import ijson
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_utils import strutils
 import requests
 
 from reconciler.drivers import base
@@ -33,6 +31,7 @@ from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler.drivers import tls
 from reconciler import exception
+from reconciler import log_masking
 from reconciler import model
 
 with warnings.catch_warnings():
@@ -45,24 +44,10 @@ with warnings.catch_warnings():
 LOG = logging.getLogger(__name__)
 
 
-class _NoSessionKeys(py_logging.Filter):
-    """Mask the session key the client logs within logout URLs."""
-
-    def filter(self, record):
-        message = record.getMessage()
-        if '/credentials/' in message:
-            record.msg = re.sub(r'/credentials/[^\s\'"]+', '/credentials/***',
-                                message)
-            record.args = ()
-        return True
-
-
 # The client logs session keys at DEBUG ("Session Key in ..."), so its DEBUG
 # never gets through; the logout URL holds the key and is logged by the
-# client on errors and by urllib3 at DEBUG, so it is masked there.
+# client on errors and by urllib3 at DEBUG: reconciler.log_masking masks it.
 py_logging.getLogger('hpe3parclient').setLevel(py_logging.INFO)
-for _name in ('hpe3parclient.http', 'urllib3.connectionpool'):
-    py_logging.getLogger(_name).addFilter(_NoSessionKeys())
 
 R = model.ResourceType
 C = model.ObjectClass
@@ -211,12 +196,14 @@ class HPE3PARDriver(base.ArrayDriver):
                 cl.logout()
                 return
             except Exception as e:
-                if cl.get_session_key() in (None, key):
-                    # The logout URL holds the session key: type only.
-                    LOG.warning('%s: logout failed (%s); the WSAPI session '
-                                'will expire on the array.', self._where(),
-                                type(e).__name__)
-                    return
+                failure = type(e).__name__
+                if cl.get_session_key() not in (None, key):
+                    continue
+            # Logged past the except block, so that no formatter appends
+            # the exception (its text holds the logout URL and the key).
+            LOG.warning('%s: logout failed (%s); the WSAPI session will '
+                        'expire on the array.', self._where(), failure)
+            return
 
     def _client_or_fail(self):
         if self._client is None:
@@ -240,7 +227,7 @@ class HPE3PARDriver(base.ArrayDriver):
         key = self._client and self._client.get_session_key()
         if key:
             text = text.replace(key, '***')
-        return strutils.mask_password(text)
+        return log_masking.mask(text)
 
     def _request(self, what, method, *args):
         """Call the client, turning every failure into an ArrayError.

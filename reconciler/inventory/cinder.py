@@ -15,9 +15,9 @@ from cinderclient import exceptions as cinder_exc
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_log import log as logging
-from oslo_utils import strutils
 
 from reconciler import exception
+from reconciler import log_masking
 from reconciler import model
 
 LOG = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ LISTING_ATTEMPTS = 3
 
 def _safe(error):
     """An exception's text without anything that looks like a secret."""
-    return strutils.mask_password('%s: %s' % (type(error).__name__, error))
+    return log_masking.mask('%s: %s' % (type(error).__name__, error))
 
 
 def _shared(value):
