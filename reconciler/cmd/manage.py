@@ -16,6 +16,7 @@ import threading
 from oslo_config import cfg
 import oslo_messaging
 
+from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
@@ -50,10 +51,11 @@ def do_check(conf):
         coordinator.stop()
         notifier.close()
     if conf.category.format == 'json':
-        print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
+        output.emit(json.dumps([report.pass_dict(r) for r in reports],
+                               indent=2))
     else:
         for r in reports:
-            print(report.pass_text(r))
+            output.emit(report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
 
 
@@ -74,9 +76,10 @@ def do_findings_list(conf):
     rows = store.findings(backend=args.backend, state=args.state,
                           kind=args.kind)
     if args.format == 'json':
-        print(json.dumps([report.finding_dict(f) for f in rows], indent=2))
+        output.emit(json.dumps([report.finding_dict(f) for f in rows],
+                               indent=2))
     else:
-        print(report.findings_table(rows))
+        output.emit(report.findings_table(rows))
     return 0
 
 
@@ -104,9 +107,9 @@ def do_name_map(conf):
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
     if args.format == 'json':
-        print(json.dumps(rows, indent=2))
+        output.emit(json.dumps(rows, indent=2))
     else:
-        print(report.table(rows))
+        output.emit(report.table(rows))
     return 0
 
 
@@ -123,11 +126,11 @@ class _EventPrinter(object):
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
         with self._lock:
-            print(json.dumps({'event_type': event_type,
-                              'publisher_id': publisher_id,
-                              'timestamp': metadata.get('timestamp'),
-                              'payload': payload}, sort_keys=True),
-                  flush=True)
+            output.emit(json.dumps({'event_type': event_type,
+                                    'publisher_id': publisher_id,
+                                    'timestamp': metadata.get('timestamp'),
+                                    'payload': payload}, sort_keys=True),
+                        flush=True)
             if self.left is not None:
                 self.left -= 1
                 if self.left <= 0:
@@ -158,12 +161,12 @@ def do_listen(conf):
 
 def do_db_sync(conf):
     history.History.from_conf(conf).sync()
-    print('Database is at the latest revision.')
+    output.emit('Database is at the latest revision.')
     return 0
 
 
 def do_db_version(conf):
-    print(history.History.from_conf(conf).version() or 'empty')
+    output.emit(history.History.from_conf(conf).version() or 'empty')
     return 0
 
 
@@ -225,7 +228,8 @@ def main(argv=None):
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
                             stdout_is_output=True)
     try:
-        return conf.category.func(conf)
+        with output.libraries_to_log():
+            return conf.category.func(conf)
     except exception.ReconcilerError as e:
         print('Error: %s' % e, file=sys.stderr)
         return 1
