@@ -250,7 +250,10 @@ class HPE3PARDriver(base.ArrayDriver):
                 '%s: %s refused: %s (session expired and re-login failed, '
                 'or the user lacks the browse role)'
                 % (self._where(), what, self._describe(e)))
-        except hpe_exc.SSLCertFailed:
+        except hpe_exc.SSLCertFailed as e:
+            if tls.protocol_mismatch(e):
+                raise exception.ArrayUnreachable(tls.mismatch_message(
+                    self._where(), 'hpe3par_api_url'))
             raise exception.ArrayUnreachable(
                 '%s: TLS certificate verification failed; set '
                 'driver_ssl_cert_path to the CA bundle that signed the '

@@ -224,7 +224,10 @@ class LeftHandDriver(base.ArrayDriver):
         detail = http and 'HTTP %s%s: %s' % (
             status, ' %s' % http.get_code() if http.get_code() else '',
             _describe(http))
-        if first(requests.exceptions.SSLError, lh_exc.SSLCertFailed):
+        if tls.protocol_mismatch(exc):
+            cls, msg = exception.ArrayUnreachable, '%s while trying to %s' % (
+                tls.mismatch_message(where, 'hpelefthand_api_url'), action)
+        elif first(requests.exceptions.SSLError, lh_exc.SSLCertFailed):
             cls, msg = exception.ArrayUnreachable, (
                 'TLS certificate verification of %s failed while trying to '
                 '%s (%s); set driver_ssl_cert_path to the CA bundle that '

@@ -499,6 +499,16 @@ class ConfigTest(HPE3PARTestCase):
             48, self.driver(hpe3par_snapshot_expiration='48')
             .snapshot_expiration)
 
+    def test_https_url_to_plain_http_is_a_protocol_mismatch(self):
+        # The client reports any TLS failure as a certificate problem.
+        self.start()
+        url = self.sim.url.replace('http://', 'https://')
+        e = self.assertRaises(exception.ArrayUnreachable, self.listing,
+                              hpe3par_api_url=url)
+        self.assertIn('protocol mismatch', str(e))
+        self.assertIn('hpe3par_api_url', str(e))
+        self.assertNotIn('certificate', str(e))
+
     def test_tls_verification_reaches_the_client(self):
         self.start()
         with self.driver(driver_ssl_cert_path='/etc/ssl/3par-ca.pem') as d:

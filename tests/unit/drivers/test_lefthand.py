@@ -472,6 +472,16 @@ class TLSTest(LeftHandTestCase):
         self.assertIn('driver_ssl_cert_path', str(e))
         self.assertEqual(0, self.sim.logins)
 
+    def test_https_url_to_plain_http_is_a_protocol_mismatch(self):
+        plain = self.start(sim_lefthand.LeftHandSimulator.from_scenario(
+            self.scenario, 'lh1', username=USER, password=PASSWORD))
+        e = self.assertRaises(
+            exception.ArrayUnreachable, self.listing,
+            url=plain.url.replace('http://', 'https://'))
+        self.assertIn('protocol mismatch', str(e))
+        self.assertIn('while trying to log in', str(e))
+        self.assertNotIn('certificate', str(e))
+
     def test_ca_bundle(self):
         view = self.listing(driver_ssl_cert_path=self.cert)
         self.assertEqual(EXPECTED, _rows(view.objects))
