@@ -65,6 +65,16 @@ def backend_of(host):
     return (host or '').partition('#')[0]
 
 
+def on_backend(volume, backend_host, cluster=None):
+    """Whether Cinder shows ``volume`` on this backend.
+
+    Of a clustered (active/active) backend, a volume carries the host of
+    whichever member made it, and ``cluster_name`` (``cluster@backend``).
+    """
+    return backend_of(volume.host) == backend_host or bool(
+        cluster and backend_of(volume.cluster_name) == cluster)
+
+
 def pool_of(host):
     return (host or '').partition('#')[2] or None
 
@@ -77,8 +87,21 @@ def _short(host):
     return (host or '').lower().split('.')[0]
 
 
-def attached_to(volume, export):
-    """True if one of the volume's attachments is the export's host."""
+def export_match(volume, export):
+    """Whether an attachment of ``volume`` is the export's host.
+
+    True if one is, False if none can be, None if Cinder's data cannot
+    tell. A driver that models its Cinder driver's host naming gives the
+    export a ``host_rule``, asked for each attachment; otherwise host names
+    are compared by their first label, or initiators. When the array names
+    no host and an attachment's initiators are not exposed (iSCSI
+    connection_info has none), the export may well be that attachment's.
+    """
+    if export.host_rule is not None:
+        answers = {export.host_rule(a) for a in volume.attachments}
+        if True in answers:
+            return True
+        return None if None in answers else False
     wanted = {_norm(i) for i in export.initiators}
     for att in volume.attachments:
         if att.host_name and export.host and (
@@ -86,7 +109,15 @@ def attached_to(volume, export):
             return True
         if wanted & {_norm(i) for i in att.initiators}:
             return True
+    if export.host is None and any(not a.initiators
+                                   for a in volume.attachments):
+        return None
     return False
+
+
+def attached_to(volume, export):
+    """True if one of the volume's attachments is the export's host."""
+    return export_match(volume, export) is True
 
 
 def iscsi_only(export):
@@ -99,30 +130,22 @@ def iscsi_only(export):
 def undecidable(volume, export):
     """True when no re-check can tell whether ``export`` is orphaned.
 
-    The export names no host, only iSCSI initiators, and the volume has an
-    attachment whose initiators are unknown: Cinder never exposes an iSCSI
-    attachment's initiator, so :func:`export_orphaned` would answer None
-    after look-ups on both sides, pass after pass (NEC LD sets of attached
-    volumes).
+    Cinder's data cannot tell (:func:`export_match` is None) and the
+    export's host holds iSCSI names only: Cinder never exposes an iSCSI
+    attachment's initiator, so look-ups on both sides would answer None
+    pass after pass (NEC LD sets of attached volumes; a 3PAR host that may
+    hold the connector's IQN under a name of its own).
     """
-    return (export.host is None and iscsi_only(export)
-            and any(not a.initiators for a in volume.attachments))
+    return export_match(volume, export) is None and iscsi_only(export)
 
 
 def export_orphaned(volume, export):
     """True, False, or None when Cinder's data cannot tell.
 
-    An export of a volume Cinder shows attached nowhere is orphaned. When the
-    array does not name hosts after Cinder's and an attachment's initiators
-    are not exposed (iSCSI connection_info has none), the export may well
-    belong to that attachment: unknown, never a finding.
+    An export of a volume Cinder shows attached nowhere is orphaned.
     """
-    if attached_to(volume, export):
-        return False
-    if export.host is None and any(not a.initiators
-                                   for a in volume.attachments):
-        return None
-    return True
+    match = export_match(volume, export)
+    return None if match is None else not match
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -290,7 +313,7 @@ def _still_array_only(suspect, cinder, array):
     return now is not None and now.object_class == obj.object_class
 
 
-def _still_cinder_only(suspect, cinder, array, backend_host):
+def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
     record = suspect.cinder_record
     if suspect.candidate.resource_type == R.SNAPSHOT:
         snap = cinder.get_snapshot(record.id)
@@ -301,7 +324,7 @@ def _still_cinder_only(suspect, cinder, array, backend_host):
         volume_id = record.id
     volume = cinder.get_volume(volume_id)
     if (volume is None or not compared(volume)
-            or backend_of(volume.host) != backend_host):
+            or not on_backend(volume, backend_host, cluster)):
         return False
     if suspect.candidate.resource_type == R.SNAPSHOT:
         return array.find_snapshot(record.id, volume.key,
@@ -383,12 +406,13 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
     return kept, others
 
 
-def confirm(suspects, cinder, array, backend_host):
+def confirm(suspects, cinder, array, backend_host, cluster=None):
     """Re-check each suspect now, on both sides; return those that hold.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
     volume whose id or name_id is uuid) and ``get_snapshot(id)``, each
-    returning None when absent; ``array`` is the backend's driver. Any error
+    returning None when absent; ``array`` is the backend's driver;
+    ``cluster`` the ``cluster@backend`` of a clustered backend. Any error
     they raise propagates: a re-check that could not be made fails the pass.
     """
     kept = []
@@ -397,7 +421,8 @@ def confirm(suspects, cinder, array, backend_host):
         if kind == K.ARRAY_ONLY:
             holds = _still_array_only(suspect, cinder, array)
         elif kind == K.CINDER_ONLY:
-            holds = _still_cinder_only(suspect, cinder, array, backend_host)
+            holds = _still_cinder_only(suspect, cinder, array, backend_host,
+                                       cluster)
         elif kind == K.ORPHAN_EXPORT:
             holds = _still_orphan_export(suspect, cinder, array)
         else:
@@ -438,7 +463,8 @@ def suspect_of(candidate):
         group_uuid=details.get('group'), host=details.get('array_host')))
 
 
-def recheck_unlisted(confirmed, suspects, cinder, array, backend_host):
+def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
+                     cluster=None):
     """Re-check the confirmed findings that this pass's listings lack.
 
     ``confirmed`` are the candidates of the backend's confirmed findings,
@@ -458,4 +484,4 @@ def recheck_unlisted(confirmed, suspects, cinder, array, backend_host):
     listed = {s.candidate.identity for s in suspects}
     return confirm([suspect_of(c) for c in confirmed
                     if c.identity not in listed],
-                   cinder, array, backend_host)
+                   cinder, array, backend_host, cluster)

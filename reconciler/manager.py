@@ -232,7 +232,8 @@ class BackendReconciler(object):
         with backend.create_driver() as driver:
             array_view = driver.list_objects()
             self._checkpoint(stop)
-            cinder_view = inventory.view(backend.cinder_host)
+            cinder_view = inventory.view(backend.cinder_host,
+                                         backend.cinder_cluster)
             self._checkpoint(stop)
             previous = self.history.last_ok_run(backend.name)
             confirmed, suspected = self._open_findings()
@@ -252,12 +253,13 @@ class BackendReconciler(object):
                 backend.reconciler_confirmed_recheck_passes)
             rechecking = time.monotonic()
             candidates = kept + engine.confirm(suspects, inventory, driver,
-                                               backend.cinder_host)
+                                               backend.cinder_host,
+                                               backend.cinder_cluster)
             # Confirmed findings the listings lack resolve only if a
             # look-up says so; those that still hold stay confirmed.
             unlisted = engine.recheck_unlisted(
                 confirmed, comparison.suspects, inventory, driver,
-                backend.cinder_host)
+                backend.cinder_host, backend.cinder_cluster)
             candidates += unlisted
             recheck_seconds = time.monotonic() - rechecking
         self._checkpoint(stop)

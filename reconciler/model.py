@@ -6,6 +6,7 @@ be reasoned about (and tested) without HTTP, SSH, SQL or oslo in the picture.
 
 import dataclasses
 import enum
+import typing
 
 
 class FindingKind(enum.StrEnum):
@@ -63,6 +64,9 @@ class CinderVolume:
     migration_status: str | None = None
     project_id: str | None = None
     attachments: tuple[CinderAttachment, ...] = ()
+    # ``cluster@backend#pool`` of a clustered (active/active) backend, as
+    # Cinder shows it from microversion 3.61.
+    cluster_name: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -85,7 +89,10 @@ class CinderSnapshot:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CinderView:
-    """Cinder's live volumes and snapshots on one ``host@backend``."""
+    """Cinder's live volumes and snapshots on one ``host@backend``.
+
+    Of a clustered backend: those of its ``cluster@backend`` instead.
+    """
 
     backend_host: str
     volumes: tuple[CinderVolume, ...]
@@ -93,6 +100,11 @@ class CinderView:
     fetched_at: float
     seconds: float = 0.0
     requests: int = 0
+    cluster: str | None = None
+
+
+#: ``rule(attachment) -> True | False | None``; see :class:`ArrayObject`.
+HostRule = typing.Callable[[CinderAttachment], bool | None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,6 +118,11 @@ class ArrayObject:
     ``host`` is the array's name of the host where the array names hosts
     after Cinder's connector host (3PAR, LeftHand), None where it does not
     (NEC LD sets), so that only initiators can identify the host.
+    ``host_rule`` is set by drivers that model how Cinder's driver names
+    array hosts: given an attachment, True if Cinder would have mapped its
+    connector to ``host``, False if it would not, None if Cinder's API does
+    not show enough to tell (an iSCSI initiator). Without one, the engine
+    compares host names by their first label, or initiators.
     Group-snapshot members carry the group snapshot UUID in ``group_uuid`` and
     no ``uuid``; the engine resolves them through their parent.
     """
@@ -120,6 +137,8 @@ class ArrayObject:
     group_uuid: str | None = None
     host: str | None = None
     initiators: frozenset[str] = frozenset()
+    host_rule: HostRule | None = dataclasses.field(
+        default=None, compare=False, repr=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -16,14 +16,41 @@ def _is_uuid(value):
         return False
 
 
-def one_value(driver, value):
-    """Rows mapping a UUID to its names, or a name to what it decodes to."""
+def _volume_row(driver, volume_id, cinder):
+    """The array name of volume ``volume_id``, after Cinder's row.
+
+    A migrated volume's object is named after its ``name_id``; a UUID that
+    is another volume's ``name_id`` names that volume's object.
+    """
+    volume = cinder.volume_with_key(volume_id) if cinder else None
+    if volume is None:
+        note = 'no live Cinder volume' if cinder else None
+        key = volume_id
+    elif volume.id != volume_id:
+        note = 'name_id of migrated volume %s' % volume.id
+        key = volume_id
+    elif volume.name_id and volume.name_id != volume.id:
+        note = 'migrated: named after name_id %s' % volume.name_id
+        key = volume.name_id
+    else:
+        note, key = None, volume.id
+    return {'cinder_id': volume_id, 'type': str(model.ResourceType.VOLUME),
+            'array_name': driver.volume_name(key), 'note': note}
+
+
+def one_value(driver, value, cinder=None):
+    """Rows mapping a UUID to its names, or a name to what it decodes to.
+
+    ``cinder`` (a :class:`reconciler.inventory.cinder.CinderInventory`)
+    tells whether the volume was migrated: its object is then named after
+    ``name_id``, not after the id.
+    """
     if _is_uuid(value):
-        return [{'cinder_id': value.lower(), 'type': str(rtype),
-                 'array_name': name(value.lower())}
-                for rtype, name in (
-                    (model.ResourceType.VOLUME, driver.volume_name),
-                    (model.ResourceType.SNAPSHOT, driver.snapshot_name))]
+        value = value.lower()
+        return [_volume_row(driver, value, cinder),
+                {'cinder_id': value,
+                 'type': str(model.ResourceType.SNAPSHOT),
+                 'array_name': driver.snapshot_name(value), 'note': None}]
     rtype, cls, uuid = driver.decode_name(value)
     return [{'array_name': value, 'type': rtype and str(rtype),
              'class': str(cls), 'cinder_id': uuid}]

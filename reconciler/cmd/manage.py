@@ -30,6 +30,7 @@ import time
 from oslo_config import cfg
 import oslo_messaging
 
+from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
@@ -66,13 +67,14 @@ def do_check(conf):
             notifier.close()
     fmt = conf.category.format
     if fmt == 'json':
-        print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
+        output.emit(json.dumps([report.pass_dict(r) for r in reports],
+                               indent=2))
     elif fmt == 'csv':
-        print(report.csv_text([row for r in reports
-                               for row in report.pass_rows(r)]))
+        output.emit(report.csv_text([row for r in reports
+                                     for row in report.pass_rows(r)]))
     else:
         for r in reports:
-            print(report.pass_text(r))
+            output.emit(report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
 
 
@@ -90,11 +92,11 @@ def _check_one(conf, backend, store, notifier, coordinator):
 def _emit(fmt, rows, text=report.table):
     """Print dicts as JSON, CSV, or ``text(rows)`` for a table."""
     if fmt == 'json':
-        print(json.dumps(rows, indent=2))
+        output.emit(json.dumps(rows, indent=2))
     elif fmt == 'csv':
-        print(report.csv_text(rows))
+        output.emit(report.csv_text(rows))
     else:
-        print(text(rows))
+        output.emit(text(rows))
 
 
 def _flush(conf, store, notifier):
@@ -116,7 +118,7 @@ def do_findings_list(conf):
     rows = store.findings(backend=args.backend, state=args.state,
                           kind=args.kind)
     if args.format == 'table':
-        print(report.findings_table(rows))
+        output.emit(report.findings_table(rows))
     else:
         _emit(args.format, [report.finding_dict(f) for f in rows])
     return 0
@@ -139,7 +141,7 @@ def do_findings_show(conf):
         limit=None)
     story = report.finding_story(finding, runs)
     if args.format == 'table':
-        print(report.story_text(story))
+        output.emit(report.story_text(story))
     else:
         _emit(args.format, [story] if args.format == 'csv' else story)
     return 0
@@ -171,9 +173,10 @@ def do_name_map(conf):
         with driver:
             rows = name_map.all_objects(
                 driver, inventory.CinderInventory(conf).view(
-                    backend.cinder_host))
+                    backend.cinder_host, backend.cinder_cluster))
     elif args.value:
-        rows = name_map.one_value(driver, args.value)
+        rows = name_map.one_value(driver, args.value,
+                                  inventory.CinderInventory(conf))
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
     _emit(args.format, rows)
@@ -193,11 +196,11 @@ class _EventPrinter(object):
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
         with self._lock:
-            print(json.dumps({'event_type': event_type,
-                              'publisher_id': publisher_id,
-                              'timestamp': metadata.get('timestamp'),
-                              'payload': payload}, sort_keys=True),
-                  flush=True)
+            output.emit(json.dumps({'event_type': event_type,
+                                    'publisher_id': publisher_id,
+                                    'timestamp': metadata.get('timestamp'),
+                                    'payload': payload}, sort_keys=True),
+                        flush=True)
             if self.left is not None:
                 self.left -= 1
                 if self.left <= 0:
@@ -271,11 +274,11 @@ def do_remediate(conf):
         coordinator.stop()
         notifier.close()
     if args.format == 'json':
-        print(json.dumps([report.outcome_dict(o) for o in outcomes],
-                         indent=2))
+        output.emit(json.dumps([report.outcome_dict(o) for o in outcomes],
+                               indent=2))
     else:
         for o in outcomes:
-            print(report.outcome_text(o))
+            output.emit(report.outcome_text(o))
     failed = any(o.error or any(r[0] == remediator.FAILED
                                 for _, r in o.results) for o in outcomes)
     return 1 if failed else 0
@@ -307,7 +310,7 @@ def do_findings_ignore(conf):
     store.check_current()
     store.ignore(args.id, args.reason, _until(args.until) if args.until
                  else None)
-    print('Finding %d is ignored%s: %s' % (
+    output.emit('Finding %d is ignored%s: %s' % (
         args.id, ' until %s' % args.until if args.until else '',
         args.reason))
     return 0
@@ -317,18 +320,18 @@ def do_findings_unignore(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     store.unignore(conf.category.id)
-    print('Finding %d is no longer ignored.' % conf.category.id)
+    output.emit('Finding %d is no longer ignored.' % conf.category.id)
     return 0
 
 
 def do_db_sync(conf):
     history.History.from_conf(conf).sync()
-    print('Database is at the latest revision.')
+    output.emit('Database is at the latest revision.')
     return 0
 
 
 def do_db_version(conf):
-    print(history.History.from_conf(conf).version() or 'empty')
+    output.emit(history.History.from_conf(conf).version() or 'empty')
     return 0
 
 
@@ -339,7 +342,8 @@ def do_db_purge(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     purged = store.purge(time.time() - days * 86400)
-    print('Purged %(runs)d runs and %(findings)d resolved findings.' % purged)
+    output.emit('Purged %(runs)d runs and %(findings)d resolved findings.'
+                % purged)
     return 0
 
 
@@ -469,7 +473,8 @@ def main(argv=None):
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
                             stdout_is_output=True)
     try:
-        return conf.category.func(conf)
+        with output.libraries_to_log():
+            return conf.category.func(conf)
     except exception.ReconcilerError as e:
         print('Error: %s' % e, file=sys.stderr)
         return 1

@@ -37,3 +37,5 @@ def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     if stdout_is_output:
         conf.set_override('use_stderr', True)
     logging.setup(conf, project)
+    from reconciler import log_masking
+    log_masking.install()

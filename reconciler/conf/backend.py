@@ -141,6 +141,15 @@ class BackendConf(object):
         """The ``host@backend`` Cinder records for this backend's volumes."""
         return '%s@%s' % (self.backend_host or self.conf.host, self.name)
 
+    @property
+    def cinder_cluster(self):
+        """``cluster@backend`` of a clustered backend (active/active), or
+        None: Cinder's volumes then carry the host of the member that made
+        them, and this cluster name.
+        """
+        cluster = (self.conf.cluster or '').strip()
+        return '%s@%s' % (cluster, self.name) if cluster else None
+
     def create_driver(self):
         return self.driver_cls(self)
 

@@ -10,6 +10,11 @@ with a message that names the cause and never a secret.
 import abc
 
 from reconciler import exception
+from reconciler import log_masking
+
+# Array clients log session keys and echo credentials; mask them wherever
+# the records go (see reconciler.log_masking).
+log_masking.protect_loggers()
 
 
 class ArrayDriver(abc.ABC):

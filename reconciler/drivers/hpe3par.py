@@ -17,7 +17,6 @@ out, with the counter reset first so the logout is really sent.
 import ast
 import json
 import logging as py_logging
-import re
 import time
 import types
 import typing
@@ -26,13 +25,14 @@ import warnings
 import ijson
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_utils import strutils
 import requests
 
 from reconciler.drivers import base
+from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler.drivers import tls
 from reconciler import exception
+from reconciler import log_masking
 from reconciler import model
 
 with warnings.catch_warnings():
@@ -48,24 +48,10 @@ with warnings.catch_warnings():
 LOG = logging.getLogger(__name__)
 
 
-class _NoSessionKeys(py_logging.Filter):
-    """Mask the session key the client logs within logout URLs."""
-
-    def filter(self, record):
-        message = record.getMessage()
-        if '/credentials/' in message:
-            record.msg = re.sub(r'/credentials/[^\s\'"]+', '/credentials/***',
-                                message)
-            record.args = ()
-        return True
-
-
 # The client logs session keys at DEBUG ("Session Key in ..."), so its DEBUG
 # never gets through; the logout URL holds the key and is logged by the
-# client on errors and by urllib3 at DEBUG, so it is masked there.
+# client on errors and by urllib3 at DEBUG: reconciler.log_masking masks it.
 py_logging.getLogger('hpe3parclient').setLevel(py_logging.INFO)
-for _name in ('hpe3parclient.http', 'urllib3.connectionpool'):
-    py_logging.getLogger(_name).addFilter(_NoSessionKeys())
 
 R = model.ResourceType
 C = model.ObjectClass
@@ -106,6 +92,11 @@ OPTS = [
                help="Cinder's SSH password; accepted, not used."),
     cfg.PortOpt('san_ssh_port', default=22,
                 help="Cinder's SSH port; accepted, not used."),
+    cfg.BoolOpt('unique_fqdn_network', default=True,
+                help="Cinder's option: false when compute nodes may share "
+                     'an FQDN, so that Cinder names 3PAR hosts after the '
+                     "connector's reversed IQN; the reconciler then ties an "
+                     'export to an attachment by initiator only.'),
     cfg.IntOpt('hpe3par_api_timeout', default=60, min=1,
                help='Seconds to wait for one WSAPI response (a reconciler '
                     'option; Cinder has none).'),
@@ -213,12 +204,14 @@ class HPE3PARDriver(base.ArrayDriver):
                 cl.logout()
                 return
             except Exception as e:
-                if cl.get_session_key() in (None, key):
-                    # The logout URL holds the session key: type only.
-                    LOG.warning('%s: logout failed (%s); the WSAPI session '
-                                'will expire on the array.', self._where(),
-                                type(e).__name__)
-                    return
+                failure = type(e).__name__
+                if cl.get_session_key() not in (None, key):
+                    continue
+            # Logged past the except block, so that no formatter appends
+            # the exception (its text holds the logout URL and the key).
+            LOG.warning('%s: logout failed (%s); the WSAPI session will '
+                        'expire on the array.', self._where(), failure)
+            return
 
     def _client_or_fail(self):
         if self._client is None:
@@ -242,7 +235,7 @@ class HPE3PARDriver(base.ArrayDriver):
         key = self._client and self._client.get_session_key()
         if key:
             text = text.replace(key, '***')
-        return strutils.mask_password(text)
+        return log_masking.mask(text)
 
     def _request(self, what, method, *args):
         """Call the client, turning every failure into an ArrayError.
@@ -265,7 +258,10 @@ class HPE3PARDriver(base.ArrayDriver):
                 '%s: %s refused: %s (session expired and re-login failed, '
                 'or the user lacks the browse role)'
                 % (self._where(), what, self._describe(e)))
-        except hpe_exc.SSLCertFailed:
+        except hpe_exc.SSLCertFailed as e:
+            if tls.protocol_mismatch(e):
+                raise exception.ArrayUnreachable(tls.mismatch_message(
+                    self._where(), 'hpe3par_api_url'))
             raise exception.ArrayUnreachable(
                 '%s: TLS certificate verification failed; set '
                 'driver_ssl_cert_path to the CA bundle that signed the '
@@ -537,10 +533,13 @@ class HPE3PARDriver(base.ArrayDriver):
         never made by Cinder, so it is foreign.
         """
         cls = volume.object_class if hostname else C.FOREIGN
+        initiators = self._initiators(host) if host else frozenset()
         return model.ArrayObject(
             R.EXPORT, '%s@%s' % (volume.name, hostname or '*'),
             volume.uuid, cls, pool=volume.pool, host=hostname,
-            initiators=self._initiators(host) if host else frozenset())
+            initiators=initiators, host_rule=hpe3par_hosts.host_rule(
+                hostname, initiators if host else None,
+                self.backend.unique_fqdn_network) if hostname else None)
 
     def _exports(self, vluns, hosts, volumes):
         """One export per (VV name, host name) pair of ``vluns``."""

@@ -22,6 +22,7 @@ re-raises every failure as "unsupported version" with the real error as its
 by itself on HTTP 401/403; its debug trace prints the password.
 """
 
+import functools
 import re
 import time
 
@@ -100,6 +101,21 @@ def _field(entity, key, what):
     except (KeyError, TypeError):
         raise exception.ArrayResponseError(
             'the LeftHand API returned %s without %r' % (what, key))
+
+
+def _serves(server, iqn, attachment):
+    """Whether Cinder's LeftHand driver used ``server`` for ``attachment``.
+
+    It looked the server up by the connector's full host name
+    (``getServerByName(connector['host'])``) and created it under that name
+    otherwise: ``compute-7.a.example`` and ``compute-7.b.example`` are two
+    servers. It never reused a server by IQN, so a name that differs rules
+    the attachment out, unless Cinder shows its initiator. Names compare
+    case-insensitively, as host names do.
+    """
+    if iqn and iqn in {i.lower() for i in attachment.initiators}:
+        return True
+    return (attachment.host_name or '').lower() == server.lower()
 
 
 class LeftHandDriver(base.ArrayDriver):
@@ -216,7 +232,10 @@ class LeftHandDriver(base.ArrayDriver):
         detail = http and 'HTTP %s%s: %s' % (
             status, ' %s' % http.get_code() if http.get_code() else '',
             _describe(http))
-        if first(requests.exceptions.SSLError, lh_exc.SSLCertFailed):
+        if tls.protocol_mismatch(exc):
+            cls, msg = exception.ArrayUnreachable, '%s while trying to %s' % (
+                tls.mismatch_message(where, 'hpelefthand_api_url'), action)
+        elif first(requests.exceptions.SSLError, lh_exc.SSLCertFailed):
             cls, msg = exception.ArrayUnreachable, (
                 'TLS certificate verification of %s failed while trying to '
                 '%s (%s); set driver_ssl_cert_path to the CA bundle that '
@@ -290,7 +309,9 @@ class LeftHandDriver(base.ArrayDriver):
         return model.ArrayObject(
             R.EXPORT, '%s@%s' % (volume.name, server), volume.uuid,
             volume.object_class, pool=self._cluster, host=server,
-            initiators=frozenset([iqn.lower()] if iqn else []))
+            initiators=frozenset([iqn.lower()] if iqn else []),
+            host_rule=functools.partial(_serves, server,
+                                        iqn.lower() if iqn else None))
 
     @staticmethod
     def _acl_servers(entity):

@@ -26,22 +26,24 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1.loading import adapter as ks_adapter_loading
 from oslo_log import log as logging
-from oslo_utils import strutils
 
 from reconciler import exception
+from reconciler import log_masking
 from reconciler import model
 
 LOG = logging.getLogger(__name__)
 
 # 3.14 shows group_snapshot_id on snapshots; 3.45 is Rocky, old enough for
-# every supported cloud.
+# every supported cloud. 3.61 (Wallaby) shows a volume's cluster_name, which
+# a clustered backend's re-checks need.
 MICROVERSION = '3.45'
+CLUSTER_MICROVERSION = '3.61'
 LISTING_ATTEMPTS = 3
 
 
 def _safe(error):
     """An exception's text without anything that looks like a secret."""
-    return strutils.mask_password('%s: %s' % (type(error).__name__, error))
+    return log_masking.mask('%s: %s' % (type(error).__name__, error))
 
 
 def _shared(value):
@@ -67,6 +69,7 @@ def _volume(item):
         migration_status=_shared(item.get('os-vol-mig-status-attr:migstat')),
         project_id=_shared(item.get('os-vol-tenant-attr:tenant_id')),
         attachments=attachments,
+        cluster_name=_shared(item.get('cluster_name')),
         created_at=item.get('created_at'),
         updated_at=item.get('updated_at'))
 
@@ -100,9 +103,13 @@ def load_client(conf):
         auth = ks_loading.load_auth_from_conf_options(conf, 'cinder')
         session = ks_loading.load_session_from_conf_options(
             conf, 'cinder', auth=auth)
+        # cluster_name shows from 3.61 (Wallaby): asked for only where a
+        # clustered backend needs it.
+        version = (CLUSTER_MICROVERSION if (conf.cluster or '').strip()
+                   else MICROVERSION)
         return _SessionClientLoader().load_from_conf_options(
             conf, 'cinder', session=session, auth=auth,
-            api_version=api_versions.APIVersion(MICROVERSION))
+            api_version=api_versions.APIVersion(version))
     except (ks_exc.ClientException, TypeError) as e:
         raise exception.ConfigError('[cinder] options: %s' % _safe(e))
 
@@ -218,29 +225,37 @@ class CinderInventory(object):
                 return
             marker = items[-1]['id']
 
-    def view(self, backend_host):
-        """Volumes and snapshots on ``backend_host`` (``host@backend``)."""
+    def view(self, backend_host, cluster=None):
+        """Volumes and snapshots on ``backend_host`` (``host@backend``).
+
+        With ``cluster`` (``cluster@backend`` of an active/active backend),
+        those of the cluster instead: each carries the host of the member
+        that created it. Cinder filters both by ``cluster_name`` (admins may
+        use any filter), snapshots through their volume.
+        """
         start = time.monotonic()
         requests = self.requests
+        scope = dict(cluster_name=cluster) if cluster else dict(
+            host=backend_host)
         try:
             with self._listing():
                 volumes = tuple(self._pages('/volumes/detail', 'volumes',
-                                            _volume, host=backend_host))
+                                            _volume, **scope))
                 # Filtered through the parent volume's host by Cinder; keep
                 # only those whose parent we listed, should it ever widen.
                 ids = {v.id for v in volumes}
                 snapshots = tuple(s for s in self._pages(
-                    '/snapshots/detail', 'snapshots', _snapshot,
-                    host=backend_host) if s.volume_id in ids)
+                    '/snapshots/detail', 'snapshots', _snapshot, **scope)
+                    if s.volume_id in ids)
         except (KeyError, TypeError) as e:
             raise exception.CinderError('Cinder listing malformed: %s'
                                         % _safe(e))
         LOG.debug('Cinder view of %s: %d volumes, %d snapshots',
-                  backend_host, len(volumes), len(snapshots))
+                  cluster or backend_host, len(volumes), len(snapshots))
         return model.CinderView(
             backend_host=backend_host, volumes=volumes, snapshots=snapshots,
             fetched_at=time.time(), seconds=time.monotonic() - start,
-            requests=self.requests - requests)
+            requests=self.requests - requests, cluster=cluster)
 
     # Point look-ups for re-checks: None means "no live row".
 

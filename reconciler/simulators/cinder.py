@@ -221,7 +221,8 @@ _VOLUME_COLUMNS = (
     'id', 'created_at', 'updated_at', 'deleted', 'user_id', 'project_id',
     'host', 'size', 'availability_zone', 'status', 'attach_status',
     'display_name', 'volume_type_id', '_name_id', 'migration_status',
-    'bootable', 'multiattach', 'replication_status', 'use_quota')
+    'bootable', 'multiattach', 'replication_status', 'use_quota',
+    'cluster_name')
 _ATTACHMENT_COLUMNS = (
     'id', 'created_at', 'updated_at', 'deleted', 'volume_id', 'attached_host',
     'instance_uuid', 'mountpoint', 'attach_time', 'attach_mode',
@@ -296,6 +297,7 @@ class CinderCloud:
             self._volume_type_id = db.execute(
                 "SELECT id FROM volume_types WHERE name='__DEFAULT__'"
             ).fetchone()[0]
+            self._insert_clusters(db)
             self._insert_volumes(db, self.scenario.volumes)
             self._insert_snapshots(db, self.scenario.snapshots)
         self.port = self._fixed_port or _free_port()
@@ -376,6 +378,16 @@ class CinderCloud:
         finally:
             db.close()
 
+    def _insert_clusters(self, db):
+        """A ``clusters`` row per clustered backend, as cinder-volume makes."""
+        stamp = _ts(_now())
+        _insert(db, 'clusters', (
+            'created_at', 'updated_at', 'deleted', 'name', 'binary',
+            'disabled', 'race_preventer', 'frozen'), sorted({
+                (stamp, stamp, 0, '%s@%s' % (b.cluster, b.group or b.name),
+                 'cinder-volume', 0, 0, 0)
+                for b in self.scenario.backends if b.cluster}))
+
     def _insert_volumes(self, db, volumes):
         backends = {b.name: b for b in self.scenario.backends}
         base = _now()
@@ -384,12 +396,14 @@ class CinderCloud:
             # Distinct created_at: the default sort (created_at desc) is
             # stable.
             stamp = _ts(base + datetime.timedelta(milliseconds=i))
-            host = backends[v.backend].cinder_host(v.pool)
+            backend = backends[v.backend]
+            host = backend.cinder_host(v.pool, v.member)
             rows.append((
                 v.id, stamp, stamp, 0, USER_ID, v.project, host, v.size,
                 'nova', v.status, 'attached' if v.attached_to else 'detached',
                 v.display_name, self._volume_type_id, v.name_id,
-                v.migration_status, 0, len(v.attached_to) > 1, 'disabled', 1))
+                v.migration_status, 0, len(v.attached_to) > 1, 'disabled', 1,
+                backend.cluster_name(v.pool)))
             attachments += [self._attachment_row(v.id, h, stamp)
                             for h in v.attached_to]
         _insert(db, 'volumes', _VOLUME_COLUMNS, rows)

@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.parse
 
+from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler import model
 from reconciler.simulators import scenario as scn
@@ -71,11 +72,6 @@ class Fault:
     delay: float = 0.0
     times: int | None = None
     payload: bytes = b''
-
-
-def safe_hostname(host):
-    """Cinder's 3PAR host name for a connector host: short name, 31 chars."""
-    return host.split('.')[0][:31]
 
 
 def iqn_of(host):
@@ -187,7 +183,8 @@ class HPE3PARSimulator(object):
 
     def add_host(self, cinder_host):
         """The array host of a Cinder attachment host; its name."""
-        name = self.host_names.get(cinder_host, safe_hostname(cinder_host))
+        name = self.host_names.get(
+            cinder_host, hpe3par_hosts.safe_hostname(cinder_host))
         if name not in self.hosts:
             fc = self.protocol == 'fc'
             self.hosts[name] = {

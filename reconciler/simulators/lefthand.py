@@ -148,6 +148,7 @@ class LeftHandSimulator:
         self.logouts = 0
         self.locked_out = False
         self._sessions = set()
+        self.issued = []              # every session key handed out
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
@@ -461,6 +462,7 @@ class LeftHandSimulator:
                          'Invalid user name or password.')
         key = secrets.token_hex(16)
         self._sessions.add(key)
+        self.issued.append(key)
         self.logins += 1
         return 201, {'authToken': key}, {
             'Location': '/lhos/credentials/%s' % key,

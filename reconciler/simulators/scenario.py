@@ -64,7 +64,10 @@ class Backend:
     """A cinder-volume backend; ``name`` is unique within the scenario.
 
     ``group`` is the backend's config group (the part after ``@`` in Cinder's
-    host string), when two hosts use the same group name.
+    host string), when two hosts use the same group name. ``cluster`` is
+    Cinder's ``[DEFAULT] cluster`` of an active/active backend: its volumes
+    then carry ``cluster_name`` and the host of the member that made them
+    (:attr:`Volume.member`, ``host`` by default).
     """
 
     name: str
@@ -72,13 +75,22 @@ class Backend:
     driver: str = 'fake'
     pools: list = dataclasses.field(default_factory=lambda: ['pool1'])
     group: str | None = None
+    cluster: str | None = None
 
     @property
     def backend_host(self):
         return '%s@%s' % (self.host, self.group or self.name)
 
-    def cinder_host(self, pool=None):
-        return '%s#%s' % (self.backend_host, pool or self.pools[0])
+    def cinder_host(self, pool=None, member=None):
+        return '%s@%s#%s' % (member or self.host, self.group or self.name,
+                             pool or self.pools[0])
+
+    def cluster_name(self, pool=None):
+        """Cinder's ``cluster@backend#pool`` of a volume, or None."""
+        if not self.cluster:
+            return None
+        return '%s@%s#%s' % (self.cluster, self.group or self.name,
+                             pool or self.pools[0])
 
 
 @dataclasses.dataclass
@@ -94,6 +106,7 @@ class Volume:
     migration_status: str | None = None
     display_name: str | None = None
     on_array: bool = True
+    member: str | None = None       # clustered backends: the member's host
 
     @property
     def key(self):

@@ -8,6 +8,7 @@ in-memory transport).
 
 import os
 
+from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler import model
 from reconciler.simulators import hpe3par as simulator
@@ -33,10 +34,11 @@ PLANTED = {
 }
 
 
-class HPE3PARPassTest(fixtures.DriverPassTestCase):
+class _HPE3PARPass(fixtures.DriverPassTestCase):
 
     BACKEND = BACKEND
     HOST = 'ctl'
+    HOST_NAMES = {}     # Cinder host -> 3PAR host name, if not Cinder's
 
     @classmethod
     def make_scenario(cls):
@@ -45,7 +47,7 @@ class HPE3PARPassTest(fixtures.DriverPassTestCase):
     def start_array(self):
         self.array = simulator.HPE3PARSimulator(
             self.scenario, BACKEND, password='s3cret-3par',
-            snap_cpg='SnapCPG').start()
+            snap_cpg='SnapCPG', host_names=self.HOST_NAMES).start()
         self.addCleanup(self.array.stop)
         # A group as copied from cinder.conf.
         return dict(
@@ -58,6 +60,9 @@ class HPE3PARPassTest(fixtures.DriverPassTestCase):
     def assertLoggedOut(self):
         self.assertEqual(self.array.logins, self.array.logouts)
         self.assertEqual({}, self.array.sessions)
+
+
+class HPE3PARPassTest(_HPE3PARPass):
 
     def test_remediation_unexports_and_quarantines(self):
         self.check_array_side_remediation()
@@ -114,3 +119,49 @@ class HPE3PARPassTest(fixtures.DriverPassTestCase):
         self.assertIn('wrong user name or password', failed.error)
         self.assertNotIn('not-the-password', failed.error)
         self.assertEqual({}, self.findings())
+
+
+LONG_HOST = 'compute-node-with-a-forty-char-name-0001.example.org'
+IQN_HOST = hpe3par_hosts.iqn_hostname(simulator.iqn_of('compute-3'))
+
+
+class HPE3PARHostNamingPassTest(_HPE3PARPass):
+    """Cinder's 3PAR host naming rules, through the whole pass.
+
+    Three attached volumes are exported to hosts Cinder's driver would use
+    but not named after the compute node's first label: cut at 31
+    characters, named after the reversed IQN (unique_fqdn_network =
+    false), and a host an administrator made that holds the IQN.
+    """
+
+    @classmethod
+    def make_scenario(cls):
+        scenario = super().make_scenario()
+        scenario.volumes.extend(
+            scn.Volume(id=uid(name), backend=BACKEND, status='in-use',
+                       attached_to=[host])
+            for name, host in (('long-host', LONG_HOST),
+                               ('iqn-host', 'compute-3'),
+                               ('reused-host', 'compute-4')))
+        return scenario
+
+    HOST_NAMES = {'compute-3': IQN_HOST, 'compute-4': 'esx-rack3-17'}
+
+    def test_exports_of_cinder_named_hosts_are_never_orphans(self):
+        not_compared = 'export of attached volume to iSCSI initiators'
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual(PLANTED, {c.identity for c in report.candidates})
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        # The 31-character host matches; the other two hold an IQN Cinder's
+        # API never shows: not compared.
+        self.assertEqual(2, report.skipped[not_compared])
+        self.values.load_raw_values(group=BACKEND,
+                                    unique_fqdn_network='false')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        # FQDNs are not unique: no host of an iSCSI attachment is told by
+        # its name (ssd's, the long host's and the two others).
+        self.assertEqual(4, report.skipped[not_compared])
+        self.assertLoggedOut()

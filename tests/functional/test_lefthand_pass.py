@@ -30,6 +30,10 @@ SCENARIO = {
         {'id': 'moved', 'backend': BACKEND, 'name_id': 'moved-new',
          'status': 'in-use', 'attached_to': ['compute-2.example.org']},
         {'id': 'idle', 'backend': BACKEND},
+        # Two hosts with one first label: LeftHand servers are named after
+        # the full host name, so the export to the other one is an orphan.
+        {'id': 'twin', 'backend': BACKEND, 'status': 'in-use',
+         'attached_to': ['compute-7.a.example']},
         {'id': 'lost', 'backend': BACKEND, 'on_array': False},
         {'id': 'being-created', 'backend': BACKEND, 'status': 'creating',
          'on_array': False},
@@ -44,6 +48,8 @@ SCENARIO = {
          'parent': 'idle'},
         {'backend': BACKEND, 'kind': 'export', 'uuid': 'idle',
          'host': 'compute-9.example.org'},
+        {'backend': BACKEND, 'kind': 'export', 'uuid': 'twin',
+         'host': 'compute-7.b.example'},
         {'backend': BACKEND, 'kind': 'volume', 'uuid': 'handed-back',
          'class': 'unmanaged'},
         {'backend': BACKEND, 'kind': 'snapshot', 'parent': 'db',
@@ -58,6 +64,8 @@ PLANTED = {
     (K.CINDER_ONLY, R.VOLUME, uid('lost')),
     (K.ORPHAN_EXPORT, R.EXPORT,
      'volume-%s@compute-9.example.org' % uid('idle')),
+    (K.ORPHAN_EXPORT, R.EXPORT,
+     'volume-%s@compute-7.b.example' % uid('twin')),
     (K.FOREIGN, R.VOLUME, 'backup-lun-7'),
 }
 
@@ -96,9 +104,9 @@ class LeftHandPassTest(_LeftHandPassTest):
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         self.assertEqual(PLANTED, {c.identity for c in report.candidates})
         self.assertEqual(PLANTED, set(self.findings()))
-        # db, moved, idle; db-snap and the two group snapshot members; the
-        # exports to compute-1 and compute-2.
-        self.assertEqual({'volume': 3, 'snapshot': 3, 'export': 2},
+        # db, moved, idle, twin; db-snap and the two group snapshot
+        # members; the exports to compute-1, compute-2 and compute-7.a.
+        self.assertEqual({'volume': 4, 'snapshot': 3, 'export': 3},
                          report.consistent)
         self.assertEqual({'volume creating': 1, 'unmanaged volume': 1,
                           'replica snapshot': 1}, report.skipped)

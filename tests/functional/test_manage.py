@@ -5,6 +5,7 @@ import json
 import fixtures
 from oslotest import base
 
+from reconciler.simulators import lefthand
 from reconciler.simulators import scenario as scn
 from tests.functional import fixtures as local_fixtures
 
@@ -89,3 +90,47 @@ class ManageTest(base.BaseTestCase):
         result = self.demo.manage('check', '--backend', 'nope', check=False)
         self.assertEqual(1, result.returncode)
         self.assertIn('nope', result.stderr)
+
+
+LEFTHAND_CONF = """
+[DEFAULT]
+host = demo-host
+enabled_backends = lh1
+
+[lh1]
+volume_driver = cinder.volume.drivers.hpe.hpe_lefthand_iscsi.\
+HPELeftHandISCSIDriver
+hpelefthand_api_url = {lh_url}
+hpelefthand_username = lh-user
+hpelefthand_password = lh-password
+hpelefthand_clustername = {lh_cluster}
+
+[oslo_messaging_notifications]
+driver = noop
+"""
+
+
+class LibraryOutputTest(base.BaseTestCase):
+    """What client libraries print never reaches a command's output."""
+
+    def test_json_parses_after_the_lefthand_client_logs_in_again(self):
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        demo = self.useFixture(local_fixtures.DemoCloud(
+            LEFTHAND_CONF, lh_url='http://127.0.0.1:9', lh_cluster='x'))
+        sim = lefthand.LeftHandSimulator.from_scenario(
+            demo.scenario, 'lh1', username='lh-user',
+            password='lh-password').start()
+        self.addCleanup(sim.stop)
+        demo.write_conf(lh_url=sim.url,
+                        lh_cluster=demo.scenario.backend('lh1').pools[0])
+        demo.manage('db', 'sync')
+        # The session expires mid-listing: the client prints
+        # "_do_reauth called" and logs in again.
+        sim.faults.append(lefthand.Fault('expire', r'GET /lhos/volumes/',
+                                         after=1))
+        result = demo.manage('check', '--format', 'json', check=False)
+        self.assertEqual(2, sim.logins, result.stderr)
+        [report] = json.loads(result.stdout)
+        self.assertEqual(('lh1', 'ok'), (report['backend'],
+                                         report['status']))
+        self.assertIn('_do_reauth called', result.stderr)

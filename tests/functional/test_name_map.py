@@ -62,6 +62,25 @@ class NameMapTest(base.BaseTestCase):
         [row] = self.name_map('3par1', 'not-cinder')
         self.assertEqual(('foreign', None), (row['class'], row['cinder_id']))
 
+    def test_migrated_volume_maps_to_its_name_id(self):
+        # The array object of a migrated volume is named after name_id.
+        migrated = self.demo.scenario.volume(scn.uid('3par-migrated'))
+        volume, snapshot = self.name_map('3par1', migrated.id)
+        self.assertEqual(hpe3par_names.volume_name(migrated.name_id),
+                         volume['array_name'])
+        self.assertIn('migrated', volume['note'])
+        self.assertIn(migrated.name_id, volume['note'])
+        self.assertEqual(hpe3par_names.snapshot_name(migrated.id),
+                         snapshot['array_name'])
+        # Its name_id names the same object, and says whose it is.
+        [volume, _] = self.name_map('3par1', migrated.name_id)
+        self.assertEqual(hpe3par_names.volume_name(migrated.name_id),
+                         volume['array_name'])
+        self.assertIn(migrated.id, volume['note'])
+        # The table says it too.
+        table = self.demo.manage('name-map', '3par1', migrated.id).stdout
+        self.assertIn('migrated: named after name_id', table)
+
     def test_all_lists_every_cinder_object_with_its_ld(self):
         rows = {r['cinder_id']: r for r in self.name_map('nec1', '--all')}
         names = nec_names.LDNames()

@@ -231,6 +231,31 @@ class CompareTest(base.BaseTestCase):
         # Arrays that name hosts after Cinder's compare the names.
         self.assertTrue(engine.export_orphaned(iscsi, aexp('a', 'cmp2')))
 
+    def test_driver_host_rule_decides_the_match(self):
+        # A driver that models Cinder's host naming answers per attachment;
+        # one True ties the export, a None among Falses leaves it unknown.
+        answers = {'cmp1': False, 'cmp2': None, 'cmp3': True}
+
+        def exp(initiators=('iqn.2010-10.org:cmp9',)):
+            return dataclasses.replace(
+                aexp('a', 'array-host', initiators),
+                host_rule=lambda att: answers[att.host_name])
+        self.assertTrue(engine.export_orphaned(vol('a'), exp()))
+        for hosts, orphaned in ((['cmp1'], True), (['cmp1', 'cmp2'], None),
+                                (['cmp2', 'cmp3'], False)):
+            v = vol('a', 'in-use', attached=hosts)
+            self.assertIs(orphaned, engine.export_orphaned(v, exp()))
+        # Unknown and held by iSCSI names only: set aside, not a suspect;
+        # with an FC WWN a re-check reads the attachment's and decides.
+        v = vol('a', 'in-use', attached=['cmp2'])
+        c = engine.compare(*views([v], objects=[avol('a'), exp()]))
+        self.assertEqual([], found(c))
+        self.assertEqual(1, c.skipped[
+            'export of attached volume to iSCSI initiators'])
+        c = engine.compare(*views([v], objects=[avol('a'),
+                                                exp(['10000000c9aabb01'])]))
+        self.assertEqual(1, len(c.suspects))
+
     def test_hostless_iscsi_export_of_attached_volume_is_not_rechecked(self):
         # No look-up can decide it (Cinder never shows an iSCSI attachment's
         # initiator), so compare sets it aside instead of making a suspect
@@ -333,6 +358,24 @@ class ConfirmTest(base.BaseTestCase):
         # a: deleted; b: deleting; c: moved to another backend; d: migrated
         # and its new object exists; e: still missing.
         self.assertEqual([uid('e')], self.confirm(listed, now, array))
+
+    def test_cinder_only_volume_of_another_cluster_member(self):
+        # Active/active: the row carries the host of the member that made
+        # it; it is on this backend when its cluster is ours.
+        cluster = 'cl@be1'
+        listed = views([vol('a'), vol('b'), vol('c')])
+        now = FakeCinder([
+            dataclasses.replace(vol('a', host='other@be1#p'),
+                                cluster_name=cluster + '#p'),
+            dataclasses.replace(vol('b', host='other@be1#p'),
+                                cluster_name='cl2@be1#p'),
+            vol('c')])
+        suspects = engine.compare(*listed).suspects
+        self.assertEqual(sorted([uid('a'), uid('c')]), sorted(
+            c.resource_id for c in engine.confirm(
+                suspects, now, FakeArray([]), HOST, cluster)))
+        self.assertEqual([uid('c')], self.confirm(listed, now,
+                                                  FakeArray([])))
 
     def test_cinder_only_snapshot_recheck(self):
         listed = views([vol('a')], [snap('s1', 'a'), snap('s2', 'a'),

@@ -226,7 +226,7 @@ class _Cinder(object):
         self.lookups = []
         self.elsewhere = set()
 
-    def view(self, host):
+    def view(self, host, cluster=None):
         volume = model.CinderVolume(uid('a'), None, host + '#p', 'available')
         return model.CinderView(host, (volume,), (), 0.0)
 
@@ -250,7 +250,7 @@ class _PassTestCase(base.BaseTestCase):
         conf = types.SimpleNamespace(
             host='ctl', reconciler=types.SimpleNamespace(notify_kinds=list(K)))
         self.backend = backend = types.SimpleNamespace(
-            name='be1', cinder_host='ctl@be1',
+            name='be1', cinder_host='ctl@be1', cinder_cluster=None,
             create_driver=lambda: self.array,
             reconciler_max_shrink_percent=50,
             reconciler_max_suspect_percent=100, reconciler_sightings=2,

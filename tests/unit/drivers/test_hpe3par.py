@@ -14,6 +14,7 @@ from oslotest import base
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.drivers import hpe3par
+from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler import engine
 from reconciler import exception
@@ -226,17 +227,81 @@ class EngineTest(HPE3PARTestCase):
         # The migrated volume (named after name_id), its snapshot, the
         # group members and the volume in OtherCPG raised nothing.
 
-    def test_renamed_host_without_initiators_is_the_limit(self):
-        # iSCSI: Cinder's API never shows the connector's IQN, so a host
-        # an admin renamed on the array can only be matched by name.
+    def comparison(self, scn, **options):
+        return engine.compare(cinder_view(scn), self.listing(**options))
+
+    def assertNotCompared(self, comparison, export):
+        self.assertNotIn(export, {s.candidate.resource_id
+                                  for s in comparison.suspects})
+        self.assertEqual(1, comparison.skipped[
+            'export of attached volume to iSCSI initiators'])
+
+    def test_host_name_cut_at_31_characters(self):
+        # Cinder cuts at the first dot or at 31 characters, whichever first.
+        scn = scenario()
+        long_host = 'compute-node-with-a-forty-char-name-0001'
+        self.assertEqual(40, len(long_host))
+        scn.volume(SSD).attached_to = [long_host + '.example.org']
+        self.start(scn, host_names={})
+        comparison = self.comparison(scn)
+        self.assertIn(long_host[:31], self.sim.hosts)
+        self.assertEqual(1, comparison.consistent[R.EXPORT])
+        self.assertEqual(
+            {names.volume_name(PLAIN) + '@compute-9'},
+            {s.candidate.resource_id for s in comparison.suspects
+             if s.candidate.kind == K.ORPHAN_EXPORT})
+
+    def test_host_named_after_the_reversed_iqn(self):
+        # unique_fqdn_network = false: Cinder names the host after the
+        # connector's IQN, which its API never shows: not compared.
+        host = hpe3par_hosts.iqn_hostname(simulator.iqn_of('compute-1'))
+        self.start(host_names={'compute-1': host})
+        comparison = self.comparison(scenario(), unique_fqdn_network=False)
+        self.assertNotCompared(comparison,
+                               names.volume_name(SSD) + '@' + host)
+        # Once the IQN is known, the rule ties the host to the attachment.
+        export = [o for o in self.listing(unique_fqdn_network=False).objects
+                  if o.host == host][0]
+        attachment = model.CinderAttachment(
+            'compute-1', initiators=frozenset([simulator.iqn_of(
+                'compute-1')]))
+        self.assertTrue(export.host_rule(attachment))
+
+    def test_host_that_held_the_initiator_is_reused(self):
+        # Cinder reuses a 3PAR host that holds the initiator, whatever its
+        # name. iSCSI: the IQN is not shown, so it is not compared.
         self.start()
-        got = self.suspects(self.listing())
+        self.assertNotCompared(self.comparison(scenario()),
+                               names.volume_name(SSD) + '@ADMIN-NAMED-HOST')
+        # FC: the WWNs are, and the re-check ties the export to them.
+        self.start(protocol='fc')
+        view = self.listing()
+        [export] = [o for o in view.objects if o.host == 'ADMIN-NAMED-HOST']
+        wwn = simulator.wwn_of('compute-1').lower()
+        attached = model.CinderVolume(
+            SSD, None, 'h@b#SSD', 'in-use', attachments=(
+                model.CinderAttachment('compute-1',
+                                       initiators=frozenset([wwn])),))
+        self.assertIs(False, engine.export_orphaned(attached, export))
+
+    def test_export_to_another_host_is_still_an_orphan(self):
+        # FC: an attached volume also mapped to a host that holds none of
+        # its attachment's WWNs and is not named after it.
+        self.start(protocol='fc', host_names={})
+        self.sim.add_vlun(names.volume_name(SSD),
+                          self.sim.add_host('compute-7.example.org'))
+        view = self.listing()
+        export = [o for o in view.objects if o.host == 'compute-7'][0]
+        wwn = simulator.wwn_of('compute-1').lower()
+        attached = model.CinderVolume(
+            SSD, None, 'h@b#SSD', 'in-use', attachments=(
+                model.CinderAttachment('compute-1',
+                                       initiators=frozenset([wwn])),))
+        self.assertIs(True, engine.export_orphaned(attached, export))
+        # The listing (no WWNs yet) makes it a suspect for that re-check.
         self.assertIn((K.ORPHAN_EXPORT, R.EXPORT,
-                       names.volume_name(SSD) + '@ADMIN-NAMED-HOST'), got)
-        self.start(host_names={})
-        got = self.suspects(self.listing())
-        self.assertNotIn((K.ORPHAN_EXPORT, R.EXPORT,
-                          names.volume_name(SSD) + '@compute-1'), got)
+                       names.volume_name(SSD) + '@compute-7'),
+                      self.suspects(view))
 
 
 class LookupTest(HPE3PARTestCase):
@@ -445,6 +510,16 @@ class ConfigTest(HPE3PARTestCase):
         self.assertEqual(
             48, self.driver(hpe3par_snapshot_expiration='48')
             .snapshot_expiration)
+
+    def test_https_url_to_plain_http_is_a_protocol_mismatch(self):
+        # The client reports any TLS failure as a certificate problem.
+        self.start()
+        url = self.sim.url.replace('http://', 'https://')
+        e = self.assertRaises(exception.ArrayUnreachable, self.listing,
+                              hpe3par_api_url=url)
+        self.assertIn('protocol mismatch', str(e))
+        self.assertIn('hpe3par_api_url', str(e))
+        self.assertNotIn('certificate', str(e))
 
     def test_tls_verification_reaches_the_client(self):
         self.start()

@@ -3,6 +3,7 @@
 Every test talks HTTP to a LeftHandSimulator on 127.0.0.1; nothing is mocked.
 """
 
+import dataclasses
 import datetime
 import logging
 import os
@@ -267,6 +268,26 @@ class ListingTest(LeftHandTestCase):
             (K.FOREIGN, R.VOLUME, 'scratch-lun'),
             (K.FOREIGN, R.SNAPSHOT, 'nightly')}, got)
 
+    def test_servers_are_told_apart_by_their_full_name(self):
+        # Cinder named the server after the connector's full host name.
+        self.sim.grant('volume-%s' % V1, 'compute-7.b.example')
+        exports = {o.host: o for o in self.listing().objects
+                   if o.kind == R.EXPORT and o.uuid == V1}
+        attached = model.CinderVolume(
+            V1, None, 'h@lh1#' + CLUSTER, 'in-use', attachments=(
+                model.CinderAttachment('compute-7.a.example'),
+                model.CinderAttachment(HOST1.upper())))
+        self.assertIs(True, engine.export_orphaned(
+            attached, exports['compute-7.b.example']))
+        self.assertIs(False, engine.export_orphaned(attached,
+                                                    exports[HOST1]))
+        # Where Cinder shows the initiator, it ties the server too.
+        by_iqn = dataclasses.replace(attached, attachments=(
+            model.CinderAttachment('elsewhere', initiators=frozenset(
+                [scn.initiator('compute-7.b.example')])),))
+        self.assertIs(False, engine.export_orphaned(
+            by_iqn, exports['compute-7.b.example']))
+
 
 class LookUpTest(LeftHandTestCase):
 
@@ -518,6 +539,16 @@ class TLSTest(LeftHandTestCase):
                       str(e))
         self.assertIn('driver_ssl_cert_path', str(e))
         self.assertEqual(0, self.sim.logins)
+
+    def test_https_url_to_plain_http_is_a_protocol_mismatch(self):
+        plain = self.start(sim_lefthand.LeftHandSimulator.from_scenario(
+            self.scenario, 'lh1', username=USER, password=PASSWORD))
+        e = self.assertRaises(
+            exception.ArrayUnreachable, self.listing,
+            url=plain.url.replace('http://', 'https://'))
+        self.assertIn('protocol mismatch', str(e))
+        self.assertIn('while trying to log in', str(e))
+        self.assertNotIn('certificate', str(e))
 
     def test_ca_bundle(self):
         view = self.listing(driver_ssl_cert_path=self.cert)
