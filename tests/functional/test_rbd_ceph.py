@@ -185,7 +185,7 @@ class CephTestCase(fixtures.DriverPassTestCase):
         self.values.load_raw_values(group=BACKEND,
                                     reconciler_rbd_command='rbd')
 
-    def assert_exact(self, report, deferred=False):
+    def assert_exact(self, report, deferred=False, in_flight=0):
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         self.assertIsInstance(self.driver_client,
                               rbd_client.CLIClient if self.CLI
@@ -205,6 +205,8 @@ class CephTestCase(fixtures.DriverPassTestCase):
                    'volume creating': 1, 'volume error_deleting': 1}
         if deferred:    # the three trash entries
             skipped['temporary volume'] += 3
+        # librbd's own trash entries
+        skipped['temporary volume'] += in_flight
         self.assertEqual(skipped, report.skipped)
         # v0..v7, the migrated image under its name_id, and (without
         # deferred deletion) the trashed image of the error_deleting one
@@ -276,6 +278,22 @@ class CephPassTest(CephTestCase):
         self.ceph.stop_monitor()
         self.addCleanup(self.ceph.start_monitor)
         self.assert_fails_cleanly("couldn't connect|timed out")
+
+    def test_migration_under_way(self):
+        """``rbd migration prepare`` of v4 in place: the source waits in
+        the trash (source MIGRATION) beside the new v4. The command line
+        shows a temporary entry; Ceph 16.2's binding cannot decode it.
+        """
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        ioctx = self.ceph.ioctx(POOL)
+        api = self.ceph.rbd.RBD()
+        api.migration_prepare(ioctx, volume('v4'), ioctx, volume('v4'))
+        self.addCleanup(api.migration_abort, ioctx, volume('v4'))
+        if self.CLI:
+            self.assert_exact(self.run_pass(), in_flight=1)
+        else:
+            self.assert_fails_cleanly(
+                r'rbd trash_list: malformed entry \(IndexError')
 
 
 class CephCLIPassTest(CephPassTest):
