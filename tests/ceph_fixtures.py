@@ -103,8 +103,10 @@ def bindings_path():
     os.makedirs(directory, exist_ok=True)
     for path in found.values():
         link = os.path.join(directory, os.path.basename(path))
-        if not os.path.lexists(link):
+        try:
             os.symlink(path, link)
+        except FileExistsError:     # an earlier run's, or another worker's
+            pass
     return directory, None
 
 
@@ -385,12 +387,9 @@ class CinderRBD(object):
             for snap in list(i.list_snaps()):
                 if snap['name'].startswith('backup.'):
                     i.remove_snap(snap['name'])
-            if any(s['name'].endswith('.clone_snap')
-                   for s in i.list_snaps()):
-                clone_snap = True
-            else:
-                clone_snap = False
-        if clone_snap:
+            has_clones = any(s['name'].endswith('.clone_snap')
+                             for s in i.list_snaps())
+        if has_clones:
             self.rbd.RBD().rename(self.ioctx, name, name + '.deleted')
             return
         try:
