@@ -185,8 +185,8 @@ class BindingClient(object):
         except (self.rados.Error, self.rbd.Error) as e:
             raise exception.ArrayError('rbd %s: %s' % (what, e))
         except (IndexError, KeyError, TypeError, ValueError) as e:
-            # The binding's own decoding: Pacific's trash_list cannot name
-            # a MIGRATION entry's source (IndexError).
+            # The binding's own decoding: Ceph 16.2's trash_list raises
+            # IndexError while a migration's source is in the trash.
             raise _malformed(what, e)
 
     def _image(self, name, fn, snapshot=None):
