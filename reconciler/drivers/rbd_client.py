@@ -189,10 +189,10 @@ class BindingClient(object):
             # IndexError while a migration's source is in the trash.
             raise _malformed(what, e)
 
-    def _image(self, name, fn, snapshot=None):
+    def _image(self, name, fn):
         """``fn(image)`` on the opened image; None if there is none."""
         def run():
-            with self.rbd.Image(self.ioctx, name, snapshot=snapshot,
+            with self.rbd.Image(self.ioctx, name,
                                 read_only=True) as image:
                 return fn(image)
         return self._call(name, run)
@@ -234,9 +234,9 @@ class BindingClient(object):
         return bool(self._image(image, any_clone))
 
     def trash(self):
-        return [(e['id'], e['name'], e['source']) for e in self._call(
-            'trash_list', lambda: list(self.rbd.RBD().trash_list(
-                self.ioctx))) or ()]
+        return self._call('trash_list', lambda: [
+            (e['id'], e['name'], e['source'])
+            for e in self.rbd.RBD().trash_list(self.ioctx)]) or []
 
     def close(self):
         self.ioctx.close()
