@@ -5,7 +5,11 @@
 #   and `security` of the packaged unit, sudo for `visudo -c` of its rule;
 # - lvm2 and tgt for the LVM driver's tests on a loop device and a tgtd;
 # - the servers the tests start for themselves on 127.0.0.1
-#   (tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB.
+#   (tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB;
+# - a Ceph monitor and OSD, the rbd command and Debian's rados/rbd Python
+#   bindings for the RBD driver's tests on a real cluster
+#   (tests/ceph_fixtures.py; the bindings are built for Debian's Python,
+#   which must be the project's: 3.11 on bookworm).
 #   Their own system services are kept stopped.
 set -euo pipefail
 
@@ -15,7 +19,8 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v visudo >/dev/null || missing+=(sudo)
 command -v lvs >/dev/null || missing+=(lvm2)
 command -v tgtd >/dev/null || missing+=(tgt)
-for p in redis-server rabbitmq-server postgresql mariadb-server; do
+for p in redis-server rabbitmq-server postgresql mariadb-server \
+        ceph-mon ceph-osd ceph-common python3-rados python3-rbd; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
         || missing+=("$p")
 done

@@ -12,7 +12,9 @@ Read as the configured Ceph user through the ``rbd`` binding or command line
   and ``volume-<id>.backup.*`` images: Ceph backup driver copies (replica).
 * Trash entries: images Cinder could not remove at once. With
   ``enable_deferred_deletion`` Cinder purges them (temporary); without, no one
-  does, and a Cinder-named one is compared like a volume.
+  does, and a Cinder-named one is compared like a volume. Entries librbd
+  itself keeps while a removal, migration or mirroring is under way
+  (source other than USER) are temporary.
 
 RBD has no per-host exports.
 """
@@ -44,6 +46,14 @@ OPTS = [
     cfg.StrOpt('rbd_secret_uuid',
                help="Cinder's libvirt secret UUID; accepted so Cinder's "
                     'group works unchanged, not used for listing.'),
+    cfg.IntOpt('rados_connect_timeout', default=-1,
+               help="Cinder's option: seconds to wait for the monitors "
+                    '(connecting, client_mount_timeout) and for each '
+                    'monitor or OSD operation (rados_mon_op_timeout, '
+                    'rados_osd_op_timeout), through the binding and the '
+                    'command line alike. Below 1 (Cinder\'s default -1, '
+                    "librados' own unbounded waits): "
+                    'reconciler_command_timeout. Never more than that.'),
     cfg.BoolOpt('enable_deferred_deletion', default=False,
                 help='Whether Cinder purges its trashed images itself; '
                      'without it a trashed Cinder image is a leak.'),
@@ -58,6 +68,9 @@ OPTS = [
 _DELETED = '.deleted'
 _CLONE_SNAP = '.clone_snap'
 _BACKUP_SNAP = re.compile(r'^backup\.[a-z0-9\-]+?\.snap\..+$')
+# Trash entries someone moved there (rbd trash mv, Cinder's trash_move);
+# librbd's own are removals (REMOVING), migrations and mirroring under way.
+_TRASHED_BY_USER = ('USER', 'USER_PARENT')
 
 
 class RBDDriver(base.ArrayDriver):
@@ -123,12 +136,12 @@ class RBDDriver(base.ArrayDriver):
 
     # -- objects ------------------------------------------------------------
 
-    def _image(self, name, size, snaps):
+    def _image(self, name, size):
         """An image object; a .deleted parent is judged by its children."""
         uuid = self.names.uuid(self.deleted_re, name)
         if uuid is None:
             _kind, cls, uuid = self.decode_name(name)
-        elif any(self.client.has_children(name, snap) for snap in snaps):
+        elif self.client.has_children(name):
             cls = C.TEMPORARY
         else:
             cls = C.CINDER
@@ -143,11 +156,15 @@ class RBDDriver(base.ArrayDriver):
 
     def _trash(self):
         objects = []
-        for trash_id, name in self.client.trash():
+        for trash_id, name, source in self.client.trash():
             uuid = self._parent_key(name)
-            cls = C.FOREIGN if uuid is None else (
-                C.TEMPORARY if self.backend.enable_deferred_deletion
-                else C.CINDER)
+            if source not in _TRASHED_BY_USER:
+                cls = C.TEMPORARY       # a removal or migration under way
+            elif uuid is None:
+                cls = C.FOREIGN
+            else:
+                cls = (C.TEMPORARY if self.backend.enable_deferred_deletion
+                       else C.CINDER)
             objects.append(model.ArrayObject(
                 R.VOLUME, _trash_name(name, trash_id), uuid, cls,
                 pool=self.pool))
@@ -156,7 +173,7 @@ class RBDDriver(base.ArrayDriver):
     def list_objects(self):
         start = time.monotonic()
         images, snaps = self.client.listing()
-        objects = [self._image(name, size, snaps.get(name, ()))
+        objects = [self._image(name, size)
                    for name, size in sorted(images.items())]
         objects += [self._snapshot(image, snap, size)
                     for image, by_name in sorted(snaps.items())
@@ -172,10 +189,7 @@ class RBDDriver(base.ArrayDriver):
         size = self.client.image_size(image)
         if size is None:
             return None
-        snaps = ()
-        if self.deleted_re.match(image):
-            snaps = self.client.snapshots(image) or ()
-        return self._image(image, size, snaps)
+        return self._image(image, size)
 
     def _find_snapshot(self, image, snap):
         snaps = self.client.snapshots(image) or {}

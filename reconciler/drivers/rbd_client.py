@@ -14,6 +14,20 @@ from reconciler.drivers import command
 from reconciler import exception
 
 _NOT_FOUND = '(2) No such file or directory'
+# librados' waits, each bounded by ceph_timeout(): for the monitors at
+# connect, and for every monitor and OSD operation after. Cinder sets the
+# same three from rados_connect_timeout.
+_TIMEOUTS = ('client_mount_timeout', 'rados_mon_op_timeout',
+             'rados_osd_op_timeout')
+
+
+def ceph_timeout(backend):
+    """Seconds librados may wait for one answer: ``rados_connect_timeout``
+    when set (>= 1), never more than ``reconciler_command_timeout``.
+    """
+    limit = backend.reconciler_command_timeout
+    asked = backend.rados_connect_timeout
+    return min(asked, limit) if asked >= 1 else limit
 
 
 def _malformed(what, error):
@@ -50,6 +64,13 @@ def _listed(value, what):
     return value
 
 
+def _summary(stderr):
+    """One line of why: rbd's own ``rbd: ...`` lines, not librados' log."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    own = [line for line in lines if line.startswith('rbd:')]
+    return '; '.join(own or lines[-1:])[-500:]
+
+
 class CLIClient(object):
     """``rbd ... --format json``, one command per question."""
 
@@ -62,13 +83,22 @@ class CLIClient(object):
             argv += ['--id', backend.rbd_user]
         if backend.rbd_ceph_conf:
             argv += ['--conf', backend.rbd_ceph_conf]
+        timeout = str(ceph_timeout(backend))
+        for option in _TIMEOUTS:
+            argv += ['--' + option.replace('_', '-'), timeout]
         self.argv = argv
         self.requests = 0
 
     def _rbd(self, *args, expect=list):
         self.requests += 1
-        out = command.run(self.argv + list(args) + ['--format', 'json'],
-                          timeout=self.backend.reconciler_command_timeout)
+        try:
+            out = command.run(self.argv + list(args) + ['--format', 'json'],
+                              timeout=self.backend.reconciler_command_timeout)
+        except command.CommandFailed as e:
+            raise command.CommandFailed(
+                'rbd exited with status %s: %s' % (e.exit_code,
+                                                   _summary(e.stderr)),
+                e.exit_code, e.stderr)
         try:
             data = json.loads(out)
         except ValueError as e:
@@ -123,15 +153,28 @@ class CLIClient(object):
         except (KeyError, TypeError) as e:
             raise _malformed('snap ls %s' % self._spec(image), e)
 
-    def has_children(self, image, snap):
-        """Clones of ``image@snap``, those in the trash included."""
-        return bool(self._rbd('children', '--all', self._spec(image, snap)))
+    def has_children(self, image):
+        """Whether a clone (one in the trash too) depends on any snapshot
+        of ``image``, in any namespace: a snapshot removed while a format 2
+        clone needs it lives on in the trash namespace.
+        """
+        spec = self._spec(image)
+        try:
+            ids = [str(s['id']) for s in self._or_none(
+                'snap', 'ls', '--all', spec) or ()]
+        except (KeyError, TypeError) as e:
+            raise _malformed('snap ls --all %s' % spec, e)
+        return any(self._rbd('children', '--all', '--snap-id', snap_id, spec)
+                   for snap_id in ids)
 
     def trash(self):
+        """``[(id, name, source)]`` of every trash entry."""
         try:
-            return [(_text(e['id'], 'trash id'), _text(e['name'], 'name'))
+            return [(_text(e['id'], 'trash id'), _text(e['name'], 'name'),
+                     _text(e['source'], 'trash source'))
                     for e in _entries(self._rbd('trash', 'ls', '--all',
-                                                self.pool), 'entries')]
+                                                '--long', self.pool),
+                                      'entries')]
         except (KeyError, TypeError) as e:
             raise _malformed('trash ls %s' % self.pool, e)
 
@@ -145,13 +188,13 @@ class BindingClient(object):
     def __init__(self, backend, rados, rbd):
         self.rados, self.rbd = rados, rbd
         self.requests = 0
-        timeout = backend.reconciler_command_timeout
+        timeout = ceph_timeout(backend)
         try:
             self.client = rados.Rados(rados_id=backend.rbd_user,
                                       clustername=backend.rbd_cluster_name,
                                       conffile=backend.rbd_ceph_conf or '')
             # Bound every operation, not only the connection.
-            for option in ('rados_osd_op_timeout', 'rados_mon_op_timeout'):
+            for option in _TIMEOUTS:
                 self.client.conf_set(option, str(timeout))
             self.client.connect(timeout=timeout)
         except rados.Error as e:
@@ -173,21 +216,33 @@ class BindingClient(object):
             return None
         except (self.rados.Error, self.rbd.Error) as e:
             raise exception.ArrayError('rbd %s: %s' % (what, e))
+        except (IndexError, KeyError, TypeError, ValueError) as e:
+            # The binding's own decoding: Ceph 16.2's trash_list raises
+            # IndexError while a migration's source is in the trash.
+            raise _malformed(what, e)
 
-    def _image(self, name, fn, snapshot=None):
+    def _image(self, name, fn):
         """``fn(image)`` on the opened image; None if there is none."""
         def run():
-            with self.rbd.Image(self.ioctx, name, snapshot=snapshot,
+            with self.rbd.Image(self.ioctx, name,
                                 read_only=True) as image:
                 return fn(image)
         return self._call(name, run)
+
+    def _user_snaps(self, image):
+        """``{snap: size}`` as the CLI lists them: ``list_snaps`` also
+        yields other namespaces' (trash, group, mirror), UUID-named.
+        """
+        user = getattr(self.rbd, 'RBD_SNAP_NAMESPACE_TYPE_USER', 0)
+        return {s['name']: s['size'] for s in image.list_snaps()
+                if s.get('namespace', user) == user}
 
     def listing(self):
         images, snaps = {}, {}
         for name in _listed(self._call('list', lambda: self.rbd.RBD().list(
                 self.ioctx)), 'list'):
-            found = self._image(name, lambda i: (i.size(), {
-                s['name']: s['size'] for s in i.list_snaps()}))
+            found = self._image(name, lambda i: (i.size(),
+                                                 self._user_snaps(i)))
             if found is not None:       # removed since the list: not there
                 images[name], by_name = found
                 if by_name:
@@ -198,17 +253,22 @@ class BindingClient(object):
         return self._image(image, lambda i: i.size())
 
     def snapshots(self, image):
-        return self._image(image, lambda i: {
-            s['name']: s['size'] for s in i.list_snaps()})
+        return self._image(image, self._user_snaps)
 
-    def has_children(self, image, snap):
-        return bool(self._image(image, lambda i: list(i.list_children2()),
-                                snapshot=snap))
+    def has_children(self, image):
+        """As :meth:`CLIClient.has_children`."""
+        def any_clone(i):
+            for snap in list(i.list_snaps()):
+                i.set_snap_by_id(snap['id'])
+                if list(i.list_children2()):
+                    return True
+            return False
+        return bool(self._image(image, any_clone))
 
     def trash(self):
-        return [(e['id'], e['name']) for e in _listed(self._call(
-            'trash_list', lambda: list(self.rbd.RBD().trash_list(
-                self.ioctx))), 'trash_list')]
+        return _listed(self._call('trash_list', lambda: [
+            (e['id'], e['name'], e['source'])
+            for e in self.rbd.RBD().trash_list(self.ioctx)]), 'trash_list')
 
     def close(self):
         self.ioctx.close()

@@ -3,7 +3,8 @@
 The RBD driver's tests point ``reconciler_rbd_command`` at a small script
 that calls :func:`main`. It answers the read-only subcommands the driver
 uses (``ls -l``, ``info``, ``snap ls``, ``children --all``, ``trash ls``)
-with JSON shaped like Ceph's (Reef) ``--format json`` output, from a cluster
+with JSON shaped like the ``--format json`` output of Ceph 16.2 (checked
+against a real cluster in tests/functional/test_rbd_ceph.py), from a cluster
 file the test writes (:class:`Cluster`), re-read on every call so a test can
 change the cluster between a listing and a re-check. Every call's argv is
 appended to the file's ``log``. ``fault`` injects a failure into every call
@@ -40,10 +41,10 @@ class Cluster(object):
     def snap(self, image, snap):
         self.data['images'][image]['snaps'][snap] = []
 
-    def trash(self, name):
+    def trash(self, name, source='USER'):
         self.data['trash'].append(
             {'id': scn.uid('trash:' + name).replace('-', '')[:12],
-             'name': name})
+             'name': name, 'source': source})
 
     def remove(self, name):
         del self.data['images'][name]
@@ -140,7 +141,12 @@ def _answer(data, args):
                  'protected': 'true', 'timestamp': 'Sun Nov 22 10:00:00 2026'}
                 for n, snap in enumerate(sorted(img['snaps']), 1)]
     if command == 'children':
-        _name, img, snap = image_of(words[1])
+        if '--snap-id' in args:
+            snap_id = int(args[args.index('--snap-id') + 1])
+            _name, img, _snap = image_of(words[2])
+            snap = dict(enumerate(sorted(img['snaps']), 1)).get(snap_id)
+        else:
+            _name, img, snap = image_of(words[1])
         if snap not in img['snaps']:
             raise _Error('rbd: error setting snapshot context: (2) No such '
                          'file or directory')
@@ -148,7 +154,10 @@ def _answer(data, args):
                  'id': images[child]['id'], 'trash': False}
                 for child in img['snaps'][snap] if child in images]
     if command == 'trash ls':
-        return data['trash']
+        return [dict(e, source=e.get('source', 'USER'),
+                     deleted_at='Sun Nov 22 10:00:00 2026',
+                     status='expired at Sun Nov 22 10:00:00 2026')
+                for e in data['trash']]
     raise _Error('rbd: unknown command %r' % command, code=1)
 
 
@@ -161,7 +170,9 @@ def main(state_path, argv=None):
     for arg in argv:
         if skip:
             skip = False
-        elif arg in ('--cluster', '--id', '--conf', '--format'):
+        elif arg in ('--cluster', '--id', '--conf', '--format',
+                     '--client-mount-timeout', '--rados-mon-op-timeout',
+                     '--rados-osd-op-timeout'):
             skip = True
         else:
             args.append(arg)

@@ -116,8 +116,9 @@ class RbdPassTest(fixtures.DriverPassTestCase):
                          dead[0].array_name)
         commands = self.commands()
         self.assertEqual('--cluster ceph --id cinder --conf '
-                         '/etc/ceph/ceph.conf ls -l volumes --format json',
-                         commands[0])
+                         '/etc/ceph/ceph.conf --client-mount-timeout 120 '
+                         '--rados-mon-op-timeout 120 --rados-osd-op-timeout '
+                         '120 ls -l volumes --format json', commands[0])
         # re-checks are point look-ups, never a second listing
         self.assertEqual(1, sum(' ls -l ' in c for c in commands))
         self.assertIn('info volumes/%s --format json' % volume('leak'),

@@ -66,12 +66,13 @@ def fake_binding(data):
     class Rados(object):
         def __init__(self, rados_id, clustername, conffile):
             self.args = (rados_id, clustername, conffile)
+            self.conf = {}
 
         def conf_set(self, option, value):
-            pass
+            self.conf[option] = value
 
         def connect(self, timeout):
-            pass
+            self.conf['connect(timeout)'] = timeout
 
         def open_ioctx(self, pool):
             if pool != data['pool']:
@@ -104,12 +105,28 @@ def fake_binding(data):
             return self.image['size']
 
         def list_snaps(self):
-            return iter({'id': n, 'name': s, 'size': self.image['size']}
-                        for n, s in enumerate(sorted(self.image['snaps'])))
+            # Ceph 16.2's shape; other namespaces' snapshots are UUID-named.
+            snaps = [{'id': n, 'name': s, 'size': self.image['size'],
+                      'namespace': 0}
+                     for n, s in enumerate(sorted(self.image['snaps']), 1)]
+            snaps += [{'id': 100 + n, 'name': s, 'size': self.image['size'],
+                       'namespace': 2, 'trash': {'original_name': 'x'}}
+                      for n, s in enumerate(sorted(self.trashed))]
+            return iter(snaps)
+
+        def set_snap_by_id(self, snap_id):
+            snaps = dict(enumerate(sorted(self.image['snaps']), 1))
+            snaps.update(enumerate(sorted(self.trashed), 100))
+            self.snapshot = snaps[snap_id]
+
+        @property
+        def trashed(self):
+            return self.image.get('trashed', {})
 
         def list_children2(self):
+            children = dict(self.image['snaps'], **self.trashed)
             return [{'pool': data['pool'], 'image': c}
-                    for c in self.image['snaps'][self.snapshot]]
+                    for c in children[self.snapshot]]
 
     rados.Rados = Rados
     rbd.RBD, rbd.Image = RBD, Image
@@ -141,11 +158,18 @@ class RbdTestCase(base.BaseTestCase):
         self.addCleanup(driver.close)
         return driver
 
-    def binding_driver(self):
+    def use_modules(self, **modules):
+        """Stand-in modules in the import system's own dict: Debian's real
+        bindings may be imported already (tests/ceph_fixtures.py).
+        """
+        patcher = mock.patch.dict(sys.modules, modules)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def binding_driver(self, **options):
         rados, rbd = fake_binding(self.cluster.data)
-        self.useFixture(fixtures.MonkeyPatch('sys.modules', dict(
-            sys.modules, rados=rados, rbd=rbd)))
-        driver = self.driver()
+        self.use_modules(rados=rados, rbd=rbd)
+        driver = self.driver(**options)
         self.assertIsInstance(driver.client, rbd_client.BindingClient)
         return driver
 
@@ -213,11 +237,67 @@ class ClassifyTest(RbdTestCase):
             self.assertIsNone(driver.find_snapshot(uid('s'), uid('nothing')))
 
     def test_cli_without_binding_is_the_default(self):
-        self.useFixture(fixtures.MonkeyPatch('sys.modules', dict(
-            sys.modules, rados=None, rbd=None)))
+        self.use_modules(rados=None, rbd=None)
         driver = self.driver()
         self.assertIsInstance(driver.client, rbd_client.CLIClient)
-        self.assertEqual(['rbd', '--cluster', 'ceph'], driver.client.argv)
+        self.assertEqual(['rbd', '--cluster', 'ceph',
+                          '--client-mount-timeout', '120',
+                          '--rados-mon-op-timeout', '120',
+                          '--rados-osd-op-timeout', '120'],
+                         driver.client.argv)
+
+    def test_rados_connect_timeout_bounds_every_wait(self):
+        # Cinder's option sets all three of librados' waits, never above
+        # the command timeout; below 1 (Cinder's -1) that timeout instead.
+        for value, expected in (('5', 5), ('-1', 120), ('0', 120),
+                                ('600', 120)):
+            cli = self.driver(reconciler_rbd_command=self.script,
+                              rados_connect_timeout=value).client
+            self.assertEqual(
+                [str(expected)] * 3,
+                [cli.argv[cli.argv.index(o) + 1] for o in (
+                    '--client-mount-timeout', '--rados-mon-op-timeout',
+                    '--rados-osd-op-timeout')], value)
+            binding = self.binding_driver(rados_connect_timeout=value)
+            self.assertEqual({'client_mount_timeout': str(expected),
+                              'rados_mon_op_timeout': str(expected),
+                              'rados_osd_op_timeout': str(expected),
+                              'connect(timeout)': expected},
+                             binding.client.client.conf, value)
+
+    def test_binding_lists_user_snapshots_only(self):
+        # A removed snapshot a format 2 clone still needs: the binding
+        # yields it (trash namespace, a UUID for a name), the CLI does not;
+        # it still keeps its .deleted image from being a leak.
+        self.cluster.data['images'][vol('old') + '.deleted'].update(
+            trashed={'2f1c1fd4-5bbb-4f1f-a1b4-2c3ee1d7f1f7': [vol('c')]})
+        driver = self.binding_driver()
+        names = {o.name: o.object_class
+                 for o in driver.list_objects().objects}
+        self.assertEqual(C.TEMPORARY, names[vol('old') + '.deleted'])
+        self.assertNotIn('2f1c1fd4', ' '.join(names))
+
+    def test_trash_of_a_removal_or_migration_is_temporary(self):
+        self.cluster.trash(vol('moving'), source='MIGRATION')
+        self.cluster.trash(vol('going'), source='REMOVING')
+        self.cluster.save(self.state)
+        for driver in (self.driver(reconciler_rbd_command=self.script),
+                       self.binding_driver()):
+            got = {o.uuid: o.object_class
+                   for o in driver.list_objects().objects
+                   if ' (trash ' in o.name}
+            self.assertEqual({uid('t'): C.CINDER, uid('moving'): C.TEMPORARY,
+                              uid('going'): C.TEMPORARY}, got)
+
+    def test_binding_decoding_errors_are_malformed_answers(self):
+        # Ceph 16.2's trash_list raises IndexError on a MIGRATION entry.
+        driver = self.binding_driver()
+        with mock.patch.object(driver.client.rbd.RBD, 'trash_list',
+                               side_effect=IndexError('list index out of '
+                                                      'range')):
+            e = self.assertRaises(exception.ArrayResponseError,
+                                  driver.list_objects)
+        self.assertIn('rbd trash_list: malformed entry (IndexError', str(e))
 
     def test_binding_errors_are_array_errors(self):
         driver = self.binding_driver()
@@ -228,8 +308,7 @@ class ClassifyTest(RbdTestCase):
 
     def test_unreachable_pool(self):
         rados, rbd = fake_binding(self.cluster.data)
-        self.useFixture(fixtures.MonkeyPatch('sys.modules', dict(
-            sys.modules, rados=rados, rbd=rbd)))
+        self.use_modules(rados=rados, rbd=rbd)
         e = self.assertRaises(exception.ArrayUnreachable, self.driver,
                               rbd_pool='images')
         self.assertIn('pool images', str(e))
