@@ -11,9 +11,10 @@ from oslo_log import log as logging
 from reconciler.conf import cinder
 from reconciler.conf import coordination
 from reconciler.conf import default
+from reconciler.conf import host_scan
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder, coordination)
+_MODULES = (default, reconciler, cinder, coordination, host_scan)
 
 
 def register(conf):

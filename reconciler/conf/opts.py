@@ -4,9 +4,11 @@ from reconciler.conf import backend
 from reconciler.conf import cinder
 from reconciler.conf import coordination
 from reconciler.conf import default
+from reconciler.conf import host_scan
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder, coordination, backend)
+_MODULES = (default, reconciler, cinder, coordination, backend,
+            host_scan)
 
 
 def list_opts():
