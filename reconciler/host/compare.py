@@ -129,7 +129,7 @@ class _Judge(object):
             vid = self.volume_of(k.target)
             if vid:
                 found.setdefault('volume_id', vid)
-            for a in self.here.get(k, ()) + self.elsewhere.get(k, ()):
+            for a in self.here.get(k, []) + self.elsewhere.get(k, []):
                 found.setdefault('volume_id', a.volume_id)
                 found.setdefault('attachment_id', a.attachment_id)
                 if a.instance_id:
