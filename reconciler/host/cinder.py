@@ -139,6 +139,12 @@ class HostCinderInventory(cinder_inventory.CinderInventory):
         try:
             volumes = {v.id: v for v in self._pages(
                 '/volumes/detail', 'volumes', cinder_inventory._volume)}
+            if any(v.attachments for v in volumes.values()) and not any(
+                    a.host_name for v in volumes.values()
+                    for a in v.attachments):
+                raise exception.CinderError(
+                    'Cinder shows no attachment host names: the [cinder] '
+                    'credentials lack the admin role')
             raw = self._attachment_pages()
             attachments = tuple(self._attachment(item, volumes)
                                 for item in raw)
