@@ -119,7 +119,8 @@ class _Judge(object):
             if vid in self.transitional:
                 return 'volume %s' % self.volumes[vid][0]
             if vid is None and self.local_busy:
-                return 'local volume operation (%s)' % self.local_busy[0]
+                return ('local volume operation (%s)'
+                        % ', '.join(self.local_busy))
         return None
 
     def mapping(self, keys):
