@@ -18,8 +18,10 @@ def main(argv=None):
     conf = cfg.CONF
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
     try:
-        if not backend_conf.enabled(conf):
-            raise exception.ConfigError('[DEFAULT] enabled_backends is empty')
+        # A compute node runs the host unit alone.
+        if not backend_conf.enabled(conf) and not conf.host_scan.enabled:
+            raise exception.ConfigError('[DEFAULT] enabled_backends is empty '
+                                        'and [host_scan] is not enabled')
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

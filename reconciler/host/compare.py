@@ -83,8 +83,10 @@ class _Judge(object):
             if mine:
                 for k in a.targets:
                     self.here[k].append(a)
-                if (a.protocol == 'unreadable'
-                        or (a.protocol in self.protocols and not a.targets)):
+                # No readable targets (a legacy attach stores no
+                # connection_info): any unreferenced device may be its own.
+                if not a.targets and (a.protocol in (None, 'unreadable')
+                                      or a.protocol in self.protocols):
                     self.blind = True
             elif settled:
                 for k in a.targets:

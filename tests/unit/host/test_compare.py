@@ -274,6 +274,16 @@ class CompareTest(base.BaseTestCase):
         owned = compare.Ownership(prefixes=('iqn.2010-10.org.openstack:',))
         self.assertEqual([], [f for f in self.found(ownership=owned)
                               if f[0] == 'leftover_device'])
+        # A legacy attachment: no connection_info stored at all.
+        self.attachments[-1] = attachment(1, None)
+        self.assertEqual([], [f for f in self.found(ownership=owned)
+                              if f[0] == 'leftover_device'])
+        self.assertEqual(1, self.result.skipped[
+            'attachment here without readable connection_info'])
+        # An RBD attachment has no host device: it holds nothing.
+        self.attachments[-1] = attachment(1, {'driver_volume_type': 'rbd'})
+        self.assertEqual([('leftover_device', 'device', WWID[0])],
+                         self.found(ownership=owned))
 
     def test_nvme_leftover_namespace_and_stale_controller(self):
         local = 'nqn.2014-08.org.nvmexpress:uuid:local'
