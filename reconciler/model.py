@@ -21,6 +21,12 @@ class FindingKind(enum.StrEnum):
     MISSING_DEVICE = 'missing_device'    # attached here, no device
 
 
+HOST_KINDS = frozenset((
+    FindingKind.LEFTOVER_DEVICE, FindingKind.FAULTY_MAP,
+    FindingKind.FAULTY_ATTACHED, FindingKind.STALE_SESSION,
+    FindingKind.MISSING_DEVICE))
+
+
 class ResourceType(enum.StrEnum):
     VOLUME = 'volume'
     SNAPSHOT = 'snapshot'
