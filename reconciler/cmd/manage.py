@@ -1,9 +1,13 @@
 """``cinder-reconciler-manage``: database, one-shot checks and reports.
 
     cinder-reconciler-manage db sync|version
-    cinder-reconciler-manage check [--backend NAME] [--format table|json]
+    cinder-reconciler-manage check [--backend NAME | --host]
+                                   [--format table|json]
     cinder-reconciler-manage findings list [--state S] [--backend B]
-                                           [--kind K] [--format table|json]
+                                           [--host [H]] [--kind K]
+                                           [--format table|json]
+    cinder-reconciler-manage host-map (/dev/sdX | dm-N | WWID | VOLUME_UUID)
+                                      [--format table|json]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all)
                                       [--format table|json]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
@@ -22,6 +26,8 @@ from reconciler.conf import backend as backend_conf
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.host import report as host_report
+from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
 from reconciler import manager
 from reconciler import model
@@ -31,7 +37,11 @@ from reconciler import notifier as notifier_mod
 
 def do_check(conf):
     backends = backend_conf.enabled(conf)
-    if conf.category.backend:
+    run_host = conf.category.host_scope or (
+        conf.host_scan.enabled and not conf.category.backend)
+    if conf.category.host_scope:
+        backends = []
+    elif conf.category.backend:
         backends = [b for b in backends if b.name == conf.category.backend]
         if not backends:
             raise exception.ConfigError('backend %s is not in '
@@ -46,6 +56,10 @@ def do_check(conf):
     try:
         reports = [_check_one(conf, b, store, notifier, coordinator)
                    for b in backends]
+        if run_host:
+            from reconciler.host import manager as host_manager
+            reports.append(host_manager.HostReconciler(
+                conf, store, notifier).run_pass())
     finally:
         coordinator.stop()
         notifier.close()
@@ -53,7 +67,8 @@ def do_check(conf):
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
     else:
         for r in reports:
-            print(report.pass_text(r))
+            print(host_report.pass_text(r) if scope.host_of(r.backend)
+                  else report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
 
 
@@ -71,7 +86,11 @@ def do_findings_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    rows = store.findings(backend=args.backend, state=args.state,
+    backend = args.backend
+    if args.host_scope is not None:
+        backend = scope.name(args.host_scope
+                             or conf.host_scan.connector_host)
+    rows = store.findings(backend=backend, state=args.state,
                           kind=args.kind)
     if args.format == 'json':
         print(json.dumps([report.finding_dict(f) for f in rows], indent=2))
@@ -107,6 +126,24 @@ def do_name_map(conf):
     else:
         print(report.table(rows))
     return 0
+
+
+def do_host_map(conf):
+    """This host's devices for a volume, or the volume of a device."""
+    from reconciler.host import device_map
+    from reconciler.host import manager as host_manager
+    reconciler = host_manager.HostReconciler(conf, None, None)
+    host_view = reconciler.scan()
+    cinder_view = reconciler.inventory_factory(conf).host_view(
+        reconciler.host)
+    rows = device_map.rows(host_view, cinder_view)
+    if conf.category.value != 'all':
+        rows = device_map.lookup(rows, conf.category.value)
+    if conf.category.format == 'json':
+        print(json.dumps(rows, indent=2))
+    else:
+        print(report.table(rows))
+    return 0 if rows else 2
 
 
 class _EventPrinter(object):
@@ -181,7 +218,12 @@ def add_command_parsers(subparsers):
 
     check = subparsers.add_parser(
         'check', help='Run one pass now and print what it found.')
-    check.add_argument('--backend', help='Only this backend group.')
+    only = check.add_mutually_exclusive_group()
+    only.add_argument('--backend', help='Only this backend group.')
+    # dest: conf.category.host would clash with [DEFAULT] host.
+    only.add_argument('--host', action='store_true', dest='host_scope',
+                      help="Only this host's devices against Cinder's "
+                           'attachments ([host_scan]).')
     _add_format(check)
     check.set_defaults(func=do_check)
 
@@ -191,6 +233,9 @@ def add_command_parsers(subparsers):
     listing.add_argument('--state',
                          choices=[s.value for s in model.FindingState])
     listing.add_argument('--backend')
+    listing.add_argument('--host', nargs='?', const='', dest='host_scope',
+                         help="A host's findings (default: this host's "
+                              '[host_scan] connector_host).')
     listing.add_argument('--kind',
                          choices=[k.value for k in model.FindingKind])
     _add_format(listing)
@@ -206,6 +251,14 @@ def add_command_parsers(subparsers):
                             "with its array name and whether it exists.")
     _add_format(names)
     names.set_defaults(func=do_name_map)
+
+    host_map = subparsers.add_parser(
+        'host-map', help="Map this host's block devices to Cinder volumes, "
+                         'attachments and instances, and back.')
+    host_map.add_argument('value', help='/dev/sdX, dm-N, /dev/mapper/NAME, '
+                                        'a WWID, a volume UUID, or "all".')
+    _add_format(host_map)
+    host_map.set_defaults(func=do_host_map)
 
     listen = subparsers.add_parser(
         'listen', help="Print the daemon's notifications as JSON lines.")

@@ -14,7 +14,6 @@ import fixtures
 from oslotest import base
 
 from reconciler import history
-from reconciler.host import runner as runner_mod
 from tests.functional import fixtures as local_fixtures
 from tests.unit.host import fixtures as host_fixtures
 from tests.unit.host import test_compare as tc
@@ -42,14 +41,8 @@ owned_targets = iqn.2010-10.org.openstack:
 driver = log
 """
 
-# The recorded commands, found first on the daemon's PATH. processutils
-# runs them through the root helper unless the daemon already runs as root.
-_COMMAND = """#!/bin/sh
-case "$*" in
-{cases}
-*) echo "not allowed: $0 $*" >&2; exit 99 ;;
-esac
-"""
+# processutils runs the commands through the root helper unless the daemon
+# already runs as root; either way the recorded ones come first on PATH.
 _HELPER = """#!/bin/sh
 exec "$@"
 """
@@ -66,16 +59,7 @@ class HostDaemonTest(base.BaseTestCase):
         self.host.add_disk('sdb', '3:0:0:1', tc.WWID[0],
                            iscsi=(tc.P1, tc.LVM_IQN % tc.VOL[0], 1))
         tmp = self.useFixture(fixtures.TempDir()).path
-        bin_dir = os.path.join(tmp, 'bin')
-        os.mkdir(bin_dir)
-        for argv in runner_mod.COMMANDS:
-            code, out = self.host.runner(*argv)
-            path = os.path.join(tmp, '_'.join(argv))
-            with open(path, 'w') as f:
-                f.write(out)
-            self._script(os.path.join(bin_dir, argv[0]), _COMMAND.format(
-                cases='"%s") cat %s; exit %d ;;'
-                % (' '.join(argv[1:]), path, code)))
+        bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
         helper = os.path.join(tmp, 'root-helper')
         self._script(helper, _HELPER)
         self.useFixture(fixtures.EnvironmentVariable(

@@ -8,6 +8,8 @@ laid-out host root, so the pass runs its production path end to end.
 
 import json
 import os
+import subprocess
+import sys
 import types
 
 import fixtures
@@ -199,3 +201,105 @@ class HostPassTest(testtools.TestCase):
         self.assertEqual(
             1, report.skipped['local volume operation (attaching, '
                               'downloading)'])
+
+
+class HostCommandsTest(HostPassTest):
+    """``check --host``, ``findings list --host`` and ``host-map``."""
+
+    def manage(self, *args):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        conf = os.path.join(tmp, 'r.conf')
+        with open(conf, 'w') as f:
+            f.write(_CLI_CONF.format(
+                endpoint=self.cloud.endpoint, token=cinder_sim.ADMIN_TOKEN,
+                database=self.conf.database.connection,
+                root=self.host.root, lock_path=self.conf.host_scan.lock_path))
+        bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
+        env = dict(os.environ, PATH=bin_dir + os.pathsep
+                   + os.environ['PATH'])
+        return subprocess.run(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
+             'import main; sys.exit(main())', '--config-file', conf]
+            + list(args), capture_output=True, text=True, env=env)
+
+    def test_check_host_then_findings_list(self):
+        self.host_with_devices()
+        self.assertEqual(0, self.manage('db', 'sync').returncode)
+        done = self.manage('check', '--host')
+        self.assertEqual(0, done.returncode, done.stderr)
+        self.assertIn('Host compute-1 (host:compute-1): run 1 ok',
+                      done.stdout)
+        self.assertIn('leftover devices: 1', done.stdout)
+        self.assertIn('attached without a device: 1', done.stdout)
+        self.assertIn('sessions without devices: 1', done.stdout)
+        listed = self.manage('findings', 'list', '--host', '--format',
+                             'json')
+        self.assertEqual(0, listed.returncode, listed.stderr)
+        rows = json.loads(listed.stdout)
+        self.assertEqual(
+            {('leftover_device', V['detached']),
+             ('missing_device', V['missing']),
+             ('stale_session', V['idle'])},
+            {(r['kind'], r['cinder_id']) for r in rows})
+        self.assertEqual({'host:compute-1'}, {r['backend'] for r in rows})
+        self.assertNotIn('s3cr3t', listed.stdout + done.stdout)
+
+    def test_host_map_both_ways(self):
+        self.host_with_devices()
+        self.host.add_disk('sdf', '4:0:0:1', tc.WWID[1],
+                           iscsi=(tc.P2, IQN % V['multi'], 1))
+        self.host.add_map('dm-3', 'mpathc', tc.WWID[1], ['sdc', 'sdf'])
+        by_device = self.manage('host-map', '/dev/sdb', '--format', 'json')
+        self.assertEqual(0, by_device.returncode, by_device.stderr)
+        [row] = json.loads(by_device.stdout)
+        self.assertEqual(
+            ('/dev/sdb', V['here'], self.att['here'],
+             cinder_sim.instance_uuid(V['here'], HOST), 'yes'),
+            (row['device'], row['volume_id'], row['attachment_id'],
+             row['instance_id'], row['attached_here']))
+        [row] = json.loads(self.manage('host-map', 'dm-3', '--format',
+                                       'json').stdout)
+        self.assertEqual((tc.WWID[1], V['multi']),
+                         (row['wwid'], row['volume_id']))
+        by_wwid = json.loads(self.manage('host-map', tc.WWID[1], '--format',
+                                         'json').stdout)
+        self.assertEqual({'/dev/dm-3 (mpathc)', '/dev/sdc', '/dev/sdf'},
+                         {r['device'] for r in by_wwid})
+        by_volume = json.loads(self.manage('host-map', V['multi'],
+                                           '--format', 'json').stdout)
+        self.assertEqual({'/dev/dm-3 (mpathc)', '/dev/sdc', '/dev/sdf'},
+                         {r['device'] for r in by_volume})
+        [missing] = json.loads(self.manage('host-map', V['missing'],
+                                           '--format', 'json').stdout)
+        self.assertEqual((None, 'no device', self.att['missing']),
+                         (missing['device'], missing['type'],
+                          missing['attachment_id']))
+        table = self.manage('host-map', 'sdb')
+        self.assertIn(V['here'], table.stdout)
+        self.assertEqual(2, self.manage('host-map', 'sdz').returncode)
+
+
+_CLI_CONF = """
+[DEFAULT]
+host = ctl
+
+[cinder]
+auth_type = admin_token
+endpoint = {endpoint}
+token = {token}
+page_size = 2
+
+[database]
+connection = {database}
+
+[oslo_messaging_notifications]
+driver = log
+
+[host_scan]
+connector_host = compute-1
+root_prefix = {root}
+lock_path = {lock_path}
+sightings = 1
+grace_period = 0
+owned_targets = iqn.2010-10.org.openstack:
+"""

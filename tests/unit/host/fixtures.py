@@ -236,6 +236,27 @@ class HostRoot(fixtures.Fixture):
                             'HostID': '1', 'Subsystems': self.subsystems}],
                           indent=2)
 
+    def install_commands(self, directory):
+        """multipathd, iscsiadm and nvme scripts answering as ``runner``.
+
+        For the production runner in a process of its own: put
+        ``directory`` first on its PATH. The outputs are those of now.
+        """
+        os.makedirs(directory, exist_ok=True)
+        for argv in runner_mod.COMMANDS:
+            code, out = self.runner(*argv)
+            recorded = os.path.join(directory, '%s.out' % argv[0])
+            with open(recorded, 'w') as f:
+                f.write(out)
+            script = os.path.join(directory, argv[0])
+            with open(script, 'w') as f:
+                f.write('#!/bin/sh\n'
+                        'if [ "$*" = "%s" ]; then cat %s; exit %d; fi\n'
+                        'echo "not allowed: $0 $*" >&2; exit 99\n'
+                        % (' '.join(argv[1:]), recorded, code))
+            os.chmod(script, 0o755)
+        return directory
+
     def runner(self, *argv):
         self.calls.append(argv)
         if argv in self.outputs:
