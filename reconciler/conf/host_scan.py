@@ -56,9 +56,9 @@ OPTS = [
                default='sudo cinder-reconciler-rootwrap '
                        '/etc/cinder-reconciler/rootwrap.conf',
                help='Prefix of the read-only scan commands (multipathd, '
-                    'iscsiadm, nvme), as Nova and Cinder run os-brick\'s '
-                    'commands. The shipped rootwrap.d/host.filters allow '
-                    'exactly these.'),
+                    'dmsetup, iscsiadm, nvme), as Nova and Cinder run '
+                    "os-brick's commands. The shipped "
+                    'rootwrap.d/host.filters allow exactly these.'),
     cfg.IntOpt('command_timeout', default=60, min=1,
                help='Seconds a scan command may take before the pass fails.'),
     cfg.StrOpt('lock_path',

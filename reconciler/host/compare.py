@@ -196,7 +196,10 @@ def compare(host_view, cinder, ownership=Ownership(),
                      wwid=m.wwid, paths_faulty='%d/%d' % (
                          sum(p.faulty for p in m.paths), len(m.paths)),
                      holders=m.holders, mounts=m.mounts,
-                     in_use='yes' if m.holders or m.mounts else '')
+                     open_count='' if m.open_count is None
+                     else str(m.open_count),
+                     in_use='yes' if m.holders or m.mounts or m.open_count
+                     else '')
         if keys & judge.here.keys():
             if keys & judge.protected:
                 skipped['attachment in progress'] += 1

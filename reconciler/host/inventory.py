@@ -229,6 +229,7 @@ class HostInventory(object):
                                                         list):
             raise exception.InventoryError('%s: no "maps" list'
                                            % ' '.join(argv))
+        opened = self._open_counts() if body['maps'] else {}
         maps = []
         try:
             for m in body['maps']:
@@ -242,11 +243,28 @@ class HostInventory(object):
                 maps.append(view.MultipathMap(
                     name=m['name'], wwid=m['uuid'], dm=m['sysfs'],
                     paths=paths, holders=tuple(dict.fromkeys(holders)),
-                    mounts=tuple(dict.fromkeys(points))))
+                    mounts=tuple(dict.fromkeys(points)),
+                    open_count=opened.get(m['name'])))
         except (KeyError, TypeError, AttributeError) as e:
             raise exception.InventoryError('%s: malformed map (%s)'
                                            % (' '.join(argv), e))
         return maps
+
+    def _open_counts(self):
+        """``{dm name: open count}`` of ``dmsetup info -c``."""
+        argv = runner_mod.DM_OPEN_COUNTS
+        _code, out = self._run(argv)
+        counts = {}
+        for line in out.splitlines():
+            line = line.strip()
+            if not line or line == 'No devices found':
+                continue
+            name, sep, count = line.rpartition(':')
+            if not sep or not count.isdigit():
+                raise exception.InventoryError('%s: unexpected line %r'
+                                               % (' '.join(argv), line[:80]))
+            counts[name] = int(count)
+        return counts
 
     def iscsi_sessions(self):
         if view.ISCSI not in self.protocols:

@@ -17,7 +17,8 @@ from reconciler import exception
 MULTIPATH_MAPS = ('multipathd', 'show', 'maps', 'json')
 ISCSI_SESSIONS = ('iscsiadm', '-m', 'session', '-P', '3')
 NVME_SUBSYSTEMS = ('nvme', 'list-subsys', '-o', 'json')
-COMMANDS = (MULTIPATH_MAPS, ISCSI_SESSIONS, NVME_SUBSYSTEMS)
+DM_OPEN_COUNTS = ('dmsetup', 'info', '-c', '--noheadings', '-o', 'name,open')
+COMMANDS = (MULTIPATH_MAPS, ISCSI_SESSIONS, NVME_SUBSYSTEMS, DM_OPEN_COUNTS)
 
 
 class RootHelperRunner(object):

@@ -64,6 +64,7 @@ class MultipathMap:
     paths: tuple[MapPath, ...]
     holders: tuple[str, ...] = ()
     mounts: tuple[str, ...] = ()
+    open_count: int | None = None  # dmsetup's: openers of the map now
 
     @property
     def all_faulty(self):

@@ -142,12 +142,13 @@ class HostRoot(fixtures.Fixture):
                 dm))
         _link('../' + dm, self.p('dev/mapper/' + name))
 
-    def add_map(self, dm, name, wwid, paths, faulty=()):
+    def add_map(self, dm, name, wwid, paths, faulty=(), open_count=0):
         """A multipath map over ``paths`` (SCSI disk names)."""
         self.add_dm(dm, name, 'mpath-' + wwid, paths)
         _link('../../' + dm, self.p('dev/disk/by-id/dm-uuid-mpath-' + wwid))
         self.maps.append({'name': name, 'uuid': wwid, 'sysfs': dm,
-                          'paths': list(paths), 'faulty': set(faulty)})
+                          'paths': list(paths), 'faulty': set(faulty),
+                          'open': open_count})
 
     def set_faulty(self, name, faulty):
         for m in self.maps:
@@ -231,6 +232,11 @@ class HostRoot(fixtures.Fixture):
                               % dev]
         return 0, '\n'.join(lines) + '\n'
 
+    def dmsetup_open(self):
+        if not self.maps:
+            return 'No devices found\n'
+        return ''.join('%s:%d\n' % (m['name'], m['open']) for m in self.maps)
+
     def nvme_json(self):
         return json.dumps([{'HostNQN': 'nqn.2014-08.org.nvmexpress:uuid:1',
                             'HostID': '1', 'Subsystems': self.subsystems}],
@@ -267,4 +273,6 @@ class HostRoot(fixtures.Fixture):
             return self.iscsiadm_p3()
         if argv == runner_mod.NVME_SUBSYSTEMS:
             return 0, self.nvme_json()
+        if argv == runner_mod.DM_OPEN_COUNTS:
+            return 0, self.dmsetup_open()
         raise AssertionError('unexpected command %s' % (argv,))

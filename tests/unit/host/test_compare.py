@@ -181,6 +181,15 @@ class CompareTest(base.BaseTestCase):
         self.assertEqual(('dm-1', '/mnt/x', 'yes'),
                          (d['holders'], d['mounts'], d['in_use']))
 
+    def test_unreferenced_map_held_open_is_reported_in_use(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1', P1)
+        self.host.add_map('dm-0', 'mpatha', WWID[0], ['sdb'], open_count=1)
+        owned = compare.Ownership(targets=frozenset([LVM_IQN % VOL[0]]))
+        self.assertEqual([('leftover_device', 'multipath', WWID[0])],
+                         self.found(ownership=owned))
+        _c, d = self.details(K.LEFTOVER_DEVICE)
+        self.assertEqual(('1', 'yes'), (d['open_count'], d['in_use']))
+
     def test_local_disks_and_boot_from_san_are_never_findings(self):
         fc = '50060160902031aa'
         self.host.add_disk('sdb', '5:0:0:1', WWID[5], fc=(fc, 1))

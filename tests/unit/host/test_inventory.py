@@ -66,6 +66,21 @@ class ScanTest(base.BaseTestCase):
              (IQN % VOL_A, '10.0.0.2:3260', ((1, 'sdc'),))],
             sorted((s.target, s.portal, s.disks) for s in found.sessions))
 
+    def test_open_count_of_maps(self):
+        h = self.host
+        h.add_disk('sdb', '3:0:0:1', WWID_A,
+                   iscsi=('10.0.0.1:3260', IQN % VOL_A, 1))
+        h.add_map('dm-0', 'mpatha', WWID_A, ['sdb'], open_count=2)
+        [m] = self.scan().maps
+        self.assertEqual(2, m.open_count)
+        self.assertIn(runner_mod.DM_OPEN_COUNTS, h.calls)
+        self._fails(runner_mod.DM_OPEN_COUNTS, 0, 'mpatha 2\n',
+                    'unexpected line')
+
+    def test_no_maps_no_dmsetup(self):
+        self.scan()
+        self.assertNotIn(runner_mod.DM_OPEN_COUNTS, self.host.calls)
+
     def test_boot_from_san_map_and_its_paths(self):
         h = self.host
         h.add_disk('sda', '3:0:0:0', WWID_F, fc=('500601609020318a', 0))

@@ -19,7 +19,8 @@ class FiltersTest(base.BaseTestCase):
         self.filters = wrapper.load_filters([FILTERS])
         # Every command resolves in a directory of our own making.
         self.bin = self.useFixture(fixtures.TempDir()).path
-        for name in ('multipathd', 'multipath', 'iscsiadm', 'nvme'):
+        for name in ('multipathd', 'multipath', 'iscsiadm', 'nvme',
+                     'dmsetup'):
             path = os.path.join(self.bin, name)
             with open(path, 'w') as f:
                 f.write('#!/bin/sh\n')
@@ -44,5 +45,8 @@ class FiltersTest(base.BaseTestCase):
                      ('iscsiadm', '-m', 'session', '-R'),
                      ('iscsiadm', '-m', 'node', '--logout'),
                      ('nvme', 'disconnect', '-n', 'nqn.x'),
-                     ('nvme', 'list-subsys', '-o', 'json', '--rescan')):
+                     ('nvme', 'list-subsys', '-o', 'json', '--rescan'),
+                     ('dmsetup', 'remove', '-f', 'mpatha'),
+                     ('dmsetup', 'info', '-c', '--noheadings', '-o',
+                      'name,open', 'x')):
             self.assertFalse(self.allowed(argv), argv)
