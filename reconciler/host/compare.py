@@ -41,6 +41,9 @@ class Comparison:
     skipped: collections.Counter
     # Targets this host's attachments name: remembered for later passes.
     targets: set
+    # What would be candidates but for a hold (an attach in progress...):
+    # they keep a confirmed finding as it is, never create or advance one.
+    held: list = dataclasses.field(default_factory=list)
 
 
 def portal_address(portal):
@@ -153,6 +156,7 @@ def compare(host_view, cinder, ownership=Ownership(),
                    frozenset(local_backends))
     candidates, consistent, skipped = [], collections.Counter(), \
         collections.Counter()
+    held = []
     disks = {d.name: d for d in host_view.disks}
     boot = host_view.boot
     in_maps = set()
@@ -168,16 +172,23 @@ def compare(host_view, cinder, ownership=Ownership(),
             return 'LUN 0'
         return None
 
-    def leftover(kind, rtype, rid, name, keys, **extra):
+    def emit(candidate, reason=None):
+        if reason:
+            skipped[reason] += 1
+            held.append(candidate)
+        else:
+            candidates.append(candidate)
+
+    def leftover(kind, rtype, rid, name, keys, reason=None, **extra):
         info = judge.mapping(keys)
         keys = sorted(keys)
-        candidates.append(model.Candidate(
+        emit(model.Candidate(
             kind=kind, resource_type=rtype, resource_id=rid,
             array_name=name, cinder_id=info.pop('volume_id', None),
             details=_details(
                 target=sorted({k.target for k in keys}),
                 lun=sorted({str(k.lun) for k in keys if k.lun is not None}),
-                **info, **extra)))
+                **info, **extra)), reason)
 
     for m in host_view.maps:
         members = [disks[p.dev] for p in m.paths if p.dev in disks]
@@ -201,20 +212,19 @@ def compare(host_view, cinder, ownership=Ownership(),
                      in_use='yes' if m.holders or m.mounts or m.open_count
                      else '')
         if keys & judge.here.keys():
-            if keys & judge.protected:
-                skipped['attachment in progress'] += 1
-            elif m.all_faulty:
+            if m.all_faulty:
                 leftover(K.FAULTY_ATTACHED, R.MULTIPATH, m.wwid,
-                         '/dev/' + m.dm, keys & judge.here.keys(), **extra)
+                         '/dev/' + m.dm, keys & judge.here.keys(),
+                         reason='attachment in progress'
+                         if keys & judge.protected else None, **extra)
+            elif keys & judge.protected:
+                skipped['attachment in progress'] += 1
             else:
                 consistent['multipath'] += 1
             continue
-        reason = judge.hold(keys)
-        if reason:
-            skipped[reason] += 1
-            continue
         leftover(K.FAULTY_MAP if m.all_faulty else K.LEFTOVER_DEVICE,
-                 R.MULTIPATH, m.wwid, '/dev/' + m.dm, keys, **extra)
+                 R.MULTIPATH, m.wwid, '/dev/' + m.dm, keys,
+                 reason=judge.hold(keys), **extra)
 
     for d in host_view.disks:
         if d.name in in_maps:
@@ -229,24 +239,21 @@ def compare(host_view, cinder, ownership=Ownership(),
         if d.key in judge.here:
             consistent['device'] += 1
             continue
-        reason = judge.hold(keys)
-        if reason:
-            skipped[reason] += 1
-            continue
         leftover(K.LEFTOVER_DEVICE, R.DEVICE, d.wwid or d.name,
-                 '/dev/' + d.name, keys, devices=[d.name], wwid=d.wwid,
+                 '/dev/' + d.name, keys, reason=judge.hold(keys),
+                 devices=[d.name], wwid=d.wwid,
                  hctl=d.hctl, portal=d.portal, state=d.state,
                  holders=d.holders, mounts=d.mounts,
                  in_use='yes' if d.holders or d.mounts else '')
 
-    _sessions(judge, host_view, candidates, consistent, skipped)
-    _nvme(judge, host_view, candidates, consistent, skipped, leftover)
-    _missing(judge, cinder, host_view, candidates, consistent, skipped)
+    _sessions(judge, host_view, emit, consistent, skipped)
+    _nvme(judge, host_view, emit, consistent, skipped, leftover)
+    _missing(judge, cinder, host_view, emit, consistent, skipped)
     return Comparison(candidates, consistent, skipped,
-                      set(judge.here_targets))
+                      set(judge.here_targets), held)
 
 
-def _sessions(judge, host_view, candidates, consistent, skipped):
+def _sessions(judge, host_view, emit, consistent, skipped):
     on_disk = collections.defaultdict(set)
     for d in host_view.disks:
         if d.key and d.key.lun != 0:
@@ -261,21 +268,20 @@ def _sessions(judge, host_view, candidates, consistent, skipped):
             consistent['session'] += 1
         elif s.target in judge.here_targets:
             skipped['session of an attached target'] += 1
-        elif any(k.target == s.target for k in judge.protected):
-            skipped['attachment in progress'] += 1
-        elif judge.hold({key}):
-            skipped[judge.hold({key})] += 1
         else:
-            candidates.append(model.Candidate(
+            reason = ('attachment in progress'
+                      if any(k.target == s.target for k in judge.protected)
+                      else judge.hold({key}))
+            emit(model.Candidate(
                 kind=K.STALE_SESSION, resource_type=R.SESSION,
                 resource_id='%s,%s' % (s.target, s.portal),
                 array_name=s.target,
                 cinder_id=judge.volume_of(s.target),
                 details=_details(target=s.target, portal=s.portal,
-                                 sid=s.sid, state=s.state)))
+                                 sid=s.sid, state=s.state)), reason)
 
 
-def _nvme(judge, host_view, candidates, consistent, skipped, leftover):
+def _nvme(judge, host_view, emit, consistent, skipped, leftover):
     if view.NVME not in judge.protocols:
         return
     by_nqn = collections.defaultdict(list)
@@ -294,29 +300,27 @@ def _nvme(judge, host_view, candidates, consistent, skipped, leftover):
         spaces = by_nqn.get(sub.nqn, ())
         referenced = key in judge.here
         if not spaces:
-            reason = ('session of an attached target' if referenced
-                      else judge.hold({key}))
-            if reason:
-                skipped[reason] += 1
+            if referenced:
+                skipped['session of an attached target'] += 1
                 continue
-            candidates.append(model.Candidate(
+            emit(model.Candidate(
                 kind=K.STALE_SESSION, resource_type=R.SESSION,
                 resource_id=sub.nqn, array_name=sub.nqn,
                 cinder_id=judge.volume_of(sub.nqn),
                 details=_details(target=sub.nqn, subsystem=sub.name,
                                  controllers=[n for n, _t, _a in
-                                              sub.controllers])))
+                                              sub.controllers])),
+                 judge.hold({key}))
             continue
         for ns in spaces:
             if ns.name in host_view.boot:
                 skipped['boot device'] += 1
             elif referenced:
                 consistent['device'] += 1
-            elif judge.hold({key}):
-                skipped[judge.hold({key})] += 1
             else:
                 leftover(K.LEFTOVER_DEVICE, R.DEVICE, ns.wwid or ns.name,
-                         '/dev/' + ns.name, {key}, devices=[ns.name],
+                         '/dev/' + ns.name, {key}, reason=judge.hold({key}),
+                         devices=[ns.name],
                          wwid=ns.wwid, holders=ns.holders, mounts=ns.mounts,
                          in_use='yes' if ns.holders or ns.mounts else '')
 
@@ -328,7 +332,7 @@ def _traddr(address):
     return None
 
 
-def _missing(judge, cinder, host_view, candidates, consistent, skipped):
+def _missing(judge, cinder, host_view, emit, consistent, skipped):
     present = {d.key for d in host_view.disks if d.key}
     present |= {view.TargetKey(view.NVME, ns.nqn)
                 for ns in host_view.namespaces}
@@ -338,14 +342,13 @@ def _missing(judge, cinder, host_view, candidates, consistent, skipped):
                     % (a.protocol or 'none')] += 1
         elif not a.targets:
             skipped['attachment without connection_info'] += 1
-        elif (a.volume_status not in engine.SETTLED_VOLUME
-              or a.migration_status not in engine.SETTLED_MIGRATION):
-            skipped['volume %s' % a.volume_status] += 1
         elif a.targets & present:
             consistent['attachment'] += 1
         else:
+            settled = (a.volume_status in engine.SETTLED_VOLUME
+                       and a.migration_status in engine.SETTLED_MIGRATION)
             keys = sorted(a.targets)
-            candidates.append(model.Candidate(
+            emit(model.Candidate(
                 kind=K.MISSING_DEVICE, resource_type=R.ATTACHMENT,
                 resource_id=a.attachment_id, cinder_id=a.volume_id,
                 project_id=a.project_id,
@@ -353,4 +356,5 @@ def _missing(judge, cinder, host_view, candidates, consistent, skipped):
                     instance_id=a.instance_id, protocol=a.protocol,
                     target=sorted({k.target for k in keys}),
                     lun=sorted({str(k.lun) for k in keys
-                                if k.lun is not None}))))
+                                if k.lun is not None}))),
+                 None if settled else 'volume %s' % a.volume_status)

@@ -157,18 +157,25 @@ class HostReconciler(object):
             'targets') or ())
         owned = ownership(self.group, remembered)
         comparison = self._compare(host_view, cinder_view, owned)
-        rechecked = 0
-        if comparison.candidates:
+        confirmed = self.history.confirmed(self.scope)
+        # Held (not judged now, e.g. an attach in progress on the target):
+        # a confirmed finding stays as it is rather than resolve.
+        first = comparison.candidates + [
+            c for c in comparison.held if c.identity in confirmed]
+        candidates, kept, rechecked = [], [], 0
+        if first:
             # The re-check: what a second scan does not show again (a path
             # back, a device gone, an attach finished) does not count.
             checkpoint(stop)
-            again = {c.identity for c in self._compare(
-                self.scan(), cinder_view, owned).candidates}
-            rechecked = len(comparison.candidates)
-            candidates = [c for c in comparison.candidates
-                          if c.identity in again]
-        else:
-            candidates = []
+            second = self._compare(self.scan(), cinder_view, owned)
+            judged = {c.identity for c in second.candidates}
+            seen = judged | {c.identity for c in second.held}
+            rechecked = len(first)
+            for c in first:
+                if c.identity in judged and c in comparison.candidates:
+                    candidates.append(c)
+                elif c.identity in seen and c.identity in confirmed:
+                    kept.append(c)
         checkpoint(stop)
         targets = list(dict.fromkeys(
             sorted(comparison.targets) + remembered))
@@ -183,15 +190,18 @@ class HostReconciler(object):
             host_nvme_subsystems=len(host_view.nvme),
             scan_seconds=round(scan_seconds, 3),
             suspects=len(comparison.candidates), rechecked=rechecked,
+            held=len(comparison.held),
             targets=targets[:self.group.remembered_targets])
         policy = history_mod.LifecyclePolicy(
             sightings=self.group.sightings,
             grace_seconds=self.group.grace_period)
         kinds = set(self.conf.reconciler.notify_kinds)
         report.transitions = self.history.complete_run(
-            report.run_id, time.time(), candidates, policy, report.inventory,
-            announce=lambda ts: notifier_mod.finding_events(ts, kinds))
-        report.candidates = candidates
+            report.run_id, time.time(), candidates + kept, policy,
+            report.inventory,
+            announce=lambda ts: notifier_mod.finding_events(ts, kinds),
+            unchecked=[c.identity for c in kept])
+        report.candidates = candidates + kept
         report.consistent = dict(comparison.consistent)
         report.skipped = dict(comparison.skipped)
         report.status = model.RunStatus.OK

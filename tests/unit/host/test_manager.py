@@ -124,6 +124,32 @@ class HostPassTest(base.BaseTestCase):
         self.assertEqual(S.SUSPECTED, self.states()[
             (model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0])])
 
+    def test_confirmed_finding_held_by_an_attach_stays_confirmed(self):
+        self.faulty_leftover()
+        for _n in range(3):
+            self.run_pass()
+        key = (model.FindingKind.FAULTY_MAP, tc.WWID[0])
+        self.assertEqual({key: S.CONFIRMED}, self.states())
+        before = self.events()
+        # Another host starts attaching the same LUN: not judged now.
+        self.attach(5, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1),
+                    status='attaching', volume_status='attaching')
+        report = self.run_pass()
+        self.assertEqual(1, report.inventory['held'])
+        self.assertEqual({key: S.CONFIRMED}, self.states())
+        self.assertEqual(before, self.events())  # no false "resolved"
+        # A suspected one is not advanced by a held pass.
+        self.attachments.clear()
+        self.host.set_faulty('mpatha', ['sdb'])  # now a plain leftover
+        self.run_pass()
+        left = (model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0])
+        self.attach(5, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1),
+                    status='attaching', volume_status='attaching')
+        self.run_pass()
+        self.assertEqual(S.RESOLVED, self.states()[left])
+        self.assertNotIn(('reconciler.orphan.detected', 'leftover_device',
+                          SCOPE), self.events())
+
     def test_a_path_faulty_in_one_scan_only_is_not_counted(self):
         self.faulty_leftover()
         self.attach(0, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1,
