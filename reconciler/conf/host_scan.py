@@ -39,16 +39,17 @@ OPTS = [
                 help='Read multipathd\'s maps ("multipathd show maps '
                      'json"). Set to false on hosts without multipathd.'),
     cfg.ListOpt('owned_targets', default=[],
-                help="Targets of Cinder's backends besides those the "
-                     "attachments' connection_info name: IQN or NQN "
-                     'prefixes ending in ":" (e.g. '
+                help="Targets that are Cinder's alone, every LUN on them: "
+                     'IQN or NQN prefixes ending in ":" (e.g. '
                      'iqn.2010-10.org.openstack:), exact IQNs/NQNs, target '
                      'port WWPNs, or portal addresses (ip:port or ip). '
-                     'Devices of any other target are never judged.'),
-    cfg.IntOpt('remembered_targets', default=10000, min=0,
-               help='Targets of earlier attachments to this host remembered '
-                    'in the history, so that a leftover whose attachment is '
-                    'gone is still known to be Cinder\'s.'),
+                     'Besides these, a LUN is judged only when some '
+                     "attachment's connection_info names it (now or in an "
+                     'earlier pass) or its target names a volume UUID.'),
+    cfg.IntOpt('remembered_luns', default=1000, min=0,
+               help='LUNs (target and LUN) of earlier attachments to this '
+                    'host remembered in the history, so that a leftover '
+                    "whose attachment is gone is still known to be Cinder's."),
     cfg.StrOpt('root_prefix', default='/',
                help='Where /dev, /sys and /proc are read from; only tests '
                     'and containers change it.'),

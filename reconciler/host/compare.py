@@ -1,8 +1,12 @@
 """Compare one host scan with Cinder's attachments: pure, no I/O.
 
-Only devices of targets Cinder owns are judged: a target is Cinder's when
-some attachment's connection_info names it (now, or in an earlier pass of
-this host), or the configuration says so. Local disks, the devices the root
+Only devices of targets Cinder owns are judged. The configuration
+(``owned_targets``) names targets that are Cinder's alone. Otherwise a LUN
+is Cinder's when some attachment's connection_info names it, now or in an
+earlier pass of this host; on a target whose name carries a volume UUID (a
+target per volume, as LVM's) any LUN of a named target is. A LUN on a shared
+target that no attachment ever named may be another application's and is
+not judged. Local disks, the devices the root
 file system rests on, LUN 0 and LUNZ, and other applications' targets are
 counted as not compared and never become findings. Targets with an
 attachment in progress anywhere, or of a volume in a transitional status,
@@ -27,11 +31,14 @@ LUNZ_MODELS = frozenset(('LUNZ',))
 
 @dataclasses.dataclass(frozen=True)
 class Ownership:
-    """What makes a target Cinder's besides the attachments listed now."""
+    """What makes a LUN Cinder's besides the attachments listed now."""
 
+    # Configured: targets that are Cinder's alone, with every LUN on them.
     targets: frozenset = frozenset()   # exact IQNs, NQNs, target WWPNs
     prefixes: tuple = ()               # IQN/NQN prefixes of the backends
     portals: frozenset = frozenset()   # portal addresses of the backends
+    # Remembered: TargetKeys of earlier attachments to this host.
+    seen: frozenset = frozenset()
 
 
 @dataclasses.dataclass
@@ -39,7 +46,7 @@ class Comparison:
     candidates: list
     consistent: collections.Counter
     skipped: collections.Counter
-    # Targets this host's attachments name: remembered for later passes.
+    # TargetKeys this host's attachments name: remembered for later passes.
     targets: set
     # What would be candidates but for a hold (an attach in progress...):
     # they keep a confirmed finding as it is, never create or advance one.
@@ -69,13 +76,13 @@ class _Judge(object):
         self.here = collections.defaultdict(list)
         self.elsewhere = collections.defaultdict(list)
         self.protected = set()
-        self.known = set(ownership.targets)
+        self.configured = set(ownership.targets)
         self.prefixes = tuple(ownership.prefixes)
         self.portals = {portal_address(p) for p in ownership.portals}
+        self.known_keys = set(ownership.seen)
         self.blind = False
         for a in cinder.attachments:
-            self.known.update(k.target for k in a.targets)
-            self.portals.update(portal_address(p) for p in a.portals)
+            self.known_keys.update(a.targets)
             settled = (a.attach_status == 'attached'
                        and a.volume_status is not None
                        and a.volume_status in engine.SETTLED_VOLUME
@@ -103,11 +110,26 @@ class _Judge(object):
             cinder.volumes[vid][0] for vid in self.transitional
             if engine.backend_of(cinder.volumes[vid][2]) in local_backends})
         self.here_targets = {k.target for k in self.here}
+        self.known = {k.target for k in self.known_keys}
+
+    def owned_target(self, target, portal=None):
+        """Whether ``target`` is Cinder's (as a whole or in part)."""
+        return (target in self.known
+                or self.configured_target(target, portal))
+
+    def configured_target(self, target, portal=None):
+        return (target in self.configured
+                or any(target.startswith(p) for p in self.prefixes)
+                or bool(portal and portal_address(portal) in self.portals))
 
     def owned(self, key, portal=None):
-        return (key.target in self.known
-                or any(key.target.startswith(p) for p in self.prefixes)
-                or bool(portal and portal_address(portal) in self.portals))
+        """Whether the LUN ``key`` is Cinder's."""
+        if self.configured_target(key.target, portal):
+            return True
+        if key.target not in self.known:
+            return False
+        return (key.lun is None or key in self.known_keys
+                or _UUID.search(key.target.lower()) is not None)
 
     def volume_of(self, target):
         m = _UUID.search(target.lower())
@@ -249,8 +271,8 @@ def compare(host_view, cinder, ownership=Ownership(),
     _sessions(judge, host_view, emit, consistent, skipped)
     _nvme(judge, host_view, emit, consistent, skipped, leftover)
     _missing(judge, cinder, host_view, emit, consistent, skipped)
-    return Comparison(candidates, consistent, skipped,
-                      set(judge.here_targets), held)
+    return Comparison(candidates, consistent, skipped, set(judge.here),
+                      held)
 
 
 def _sessions(judge, host_view, emit, consistent, skipped):
@@ -260,7 +282,7 @@ def _sessions(judge, host_view, emit, consistent, skipped):
             on_disk[d.key.target].add(d.name)
     for s in host_view.sessions:
         key = view.TargetKey(view.ISCSI, s.target)
-        if not judge.owned(key, s.portal):
+        if not judge.owned_target(s.target, s.portal):
             skipped['foreign target'] += 1
             continue
         devices = {dev for lun, dev in s.disks if lun != 0} | on_disk[s.target]

@@ -23,6 +23,7 @@ from reconciler.host import compare
 from reconciler.host import inventory as host_inventory
 from reconciler.host import runner as runner_mod
 from reconciler.host import scope
+from reconciler.host import view
 from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
@@ -46,8 +47,9 @@ class HostBusy(exception.PassInterrupted):
 
 
 def ownership(group, remembered):
-    """Targets the configuration and earlier passes say are Cinder's."""
-    prefixes, exact, portals = [], set(remembered), set()
+    """Targets the configuration and LUNs earlier passes say are Cinder's.
+    """
+    prefixes, exact, portals = [], set(), set()
     for entry in group.owned_targets:
         entry = entry.strip()
         if not entry:
@@ -61,8 +63,16 @@ def ownership(group, remembered):
             exact.add(host_inventory.normalise_wwn(entry))
         else:
             portals.add(entry)
+    seen = set()
+    for entry in remembered:
+        try:
+            protocol, target, lun = entry
+            seen.add(view.TargetKey(str(protocol), str(target),
+                                    None if lun is None else int(lun)))
+        except (TypeError, ValueError):
+            continue  # a run recorded by another version
     return compare.Ownership(frozenset(exact), tuple(prefixes),
-                             frozenset(portals))
+                             frozenset(portals), frozenset(seen))
 
 
 class HostReconciler(object):
@@ -154,7 +164,7 @@ class HostReconciler(object):
         previous = self.history.last_ok_run(self.scope)
         self._check_plausible(previous, cinder_view)
         remembered = list((previous.inventory if previous else {}).get(
-            'targets') or ())
+            'luns') or ())
         owned = ownership(self.group, remembered)
         comparison = self._compare(host_view, cinder_view, owned)
         confirmed = self.history.confirmed(self.scope)
@@ -177,8 +187,9 @@ class HostReconciler(object):
                 elif c.identity in seen and c.identity in confirmed:
                     kept.append(c)
         checkpoint(stop)
-        targets = list(dict.fromkeys(
-            sorted(comparison.targets) + remembered))
+        luns = [[k.protocol, k.target, k.lun]
+                for k in sorted(comparison.targets)]
+        luns += [e for e in remembered if e not in luns]
         report.inventory = dict(
             cinder_attachments=len(cinder_view.attachments),
             attachments_here=len(cinder_view.here()),
@@ -191,7 +202,7 @@ class HostReconciler(object):
             scan_seconds=round(scan_seconds, 3),
             suspects=len(comparison.candidates), rechecked=rechecked,
             held=len(comparison.held),
-            targets=targets[:self.group.remembered_targets])
+            luns=luns[:self.group.remembered_luns])
         policy = history_mod.LifecyclePolicy(
             sightings=self.group.sightings,
             grace_seconds=self.group.grace_period)

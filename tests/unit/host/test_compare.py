@@ -92,7 +92,8 @@ class CompareTest(base.BaseTestCase):
         self.assertEqual({'device': 1, 'session': 1, 'attachment': 1},
                          dict(self.result.consistent))
         self.assertEqual({'boot device': 1}, dict(self.result.skipped))
-        self.assertEqual({LVM_IQN % VOL[0]}, self.result.targets)
+        self.assertEqual({view.TargetKey('iscsi', LVM_IQN % VOL[0], 1)},
+                         self.result.targets)
 
     def test_leftover_after_detach_known_from_history(self):
         self.lvm_disk(0, 'sdb', '3:0:0:1')
@@ -139,6 +140,26 @@ class CompareTest(base.BaseTestCase):
         self.assertEqual('yes', d['data_leak_risk'])
         self.assertEqual('compute-2', d['reused_by_host'])
         self.assertEqual('att-1', d['attachment_id'])
+
+    def test_unnamed_lun_of_a_shared_target_may_be_another_apps(self):
+        # Cinder uses LUN 4 of the shared target here; LUN 9 of the same
+        # target was never in any connection_info.
+        self.host.add_disk('sdb', '3:0:0:4', WWID[2],
+                           iscsi=(P1, SHARED_IQN, 4))
+        self.host.add_disk('sdc', '3:0:0:9', WWID[3],
+                           iscsi=(P1, SHARED_IQN, 9))
+        self.attach(2, iscsi_info(SHARED_IQN, 4))
+        self.assertEqual([], self.found())
+        self.assertEqual(1, self.result.skipped['foreign target'])
+        # Remembered from an earlier attachment to this host: Cinder's.
+        seen = compare.Ownership(seen=frozenset(
+            [view.TargetKey('iscsi', SHARED_IQN, 9)]))
+        self.assertEqual([('leftover_device', 'device', WWID[3])],
+                         self.found(ownership=seen))
+        # Configured as Cinder's alone: every LUN on it is judged.
+        owned = compare.Ownership(targets=frozenset([SHARED_IQN]))
+        self.assertEqual([('leftover_device', 'device', WWID[3])],
+                         self.found(ownership=owned))
 
     def multipath(self, i, faulty=(), attach=True):
         self.lvm_disk(i, 'sdb', '3:0:0:1', P1)
