@@ -26,7 +26,6 @@ from reconciler.conf import backend as backend_conf
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
-from reconciler.host import report as host_report
 from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
 from reconciler import manager
@@ -67,7 +66,7 @@ def do_check(conf):
         print(json.dumps([report.pass_dict(r) for r in reports], indent=2))
     else:
         for r in reports:
-            print(host_report.pass_text(r) if scope.host_of(r.backend)
+            print(report.host_pass_text(r) if scope.host_of(r.backend)
                   else report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
 
