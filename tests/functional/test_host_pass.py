@@ -42,7 +42,8 @@ def lvm_info(name, secret='s3cr3t-chap'):
         'auth_password': secret, 'volume_id': V[name]}
 
 
-class HostPassTest(testtools.TestCase):
+class _HostCloud(testtools.TestCase):
+    """A cloud with attachments on several hosts, and compute-1's root."""
 
     @classmethod
     def setUpClass(cls):
@@ -106,6 +107,19 @@ class HostPassTest(testtools.TestCase):
             root_prefix=self.host.root, lock_path=tmp, sightings='1',
             grace_period='0', owned_targets='iqn.2010-10.org.openstack:')
 
+    def host_with_devices(self):
+        h = self.host
+        h.add_disk('sda', '0:0:0:0', model='SAMSUNG MZ7LH480')
+        h.mount('/dev/sda', '/')
+        for i, name in enumerate(('here', 'multi', 'attaching', 'detached')):
+            h.add_disk('sd' + 'bcde'[i], '3:0:%d:1' % i, tc.WWID[i],
+                       iscsi=(tc.P1, IQN % V[name], 1))
+        # A session to the idle volume's target (LUN 0 only: no disk).
+        h.add_session(IQN % V['idle'], tc.P1)
+
+
+class HostPassTest(_HostCloud):
+
     def test_cinder_view_of_one_host_among_several(self):
         inventory = host_cinder.HostCinderInventory(self.conf)
         cinder = inventory.host_view(HOST)
@@ -135,16 +149,6 @@ class HostPassTest(testtools.TestCase):
         # Two per page: every page of both listings was followed.
         self.assertGreaterEqual(cinder.requests, 5 + 4)
         self.assertNotIn('s3cr3t', repr(cinder))
-
-    def host_with_devices(self):
-        h = self.host
-        h.add_disk('sda', '0:0:0:0', model='SAMSUNG MZ7LH480')
-        h.mount('/dev/sda', '/')
-        for i, name in enumerate(('here', 'multi', 'attaching', 'detached')):
-            h.add_disk('sd' + 'bcde'[i], '3:0:%d:1' % i, tc.WWID[i],
-                       iscsi=(tc.P1, IQN % V[name], 1))
-        # A session to the idle volume's target (LUN 0 only: no disk).
-        h.add_session(IQN % V['idle'], tc.P1)
 
     def test_pass_reports_each_case_and_nothing_else(self):
         self.host_with_devices()
@@ -203,7 +207,7 @@ class HostPassTest(testtools.TestCase):
                               'downloading)'])
 
 
-class HostCommandsTest(HostPassTest):
+class HostCommandsTest(_HostCloud):
     """``check --host``, ``findings list --host`` and ``host-map``."""
 
     def manage(self, *args):
