@@ -78,6 +78,8 @@ function _configure_cinder_reconciler_auth {
 function _configure_cinder_reconciler_backends {
     local conf=$CINDER_RECONCILER_CONF
     local entry be_type be_name names=""
+    # A compute node without c-vol reconciles no backend, only its host.
+    is_service_enabled c-vol || CINDER_ENABLED_BACKENDS=""
     for entry in ${CINDER_ENABLED_BACKENDS//,/ }; do
         be_type=${entry%%:*}
         be_name=${entry##*:}
@@ -88,6 +90,19 @@ function _configure_cinder_reconciler_backends {
     iniset "$conf" DEFAULT enabled_backends "$names"
 }
 
+# The host unit: this node's devices against Cinder's attachments to it.
+# nova-compute and cinder-volume attach volumes here with os-brick, which
+# devstack points at one lock_path; the scan takes the same lock.
+function _configure_cinder_reconciler_host {
+    local conf=$CINDER_RECONCILER_CONF
+    [[ "$CINDER_RECONCILER_HOST_SCAN" == "True" ]] || return 0
+    iniset "$conf" host_scan enabled True
+    iniset "$conf" host_scan lock_path "$CINDER_RECONCILER_BRICK_LOCK_PATH"
+    iniset "$conf" host_scan owned_targets "$CINDER_RECONCILER_OWNED_TARGETS"
+    # The stack user's sudo runs the three read-only scan commands.
+    iniset "$conf" host_scan root_helper sudo
+}
+
 function configure_cinder_reconciler {
     local conf=$CINDER_RECONCILER_CONF
     sudo install -d -o "$STACK_USER" -m 755 "$CINDER_RECONCILER_CONF_DIR"
@@ -95,6 +110,7 @@ function configure_cinder_reconciler {
     install -m 600 /dev/null "$conf"
     iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     _configure_cinder_reconciler_backends
+    _configure_cinder_reconciler_host
     _configure_cinder_reconciler_auth
     iniset "$conf" reconciler_database connection \
         "$(database_connection_url cinder_reconciler)"

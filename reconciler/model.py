@@ -14,12 +14,28 @@ class FindingKind(enum.StrEnum):
     CINDER_ONLY = 'cinder_only'
     ORPHAN_EXPORT = 'orphan_export'
     FOREIGN = 'foreign'
+    # Host findings (scope ``host:<connector host>``, see reconciler.host).
+    LEFTOVER_DEVICE = 'leftover_device'  # device/map no attachment here uses
+    FAULTY_MAP = 'faulty_map'            # all paths faulty, unreferenced
+    FAULTY_ATTACHED = 'faulty_attached'  # all paths faulty, still attached
+    STALE_SESSION = 'stale_session'      # session/controller, no device
+    MISSING_DEVICE = 'missing_device'    # attached here, no device
+
+
+HOST_KINDS = frozenset((
+    FindingKind.LEFTOVER_DEVICE, FindingKind.FAULTY_MAP,
+    FindingKind.FAULTY_ATTACHED, FindingKind.STALE_SESSION,
+    FindingKind.MISSING_DEVICE))
 
 
 class ResourceType(enum.StrEnum):
     VOLUME = 'volume'
     SNAPSHOT = 'snapshot'
     EXPORT = 'export'
+    DEVICE = 'device'          # a SCSI disk or NVMe namespace on a host
+    MULTIPATH = 'multipath'    # a device-mapper multipath map
+    SESSION = 'session'        # an iSCSI session or NVMe-oF controller
+    ATTACHMENT = 'attachment'  # a Cinder attachment to a host
 
 
 class ObjectClass(enum.StrEnum):

@@ -26,6 +26,13 @@ Payload (version 1.0)::
      "state": "confirmed"|"resolved", "first_seen": iso8601,
      "sightings": int, "details": {str: str}}
 
+Host findings (the host unit, ``reconciler.host``) use the same payload
+with ``"backend": "host:<connector host>"``, ``kind`` one of
+``leftover_device``, ``faulty_map``, ``faulty_attached``, ``stale_session``,
+``missing_device``, ``resource_type`` one of ``device``, ``multipath``,
+``session``, ``attachment``, ``array_name`` the device (``/dev/dm-3``) or
+target, and the devices, WWID, target, LUN and mapping in ``details``.
+
 ``reconciler.run.failed``: ``{"payload_version", "event_id", "backend",
 "run_id", "error", "time"}``.
 

@@ -68,6 +68,25 @@ class ReconcilerService(service.Service):
             self._metrics.serve(self.conf.metrics.bind_host,
                                 self.conf.metrics.port)
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
+        self._host = None
+        if self.conf.host_scan.enabled:
+            # Imported only here: os-brick is not needed without the unit.
+            from reconciler.host import manager as host_manager
+            self._host = host_manager.HostReconciler(
+                self.conf, self._history, self._notifier)
+            self.tg.add_dynamic_timer_args(
+                self._host_tick, initial_delay=random.uniform(0, fuzz),
+                stop_on_exception=False)
+            LOG.info('Reconciling this host as %s', self._host.scope)
+
+    def _host_tick(self):
+        """The host unit's timer: its own interval, no ring to share."""
+        if not self._stop.is_set():
+            try:
+                self._host.run_pass(stop=self._stop)
+            except Exception:
+                LOG.exception('Host pass could not be recorded')
+        return self.conf.host_scan.interval
 
     def _tick(self, name):
         backend = self._backends[name]

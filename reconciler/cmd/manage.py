@@ -1,12 +1,16 @@
 """``cinder-reconciler-manage``: database, one-shot checks and reports.
 
     cinder-reconciler-manage db sync|version|purge --age-in-days N
-    cinder-reconciler-manage check [--backend NAME] [--dry-run] [--format F]
+    cinder-reconciler-manage check [--backend NAME | --host] [--dry-run]
+                                   [--format F]
     cinder-reconciler-manage findings list [--state S] [--backend B]
-                                           [--kind K] [--format F]
+                                           [--host [H]] [--kind K]
+                                           [--format F]
     cinder-reconciler-manage findings show ID [--format F]
     cinder-reconciler-manage runs list [--backend B] [--status S]
                                        [--limit N] [--format F]
+    cinder-reconciler-manage host-map (/dev/sdX | dm-N | WWID | VOLUME_UUID)
+                                      [--format F]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
     cinder-reconciler-manage remediate [--backend B] [--kind K] [--finding ID]
@@ -37,6 +41,7 @@ from reconciler.conf import backend as backend_conf
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
 from reconciler import manager
 from reconciler import model
@@ -46,7 +51,16 @@ from reconciler.remediation import remediator
 
 
 def do_check(conf):
-    if conf.category.backend:
+    if conf.category.host_scope and conf.category.dry_run:
+        raise exception.ConfigError('--dry-run covers backend passes only, '
+                                    'not --host')
+    # A dry run leaves the host unit out: its pass has no read-only form.
+    run_host = conf.category.host_scope or (
+        conf.host_scan.enabled and not conf.category.backend
+        and not conf.category.dry_run)
+    if conf.category.host_scope:
+        backends = []
+    elif conf.category.backend:
         backends = [_backend(conf, conf.category.backend)]
     else:
         backends = backend_conf.enabled(conf)
@@ -59,6 +73,10 @@ def do_check(conf):
     try:
         reports = [_check_one(conf, b, store, notifier, coordinator)
                    for b in backends]
+        if run_host:
+            from reconciler.host import manager as host_manager
+            reports.append(host_manager.HostReconciler(
+                conf, store, notifier).run_pass())
     finally:
         coordinator.stop()
         try:
@@ -74,7 +92,8 @@ def do_check(conf):
                                      for row in report.pass_rows(r)]))
     else:
         for r in reports:
-            output.emit(report.pass_text(r))
+            output.emit(report.host_pass_text(r) if scope.host_of(r.backend)
+                        else report.pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
 
 
@@ -115,7 +134,11 @@ def do_findings_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    rows = store.findings(backend=args.backend, state=args.state,
+    backend = args.backend
+    if args.host_scope is not None:
+        backend = scope.name(args.host_scope
+                             or conf.host_scan.connector_host)
+    rows = store.findings(backend=backend, state=args.state,
                           kind=args.kind)
     if args.format == 'table':
         output.emit(report.findings_table(rows))
@@ -181,6 +204,24 @@ def do_name_map(conf):
         raise exception.ConfigError('name-map needs a VALUE or --all')
     _emit(args.format, rows)
     return 0
+
+
+def do_host_map(conf):
+    """This host's devices for a volume, or the volume of a device."""
+    from reconciler.host import device_map
+    from reconciler.host import manager as host_manager
+    reconciler = host_manager.HostReconciler(conf, None, None)
+    host_view = reconciler.scan()
+    cinder_view = reconciler.inventory_factory(conf).host_view(
+        reconciler.host)
+    rows = device_map.rows(host_view, cinder_view)
+    if conf.category.value != 'all':
+        rows = device_map.lookup(rows, conf.category.value)
+    if conf.category.format == 'json':
+        output.emit(json.dumps(rows, indent=2))
+    else:
+        output.emit(report.table(rows))
+    return 0 if rows else 2
 
 
 class _EventPrinter(object):
@@ -368,7 +409,12 @@ def add_command_parsers(subparsers):
 
     check = subparsers.add_parser(
         'check', help='Run one pass now and print what it found.')
-    check.add_argument('--backend', help='Only this backend group.')
+    only = check.add_mutually_exclusive_group()
+    only.add_argument('--backend', help='Only this backend group.')
+    # dest: conf.category.host would clash with [DEFAULT] host.
+    only.add_argument('--host', action='store_true', dest='host_scope',
+                      help="Only this host's devices against Cinder's "
+                           'attachments ([host_scan]).')
     check.add_argument('--dry-run', action='store_true',
                        help='A read-only pass: shows what it would record, '
                             'changes no finding and sends nothing.')
@@ -381,6 +427,9 @@ def add_command_parsers(subparsers):
     listing.add_argument('--state',
                          choices=[s.value for s in model.FindingState])
     listing.add_argument('--backend')
+    listing.add_argument('--host', nargs='?', const='', dest='host_scope',
+                         help="A host's findings (default: this host's "
+                              '[host_scan] connector_host).')
     listing.add_argument('--kind',
                          choices=[k.value for k in model.FindingKind])
     _add_format(listing)
@@ -454,6 +503,14 @@ def add_command_parsers(subparsers):
                             "with its array name and whether it exists.")
     _add_format(names)
     names.set_defaults(func=do_name_map)
+
+    host_map = subparsers.add_parser(
+        'host-map', help="Map this host's block devices to Cinder volumes, "
+                         'attachments and instances, and back.')
+    host_map.add_argument('value', help='/dev/sdX, dm-N, /dev/mapper/NAME, '
+                                        'a WWID, a volume UUID, or "all".')
+    _add_format(host_map)
+    host_map.set_defaults(func=do_host_map)
 
     listen = subparsers.add_parser(
         'listen', help="Print the daemon's notifications as JSON lines.")

@@ -26,11 +26,13 @@ def main(argv=None):
     gmr.TextGuruMeditation.setup_autorun(
         version, service_name='cinder-reconciler', conf=conf)
     try:
-        # The service warns of each skipped backend when it starts.
-        if not backend_conf.enabled(conf, warn=False):
+        # The service warns of each skipped backend when it starts; a
+        # compute node runs the host unit alone.
+        if (not backend_conf.enabled(conf, warn=False)
+                and not conf.host_scan.enabled):
             raise exception.ConfigError(
                 '[DEFAULT] enabled_backends names no backend the reconciler '
-                'can reconcile')
+                'can reconcile and [host_scan] is not enabled')
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

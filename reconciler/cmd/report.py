@@ -47,33 +47,25 @@ def pass_rows(r):
                  **candidate_dict(c)) for c in r.candidates]
 
 
-def pass_text(r):
-    lines = ['Backend %s (%s): %s %s'
-             % (r.backend, r.cinder_host,
-                'dry run' if r.run_id is None else 'run %d' % r.run_id,
-                r.status)]
+def _pass_text(r, title, inventory, labels, finding):
+    """A pass as text: ``inventory(r.inventory)`` and ``finding(c)`` say
+    what is particular to backend and host passes.
+    """
+    lines = ['%s: %s %s' % (
+        title, 'dry run' if r.run_id is None else 'run %d' % r.run_id,
+        r.status)]
     if r.error:
         lines += ['  error: %s' % r.error,
                   '  no finding was created or resolved by this run']
         return '\n'.join(lines)
-    inv = r.inventory
-    lines.append('  Cinder: %d volumes, %d snapshots; array: %d objects '
-                 '(listed in %.2fs + %.2fs)'
-                 % (inv['cinder_volumes'], inv['cinder_snapshots'],
-                    inv['array_objects'], inv['cinder_seconds'],
-                    inv['array_seconds']))
+    lines.append('  ' + inventory(r.inventory))
     lines.append('  consistent: %s' % (', '.join(
         '%d %ss' % (n, k) for k, n in sorted(r.consistent.items()))
         or 'nothing'))
-    for kind, label in _LABELS.items():
+    for kind, label in labels.items():
         found = [c for c in r.candidates if c.kind == kind]
         lines.append('  %s: %d' % (label, len(found)))
-        for c in found:
-            extra = ('  (%s)' % c.array_name
-                     if c.array_name and c.array_name != c.resource_id
-                     else '')
-            lines.append('    %-8s %s%s'
-                         % (c.resource_type, c.resource_id, extra))
+        lines += ['    ' + finding(c) for c in found]
     if r.skipped:
         lines.append('  not compared: %s' % ', '.join(
             '%s=%d' % kv for kv in sorted(r.skipped.items())))
@@ -86,6 +78,55 @@ def pass_text(r):
     if r.run_id is None:
         lines.append('  dry run: nothing was recorded or announced')
     return '\n'.join(lines)
+
+
+def _array_finding(c):
+    extra = ('  (%s)' % c.array_name
+             if c.array_name and c.array_name != c.resource_id else '')
+    return '%-8s %s%s' % (c.resource_type, c.resource_id, extra)
+
+
+def pass_text(r):
+    return _pass_text(
+        r, 'Backend %s (%s)' % (r.backend, r.cinder_host),
+        lambda inv: ('Cinder: %d volumes, %d snapshots; array: %d objects '
+                     '(listed in %.2fs + %.2fs)'
+                     % (inv['cinder_volumes'], inv['cinder_snapshots'],
+                        inv['array_objects'], inv['cinder_seconds'],
+                        inv['array_seconds'])),
+        _LABELS, _array_finding)
+
+
+_HOST_LABELS = {
+    model.FindingKind.LEFTOVER_DEVICE: 'leftover devices',
+    model.FindingKind.FAULTY_MAP: 'faulty maps (all paths failed)',
+    model.FindingKind.FAULTY_ATTACHED: 'faulty maps of attached volumes',
+    model.FindingKind.STALE_SESSION: 'sessions without devices',
+    model.FindingKind.MISSING_DEVICE: 'attached without a device'}
+
+
+def _host_finding(c):
+    details = dict(c.details)
+    in_use = ', '.join(filter(None, (details.get('holders'),
+                                     details.get('mounts'))))
+    return '%-10s %s  %s  volume %s%s' % (
+        c.resource_type, c.array_name or c.resource_id,
+        details.get('target', '-'), c.cinder_id or '?',
+        '  IN USE (%s)' % in_use if details.get('in_use') else '')
+
+
+def host_pass_text(r):
+    """A host pass (``reconciler.host``): ``r.cinder_host`` is the host."""
+    return _pass_text(
+        r, 'Host %s (%s)' % (r.cinder_host, r.backend),
+        lambda inv: ('Cinder: %d attachments, %d to this host; host: %d '
+                     'SCSI disks, %d maps, %d iSCSI sessions, %d NVMe '
+                     'subsystems (listed in %.2fs, scanned in %.2fs)'
+                     % (inv['cinder_attachments'], inv['attachments_here'],
+                        inv['host_disks'], inv['host_maps'],
+                        inv['host_sessions'], inv['host_nvme_subsystems'],
+                        inv['cinder_seconds'], inv['scan_seconds'])),
+        _HOST_LABELS, _host_finding)
 
 
 def finding_dict(f):

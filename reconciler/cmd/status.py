@@ -93,6 +93,8 @@ class Checks(upgradecheck.UpgradeCommands):
 
     def _check_backends(self):
         if not self.conf.enabled_backends:
+            if self.conf.host_scan.enabled:
+                return Result(Code.SUCCESS)  # a compute node's host unit
             return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
         findings = []
         for name, backend in self._backends():
@@ -131,10 +133,24 @@ class Checks(upgradecheck.UpgradeCommands):
                     findings.append(_exposure(getattr(backend, opt.dest)))
         return _worst(findings)
 
+    def _check_host_unit(self):
+        """[host_scan]: os-brick's lock directory must be there."""
+        group = self.conf.host_scan
+        if not group.enabled:
+            return Result(Code.SUCCESS)
+        if not group.lock_path:
+            return Result(Code.FAILURE, '[host_scan] lock_path is not set: '
+                          "set it to os-brick's lock_path on this host")
+        if not os.path.isdir(group.lock_path):
+            return Result(Code.FAILURE, '[host_scan] lock_path %s is not a '
+                          'directory' % group.lock_path)
+        return Result(Code.SUCCESS)
+
     _upgrade_checks = (
         ('History database at head', _check_database),
         ('Backend drivers and options', _check_backends),
         ('Files holding secrets', _check_secret_files),
+        ('Host unit', _check_host_unit),
     )
 
 

@@ -12,11 +12,13 @@ from reconciler.conf import cinder
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
+from reconciler.conf import host_scan
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler import version
 
-_MODULES = (default, reconciler, cinder, coordination, database, metrics)
+_MODULES = (default, reconciler, cinder, coordination, database, metrics,
+            host_scan)
 
 
 def register(conf):

@@ -5,11 +5,12 @@ from reconciler.conf import cinder
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
+from reconciler.conf import host_scan
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
 
 _MODULES = (default, reconciler, cinder, coordination, database, metrics,
-            backend)
+            backend, host_scan)
 
 
 def list_opts():

@@ -10,7 +10,12 @@ OPTS = [
     cfg.ListOpt('notify_kinds',
                 default=[model.FindingKind.ARRAY_ONLY,
                          model.FindingKind.CINDER_ONLY,
-                         model.FindingKind.ORPHAN_EXPORT],
+                         model.FindingKind.ORPHAN_EXPORT,
+                         model.FindingKind.LEFTOVER_DEVICE,
+                         model.FindingKind.FAULTY_MAP,
+                         model.FindingKind.FAULTY_ATTACHED,
+                         model.FindingKind.STALE_SESSION,
+                         model.FindingKind.MISSING_DEVICE],
                 item_type=cfg.types.String(
                     choices=[k.value for k in model.FindingKind]),
 

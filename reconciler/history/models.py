@@ -49,6 +49,11 @@ class Run(Base):
     cinder_only_count: orm.Mapped[int | None]
     orphan_export_count: orm.Mapped[int | None]
     foreign_count: orm.Mapped[int | None]
+    leftover_device_count: orm.Mapped[int | None]
+    faulty_map_count: orm.Mapped[int | None]
+    faulty_attached_count: orm.Mapped[int | None]
+    stale_session_count: orm.Mapped[int | None]
+    missing_device_count: orm.Mapped[int | None]
     inventory: orm.Mapped[str | None]  # JSON
     error: orm.Mapped[str | None]
     # The process that owns a running run (see reconciler.ownership).

@@ -410,10 +410,13 @@ class CinderCloud:
         _insert(db, 'volume_attachment', _ATTACHMENT_COLUMNS, attachments)
 
     @staticmethod
-    def _attachment_row(volume_id, host, stamp, connection_info=None):
+    def _attachment_row(volume_id, host, stamp, connection_info=None,
+                        attach_status='attached'):
+        # attachment_update records the host and 'attaching'; the API shows
+        # the host only once attachment_complete marked it 'attached'.
         return (str(uuid.uuid4()), stamp, stamp, 0, volume_id, host,
                 instance_uuid(volume_id, host), '/dev/vdb', stamp, 'rw',
-                'attached', json.dumps(connector(host)),
+                attach_status, json.dumps(connector(host)),
                 connection_info and json.dumps(connection_info))
 
     def _insert_snapshots(self, db, snapshots):
@@ -538,19 +541,26 @@ class CinderCloud:
                 'status': 'deleted', 'deleted': 1,
                 'deleted_at': _ts(_now())})
 
-    def add_attachment(self, volume_id, host, connection_info=None):
+    def add_attachment(self, volume_id, host, connection_info=None,
+                       attach_status='attached'):
         """Attach ``volume_id`` to ``host`` as a finished Nova attach would.
 
         ``connection_info`` is what the driver's initialize_connection
-        returned (e.g. an FC initiator_target_map). Returns the attachment id.
+        returned (e.g. an FC initiator_target_map), stored as Cinder's
+        attachment_update stores it. ``attach_status='attaching'`` leaves
+        the attach where Nova's connect_volume runs: connection_info is set,
+        the volume ``attaching``, the host not shown yet. Returns the
+        attachment id.
         """
         row = self._attachment_row(volume_id, host, _ts(_now()),
-                                   connection_info)
+                                   connection_info, attach_status)
         with self._db() as db:
             self._update(db, 'volumes', volume_id,
-                         {'attach_status': 'attached'})
-            db.execute("UPDATE volumes SET status='in-use' "
-                       "WHERE id=? AND status='available'", (volume_id,))
+                         {'attach_status': attach_status})
+            db.execute("UPDATE volumes SET status=? "
+                       "WHERE id=? AND status='available'",
+                       ('in-use' if attach_status == 'attached'
+                        else attach_status, volume_id))
             _insert(db, 'volume_attachment', _ATTACHMENT_COLUMNS, [row])
         return row[0]
 

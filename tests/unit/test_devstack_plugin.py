@@ -166,6 +166,27 @@ class DevstackPluginTest(base.BaseTestCase):
         self.assertEqual({'reconciler_driver': 'manageable'}, ini['nfs-1'])
         self.assertEqual('True', ini['DEFAULT']['debug'])
 
+    def test_post_config_enables_the_host_unit(self):
+        ini = self.ini(self.run_phase('stack', 'post-config',
+                                      DATA_DIR='/opt/stack/data'))
+        self.assertEqual({
+            'enabled': 'True', 'lock_path': '/opt/stack/data/os_brick',
+            'owned_targets': 'iqn.2010-10.org.openstack:',
+            'root_helper': 'sudo'}, ini['host_scan'])
+        ini = self.ini(self.run_phase('stack', 'post-config',
+                                      CINDER_RECONCILER_HOST_SCAN='False'))
+        self.assertNotIn('host_scan', ini)
+
+    def test_compute_node_reconciles_its_host_only(self):
+        ini = self.ini(self.run_phase(
+            'stack', 'post-config', OS_BRICK_LOCK_PATH='/var/lock/brick',
+            ENABLED_SERVICES='n-cpu,cinder-reconciler'))
+        self.assertEqual('', ini['DEFAULT']['enabled_backends'])
+        self.assertNotIn('lvmdriver-1', ini)
+        self.assertEqual(('True', '/var/lock/brick'),
+                         (ini['host_scan']['enabled'],
+                          ini['host_scan']['lock_path']))
+
     def test_post_config_database_and_notifications(self):
         calls = self.run_phase('stack', 'post-config')
         ini = self.ini(calls)

@@ -134,6 +134,24 @@ class BackendsCheckTest(StatusTestCase):
         result = self.checks(ours)._check_backends()
         self.assertEqual(Code.SUCCESS, result.code, result.details)
 
+    def test_compute_node_needs_no_backend(self):
+        checks = self.checks(self.our_conf(
+            backends='', extra='[host_scan]\nenabled = true\n'
+            'lock_path = %s\n' % self.tmp))
+        self.assertEqual(Code.SUCCESS, checks._check_backends().code)
+        self.assertEqual(Code.SUCCESS, checks._check_host_unit().code)
+
+    def test_host_unit_needs_os_bricks_lock_path(self):
+        result = self.checks(self.our_conf(
+            extra='[host_scan]\nenabled = true\n'))._check_host_unit()
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('lock_path is not set', result.details)
+        result = self.checks(self.our_conf(
+            extra='[host_scan]\nenabled = true\nlock_path = %s/none\n'
+            % self.tmp))._check_host_unit()
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('is not a directory', result.details)
+
     def test_cinder_conf_group_selects_the_driver(self):
         cinder = self.write('cinder.conf', textwrap.dedent("""
             [DEFAULT]
@@ -236,4 +254,5 @@ class CommandTest(StatusTestCase):
                   for c in json.loads(result.stdout)['checks']}
         self.assertEqual({'History database at head': Code.SUCCESS,
                           'Backend drivers and options': Code.SUCCESS,
-                          'Files holding secrets': Code.WARNING}, checks)
+                          'Files holding secrets': Code.WARNING,
+                          'Host unit': Code.SUCCESS}, checks)

@@ -52,8 +52,8 @@ class HistoryTest(base.BaseTestCase):
         running, fail, ok = self.history.runs()
         self.assertEqual(
             (model.RunStatus.OK, 'be1', 'host-a', T0 - 1, T0,
-             {K.ARRAY_ONLY: 2, K.CINDER_ONLY: 0, K.ORPHAN_EXPORT: 1,
-              K.FOREIGN: 0},
+             dict({k: 0 for k in K}, **{K.ARRAY_ONLY: 2,
+                                        K.ORPHAN_EXPORT: 1}),
              {'volumes': 3, 'seconds': 1.5}, None),
             (ok.status, ok.backend, ok.host, ok.started_at, ok.finished_at,
              ok.counts, ok.inventory, ok.error))

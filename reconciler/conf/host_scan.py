@@ -1,0 +1,88 @@
+"""``[host_scan]``: the host unit, comparing this host's devices with Cinder.
+
+Enable it on compute nodes (``enabled_backends`` may be empty there) and on
+cinder-volume hosts; see the README's "Host reconciliation" section.
+"""
+
+import socket
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('host_scan',
+                     help="This host's block devices against Cinder's "
+                          'attachments to it.')
+
+OPTS = [
+    cfg.BoolOpt('enabled', default=False,
+                help='Run the host unit: scan this host on its own timer.'),
+    cfg.StrOpt('connector_host', default=socket.gethostname(),
+               sample_default='<host>',
+               help="This host's name as os-brick's connector gives it to "
+                    'Cinder (Nova: [DEFAULT] host of nova-compute; Cinder: '
+                    'its [DEFAULT] host). Attachments Cinder shows with this '
+                    'host_name are the ones compared.'),
+    cfg.IntOpt('interval', default=600, min=10,
+               help='Seconds between two host passes.'),
+    cfg.IntOpt('sightings', default=3, min=1,
+               help='Consecutive successful host passes that must see a '
+                    'finding (a faulty map, a leftover) before it is '
+                    'confirmed.'),
+    cfg.IntOpt('grace_period', default=1800, min=0,
+               help='Seconds a host finding must have been seen for before '
+                    'it is confirmed.'),
+    cfg.ListOpt('protocols', default=['iscsi', 'fc'],
+                item_type=cfg.types.String(choices=['iscsi', 'fc',
+                                                    'nvmeof']),
+                help='Transports to scan. iscsi needs iscsiadm, nvmeof '
+                     'needs nvme-cli (nvme list-subsys -o json).'),
+    cfg.BoolOpt('multipath', default=True,
+                help='Read multipathd\'s maps ("multipathd show maps '
+                     'json"). Set to false on hosts without multipathd.'),
+    cfg.ListOpt('owned_targets', default=[],
+                help="Targets that are Cinder's alone, every LUN on them: "
+                     'IQN or NQN prefixes ending in ":" (e.g. '
+                     'iqn.2010-10.org.openstack:), exact IQNs/NQNs, target '
+                     'port WWPNs, or portal addresses (ip:port or ip). '
+                     'Besides these, a LUN is judged only when some '
+                     "attachment's connection_info names it (now or in an "
+                     'earlier pass) or its target names a volume UUID.'),
+    cfg.IntOpt('remembered_luns', default=1000, min=0,
+               help='LUNs (target and LUN) of earlier attachments to this '
+                    'host remembered in the history, so that a leftover '
+                    "whose attachment is gone is still known to be Cinder's."),
+    cfg.StrOpt('root_prefix', default='/',
+               help='Where /dev, /sys and /proc are read from; only tests '
+                    'and containers change it.'),
+    cfg.StrOpt('root_helper',
+               default='sudo cinder-reconciler-rootwrap '
+                       '/etc/cinder-reconciler/rootwrap.conf',
+               help='Prefix of the read-only scan commands (multipathd, '
+                    'dmsetup, iscsiadm, nvme), as Nova and Cinder run '
+                    "os-brick's commands. The shipped "
+                    'rootwrap.d/host.filters allow exactly these.'),
+    cfg.IntOpt('command_timeout', default=60, min=1,
+               help='Seconds a scan command may take before the pass fails.'),
+    cfg.StrOpt('lock_path',
+               help="os-brick's lock_path on this host ([os_brick] lock_path "
+                    'of nova-compute and cinder-volume, else their '
+                    '[oslo_concurrency] lock_path). A scan holds os-brick\'s '
+                    '"connect_volume" lock there so that it never races an '
+                    'attach or a detach. Required by the host unit.'),
+    cfg.IntOpt('lock_timeout', default=120, min=0,
+               help='Seconds to wait for os-brick\'s lock; when an attach or '
+                    'detach holds it longer, the pass is skipped (recorded '
+                    'as failed, not announced) and no finding changes.'),
+    cfg.IntOpt('max_shrink_percent', default=50, min=1, max=100,
+               help="Cinder's attachment listing shrinking by more than "
+                    'this since the last successful host pass fails the '
+                    'pass as implausible.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(cfg.OptGroup(GROUP.name, help=GROUP.help))
+    conf.register_opts(OPTS, group=GROUP.name)
+
+
+def list_opts():
+    return {GROUP: OPTS}

@@ -1,0 +1,155 @@
+"""Value types of the host side: what the kernel shows, what Cinder says.
+
+Like :mod:`reconciler.model`, this imports nothing of ours; the inventory
+produces these, the comparison consumes them.
+"""
+
+import dataclasses
+
+ISCSI = 'iscsi'
+FC = 'fc'
+NVME = 'nvmeof'
+
+
+@dataclasses.dataclass(frozen=True, slots=True, order=True)
+class TargetKey:
+    """One LUN (or NVMe subsystem) on one target, as both sides name it.
+
+    ``target`` is an IQN, a target port WWPN (16 lower-case hex digits) or
+    an NQN; ``lun`` is None for NVMe (namespaces are not addressed by LUN).
+    """
+
+    protocol: str
+    target: str
+    lun: int | None = None
+
+    def __str__(self):
+        return '%s:%s' % (self.target, 'lun%d' % self.lun
+                          if self.lun is not None else '-')
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScsiDisk:
+    name: str                 # sdb
+    hctl: str                 # 3:0:0:1
+    key: TargetKey | None     # None: not iSCSI/FC (local disk, USB, ...)
+    portal: str | None = None
+    wwid: str | None = None   # as multipath names it: 3600...
+    vendor: str = ''
+    model: str = ''
+    state: str = ''           # sysfs device state: running, offline...
+    links: tuple[str, ...] = ()
+    holders: tuple[str, ...] = ()
+    mounts: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MapPath:
+    dev: str
+    dm_st: str
+    chk_st: str
+    dev_st: str
+
+    @property
+    def faulty(self):
+        return (self.chk_st in ('faulty', 'shaky') or self.dm_st == 'failed'
+                or self.dev_st == 'offline')
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MultipathMap:
+    name: str
+    wwid: str
+    dm: str                   # dm-3
+    paths: tuple[MapPath, ...]
+    holders: tuple[str, ...] = ()
+    mounts: tuple[str, ...] = ()
+    open_count: int | None = None  # dmsetup's: openers of the map now
+
+    @property
+    def all_faulty(self):
+        return all(p.faulty for p in self.paths)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IscsiSession:
+    sid: str
+    target: str
+    portal: str
+    state: str
+    disks: tuple[tuple[int, str], ...]  # (lun, sdX) from iscsiadm
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NvmeSubsystem:
+    name: str                 # nvme-subsys0
+    nqn: str
+    controllers: tuple[tuple[str, str, str], ...]  # (nvme0, tcp, address)
+    namespaces: tuple[str, ...]                    # nvme0n1
+
+    @property
+    def local(self):
+        return all(t == 'pcie' for _n, t, _a in self.controllers)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Namespace:
+    name: str
+    nqn: str
+    wwid: str | None = None
+    holders: tuple[str, ...] = ()
+    mounts: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostView:
+    """One scan of the host; every part complete or the scan failed."""
+
+    disks: tuple[ScsiDisk, ...]
+    maps: tuple[MultipathMap, ...]
+    sessions: tuple[IscsiSession, ...]
+    nvme: tuple[NvmeSubsystem, ...]
+    namespaces: tuple[Namespace, ...]
+    # Block devices (whole disks and maps) the root file system or /boot
+    # rests on, through any holders: never judged.
+    boot: frozenset[str]
+    fetched_at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attachment:
+    """A Cinder attachment with the targets its connection_info names.
+
+    ``host`` is the connector host Cinder recorded (None while the
+    attachment is not attached: Cinder shows the host of attached ones
+    only). ``targets`` is empty when there is no usable connection_info.
+    """
+
+    attachment_id: str
+    volume_id: str
+    instance_id: str | None
+    attach_status: str
+    host: str | None
+    volume_status: str | None
+    migration_status: str | None
+    protocol: str | None
+    targets: frozenset[TargetKey]
+    portals: frozenset[str] = frozenset()
+    project_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CinderHostView:
+    """Cinder's attachments (all hosts) and volume states, for one host."""
+
+    host: str
+    attachments: tuple[Attachment, ...]
+    # volume id -> (status, migration_status, host@backend#pool)
+    volumes: dict
+    fetched_at: float
+    seconds: float = 0.0
+    requests: int = 0
+
+    def here(self):
+        return [a for a in self.attachments
+                if a.host == self.host and a.attach_status == 'attached']

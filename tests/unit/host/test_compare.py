@@ -1,0 +1,359 @@
+"""Host comparison rules, on scans of laid-out host roots."""
+
+import collections
+
+from oslotest import base
+
+from reconciler.host import cinder as host_cinder
+from reconciler.host import compare
+from reconciler.host import inventory
+from reconciler.host import view
+from reconciler import model
+from tests.unit.host import fixtures
+
+K = model.FindingKind
+HOST = 'compute-1'
+LVM_IQN = 'iqn.2010-10.org.openstack:volume-%s'
+SHARED_IQN = 'iqn.2000-05.com.3pardata:20210002ac01db31'
+VOL = ['5d1f0f5c-0000-4000-8000-%012d' % i for i in range(10)]
+WWID = ['36001405000000000000000000000%04d' % i for i in range(10)]
+P1, P2 = '10.0.0.1:3260', '10.0.0.2:3260'
+
+
+def iscsi_info(iqn, lun, portals=(P1,)):
+    """connection_info as Cinder stores it (data merged to the top)."""
+    info = {'driver_volume_type': 'iscsi', 'target_discovered': False,
+            'target_iqn': iqn, 'target_portal': portals[0],
+            'target_lun': lun, 'auth_method': 'CHAP',
+            'auth_username': 'u', 'auth_password': 'secret',
+            'access_mode': 'rw', 'encrypted': False}
+    if len(portals) > 1:
+        info.update(target_iqns=[iqn] * len(portals),
+                    target_portals=list(portals),
+                    target_luns=[lun] * len(portals))
+    return info
+
+
+def attachment(i, info, host=HOST, status='attached',
+               volume_status='in-use', migration=None):
+    protocol, keys, portals = host_cinder.connection_targets(info)
+    return view.Attachment(
+        attachment_id='att-%d' % i, volume_id=VOL[i],
+        instance_id='inst-%d' % i, attach_status=status,
+        host=host if status == 'attached' else None,
+        volume_status=volume_status, migration_status=migration,
+        protocol=protocol, targets=keys, portals=portals)
+
+
+class CompareTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.host = self.useFixture(fixtures.HostRoot())
+        # Every host has a local boot disk.
+        self.host.add_disk('sda', '0:0:0:0', model='SAMSUNG MZ7LH480')
+        self.host.add_partition('sda', 'sda1')
+        self.host.mount('/dev/sda1', '/')
+        self.volumes = {v: ('available', None, 'ctl@lvm#lvm') for v in VOL}
+        self.attachments = []
+
+    def attach(self, i, info, **kw):
+        a = attachment(i, info, **kw)
+        self.attachments.append(a)
+        self.volumes[a.volume_id] = (a.volume_status, a.migration_status,
+                                     'ctl@lvm#lvm')
+        return a
+
+    def compare(self, **kw):
+        kw.setdefault('protocols', (view.ISCSI, view.FC, view.NVME))
+        scan = inventory.HostInventory(self.host.root, self.host.runner,
+                                       protocols=kw['protocols']).scan()
+        cinder = view.CinderHostView(HOST, tuple(self.attachments),
+                                     dict(self.volumes), 0.0)
+        self.result = compare.compare(scan, cinder, **kw)
+        return self.result
+
+    def found(self, **kw):
+        return sorted((str(c.kind), str(c.resource_type), c.resource_id)
+                      for c in self.compare(**kw).candidates)
+
+    def details(self, kind):
+        [c] = [c for c in self.result.candidates if c.kind == kind]
+        return c, dict(c.details)
+
+    def lvm_disk(self, i, dev, hctl, portal=P1):
+        return self.host.add_disk(dev, hctl, WWID[i],
+                                  iscsi=(portal, LVM_IQN % VOL[i], 1))
+
+    def test_clean_host(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1')
+        self.attach(0, iscsi_info(LVM_IQN % VOL[0], 1))
+        self.assertEqual([], self.found())
+        self.assertEqual({'device': 1, 'session': 1, 'attachment': 1},
+                         dict(self.result.consistent))
+        self.assertEqual({'boot device': 1}, dict(self.result.skipped))
+        self.assertEqual({view.TargetKey('iscsi', LVM_IQN % VOL[0], 1)},
+                         self.result.targets)
+
+    def test_leftover_after_detach_known_from_history(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1')
+        owned = compare.Ownership(targets=frozenset([LVM_IQN % VOL[0]]))
+        self.assertEqual([('leftover_device', 'device', WWID[0])],
+                         self.found(ownership=owned))
+        c, d = self.details(K.LEFTOVER_DEVICE)
+        self.assertEqual(VOL[0], c.cinder_id)  # the UUID in the IQN
+        self.assertEqual('/dev/sdb', c.array_name)
+        self.assertEqual({'devices': 'sdb', 'hctl': '3:0:0:1', 'lun': '1',
+                          'portal': P1, 'state': 'running',
+                          'target': LVM_IQN % VOL[0], 'wwid': WWID[0]}, d)
+
+    def test_leftover_of_an_unknown_target_is_not_judged(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1')
+        self.assertEqual([], self.found())
+        self.assertEqual({'foreign target': 2, 'boot device': 1},
+                         dict(self.result.skipped))
+
+    def test_owned_prefix_and_portal_whitelist(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1')
+        self.host.add_disk('sdc', '4:0:0:2', WWID[1],
+                           iscsi=('192.168.9.9:3260', 'iqn.other:x', 2))
+        owned = compare.Ownership(prefixes=('iqn.2010-10.org.openstack:',))
+        self.assertEqual([WWID[0]], [c.resource_id for c in self.compare(
+            ownership=owned).candidates if c.kind == K.LEFTOVER_DEVICE])
+        owned = compare.Ownership(portals=frozenset(['192.168.9.9']))
+        self.assertEqual([WWID[1]], [c.resource_id for c in self.compare(
+            ownership=owned).candidates if c.kind == K.LEFTOVER_DEVICE])
+
+    def test_lun_reused_for_another_volume_on_another_host(self):
+        # Volume 0 was detached from here but its device stayed; the array
+        # now exports LUN 3 of the shared target to volume 1 on compute-2.
+        self.host.add_disk('sdb', '3:0:0:3', WWID[0],
+                           iscsi=(P1, SHARED_IQN, 3))
+        self.host.add_disk('sdc', '3:0:0:4', WWID[2],
+                           iscsi=(P1, SHARED_IQN, 4))
+        self.attach(1, iscsi_info(SHARED_IQN, 3), host='compute-2')
+        self.attach(2, iscsi_info(SHARED_IQN, 4))
+        self.assertEqual([('leftover_device', 'device', WWID[0])],
+                         self.found())
+        c, d = self.details(K.LEFTOVER_DEVICE)
+        self.assertEqual(VOL[1], c.cinder_id)
+        self.assertEqual('yes', d['data_leak_risk'])
+        self.assertEqual('compute-2', d['reused_by_host'])
+        self.assertEqual('att-1', d['attachment_id'])
+
+    def test_unnamed_lun_of_a_shared_target_may_be_another_apps(self):
+        # Cinder uses LUN 4 of the shared target here; LUN 9 of the same
+        # target was never in any connection_info.
+        self.host.add_disk('sdb', '3:0:0:4', WWID[2],
+                           iscsi=(P1, SHARED_IQN, 4))
+        self.host.add_disk('sdc', '3:0:0:9', WWID[3],
+                           iscsi=(P1, SHARED_IQN, 9))
+        self.attach(2, iscsi_info(SHARED_IQN, 4))
+        self.assertEqual([], self.found())
+        self.assertEqual(1, self.result.skipped['foreign target'])
+        # Remembered from an earlier attachment to this host: Cinder's.
+        seen = compare.Ownership(seen=frozenset(
+            [view.TargetKey('iscsi', SHARED_IQN, 9)]))
+        self.assertEqual([('leftover_device', 'device', WWID[3])],
+                         self.found(ownership=seen))
+        # Configured as Cinder's alone: every LUN on it is judged.
+        owned = compare.Ownership(targets=frozenset([SHARED_IQN]))
+        self.assertEqual([('leftover_device', 'device', WWID[3])],
+                         self.found(ownership=owned))
+
+    def multipath(self, i, faulty=(), attach=True):
+        self.lvm_disk(i, 'sdb', '3:0:0:1', P1)
+        self.lvm_disk(i, 'sdc', '4:0:0:1', P2)
+        self.host.add_map('dm-0', 'mpatha', WWID[i], ['sdb', 'sdc'],
+                          faulty=faulty)
+        if attach:
+            self.attach(i, iscsi_info(LVM_IQN % VOL[i], 1, (P1, P2)))
+
+    def test_one_faulty_path_of_an_attached_map_is_consistent(self):
+        self.multipath(0, faulty=['sdc'])
+        self.assertEqual([], self.found())
+        self.assertEqual(1, self.result.consistent['multipath'])
+
+    def test_all_paths_faulty_on_an_attached_map_is_an_alert(self):
+        self.multipath(0, faulty=['sdb', 'sdc'])
+        self.assertEqual([('faulty_attached', 'multipath', WWID[0])],
+                         self.found())
+        c, d = self.details(K.FAULTY_ATTACHED)
+        self.assertEqual((VOL[0], '/dev/dm-0'), (c.cinder_id, c.array_name))
+        self.assertEqual(('att-0', 'inst-0', '2/2',
+                          'dm-0,sdb,sdc', 'mpatha'),
+                         (d['attachment_id'], d['instance_id'],
+                          d['paths_faulty'], d['devices'], d['map']))
+
+    def test_all_paths_faulty_unreferenced_map_is_a_faulty_map(self):
+        self.multipath(0, faulty=['sdb', 'sdc'], attach=False)
+        owned = compare.Ownership(targets=frozenset([LVM_IQN % VOL[0]]))
+        self.assertEqual([('faulty_map', 'multipath', WWID[0])],
+                         self.found(ownership=owned))
+
+    def test_unreferenced_map_with_holders_is_reported_with_them(self):
+        self.multipath(0, attach=False)
+        self.host.add_dm('dm-1', 'vg0-lv0', 'LVM-x', ['dm-0'])
+        self.host.mount('/dev/mapper/vg0-lv0', '/mnt/x')
+        owned = compare.Ownership(targets=frozenset([LVM_IQN % VOL[0]]))
+        self.assertEqual([('leftover_device', 'multipath', WWID[0])],
+                         self.found(ownership=owned))
+        _c, d = self.details(K.LEFTOVER_DEVICE)
+        self.assertEqual(('dm-1', '/mnt/x', 'yes'),
+                         (d['holders'], d['mounts'], d['in_use']))
+
+    def test_unreferenced_map_held_open_is_reported_in_use(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1', P1)
+        self.host.add_map('dm-0', 'mpatha', WWID[0], ['sdb'], open_count=1)
+        owned = compare.Ownership(targets=frozenset([LVM_IQN % VOL[0]]))
+        self.assertEqual([('leftover_device', 'multipath', WWID[0])],
+                         self.found(ownership=owned))
+        _c, d = self.details(K.LEFTOVER_DEVICE)
+        self.assertEqual(('1', 'yes'), (d['open_count'], d['in_use']))
+
+    def test_local_disks_and_boot_from_san_are_never_findings(self):
+        fc = '50060160902031aa'
+        self.host.add_disk('sdb', '5:0:0:1', WWID[5], fc=(fc, 1))
+        self.host.add_disk('sdc', '6:0:0:1', WWID[5], fc=(fc, 1),
+                           pci='0000:00:18.0')
+        self.host.add_map('dm-0', 'mpathb', WWID[5], ['sdb', 'sdc'],
+                          faulty=['sdb', 'sdc'])
+        self.host.add_dm('dm-1', 'rhel-root', 'LVM-r', ['dm-0'])
+        self.host.mount('/dev/mapper/rhel-root', '/')
+        # Even with the boot LUN's target Cinder's, and LUN 0 beside it.
+        self.host.add_disk('sdd', '5:0:0:0', WWID[6], fc=(fc, 0))
+        owned = compare.Ownership(targets=frozenset([fc]))
+        self.assertEqual([], self.found(ownership=owned))
+        self.assertEqual({'boot device': 2, 'LUN 0': 1},
+                         dict(self.result.skipped))
+
+    def test_lunz_is_never_a_finding(self):
+        self.host.add_disk('sdb', '5:0:0:5', None,
+                           fc=('500601609020318a', 5), vendor='DGC',
+                           model='LUNZ')
+        owned = compare.Ownership(targets=frozenset(['500601609020318a']))
+        self.assertEqual([], self.found(ownership=owned))
+        self.assertEqual(1, self.result.skipped['LUNZ'])
+
+    def test_attachment_in_progress_protects_its_target(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1')
+        # Attaching: connection_info is there, the host is not shown yet.
+        self.attach(0, iscsi_info(LVM_IQN % VOL[0], 1), status='attaching',
+                    volume_status='attaching')
+        self.assertEqual([], self.found())
+        self.assertEqual(1, self.result.skipped['attachment in progress'])
+
+    def test_detaching_attached_volume_is_not_judged(self):
+        self.multipath(0, faulty=['sdb', 'sdc'])
+        a = self.attachments.pop()
+        self.attach(0, iscsi_info(LVM_IQN % VOL[0], 1, (P1, P2)),
+                    volume_status='detaching')
+        self.assertNotEqual(a, self.attachments[-1])
+        self.assertEqual([], self.found())
+
+    def test_downloading_volume_on_the_cinder_volume_host(self):
+        # cinder-volume attached volume 3 locally to copy an image into it:
+        # no attachment record, the volume is downloading.
+        self.lvm_disk(3, 'sdb', '3:0:0:1')
+        self.volumes[VOL[3]] = ('downloading', None, 'ctl@lvm#lvm')
+        owned = compare.Ownership(prefixes=('iqn.2010-10.org.openstack:',))
+        self.assertEqual([], self.found(ownership=owned,
+                                        local_backends=['ctl@lvm']))
+        self.assertEqual(1, self.result.skipped['volume downloading'])
+        # Without a UUID in the target, any local operation holds the pass.
+        self.host.add_disk('sdc', '3:0:0:2', WWID[4],
+                           iscsi=(P1, SHARED_IQN, 2))
+        owned = compare.Ownership(targets=frozenset([SHARED_IQN]))
+        self.assertEqual([], self.found(ownership=owned,
+                                        local_backends=['ctl@lvm']))
+        self.assertEqual(1, self.result.skipped[
+            'local volume operation (downloading)'])
+        # On a compute node (no local backends) it is judged.
+        self.assertEqual([('leftover_device', 'device', WWID[4])],
+                         [f for f in self.found(ownership=owned)
+                          if f[0] == 'leftover_device'])
+
+    def test_session_without_device_is_stale(self):
+        self.host.add_session(LVM_IQN % VOL[0], P1)
+        self.lvm_disk(1, 'sdb', '3:0:0:1', P2)
+        self.attach(1, iscsi_info(LVM_IQN % VOL[1], 1, (P2,)))
+        owned = compare.Ownership(prefixes=('iqn.2010-10.org.openstack:',))
+        self.assertEqual(
+            [('stale_session', 'session', '%s,%s' % (LVM_IQN % VOL[0], P1))],
+            self.found(ownership=owned))
+
+    def test_attached_without_device_is_missing(self):
+        self.attach(0, iscsi_info(LVM_IQN % VOL[0], 1))
+        self.attach(1, {'driver_volume_type': 'rbd', 'name': 'volumes/x'})
+        self.assertEqual([('missing_device', 'attachment', 'att-0')],
+                         self.found())
+        c, d = self.details(K.MISSING_DEVICE)
+        self.assertEqual((VOL[0], 'inst-0', LVM_IQN % VOL[0], '1'),
+                         (c.cinder_id, d['instance_id'], d['target'],
+                          d['lun']))
+        self.assertEqual(1, self.result.skipped[
+            'attachment of another protocol (rbd)'])
+        # Scanning no iSCSI, nothing is known to be missing.
+        self.assertEqual([], self.found(protocols=(view.FC,)))
+
+    def test_attachment_without_connection_info_holds_device_findings(self):
+        self.lvm_disk(0, 'sdb', '3:0:0:1')
+        a = attachment(1, None)
+        self.attachments.append(view.Attachment(**dict(
+            (f, getattr(a, f)) for f in a.__slots__) | {'protocol': 'iscsi'}))
+        owned = compare.Ownership(prefixes=('iqn.2010-10.org.openstack:',))
+        self.assertEqual([], [f for f in self.found(ownership=owned)
+                              if f[0] == 'leftover_device'])
+        # A legacy attachment: no connection_info stored at all.
+        self.attachments[-1] = attachment(1, None)
+        self.assertEqual([], [f for f in self.found(ownership=owned)
+                              if f[0] == 'leftover_device'])
+        self.assertEqual(1, self.result.skipped[
+            'attachment here without readable connection_info'])
+        # An RBD attachment has no host device: it holds nothing.
+        self.attachments[-1] = attachment(1, {'driver_volume_type': 'rbd'})
+        self.assertEqual([('leftover_device', 'device', WWID[0])],
+                         self.found(ownership=owned))
+
+    def test_nvme_leftover_namespace_and_stale_controller(self):
+        local = 'nqn.2014-08.org.nvmexpress:uuid:local'
+        self.host.add_nvme('nvme-subsys0', local, ['nvme0'], ['nvme0n1'],
+                           transport='pcie', address='')
+        nqn1 = 'nqn.nvme-subsystem-1-%s' % VOL[1]
+        nqn2 = 'nqn.nvme-subsystem-1-%s' % VOL[2]
+        self.host.add_nvme('nvme-subsys1', nqn1, ['nvme1'], ['nvme1n1'])
+        self.host.add_nvme('nvme-subsys2', nqn2, ['nvme2'])
+        owned = compare.Ownership(prefixes=('nqn.nvme-subsystem-1-',))
+        self.assertEqual([('leftover_device', 'device', 'nvme1n1'),
+                          ('stale_session', 'session', nqn2)],
+                         self.found(ownership=owned))
+        self.attach(1, {'driver_volume_type': 'nvmeof', 'target_nqn': nqn1,
+                        'portals': [['10.0.0.5', 4420, 'tcp']]})
+        self.assertEqual([('stale_session', 'session', nqn2)],
+                         self.found(ownership=owned))
+
+    def test_counts_are_counters(self):
+        self.assertIsInstance(self.compare().skipped, collections.Counter)
+
+
+class ConnectionInfoTest(base.BaseTestCase):
+
+    def test_shapes(self):
+        ct = host_cinder.connection_targets
+        self.assertEqual(
+            ('iscsi', {view.TargetKey('iscsi', 'iqn.a', 1),
+                       view.TargetKey('iscsi', 'iqn.b', 2)},
+             {P1, P2}),
+            ct({'driver_volume_type': 'iscsi', 'data': {
+                'target_iqns': ['iqn.a', 'iqn.b'],
+                'target_portals': [P1, P2], 'target_luns': [1, 2]}}))
+        protocol, keys, _p = ct({
+            'driver_volume_type': 'fibre_channel', 'target_lun': 2,
+            'target_wwn': ['50:06:01:60:90:20:31:8A'],
+            'initiator_target_map': {'1000': ['0x500601689020318a']}})
+        self.assertEqual({view.TargetKey('fc', '500601609020318a', 2),
+                          view.TargetKey('fc', '500601689020318a', 2)}, keys)
+        self.assertEqual((None, frozenset(), frozenset()), ct(None))
+        self.assertRaises(ValueError, ct, {
+            'driver_volume_type': 'iscsi', 'target_iqns': ['a', 'b'],
+            'target_luns': [1]})

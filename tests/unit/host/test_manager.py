@@ -1,0 +1,256 @@
+"""Host passes through the real history, scan and lock; Cinder stubbed."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
+
+from reconciler import conf as reconciler_conf
+from reconciler import exception
+from reconciler.host import manager
+from reconciler.host import runner as runner_mod
+from reconciler.host import view
+from reconciler import model
+from tests.unit.history import fixtures as history_fixtures
+from tests.unit.host import fixtures as host_fixtures
+from tests.unit.host import test_compare as tc
+
+S = model.FindingState
+SCOPE = 'host:' + tc.HOST
+
+_HOLD_BRICK_LOCK = """
+import sys
+from os_brick.initiator.connectors import base
+@base.synchronized('connect_volume', external=True, lock_path=sys.argv[1])
+def connect_volume():
+    print('held', flush=True)
+    sys.stdin.read()
+connect_volume()
+"""
+
+
+class _Cinder(object):
+
+    def __init__(self, test):
+        self.test = test
+        self.requests = 0
+
+    def host_view(self, host):
+        t = self.test
+        return view.CinderHostView(host, tuple(t.attachments),
+                                   dict(t.volumes), time.time())
+
+
+class HostPassTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(60, gentle=True))
+        self.host = self.useFixture(host_fixtures.HostRoot())
+        self.lock_path = self.useFixture(fixtures.TempDir()).path
+        self.history = self.useFixture(history_fixtures.History()).history
+        self.conf = cfg.ConfigOpts()
+        self.values = self.useFixture(config_fixture.Config(self.conf))
+        reconciler_conf.register(self.conf)
+        self.conf([], project='x', default_config_files=[],
+                  default_config_dirs=[])
+        self.values.load_raw_values(host='ctl')
+        self.values.load_raw_values(
+            group='host_scan', enabled='true', connector_host=tc.HOST,
+            root_prefix=self.host.root, lock_path=self.lock_path,
+            lock_timeout='0', sightings='3', grace_period='0')
+        self.attachments, self.volumes = [], {}
+        self.runner = self.host.runner
+        self.reconciler = manager.HostReconciler(
+            self.conf, self.history, _NoNotifier(),
+            inventory_factory=lambda conf: _Cinder(self),
+            runner=lambda *argv: self.runner(*argv))
+
+    def attach(self, i, info, **kw):
+        a = tc.attachment(i, info, **kw)
+        self.attachments.append(a)
+        self.volumes[a.volume_id] = (a.volume_status, None, 'ctl@lvm#lvm')
+
+    def run_pass(self, status=model.RunStatus.OK):
+        report = self.reconciler.run_pass()
+        self.assertEqual(status, report.status, report.error)
+        return report
+
+    def states(self):
+        return {(f.kind, f.resource_id): f.state
+                for f in self.history.findings(backend=SCOPE)}
+
+    def events(self):
+        return [(n.event_type, n.payload.get('kind'), n.payload['backend'])
+                for n in self.history.pending_notifications()]
+
+    def faulty_leftover(self):
+        """A map of a detached volume, all paths failed, target known."""
+        for dev, hctl, portal in (('sdb', '3:0:0:1', tc.P1),
+                                  ('sdc', '4:0:0:1', tc.P2)):
+            self.host.add_disk(dev, hctl, tc.WWID[0],
+                               iscsi=(portal, tc.LVM_IQN % tc.VOL[0], 1))
+        self.host.add_map('dm-0', 'mpatha', tc.WWID[0], ['sdb', 'sdc'],
+                          faulty=['sdb', 'sdc'])
+        self.values.load_raw_values(group='host_scan',
+                                    owned_targets='iqn.2010-10.org.openstack:')
+        self.volumes[tc.VOL[0]] = ('available', None, 'ctl@lvm#lvm')
+
+    def test_all_paths_faulty_confirmed_after_n_scans_not_n_minus_1(self):
+        self.faulty_leftover()
+        key = (model.FindingKind.FAULTY_MAP, tc.WWID[0])
+        for _n in range(2):
+            self.run_pass()
+            self.assertEqual({key: S.SUSPECTED}, self.states())
+        self.assertEqual([], self.events())
+        report = self.run_pass()
+        self.assertEqual({key: S.CONFIRMED}, self.states())
+        self.assertEqual([('reconciler.orphan.detected', 'faulty_map',
+                           SCOPE)], self.events())
+        [f] = self.history.findings(backend=SCOPE)
+        self.assertEqual(('/dev/dm-0', tc.VOL[0], 3),
+                         (f.array_name, f.cinder_id, f.sightings))
+        self.assertEqual('2/2', f.details['paths_faulty'])
+        self.assertEqual(2, report.inventory['host_disks'])
+        # A path comes back: the map is no longer all-faulty.
+        self.host.set_faulty('mpatha', ['sdc'])
+        self.run_pass()
+        self.assertEqual(S.RESOLVED, self.states()[key])
+        self.assertEqual(S.SUSPECTED, self.states()[
+            (model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0])])
+
+    def test_confirmed_finding_held_by_an_attach_stays_confirmed(self):
+        self.faulty_leftover()
+        for _n in range(3):
+            self.run_pass()
+        key = (model.FindingKind.FAULTY_MAP, tc.WWID[0])
+        self.assertEqual({key: S.CONFIRMED}, self.states())
+        before = self.events()
+        # Another host starts attaching the same LUN: not judged now.
+        self.attach(5, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1),
+                    status='attaching', volume_status='attaching')
+        report = self.run_pass()
+        self.assertEqual(1, report.inventory['held'])
+        self.assertEqual({key: S.CONFIRMED}, self.states())
+        self.assertEqual(before, self.events())  # no false "resolved"
+        # A suspected one is not advanced by a held pass.
+        self.attachments.clear()
+        self.host.set_faulty('mpatha', ['sdb'])  # now a plain leftover
+        self.run_pass()
+        left = (model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0])
+        self.attach(5, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1),
+                    status='attaching', volume_status='attaching')
+        self.run_pass()
+        self.assertEqual(S.RESOLVED, self.states()[left])
+        self.assertNotIn(('reconciler.orphan.detected', 'leftover_device',
+                          SCOPE), self.events())
+
+    def test_a_path_faulty_in_one_scan_only_is_not_counted(self):
+        self.faulty_leftover()
+        self.attach(0, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1,
+                                     (tc.P1, tc.P2)))
+        calls = []
+
+        def runner(*argv):
+            # The paths come back between the scan and its re-check.
+            if argv == runner_mod.MULTIPATH_MAPS:
+                calls.append(argv)
+                if len(calls) == 2:
+                    self.host.set_faulty('mpatha', [])
+            return self.host.runner(*argv)
+        self.runner = runner
+        report = self.run_pass()
+        self.assertEqual((1, 0), (report.inventory['suspects'],
+                                  len(report.candidates)))
+        self.assertEqual({}, self.states())
+
+    def test_leftover_after_detach_known_from_an_earlier_pass(self):
+        self.host.add_disk('sdb', '3:0:0:1', tc.WWID[0],
+                           iscsi=(tc.P1, tc.LVM_IQN % tc.VOL[0], 1))
+        self.attach(0, tc.iscsi_info(tc.LVM_IQN % tc.VOL[0], 1))
+        self.assertEqual([], self.run_pass().candidates)
+        # The attachment is deleted; the device stays behind.
+        self.attachments.clear()
+        [c] = self.run_pass().candidates
+        self.assertEqual((model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0],
+                          tc.VOL[0]), (c.kind, c.resource_id, c.cinder_id))
+
+    def test_scan_waits_for_an_attach_then_runs(self):
+        self.values.load_raw_values(group='host_scan', lock_timeout='20')
+        holder = self._hold_brick_lock()
+        started = time.monotonic()
+        time_to_release = 1.0
+
+        def release():
+            time.sleep(time_to_release)
+            holder.stdin.close()
+        threading.Thread(target=release).start()
+        self.run_pass()
+        self.assertGreaterEqual(time.monotonic() - started,
+                                time_to_release * 0.9)
+
+    def test_scan_skipped_while_an_attach_holds_the_lock(self):
+        self.faulty_leftover()
+        self.run_pass()
+        before = self.states()
+        holder = self._hold_brick_lock()
+        self.addCleanup(holder.stdin.close)
+        calls = len(self.host.calls)
+        report = self.run_pass(model.RunStatus.FAILED)
+        self.assertIn('os-brick', report.error)
+        self.assertEqual(calls, len(self.host.calls))  # nothing scanned
+        self.assertEqual(before, self.states())
+        self.assertEqual([], self.events())  # a busy host is no alarm
+
+    def _hold_brick_lock(self):
+        holder = subprocess.Popen(
+            [sys.executable, '-c', _HOLD_BRICK_LOCK, self.lock_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait)
+        self.assertEqual('held\n', holder.stdout.readline())
+        return holder
+
+    def test_broken_command_output_fails_the_pass_and_changes_nothing(self):
+        self.faulty_leftover()
+        self.run_pass()
+        before = self.states()
+        text = self.host.multipathd_json()
+        self.host.outputs[runner_mod.MULTIPATH_MAPS] = (0, text[:100])
+        report = self.run_pass(model.RunStatus.FAILED)
+        self.assertIn('not JSON', report.error)
+        self.assertEqual(before, self.states())
+        self.assertEqual([('reconciler.run.failed', None, SCOPE)],
+                         self.events())
+
+    def test_sharply_shrunk_attachment_listing_fails(self):
+        for i in range(10):
+            self.attach(i, {'driver_volume_type': 'rbd'})
+        self.run_pass()
+        del self.attachments[6:]
+        self.run_pass()  # 10 -> 6: ordinary churn
+        self.attachments += self.attachments[:4]
+        self.run_pass()
+        del self.attachments[4:]
+        report = self.run_pass(model.RunStatus.FAILED)
+        self.assertIn('shrank from 10 to 4', report.error)
+
+    def test_missing_lock_path_is_a_config_error(self):
+        self.conf.set_override('lock_path', None, group='host_scan')
+        report = self.run_pass(model.RunStatus.FAILED)
+        self.assertIn('lock_path', report.error)
+
+    def test_backend_named_like_a_host_scope_is_refused(self):
+        self.conf.set_override('enabled_backends', ['host:x'])
+        self.assertRaises(exception.ConfigError, manager.HostReconciler,
+                          self.conf, self.history, _NoNotifier())
+
+
+class _NoNotifier(object):
+
+    def flush(self, history):
+        return 0
