@@ -96,6 +96,8 @@ class BackendReconciler(object):
             self._fail(report, str(e), announce=False)
         except exception.ReconcilerError as e:
             self._fail(report, str(e))
+        except exception.DATABASE_ERRORS as e:
+            self._fail(report, exception.describe(e))
         except Exception as e:
             LOG.exception('Backend %s: unexpected error in run %d',
                           backend.name, run_id)

@@ -7,16 +7,23 @@ restart this service the same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
+
+A worker that cannot start logs why in one line and ends the whole daemon
+(the master exits non-zero, so systemd restarts it): oslo.service would
+otherwise respawn it in a loop, or leave a master without a worker.
 """
 
+import os
 import random
+import signal
 import threading
 
 from oslo_log import log as logging
 from oslo_service import service
 
-from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import coordination
+from reconciler import exception
 from reconciler import history
 from reconciler import manager
 from reconciler import notifier
@@ -26,19 +33,32 @@ LOG = logging.getLogger(__name__)
 
 class ReconcilerService(service.Service):
 
-    def __init__(self, conf):
+    def __init__(self, conf, master=None):
+        """``master``: the pid of the launcher's process, if it forks us."""
         super().__init__()
         self.conf = conf
+        self._master = master
 
     def start(self):
         super().start()
+        try:
+            self._start()
+        except Exception as e:
+            LOG.critical('Cannot start: %s', exception.describe(e))
+            if self._master not in (None, os.getpid()):
+                # cotyledon's master exits with status 1 on SIGINT.
+                os.kill(self._master, signal.SIGINT)
+            raise
+
+    def _start(self):
         self._stop = threading.Event()
         self._history = history.History.from_conf(self.conf)
         self._history.check_current()
         self._notifier = notifier.Notifier(self.conf)
         self._coordinator = coordination.Coordinator(self.conf)
         self._coordinator.start()
-        self._backends = {b.name: b for b in backend_conf.enabled(self.conf)}
+        self._backends = {
+            b.name: b for b in validation.enabled_backends(self.conf)}
         fuzz = self.conf.reconciler.periodic_fuzzy_delay
         for name in self._backends:
             self.tg.add_dynamic_timer_args(
@@ -61,15 +81,16 @@ class ReconcilerService(service.Service):
             manager.BackendReconciler(
                 self.conf, backend, self._history,
                 self._notifier).run_pass(stop=lease)
-        except Exception:
-            LOG.exception('Backend %s: pass could not be recorded',
-                          backend.name)
+        except Exception as e:
+            LOG.error('Backend %s: pass could not be recorded: %s',
+                      backend.name, exception.describe(e))
 
     def _flush(self):
         try:
             self._notifier.flush(self._history)
-        except Exception:
-            LOG.exception('Notification outbox flush failed')
+        except Exception as e:
+            LOG.error('Notification outbox flush failed: %s',
+                      exception.describe(e))
 
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):

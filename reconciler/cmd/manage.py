@@ -18,7 +18,7 @@ import oslo_messaging
 
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
@@ -30,7 +30,7 @@ from reconciler import notifier as notifier_mod
 
 
 def do_check(conf):
-    backends = backend_conf.enabled(conf)
+    backends = validation.enabled_backends(conf)
     if conf.category.backend:
         backends = [b for b in backends if b.name == conf.category.backend]
         if not backends:
@@ -81,7 +81,7 @@ def do_findings_list(conf):
 
 
 def _backend(conf, name):
-    for b in backend_conf.enabled(conf):
+    for b in validation.enabled_backends(conf):
         if b.name == name:
             return b
     raise exception.ConfigError('backend %s is not in enabled_backends'
@@ -225,6 +225,6 @@ def main(argv=None):
                             stdout_is_output=True)
     try:
         return conf.category.func(conf)
-    except exception.ReconcilerError as e:
-        print('Error: %s' % e, file=sys.stderr)
+    except (exception.ReconcilerError,) + exception.DATABASE_ERRORS as e:
+        print('Error: %s' % exception.describe(e), file=sys.stderr)
         return 1

@@ -1,13 +1,13 @@
 """``cinder-reconciler``: the periodic daemon."""
 
+import os
 import sys
 
-from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service import service
 
 from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import exception
 from reconciler import service as reconciler_service
 
@@ -15,15 +15,16 @@ LOG = logging.getLogger(__name__)
 
 
 def main(argv=None):
-    conf = cfg.CONF
+    # Not cfg.CONF: SIGHUP must reload only a configuration that validates.
+    conf = validation.ReloadCheckedConf()
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
     try:
-        if not backend_conf.enabled(conf):
-            raise exception.ConfigError('[DEFAULT] enabled_backends is empty')
+        validation.enabled_backends(conf)
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1
-    launcher = service.launch(conf, reconciler_service.ReconcilerService(conf),
-                              workers=1, restart_method='reload')
+    launcher = service.launch(
+        conf, reconciler_service.ReconcilerService(conf, master=os.getpid()),
+        workers=1, restart_method='reload')
     launcher.wait()
     return 0

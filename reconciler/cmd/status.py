@@ -16,6 +16,7 @@ import stevedore
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import exception
 from reconciler import history
 
@@ -81,21 +82,25 @@ class Checks(upgradecheck.UpgradeCommands):
         except exception.ReconcilerError as e:
             return Result(Code.FAILURE, str(e))
         except Exception as e:
-            # Driver errors may quote the connection URL: name the type only.
             return Result(Code.FAILURE, 'cannot read the history database '
-                          '([database] connection): %s' % type(e).__name__)
+                          '([database] connection): %s'
+                          % exception.describe(e))
         return Result(Code.SUCCESS)
 
     def _check_backends(self):
         if not self.conf.enabled_backends:
             return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
         findings = []
+        try:
+            validation.check_static(self.conf)
+        except exception.ConfigError as e:
+            findings.append((Code.FAILURE, str(e)))
         for name, backend in self._backends():
             if isinstance(backend, exception.ConfigError):
                 findings.append((Code.FAILURE, str(backend)))
                 continue
             try:
-                backend.create_driver()
+                validation.check_backend(backend)
             except exception.ConfigError as e:
                 findings.append((Code.FAILURE, str(e)))
         return _worst(findings)
