@@ -136,6 +136,7 @@ class Checks(upgradecheck.UpgradeCommands):
 
 def main(argv=None):
     conf = cfg.CONF
+    reconciler_conf.restrict_umask()
     reconciler_conf.register(conf)
     return upgradecheck.main(conf, 'cinder-reconciler', Checks(conf),
                              argv=sys.argv[1:] if argv is None else argv)

@@ -1,6 +1,7 @@
 """Options are checked before anything runs: one line naming each error."""
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -26,12 +27,11 @@ driver = noop
 """
 
 
-class CommandsTest(base.BaseTestCase):
+class CommandTestCase(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
         self.tmp = self.useFixture(fixtures.TempDir()).path
-        history.History('sqlite:///%s/r.sqlite' % self.tmp).sync()
         with open(os.path.join(self.tmp, 'array.yaml'), 'w') as f:
             f.write('{}')
 
@@ -47,6 +47,13 @@ class CommandsTest(base.BaseTestCase):
             [sys.executable, '-c', 'import sys; from reconciler.cmd.%s '
              'import main; sys.exit(main())' % module] + list(argv),
             capture_output=True, text=True, timeout=60)
+
+
+class CommandsTest(CommandTestCase):
+
+    def setUp(self):
+        super().setUp()
+        history.History('sqlite:///%s/r.sqlite' % self.tmp).sync()
 
     def test_check_without_backends_says_so(self):
         result = self.run_cmd('manage', *self.write(backends=''), 'check')
@@ -96,3 +103,28 @@ class CommandsTest(base.BaseTestCase):
         self.assertIn('[nec1] nec_ssh_pool_port_number = s3cret-port',
                       result.stderr)
         self.assertNotIn('s3cret\n', result.stderr)
+
+
+class FileModeTest(CommandTestCase):
+    """Files created outside systemd (umask 022) are not world-readable."""
+
+    def run_cmd(self, module, *argv):
+        return subprocess.run(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.%s '
+             'import main; sys.exit(main())' % module] + list(argv),
+            capture_output=True, text=True, timeout=60,
+            preexec_fn=lambda: os.umask(0o022))
+
+    def mode(self, name):
+        return stat.S_IMODE(os.stat(os.path.join(self.tmp, name)).st_mode)
+
+    def test_database_and_log_file(self):
+        argv = self.write()
+        self.run_cmd('manage', *argv, '--log-file',
+                     os.path.join(self.tmp, 'manage.log'), 'db', 'sync')
+        self.assertEqual(0o640, self.mode('r.sqlite'))
+        self.assertEqual(0o640, self.mode('manage.log'))
+
+    def test_upgrade_check_creates_nothing_readable(self):
+        self.run_cmd('status', *self.write(), 'upgrade', 'check')
+        self.assertEqual(0o640, self.mode('r.sqlite'))
