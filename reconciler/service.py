@@ -42,13 +42,15 @@ class ReconcilerService(service.Service):
     def start(self):
         super().start()
         try:
-            self._start()
+            return self._start()
         except Exception as e:
-            LOG.critical('Cannot start: %s', exception.describe(e))
-            if self._master not in (None, os.getpid()):
-                # cotyledon's master exits with status 1 on SIGINT.
-                os.kill(self._master, signal.SIGINT)
-            raise
+            error = exception.describe(e)
+        # Logged outside the handler: oslo.log would append the exception.
+        LOG.critical('Cannot start: %s', error)
+        if self._master not in (None, os.getpid()):
+            # cotyledon's master exits with status 1 on SIGINT.
+            os.kill(self._master, signal.SIGINT)
+        raise SystemExit(1)
 
     def _start(self):
         self._stop = threading.Event()
@@ -82,15 +84,20 @@ class ReconcilerService(service.Service):
                 self.conf, backend, self._history,
                 self._notifier).run_pass(stop=lease)
         except Exception as e:
-            LOG.error('Backend %s: pass could not be recorded: %s',
-                      backend.name, exception.describe(e))
+            error = exception.describe(e)
+        else:
+            return
+        LOG.error('Backend %s: pass could not be recorded: %s',
+                  backend.name, error)
 
     def _flush(self):
         try:
             self._notifier.flush(self._history)
         except Exception as e:
-            LOG.error('Notification outbox flush failed: %s',
-                      exception.describe(e))
+            error = exception.describe(e)
+        else:
+            return
+        LOG.error('Notification outbox flush failed: %s', error)
 
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):

@@ -11,7 +11,9 @@ import json
 import types
 
 from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
+from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
@@ -21,6 +23,8 @@ from reconciler.history import models
 from reconciler.history import storable
 from reconciler import model
 
+LOG = logging.getLogger(__name__)
+
 RUNS = models.Run.__table__
 FINDINGS = models.Finding.__table__
 OUTBOX = models.Notification.__table__
@@ -29,6 +33,8 @@ _OPEN = (model.FindingState.SUSPECTED.value,
          model.FindingState.CONFIRMED.value)
 # Chunk of keys per IN list: well under every backend's bound-parameter limit.
 _CHUNK = 500
+# Attempts after a deadlock or a locked SQLite database.
+_RETRIES = 10
 # Error texts are capped to stay within a MySQL TEXT column.
 _MAX_ERROR = 16000
 
@@ -331,14 +337,30 @@ class History:
 
     # Deadlocks (MySQL, PostgreSQL) and SQLite lock timeouts roll the whole
     # transaction back; running it again from the start is safe.
-    @oslo_db_api.wrap_db_retry(max_retries=10, retry_interval=0.2,
+    @oslo_db_api.wrap_db_retry(max_retries=_RETRIES, retry_interval=0.2,
                                max_retry_interval=5, jitter=True,
                                retry_on_deadlock=True,
                                exception_checker=_sqlite_locked)
+    def _retried(self, call):
+        """``call()``, run again while the database is busy."""
+        try:
+            return call()
+        except Exception as e:
+            if not (isinstance(e, db_exc.DBDeadlock) or _sqlite_locked(e)):
+                raise
+            busy, error = e, exception.describe(e)
+        # Each retry is logged: SQLite alone can wait 5 s per attempt.
+        LOG.warning('History database busy, the transaction is retried '
+                    '(up to %d times): %s', _RETRIES, error)
+        raise busy
+
     def _transaction(self, work, write=True):
         facade = self._facade.writer if write else self._facade.reader
-        with facade.connection.using(types.SimpleNamespace()) as conn:
-            return work(conn)
+
+        def run():
+            with facade.connection.using(types.SimpleNamespace()) as conn:
+                return work(conn)
+        return self._retried(run)
 
     def _read(self, statement, convert):
         return self._transaction(
@@ -350,7 +372,8 @@ class History:
 
     def version(self):
         """The schema revision, None for an empty database."""
-        return migration.current(self._facade.writer.get_engine())
+        return self._retried(
+            lambda: migration.current(self._facade.writer.get_engine()))
 
     def check_current(self):
         current = self.version()

@@ -42,11 +42,11 @@ class CommandTestCase(base.BaseTestCase):
                                 extra=textwrap.dedent(extra)))
         return ['--config-file', path]
 
-    def run_cmd(self, module, *argv):
+    def run_cmd(self, module, *argv, **kwargs):
         return subprocess.run(
             [sys.executable, '-c', 'import sys; from reconciler.cmd.%s '
              'import main; sys.exit(main())' % module] + list(argv),
-            capture_output=True, text=True, timeout=60)
+            capture_output=True, text=True, timeout=60, **kwargs)
 
 
 class CommandsTest(CommandTestCase):
@@ -109,11 +109,8 @@ class FileModeTest(CommandTestCase):
     """Files created outside systemd (umask 022) are not world-readable."""
 
     def run_cmd(self, module, *argv):
-        return subprocess.run(
-            [sys.executable, '-c', 'import sys; from reconciler.cmd.%s '
-             'import main; sys.exit(main())' % module] + list(argv),
-            capture_output=True, text=True, timeout=60,
-            preexec_fn=lambda: os.umask(0o022))
+        return super().run_cmd(module, *argv,
+                               preexec_fn=lambda: os.umask(0o022))
 
     def mode(self, name):
         return stat.S_IMODE(os.stat(os.path.join(self.tmp, name)).st_mode)
