@@ -16,7 +16,6 @@ of an attached volume is never reported (the engine's rule for exports
 without a host).
 """
 
-import json
 import os
 import re
 import time
@@ -24,6 +23,7 @@ import time
 from oslo_config import cfg
 
 from reconciler.drivers import base
+from reconciler.drivers import bounded
 from reconciler.drivers import command
 from reconciler.drivers import names
 from reconciler import exception
@@ -161,7 +161,7 @@ class LVMDriver(base.ArrayDriver):
             'lvs', '--readonly', '--reportformat', 'json', '--units', 'g',
             '--nosuffix', '-o', _FIELDS, vg])
         try:
-            [report] = json.loads(out)['report']
+            [report] = bounded.loads(out, 'lvs %s' % vg)['report']
             rows = report['lv']
             objects = [self._object(row) for row in rows]
         except (ValueError, KeyError, TypeError, AttributeError) as e:
