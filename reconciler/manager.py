@@ -89,6 +89,7 @@ class BackendReconciler(object):
         run_id = self.history.start_run(backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
+        database_error = None
         try:
             self._run(report, stop)
         except exception.PassInterrupted as e:
@@ -97,12 +98,14 @@ class BackendReconciler(object):
         except exception.ReconcilerError as e:
             self._fail(report, str(e))
         except exception.DATABASE_ERRORS as e:
-            self._fail(report, exception.describe(e))
+            database_error = exception.describe(e)
         except Exception as e:
             LOG.exception('Backend %s: unexpected error in run %d',
                           backend.name, run_id)
             self._fail(report, 'internal error: %s' % type(e).__name__)
         finally:
+            if database_error:  # out of the handler: logged in one line
+                self._fail(report, database_error)
             self.notifier.flush(self.history)
         return report
 

@@ -1,9 +1,12 @@
 """Plausibility of inventories (traps T1, T3, T15), and re-checks."""
 
+import sqlite3
 import types
 import zlib
 
+import fixtures
 from oslotest import base
+from sqlalchemy import exc as sa_exc
 
 from reconciler import exception
 from reconciler import history
@@ -213,3 +216,25 @@ class RecheckTest(base.BaseTestCase):
                          (lookups, transitions))
         # No longer confirmed: re-checked on every pass, stays resolved.
         self.assertEqual(([leak], [], []), self.run_pass())
+
+    def test_database_error_mid_pass_is_one_line(self):
+        full = sa_exc.OperationalError(
+            'INSERT INTO findings (resource_id) VALUES (?)', ('secret-ish',),
+            sqlite3.OperationalError('database or disk is full'))
+
+        def complete_run(*args, **kwargs):
+            raise full
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'reconciler.history.api.History.complete_run', complete_run))
+        log = self.useFixture(fixtures.FakeLogger(
+            format='%(levelname)s %(message)s'))
+        report = self.reconciler.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        error = ('history database error: (sqlite3.OperationalError) '
+                 'database or disk is full')
+        self.assertEqual(error, report.error)
+        [run] = self.history.runs()
+        self.assertEqual(error, run.error)
+        self.assertNotIn('INSERT', log.output)
+        self.assertNotIn('Traceback', log.output)
