@@ -95,9 +95,16 @@ def loads(text, what, max_bytes=None, max_depth=None):
     data = text.encode('utf-8', 'surrogatepass') if isinstance(
         text, str) else text
     guard = JSONGuard(what, max_bytes, max_depth)
-    guard.feed(data)
-    guard.close()
-    return json.loads(text)
+    try:
+        guard.feed(data)
+        guard.close()
+    except ValueError:
+        pass    # json decides what is JSON: yajl refuses lone surrogates
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # Past the point yajl stopped at, the json module's own bound.
+        raise too_deep(what, max_depth)
 
 
 def guard_client(http, what):

@@ -108,3 +108,12 @@ class FakeDriverTest(base.BaseTestCase):
         error = self.assertRaises(bounded.LimitExceeded,
                                   self.driver.list_objects)
         self.assertIn('larger than 1000 bytes', str(error))
+
+    def test_json_the_json_module_accepts_is_read(self):
+        # yajl (the depth guard's parser) refuses a lone surrogate escape.
+        self.write('{"volumes": [{"name": "odd-\\udc80", "pool": "p"}]}')
+        [obj] = self.driver.list_objects().objects
+        self.assertEqual('odd-\udc80', obj.name)
+        self.write('{"x": "\\udc80", "volumes": %s}' % hostile.nested_json(
+            ).decode())
+        self.assertRaises(bounded.LimitExceeded, self.driver.list_objects)
