@@ -4,6 +4,12 @@ Every failure of a listing or look-up is one of these, carrying a message that
 says what the operator should check. None of them ever carries a secret.
 """
 
+import re
+
+from oslo_db import exception as db_exc
+from oslo_utils import strutils
+from sqlalchemy import exc as sa_exc
+
 
 class ReconcilerError(Exception):
     """Base class; the message is safe to log and to store in history."""
@@ -55,3 +61,25 @@ class ConcurrentChange(ReconcilerError):
     """Another pass changed the backend's findings since this one read them;
     nothing of this pass was recorded.
     """
+
+
+#: What the history database (oslo.db, SQLAlchemy) raises.
+DATABASE_ERRORS = (db_exc.DBError, sa_exc.SQLAlchemyError)
+
+
+def describe(exc):
+    """One line saying what failed, safe to log and print.
+
+    Our own errors say it themselves. A database error (oslo.db or
+    SQLAlchemy) keeps only its first line, the driver's message, without
+    the statement, its parameters or any credentials of a URL.
+    """
+    if isinstance(exc, ReconcilerError):
+        return str(exc)
+    lines = str(exc).strip().splitlines()
+    text = strutils.mask_password(lines[0] if lines else '')
+    text = re.sub(r'//[^/@\s]*@', '//***@', text)
+    if isinstance(exc, DATABASE_ERRORS):
+        return 'history database error: %s' % (text or type(exc).__name__)
+    return '%s: %s' % (type(exc).__name__, text) if text else (
+        type(exc).__name__)

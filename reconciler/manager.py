@@ -213,6 +213,7 @@ class BackendReconciler(object):
             backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
+        database_error = None
         try:
             self._run(report, stop, dry_run)
         except exception.PassInterrupted as e:
@@ -220,10 +221,14 @@ class BackendReconciler(object):
             self._fail(report, str(e), announce=False)
         except exception.ReconcilerError as e:
             self._fail(report, str(e))
+        except exception.DATABASE_ERRORS as e:
+            database_error = exception.describe(e)
         except Exception as e:
             LOG.exception('Backend %s: unexpected error in run %s',
                           backend.name, run_id)
             self._fail(report, 'internal error: %s' % type(e).__name__)
+        if database_error:  # out of the handler: logged in one line
+            self._fail(report, database_error)
         return report
 
     def _run(self, report, stop, dry_run=False):

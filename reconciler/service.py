@@ -12,17 +12,24 @@ never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
 The optional Prometheus endpoint and the history retention run beside the
 passes, in their own threads.
+
+A worker that cannot start logs why in one line and ends the whole daemon
+(the master exits non-zero, so systemd restarts it): oslo.service would
+otherwise respawn it in a loop, or leave a master without a worker.
 """
 
+import os
 import random
+import signal
 import threading
 import time
 
 from oslo_log import log as logging
 from oslo_service import service
 
-from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import coordination
+from reconciler import exception
 from reconciler import history
 from reconciler import manager
 from reconciler import metrics
@@ -37,12 +44,26 @@ DAY = 86400
 
 class ReconcilerService(service.Service):
 
-    def __init__(self, conf):
+    def __init__(self, conf, master=None):
+        """``master``: the pid of the launcher's process, if it forks us."""
         super().__init__()
         self.conf = conf
+        self._master = master
 
     def start(self):
         super().start()
+        try:
+            return self._start()
+        except Exception as e:
+            error = exception.describe(e)
+        # Logged outside the handler: oslo.log would append the exception.
+        LOG.critical('Cannot start: %s', error)
+        if self._master not in (None, os.getpid()):
+            # cotyledon's master exits with status 1 on SIGINT.
+            os.kill(self._master, signal.SIGINT)
+        raise SystemExit(1)
+
+    def _start(self):
         self._stop = threading.Event()
         self._history = history.History.from_conf(self.conf)
         self._history.check_current()
@@ -50,7 +71,8 @@ class ReconcilerService(service.Service):
         self._notifier = notifier.Notifier(self.conf)
         self._coordinator = coordination.Coordinator(self.conf)
         self._coordinator.start()
-        self._backends = {b.name: b for b in backend_conf.enabled(self.conf)}
+        self._backends = {
+            b.name: b for b in validation.enabled_backends(self.conf)}
         fuzz = self.conf.reconciler.periodic_fuzzy_delay
         for name in self._backends:
             self.tg.add_dynamic_timer_args(
@@ -104,9 +126,9 @@ class ReconcilerService(service.Service):
             report = manager.BackendReconciler(
                 self.conf, backend, self._history,
                 self._notifier).run_pass(stop=lease)
-        except Exception:
-            LOG.exception('Backend %s: pass could not be recorded',
-                          backend.name)
+        except Exception as e:
+            LOG.error('Backend %s: pass could not be recorded: %s',
+                      backend.name, exception.describe(e))
         else:
             self._metrics.observe(report, time.monotonic() - started)
             if (report.status == model.RunStatus.OK

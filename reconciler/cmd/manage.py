@@ -38,6 +38,7 @@ from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
@@ -63,7 +64,7 @@ def do_check(conf):
     elif conf.category.backend:
         backends = [_backend(conf, conf.category.backend)]
     else:
-        backends = backend_conf.enabled(conf)
+        backends = validation.enabled_backends(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -180,11 +181,17 @@ def do_runs_list(conf):
 
 
 def _backend(conf, name):
-    """One enabled backend; says why when it is skipped (unsupported)."""
+    """One enabled backend, its options checked; says why when it is
+    skipped (no driver for it).
+    """
     if name not in [n.strip() for n in conf.enabled_backends]:
         raise exception.ConfigError('backend %s is not in enabled_backends'
                                     % name)
-    return backend_conf.BackendConf(conf, name)
+    backend_conf.BackendConf(conf, name)  # UnsupportedBackend says why
+    for b in validation.enabled_backends(conf):
+        if b.name == name:
+            return b
+    raise AssertionError('unreachable')  # pragma: no cover
 
 
 def do_name_map(conf):
@@ -289,7 +296,7 @@ def do_remediate(conf):
         raise exception.ConfigError(
             '--delete-data needs the findings to delete named one by one '
             'with --finding')
-    backends = backend_conf.enabled(conf)
+    backends = validation.enabled_backends(conf)
     if args.backend:
         backends = [_backend(conf, args.backend)]
     store = history.History.from_conf(conf)
@@ -532,6 +539,6 @@ def main(argv=None):
     try:
         with output.libraries_to_log():
             return conf.category.func(conf)
-    except exception.ReconcilerError as e:
-        print('Error: %s' % e, file=sys.stderr)
+    except (exception.ReconcilerError,) + exception.DATABASE_ERRORS as e:
+        print('Error: %s' % exception.describe(e), file=sys.stderr)
         return 1

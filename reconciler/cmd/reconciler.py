@@ -1,15 +1,15 @@
 """``cinder-reconciler``: the periodic daemon."""
 
+import os
 import sys
 
-from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_reports import guru_meditation_report as gmr
 from oslo_reports import opts as gmr_opts
 from oslo_service import service
 
 from reconciler import conf as reconciler_conf
-from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import exception
 from reconciler import service as reconciler_service
 from reconciler import version
@@ -18,7 +18,8 @@ LOG = logging.getLogger(__name__)
 
 
 def main(argv=None):
-    conf = cfg.CONF
+    # Not cfg.CONF: SIGHUP must reload only a configuration that validates.
+    conf = validation.ReloadCheckedConf()
     gmr_opts.set_defaults(conf)
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
     # SIGUSR2 writes a Guru Meditation Report (threads, configuration) to
@@ -28,15 +29,12 @@ def main(argv=None):
     try:
         # The service warns of each skipped backend when it starts; a
         # compute node runs the host unit alone.
-        if (not backend_conf.enabled(conf, warn=False)
-                and not conf.host_scan.enabled):
-            raise exception.ConfigError(
-                '[DEFAULT] enabled_backends names no backend the reconciler '
-                'can reconcile and [host_scan] is not enabled')
+        validation.enabled_backends(conf, warn=False)
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1
-    launcher = service.launch(conf, reconciler_service.ReconcilerService(conf),
-                              workers=1, restart_method='reload')
+    launcher = service.launch(
+        conf, reconciler_service.ReconcilerService(conf, master=os.getpid()),
+        workers=1, restart_method='reload')
     launcher.wait()
     return 0

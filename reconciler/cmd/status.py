@@ -16,6 +16,7 @@ import stevedore
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.conf import validation
 from reconciler import exception
 from reconciler import history
 from reconciler import version
@@ -85,10 +86,9 @@ class Checks(upgradecheck.UpgradeCommands):
         except exception.ReconcilerError as e:
             return Result(Code.FAILURE, str(e))
         except Exception as e:
-            # Driver errors may quote the connection URL: name the type only.
             return Result(Code.FAILURE, 'cannot read the history database '
                           '([reconciler_database] connection): %s'
-                          % type(e).__name__)
+                          % exception.describe(e))
         return Result(Code.SUCCESS)
 
     def _check_backends(self):
@@ -97,6 +97,10 @@ class Checks(upgradecheck.UpgradeCommands):
                 return Result(Code.SUCCESS)  # a compute node's host unit
             return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
         findings = []
+        try:
+            validation.check_static(self.conf)
+        except exception.ConfigError as e:
+            findings.append((Code.FAILURE, str(e)))
         for name, backend in self._backends():
             if isinstance(backend, exception.UnsupportedBackend):
                 # Skipped by the daemon, which reconciles the others.
@@ -106,7 +110,7 @@ class Checks(upgradecheck.UpgradeCommands):
                 findings.append((Code.FAILURE, str(backend)))
                 continue
             try:
-                backend.create_driver()
+                validation.check_backend(backend)
             except exception.ConfigError as e:
                 findings.append((Code.FAILURE, str(e)))
         return _worst(findings)
@@ -156,6 +160,7 @@ class Checks(upgradecheck.UpgradeCommands):
 
 def main(argv=None):
     conf = cfg.CONF
+    reconciler_conf.restrict_umask()
     reconciler_conf.register(conf)
     # upgradecheck.main, parsing with --version (its own parse has none).
     upgradecheck.register_cli_options(conf, Checks(conf))

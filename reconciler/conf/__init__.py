@@ -6,6 +6,8 @@ at /etc/cinder/cinder.conf followed by a small file of its own:
 own driver options plus ``reconciler_*`` options (see :mod:`.backend`).
 """
 
+import os
+
 from oslo_log import log as logging
 
 from reconciler.conf import cinder
@@ -27,12 +29,23 @@ def register(conf):
         module.register_opts(conf)
 
 
+#: Bits every file we create lacks, whatever the caller's umask: the SQLite
+#: history and log files are at most 0640 (systemd's unit sets 0077).
+UMASK = 0o027
+
+
+def restrict_umask():
+    """Add :data:`UMASK` to the process umask before any file is created."""
+    os.umask(os.umask(UMASK) | UMASK)
+
+
 def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     """Register, parse the command line and config files, set up logging.
 
     With ``stdout_is_output`` (commands that print reports or JSON), console
     logging goes to stderr whatever the configuration says.
     """
+    restrict_umask()
     register(conf)
     logging.register_options(conf)
     conf(argv, project=project, version=version.version_string())

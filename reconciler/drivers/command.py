@@ -14,6 +14,7 @@ from oslo_concurrency import processutils
 from oslo_config import cfg
 from oslo_utils import strutils
 
+from reconciler.drivers import bounded
 from reconciler import exception
 
 
@@ -60,4 +61,5 @@ def run(argv, prefix='', timeout=120):
     except OSError as e:
         raise exception.ArrayUnreachable('%s could not run: %s'
                                          % (what, e.strerror))
+    bounded.check_size(len(out), what)
     return out

@@ -28,6 +28,7 @@ from oslo_log import log as logging
 import requests
 
 from reconciler.drivers import base
+from reconciler.drivers import bounded
 from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
 from reconciler.drivers import tls
@@ -109,8 +110,8 @@ def _lower(values):
 
 def _json_or_none(data):
     try:
-        return json.loads(data)
-    except ValueError:
+        return bounded.loads(data, 'error answer')
+    except (ValueError, bounded.LimitExceeded):
         return None
 
 
@@ -122,7 +123,8 @@ def comment_of(vv):
     for parse in (json.loads, ast.literal_eval):
         try:
             value = parse(text)
-        except (ValueError, SyntaxError, TypeError):
+        except (ValueError, SyntaxError, TypeError, RecursionError,
+                MemoryError):
             continue
         return value if isinstance(value, dict) else {}
     return {}
@@ -182,6 +184,7 @@ class HPE3PARDriver(base.ArrayDriver):
             secure=tls.verify_setting(self.backend),
             timeout=self.backend.hpe3par_api_timeout)
         self._client.http.tries = 1
+        bounded.guard_client(self._client.http, self._where())
         self._request('login', self._client.login,
                       self.backend.hpe3par_username,
                       self.backend.hpe3par_password)
@@ -359,15 +362,21 @@ class HPE3PARDriver(base.ArrayDriver):
             # WSAPI sends "total" first: its parser stops once it has it.
             total_parser = ijson.items_coro(totals, 'total')
             kept = []
+            # Before ijson's path-tracking parser, whose cost grows with
+            # the square of the depth.
+            guard = bounded.JSONGuard('%s: GET %s' % (self._where(), path),
+                                      max_bytes=bounded.MAX_STREAM_BYTES)
             try:
                 for chunk in resp.iter_content(_CHUNK):
+                    guard.feed(chunk)
                     parser.send(chunk)
                     if not totals:
                         total_parser.send(chunk)
                     kept.extend(keep(m) for m in members)
                     del members[:]
+                guard.close()
                 parser.close()
-            except ijson.JSONError as e:
+            except (ijson.JSONError, ValueError) as e:
                 raise exception.ArrayResponseError(
                     '%s: GET %s: cut or malformed answer (%s)'
                     % (self._where(), path, e))

@@ -33,6 +33,7 @@ from oslo_utils import units
 import requests
 
 from reconciler.drivers import base
+from reconciler.drivers import bounded
 from reconciler.drivers import names
 from reconciler.drivers import tls
 from reconciler import exception
@@ -151,6 +152,8 @@ class LeftHandDriver(base.ArrayDriver):
         client = lh_client.HPELeftHandClient(
             self._url, secure=tls.verify_setting(b),
             timeout=b.hpelefthand_api_timeout)
+        bounded.guard_client(client.http, 'the LeftHand API at %s'
+                             % self._url)
         self._call(_LOGIN, client.login, b.hpelefthand_username,
                    b.hpelefthand_password)
         self._client = client
@@ -225,6 +228,9 @@ class LeftHandDriver(base.ArrayDriver):
 
         def first(*types):
             return next((e for e in chain if isinstance(e, types)), None)
+
+        if first(bounded.LimitExceeded):
+            return first(bounded.LimitExceeded)
 
         where = 'the LeftHand API at %s' % self._url
         http = first(lh_exc.ClientException)

@@ -25,7 +25,6 @@ removed (``lvremove``, only if no target exports it, no snapshot has it as
 origin and it is not open).
 """
 
-import json
 import os
 import re
 import time
@@ -34,6 +33,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from reconciler.drivers import base
+from reconciler.drivers import bounded
 from reconciler.drivers import command
 from reconciler.drivers import names
 from reconciler import exception
@@ -119,7 +119,7 @@ def parse_lvs_report(text, vg):
     group without volumes.
     """
     try:
-        [report] = json.loads(text)['report']
+        [report] = bounded.loads(text, 'lvs %s' % vg)['report']
         rows = report['lv']
         if not isinstance(rows, list) or not all(
                 isinstance(row, dict) for row in rows):

@@ -25,6 +25,7 @@ import uuid as uuidlib
 from oslo_config import cfg
 
 from reconciler.drivers import base
+from reconciler.drivers import bounded
 from reconciler.drivers import names
 from reconciler import exception
 from reconciler.inventory import cinder as cinder_inventory
@@ -103,8 +104,14 @@ class ManageableDriver(base.ArrayDriver):
 
     def _list(self, kind):
         resource = 'volumes' if kind == R.VOLUME else 'snapshots'
-        entries = self.inventory.manageable(self.backend.cinder_host,
-                                            resource)
+        try:
+            entries = self.inventory.manageable(self.backend.cinder_host,
+                                                resource)
+        except RecursionError:
+            # cinderclient's JSON parse of a hostile answer.
+            raise bounded.LimitExceeded(
+                'manageable %s of %s: answer nested too deeply to parse; '
+                'refused' % (resource, self.backend.cinder_host))
         try:
             return [self._object(kind, e) for e in entries]
         except (KeyError, TypeError, AttributeError) as e:

@@ -24,6 +24,7 @@ import sys
 import defusedxml
 from defusedxml import ElementTree as safe_et
 
+from reconciler.drivers import bounded
 from reconciler import exception
 
 _EXIT_STATUS = re.compile(rb'^.*ExitStatus.*(\n|$)', re.MULTILINE)
@@ -203,6 +204,7 @@ def parse(data):
             if root is None:
                 root = element
             path.append(element)
+            bounded.check_depth(len(path), 'the inventory XML')
             continue
         path.pop()
         if len(path) == 2 and path[1].tag == 'CMD_REQUEST' and (

@@ -7,9 +7,9 @@ else, so the RBD driver only decides what names mean. The binding
 (JSON output) needs nothing but the ``rbd`` command.
 """
 
-import json
 import shlex
 
+from reconciler.drivers import bounded
 from reconciler.drivers import command
 from reconciler import exception
 
@@ -100,7 +100,7 @@ class CLIClient(object):
                                                    _summary(e.stderr)),
                 e.exit_code, e.stderr)
         try:
-            data = json.loads(out)
+            data = bounded.loads(out, 'rbd %s' % args[0])
         except ValueError as e:
             raise exception.ArrayResponseError(
                 'rbd %s: output is not JSON (%s)' % (args[0], e))

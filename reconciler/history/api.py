@@ -21,8 +21,11 @@ from reconciler.conf import database as database_conf
 from reconciler import exception
 from reconciler.history import migration
 from reconciler.history import models
+from reconciler.history import storable
 from reconciler import model
 from reconciler import ownership
+
+LOG = logging.getLogger(__name__)
 
 LOG = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ _OPEN = (model.FindingState.SUSPECTED.value,
          model.FindingState.CONFIRMED.value)
 # Chunk of keys per IN list: well under every backend's bound-parameter limit.
 _CHUNK = 500
+# Attempts after a deadlock or a locked SQLite database.
+_RETRIES = 10
 # Error texts are capped to stay within a MySQL TEXT column.
 _MAX_ERROR = 16000
 # Wall and monotonic time between two passes may differ by this much (NTP
@@ -466,11 +471,12 @@ def _complete(conn, run_id, now, candidates, policy, inventory, announce,
               unchecked, monotonic):
     """Close a run as ok and apply its lifecycle (see complete_run)."""
     by_key = {}
-    for cand in candidates:
+    for cand in map(storable.candidate, candidates):
         key = _plain(cand.identity)
         if by_key.setdefault(key, cand) != cand:
             raise ValueError(f'conflicting candidates for {key}')
-    unchecked = {_plain(key) for key in unchecked}
+    unchecked = {_plain((kind, rtype, storable.key(resource_id)))
+                 for kind, rtype, resource_id in unchecked}
     counts = collections.Counter(c.kind for c in by_key.values())
     at = _dt(now)
     backend = _finish_run(
@@ -491,13 +497,24 @@ def _complete(conn, run_id, now, candidates, policy, inventory, announce,
     return transitions
 
 
+def _utf8mb4(connection):
+    """The URL with MySQL's 4-byte UTF-8 charset, whatever it asked for:
+    with ``utf8`` (3 bytes) one emoji in a name fails every pass.
+    """
+    url = sa.engine.make_url(connection)
+    if url.get_backend_name() != 'mysql':
+        return connection
+    return url.update_query_dict({'charset': 'utf8mb4'}).render_as_string(
+        hide_password=False)
+
+
 class History:
     """Runs, findings and outbox in one SQL database; safe across threads."""
 
     def __init__(self, connection, **options):
         """``options`` are further oslo.db engine options."""
         self._facade = enginefacade.transaction_context()
-        self._facade.configure(connection=connection,
+        self._facade.configure(connection=_utf8mb4(connection),
                                **database_conf.isolated(options))
         self._schema_checked = False
 
@@ -520,15 +537,31 @@ class History:
 
     # Deadlocks (MySQL, PostgreSQL) and SQLite lock timeouts roll the whole
     # transaction back; running it again from the start is safe.
-    @oslo_db_api.wrap_db_retry(max_retries=10, retry_interval=0.2,
+    @oslo_db_api.wrap_db_retry(max_retries=_RETRIES, retry_interval=0.2,
                                max_retry_interval=5, jitter=True,
                                retry_on_deadlock=True,
                                exception_checker=_sqlite_locked)
+    def _retried(self, call):
+        """``call()``, run again while the database is busy."""
+        try:
+            return call()
+        except Exception as e:
+            if not (isinstance(e, db_exc.DBDeadlock) or _sqlite_locked(e)):
+                raise
+            busy, error = e, exception.describe(e)
+        # Each retry is logged: SQLite alone can wait 5 s per attempt.
+        LOG.warning('History database busy, the transaction is retried '
+                    '(up to %d times): %s', _RETRIES, error)
+        raise busy
+
     def _transaction(self, work, write=True):
         self._refuse_cinder_database()
         facade = self._facade.writer if write else self._facade.reader
-        with facade.connection.using(types.SimpleNamespace()) as conn:
-            return work(conn)
+
+        def run():
+            with facade.connection.using(types.SimpleNamespace()) as conn:
+                return work(conn)
+        return self._retried(run)
 
     def _read(self, statement, convert):
         return self._transaction(
@@ -544,7 +577,8 @@ class History:
 
     def version(self):
         """The schema revision, None for an empty database."""
-        return migration.current(self._facade.writer.get_engine())
+        return self._retried(
+            lambda: migration.current(self._facade.writer.get_engine()))
 
     def check_current(self):
         current = self.version()
@@ -728,7 +762,8 @@ class History:
 
         def work(conn):
             _finish_run(conn, run_id, status=model.RunStatus.FAILED.value,
-                        finished_at=at, error=error[:_MAX_ERROR])
+                        finished_at=at,
+                        error=storable.text(error)[:_MAX_ERROR])
             _enqueue(conn, at, events)
 
         self._transaction(work)
@@ -862,4 +897,4 @@ class History:
         self._transaction(lambda conn: conn.execute(
             sa.update(OUTBOX).where(OUTBOX.c.id == item_id).values(
                 attempts=OUTBOX.c.attempts + 1,
-                last_error=error[:_MAX_ERROR])))
+                last_error=storable.text(error)[:_MAX_ERROR])))

@@ -44,12 +44,13 @@ class Rule:
     of them (None: on all). ``fired`` counts the requests it acted on.
     """
 
-    action: str                 # 'fail' | 'drop' | 'delay'
+    action: str                 # 'fail' | 'drop' | 'delay' | 'payload'
     pattern: re.Pattern
     times: int | None = 1
     after: int = 0
     status: int = 500
     seconds: float = 0.0
+    body: bytes = b''
     seen: int = 0
     fired: int = 0
 
@@ -150,6 +151,11 @@ class FaultProxy:
         """Hold matching requests ``seconds`` before forwarding them."""
         return self._add(action='delay', path_regex=path_regex,
                          seconds=seconds, times=times, after=after)
+
+    def payload(self, path_regex, body, times=1, after=0):
+        """Answer matching requests with 200 and the bytes ``body``."""
+        return self._add(action='payload', path_regex=path_regex, body=body,
+                         times=times, after=after)
 
     def clear(self):
         with self._lock:
@@ -261,6 +267,9 @@ def _handler(proxy):
                     proxy._count(self.path, 0)
                     self.close_connection = True
                     return
+                elif rule.action == 'payload':
+                    return self._reply(200, None, [
+                        ('Content-Type', 'application/json')], rule.body)
                 else:
                     return self._fault(rule.status, 'Injected fault: HTTP %d '
                                        'from the fault proxy' % rule.status)

@@ -62,7 +62,8 @@ class Fault:
     ``status`` and ``message``), ``delay`` (answer ``seconds`` late),
     ``drop`` (close the connection unanswered), ``expire`` (the request's
     session has expired: HTTP 401; with ``lock_out`` every later login
-    fails too), ``edit`` (answer ``edit(document)`` instead: a wrong shape).
+    fails too), ``edit`` (answer ``edit(document)`` instead: a wrong shape),
+    ``payload`` (answer 200 with the bytes ``payload``).
     """
 
     action: str
@@ -74,6 +75,7 @@ class Fault:
     seconds: float = 0.0
     lock_out: bool = False
     edit: object = None
+    payload: bytes = b''
     seen: int = 0
     fired: int = 0
 
@@ -414,6 +416,8 @@ class LeftHandSimulator:
             return None
         if fault and fault.action == 'delay':
             self._stopping.wait(fault.seconds)
+        if fault and fault.action == 'payload':
+            return 200, fault.payload, {}
         url = urllib.parse.urlsplit(target)
         path = url.path.split('/')[2:] if url.path.startswith('/lhos/') else []
         with self._lock:
@@ -575,7 +579,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, doc, headers = reply
-        data = b'' if doc is None else json.dumps(doc).encode()
+        data = b'' if doc is None else doc if isinstance(
+            doc, bytes) else json.dumps(doc).encode()
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

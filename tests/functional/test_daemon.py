@@ -110,3 +110,107 @@ class DaemonTest(base.BaseTestCase):
         self.assertEqual(0, daemon.wait(timeout=30))
         self.assertLess(time.monotonic() - started, SLOW_SECONDS + 10)
         self.assertEqual([], [r for r in self.runs() if r.status == 'running'])
+
+
+RELOAD_CONF = """
+[DEFAULT]
+host = demo-host
+enabled_backends = {backends}
+
+[reconciler]
+periodic_fuzzy_delay = 0
+
+[backend_defaults]
+reconciler_driver = fake
+reconciler_interval = 3600
+fake_array_file = {tmp}/array.yaml
+
+[fake1]
+reconciler_sightings = {sightings}
+
+[oslo_messaging_notifications]
+driver = noop
+"""
+
+
+class ReloadTest(base.BaseTestCase):
+    """SIGHUP applies a valid configuration and only a valid one."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(120, gentle=True))
+        self.demo = self.useFixture(local_fixtures.DemoCloud(
+            RELOAD_CONF, backends='fake1', sightings=2))
+        self.tmp = self.demo.tmp
+        self.log_path = os.path.join(self.tmp, 'daemon.log')
+        self.history = history.History('sqlite:///%s/r.sqlite' % self.tmp)
+
+    def start(self):
+        out = open(os.path.join(self.tmp, 'out.log'), 'w')
+        self.addCleanup(out.close)
+        daemon = subprocess.Popen(
+            self.demo.command('reconciler', '--log-file', self.log_path),
+            stdout=out, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        return daemon
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def ok_runs(self, backend):
+        return [r for r in self.runs(backend) if r.status == 'ok']
+
+    def runs(self, backend):
+        return [r for r in self.history.runs(limit=100)
+                if r.backend == backend and r.status != 'running']
+
+    def wait_for(self, predicate, timeout=40):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.2)
+        self.fail('timed out; runs: %s' % (self.history.runs(),))
+
+    def test_invalid_file_is_not_applied_and_a_valid_one_is(self):
+        self.demo.manage('db', 'sync')
+        daemon = self.start()
+        self.wait_for(lambda: len(self.ok_runs('fake1')) == 1)
+
+        # Parses, but is invalid: logged in one line, the old one runs on.
+        self.demo.write_conf(backends='fake1,fake2', sightings='many')
+        daemon.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: 'not reloaded' in self.log())
+        [line] = [entry for entry in self.log().splitlines()
+                  if 'not reloaded' in entry]
+        self.assertIn('ERROR', line)
+        self.assertIn('still running on the previous one: [fake1] '
+                      'reconciler_sightings = many: invalid value', line)
+        # The worker restarted on the old configuration: fake1 passes
+        # again, fake2 (only in the rejected file) never does.
+        self.wait_for(lambda: len(self.ok_runs('fake1')) == 2)
+        time.sleep(2)
+        self.assertIsNone(daemon.poll())
+        self.assertEqual([], self.runs('fake2'))
+        self.assertNotIn('Traceback', self.log())
+
+        # A valid file: the new backend is reconciled (Cinder has no
+        # volume there, so its pass fails as implausible: it ran).
+        self.demo.write_conf(backends='fake1,fake2', sightings=3)
+        daemon.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: self.runs('fake2'))
+        self.assertIsNone(daemon.poll())
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(0, daemon.wait(timeout=30))
+
+    def test_a_worker_that_cannot_start_ends_the_daemon(self):
+        # No "db sync": the worker cannot start. The daemon must exit
+        # non-zero (systemd restarts it) rather than respawn it forever.
+        daemon = self.start()
+        self.assertNotEqual(0, daemon.wait(timeout=60))
+        lines = [entry for entry in self.log().splitlines()
+                 if 'Cannot start' in entry]
+        self.assertEqual(1, len(lines), self.log())
+        self.assertIn('CRITICAL', lines[0])
+        self.assertIn('db sync', lines[0])

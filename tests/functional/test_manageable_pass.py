@@ -7,8 +7,10 @@ drivers judge theirs.
 """
 
 from reconciler import model
+from reconciler.simulators import faultproxy
 from reconciler.simulators import scenario as scn
 from tests.functional import fixtures
+from tests.unit.drivers import hostile
 
 uid = scn.uid
 K = model.FindingKind
@@ -116,4 +118,16 @@ class ManageablePassTest(fixtures.DriverPassTestCase):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.FAILED, report.status)
         self.assertIn('could not be found', report.error)
+        self.assertEqual({}, self.findings())
+
+    def test_deep_answer_from_cinder_fails_the_pass(self):
+        proxy = faultproxy.FaultProxy(self.cloud.endpoint).start()
+        self.addCleanup(proxy.stop)
+        proxy.payload('manageable_volumes', b'{"manageable-volumes": '
+                      + hostile.nested_json() + b'}')
+        self.values.load_raw_values(group='cinder', endpoint=proxy.url)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertIn('nested too deeply to parse', report.error)
+        self.assertIn(self.backend.cinder_host, report.error)
         self.assertEqual({}, self.findings())

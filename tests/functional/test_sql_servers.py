@@ -9,6 +9,8 @@ import time
 
 import fixtures
 from oslotest import base
+import sqlalchemy as sa
+import yaml
 
 from reconciler import history
 
@@ -78,7 +80,55 @@ class PipelineOnMariaDB(base.BaseTestCase):
                                         snap.outbox_undelivered,
                                         snap.outbox_oldest))
 
+    def test_odd_array_names_never_block_the_backend(self):
+        # Names an array may return that no column takes as they are.
+        odd = ['x' * 300, 'x' * 300 + 'y', 'nul\x00byte', 'emoji-\U0001f4be',
+               'lone-\udc80-surrogate']
+        with open(self.demo.array) as f:
+            array = yaml.safe_load(f)
+        pool = array['volumes'][0]['pool']
+        array['volumes'] += [{'name': n, 'pool': pool, 'size': 1}
+                             for n in odd]
+        with open(self.demo.array, 'w') as f:
+            json.dump(array, f)   # ASCII, with \u escapes for the odd ones
+        self.demo.manage('db', 'sync')
+        for _ in range(2):
+            result = self.demo.manage('check', '--format', 'json',
+                                      check=False)
+            [report] = json.loads(result.stdout)
+            self.assertEqual('ok', report['status'], result.stderr)
+        foreign = [f for f in self.findings('confirmed') if f[0] == 'foreign']
+        # One finding per name, the planted one included, none merged.
+        self.assertEqual(len(odd) + 1, len(foreign), foreign)
+        self.assertEqual(test_manage.PLANTED, [
+            f for f in self.findings('confirmed')
+            if f[0] != 'foreign' or f[2] == 'backup-lun-7'])
+        stored = {f[2] for f in foreign}
+        self.assertIn('emoji-\U0001f4be', stored)  # 4-byte UTF-8 as it is
+        self.assertTrue(all(len(name) <= 255 and '\x00' not in name
+                            for name in stored))
+
+
+class PipelineOnMariaDBUtf8(PipelineOnMariaDB):
+    """A URL asking for MySQL's 3-byte utf8: utf8mb4 is used anyway."""
+
+    def setUp(self):
+        super().setUp()
+        url = sa.engine.make_url(self.url).update_query_dict(
+            {'charset': 'utf8'})
+        self.demo.write_conf(database=url.render_as_string(
+            hide_password=False))
+
 
 class PipelineOnPostgreSQL(PipelineOnMariaDB):
 
     SERVER = servers.PostgreSQL
+
+
+class PipelineOnSQLite(PipelineOnMariaDB):
+
+    def setUp(self):
+        base.BaseTestCase.setUp(self)
+        self.useFixture(fixtures.Timeout(180, gentle=True))
+        self.demo = self.useFixture(local_fixtures.DemoCloud(
+            test_manage.CONF))

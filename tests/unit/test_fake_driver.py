@@ -1,5 +1,6 @@
 """The file-backed array: decoding, look-ups and bad input."""
 
+import fixtures
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslotest import base
@@ -7,9 +8,11 @@ import yaml
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.drivers import bounded
 from reconciler import exception
 from reconciler import model
 from reconciler.simulators.scenario import uid
+from tests.unit.drivers import hostile
 
 R = model.ResourceType
 C = model.ObjectClass
@@ -93,3 +96,31 @@ class FakeDriverTest(base.BaseTestCase):
                          self.driver.volume_name(uid('a')))
         self.assertEqual('snapshot-%s' % uid('s'),
                          self.driver.snapshot_name(uid('s')))
+
+    def test_deep_or_oversized_file_is_refused(self):
+        # JSON, then YAML (libyaml has limits of its own).
+        for text, refusal in (
+                (hostile.nested_json().decode(), 'nested deeper than 64'),
+                ('- ' * hostile.DEPTH + 'x', 'malformed'),
+                ('{a: ' * hostile.DEPTH + '1' + '}' * hostile.DEPTH,
+                 'maximum nesting depth')):
+            self.write(text)
+            error, peak = hostile.peak_of(self.driver.list_objects)
+            self.assertIsInstance(error, exception.ArrayResponseError)
+            self.assertIn(refusal, str(error))
+            self.assertLess(peak, hostile.MAX_PEAK)
+        self.useFixture(fixtures.MockPatch(
+            'reconciler.drivers.bounded.MAX_BYTES', 1000))
+        self.write('{"volumes": [%s]}' % ', '.join(['{}'] * 1000))
+        error = self.assertRaises(bounded.LimitExceeded,
+                                  self.driver.list_objects)
+        self.assertIn('larger than 1000 bytes', str(error))
+
+    def test_json_the_json_module_accepts_is_read(self):
+        # yajl (the depth guard's parser) refuses a lone surrogate escape.
+        self.write('{"volumes": [{"name": "odd-\\udc80", "pool": "p"}]}')
+        [obj] = self.driver.list_objects().objects
+        self.assertEqual('odd-\udc80', obj.name)
+        self.write('{"x": "\\udc80", "volumes": %s}' % hostile.nested_json(
+            ).decode())
+        self.assertRaises(bounded.LimitExceeded, self.driver.list_objects)

@@ -1,5 +1,6 @@
 """Plausibility of inventories (traps T1, T3, T15), and re-checks."""
 
+import sqlite3
 import time
 import types
 from unittest import mock
@@ -7,6 +8,7 @@ import zlib
 
 import fixtures
 from oslotest import base
+from sqlalchemy import exc as sa_exc
 
 from reconciler import engine
 from reconciler import exception
@@ -384,6 +386,28 @@ class RecheckTest(_PassTestCase):
         self.array.labels.append('leak3')
         report = self.reconciler.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
+
+    def test_database_error_mid_pass_is_one_line(self):
+        full = sa_exc.OperationalError(
+            'INSERT INTO findings (resource_id) VALUES (?)', ('secret-ish',),
+            sqlite3.OperationalError('database or disk is full'))
+
+        def complete_run(*args, **kwargs):
+            raise full
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'reconciler.history.api.History.complete_run', complete_run))
+        log = self.useFixture(fixtures.FakeLogger(
+            format='%(levelname)s %(message)s'))
+        report = self.reconciler.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        error = ('history database error: (sqlite3.OperationalError) '
+                 'database or disk is full')
+        self.assertEqual(error, report.error)
+        [run] = self.history.runs()
+        self.assertEqual(error, run.error)
+        self.assertNotIn('INSERT', log.output)
+        self.assertNotIn('Traceback', log.output)
 
 
 class WallClockJumpTest(_PassTestCase):

@@ -152,6 +152,36 @@ class BackendsCheckTest(StatusTestCase):
         self.assertEqual(Code.FAILURE, result.code)
         self.assertIn('is not a directory', result.details)
 
+    def test_failure_names_group_option_and_value(self):
+        ours = self.our_conf('[fake1]\nreconciler_sightings = many\n')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('[fake1] reconciler_sightings = many: invalid value',
+                      result.details)
+
+    def test_failure_on_an_option_below_its_minimum(self):
+        ours = self.our_conf('[backend_defaults]\nreconciler_interval = 1\n')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('[backend_defaults] reconciler_interval = 1',
+                      result.details)
+
+    def test_failure_on_an_invalid_address_is_no_crash(self):
+        ours = self.our_conf(NEC.replace('127.0.0.1', '10.0.0.999')
+                             + 'nec_ismcli_password = pw\n',
+                             backends='nec-1')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('[nec-1] nec_ismcli_fip = 10.0.0.999: invalid value',
+                      result.details)
+
+    def test_failure_on_a_daemon_option(self):
+        ours = self.our_conf('[reconciler]\noutbox_flush_interval = soon\n')
+        result = self.checks(ours)._check_backends()
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('[reconciler] outbox_flush_interval = soon',
+                      result.details)
+
     def test_cinder_conf_group_selects_the_driver(self):
         cinder = self.write('cinder.conf', textwrap.dedent("""
             [DEFAULT]
@@ -256,3 +286,23 @@ class CommandTest(StatusTestCase):
                           'Backend drivers and options': Code.SUCCESS,
                           'Files holding secrets': Code.WARNING,
                           'Host unit': Code.SUCCESS}, checks)
+
+    def test_invalid_values_fail_the_command_in_one_line(self):
+        history.History(self.db_url).sync()
+        ours = self.our_conf(NEC.replace('127.0.0.1', '10.0.0.999')
+                             + 'nec_ismcli_password = pw\n'
+                             '[fake1]\nreconciler_sightings = many\n',
+                             backends='fake1,nec-1')
+        result = subprocess.run(
+            [sys.executable, '-c',
+             'import sys; from reconciler.cmd.status import main; '
+             'sys.exit(main())', '--config-file', ours,
+             'upgrade', 'check', '--json'],
+            capture_output=True, text=True)
+        self.assertEqual(Code.FAILURE, result.returncode, result.stderr)
+        [check] = [c for c in json.loads(result.stdout)['checks']
+                   if c['check'] == 'Backend drivers and options']
+        self.assertEqual(Code.FAILURE, check['result'])
+        self.assertIn('reconciler_sightings = many', check['details'])
+        self.assertIn('nec_ismcli_fip = 10.0.0.999', check['details'])
+        self.assertNotIn('Traceback', result.stderr)

@@ -13,6 +13,7 @@ from oslotest import base
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.drivers import bounded
 from reconciler.drivers import hpe3par
 from reconciler.drivers import hpe3par_hosts
 from reconciler.drivers import hpe3par_names as names
@@ -22,6 +23,7 @@ from reconciler import model
 from reconciler.simulators import hpe3par as simulator
 from reconciler.simulators import scenario as scenario_mod
 from reconciler.simulators.scenario import uid
+from tests.unit.drivers import hostile
 
 R = model.ResourceType
 C = model.ObjectClass
@@ -563,3 +565,36 @@ class SimulatorTest(HPE3PARTestCase):
         # Host queries are not simulated: INV_INPUT, as for a bad query.
         self.assertRaises(hpe_exc.HTTPBadRequest, cl.queryHost,
                           iqns=[simulator.iqn_of('compute-1')])
+
+
+class HostileAnswerTest(HPE3PARTestCase):
+    """Answers nested or sized beyond any real one: refused, cheaply."""
+
+    def refused(self, call, payload, *words):
+        self.start().faults.append(
+            simulator.Fault(call, 'payload', payload=payload))
+        error, peak = hostile.peak_of(self.listing)
+        self.assertIsInstance(error, bounded.LimitExceeded)
+        for word in words:
+            self.assertIn(word, str(error))
+        self.assertLess(peak, hostile.MAX_PEAK)
+        self.assertLoggedOut()
+
+    def test_deep_streamed_listing(self):
+        for call in ('GET /volumes', 'GET /vluns'):
+            self.refused(call, hostile.members(hostile.nested_json()),
+                         call, 'nested deeper than 64 levels')
+
+    def test_deep_answer_to_the_client(self):
+        self.refused('GET /cpgs', hostile.members(hostile.nested_json()),
+                     BACKEND, 'nested deeper than 64 levels')
+
+    def test_oversized_streamed_listing(self):
+        self.useFixture(fixtures.MockPatch(
+            'reconciler.drivers.bounded.MAX_STREAM_BYTES', 1000))
+        self.refused('GET /volumes', hostile.members(b'0,' * 1000 + b'0'),
+                     'GET /volumes', 'larger than 1000 bytes')
+
+    def test_deep_comment_is_only_a_hint(self):
+        self.assertEqual({}, hpe3par.comment_of(
+            {'comment': hostile.nested_json().decode()}))

@@ -18,12 +18,14 @@ from oslotest import base
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler.drivers import bounded
 from reconciler.drivers import lefthand
 from reconciler import engine
 from reconciler import exception
 from reconciler import model
 from reconciler.simulators import lefthand as sim_lefthand
 from reconciler.simulators import scenario as scn
+from tests.unit.drivers import hostile
 
 R = model.ResourceType
 C = model.ObjectClass
@@ -595,3 +597,30 @@ class ConfigTest(LeftHandTestCase):
             from eventlet import patcher
             for module in ('socket', 'thread', 'time', 'select', 'os'):
                 self.assertFalse(patcher.is_monkey_patched(module), module)
+
+
+class HostileAnswerTest(LeftHandTestCase):
+    """An answer nested beyond any real one: refused before the client's
+    own JSON parse, and the session closed.
+    """
+
+    def test_deep_answer(self):
+        for pattern in (r'GET /lhos/clusters', r'GET /lhos/volumes\?fields',
+                        r'GET /lhos/servers$'):
+            self.sim.faults[:] = [Fault(
+                'payload', pattern, payload=hostile.members(
+                    hostile.nested_json()))]
+            error, peak = hostile.peak_of(self.listing)
+            self.assertIsInstance(error, bounded.LimitExceeded)
+            self.assertIn('nested deeper than 64 levels', str(error))
+            self.assertIn(self.sim.url, str(error))
+            self.assertLess(peak, hostile.MAX_PEAK)
+        self.assertEqual(0, self.sim.open_sessions)
+
+    def test_oversized_answer(self):
+        self.useFixture(fixtures.MockPatch(
+            'reconciler.drivers.bounded.MAX_BYTES', 1000))
+        self.sim.faults[:] = [Fault('payload', r'GET /lhos/servers$',
+                                    payload=b'[' + b'0,' * 1000 + b'0]')]
+        error = self.assertRaises(bounded.LimitExceeded, self.listing)
+        self.assertIn('larger than 1000 bytes', str(error))

@@ -1,13 +1,18 @@
 """LVM driver pieces that need no volume group: names and target listings."""
 
 import json
+import os
+import stat
 
+import fixtures
 from oslotest import base
 
+from reconciler.drivers import bounded
 from reconciler.drivers import lvm
 from reconciler import exception
 from reconciler import model
 from reconciler.simulators.scenario import uid
+from tests.unit.drivers import hostile
 from tests.unit.drivers import test_nec
 
 R = model.ResourceType
@@ -131,3 +136,35 @@ class NamesTest(base.BaseTestCase):
                          d.decode_name('snap_%s' % uid('s'), True))
         self.assertEqual('_snapshot-%s' % uid('s'),
                          self.driver().snapshot_name(uid('s')))
+
+
+class HostileOutputTest(base.BaseTestCase):
+    """``lvs`` printing JSON nested or sized beyond any real report."""
+
+    def driver(self, output):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        with open(os.path.join(tmp, 'out'), 'wb') as f:
+            f.write(output)
+        helper = os.path.join(tmp, 'helper')
+        with open(helper, 'w') as f:
+            # A root helper that answers every command with ``out``.
+            f.write('#!/bin/sh\nexec cat %s\n' % os.path.join(tmp, 'out'))
+        os.chmod(helper, stat.S_IRWXU)
+        [backend] = test_nec.make_backend(self, {'lvm1': {
+            'reconciler_driver': 'lvm', 'root_helper': helper}})
+        return backend.create_driver()
+
+    def test_deep_report(self):
+        driver = self.driver(hostile.nested_json())
+        error, peak = hostile.peak_of(driver.list_objects)
+        self.assertIsInstance(error, bounded.LimitExceeded)
+        self.assertIn('lvs cinder-volumes: answer nested deeper than 64 '
+                      'levels', str(error))
+        self.assertLess(peak, hostile.MAX_PEAK)
+
+    def test_oversized_output(self):
+        self.useFixture(fixtures.MockPatch(
+            'reconciler.drivers.bounded.MAX_BYTES', 1000))
+        driver = self.driver(b' ' * 2000)
+        error = self.assertRaises(bounded.LimitExceeded, driver.list_objects)
+        self.assertIn('lvs: answer larger than 1000 bytes', str(error))

@@ -13,11 +13,13 @@ import xml.etree.ElementTree as ET
 import fixtures
 import paramiko
 
+from reconciler.drivers import bounded
 from reconciler import exception
 from reconciler import model
 from reconciler.simulators import nec
 from reconciler.simulators.scenario import uid
 from tests import nec_fixtures
+from tests.unit.drivers import hostile
 from tests.unit.drivers import test_nec
 
 R = model.ResourceType
@@ -274,6 +276,13 @@ class NecFaultTest(test_nec.NecTestCase):
                                       driver.find_volume, uid('vol'))
             # 'the SSH connection closed' or 'Connection reset by peer'
             self.assertIn('`iSMquery -cinder -xml -all` failed: ', str(error))
+
+    def test_deep_document_is_refused_cheaply(self):
+        self.simulator.inject(nec.Fault.PAYLOAD, payload=hostile.nested_xml())
+        error, peak = hostile.peak_of(self.listing)
+        self.assertIsInstance(error, bounded.LimitExceeded)
+        self.assertIn('nested deeper than 64 levels', str(error))
+        self.assertLess(peak, hostile.MAX_PEAK)
 
 
 class NecSharedArrayTest(test_nec.NecTestCase):

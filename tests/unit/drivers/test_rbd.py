@@ -14,6 +14,7 @@ from unittest import mock
 import fixtures
 from oslotest import base
 
+from reconciler.drivers import bounded
 from reconciler.drivers import rbd as rbd_driver
 from reconciler.drivers import rbd_client
 from reconciler import exception
@@ -21,6 +22,7 @@ from reconciler import model
 from reconciler.simulators import rbd as rbd_sim
 from reconciler.simulators.scenario import uid
 import tests
+from tests.unit.drivers import hostile
 from tests.unit.drivers import test_nec
 
 R = model.ResourceType
@@ -358,3 +360,17 @@ class AnswerShapeTest(RbdTestCase):
                 e = self.assertRaises(exception.ArrayResponseError,
                                       driver.list_objects)
             self.assertIn('rbd %s: no answer' % method, str(e))
+
+
+class HostileOutputTest(RbdTestCase):
+
+    def test_deep_json_is_refused(self):
+        self.cluster.fault('ls', exit=0,
+                           stdout=hostile.nested_json().decode())
+        self.cluster.save(self.state)
+        driver = self.driver(reconciler_rbd_command=self.script)
+        error, peak = hostile.peak_of(driver.list_objects)
+        self.assertIsInstance(error, bounded.LimitExceeded)
+        self.assertIn('rbd ls', str(error))
+        self.assertIn('nested deeper than 64 levels', str(error))
+        self.assertLess(peak, hostile.MAX_PEAK)

@@ -1,0 +1,147 @@
+"""Early validation: every option a run will read, checked before it runs.
+
+oslo.config converts a value only when it is read, so a bad one would
+otherwise surface mid-pass as a traceback. The daemon's start and SIGHUP,
+``check`` and the upgrade check all call :func:`enabled_backends`, which
+reads every option of the daemon's own groups and of each enabled backend
+(its group and ``[backend_defaults]``) and builds each driver without
+opening it. Errors name the group, the option and the value (masked for a
+secret option) in one line.
+"""
+
+import glob
+import os
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from reconciler import conf as reconciler_conf
+from reconciler.conf import backend as backend_conf
+from reconciler.conf import cinder
+from reconciler.conf import coordination
+from reconciler.conf import default
+from reconciler.conf import reconciler
+from reconciler import exception
+
+LOG = logging.getLogger(__name__)
+
+#: Modules of the daemon's own static groups.
+STATIC_MODULES = (default, reconciler, coordination, cinder)
+
+
+def _raw_values(conf):
+    """``{(group, option): text}`` as the files give it (last file wins)."""
+    paths = list(conf.config_file or ())
+    for directory in conf.config_dir and [conf.config_dir] or ():
+        paths.extend(sorted(glob.glob(os.path.join(directory, '*.conf'))))
+    raw = {}
+    for path in paths:
+        sections = {}
+        try:
+            cfg.ConfigParser(path, sections).parse()
+        except (OSError, cfg.ParseError):
+            continue  # oslo.config itself reported those at parse time
+        for group, options in sections.items():
+            for key, values in options.items():
+                raw[group, key] = values[-1]
+    return raw
+
+
+def _check(conf, group, opts, raw):
+    for opt in opts:
+        try:
+            (conf[group] if group != 'DEFAULT' else conf)[opt.dest]
+        except cfg.NoSuchOptError:
+            continue  # registered only when used (keystoneauth plugins)
+        except (cfg.Error, ValueError) as e:
+            reason = e.__context__ if isinstance(
+                e, cfg.ConfigSourceValueError) and e.__context__ else e
+            value = raw.get((group, opt.dest), raw.get((group, opt.name)))
+            if opt.secret:
+                value = '****'
+            raise exception.ConfigError(
+                '[%s] %s = %s: invalid value (%s)'
+                % (group, opt.dest, value, '****' if opt.secret else reason))
+
+
+def check_backend(backend, raw=None):
+    """Read every option of one backend, then build its driver unopened."""
+    raw = _raw_values(backend.conf) if raw is None else raw
+    opts = list(backend_conf.OPTS) + list(backend.driver_cls.OPTS)
+    for group in (backend.name, backend_conf.DEFAULTS_GROUP):
+        _check(backend.conf, group, opts, raw)
+    try:
+        backend.create_driver()
+    except (cfg.Error, ValueError) as e:
+        raise exception.ConfigError('[%s] %s' % (backend.name, e))
+
+
+def check_static(conf, raw=None):
+    """Read every option of the daemon's own groups."""
+    raw = _raw_values(conf) if raw is None else raw
+    for module in STATIC_MODULES:
+        for group, opts in module.list_opts().items():
+            _check(conf, getattr(group, 'name', group), opts, raw)
+
+
+def enabled_backends(conf, warn=True):
+    """The enabled backends, every option checked.
+
+    ConfigError if there is nothing to reconcile: no backend the reconciler
+    has a driver for, and no host unit (a compute node runs it alone).
+    ``warn``: log each backend left out (see ``backend_conf.enabled``).
+    """
+    raw = _raw_values(conf)
+    check_static(conf, raw)
+    try:
+        backends = backend_conf.enabled(conf, warn=warn)
+    except (cfg.Error, ValueError) as e:
+        raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
+    if not backends and not conf.host_scan.enabled:
+        raise exception.ConfigError(
+            '[DEFAULT] enabled_backends names no backend the reconciler can '
+            'reconcile and [host_scan] is not enabled')
+    for backend in backends:
+        check_backend(backend, raw)
+    return backends
+
+
+def problem(argv, project):
+    """Why the files ``argv`` names would not run, or None if they would.
+
+    They are parsed into a fresh ConfigOpts and validated as at start, so
+    the running configuration is never touched.
+    """
+    candidate = cfg.ConfigOpts()
+    try:
+        reconciler_conf.register(candidate)
+        logging.register_options(candidate)
+        candidate(argv, project=project)
+        enabled_backends(candidate)
+    except (cfg.Error, exception.ConfigError) as e:
+        return str(e)
+    except SystemExit:
+        return 'the command line no longer parses'
+    return None
+
+
+class ReloadCheckedConf(cfg.ConfigOpts):
+    """A ConfigOpts that reloads its files only if they validate.
+
+    oslo.service reloads the configuration on SIGHUP, then restarts the
+    worker on it; a file that parses but is invalid would leave a worker
+    that cannot start. This one keeps the running configuration instead,
+    and logs why.
+    """
+
+    def __call__(self, args=None, project=None, **kwargs):
+        self._reload_argv, self._reload_project = args, project
+        return super().__call__(args=args, project=project, **kwargs)
+
+    def reload_config_files(self):
+        error = problem(self._reload_argv, self._reload_project)
+        if error:
+            LOG.error('Configuration not reloaded, still running on the '
+                      'previous one: %s', error)
+            return False
+        return super().reload_config_files()
