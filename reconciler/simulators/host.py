@@ -1,0 +1,279 @@
+"""A host root laid out as a Linux host lays it out, and its commands.
+
+``HostRoot`` builds /sys, /dev and /proc/mounts under a directory the way
+the kernel and udev do (sysfs devices with their block directories and
+holders, /sys/block and /sys/class symlinks into /sys/devices, by-path and
+by-id links relative to /dev/disk/*), and answers the scan commands with
+output in the shapes multipathd, iscsiadm, dmsetup and nvme-cli print. The
+outputs are generated here from the host's state, not copied from anywhere.
+The host unit reads it through its root prefix and runner, as the demo and
+the tests do.
+"""
+
+import json
+import os
+
+from reconciler.host import runner as runner_mod
+
+
+def _link(target, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.symlink(target, path)
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text + '\n')
+
+
+class HostRoot(object):
+    """A host under directory ``root`` (which must exist)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.mounts = ['sysfs /sys sysfs rw,nosuid 0 0',
+                       'proc /proc proc rw,nosuid 0 0']
+        self.maps = []       # multipathd's maps
+        self.sessions = {}   # (iqn, portal) -> {sid, disks: [(lun, dev)]}
+        self.subsystems = []
+        self.outputs = {}    # argv -> (code, text): overrides
+        self.calls = []
+        for d in ('dev/disk/by-path', 'dev/disk/by-id',
+                  'sys/class/scsi_device', 'sys/block'):
+            os.makedirs(self.p(d), exist_ok=True)
+        self.write_mounts()
+
+    def p(self, path):
+        return os.path.join(self.root, path.lstrip('/'))
+
+    def write_mounts(self):
+        _write(self.p('proc/mounts'), '\n'.join(self.mounts))
+
+    def mount(self, device, point, fstype='xfs'):
+        self.mounts.append('%s %s %s rw,relatime 0 0'
+                           % (device, point.replace(' ', '\\040'), fstype))
+        self.write_mounts()
+
+    # -- SCSI disks ---------------------------------------------------------
+
+    def add_disk(self, dev, hctl, wwid=None, iscsi=None, fc=None,
+                 pci='0000:00:17.0', vendor='LIO-ORG', model='IBLOCK',
+                 state='running', session=None):
+        """A SCSI disk; ``iscsi=(portal, iqn, lun)`` or ``fc=(wwpn, lun)``.
+
+        Without either it is a local disk (an ATA by-path link).
+        """
+        h = hctl.split(':')[0]
+        if iscsi:
+            sid = session or self._session(iscsi[1], iscsi[0])
+            parent = 'platform/host%s/session%s/target%s' % (
+                h, sid, hctl.rpartition(':')[0])
+        else:
+            parent = 'pci0000:00/%s/host%s/target%s' % (
+                pci, h, hctl.rpartition(':')[0])
+        device = 'sys/devices/%s/%s' % (parent, hctl)
+        os.makedirs(self.p(device + '/block/%s/holders' % dev))
+        _write(self.p(device + '/vendor'), vendor.ljust(8))
+        _write(self.p(device + '/model'), model.ljust(16))
+        _write(self.p(device + '/state'), state)
+        if wwid:
+            _write(self.p(device + '/wwid'), 'naa.' + wwid[1:])
+        _link('../../../devices/%s/%s' % (parent, hctl),
+              self.p('sys/class/scsi_device/%s/device' % hctl))
+        _link('../devices/%s/%s/block/%s' % (parent, hctl, dev),
+              self.p('sys/block/' + dev))
+        if iscsi:
+            portal, iqn, lun = iscsi
+            name = 'ip-%s-iscsi-%s-lun-%d' % (portal, iqn, lun)
+            self.sessions[iqn, portal]['disks'].append((lun, dev))
+        elif fc:
+            wwpn, lun = fc
+            name = 'pci-%s-fc-0x%s-lun-%d' % (pci, wwpn, lun)
+        else:
+            name = 'pci-%s-ata-%s' % (pci, h)
+        _link('../../' + dev, self.p('dev/disk/by-path/' + name))
+        for name in ('scsi-' + wwid, 'wwn-0x' + wwid[1:]) if wwid else ():
+            # Paths of one LUN share these names: udev keeps one of them.
+            if not os.path.lexists(self.p('dev/disk/by-id/' + name)):
+                _link('../../' + dev, self.p('dev/disk/by-id/' + name))
+        return dev
+
+    def _session(self, iqn, portal):
+        entry = self.sessions.setdefault(
+            (iqn, portal), {'sid': str(len(self.sessions) + 1), 'disks': []})
+        return entry['sid']
+
+    def add_session(self, iqn, portal):
+        """A logged-in session, with no LUN unless disks are added to it."""
+        self._session(iqn, portal)
+
+    def remove_disk(self, dev):
+        """What a completed detach leaves: nothing of ``dev``."""
+        for d in ('dev/disk/by-path', 'dev/disk/by-id'):
+            for name in os.listdir(self.p(d)):
+                if os.readlink(self.p(d + '/' + name)) == '../../' + dev:
+                    os.unlink(self.p(d + '/' + name))
+        for hctl in os.listdir(self.p('sys/class/scsi_device')):
+            link = self.p('sys/class/scsi_device/%s/device' % hctl)
+            if os.path.isdir(os.path.join(link, 'block', dev)):
+                os.unlink(link)
+                os.rmdir(os.path.dirname(link))
+        os.unlink(self.p('sys/block/' + dev))
+        for s in self.sessions.values():
+            s['disks'] = [(lun, d) for lun, d in s['disks'] if d != dev]
+
+    def add_partition(self, dev, part):
+        block = os.path.realpath(self.p('sys/block/' + dev))
+        os.makedirs(os.path.join(block, part, 'holders'))
+
+    # -- device mapper ------------------------------------------------------
+
+    def add_dm(self, dm, name, uuid, slaves):
+        base = 'sys/devices/virtual/block/' + dm
+        os.makedirs(self.p(base + '/holders'))
+        os.makedirs(self.p(base + '/slaves'))
+        _write(self.p(base + '/dm/name'), name)
+        _write(self.p(base + '/dm/uuid'), uuid)
+        _link('../devices/virtual/block/' + dm, self.p('sys/block/' + dm))
+        for slave in slaves:
+            _link('../../' + slave, self.p(base + '/slaves/' + slave))
+            _link('../../' + dm, os.path.join(
+                os.path.realpath(self.p('sys/block/' + slave)), 'holders',
+                dm))
+        _link('../' + dm, self.p('dev/mapper/' + name))
+
+    def add_map(self, dm, name, wwid, paths, faulty=(), open_count=0):
+        """A multipath map over ``paths`` (SCSI disk names)."""
+        self.add_dm(dm, name, 'mpath-' + wwid, paths)
+        _link('../../' + dm, self.p('dev/disk/by-id/dm-uuid-mpath-' + wwid))
+        self.maps.append({'name': name, 'uuid': wwid, 'sysfs': dm,
+                          'paths': list(paths), 'faulty': set(faulty),
+                          'open': open_count})
+
+    def set_faulty(self, name, faulty):
+        for m in self.maps:
+            if m['name'] == name:
+                m['faulty'] = set(faulty)
+
+    def add_nvme(self, subsys, nqn, controllers, namespaces=(),
+                 transport='tcp', address='traddr=10.0.0.5,trsvcid=4420'):
+        base = 'sys/devices/virtual/nvme-subsystem/' + subsys
+        os.makedirs(self.p(base))
+        _link('../../devices/virtual/nvme-subsystem/' + subsys,
+              self.p('sys/class/nvme-subsystem/' + subsys))
+        for ns in namespaces:
+            os.makedirs(self.p(base + '/%s/holders' % ns))
+            _link('../devices/virtual/nvme-subsystem/%s/%s' % (subsys, ns),
+                  self.p('sys/block/' + ns))
+        for ctrl in controllers:
+            os.makedirs(self.p('sys/devices/virtual/nvme-fabrics/ctl/'
+                               + ctrl), exist_ok=True)
+            _link('../../devices/virtual/nvme-fabrics/ctl/' + ctrl,
+                  self.p('sys/class/nvme/' + ctrl))
+        self.subsystems.append({'Name': subsys, 'NQN': nqn, 'Paths': [
+            {'Name': c, 'Transport': transport, 'Address': address,
+             'State': 'live'} for c in controllers]})
+
+    # -- the commands -------------------------------------------------------
+
+    def multipathd_json(self):
+        maps = []
+        for m in self.maps:
+            paths = [{'dev': dev, 'dev_t': '8:%d' % (16 * i),
+                      'dm_st': 'failed' if dev in m['faulty'] else 'active',
+                      'dev_st': 'running',
+                      'chk_st': 'faulty' if dev in m['faulty'] else 'ready',
+                      'checker': 'tur', 'pri': 50}
+                     for i, dev in enumerate(m['paths'])]
+            maps.append({
+                'name': m['name'], 'uuid': m['uuid'], 'sysfs': m['sysfs'],
+                'failback': 'immediate', 'queueing': '5 chk',
+                'paths': len(paths), 'write_prot': 'rw',
+                'dm_st': 'active', 'features': '0', 'hwhandler': '1 alua',
+                'action': '', 'path_faults': 0, 'vend': 'LIO-ORG',
+                'prod': 'IBLOCK', 'rev': '4.0', 'switch_grp': 0,
+                'map_loads': 1, 'total_q_time': 0, 'q_timeouts': 0,
+                'path_groups': [{'selector': 'service-time 0', 'pri': 50,
+                                 'dm_st': 'active', 'group': 1,
+                                 'paths': paths}]})
+        return json.dumps({'major_version': 0, 'minor_version': 1,
+                           'maps': maps}, indent=3)
+
+    def iscsiadm_p3(self):
+        if not self.sessions:
+            return 21, ''
+        lines = ['iSCSI Transport Class version 2.0-870',
+                 'version 2.1.8']
+        by_target = {}
+        for (iqn, portal), s in self.sessions.items():
+            by_target.setdefault(iqn, []).append((portal, s))
+        for iqn, sessions in by_target.items():
+            lines.append('Target: %s (non-flash)' % iqn)
+            for portal, s in sessions:
+                lines += [
+                    '\tCurrent Portal: %s,1' % portal,
+                    '\tPersistent Portal: %s,1' % portal,
+                    '\t\t**********', '\t\tInterface:', '\t\t**********',
+                    '\t\tIface Name: default',
+                    '\t\tIface Transport: tcp',
+                    '\t\tIface Initiatorname: iqn.1994-05.com.redhat:c1',
+                    '\t\tSID: %s' % s['sid'],
+                    '\t\tiSCSI Connection State: LOGGED IN',
+                    '\t\tiSCSI Session State: LOGGED_IN',
+                    '\t\tInternal iscsid Session State: NO CHANGE',
+                    '\t\t************************',
+                    '\t\tAttached SCSI devices:',
+                    '\t\t************************',
+                    '\t\tHost Number: %s\tState: running' % s['sid']]
+                for lun, dev in sorted(s['disks']):
+                    lines += ['\t\tscsi%s Channel 00 Id 0 Lun: %d'
+                              % (s['sid'], lun),
+                              '\t\t\tAttached scsi disk %s\t\tState: running'
+                              % dev]
+        return 0, '\n'.join(lines) + '\n'
+
+    def dmsetup_open(self):
+        if not self.maps:
+            return 'No devices found\n'
+        return ''.join('%s:%d\n' % (m['name'], m['open']) for m in self.maps)
+
+    def nvme_json(self):
+        return json.dumps([{'HostNQN': 'nqn.2014-08.org.nvmexpress:uuid:1',
+                            'HostID': '1', 'Subsystems': self.subsystems}],
+                          indent=2)
+
+    def install_commands(self, directory):
+        """multipathd, iscsiadm and nvme scripts answering as ``runner``.
+
+        For the production runner in a process of its own: put
+        ``directory`` first on its PATH. The outputs are those of now.
+        """
+        os.makedirs(directory, exist_ok=True)
+        for argv in runner_mod.COMMANDS:
+            code, out = self.runner(*argv)
+            recorded = os.path.join(directory, '%s.out' % argv[0])
+            with open(recorded, 'w') as f:
+                f.write(out)
+            script = os.path.join(directory, argv[0])
+            with open(script, 'w') as f:
+                f.write('#!/bin/sh\n'
+                        'if [ "$*" = "%s" ]; then cat %s; exit %d; fi\n'
+                        'echo "not allowed: $0 $*" >&2; exit 99\n'
+                        % (' '.join(argv[1:]), recorded, code))
+            os.chmod(script, 0o755)
+        return directory
+
+    def runner(self, *argv):
+        self.calls.append(argv)
+        if argv in self.outputs:
+            return self.outputs[argv]
+        if argv == runner_mod.MULTIPATH_MAPS:
+            return 0, self.multipathd_json()
+        if argv == runner_mod.ISCSI_SESSIONS:
+            return self.iscsiadm_p3()
+        if argv == runner_mod.NVME_SUBSYSTEMS:
+            return 0, self.nvme_json()
+        if argv == runner_mod.DM_OPEN_COUNTS:
+            return 0, self.dmsetup_open()
+        raise AssertionError('unexpected command %s' % (argv,))
