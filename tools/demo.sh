@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
-exec .venv/bin/python -m reconciler.cmd.demo "$@"
+exec .venv/bin/python -m reconciler.cmd.demo \
+    --allinone tests/incinder/allinone.py "$@"

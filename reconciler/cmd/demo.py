@@ -2,10 +2,15 @@
 
 ``python -m reconciler.cmd.demo`` (what ``tools/demo.sh`` runs) seeds a real
 cinder-api and a file-backed array from simulators/scenarios/demo.yaml, which
-plants one orphan of each kind, then runs the daemon's own pass a few times
-(the first sightings make findings *suspected*, the next confirm them) and
-prints each pass's report, the notifications an oslo.messaging listener
-received, and the findings recorded in SQLite.
+plants one orphan of each kind, and a compute node's host root
+(simulators/host.py) with a LUN left behind by a detach. It runs the
+daemon's own passes a few times, backends and host (the first sightings make
+findings *suspected*, the next confirm them), and prints each pass's report,
+the notifications an oslo.messaging listener received and the findings
+recorded in SQLite. Then remediation: the dry-run plan, and, given Cinder's
+volume service (``--allinone``: it imports Cinder, so it lives with the
+tests), one applied adoption and one removed export, and the pass that
+resolves them.
 """
 
 import argparse
@@ -15,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 
 from oslo_config import cfg
 import oslo_messaging
@@ -23,15 +29,22 @@ from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import history
+from reconciler.host import manager as host_manager
 from reconciler import manager
 from reconciler import notifier as notifier_mod
+from reconciler.remediation import remediator
 from reconciler.simulators import arrays
 from reconciler.simulators import cinder as cinder_sim
+from reconciler.simulators import fake_array
+from reconciler.simulators import host as host_sim
 from reconciler.simulators import scenario as scenario_mod
 
 SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',
                         'demo.yaml')
 DEMO_HOST = 'demo-host'
+COMPUTE = 'compute-9'       # the host whose devices the host unit scans
+PORTAL = '127.0.0.1:3260'
+IQN = 'iqn.2010-10.org.openstack:volume-%s'
 PLANTED = (
     ('restored-leftover', 'planted: array-only volume'),
     ('crashed-delete-snap', 'planted: array-only snapshot'),
@@ -56,6 +69,8 @@ PLANTED = (
     ('nec-lost', 'NEC, planted: Cinder-only volume'),
     ('nec-scratch', 'NEC, planted: in the LD set of compute-6'),
     ('nec-db', 'NEC, attached, in its LD set: never flagged'),
+    ('host-attached', 'compute-9: attached, its device there: consistent'),
+    ('host-detached', 'compute-9, planted: its LUN left after the detach'),
 )
 
 CONF_HEAD = """\
@@ -67,6 +82,16 @@ log_file = {workdir}/cinder-reconciler.log
 [backend_defaults]
 reconciler_sightings = 2
 reconciler_grace_period = 0
+reconciler_remediation_min_age = 0
+
+[host_scan]
+enabled = true
+connector_host = {compute}
+sightings = 2
+grace_period = 0
+root_prefix = {workdir}/host
+lock_path = {workdir}
+owned_targets = iqn.2010-10.org.openstack:
 
 [cinder]
 auth_type = admin_token
@@ -82,17 +107,60 @@ transport_url = fake:/
 """
 
 
-def _conf_text(scn, workdir, endpoint, stack):
-    """Our config file: a head, then each backend group as from cinder.conf."""
+def _conf_text(scn, workdir, cloud, stack):
+    """Our config file: a head, then each backend group as from cinder.conf.
+
+    With Cinder's volume service for fake1, the fake array is the file its
+    driver manages objects in.
+    """
     backends = [b.name for b in scn.backends if b.host == DEMO_HOST]
     text = CONF_HEAD.format(host=DEMO_HOST, backends=','.join(backends),
-                            workdir=workdir, endpoint=endpoint,
-                            token=cinder_sim.ADMIN_TOKEN)
+                            workdir=workdir, endpoint=cloud.endpoint,
+                            token=cinder_sim.ADMIN_TOKEN, compute=COMPUTE)
     for name in backends:
         options = arrays.start(scn, name, workdir, stack)
+        if name in [b.name for b in cloud.volume_services]:
+            options['fake_array_file'] = cloud.array_path(name)
         text += '\n[%s]\n' % name + ''.join(
             '%s = %s\n' % item for item in options.items())
     return text
+
+
+def _write_managed_array(scn, cloud, name):
+    """fake1's array, where Cinder's volume service manages objects too."""
+    array = dict(fake_array.render(scn, name),
+                 pools=scn.backend(name).pools)
+    os.makedirs(os.path.dirname(cloud.array_path(name)), exist_ok=True)
+    with open(cloud.array_path(name), 'w') as f:
+        json.dump(array, f)
+
+
+def _iscsi_info(volume_id, lun):
+    """connection_info as Cinder's LVM driver returns it (no secret)."""
+    return {'driver_volume_type': 'iscsi', 'target_discovered': False,
+            'target_iqn': IQN % volume_id, 'target_portal': PORTAL,
+            'target_lun': lun, 'access_mode': 'rw', 'encrypted': False}
+
+
+def _compute_node(workdir, cloud):
+    """compute-9's host root: a boot disk, the LUN of its attached volume,
+    and the LUN a detach left behind (its attachment is gone in Cinder).
+    """
+    root = os.path.join(workdir, 'host')
+    os.makedirs(root, exist_ok=True)
+    node = host_sim.HostRoot(root)
+    node.add_disk('sda', '0:0:0:0', model='SAMSUNG')
+    node.mount('/dev/sda', '/')
+    attached = scenario_mod.uid('host-attached')
+    cloud.add_attachment(attached, COMPUTE, _iscsi_info(attached, 1))
+    for dev, hctl, label, wwid in (
+            ('sdb', '3:0:0:1', 'host-attached',
+             '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'),
+            ('sdc', '4:0:0:1', 'host-detached',
+             '36001405aaaaaaaaaaaaaaaaaaaaaaaa2')):
+        node.add_disk(dev, hctl, wwid, iscsi=(
+            PORTAL, IQN % scenario_mod.uid(label), 1))
+    return node
 
 
 class _Received(object):
@@ -127,18 +195,25 @@ def _section(title):
     print('\n=== %s ===' % title)
 
 
-def run(workdir, passes):
+def run(workdir, passes, allinone=None):
     scn = scenario_mod.Scenario.load(SCENARIO)
     print('Demo cloud in %s' % workdir)
     with contextlib.ExitStack() as stack:
-        cloud = stack.enter_context(cinder_sim.CinderCloud(
-            os.path.join(workdir, 'cinder'), scn))
-        print('Real cinder-api %s at %s: %d volumes, %d snapshots seeded'
-              % (cinder_sim.CINDER_VERSION, cloud.endpoint, len(scn.volumes),
-                 len(scn.snapshots)))
+        cloud = cinder_sim.CinderCloud(
+            os.path.join(workdir, 'cinder'), scn,
+            volume_services=['fake1'] if allinone else (),
+            allinone=allinone)
+        if allinone:
+            _write_managed_array(scn, cloud, 'fake1')
+        stack.enter_context(cloud)
+        print('Real cinder-api %s at %s%s: %d volumes, %d snapshots seeded'
+              % (cinder_sim.CINDER_VERSION, cloud.endpoint,
+                 ' (with cinder-scheduler and a cinder-volume for fake1)'
+                 if allinone else '', len(scn.volumes), len(scn.snapshots)))
+        node = _compute_node(workdir, cloud)
         conf_path = os.path.join(workdir, 'cinder-reconciler.conf')
         with open(conf_path, 'w') as f:
-            f.write(_conf_text(scn, workdir, cloud.endpoint, stack))
+            f.write(_conf_text(scn, workdir, cloud, stack))
         print('Arrays on loopback: %s; configuration: %s' % (', '.join(
             '%s (%s)' % (b.name, b.driver) for b in scn.backends
             if b.host == DEMO_HOST), conf_path))
@@ -150,10 +225,13 @@ def run(workdir, passes):
         listener, received = _listen(notifier.transport)
         kinds = set(conf.reconciler.notify_kinds)
         sent = 0
+        host_unit = host_manager.HostReconciler(conf, store, notifier,
+                                                runner=node.runner)
         try:
             for n in range(1, passes + 1):
-                _section('Pass %d of the daemon over each backend '
-                         '(cinder-reconciler-manage check runs the same)' % n)
+                _section('Pass %d of the daemon over each backend and over '
+                         '%s (cinder-reconciler-manage check runs the same)'
+                         % (n, COMPUTE))
                 for backend in backend_conf.enabled(conf):
                     result = manager.BackendReconciler(
                         conf, backend, store, notifier).run_pass()
@@ -161,6 +239,11 @@ def run(workdir, passes):
                     print(report.pass_text(result))
                     sent += len(notifier_mod.finding_events(
                         result.transitions, kinds))
+                result = host_unit.run_pass()
+                notifier.flush(store)
+                print(report.host_pass_text(result))
+                sent += len(notifier_mod.finding_events(
+                    result.transitions, kinds))
             received.wait_for(sent)
         finally:
             listener.stop()
@@ -180,17 +263,62 @@ def run(workdir, passes):
         _section('What was planted, and what must not be flagged')
         for label, note in PLANTED:
             print('  %-36s %-20s %s' % (scenario_mod.uid(label), label, note))
+        _remediate(conf, store, notifier, cloud, allinone)
+
+
+def _remediate(conf, store, notifier, cloud, allinone):
+    """The plan, then (with a volume service) one adoption and one
+    removed export, and the pass that resolves them.
+    """
+    fake1 = [b for b in backend_conf.enabled(conf) if b.name == 'fake1'][0]
+
+    def remediate(**kwargs):
+        return remediator.Remediator(conf, fake1, store, notifier,
+                                     'demo').run(**kwargs)
+
+    _section('Remediation plan for fake1 (cinder-reconciler-manage '
+             'remediate --backend fake1: a dry run, nothing changes)')
+    print(report.outcome_text(remediate()))
+    if not allinone:
+        print('\n(adoption needs a cinder-volume service: run tools/demo.sh)')
+        return
+    leftover = scenario_mod.uid('restored-leftover')
+    ids = [f.id for f in store.findings(backend='fake1', state='confirmed')
+           if f.resource_id == leftover or f.kind == 'orphan_export']
+    _section('Applied: adopt the array-only volume, remove the orphan export '
+             '(remediate --backend fake1 --finding %s --apply)'
+             % ' --finding '.join(map(str, ids)))
+    print(report.outcome_text(remediate(apply=True, finding_ids=set(ids))))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with open(cloud.array_path('fake1')) as f:
+            names = {v['name'] for v in json.load(f)['volumes']}
+        if 'volume-%s' % leftover not in names:
+            break  # Cinder's driver renamed it after the adopted volume
+        time.sleep(0.5)
+    _section('The next pass over fake1 resolves what remediation fixed')
+    result = manager.BackendReconciler(conf, fake1, store,
+                                       notifier).run_pass()
+    notifier.flush(store)
+    print(report.pass_text(result))
+    _section('The audit (cinder-reconciler-manage actions list)')
+    print(report.table([report.action_dict(a) for a in store.actions(
+        backend='fake1')]))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--workdir', help='Keep the demo cloud here.')
     parser.add_argument('--passes', type=int, default=2)
+    parser.add_argument('--allinone', help="Cinder's API, scheduler and "
+                        "volume service in one process (the tests' "
+                        'tests/incinder/allinone.py), for adoption.')
     args = parser.parse_args(argv)
     workdir = args.workdir or tempfile.mkdtemp(prefix='reconciler-demo-')
     os.makedirs(workdir, exist_ok=True)
     try:
-        run(os.path.abspath(workdir), args.passes)
+        run(os.path.abspath(workdir), args.passes,
+            args.allinone and os.path.abspath(args.allinone))
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -99,7 +99,7 @@ def pass_text(r):
 
 _HOST_LABELS = {
     model.FindingKind.LEFTOVER_DEVICE: 'leftover devices',
-    model.FindingKind.FAULTY_MAP: 'faulty maps (all paths failed)',
+    model.FindingKind.FAULTY_MAP: 'faulty maps (every path faulty)',
     model.FindingKind.FAULTY_ATTACHED: 'faulty maps of attached volumes',
     model.FindingKind.STALE_SESSION: 'sessions without devices',
     model.FindingKind.MISSING_DEVICE: 'attached without a device'}

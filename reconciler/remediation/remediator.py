@@ -105,7 +105,7 @@ class Remediator(object):
             time.time())
         if not apply:
             self.history.finish_action(action_id, PLANNED, None, time.time())
-            return PLANNED, step.why
+            return PLANNED, None
         try:
             fresh, why_not = recheck.ownership(
                 finding, driver, inventory, self.backend.cinder_host)

@@ -308,7 +308,7 @@ class CinderCloud:
         argv = [os.path.join(venv, 'bin', 'cinder-api')]
         if self.volume_services:
             for b in self.volume_services:
-                if not os.path.exists(self._array_path(b.name)):
+                if not os.path.exists(self.array_path(b.name)):
                     self.write_array(b.name)
             argv = [os.path.join(venv, 'bin', 'python'), self.allinone]
         with open(self.log_path, 'ab') as log:
@@ -467,7 +467,7 @@ class CinderCloud:
 
     # -- the arrays behind volume services ----------------------------------
 
-    def _array_path(self, backend):
+    def array_path(self, backend):
         return os.path.join(self.arrays_dir,
                             '%s.json' % (self.scenario.backend(backend).group
                                          or backend))
@@ -478,7 +478,7 @@ class CinderCloud:
         ``volumes``: dicts ``{name, size, in_use}``; ``snapshots``: dicts
         ``{name, size, source}`` (source: the parent's array name).
         """
-        path = self._array_path(backend)
+        path = self.array_path(backend)
         os.makedirs(self.arrays_dir, exist_ok=True)
         with open(path + '.tmp', 'w') as f:
             json.dump({'volumes': list(volumes),

@@ -48,7 +48,7 @@ class AdoptionTest(fixtures.DriverPassTestCase):
         snapshots = [dict(s, volume=s['source']) for s in snapshots]
         self.cloud.write_array(self.BACKEND, volumes, snapshots)
         return {'reconciler_driver': 'fake',
-                'fake_array_file': self.cloud._array_path(self.BACKEND),
+                'fake_array_file': self.cloud.array_path(self.BACKEND),
                 'reconciler_remediation_min_age': '0'}
 
     def setUp(self):
@@ -68,7 +68,7 @@ class AdoptionTest(fixtures.DriverPassTestCase):
         self.fail('%s still %s' % (path, body['status']))
 
     def array_names(self):
-        with open(self.cloud._array_path(self.BACKEND)) as f:
+        with open(self.cloud.array_path(self.BACKEND)) as f:
             array = json.load(f)
         return {o['name'] for key in ('volumes', 'snapshots')
                 for o in array[key]}

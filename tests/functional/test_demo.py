@@ -1,5 +1,6 @@
 """README's first command keeps working: the demo finds what it planted."""
 
+import os
 import subprocess
 import sys
 
@@ -7,11 +8,14 @@ import fixtures
 from oslotest import base
 
 from reconciler.simulators import scenario as scn
+import tests
 
 PLANTED = ('restored-leftover', 'crashed-delete-snap', 'lost-on-array',
            'lost-snap', 'lh-restored-leftover', 'lh-lost',
            '3par-restored-leftover', '3par-crashed-delete-snap', '3par-lost',
            'nec-restored-leftover', 'nec-crashed-delete-snap', 'nec-lost')
+LEFT_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa2'    # see reconciler/cmd/demo.py
+ATTACHED_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'
 NEVER = ('being-created', 'being-deleted', 'migrated', 'handed-back',
          'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db')
 
@@ -23,8 +27,9 @@ class DemoTest(base.BaseTestCase):
         workdir = self.useFixture(fixtures.TempDir()).path
         out = subprocess.run(
             [sys.executable, '-m', 'reconciler.cmd.demo', '--workdir',
-             workdir], capture_output=True, text=True, timeout=170,
-            check=True).stdout
+             workdir, '--allinone',
+             os.path.join(tests.ROOT, 'tests', 'incinder', 'allinone.py')],
+            capture_output=True, text=True, timeout=170, check=True).stdout
         findings = out.split('=== Confirmed findings')[1].split('=== What')[0]
         for label in PLANTED:
             self.assertIn(scn.uid(label), findings, label)
@@ -38,3 +43,21 @@ class DemoTest(base.BaseTestCase):
         self.assertEqual(len(announced), notified.split('\n\n')[0].count(
             'reconciler.orphan.detected'))
         self.assertNotIn(' failed', out.split('=== Notifications')[0])
+        # The host side: the LUN a detach left on compute-9, nothing else.
+        self.assertRegex(findings, r'\| leftover_device +\| device +\| %s'
+                         % LEFT_LUN)
+        self.assertNotIn(ATTACHED_LUN, findings)
+        # Remediation: a plan, then one adoption and one removed export that
+        # the next pass resolves.
+        plan, applied = out.split('=== Remediation plan')[1].split(
+            '=== Applied')
+        self.assertIn('5 step(s)', plan)
+        self.assertEqual(5, plan.count('-> planned'))
+        self.assertIn('-> done: managed as', applied)
+        self.assertIn('-> done: removed volume-%s@compute-3'
+                      % scn.uid('scratch'), applied)
+        after = out.split('=== The next pass over fake1')[1]
+        self.assertIn('array_only volume %s: confirmed -> resolved'
+                      % scn.uid('restored-leftover'), after)
+        self.assertIn('orphan_export export volume-%s@compute-3: confirmed '
+                      '-> resolved' % scn.uid('scratch'), after)

@@ -44,6 +44,19 @@ class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
             json.dump(array, f)
         os.replace(self._path() + '.new', self._path())
 
+    def _update_volume_stats(self):
+        """Cinder's fake pool, under the pool names the array file lists
+        (``"pools"``), so volumes of a scenario's pools can be managed.
+        """
+        super()._update_volume_stats()
+        try:
+            names = self._array().get('pools')
+        except OSError:
+            names = None
+        if names:
+            [pool] = self._stats['pools']
+            self._stats['pools'] = [dict(pool, pool_name=n) for n in names]
+
     def manage_existing_get_size(self, volume, existing_ref):
         return self._entry('volumes', existing_ref)[1]['size']
 
