@@ -73,6 +73,8 @@ class ReconcilerService(service.Service):
         self._coordinator.start()
         self._backends = {
             b.name: b for b in validation.enabled_backends(self.conf)}
+        # Before any timer: a pass's first tick may come at once.
+        self._metrics = metrics.Metrics(self._history)
         fuzz = self.conf.reconciler.periodic_fuzzy_delay
         for name in self._backends:
             self.tg.add_dynamic_timer_args(
@@ -85,7 +87,6 @@ class ReconcilerService(service.Service):
         if self.conf.reconciler.history_retention_days:
             self.tg.add_timer_args(DAY, self._purge, stop_on_exception=False,
                                    initial_delay=random.uniform(0, fuzz))
-        self._metrics = metrics.Metrics(self._history)
         if self.conf.metrics.port:
             self._metrics.serve(self.conf.metrics.bind_host,
                                 self.conf.metrics.port)

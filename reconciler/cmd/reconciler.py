@@ -4,6 +4,7 @@ import os
 import sys
 
 from oslo_log import log as logging
+from oslo_reports.generators import conf as conf_generator
 from oslo_reports import guru_meditation_report as gmr
 from oslo_reports import opts as gmr_opts
 from oslo_service import service
@@ -24,6 +25,11 @@ def main(argv=None):
     reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv)
     # SIGUSR2 writes a Guru Meditation Report (threads, configuration) to
     # stderr, or to [oslo_reports] log_dir.
+    # oslo.reports' own Configuration section shows cfg.CONF, which the
+    # daemon does not use: its configuration gets a section of its own.
+    gmr.TextGuruMeditation.register_section(
+        'Configuration of cinder-reconciler',
+        conf_generator.ConfigReportGenerator(conf))
     gmr.TextGuruMeditation.setup_autorun(
         version, service_name='cinder-reconciler', conf=conf)
     try:

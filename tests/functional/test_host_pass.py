@@ -97,7 +97,7 @@ class _HostCloud(testtools.TestCase):
         values.load_raw_values(group='cinder', auth_type='admin_token',
                                endpoint=self.cloud.endpoint,
                                token=cinder_sim.ADMIN_TOKEN, page_size='2')
-        values.load_raw_values(group='database',
+        values.load_raw_values(group='reconciler_database',
                                connection='sqlite:///%s/r.sqlite' % tmp)
         values.load_raw_values(group='oslo_messaging_notifications',
                                driver='messagingv2', transport_url='fake:/')
@@ -216,7 +216,7 @@ class HostCommandsTest(_HostCloud):
         with open(conf, 'w') as f:
             f.write(_CLI_CONF.format(
                 endpoint=self.cloud.endpoint, token=cinder_sim.ADMIN_TOKEN,
-                database=self.conf.database.connection,
+                database=self.conf.reconciler_database.connection,
                 root=self.host.root, lock_path=self.conf.host_scan.lock_path))
         bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
         env = dict(os.environ, PATH=bin_dir + os.pathsep
@@ -293,7 +293,7 @@ endpoint = {endpoint}
 token = {token}
 page_size = 2
 
-[database]
+[reconciler_database]
 connection = {database}
 
 [oslo_messaging_notifications]

@@ -182,9 +182,11 @@ class RootwrapLvmPassTest(LvmPassTest):
         bindir = os.path.join(self.vg.dir, 'bin')
         conf = os.path.join(self.vg.dir, 'rootwrap.conf')
         with open(conf, 'w') as f:
+            # Remediation's filters too: the pass tests remediate.
             f.write('[DEFAULT]\nfilters_path=%s\nexec_dirs=%s\n' % (
-                os.path.join(tests.ROOT, 'etc', 'cinder-reconciler',
-                             'rootwrap.d'),
+                ','.join(os.path.join(tests.ROOT, 'etc', 'cinder-reconciler',
+                                      d) for d in ('rootwrap.d',
+                                                   'rootwrap.d-remediation')),
                 ','.join([bindir, '/usr/sbin', '/sbin', '/usr/bin',
                           '/bin'])))
         group['root_helper'] = '%s %s' % (rootwrap, conf)
