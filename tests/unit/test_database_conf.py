@@ -69,6 +69,9 @@ class DatabaseConfTest(base.BaseTestCase):
         self.assertEqual('', options['connection_parameters'])
 
     def test_database_connection_is_a_deprecated_fallback(self):
+        # oslo.log says a deprecation once per process: forget earlier tests'.
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_log.versionutils._deprecated_messages_sent', {}))
         url = 'sqlite:///%s/r.sqlite' % self.tmp
         conf = self.load(CINDER_DATABASE.replace(
             'mysql+pymysql://cinder:pw@127.0.0.1:1/cinder', url))
