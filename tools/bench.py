@@ -36,6 +36,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
+
 from reconciler.simulators import loopback  # noqa: E402
 
 

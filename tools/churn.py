@@ -23,6 +23,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
+
 from reconciler.simulators import churn  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
 
