@@ -14,9 +14,11 @@ from keystoneauth1 import adapter
 from oslotest import base
 import yaml
 
+from reconciler import coordination
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import scenario as scn
 from tests.functional import fixtures as local_fixtures
+from tests.functional import test_coordination
 from tests.functional import test_manage
 
 CONF = test_manage.CONF.replace(
@@ -96,6 +98,30 @@ class RemediationTest(base.BaseTestCase):
         text = self.demo.manage('remediate').stdout
         self.assertIn('plan only (dry run', text)
         self.assertIn('unexport %s' % EXPORT, text)
+
+    def test_waits_for_a_pass_holding_the_backends_lock(self):
+        """A pass and a remediation never interleave."""
+        conf = test_coordination.make_conf(self)
+        conf.set_override('state_path', os.path.join(self.demo.tmp, 'state'))
+        daemon = coordination.Coordinator(conf, member=False)
+        self.addCleanup(daemon.stop)
+        array = self.array()
+        with daemon.exclusive('fake1') as lease:
+            self.assertTrue(lease)
+            proc = subprocess.Popen(
+                self.demo.command('manage', 'remediate', '--kind',
+                                  'orphan_export', '--apply', '--format',
+                                  'json'),
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.addCleanup(lambda: proc.poll() is None and proc.kill())
+            time.sleep(5)
+            self.assertIsNone(proc.poll())
+            self.assertEqual(array, self.array())
+            self.assertEqual([], self.actions())
+        out, _ = proc.communicate(timeout=60)
+        self.assertEqual(0, proc.returncode)
+        [outcome] = json.loads(out)
+        self.assertEqual(['done'], [s['result'] for s in outcome['steps']])
 
     def test_over_the_limit_nothing_is_done(self):
         array = self.array()
