@@ -56,6 +56,7 @@ def main(argv=None):
            or report['false_positive_notifications']
            or report['false_positive_findings']
            or report['failed_passes_with_changes']
+           or report['undelivered_notifications']
            or report['recall'] < 1)
     return 1 if bad else 0
 

@@ -6,9 +6,10 @@ attach, detach, migrate, retype, snapshot, snapshot delete, unmanage), each
 as Cinder does it: the DB row and the array object change in Cinder's order,
 with pauses in between, so every object an operation touches is in flux
 while the passes look. Separately it plants real orphans of every class and
-injects faults (HTTP 500s and dropped connections mid-pagination, a Cinder
-token rejected, the array failing, 3PAR sessions expiring, NEC SSH
-connections dropped).
+injects faults (the broker refusing sends for a while, another writer
+holding the history database, HTTP 500s and dropped connections
+mid-pagination, a Cinder token rejected, the array failing, 3PAR sessions
+expiring, NEC SSH connections dropped).
 
 Each backend's passes run back to back in their own thread, through the
 daemon's own ``manager.BackendReconciler``. A confirmed transition (what
@@ -22,8 +23,11 @@ from concurrent import futures
 import dataclasses
 import itertools
 import random
+import sqlite3
 import threading
 import time
+
+import oslo_messaging
 
 from reconciler.conf import backend as backend_conf
 from reconciler.drivers import hpe3par_names
@@ -479,8 +483,14 @@ class Churn:
     def fault(self):
         proxy = self.cloud.proxy
         which = self.random.choice(('cinder-page', 'cinder-drop',
-                                    'cinder-token', 'array'))
-        if which == 'cinder-page':
+                                    'cinder-token', 'array', 'broker',
+                                    'database'))
+        if which == 'broker':
+            # The broker refuses every send for a while: events wait.
+            self.notifier.down_until = time.monotonic() + 1.5
+        elif which == 'database':
+            threading.Thread(target=self._lock_history, args=(1.0,)).start()
+        elif which == 'cinder-page':
             proxy.fail(r'/(volumes|snapshots)/detail\?.*marker=', times=1)
         elif which == 'cinder-drop':
             proxy.drop(r'/volumes/detail\?.*marker=', times=1)
@@ -491,6 +501,18 @@ class Churn:
             self.ops[self.random.choice(list(self.ops))].fail(0.3)
         with self.lock:
             self.counter['fault:' + which] += 1
+
+    def _lock_history(self, seconds):
+        """Another writer holds the SQLite history for ``seconds``."""
+        url = self.conf.reconciler_database.connection
+        db = sqlite3.connect(url.split(':///', 1)[1], timeout=30,
+                             isolation_level=None)
+        try:
+            db.execute('BEGIN EXCLUSIVE')
+            time.sleep(seconds)
+            db.execute('ROLLBACK')
+        finally:
+            db.close()
 
     # -- the passes ----------------------------------------------------------
 
@@ -545,7 +567,8 @@ class Churn:
         """Churn until ``passes`` passes ran, then settle; the report."""
         store = history_mod.History.from_conf(self.conf)
         store.sync()
-        notifier = _RecordingNotifier(self.conf, self.notifications)
+        notifier = self.notifier = _RecordingNotifier(self.conf,
+                                                      self.notifications)
         backends = backend_conf.enabled(self.conf)
         # Backends take their turn at orphans, the first before any pass, so
         # that even a short run plants on each.
@@ -585,6 +608,9 @@ class Churn:
                                                    notifier)
             for _ in range(settle_passes):
                 self.record(b.name, reconciler.run_pass())
+        # The broker is back: every event is delivered, at least once.
+        notifier.down_until = 0.0
+        notifier.flush(store)
         notifier.close()
         return self.report(store, churn_seconds, churn_ops)
 
@@ -621,18 +647,32 @@ class Churn:
                 '%s %s %s' % (f.backend, f.kind, f.resource_id)
                 for f in stray_findings],
             'notifications': len(self.notifications),
+            'undelivered_notifications': len(store.pending_notifications()),
+            'notifications_sent_twice': sum(
+                n > 1 for n in collections.Counter(
+                    self.notifier.event_ids).values()),
         }
 
 
 class _RecordingNotifier(notifier_mod.Notifier):
-    """The daemon's notifier, keeping what it sent for the report."""
+    """The daemon's notifier, keeping what it sent for the report.
+
+    Until ``down_until`` (monotonic), every send fails as one the broker
+    refused does: the event must stay in the outbox and arrive later.
+    """
 
     def __init__(self, conf, sent):
         super().__init__(conf)
         self.sent = sent
+        self.event_ids = []
+        self.down_until = 0.0
 
     def _send(self, event_type, payload):
+        if time.monotonic() < self.down_until:
+            raise oslo_messaging.MessageDeliveryFailure(
+                'broker down (injected)')
         super()._send(event_type, payload)
+        self.event_ids.append(payload['event_id'])
         self.sent.append((event_type, identity(
             payload.get('kind'), payload.get('resource_type'),
             payload.get('resource_id'))))
