@@ -170,6 +170,48 @@ def _missing_volumes(identities):
                                  model.ResourceType.VOLUME)}
 
 
+def guarded(report, work, what, history):
+    """Run ``work()``; any error fails the pass ``report`` as a whole.
+
+    Shared by backend and host passes (``what`` names the scope in the
+    logs): a restart is no failure worth announcing, our own errors say
+    what failed, a database error is one line, anything else is an
+    internal error with its traceback in the log.
+    """
+    database_error = None
+    try:
+        work()
+    except exception.PassInterrupted as e:
+        record_failure(history, report, what, str(e), announce=False)
+    except exception.ReconcilerError as e:
+        record_failure(history, report, what, str(e))
+    except exception.DATABASE_ERRORS as e:
+        database_error = exception.describe(e)
+    except Exception as e:
+        LOG.exception('%s: unexpected error in run %s', what, report.run_id)
+        record_failure(history, report, what,
+                       'internal error: %s' % type(e).__name__)
+    if database_error:  # out of the handler: logged in one line
+        record_failure(history, report, what, database_error)
+
+
+def record_failure(history, report, what, error, announce=True):
+    """A failed pass: its error recorded (and announced); no finding moves.
+
+    A dry run (no run id) records nothing.
+    """
+    now = time.time()
+    LOG.error('%s run %s failed, no finding changed: %s',
+              what, report.run_id or '(dry)', error)
+    report.status = model.RunStatus.FAILED
+    report.error = error
+    if report.run_id is None:
+        return
+    events = [notifier_mod.run_failed_event(
+        report.backend, report.run_id, error, now)] if announce else []
+    history.fail_run(report.run_id, now, error, events)
+
+
 class BackendReconciler(object):
     """Runs passes for one backend with the services it is given."""
 
@@ -213,22 +255,8 @@ class BackendReconciler(object):
             backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
-        database_error = None
-        try:
-            self._run(report, stop, dry_run)
-        except exception.PassInterrupted as e:
-            # A restart is no failure worth waking anyone for.
-            self._fail(report, str(e), announce=False)
-        except exception.ReconcilerError as e:
-            self._fail(report, str(e))
-        except exception.DATABASE_ERRORS as e:
-            database_error = exception.describe(e)
-        except Exception as e:
-            LOG.exception('Backend %s: unexpected error in run %s',
-                          backend.name, run_id)
-            self._fail(report, 'internal error: %s' % type(e).__name__)
-        if database_error:  # out of the handler: logged in one line
-            self._fail(report, database_error)
+        guarded(report, lambda: self._run(report, stop, dry_run),
+                'Backend %s' % backend.name, self.history)
         return report
 
     def _run(self, report, stop, dry_run=False):
@@ -304,15 +332,3 @@ class BackendReconciler(object):
                  ', '.join('%s=%d' % kv for kv in sorted(kinds_seen.items()))
                  or 'none', len(report.transitions),
                  ' (dry run: none recorded)' if dry_run else '')
-
-    def _fail(self, report, error, announce=True):
-        now = time.time()
-        LOG.error('Backend %s run %s failed, no finding changed: %s',
-                  self.backend.name, report.run_id or '(dry)', error)
-        report.status = model.RunStatus.FAILED
-        report.error = error
-        if report.run_id is None:
-            return
-        events = [notifier_mod.run_failed_event(
-            self.backend.name, report.run_id, error, now)] if announce else []
-        self.history.fail_run(report.run_id, now, error, events)

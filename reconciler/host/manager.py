@@ -131,21 +131,16 @@ class HostReconciler(object):
         report = manager.PassReport(self.scope, self.host, run_id,
                                     model.RunStatus.RUNNING)
         try:
-            with self._lock(PASS_LOCK, PASS_LOCK_PREFIX,
-                            'another host pass'):
-                self._run(report, stop)
-        except exception.PassInterrupted as e:
-            # A busy host or a restart: nothing worth waking anyone for.
-            self._fail(report, str(e), announce=False)
-        except exception.ReconcilerError as e:
-            self._fail(report, str(e))
-        except Exception as e:
-            LOG.exception('Host %s: unexpected error in run %d', self.host,
-                          run_id)
-            self._fail(report, 'internal error: %s' % type(e).__name__)
+            # A busy host (HostBusy) or a restart is not announced.
+            manager.guarded(report, lambda: self._locked_run(report, stop),
+                            'Host %s' % self.host, self.history)
         finally:
             self.notifier.flush(self.history)
         return report
+
+    def _locked_run(self, report, stop):
+        with self._lock(PASS_LOCK, PASS_LOCK_PREFIX, 'another host pass'):
+            self._run(report, stop)
 
     def _compare(self, host_view, cinder_view, owned):
         return compare.compare(host_view, cinder_view, owned,
@@ -230,13 +225,3 @@ class HostReconciler(object):
             raise exception.ImplausibleInventory(
                 'Cinder attachments shrank from %d to %d since run %d (more '
                 'than %d%%)' % (before, size, previous.id, limit))
-
-    def _fail(self, report, error, announce=True):
-        now = time.time()
-        LOG.error('Host %s run %d failed, no finding changed: %s', self.host,
-                  report.run_id, error)
-        report.status = model.RunStatus.FAILED
-        report.error = error
-        events = [notifier_mod.run_failed_event(
-            self.scope, report.run_id, error, now)] if announce else []
-        self.history.fail_run(report.run_id, now, error, events)
