@@ -36,10 +36,6 @@ class Outcome:
     error: str | None = None   # why nothing was done, if so
 
 
-def _driver_actions(driver):
-    return set(getattr(driver, 'REMEDIATIONS', ()))
-
-
 class Remediator(object):
 
     def __init__(self, conf, backend, history, notifier, actor,
@@ -63,49 +59,59 @@ class Remediator(object):
                     backend.reconciler_remediation_max_actions)
         findings = self.history.findings(backend=backend.name,
                                          state=model.FindingState.CONFIRMED)
+        # The plan needs only the history and what the driver class offers:
+        # the array and Cinder are reached for an applied plan only.
+        supported = set(backend.driver_cls.REMEDIATIONS) | {plan_mod.ADOPT,
+                                                            plan_mod.RESET}
+        plan = plan_mod.plan(
+            findings, now, backend.reconciler_remediation_min_age,
+            limit, supported, kinds=kinds, finding_ids=finding_ids,
+            quarantine=quarantine, delete_ids=delete_ids)
+        if allowed is not None:
+            plan = dataclasses.replace(plan, steps=tuple(
+                s for s in plan.steps
+                if (str(s.finding.kind), s.action) in allowed))
+        outcome = Outcome(backend.name, apply, plan)
+        last = self.history.runs(backend=backend.name, limit=1)
+        if plan.over_limit:
+            outcome.error = ('%d steps planned, more than the limit of '
+                             '%d: nothing done' % (len(plan.steps), limit))
+        elif apply and not (last and last[0].status == model.RunStatus.OK):
+            outcome.error = ("the backend's newest pass did not succeed: "
+                             'no action until one does')
+        if outcome.error or not plan.steps:
+            return outcome
+        if not apply:
+            outcome.results = [(step, self._planned(step))
+                               for step in plan.steps]
+            return outcome
+        inventory = self.inventory_factory(self.conf)
+        writer = cinder_actions.CinderActions(
+            cinder_inventory.managers(inventory.client), backend)
         with backend.create_driver() as driver:
-            supported = _driver_actions(driver) | {plan_mod.ADOPT,
-                                                   plan_mod.RESET}
-            plan = plan_mod.plan(
-                findings, now, backend.reconciler_remediation_min_age,
-                limit, supported, kinds=kinds, finding_ids=finding_ids,
-                quarantine=quarantine, delete_ids=delete_ids)
-            if allowed is not None:
-                plan = dataclasses.replace(plan, steps=tuple(
-                    s for s in plan.steps
-                    if (str(s.finding.kind), s.action) in allowed))
-            outcome = Outcome(backend.name, apply, plan)
-            last = self.history.runs(backend=backend.name, limit=1)
-            if plan.over_limit:
-                outcome.error = ('%d steps planned, more than the limit of '
-                                 '%d: nothing done' % (len(plan.steps), limit))
-            elif apply and not (last and last[0].status == model.RunStatus.OK):
-                outcome.error = ("the backend's newest pass did not succeed: "
-                                 'no action until one does')
-            if outcome.error or not plan.steps:
-                return outcome
-            inventory = self.inventory_factory(self.conf)
-            writer = cinder_actions.CinderActions(
-                cinder_inventory.managers(inventory.client), backend)
             for step in plan.steps:
-                result = self._step(step, apply, driver, inventory, writer)
+                result = self._step(step, driver, inventory, writer)
                 outcome.results.append((step, result))
                 if result[0] == FAILED:
                     break
-        if apply:
-            self.notifier.flush(self.history)
+        self.notifier.flush(self.history)
         return outcome
 
-    def _step(self, step, apply, driver, inventory, writer):
-        """Audit and (re-check and) take one step; returns (result, why)."""
+    def _start(self, step, applied):
+        return self.history.start_action(
+            step.finding, step.action, step.target, {'why': step.why},
+            self.actor, applied, time.time())
+
+    def _planned(self, step):
+        """A dry run's step: audited as planned, nothing else."""
+        self.history.finish_action(self._start(step, False), PLANNED, None,
+                                   time.time())
+        return PLANNED, None
+
+    def _step(self, step, driver, inventory, writer):
+        """Audit, re-check and take one step; returns (result, why)."""
         finding = step.finding
-        params = {'why': step.why}
-        action_id = self.history.start_action(
-            finding, step.action, step.target, params, self.actor, apply,
-            time.time())
-        if not apply:
-            self.history.finish_action(action_id, PLANNED, None, time.time())
-            return PLANNED, None
+        action_id = self._start(step, True)
         try:
             fresh, why_not = recheck.ownership(
                 finding, driver, inventory, self.backend.cinder_host)
