@@ -16,6 +16,9 @@ Safety rules encoded here (see ../shared/reference/traps.md):
   Cinder row is Cinder-only only when settled (available/in-use) or left
   in ``error_deleting`` (its object gone: safe to clean up, so reported).
 - A volume in a pool the array listing did not cover is unknown (T6).
+- Cinder's recorded events are evidence, never the only source: they
+  only reclassify an array-only object Cinder says it unmanaged, and
+  explain the others (``weigh_events``); without them, the same findings.
 """
 
 import collections
@@ -23,6 +26,7 @@ import dataclasses
 import datetime
 import zlib
 
+from reconciler import cinder_events
 from reconciler import model
 
 TRANSITIONAL_STATUSES = frozenset((
@@ -162,6 +166,8 @@ class Comparison:
     suspects: tuple[Suspect, ...]
     consistent: collections.Counter    # ResourceType -> matched objects
     skipped: collections.Counter       # reason -> count (not compared)
+    # Array-only suspects Cinder's events say it unmanaged (weigh_events).
+    unmanaged: tuple[Suspect, ...] = ()
 
 
 def _candidate(kind, rtype, resource_id, obj=None, record=None, **details):
@@ -290,6 +296,53 @@ def compare(cinder, array):
             skipped['%s %s' % (cls, kind)] += len(objs)
 
     return Comparison(tuple(suspects), consistent, skipped)
+
+
+_EVIDENCED = (R.VOLUME, R.SNAPSHOT)
+
+
+def array_only_ids(comparison):
+    """Ids of the array-only volumes and snapshots: whose events to read."""
+    return sorted({s.candidate.resource_id for s in comparison.suspects
+                   if s.candidate.kind == K.ARRAY_ONLY
+                   and s.candidate.resource_type in _EVIDENCED})
+
+
+def weigh_events(comparison, events):
+    """``comparison`` with Cinder's recorded ``events`` weighed in.
+
+    ``events`` (``model.CinderEvent``, oldest first) are those of
+    :func:`array_only_ids`. An array-only volume or snapshot whose events
+    end in an unmanage (``cinder_events.verdict``) is an unmanaged object,
+    not an orphan: it moves to ``unmanaged`` and is counted as skipped.
+    Every other array-only suspect with events keeps them as its
+    ``cinder_events`` detail (e.g. the delete.end of a delete that left
+    its object). Events only ever explain or reclassify what the listings
+    show: no event, no change.
+    """
+    by_id = collections.defaultdict(list)
+    for event in events:
+        by_id[(event.resource_type, event.resource_id)].append(event)
+    suspects, unmanaged = [], []
+    skipped = collections.Counter(comparison.skipped)
+    for suspect in comparison.suspects:
+        c = suspect.candidate
+        found = by_id.get((str(c.resource_type), c.resource_id))
+        if c.kind != K.ARRAY_ONLY or c.resource_type not in _EVIDENCED or (
+                not found):
+            suspects.append(suspect)
+        elif cinder_events.verdict(found) == cinder_events.UNMANAGED:
+            unmanaged.append(suspect)
+            skipped['%s %s' % (C.UNMANAGED, c.resource_type)] += 1
+        else:
+            details = dict(c.details,
+                           cinder_events=cinder_events.evidence(found))
+            suspects.append(dataclasses.replace(suspect, candidate=(
+                dataclasses.replace(c, details=tuple(sorted(
+                    details.items()))))))
+    return dataclasses.replace(
+        comparison, suspects=tuple(suspects), skipped=skipped,
+        unmanaged=comparison.unmanaged + tuple(unmanaged))
 
 
 def _expired(snapshot, array_view):

@@ -276,6 +276,10 @@ class BackendReconciler(object):
                                     backend.reconciler_max_shrink_percent,
                                     _missing_volumes(open_ids))
             comparison = engine.compare(cinder_view, array_view)
+            # Cinder's recorded events: evidence, never the only source.
+            comparison = engine.weigh_events(
+                comparison, self.history.events_for(
+                    backend.name, engine.array_only_ids(comparison)))
             check_suspect_cap(comparison.suspects, open_ids,
                               cinder_view, array_view,
                               backend.reconciler_max_suspect_percent)
@@ -291,8 +295,9 @@ class BackendReconciler(object):
             # Confirmed findings the listings lack resolve only if a
             # look-up says so; those that still hold stay confirmed.
             unlisted = engine.recheck_unlisted(
-                confirmed, comparison.suspects, inventory, driver,
-                backend.cinder_host, backend.cinder_cluster)
+                confirmed, comparison.suspects + comparison.unmanaged,
+                inventory, driver, backend.cinder_host,
+                backend.cinder_cluster)
             candidates += unlisted
             recheck_seconds = time.monotonic() - rechecking
         self._checkpoint(stop)

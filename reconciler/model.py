@@ -203,3 +203,26 @@ class Transition:
     new_state: FindingState
     first_seen: float
     sightings: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CinderEvent:
+    """One of Cinder's notifications about a volume or snapshot, as
+    recorded (see reconciler.cinder_events), or a listener's start marker.
+
+    ``emitted_at`` is Cinder's timestamp, ``recorded_at`` the reconciler's
+    (None until recorded); ``payload`` a compact subset of Cinder's, never
+    credentials nor connection_info. A start marker has the event type
+    ``cinder_events.LISTENER_STARTED`` and no resource.
+    """
+
+    backend: str
+    event_type: str
+    resource_type: str | None
+    resource_id: str | None
+    host: str | None
+    emitted_at: float
+    message_id: str | None = None
+    payload: tuple[tuple[str, str], ...] = ()
+    recorded_at: float | None = None
+    id: int | None = None

@@ -10,8 +10,10 @@ same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
-The optional Prometheus endpoint and the history retention run beside the
-passes, in their own threads.
+The optional Prometheus endpoint, the history retention and the listener
+of Cinder's notifications (reconciler.listener) run beside the passes, in
+their own threads; the listener stops with the service, and a SIGHUP
+restarts it with the new configuration.
 
 A worker that cannot start logs why in one line and ends the whole daemon
 (the master exits non-zero, so systemd restarts it): oslo.service would
@@ -31,6 +33,7 @@ from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler import listener
 from reconciler import manager
 from reconciler import metrics
 from reconciler import model
@@ -87,6 +90,18 @@ class ReconcilerService(service.Service):
         if self.conf.reconciler.history_retention_days:
             self.tg.add_timer_args(DAY, self._purge, stop_on_exception=False,
                                    initial_delay=random.uniform(0, fuzz))
+        self.tg.add_timer_args(DAY, self._purge_events,
+                               stop_on_exception=False,
+                               initial_delay=random.uniform(0, fuzz))
+        self._listener = None
+        if self.conf.cinder_notifications.enabled:
+            if listener.configured(self.conf):
+                self._listener = listener.CinderListener(
+                    self.conf, self._history, self._backends.values())
+                self._listener.start()
+            else:
+                LOG.warning("No transport_url: Cinder's notifications are "
+                            'not recorded ([cinder_notifications])')
         if self.conf.metrics.port:
             self._metrics.serve(self.conf.metrics.bind_host,
                                 self.conf.metrics.port)
@@ -164,10 +179,22 @@ class ReconcilerService(service.Service):
                      'resolved findings', days, purged['runs'],
                      purged['findings'])
 
+    def _purge_events(self):
+        days = self.conf.cinder_notifications.retention_days
+        try:
+            purged = self._history.purge_events(time.time() - days * DAY)
+        except Exception:
+            LOG.exception("Retention of Cinder's events: purge failed")
+        else:
+            LOG.info("Retention of Cinder's events (%d days): purged %d",
+                     days, purged)
+
     def stop(self, graceful=True):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if getattr(self, '_listener', None):
+            self._listener.stop()
         if hasattr(self, '_flusher'):
             self._flusher.stop()
         if hasattr(self, '_metrics'):

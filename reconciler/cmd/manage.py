@@ -390,8 +390,8 @@ def do_db_purge(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     purged = store.purge(time.time() - days * 86400)
-    output.emit('Purged %(runs)d runs and %(findings)d resolved findings.'
-                % purged)
+    output.emit('Purged %(runs)d runs and %(findings)d resolved findings '
+                "(and %(events)d of Cinder's events)." % purged)
     return 0
 
 

@@ -11,6 +11,7 @@ import os
 from oslo_log import log as logging
 
 from reconciler.conf import cinder
+from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
@@ -19,8 +20,8 @@ from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler import version
 
-_MODULES = (default, reconciler, cinder, coordination, database, metrics,
-            host_scan)
+_MODULES = (default, reconciler, cinder, cinder_notifications,
+            coordination, database, metrics, host_scan)
 
 
 def register(conf):

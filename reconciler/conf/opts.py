@@ -2,6 +2,7 @@
 
 from reconciler.conf import backend
 from reconciler.conf import cinder
+from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
@@ -9,8 +10,8 @@ from reconciler.conf import host_scan
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
 
-_MODULES = (default, reconciler, cinder, coordination, database, metrics,
-            backend, host_scan)
+_MODULES = (default, reconciler, cinder, cinder_notifications,
+            coordination, database, metrics, backend, host_scan)
 
 
 def list_opts():

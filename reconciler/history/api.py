@@ -17,6 +17,7 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from reconciler import cinder_events
 from reconciler.conf import database as database_conf
 from reconciler import exception
 from reconciler.history import migration
@@ -33,6 +34,7 @@ RUNS = models.Run.__table__
 FINDINGS = models.Finding.__table__
 OUTBOX = models.Notification.__table__
 ACTIONS = models.Action.__table__
+EVENTS = models.CinderEvent.__table__
 
 _OPEN = (model.FindingState.SUSPECTED.value,
          model.FindingState.CONFIRMED.value)
@@ -497,6 +499,28 @@ def _complete(conn, run_id, now, candidates, policy, inventory, announce,
     return transitions
 
 
+def _event_record(row):
+    return model.CinderEvent(
+        backend=row.backend, event_type=row.event_type,
+        resource_type=row.resource_type, resource_id=row.resource_id,
+        host=row.host, emitted_at=_ts(row.emitted_at),
+        message_id=row.message_id,
+        payload=tuple(sorted(json.loads(row.payload).items())),
+        recorded_at=_ts(row.recorded_at), id=row.id)
+
+
+def _purge_events(conn, cutoff):
+    """Delete events recorded before ``cutoff``, but each backend's newest
+    listener start (``listener_started_since`` reads it).
+    """
+    newest = (sa.select(sa.func.max(EVENTS.c.id))
+              .where(EVENTS.c.event_type == cinder_events.LISTENER_STARTED)
+              .group_by(EVENTS.c.backend))
+    keep = conn.execute(newest).scalars().all()
+    return conn.execute(sa.delete(EVENTS).where(
+        EVENTS.c.recorded_at < cutoff, EVENTS.c.id.not_in(keep))).rowcount
+
+
 def _utf8mb4(connection):
     """The URL with MySQL's 4-byte UTF-8 charset, whatever it asked for:
     with ``utf8`` (3 bytes) one emoji in a name fails every pass.
@@ -682,8 +706,9 @@ class History:
         newest ok run (the shrink check compares with it), nor a run that
         finished at or after the first sighting of the backend's oldest
         open finding: whatever an open finding's lifecycle may still read
-        is kept.
-        Returns ``{'runs': n, 'findings': n}``.
+        is kept. Cinder's events recorded before ``before`` go too (see
+        ``purge_events``).
+        Returns ``{'runs': n, 'findings': n, 'events': n}``.
         """
         cutoff = _dt(before)
 
@@ -711,7 +736,8 @@ class History:
                     RUNS.c.status != model.RunStatus.RUNNING.value,
                     RUNS.c.finished_at < min(k for k in keep
                                              if k is not None))).rowcount
-            return {'runs': runs, 'findings': deleted}
+            return {'runs': runs, 'findings': deleted,
+                    'events': _purge_events(conn, cutoff)}
 
         return self._transaction(work)
 
@@ -767,6 +793,78 @@ class History:
             _enqueue(conn, at, events)
 
         self._transaction(work)
+
+    # Cinder's events (reconciler.listener records them, the engine and
+    # incremental passes read them).
+
+    def record_events(self, events, now):
+        """Record ``model.CinderEvent``s (events and start markers), all
+        in one transaction, at ``now`` (their ``recorded_at``).
+        """
+        rows = [{'backend': e.backend, 'event_type': e.event_type[:64],
+                 'resource_type': e.resource_type,
+                 'resource_id': storable.key(e.resource_id),
+                 'host': storable.text(e.host), 'emitted_at': _dt(
+                     e.emitted_at), 'recorded_at': _dt(now),
+                 'message_id': storable.text(e.message_id),
+                 'payload': _json(dict(e.payload))} for e in events]
+        if rows:
+            self._transaction(lambda conn: conn.execute(
+                sa.insert(EVENTS), rows))
+
+    def events_for(self, backend, resource_ids):
+        """The recorded events of these resources (volume or snapshot ids)
+        on ``backend``, oldest first (Cinder's time, then arrival).
+        """
+        ids = sorted({storable.key(i) for i in resource_ids})
+
+        def work(conn):
+            found = []
+            for chunk in _chunks(ids):
+                found += conn.execute(sa.select(EVENTS).where(
+                    EVENTS.c.backend == backend,
+                    EVENTS.c.resource_id.in_(chunk))).all()
+            return [_event_record(r) for r in found]
+        events = self._transaction(work, write=False)
+        return sorted(events, key=lambda e: (e.emitted_at, e.id))
+
+    def events_since(self, backend, since):
+        """``backend``'s events recorded at or after ``since`` (the
+        reconciler's clock, not Cinder's: an event queued while the
+        listener was down counts from when it arrived), oldest first by
+        arrival; start markers excluded (see ``listener_started_since``).
+        An event Cinder emitted while no listener ran may be missing:
+        call ``listener_started_since`` for the same ``since``.
+        """
+        return self._read(
+            sa.select(EVENTS).where(
+                EVENTS.c.backend == backend,
+                EVENTS.c.recorded_at >= _dt(since),
+                EVENTS.c.event_type != cinder_events.LISTENER_STARTED)
+            .order_by(EVENTS.c.recorded_at, EVENTS.c.id), _event_record)
+
+    def listener_started_since(self, backend, since):
+        """Whether a listener (of any daemon) started at or after ``since``
+        for ``backend`` (None: for any backend).
+
+        True means events may be missing from before that start: the
+        broker or the listener was down, or its queue was new. It never
+        proves that none are missing since (a broker restart loses what
+        its queues held): events are evidence, not the truth.
+        """
+        query = sa.select(EVENTS.c.id).where(
+            EVENTS.c.event_type == cinder_events.LISTENER_STARTED,
+            EVENTS.c.recorded_at >= _dt(since)).limit(1)
+        if backend is not None:
+            query = query.where(EVENTS.c.backend == backend)
+        return bool(self._read(query, lambda row: row.id))
+
+    def purge_events(self, before):
+        """Delete Cinder's events recorded before ``before``, but each
+        backend's newest listener start; the number deleted.
+        """
+        return self._transaction(
+            lambda conn: _purge_events(conn, _dt(before)))
 
     def confirmed(self, backend):
         """The backend's confirmed findings, as candidate identities."""

@@ -133,3 +133,29 @@ class Notification(Base):
     # The flusher that sends it now, until when (see History.claim_...).
     claimed_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
     claimed_until: orm.Mapped[datetime.datetime | None]
+
+
+class CinderEvent(Base):
+    """One of Cinder's volume or snapshot notifications, or a listener's
+    start marker (no resource): see reconciler.cinder_events.
+    """
+
+    __tablename__ = 'cinder_events'
+    __table_args__ = (
+        sa.Index('ix_cinder_events_backend_resource_id', 'backend',
+                 'resource_id'),
+        sa.Index('ix_cinder_events_backend_recorded_at', 'backend',
+                 'recorded_at'),
+        sa.Index('ix_cinder_events_recorded_at', 'recorded_at'),
+        MYSQL_OPTIONS)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    backend: orm.Mapped[str] = orm.mapped_column(key_string(128))
+    event_type: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    resource_type: orm.Mapped[str | None] = orm.mapped_column(sa.String(16))
+    resource_id: orm.Mapped[str | None] = orm.mapped_column(key_string(255))
+    host: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    emitted_at: orm.Mapped[datetime.datetime]    # Cinder's clock
+    recorded_at: orm.Mapped[datetime.datetime]   # ours
+    message_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    payload: orm.Mapped[str]  # JSON object of short strings

@@ -271,7 +271,7 @@ class OperationsTest(base.BaseTestCase):
         # 'gone' was resolved by the second pass; the first run is older
         # than the open finding's first sighting. be2's only run is its
         # newest; the running run is never purged.
-        self.assertEqual({'runs': 1, 'findings': 1}, purged)
+        self.assertEqual({'runs': 1, 'findings': 1, 'events': 0}, purged)
         self.assertEqual(['open'], [f.resource_id
                                     for f in self.history.findings()])
         self.assertEqual({running, failed} | {r.id for r in self.history.runs(
