@@ -3,9 +3,10 @@
 Cinder runs only as a subprocess from its own venv (``tools/setup-cinder.sh``):
 its eventlet monkey-patching must never reach our process. The API uses
 ``auth_strategy = noauth`` (every token ``user:project`` is an admin context,
-URLs are ``/v3/...`` without a project id), ``transport_url = fake://`` and a
-sqlite DB in the work directory, which we write with plain ``sqlite3``:
-Cinder's DB API would cost seconds of imports and minutes for 100k rows.
+URLs are ``/v3/...`` without a project id), ``transport_url = fake://``
+(notifications to a real broker on request) and a sqlite DB in the work
+directory, which we write with plain ``sqlite3``: Cinder's DB API would
+cost seconds of imports and minutes for 100k rows.
 
 Clients: a keystoneauth1 session from :meth:`CinderCloud.session`, or, from
 configuration, keystoneauth's ``admin_token`` plugin (``auth_type =
@@ -111,10 +112,24 @@ def _installed_version(venv):
     return os.path.basename(found[0])[len('cinder-'):-len('.dist-info')]
 
 
+def _notifications(url):
+    """``[oslo_messaging_notifications]``: none, or ``messagingv2`` to the
+    broker at ``url`` (RPC stays ``fake://``). One reconnection attempt per
+    notification: with the broker down Cinder drops it and goes on, instead
+    of retrying forever (its default) inside the request.
+    """
+    if not url:
+        return 'driver = noop\n'
+    return ('driver = messagingv2\ntransport_url = %s\nretry = 1\n\n'
+            '[oslo_messaging_rabbit]\nrabbit_retry_interval = 1\n'
+            'rabbit_retry_backoff = 1\nkombu_reconnect_delay = 0.5\n' % url)
+
+
 def _write_conf(path, venv, workdir, db_path, port=0, page_size=1000,
-                volume_backends=()):
+                volume_backends=(), notifications_url=None):
     """cinder.conf; ``volume_backends`` (scenario ``Backend``s) each get a
-    volume service with the fixture driver (``allinone`` runs only).
+    volume service with the fixture driver (``allinone`` runs only);
+    ``notifications_url``: see ``_notifications``.
     """
     with open(path, 'w') as f:
         f.write(f"""[DEFAULT]
@@ -137,12 +152,11 @@ connection = sqlite:///{db_path}
 [oslo_concurrency]
 lock_path = {workdir}/lock
 
-[oslo_messaging_notifications]
-driver = noop
-
 [coordination]
 backend_url = file://{workdir}/state
-""")
+
+[oslo_messaging_notifications]
+{_notifications(notifications_url)}""")
         if not volume_backends:
             return
         groups = [b.group or b.name for b in volume_backends]
@@ -242,13 +256,16 @@ class CinderCloud:
     """
 
     def __init__(self, workdir, scenario, page_size=1000, port=None,
-                 volume_services=(), allinone=None):
+                 volume_services=(), allinone=None, notifications_url=None):
         """``volume_services``: names of scenario backends that get a real
         cinder-volume service in the API's process, run by the ``allinone``
         script (the tests' ``tests/incinder/allinone.py``: it imports Cinder,
         so it is not part of this package), whose driver lists the array
         :meth:`write_array` wrote through Cinder's manageable-resources API.
+        ``notifications_url``: Cinder sends its notifications (messagingv2)
+        to this broker; by default it sends none.
         """
+        self.notifications_url = notifications_url
         if volume_services and not allinone:
             raise CinderCloudError('volume_services need an allinone script')
         self.allinone = allinone
@@ -302,7 +319,8 @@ class CinderCloud:
             self._insert_snapshots(db, self.scenario.snapshots)
         self.port = self._fixed_port or _free_port()
         _write_conf(self.conf_path, venv, self.workdir, self.db_path,
-                    self.port, self.page_size, self.volume_services)
+                    self.port, self.page_size, self.volume_services,
+                    self.notifications_url)
         env = dict(os.environ, CINDER_RECONCILER_ARRAYS=self.arrays_dir)
         env.pop('PYTHONPATH', None)
         argv = [os.path.join(venv, 'bin', 'cinder-api')]

@@ -103,6 +103,7 @@ class DriverPassTestCase(base.BaseTestCase):
     BACKEND = None      # the backend group's name
     HOST = None         # [DEFAULT] host
     VOLUME_SERVICES = ()    # backends with a cinder-volume service
+    CINDER_NOTIFICATIONS = None     # a broker URL Cinder notifies to
 
     @classmethod
     def make_scenario(cls):
@@ -121,7 +122,8 @@ class DriverPassTestCase(base.BaseTestCase):
             os.path.join(cls.workdir.path, 'cinder'), cls.scenario,
             volume_services=cls.VOLUME_SERVICES,
             allinone=os.path.join(tests.ROOT, 'tests', 'incinder',
-                                  'allinone.py'))
+                                  'allinone.py'),
+            notifications_url=cls.CINDER_NOTIFICATIONS)
         cls.cloud.start()
 
     @classmethod

@@ -17,6 +17,10 @@ from cinder.tests import fake_driver
 from cinder.volume import volume_utils
 
 
+#: The CHAP password of every connection_info this driver returns.
+CHAP_SECRET = 'fixture-chap-secret'
+
+
 class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
 
     def _path(self):
@@ -56,6 +60,15 @@ class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         if names:
             [pool] = self._stats['pools']
             self._stats['pools'] = [dict(pool, pool_name=n) for n in names]
+
+    def initialize_connection(self, volume, connector):
+        """With CHAP credentials, as Cinder's LVM and iSCSI drivers
+        answer: Cinder then carries them in its notifications' payloads.
+        """
+        info = super().initialize_connection(volume, connector)
+        info['data'].update(auth_method='CHAP', auth_username='fixture',
+                            auth_password=CHAP_SECRET)
+        return info
 
     def manage_existing_get_size(self, volume, existing_ref):
         return self._entry('volumes', existing_ref)[1]['size']

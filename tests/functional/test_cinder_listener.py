@@ -1,0 +1,320 @@
+"""Cinder's notifications through a real RabbitMQ, from real Cinder code.
+
+cinder-api, cinder-scheduler and a cinder-volume service whose driver is
+Cinder's FakeLoggingVolumeDriver (tests/incinder), which, like Cinder's
+LVM, NEC and RBD drivers, unmanages by doing nothing, and here deletes by
+doing nothing too: after either, the object stays on the "array" under its
+Cinder name and only Cinder's notifications tell the two apart. Cinder
+sends them (messagingv2) to the test broker; RPC stays in-process.
+
+The reconciler's own notifications go to ``fake:/`` while the listener
+hears Cinder's broker: two groups, two transports.
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+
+from keystoneauth1 import adapter
+from oslo_config import cfg
+import oslo_messaging
+
+from reconciler import cinder_events
+from reconciler import listener as listener_mod
+from reconciler import model
+from tests.functional import fixtures
+from tests.functional import test_adoption
+from tests import servers
+
+K = model.FindingKind
+R = model.ResourceType
+S = model.FindingState
+# What tests/incinder/fixture_driver.py puts in every connection_info.
+CHAP_SECRET = 'fixture-chap-secret'
+POOL = 'cinder-reconciler'
+
+
+class _OtherConsumer(object):
+    """Another consumer of Cinder's topic, as Ceilometer is: no pool."""
+
+    def __init__(self, url):
+        self.messages = []
+        self._lock = threading.Lock()
+        self.transport = oslo_messaging.get_notification_transport(
+            cfg.ConfigOpts(), url=url)
+        self.listener = oslo_messaging.get_notification_listener(
+            self.transport, [oslo_messaging.Target(topic='notifications')],
+            [self], executor='threading')
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        with self._lock:
+            self.messages.append((event_type, payload, metadata))
+
+    def ids_of(self, resource_ids):
+        """Message ids of the volume events about ``resource_ids``."""
+        with self._lock:
+            return {m['message_id'] for t, p, m in self.messages
+                    if t.startswith('volume.') and isinstance(p, dict)
+                    and p.get('volume_id') in resource_ids}
+
+    def raw(self):
+        with self._lock:
+            return json.dumps([p for _, p, _ in self.messages], default=str)
+
+
+class CinderListenerTest(fixtures.DriverPassTestCase):
+
+    BACKEND = test_adoption.AdoptionTest.BACKEND
+    HOST = 'host-m'
+    VOLUME_SERVICES = (BACKEND,)
+    make_scenario = staticmethod(test_adoption.scenario)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = servers.RabbitMQ()
+        cls.broker.setUp()
+        cls.CINDER_NOTIFICATIONS = cls.broker.url
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.broker.cleanUp()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.broker.cleanUp()
+
+    start_array = test_adoption.AdoptionTest.start_array
+
+    def setUp(self):
+        super().setUp()
+        if self.broker.process.poll() is not None:
+            self.broker.start()
+        self.api = adapter.Adapter(
+            self.cloud.session(), service_type='volumev3',
+            endpoint_override=self.cloud.endpoint,
+            default_microversion='3.45')
+        self.values.load_raw_values(group='cinder_notifications',
+                                    transport_url=self.broker.url)
+        self.values.load_raw_values(group='oslo_messaging_rabbit',
+                                    rabbit_retry_interval='1',
+                                    rabbit_retry_backoff='1',
+                                    kombu_reconnect_delay='0.5')
+        self.other = _OtherConsumer(self.broker.url)
+        self.other.listener.start()
+        self.addCleanup(self._stop_other)
+        self.listener = self.start_listener()
+
+    def _stop_other(self):
+        self.other.listener.stop()
+        self.other.listener.wait()
+        self.other.transport.cleanup()
+
+    def start_listener(self):
+        since = time.time()
+        listener = listener_mod.CinderListener(self.conf, self.store,
+                                               [self.backend])
+        listener.start()
+        self.addCleanup(listener.stop)
+        self.wait_for(lambda: self.store.listener_started_since(
+            self.BACKEND, since), 'listener not started')
+        return listener
+
+    def wait_for(self, condition, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            self.assertLess(time.monotonic(), deadline, what)
+            time.sleep(0.2)
+
+    def add_objects(self, *names):
+        with open(self.cloud.array_path(self.BACKEND)) as f:
+            array = json.load(f)
+        array['volumes'] += [{'name': n, 'size': 1, 'in_use': False}
+                             for n in names]
+        with open(self.cloud.array_path(self.BACKEND) + '.new', 'w') as f:
+            json.dump(array, f)
+        os.replace(self.cloud.array_path(self.BACKEND) + '.new',
+                   self.cloud.array_path(self.BACKEND))
+
+    def manage(self, name):
+        """Cinder's manage of the object ``name``: the new volume's id."""
+        self.add_objects(name)
+        volume = self.api.post('/manageable_volumes', json={'volume': {
+            'host': self.backend.cinder_host, 'ref': {'source-name': name},
+            'name': name}}).json()['volume']
+        self.wait_for(lambda: self.status(volume['id']) == 'available',
+                      'manage of %s' % name)
+        return volume['id']
+
+    def status(self, volume_id):
+        response = self.api.get('/volumes/%s' % volume_id, raise_exc=False)
+        if response.status_code == 404:
+            return None
+        return response.json()['volume']['status']
+
+    def unmanage(self, volume_id):
+        self.api.post('/volumes/%s/action' % volume_id,
+                      json={'os-unmanage': None})
+        self.wait_for(lambda: self.status(volume_id) is None, 'unmanage')
+
+    def delete(self, volume_id):
+        self.api.delete('/volumes/%s' % volume_id)
+        self.wait_for(lambda: self.status(volume_id) is None, 'delete')
+
+    def attach(self, volume_id):
+        """A new-style attachment to compute ``cmp1``, completed."""
+        attachment = self.api.post('/attachments', json={'attachment': {
+            'volume_uuid': volume_id,
+            'instance_uuid': '9b3b2a6e-7f0d-4c52-8f4e-2f1f3f1a0b01',
+            'connector': {'host': 'cmp1', 'initiator': 'iqn.1994-05.com.'
+                          'redhat:cmp1', 'ip': '127.0.0.1',
+                          'platform': 'x86_64', 'os_type': 'linux',
+                          'multipath': False}}}).json()['attachment']
+        self.api.post('/attachments/%s/action' % attachment['id'],
+                      json={'os-complete': None})
+
+    def recorded(self, volume_id):
+        return [e.event_type for e in
+                self.store.events_for(self.BACKEND, [volume_id])]
+
+    def wait_recorded(self, volume_id, event_type):
+        self.wait_for(lambda: event_type in self.recorded(volume_id),
+                      '%s of %s not recorded: %s' % (
+                          event_type, volume_id, self.recorded(volume_id)))
+
+    def findings_of(self, report, *volume_ids):
+        return {c.resource_id: c for c in report.candidates
+                if c.resource_id in volume_ids}
+
+    def test_unmanage_and_delete_told_apart(self):
+        unmanaged = self.manage('lv-unmanaged')
+        deleted = self.manage('lv-deleted')
+        kept = self.manage('lv-kept')
+        self.unmanage(unmanaged)
+        self.delete(deleted)
+        self.wait_recorded(unmanaged, 'volume.unmanage.end')
+        self.wait_recorded(deleted, 'volume.delete.end')
+        self.assertEqual(['volume.manage_existing.start',
+                          'volume.manage_existing.end',
+                          'volume.unmanage.start', 'volume.unmanage.end'],
+                         self.recorded(unmanaged))
+        # Both objects are still there, under their Cinder names.
+        names = {o['name'] for o in json.load(open(
+            self.cloud.array_path(self.BACKEND)))['volumes']}
+        self.assertLessEqual({'volume-%s' % unmanaged,
+                              'volume-%s' % deleted}, names)
+
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = self.findings_of(report, unmanaged, deleted, kept)
+        self.assertEqual([deleted], list(found))
+        self.assertEqual(K.ARRAY_ONLY, found[deleted].kind)
+        evidence = dict(found[deleted].details)['cinder_events']
+        self.assertIn('volume.delete.end at ', evidence)
+        self.assertEqual(1, report.skipped.get('unmanaged volume'))
+        [finding] = [f for f in self.store.findings()
+                     if f.resource_id == deleted]
+        self.assertEqual(S.CONFIRMED, finding.state)
+        self.assertEqual(evidence, finding.details['cinder_events'])
+        self.assertNotIn(unmanaged, {f.resource_id
+                                     for f in self.store.findings()})
+
+        # Another consumer of the topic got every event we recorded.
+        ours = {e.message_id for e in self.store.events_for(
+            self.BACKEND, [unmanaged, deleted, kept])}
+        self.assertEqual(10, len(ours))     # 3 manages, unmanage, delete
+        self.wait_for(lambda: ours <= self.other.ids_of(
+            {unmanaged, deleted, kept}), 'the other consumer missed some')
+        self.assertEqual(ours, self.other.ids_of({unmanaged, deleted, kept}))
+
+    def test_connection_info_never_stored(self):
+        volume_id = self.manage('lv-attached')
+        self.attach(volume_id)
+        self.wait_recorded(volume_id, 'volume.attach.end')
+        [end] = [e for e in self.store.events_for(self.BACKEND, [volume_id])
+                 if e.event_type == 'volume.attach.end']
+        self.assertEqual('cmp1', dict(end.payload)['attached_hosts'])
+        # Cinder did send the secret (the attachment's connection_info) ...
+        self.wait_for(lambda: CHAP_SECRET in self.other.raw(),
+                      'no connection_info on the wire')
+        # ... and not one row of the history holds it.
+        db = sqlite3.connect(self.conf.reconciler_database.connection[
+            len('sqlite:///'):])
+        self.addCleanup(db.close)
+        tables = [t for (t,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")]
+        dump = json.dumps([db.execute('SELECT * FROM %s' % t).fetchall()
+                           for t in tables], default=str)
+        self.assertIn(volume_id, dump)
+        for word in (CHAP_SECRET, 'connection_info', 'auth_password'):
+            self.assertNotIn(word, dump)
+
+    def has_pool_queue(self):
+        result = subprocess.run(
+            ['/usr/lib/rabbitmq/bin/rabbitmqctl', 'list_queues', 'name',
+             '--quiet'], capture_output=True, text=True,
+            env=self.broker.env())
+        return POOL in result.stdout
+
+    def test_lost_events_neither_create_nor_hide_findings(self):
+        quiet = self.manage('lv-quiet-unmanage')
+        gone = self.manage('lv-quiet-delete')
+        healthy = self.manage('lv-healthy')
+        self.wait_recorded(healthy, 'volume.manage_existing.end')
+        self.broker.stop()
+        # Cinder's notifications of these fail: nobody hears of them.
+        self.unmanage(quiet)
+        self.delete(gone)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = self.findings_of(report, quiet, gone, healthy)
+        # The listings show both objects as orphans: so does the pass.
+        self.assertEqual({quiet, gone}, set(found))
+        for candidate in found.values():
+            self.assertEqual(K.ARRAY_ONLY, candidate.kind)
+            self.assertNotIn('delete', dict(candidate.details).get(
+                'cinder_events', ''))
+        self.assertIsNone(report.skipped.get('unmanaged volume'))
+
+        # The broker is back (its queues are new): the listener
+        # reconnects, and what Cinder says from then on counts again.
+        self.broker.start()
+        self.wait_for(self.has_pool_queue, 'listener not back', 120)
+        later = self.manage('lv-later')
+        self.unmanage(later)
+        self.wait_recorded(later, 'volume.unmanage.end')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual({quiet, gone}, set(self.findings_of(
+            report, quiet, gone, healthy, later)))
+        self.assertEqual(1, report.skipped.get('unmanaged volume'))
+
+    def test_stopped_listener_records_nothing_and_restarts_marked(self):
+        self.listener.stop()
+        volume_id = self.manage('lv-unheard')
+        self.unmanage(volume_id)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual([volume_id], list(self.findings_of(report,
+                                                            volume_id)))
+        # The pool's queue kept Cinder's events for the next listener,
+        # which marks its start.
+        self.start_listener()
+        self.wait_recorded(volume_id, 'volume.unmanage.end')
+        self.assertTrue(self.store.listener_started_since(
+            self.BACKEND, time.time() - 60))
+        report = self.run_pass()
+        self.assertEqual({}, self.findings_of(report, volume_id))
+        self.assertEqual(1, report.skipped.get('unmanaged volume'))
+        # The finding the listings showed resolves: Cinder unmanaged it.
+        [finding] = [f for f in self.store.findings()
+                     if f.resource_id == volume_id]
+        self.assertEqual(S.RESOLVED, finding.state)
+        self.assertEqual(cinder_events.UNMANAGED, cinder_events.verdict(
+            self.store.events_for(self.BACKEND, [volume_id])))
