@@ -8,6 +8,7 @@ import collections
 import dataclasses
 import datetime
 import json
+import time
 import types
 
 from oslo_db import api as oslo_db_api
@@ -797,10 +798,12 @@ class History:
     # Cinder's events (reconciler.listener records them, the engine and
     # incremental passes read them).
 
-    def record_events(self, events, now):
+    def record_events(self, events, now=None):
         """Record ``model.CinderEvent``s (events and start markers), all
-        in one transaction, at ``now`` (their ``recorded_at``).
+        in one transaction, at ``now`` (their ``recorded_at``; by default
+        the current time).
         """
+        now = time.time() if now is None else now
         rows = [{'backend': e.backend, 'event_type': e.event_type[:64],
                  'resource_type': e.resource_type,
                  'resource_id': storable.key(e.resource_id),

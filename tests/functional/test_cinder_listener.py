@@ -13,16 +13,20 @@ hears Cinder's broker: two groups, two transports.
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import threading
 import time
 
+import fixtures as fixtures_lib
 from keystoneauth1 import adapter
 from oslo_config import cfg
 import oslo_messaging
+from oslotest import base
 
 from reconciler import cinder_events
+from reconciler import history
 from reconciler import listener as listener_mod
 from reconciler import model
 from tests.functional import fixtures
@@ -152,20 +156,43 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
                       'manage of %s' % name)
         return volume['id']
 
-    def status(self, volume_id):
-        response = self.api.get('/volumes/%s' % volume_id, raise_exc=False)
+    def manage_snapshot(self, name, volume_id):
+        """Cinder's manage of the snapshot object ``name`` of the managed
+        volume ``volume_id``: the new snapshot's id.
+        """
+        path = self.cloud.array_path(self.BACKEND)
+        with open(path) as f:
+            array = json.load(f)
+        parent = 'volume-%s' % volume_id
+        array['snapshots'].append({'name': name, 'size': 1, 'source': parent,
+                                   'volume': parent})
+        with open(path + '.new', 'w') as f:
+            json.dump(array, f)
+        os.replace(path + '.new', path)
+        snapshot = self.api.post('/manageable_snapshots', json={'snapshot': {
+            'volume_id': volume_id, 'ref': {'source-name': name},
+            'name': name}}).json()['snapshot']
+        self.wait_for(lambda: self.status(snapshot['id'], 'snapshots')
+                      == 'available', 'manage of %s' % name)
+        return snapshot['id']
+
+    def status(self, resource_id, collection='volumes'):
+        response = self.api.get('/%s/%s' % (collection, resource_id),
+                                raise_exc=False)
         if response.status_code == 404:
             return None
-        return response.json()['volume']['status']
+        return response.json()[collection[:-1]]['status']
 
-    def unmanage(self, volume_id):
-        self.api.post('/volumes/%s/action' % volume_id,
+    def unmanage(self, resource_id, collection='volumes'):
+        self.api.post('/%s/%s/action' % (collection, resource_id),
                       json={'os-unmanage': None})
-        self.wait_for(lambda: self.status(volume_id) is None, 'unmanage')
+        self.wait_for(lambda: self.status(resource_id, collection) is None,
+                      'unmanage')
 
-    def delete(self, volume_id):
-        self.api.delete('/volumes/%s' % volume_id)
-        self.wait_for(lambda: self.status(volume_id) is None, 'delete')
+    def delete(self, resource_id, collection='volumes'):
+        self.api.delete('/%s/%s' % (collection, resource_id))
+        self.wait_for(lambda: self.status(resource_id, collection) is None,
+                      'delete')
 
     def attach(self, volume_id):
         """A new-style attachment to compute ``cmp1``, completed."""
@@ -232,6 +259,35 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.wait_for(lambda: ours <= self.other.ids_of(
             {unmanaged, deleted, kept}), 'the other consumer missed some')
         self.assertEqual(ours, self.other.ids_of({unmanaged, deleted, kept}))
+
+    def test_snapshot_unmanage_and_delete_told_apart(self):
+        # Cinder announces both as snapshot.delete.*: the start's status
+        # tells them apart.
+        parent = self.manage('lv-parent')
+        unmanaged = self.manage_snapshot('ls-unmanaged', parent)
+        deleted = self.manage_snapshot('ls-deleted', parent)
+        self.unmanage(unmanaged, 'snapshots')
+        self.delete(deleted, 'snapshots')
+        for snapshot_id in (unmanaged, deleted):
+            self.wait_recorded(snapshot_id, 'snapshot.delete.end')
+        self.assertEqual(
+            ['snapshot.manage_existing_snapshot.start',
+             'snapshot.manage_existing_snapshot.end',
+             'snapshot.delete.start', 'snapshot.delete.end'],
+            self.recorded(unmanaged))
+        statuses = [dict(e.payload).get('status') for e in
+                    self.store.events_for(self.BACKEND, [unmanaged])]
+        self.assertEqual('unmanaging', statuses[2])
+
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = self.findings_of(report, parent, unmanaged, deleted)
+        self.assertEqual([deleted], list(found))
+        self.assertEqual((K.ARRAY_ONLY, R.SNAPSHOT),
+                         (found[deleted].kind, found[deleted].resource_type))
+        self.assertIn('snapshot.delete.end',
+                      dict(found[deleted].details)['cinder_events'])
+        self.assertEqual(1, report.skipped.get('unmanaged snapshot'))
 
     def test_connection_info_never_stored(self):
         volume_id = self.manage('lv-attached')
@@ -318,3 +374,93 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.assertEqual(S.RESOLVED, finding.state)
         self.assertEqual(cinder_events.UNMANAGED, cinder_events.verdict(
             self.store.events_for(self.BACKEND, [volume_id])))
+
+
+DAEMON_CONF = """
+[DEFAULT]
+host = demo-host
+enabled_backends = fake1
+
+[reconciler]
+periodic_fuzzy_delay = 0
+
+[fake1]
+reconciler_driver = fake
+reconciler_interval = 3600
+fake_array_file = {tmp}/array.yaml
+
+[oslo_messaging_notifications]
+driver = log
+
+[oslo_messaging_rabbit]
+rabbit_retry_interval = 1
+rabbit_retry_backoff = 1
+kombu_reconnect_delay = 0.5
+
+[cinder_notifications]
+transport_url = {broker}
+restart_interval = 1
+"""
+
+
+class DaemonListenerTest(base.BaseTestCase):
+    """The listener inside the real daemon: it records, a SIGHUP restarts
+    it (a new start marker), SIGTERM stops it with the daemon.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures_lib.Timeout(180, gentle=True))
+        self.broker = self.useFixture(servers.RabbitMQ())
+        self.demo = self.useFixture(fixtures.DemoCloud(
+            DAEMON_CONF, broker=self.broker.url))
+        self.demo.manage('db', 'sync')
+        self.history = history.History('sqlite:///%s/r.sqlite'
+                                       % self.demo.tmp)
+        self.transport = oslo_messaging.get_notification_transport(
+            cfg.ConfigOpts(), url=self.broker.url)
+        self.addCleanup(self.transport.cleanup)
+
+    def notify(self, event_type, volume_id):
+        """What Cinder's volume service of fake1 would send."""
+        oslo_messaging.Notifier(
+            self.transport, 'volume.demo-host@fake1', driver='messagingv2',
+            topics=['notifications']).info(
+                {}, event_type, {'volume_id': volume_id, 'status': 'deleted',
+                                 'host': 'demo-host@fake1#pool'})
+
+    def wait_for(self, condition, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            self.assertLess(time.monotonic(), deadline, what)
+            time.sleep(0.2)
+
+    def starts(self, since):
+        return self.history.listener_started_since('fake1', since)
+
+    def test_records_reloads_and_stops(self):
+        begin = time.time()
+        log = open(os.path.join(self.demo.tmp, 'daemon.log'), 'w')
+        self.addCleanup(log.close)
+        daemon = subprocess.Popen(self.demo.command('reconciler'),
+                                  stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        self.wait_for(lambda: self.starts(begin), 'listener not started')
+        self.notify('volume.unmanage.end', 'v-1')
+        self.wait_for(lambda: self.history.events_for('fake1', ['v-1']),
+                      'event not recorded')
+
+        reloaded = time.time()
+        daemon.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: self.starts(reloaded), 'listener not back')
+        self.notify('volume.delete.end', 'v-2')
+        self.wait_for(lambda: self.history.events_for('fake1', ['v-2']),
+                      'event not recorded after SIGHUP')
+        self.assertEqual(['volume.unmanage.end', 'volume.delete.end'],
+                         [e.event_type for e in
+                          self.history.events_since('fake1', begin)])
+
+        stopping = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(0, daemon.wait(timeout=30))
+        self.assertLess(time.monotonic() - stopping, 10)

@@ -1,0 +1,63 @@
+"""The listener's endpoint: what a batch records, and a history failure."""
+
+import threading
+from unittest import mock
+
+import fixtures as fixtures_lib
+import oslo_messaging
+from oslotest import base
+
+from reconciler import listener
+from reconciler import model
+from tests.unit.history import fixtures
+from tests.unit import test_cinder_events as events
+
+
+def message(event_type, payload, publisher='volume.h1@be1'):
+    # As oslo.messaging's batch dispatcher hands them over; the context
+    # holds the caller's token.
+    return {'ctxt': {'auth_token': 'secret-token'},
+            'publisher_id': publisher, 'event_type': event_type,
+            'payload': payload,
+            'metadata': {'message_id': 'm-%s' % event_type,
+                         'timestamp': events.STAMP}}
+
+
+class EndpointTest(base.BaseTestCase):
+
+    def endpoint(self, history):
+        return listener._Endpoint(history, events.BACKENDS, threading.Event())
+
+    def test_a_batch_is_recorded_in_one_transaction(self):
+        history = self.useFixture(fixtures.History()).history
+        result = self.endpoint(history).info([
+            message('volume.unmanage.end', events.volume_payload('a')),
+            message('volume.delete.end', events.volume_payload(
+                'b', host='elsewhere@be9#p')),
+            message('snapshot.delete.end', events.snapshot_payload('s', 'a'),
+                    publisher='snapshot.h1@lvm1')])
+        self.assertEqual(oslo_messaging.NotificationResult.HANDLED, result)
+        recorded = history.events_since('be1', 0) + history.events_since(
+            'lvm1', 0)
+        self.assertEqual(
+            [('be1', 'volume.unmanage.end'), ('lvm1', 'snapshot.delete.end')],
+            [(e.backend, e.event_type) for e in recorded])
+
+    def test_a_history_failure_requeues_and_logs_one_line(self):
+        history = mock.Mock()
+        history.record_events.side_effect = RuntimeError('db down')
+        logger = self.useFixture(fixtures_lib.FakeLogger())
+        with mock.patch.object(listener, '_REQUEUE_DELAY', 0):
+            result = self.endpoint(history).info([message(
+                'volume.attach.end', events.volume_payload(
+                    'a', attached=['cmp1']))])
+        self.assertEqual(oslo_messaging.NotificationResult.REQUEUE, result)
+        self.assertIn('requeued', logger.output)
+        for word in ('secret-token', events.SECRET, 'Traceback'):
+            self.assertNotIn(word, logger.output)
+
+    def test_start_markers_name_each_backend(self):
+        self.assertEqual(
+            model.CinderEvent('be1', 'reconciler.listener.started', None,
+                              None, 'h', 5.0),
+            listener.cinder_events.started('be1', 'h', 5.0))
