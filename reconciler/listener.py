@@ -18,6 +18,7 @@ be missing. ``stop`` waits for the batch under way.
 import threading
 import time
 
+from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging
 
@@ -64,13 +65,14 @@ class _Endpoint(object):
 def configured(conf):
     """Whether the listener has a broker: a transport URL set somewhere.
 
-    Without one oslo.messaging would try ``rabbit://localhost``. The
-    options are those a ``notifier.Notifier`` registered.
+    ``[DEFAULT] transport_url`` defaults to ``rabbit://`` (localhost),
+    which counts only when set. The options are those a
+    ``notifier.Notifier`` registered.
     """
-    group = conf.cinder_notifications
-    return bool(group.transport_url
+    default = conf.get_location('transport_url').location
+    return bool(conf.cinder_notifications.transport_url
                 or conf.oslo_messaging_notifications.transport_url
-                or conf.transport_url)
+                or default != cfg.Locations.opt_default)
 
 
 class CinderListener(object):
@@ -137,9 +139,12 @@ class CinderListener(object):
             listener.wait()
             transport.cleanup()
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=2):
         """Stop consuming; the batch under way is waited for ``timeout``
-        seconds.
+        seconds. A thread still connecting to a broker that is down is
+        left behind (a daemon thread: it stops as soon as it connects);
+        a batch cut short was not acknowledged, so the broker delivers
+        it again.
         """
         self._stop.set()
         if self._thread.is_alive():

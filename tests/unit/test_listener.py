@@ -4,11 +4,15 @@ import threading
 from unittest import mock
 
 import fixtures as fixtures_lib
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
 import oslo_messaging
 from oslotest import base
 
+from reconciler import conf as reconciler_conf
 from reconciler import listener
 from reconciler import model
+from reconciler import notifier
 from tests.unit.history import fixtures
 from tests.unit import test_cinder_events as events
 
@@ -61,3 +65,28 @@ class EndpointTest(base.BaseTestCase):
             model.CinderEvent('be1', 'reconciler.listener.started', None,
                               None, 'h', 5.0),
             listener.cinder_events.started('be1', 'h', 5.0))
+
+
+class ConfiguredTest(base.BaseTestCase):
+    """A broker only where one is set: never rabbit://localhost by default."""
+
+    def conf(self, **groups):
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf([], project='x', default_config_files=[],
+             default_config_dirs=[])
+        values = self.useFixture(config_fixture.Config(conf))
+        for group, options in groups.items():
+            values.load_raw_values(group=group, **options)
+        notifier.Notifier(conf).close()     # registers oslo.messaging's
+        return conf
+
+    def test_unset(self):
+        self.assertFalse(listener.configured(self.conf()))
+
+    def test_each_place_counts(self):
+        for groups in ({'DEFAULT': {'transport_url': 'rabbit://'}},
+                       {'oslo_messaging_notifications': {
+                           'transport_url': 'fake:/'}},
+                       {'cinder_notifications': {'transport_url': 'fake:/'}}):
+            self.assertTrue(listener.configured(self.conf(**groups)), groups)
