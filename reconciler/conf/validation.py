@@ -18,6 +18,7 @@ from oslo_log import log as logging
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
+from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
 from reconciler.conf import default
 from reconciler.conf import reconciler
@@ -26,7 +27,8 @@ from reconciler import exception
 LOG = logging.getLogger(__name__)
 
 #: Modules of the daemon's own static groups.
-STATIC_MODULES = (default, reconciler, coordination, cinder)
+STATIC_MODULES = (default, reconciler, coordination, cinder,
+                  cinder_notifications)
 
 
 def _raw_values(conf):

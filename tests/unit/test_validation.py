@@ -90,6 +90,14 @@ class CommandsTest(CommandTestCase):
         self.assertIn('[fake1] reconciler_sightings = 0',
                       validation.problem(argv, 'cinder-reconciler'))
 
+    def test_listener_options_are_checked(self):
+        argv = self.write(extra='''
+            [cinder_notifications]
+            retention_days = 0
+            ''')
+        self.assertIn('[cinder_notifications] retention_days = 0',
+                      validation.problem(argv, 'cinder-reconciler'))
+
     def test_secret_values_are_masked(self):
         result = self.run_cmd('manage', *self.write(
             backends='nec1', extra='''
