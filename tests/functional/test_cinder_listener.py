@@ -26,6 +26,7 @@ import oslo_messaging
 from oslotest import base
 
 from reconciler import cinder_events
+from reconciler.cmd import report as report_mod
 from reconciler import history
 from reconciler import listener as listener_mod
 from reconciler import model
@@ -249,6 +250,9 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
                      if f.resource_id == deleted]
         self.assertEqual(S.CONFIRMED, finding.state)
         self.assertEqual(evidence, finding.details['cinder_events'])
+        # As "cinder-reconciler-manage findings show" prints it.
+        self.assertIn('cinder_events: %s' % evidence, report_mod.story_text(
+            report_mod.finding_story(finding, self.store.runs())))
         self.assertNotIn(unmanaged, {f.resource_id
                                      for f in self.store.findings()})
 
