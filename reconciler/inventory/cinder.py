@@ -42,6 +42,9 @@ MICROVERSION = '3.45'
 CLUSTER_MICROVERSION = '3.61'
 # 3.60 filters volume listings on created_at/updated_at (gte:<iso time>).
 CHANGES_MICROVERSION = '3.60'
+# Snapshots changed since the last pass are read from a first page this
+# long, ten times longer while it holds no older row, up to page_size.
+CHANGED_SNAPSHOTS_PAGE = 10
 LISTING_ATTEMPTS = 3
 
 
@@ -302,8 +305,12 @@ class CinderInventory(object):
         """Every volume and snapshot in ``scope`` (host or cluster_name)."""
         return (tuple(self._pages('/volumes/detail', 'volumes', _volume,
                                   **scope)),
-                tuple(self._pages('/snapshots/detail', 'snapshots',
-                                  _snapshot, **scope)))
+                self.snapshot_listing(scope))
+
+    def snapshot_listing(self, scope):
+        """Every snapshot in ``scope``."""
+        return tuple(self._pages('/snapshots/detail', 'snapshots', _snapshot,
+                                 **scope))
 
     def max_microversion(self):
         """The highest microversion cinder-api serves, as (major, minor).
@@ -353,27 +360,34 @@ class CinderInventory(object):
 
         Cinder filters snapshot listings on exact values only (an
         ``updated_at=gte:`` filter silently matches nothing), so this reads
-        one page sorted by updated_at, newest first, up to the first older
-        row. None when the page holds no older row and more follow (more
-        changed than a page, or rows without updated_at): list them in full.
+        a first page sorted by updated_at, newest first, up to the first
+        older row: 10 rows, then 100... up to page_size while the page
+        holds none (no marker: a marker on a changing sort key could skip
+        rows). None when even that page holds no older row and more follow
+        (more changed than a page, or rows without updated_at): list them
+        in full.
         """
-        url = '/snapshots/detail?%s' % urllib.parse.urlencode(dict(
-            scope, all_tenants=1, limit=self.page_size,
-            sort='updated_at:desc,id:desc'))
-        body = self._get(url, missing_ok=False)
-        items = body.get('snapshots')
-        if not isinstance(items, list):
-            raise exception.CinderError(
-                'Cinder GET /snapshots/detail returned no snapshots list')
-        changed = []
-        for item in items:
-            if (item.get('updated_at')
-                    and parse_time(item['updated_at']) < since):
+        limit = min(self.page_size, CHANGED_SNAPSHOTS_PAGE)
+        while True:
+            body = self._get('/snapshots/detail?%s' % urllib.parse.urlencode(
+                dict(scope, all_tenants=1, limit=limit,
+                     sort='updated_at:desc,id:desc')), missing_ok=False)
+            items = body.get('snapshots')
+            if not isinstance(items, list):
+                raise exception.CinderError(
+                    'Cinder GET /snapshots/detail returned no snapshots list')
+            changed = []
+            for item in items:
+                if (item.get('updated_at')
+                        and parse_time(item['updated_at']) < since):
+                    return tuple(changed)
+                changed.append(_snapshot(item))
+            if not any(link.get('rel') == 'next'
+                       for link in body.get('snapshots_links') or ()):
                 return tuple(changed)
-            changed.append(_snapshot(item))
-        more = any(link.get('rel') == 'next'
-                   for link in body.get('snapshots_links') or ())
-        return None if more else tuple(changed)
+            if limit >= self.page_size:
+                return None
+            limit = min(self.page_size, limit * 10)
 
     def counts(self, scope):
         """(volumes, snapshots) Cinder counts in ``scope``.

@@ -30,7 +30,6 @@ PERIODIC = 'every reconciler_full_listing_passes'
 OLD_API = 'cinder-api older than 3.60'
 COUNTS = 'counts disagree with the merged view'
 EVENT_GAP = 'the notification listener restarted'
-SNAPSHOTS = 'more snapshots changed than a page'
 DISABLED = 'reconciler_full_listing_passes = 1'
 
 #: Event types whose resource no longer has a row (item 2's listener).
@@ -158,14 +157,17 @@ class CinderCache(object):
         volumes = inventory.volumes_changed(scope, since)
         began = inventory.first_answer_time or local
         snapshots = inventory.snapshots_changed(scope, since)
-        if snapshots is None:
-            return SNAPSHOTS
         merged_volumes = {k: v for k, v in self.volumes.items()
                           if k not in deleted}
         merged_volumes.update((v.id, v) for v in volumes)
-        merged_snapshots = {k: s for k, s in self.snapshots.items()
-                            if k not in deleted}
-        merged_snapshots.update((s.id, s) for s in snapshots)
+        if snapshots is None:
+            # More changed than a page: the snapshots in full.
+            snapshots = inventory.snapshot_listing(scope)
+            merged_snapshots = {s.id: s for s in snapshots}
+        else:
+            merged_snapshots = {k: s for k, s in self.snapshots.items()
+                                if k not in deleted}
+            merged_snapshots.update((s.id, s) for s in snapshots)
         counts = inventory.counts(scope)
         if counts != (len(merged_volumes), len(merged_snapshots)):
             LOG.info('Cinder counts %d volumes and %d snapshots in %s, the '
