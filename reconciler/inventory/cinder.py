@@ -316,9 +316,20 @@ class CinderInventory(object):
         """The highest microversion cinder-api serves, as (major, minor).
 
         (3, 0) when its version document does not say: an API that cannot
-        tell is treated as one without the 3.60 filters.
+        tell is treated as one without the 3.60 filters. Asked at the
+        endpoint, then (an endpoint ending in ``/v3/<project_id>`` may not
+        answer) at the root of the service's ``/v3``.
         """
-        body = self._get('/', missing_ok=True) or {}
+        best = self._max_microversion(self._get('/', missing_ok=True))
+        endpoint = self.client.get_endpoint() or ''
+        if best < (3, 60) and '/v3/' in endpoint:
+            best = max(best, self._max_microversion(self._get(
+                endpoint[:endpoint.rindex('/v3/')] + '/', missing_ok=True)))
+        return best
+
+    @staticmethod
+    def _max_microversion(body):
+        body = body or {}
         found = body.get('versions') or [body.get('version') or {}]
         best = (3, 0)
         for entry in found:

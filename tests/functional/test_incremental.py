@@ -193,3 +193,15 @@ class IncrementalTest(base.BaseTestCase):
         self.views(cache)
         self.views(cache)
         self.assertEqual(incremental.EVENT_GAP, cache.reason)
+
+    def test_api_version_found_behind_a_project_endpoint(self):
+        # Catalogs often register .../v3/<project_id>, where cinder-api
+        # serves no version document: the service root still tells.
+        inventory = cinder_inventory.CinderInventory(self.conf)
+        self.assertGreaterEqual(inventory.max_microversion(), (3, 60))
+        self.conf.set_override('endpoint', self.cloud.proxy.url + '/project-0',
+                               group='cinder')
+        inventory = cinder_inventory.CinderInventory(self.conf)
+        self.assertEqual((3, 0), inventory._max_microversion(
+            inventory._get('/')))
+        self.assertGreaterEqual(inventory.max_microversion(), (3, 60))
