@@ -263,6 +263,9 @@ class BackendReconciler(object):
             backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
+        # Options are read afresh by every pass (a reload applies).
+        self.cinder_cache.full_every = backend.reconciler_full_listing_passes
+        self.cinder_cache.margin = self.conf.cinder.changes_margin
         guarded(report, lambda: self._run(report, stop, dry_run),
                 'Backend %s' % backend.name, self.history)
         if report.status != model.RunStatus.OK:
