@@ -242,6 +242,10 @@ def measure_changes(size, workdir, page_size, full_every=12):
                            " updated_at=strftime('%%Y-%%m-%%d %%H:%%M:%%f', "
                            "updated_at, '-1 day')" % table)
         conf.set_override('changes_margin', 2, group='cinder')
+        # Bytes and requests are the figures here, not time: a loaded
+        # machine must not time a page out.
+        conf.set_override('timeout', 600, group='cinder')
+        conf.set_override('listing_timeout', 3600, group='cinder')
         inventory = cinder_inventory.CinderInventory(conf)
         deleted, report = set(), {'events': True}
 
