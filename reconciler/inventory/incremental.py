@@ -5,7 +5,9 @@ cinder-api. Between full listings a pass asks only for what changed since
 the previous one (volumes by ``updated_at``/``created_at``, 3.60) and merges
 it into the view kept here, in the daemon's memory: a restarted daemon has
 none and lists in full, so no stale view can outlive the process, and
-nothing needs a schema. Deletions leave no row to list: they come from the
+nothing needs a schema. Deletions leave no row to list (Cinder's destroy
+sets deleted, deleted_at and status 'deleted' and keeps updated_at, and its
+API lists no deleted row, even to an admin): they come from the
 listener's delete events where history records them, from the point
 look-ups of re-checks (a 404 drops the row), and otherwise make Cinder's
 counts disagree with the merged view, which then is listed in full at once.
