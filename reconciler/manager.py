@@ -24,6 +24,7 @@ from reconciler import engine
 from reconciler import exception
 from reconciler import history as history_mod
 from reconciler.inventory import cinder as cinder_inventory
+from reconciler.inventory import incremental
 from reconciler import model
 from reconciler import notifier as notifier_mod
 from reconciler import ownership
@@ -222,6 +223,13 @@ class BackendReconciler(object):
         self.history = history
         self.notifier = notifier
         self.inventory_factory = inventory_factory
+        # Cinder's view kept between this reconciler's passes: steady
+        # passes list only what changed (see inventory/incremental.py).
+        self.cinder_cache = incremental.CinderCache(
+            backend.reconciler_full_listing_passes,
+            conf.cinder.changes_margin,
+            lambda since: incremental.event_evidence(history, backend.name,
+                                                     since))
 
     @staticmethod
     def _checkpoint(stop):
@@ -255,8 +263,13 @@ class BackendReconciler(object):
             backend.name, self.conf.host, started)
         report = PassReport(backend.name, backend.cinder_host, run_id,
                             model.RunStatus.RUNNING)
+        # Options are read afresh by every pass (a reload applies).
+        self.cinder_cache.full_every = backend.reconciler_full_listing_passes
+        self.cinder_cache.margin = self.conf.cinder.changes_margin
         guarded(report, lambda: self._run(report, stop, dry_run),
                 'Backend %s' % backend.name, self.history)
+        if report.status != model.RunStatus.OK:
+            self.cinder_cache.invalidate()
         return report
 
     def _run(self, report, stop, dry_run=False):
@@ -266,7 +279,8 @@ class BackendReconciler(object):
             array_view = driver.list_objects()
             self._checkpoint(stop)
             cinder_view = inventory.view(backend.cinder_host,
-                                         backend.cinder_cluster)
+                                         backend.cinder_cluster,
+                                         cache=self.cinder_cache)
             self._checkpoint(stop)
             previous = self.history.last_ok_run(backend.name)
             confirmed, suspected = self._open_findings()
@@ -300,6 +314,9 @@ class BackendReconciler(object):
                 backend.cinder_cluster)
             candidates += unlisted
             recheck_seconds = time.monotonic() - rechecking
+            self.cinder_cache.take_lookups(getattr(inventory, 'looked_up', {}),
+                                           backend.cinder_host,
+                                           backend.cinder_cluster)
         self._checkpoint(stop)
         report.inventory = dict(
             sizes, cinder_snapshots=len(cinder_view.snapshots),
@@ -310,7 +327,9 @@ class BackendReconciler(object):
             recheck_seconds=round(recheck_seconds, 3),
             suspects=len(comparison.suspects), rechecked=len(suspects),
             unlisted_kept=len(unlisted),
-            recheck_requests=inventory.requests - cinder_view.requests)
+            recheck_requests=inventory.requests - cinder_view.requests,
+            cinder_full_listing=int(self.cinder_cache.full),
+            cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
             grace_seconds=backend.reconciler_grace_period)

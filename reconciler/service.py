@@ -76,6 +76,7 @@ class ReconcilerService(service.Service):
         self._coordinator.start()
         self._backends = {
             b.name: b for b in validation.enabled_backends(self.conf)}
+        self._reconcilers = {}
         # Before any timer: a pass's first tick may come at once.
         self._metrics = metrics.Metrics(self._history)
         fuzz = self.conf.reconciler.periodic_fuzzy_delay
@@ -139,9 +140,14 @@ class ReconcilerService(service.Service):
     def _run_pass(self, backend, lease):
         started = time.monotonic()
         try:
-            report = manager.BackendReconciler(
-                self.conf, backend, self._history,
-                self._notifier).run_pass(stop=lease)
+            # One reconciler per backend for the daemon's life: it keeps
+            # the backend's Cinder view between passes.
+            reconciler = self._reconcilers.get(backend.name)
+            if reconciler is None:
+                reconciler = self._reconcilers[backend.name] = (
+                    manager.BackendReconciler(self.conf, backend,
+                                              self._history, self._notifier))
+            report = reconciler.run_pass(stop=lease)
         except Exception as e:
             LOG.error('Backend %s: pass could not be recorded: %s',
                       backend.name, exception.describe(e))

@@ -182,6 +182,121 @@ def child_naive(conf):
 CHILDREN = {'pass': child_pass, 'floor': child_floor, 'naive': child_naive}
 
 
+# -- incremental steady passes: Cinder bytes and requests -----------------
+
+def _churn_cinder(cloud, backend, volumes, percent, deleted, rnd):
+    """``percent`` of the backend's volumes change: status updates, and
+    as many creations as deletions (one in five changes each); deletions
+    go to ``deleted``, as the listener's delete events would.
+    """
+    from reconciler.simulators import scenario as scn
+    n = int(len(volumes) * percent / 100)
+    chosen = rnd.sample(sorted(volumes), n)
+    for i, vid in enumerate(chosen):
+        if i % 5 == 0:
+            cloud.cinder.soft_delete_volume(vid)
+            volumes.discard(vid)
+            deleted.add(vid)
+        elif i % 5 == 1:
+            new = scn.uid('bench-new-%s' % vid)
+            cloud.cinder.add_volumes([scn.Volume(id=new, backend=backend)])
+            volumes.add(new)
+        else:
+            cloud.cinder.update_volume(vid, status=rnd.choice(
+                ('available', 'in-use', 'error', 'extending')))
+
+
+def measure_changes(size, workdir, page_size, full_every=12):
+    """Steady-pass Cinder traffic of one backend of ``size`` volumes.
+
+    The Cinder stage of a pass (the only one incremental passes change),
+    through the daemon's inventory and kept view, counted by the fault
+    proxy in front of cinder-api (response bodies; requests): a full
+    listing, then incremental passes with no change and with 1% churn
+    (deletions reported as the listener reports them, and unreported,
+    which the counts catch and list in full).
+    """
+    import random
+
+    from reconciler.conf import backend as backend_conf
+    from reconciler.inventory import cinder as cinder_inventory
+    from reconciler.inventory import incremental
+
+    scenario = loopback.synthetic(size, ['fake'])
+    backend = scenario.backends[0].name
+    out = {'volumes': size, 'snapshots': len(scenario.snapshots)}
+    rnd = random.Random(1)
+    with loopback.LoopbackCloud(os.path.join(workdir, 'changes-%d' % size),
+                                scenario, page_size=page_size) as cloud:
+        conf = loopback.load_conf(cloud.write_conf(
+            os.path.join(cloud.workdir, 'r.conf'),
+            os.path.join(cloud.workdir, 'r.sqlite')))
+        [b] = backend_conf.enabled(conf)
+        # A steady cloud: its rows were written long before (seeding wrote
+        # them now); the margin is short, as passes here are seconds apart
+        # (in a deployment, interval 600 s > margin 300 s).
+        with cloud.cinder._db() as db:
+            for table in ('volumes', 'snapshots'):
+                db.execute("UPDATE %s SET created_at=strftime("
+                           "'%%Y-%%m-%%d %%H:%%M:%%f', created_at, '-1 day'),"
+                           " updated_at=strftime('%%Y-%%m-%%d %%H:%%M:%%f', "
+                           "updated_at, '-1 day')" % table)
+        conf.set_override('changes_margin', 2, group='cinder')
+        # Bytes and requests are the figures here, not time: a loaded
+        # machine must not time a page out.
+        conf.set_override('timeout', 600, group='cinder')
+        conf.set_override('listing_timeout', 3600, group='cinder')
+        inventory = cinder_inventory.CinderInventory(conf)
+        deleted, report = set(), {'events': True}
+
+        def evidence(since):
+            return False, (frozenset(deleted) if report['events']
+                           else frozenset())
+        cache = incremental.CinderCache(full_every, conf.cinder.changes_margin,
+                                        evidence)
+        volumes = {v.id for v in scenario.volumes}
+
+        def one(name, events=True):
+            report['events'] = events
+            cloud.proxy.reset_stats()
+            start = time.monotonic()
+            view = inventory.view(b.cinder_host, cache=cache)
+            stats = cloud.proxy.stats()
+            out[name] = {'requests': stats.requests,
+                         'bytes': stats.response_bytes,
+                         'seconds': round(time.monotonic() - start, 3),
+                         'full': cache.full, 'reason': cache.reason,
+                         'volumes': len(view.volumes)}
+        one('full')
+        time.sleep(3)
+        one('steady_0')
+        time.sleep(3)
+        _churn_cinder(cloud, backend, volumes, 1, deleted, rnd)
+        one('steady_1')
+        time.sleep(3)
+        _churn_cinder(cloud, backend, volumes, 1, deleted, rnd)
+        one('steady_1_unreported', events=False)
+    return out
+
+
+def changes_summary(r):
+    full = r['full']['bytes']
+    lines = ['%d volumes, %d snapshots on one backend: steady-pass Cinder '
+             'traffic' % (r['volumes'], r['snapshots'])]
+    for name, label in (('full', 'full listing'),
+                        ('steady_0', 'incremental, no change'),
+                        ('steady_1', 'incremental, 1% churn'),
+                        ('steady_1_unreported', '1% churn, deletions '
+                         'unreported')):
+        m = r[name]
+        lines.append('  %-34s %5d requests %10.3f MB (%5.2f%% of full) '
+                     '%6.2f s%s' % (label, m['requests'], _mb(m['bytes']),
+                                    100.0 * m['bytes'] / full, m['seconds'],
+                                    ' [listed in full: %s]' % m['reason']
+                                    if m['full'] and name != 'full' else ''))
+    return lines
+
+
 # -- the parent ------------------------------------------------------------
 
 def run_child(mode, conf_path, cloud):
@@ -355,6 +470,10 @@ def main(argv=None):
     parser.add_argument('--load', metavar='JSON',
                         help='no measuring: report the figures of --json')
     parser.add_argument('--workdir', help='keep the clouds here')
+    parser.add_argument('--changes', action='store_true',
+                        help='measure incremental steady passes instead: '
+                        'Cinder bytes and requests, full vs changes, with '
+                        '0 and 1%% churn, one backend per size')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -370,6 +489,17 @@ def main(argv=None):
         parser.error('unknown driver(s) %s; choose from %s' % (
             ', '.join(sorted(unknown)), ', '.join(loopback.DRIVERS)))
     results = []
+    if args.changes:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in sizes:
+                r = measure_changes(size, args.workdir or tmp,
+                                    args.page_size)
+                print('\n'.join(changes_summary(r)), flush=True)
+                results.append(r)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(results, f, indent=1)
+        return 0
     if args.load:
         with open(args.load) as f:
             results = json.load(f)

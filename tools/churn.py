@@ -42,13 +42,18 @@ def main(argv=None):
                         % ', '.join(loopback.DRIVERS))
     parser.add_argument('--sightings', type=int, default=2)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--incremental', type=int, default=12, metavar='N',
+                        help='reconciler_full_listing_passes: steady passes '
+                        'list only what changed in Cinder, in full on one '
+                        'pass in N; 1 lists in full on every pass')
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         with churn.start_cloud(tmp, args.volumes,
                                args.drivers.split(',')) as cloud:
             conf = loopback.load_conf(cloud.write_conf(
                 os.path.join(tmp, 'r.conf'), os.path.join(tmp, 'r.sqlite'),
-                sightings=args.sightings))
+                sightings=args.sightings,
+                reconciler_full_listing_passes=args.incremental))
             report = churn.Churn(cloud, conf, rate=args.rate,
                                  seed=args.seed).run(args.passes)
     print(json.dumps(report, indent=1))

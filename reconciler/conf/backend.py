@@ -71,6 +71,16 @@ OPTS = [
                     'look-up. A pass may always add up to 10. 100 disables '
                     'the cap; raise it for one pass to take in a backend '
                     'with that many real orphans.'),
+    cfg.IntOpt('reconciler_full_listing_passes', default=12, min=1,
+               help="Cinder's volumes and snapshots are listed in full on "
+                    'one pass in N (this value); the passes between list '
+                    'only what changed since the previous pass (Cinder API '
+                    '3.60 and later) and merge it into the view the daemon '
+                    'keeps in memory. A pass also lists in full after the '
+                    'daemon starts, after a failed pass, when the counts '
+                    'Cinder reports disagree with the merged view, and '
+                    'always with an older Cinder API. 1 lists in full on '
+                    'every pass.'),
 ] + remediation.OPTS
 
 

@@ -26,6 +26,13 @@ OPTS = [
                     'snapshots, or its manageable resources) may take, all '
                     'pages and retries together; past it the pass fails. '
                     'Each request is also bounded by timeout.'),
+    cfg.IntOpt('changes_margin', default=300, min=0,
+               help='Seconds subtracted from the time of the previous '
+                    'listing (by the clock of cinder-api, from its Date '
+                    "header) when a pass lists only what changed: rows "
+                    'written by Cinder services whose clock is behind by '
+                    'up to this much are still listed. A larger value '
+                    'lists more rows again; it never makes a pass wrong.'),
 ]
 
 # keystoneauth has no default: a stalled cinder-api would hold a pass.

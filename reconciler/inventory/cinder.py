@@ -14,6 +14,8 @@ backend lock, for ever.
 
 import contextlib
 import dataclasses
+import datetime
+import email.utils
 import sys
 import time
 import urllib.parse
@@ -38,6 +40,11 @@ LOG = logging.getLogger(__name__)
 # a clustered backend's re-checks need.
 MICROVERSION = '3.45'
 CLUSTER_MICROVERSION = '3.61'
+# 3.60 filters volume listings on created_at/updated_at (gte:<iso time>).
+CHANGES_MICROVERSION = '3.60'
+# Snapshots changed since the last pass are read from a first page this
+# long, ten times longer while it holds no older row, up to page_size.
+CHANGED_SNAPSHOTS_PAGE = 10
 LISTING_ATTEMPTS = 3
 
 
@@ -53,6 +60,29 @@ def _shared(value):
     of strings.
     """
     return sys.intern(value) if isinstance(value, str) else value
+
+
+def _http_date(resp):
+    """The epoch time of a response's Date header, or None."""
+    try:
+        return email.utils.parsedate_to_datetime(
+            resp.headers['Date']).timestamp()
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def parse_time(text):
+    """A Cinder timestamp (ISO, UTC, with or without zone) as epoch s."""
+    moment = datetime.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def iso_time(epoch):
+    """Epoch seconds as the ISO UTC time Cinder's filters parse."""
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def _volume(item):
@@ -139,6 +169,12 @@ class CinderInventory(object):
         self.client = load_client(conf)
         self.requests = 0
         self._deadline = None
+        # cinder-api's clock (its Date header, epoch s) at its first answer
+        # since this was last set to None: when a listing began.
+        self.first_answer_time = None
+        # id -> record (None: no live row) of every point look-up, so a
+        # kept view can take in what they saw.
+        self.looked_up = {}
 
     @contextlib.contextmanager
     def _listing(self):
@@ -167,13 +203,18 @@ class CinderInventory(object):
             per_attempt = min(per_attempt, session_timeout)
         return {'timeout': per_attempt}
 
-    def _get(self, url, missing_ok=True, log=True):
-        """GET a JSON object; ``log=False`` keeps the body out of the logs."""
+    def _get(self, url, missing_ok=True, log=True, microversion=None):
+        """GET a JSON object; ``log=False`` keeps the body out of the logs.
+
+        ``microversion`` replaces the client's for this request.
+        """
         self.requests += 1
         path = url.split('?')[0]
+        extra = self._timeout(path)
+        if microversion:
+            extra['microversion'] = microversion
         try:
-            _resp, body = self.client.get(url, log=log,
-                                          **self._timeout(path))
+            resp, body = self.client.get(url, log=log, **extra)
         except cinder_exc.NotFound:
             if missing_ok:
                 return None
@@ -184,9 +225,11 @@ class CinderInventory(object):
         if not isinstance(body, dict):
             raise exception.CinderError('Cinder GET %s: body is not JSON'
                                         % path)
+        if self.first_answer_time is None:
+            self.first_answer_time = _http_date(resp)
         return body
 
-    def _pages(self, path, key, convert, **filters):
+    def _pages(self, path, key, convert, microversion=None, **filters):
         """Every item of a paginated listing, or an exception.
 
         Items are converted page by page (no client objects are kept).
@@ -196,8 +239,8 @@ class CinderInventory(object):
         """
         for _attempt in range(LISTING_ATTEMPTS):
             try:
-                return [convert(item)
-                        for item in self._chain(path, key, filters)]
+                return [convert(item) for item in self._chain(
+                    path, key, filters, microversion)]
             except cinder_exc.NotFound:
                 LOG.info('Cinder %s: page marker deleted meanwhile, listing '
                          'again', path)
@@ -205,7 +248,7 @@ class CinderInventory(object):
             'Cinder GET %s: the listing kept changing under us (%d attempts)'
             % (path, LISTING_ATTEMPTS))
 
-    def _chain(self, path, key, filters):
+    def _chain(self, path, key, filters, microversion=None):
         marker = None
         while True:
             params = dict(filters, all_tenants=1, limit=self.page_size,
@@ -213,7 +256,7 @@ class CinderInventory(object):
             if marker:
                 params['marker'] = marker
             body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
-                             missing_ok=False)
+                             missing_ok=False, microversion=microversion)
             items = body.get(key)
             if not isinstance(items, list):
                 raise exception.CinderError(
@@ -225,13 +268,16 @@ class CinderInventory(object):
                 return
             marker = items[-1]['id']
 
-    def view(self, backend_host, cluster=None):
+    def view(self, backend_host, cluster=None, cache=None):
         """Volumes and snapshots on ``backend_host`` (``host@backend``).
 
         With ``cluster`` (``cluster@backend`` of an active/active backend),
         those of the cluster instead: each carries the host of the member
         that created it. Cinder filters both by ``cluster_name`` (admins may
         use any filter), snapshots through their volume.
+        With ``cache`` (a :class:`reconciler.inventory.incremental.
+        CinderCache`), the cache decides whether to list in full or only
+        what changed, and keeps the result for the next pass.
         """
         start = time.monotonic()
         requests = self.requests
@@ -239,17 +285,15 @@ class CinderInventory(object):
             host=backend_host)
         try:
             with self._listing():
-                volumes = tuple(self._pages('/volumes/detail', 'volumes',
-                                            _volume, **scope))
-                # Filtered through the parent volume's host by Cinder; keep
-                # only those whose parent we listed, should it ever widen.
-                ids = {v.id for v in volumes}
-                snapshots = tuple(s for s in self._pages(
-                    '/snapshots/detail', 'snapshots', _snapshot, **scope)
-                    if s.volume_id in ids)
-        except (KeyError, TypeError) as e:
+                volumes, snapshots = (self.listing(scope) if cache is None
+                                      else cache.refresh(self, scope))
+        except (KeyError, TypeError, ValueError) as e:
             raise exception.CinderError('Cinder listing malformed: %s'
                                         % _safe(e))
+        # Filtered through the parent volume's host by Cinder; keep only
+        # those whose parent we listed, should it ever widen.
+        ids = {v.id for v in volumes}
+        snapshots = tuple(s for s in snapshots if s.volume_id in ids)
         LOG.debug('Cinder view of %s: %d volumes, %d snapshots',
                   cluster or backend_host, len(volumes), len(snapshots))
         return model.CinderView(
@@ -257,14 +301,135 @@ class CinderInventory(object):
             fetched_at=time.time(), seconds=time.monotonic() - start,
             requests=self.requests - requests, cluster=cluster)
 
+    def listing(self, scope):
+        """Every volume and snapshot in ``scope`` (host or cluster_name)."""
+        return (tuple(self._pages('/volumes/detail', 'volumes', _volume,
+                                  **scope)),
+                self.snapshot_listing(scope))
+
+    def snapshot_listing(self, scope):
+        """Every snapshot in ``scope``."""
+        return tuple(self._pages('/snapshots/detail', 'snapshots', _snapshot,
+                                 **scope))
+
+    def max_microversion(self):
+        """The highest microversion cinder-api serves, as (major, minor).
+
+        (3, 0) when its version document does not say: an API that cannot
+        tell is treated as one without the 3.60 filters. Asked at the
+        endpoint, then (an endpoint ending in ``/v3/<project_id>`` may not
+        answer) at the root of the service's ``/v3``.
+        """
+        best = self._max_microversion(self._get('/', missing_ok=True))
+        endpoint = self.client.get_endpoint() or ''
+        if best < (3, 60) and '/v3/' in endpoint:
+            best = max(best, self._max_microversion(self._get(
+                endpoint[:endpoint.rindex('/v3/')] + '/', missing_ok=True)))
+        return best
+
+    @staticmethod
+    def _max_microversion(body):
+        body = body or {}
+        found = body.get('versions') or [body.get('version') or {}]
+        best = (3, 0)
+        for entry in found:
+            if not isinstance(entry, dict):
+                continue
+            try:
+                major, minor = (int(p) for p in
+                                str(entry.get('version')).split('.'))
+            except ValueError:
+                continue
+            if major == 3:
+                best = max(best, (major, minor))
+        return best
+
+    def _changes_microversion(self):
+        """3.60, or the client's own if higher (3.61 shows clusters)."""
+        own = getattr(self.client, 'default_microversion', None) or '3.0'
+        return max((CHANGES_MICROVERSION, own),
+                   key=lambda v: api_versions.APIVersion(v))
+
+    def volumes_changed(self, scope, since):
+        """Volumes in ``scope`` created or updated at or after ``since``.
+
+        ``since`` is in epoch seconds by cinder-api's clock. Two filtered
+        listings: a row Cinder never updated has no updated_at.
+        """
+        version = self._changes_microversion()
+        changed = {}
+        for field in ('updated_at', 'created_at'):
+            for volume in self._pages('/volumes/detail', 'volumes', _volume,
+                                      microversion=version,
+                                      **{field: 'gte:' + iso_time(since)},
+                                      **scope):
+                changed[volume.id] = volume
+        return tuple(changed.values())
+
+    def snapshots_changed(self, scope, since):
+        """Snapshots in ``scope`` updated at or after ``since``, or None.
+
+        Cinder filters snapshot listings on exact values only (an
+        ``updated_at=gte:`` filter silently matches nothing), so this reads
+        a first page sorted by updated_at, newest first, up to the first
+        older row: 10 rows, then 100... up to page_size while the page
+        holds none (no marker: a marker on a changing sort key could skip
+        rows). None when even that page holds no older row and more follow
+        (more changed than a page, or rows without updated_at): list them
+        in full.
+        """
+        limit = min(self.page_size, CHANGED_SNAPSHOTS_PAGE)
+        while True:
+            body = self._get('/snapshots/detail?%s' % urllib.parse.urlencode(
+                dict(scope, all_tenants=1, limit=limit,
+                     sort='updated_at:desc,id:desc')), missing_ok=False)
+            items = body.get('snapshots')
+            if not isinstance(items, list):
+                raise exception.CinderError(
+                    'Cinder GET /snapshots/detail returned no snapshots list')
+            changed = []
+            for item in items:
+                if (item.get('updated_at')
+                        and parse_time(item['updated_at']) < since):
+                    return tuple(changed)
+                changed.append(_snapshot(item))
+            if not any(link.get('rel') == 'next'
+                       for link in body.get('snapshots_links') or ()):
+                return tuple(changed)
+            if limit >= self.page_size:
+                return None
+            limit = min(self.page_size, limit * 10)
+
+    def counts(self, scope):
+        """(volumes, snapshots) Cinder counts in ``scope``.
+
+        ``/volumes/summary`` ignores every filter but all_tenants (it
+        counts the whole cloud), so these are listings of no item with
+        ``with_count`` (3.45), which count under the listing's filters.
+        """
+        found = []
+        for path, key in (('/volumes', 'volumes'),
+                          ('/snapshots', 'snapshots')):
+            body = self._get('%s?%s' % (path, urllib.parse.urlencode(dict(
+                scope, all_tenants=1, limit=0, with_count='true'))),
+                missing_ok=False)
+            count = body.get('count')
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise exception.CinderError(
+                    'Cinder GET %s?with_count=true returned no count' % path)
+            found.append(count)
+        return tuple(found)
+
     # Point look-ups for re-checks: None means "no live row".
 
     def get_volume(self, volume_id):
         """A live volume, its attachments' initiators filled in."""
         body = self._get('/volumes/%s' % volume_id)
         if not body:
+            self.looked_up[volume_id] = None
             return None
         volume = _volume(body['volume'])
+        self.looked_up[volume_id] = volume
         return dataclasses.replace(volume, attachments=tuple(
             dataclasses.replace(a, initiators=self._initiators(a))
             for a in volume.attachments))
@@ -333,4 +498,6 @@ class CinderInventory(object):
 
     def get_snapshot(self, snapshot_id):
         body = self._get('/snapshots/%s' % snapshot_id)
-        return _snapshot(body['snapshot']) if body else None
+        snapshot = _snapshot(body['snapshot']) if body else None
+        self.looked_up[snapshot_id] = snapshot
+        return snapshot

@@ -520,6 +520,10 @@ class Churn:
         with self.lock:
             self.passes[backend] += 1
             done = self.passes[backend]
+            if report.inventory.get('cinder_full_listing') == 0:
+                self.counter['listing:changes'] += 1
+            elif report.status == model.RunStatus.OK:
+                self.counter['listing:full'] += 1
             if report.status != model.RunStatus.OK:
                 self.failed[backend] += 1
                 if report.transitions or report.candidates:
@@ -597,7 +601,7 @@ class Churn:
             h.join()
         churn_seconds = time.monotonic() - start
         churn_ops = sum(v for k, v in self.counter.items()
-                        if not k.startswith('fault:'))
+                        if not k.startswith(('fault:', 'listing:')))
         # Nothing moves now: the last plants get their passes.
         self.cloud.proxy.clear()
         for array in self.cloud.arrays.values():
@@ -640,6 +644,9 @@ class Churn:
             'confirmed': len(confirmed),
             'recall': len(confirmed) / len(self.plants) if self.plants else 1,
             'passes_to_confirm': dict(sorted(taken.items())),
+            # Ok passes that listed Cinder in full / only what changed.
+            'full_listing_passes': self.counter['listing:full'],
+            'incremental_passes': self.counter['listing:changes'],
             'false_positive_transitions': [
                 '%s %s' % (b, c.identity) for b, c in self.false_positives],
             'false_positive_notifications': [str(n) for n in stray],

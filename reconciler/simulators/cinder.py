@@ -475,8 +475,13 @@ class CinderCloud:
                 verb='INSERT OR IGNORE')
         _insert(db, 'snapshots', _SNAPSHOT_COLUMNS, rows)
 
-    def _update(self, db, table, row_id, columns):
-        columns.setdefault('updated_at', _ts(_now()))
+    def _update(self, db, table, row_id, columns, touch=True):
+        """Cinder's row update: updated_at set to now, as its models'
+        onupdate does, unless ``touch`` is False (destroys and
+        volume_detached keep the row's updated_at).
+        """
+        if touch:
+            columns.setdefault('updated_at', _ts(_now()))
         cur = db.execute('UPDATE %s SET %s WHERE id=? AND deleted=0' % (
             table, ', '.join('%s=?' % c for c in columns)),
             (*columns.values(), row_id))
@@ -516,12 +521,14 @@ class CinderCloud:
             self._update(db, 'volumes', volume_id, columns)
 
     def soft_delete_volume(self, volume_id):
-        """What Cinder's ``volume_destroy`` does, dependants included."""
+        """What Cinder's ``volume_destroy`` does, dependants included: the
+        row's updated_at stays what it was.
+        """
         now = _ts(_now())
         with self._db() as db:
             self._update(db, 'volumes', volume_id, {
                 'status': 'deleted', 'deleted': 1, 'deleted_at': now,
-                'migration_status': None})
+                'migration_status': None}, touch=False)
             for table in ('snapshots', 'volume_attachment'):
                 db.execute('UPDATE %s SET deleted=1, deleted_at=? '
                            'WHERE volume_id=? AND deleted=0' % table,
@@ -557,7 +564,7 @@ class CinderCloud:
         with self._db() as db:
             self._update(db, 'snapshots', snapshot_id, {
                 'status': 'deleted', 'deleted': 1,
-                'deleted_at': _ts(_now())})
+                'deleted_at': _ts(_now())}, touch=False)
 
     def add_attachment(self, volume_id, host, connection_info=None,
                        attach_status='attached'):
@@ -583,7 +590,9 @@ class CinderCloud:
         return row[0]
 
     def remove_attachment(self, volume_id, host):
-        """Detach ``volume_id`` from ``host`` like Cinder's volume_detached."""
+        """Detach ``volume_id`` from ``host`` like Cinder's volume_detached,
+        which keeps the volume's updated_at.
+        """
         now = _ts(_now())
         with self._db() as db:
             cur = db.execute(
@@ -599,5 +608,4 @@ class CinderCloud:
                               (volume_id,)).fetchone():
                 db.execute("UPDATE volumes SET attach_status='detached', "
                            "status=CASE status WHEN 'in-use' THEN 'available' "
-                           "ELSE status END, updated_at=? WHERE id=?",
-                           (now, volume_id))
+                           "ELSE status END WHERE id=?", (volume_id,))

@@ -29,7 +29,8 @@ class ChurnTest(base.BaseTestCase):
             # meant to): tools/churn.py runs with the default cap.
             conf = loopback.load_conf(cloud.write_conf(
                 os.path.join(tmp, 'r.conf'), os.path.join(tmp, 'r.sqlite'),
-                reconciler_max_suspect_percent=100))
+                reconciler_max_suspect_percent=100,
+                reconciler_full_listing_passes=4))
             report = churn.Churn(cloud, conf, rate=20, plant_every=1.0,
                                  fault_every=1.5).run(passes=30)
         self.assertGreaterEqual(report['passes'], 30)
@@ -46,3 +47,5 @@ class ChurnTest(base.BaseTestCase):
         self.assertEqual(report['planted'], report['confirmed'], report)
         self.assertGreater(report['failed_passes'], 0,
                            'no injected fault failed a pass')
+        # Steady passes merged Cinder's changes into the kept view.
+        self.assertGreater(report['incremental_passes'], 0, report)

@@ -228,7 +228,7 @@ class _Cinder(object):
         self.lookups = []
         self.elsewhere = set()
 
-    def view(self, host, cluster=None):
+    def view(self, host, cluster=None, cache=None):
         volume = model.CinderVolume(uid('a'), None, host + '#p', 'available')
         return model.CinderView(host, (volume,), (), 0.0)
 
@@ -250,13 +250,15 @@ class _PassTestCase(base.BaseTestCase):
         self.array = _Array('a', 'leak')
         self.cinder = _Cinder()
         conf = types.SimpleNamespace(
-            host='ctl', reconciler=types.SimpleNamespace(notify_kinds=list(K)))
+            host='ctl', reconciler=types.SimpleNamespace(notify_kinds=list(K)),
+            cinder=types.SimpleNamespace(changes_margin=300))
         self.backend = backend = types.SimpleNamespace(
             name='be1', cinder_host='ctl@be1', cinder_cluster=None,
             create_driver=lambda: self.array,
             reconciler_max_shrink_percent=50,
             reconciler_max_suspect_percent=100, reconciler_sightings=2,
-            reconciler_grace_period=0, reconciler_confirmed_recheck_passes=4)
+            reconciler_grace_period=0, reconciler_confirmed_recheck_passes=4,
+            reconciler_full_listing_passes=12)
         self.reconciler = manager.BackendReconciler(
             conf, backend, self.history,
             types.SimpleNamespace(flush=lambda history: None),

@@ -1,0 +1,210 @@
+"""The last Cinder view of one backend, kept so steady passes list changes.
+
+A full listing of a large backend is nearly all of a steady pass's load on
+cinder-api. Between full listings a pass asks only for what changed since
+the previous one (volumes by ``updated_at``/``created_at``, 3.60) and merges
+it into the view kept here, in the daemon's memory: a restarted daemon has
+none and lists in full, so no stale view can outlive the process, and
+nothing needs a schema. Deletions leave no row to list (Cinder's destroy
+sets deleted, deleted_at and status 'deleted' and keeps updated_at, and its
+API lists no deleted row, even to an admin): they come from the
+listener's delete events where history records them, from the point
+look-ups of re-checks (a 404 drops the row), and otherwise make Cinder's
+counts disagree with the merged view, which then is listed in full at once.
+
+The view can only be late, never invented: every row in it was listed by
+Cinder. A late row makes at most a suspect, and suspects are re-checked
+with point look-ups before they become findings, as on full passes.
+"""
+
+import dataclasses
+import time
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+#: What makes a pass list in full (PassReport.inventory
+#: ``cinder_full_listing_reason``).
+FIRST = 'first pass'
+FAILED = 'after a failed pass'
+PERIODIC = 'every reconciler_full_listing_passes'
+OLD_API = 'cinder-api older than 3.60'
+COUNTS = 'counts disagree with the merged view'
+EVENT_GAP = 'the notification listener restarted'
+DISABLED = 'reconciler_full_listing_passes = 1'
+
+#: Event types whose resource no longer has a row (item 2's listener).
+DELETE_EVENTS = frozenset((
+    'volume.delete.end', 'volume.unmanage.end',
+    'snapshot.delete.end', 'snapshot.unmanage.end'))
+
+
+def event_evidence(history, backend, since):
+    """(gap, deleted ids) the notification listener recorded since ``since``.
+
+    ``gap`` is True when the listener (re)started since then: events may be
+    missing, so the view must be listed in full. Without a listener in the
+    history, (False, empty): counts still catch deletions.
+    """
+    if not hasattr(history, 'listener_started_since'):
+        return False, frozenset()
+    if history.listener_started_since(backend, since):
+        return True, frozenset()
+    return False, frozenset(
+        e.resource_id for e in history.events_since(backend, since)
+        if e.event_type in DELETE_EVENTS)
+
+
+def _in_scope(value, scoped):
+    """Cinder's host filter: ``host@backend`` itself or one of its pools."""
+    return bool(value) and (value == scoped or value.startswith(scoped + '#'))
+
+
+def _listed_shape(record):
+    """A point look-up's volume as a listing shows it (no initiators)."""
+    if not getattr(record, 'attachments', None):
+        return record
+    return dataclasses.replace(record, attachments=tuple(
+        dataclasses.replace(a, initiators=frozenset())
+        for a in record.attachments))
+
+
+class CinderCache(object):
+    """One backend's merged Cinder view and when to list it in full.
+
+    ``full_every``: reconciler_full_listing_passes; ``margin``: seconds of
+    clock skew the change listings allow for ([cinder] changes_margin).
+    ``evidence(since)`` returns :func:`event_evidence` for the backend.
+    """
+
+    def __init__(self, full_every, margin, evidence=None):
+        self.full_every = full_every
+        self.margin = margin
+        self.evidence = evidence or (lambda since: (False, frozenset()))
+        self.volumes = None     # id -> CinderVolume; None: no view yet
+        self.snapshots = None   # id -> CinderSnapshot
+        self.since = None       # cinder-api's clock as the last listing began
+        self.local_since = None  # ours, for the listener's events
+        self.changed_passes = 0  # passes since the last full listing
+        self.new_api = None     # cinder-api serves 3.60 (asked once)
+        self.invalid = FIRST
+        # The last refresh, for the pass report.
+        self.full = True
+        self.reason = FIRST
+        self.changed = 0
+
+    def invalidate(self, reason=FAILED):
+        """The next pass lists in full (a pass failed); the API's version
+        is asked again (it may have been downgraded).
+        """
+        self.invalid = reason
+        self.new_api = None
+
+    def _full_reason(self, inventory):
+        if self.full_every <= 1:
+            return DISABLED
+        if self.invalid or self.volumes is None or self.since is None:
+            return self.invalid or FIRST
+        if self.changed_passes + 1 >= self.full_every:
+            return PERIODIC
+        if self.new_api is None:
+            self.new_api = inventory.max_microversion() >= (3, 60)
+        if not self.new_api:
+            return OLD_API
+        return None
+
+    def refresh(self, inventory, scope):
+        """(volumes, snapshots) of ``scope``: full, or merged changes."""
+        local = time.time()
+        reason = self._full_reason(inventory)
+        if reason is None:
+            gap, deleted = self.evidence(self.local_since - self.margin)
+            if gap:
+                reason = EVENT_GAP
+            else:
+                reason = self._merge_changes(inventory, scope, deleted)
+        if reason is not None:
+            self._full(inventory, scope)
+        self.local_since = local
+        self.full, self.reason = reason is not None, reason
+        self.invalid = None
+        if self.full:
+            self.changed_passes = 0
+            LOG.info('Cinder view of %s listed in full (%s)',
+                     ', '.join(scope.values()), reason)
+        else:
+            self.changed_passes += 1
+        return tuple(self.volumes.values()), tuple(self.snapshots.values())
+
+    def _full(self, inventory, scope):
+        inventory.first_answer_time = None
+        local = time.time()
+        volumes, snapshots = inventory.listing(scope)
+        # By cinder-api's clock (its Date header), ours if it sends none.
+        self.since = inventory.first_answer_time or local
+        self.volumes = {v.id: v for v in volumes}
+        self.snapshots = {s.id: s for s in snapshots}
+        self.changed = len(volumes) + len(snapshots)
+
+    def _merge_changes(self, inventory, scope, deleted):
+        """Merge what changed; the reason to list in full instead, or None.
+
+        Nothing is kept unless the whole merge adds up: a failed request
+        raises before the kept view changes.
+        """
+        since = self.since - self.margin
+        inventory.first_answer_time = None
+        local = time.time()
+        volumes = inventory.volumes_changed(scope, since)
+        began = inventory.first_answer_time or local
+        snapshots = inventory.snapshots_changed(scope, since)
+        merged_volumes = {k: v for k, v in self.volumes.items()
+                          if k not in deleted}
+        merged_volumes.update((v.id, v) for v in volumes)
+        if snapshots is None:
+            # More changed than a page: the snapshots in full.
+            snapshots = inventory.snapshot_listing(scope)
+            merged_snapshots = {s.id: s for s in snapshots}
+        else:
+            merged_snapshots = {k: s for k, s in self.snapshots.items()
+                                if k not in deleted}
+            merged_snapshots.update((s.id, s) for s in snapshots)
+        counts = inventory.counts(scope)
+        if counts != (len(merged_volumes), len(merged_snapshots)):
+            LOG.info('Cinder counts %d volumes and %d snapshots in %s, the '
+                     'merged view %d and %d: listing in full', counts[0],
+                     counts[1], ', '.join(scope.values()),
+                     len(merged_volumes), len(merged_snapshots))
+            return COUNTS
+        self.volumes, self.snapshots = merged_volumes, merged_snapshots
+        self.since = began
+        self.changed = len(volumes) + len(snapshots)
+        return None
+
+    def take_lookups(self, looked_up, backend_host, cluster=None):
+        """Point look-ups are fresher than the view: keep what they saw.
+
+        A look-up that found no live row (404) drops it; a volume now
+        outside the backend drops too; any other replaces the kept row or,
+        one the change listings missed (a clock behind by more than the
+        margin), joins the view.
+        """
+        if self.volumes is None:
+            return
+        for key, record in looked_up.items():
+            if record is None:
+                self.volumes.pop(key, None)
+                self.snapshots.pop(key, None)
+            elif hasattr(record, 'host'):
+                if (_in_scope(record.cluster_name, cluster) if cluster
+                        else _in_scope(record.host, backend_host)):
+                    self.volumes[key] = _listed_shape(record)
+                else:
+                    self.volumes.pop(key, None)
+        for key, record in looked_up.items():
+            if record is not None and not hasattr(record, 'host'):
+                if record.volume_id in self.volumes:
+                    self.snapshots[key] = record
+                else:
+                    self.snapshots.pop(key, None)

@@ -1,0 +1,172 @@
+"""The kept Cinder view: when it lists in full and what it merges.
+
+Against a scripted inventory; tests/functional/test_incremental.py runs the
+same against a real cinder-api.
+"""
+
+import types
+
+from oslotest import base
+
+from reconciler.inventory import incremental
+from reconciler import model
+
+SCOPE = {'host': 'ctl@be1'}
+
+
+def vol(vid, status='available', host='ctl@be1#p'):
+    return model.CinderVolume(vid, None, host, status)
+
+
+def snap(sid, volume):
+    return model.CinderSnapshot(sid, volume, 'available')
+
+
+class _Inventory(object):
+    """Cinder as lists: ``volumes``/``snapshots`` now, ``changed`` since."""
+
+    def __init__(self, volumes, snapshots=()):
+        self.volumes = list(volumes)
+        self.snapshots = list(snapshots)
+        self.changed_volumes = []
+        self.changed_snapshots = []
+        self.version = (3, 71)
+        self.calls = []
+        self.first_answer_time = None
+
+    def _answer(self, call):
+        self.calls.append(call)
+        if self.first_answer_time is None:
+            self.first_answer_time = 1000.0 + len(self.calls)
+
+    def listing(self, scope):
+        self._answer('full')
+        return tuple(self.volumes), tuple(self.snapshots)
+
+    def snapshot_listing(self, scope):
+        self._answer('snapshots')
+        return tuple(self.snapshots)
+
+    def max_microversion(self):
+        self._answer('version')
+        return self.version
+
+    def volumes_changed(self, scope, since):
+        self._answer('volumes since %d' % since)
+        return tuple(self.changed_volumes)
+
+    def snapshots_changed(self, scope, since):
+        self._answer('snapshots since')
+        return self.changed_snapshots
+
+    def counts(self, scope):
+        self._answer('counts')
+        return len(self.volumes), len(self.snapshots)
+
+
+class CacheTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.events = (False, frozenset())
+        self.cache = incremental.CinderCache(5, 60, lambda since: self.events)
+        self.inventory = _Inventory([vol('a'), vol('b')], [snap('s', 'a')])
+        self.cache.refresh(self.inventory, SCOPE)
+
+    def refresh(self):
+        self.inventory.calls = []
+        volumes, snapshots = self.cache.refresh(self.inventory, SCOPE)
+        return {v.id: v for v in volumes}, {s.id for s in snapshots}
+
+    def test_first_pass_lists_in_full_then_changes_merge(self):
+        self.assertEqual(incremental.FIRST, self.cache.reason)
+        self.inventory.volumes[1] = changed = vol('b', 'error')
+        self.inventory.volumes.append(vol('c'))
+        self.inventory.changed_volumes = [changed, vol('c')]
+        volumes, _ = self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual('error', volumes['b'].status)
+        self.assertEqual({'a', 'b', 'c'}, set(volumes))
+        # Listed since the previous listing's start by Cinder's clock,
+        # minus the margin.
+        self.assertIn('volumes since %d' % (1001 - 60), self.inventory.calls)
+        self.assertNotIn('full', self.inventory.calls)
+
+    def test_counts_that_disagree_list_in_full_at_once(self):
+        del self.inventory.volumes[0]          # a deletion nobody reported
+        volumes, _ = self.refresh()
+        self.assertEqual(incremental.COUNTS, self.cache.reason)
+        self.assertEqual({'b'}, set(volumes))
+        self.assertEqual('full', self.inventory.calls[-1])
+
+    def test_reported_deletions_are_folded_in(self):
+        del self.inventory.volumes[1]
+        self.events = (False, frozenset({'b'}))
+        volumes, _ = self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual({'a'}, set(volumes))
+
+    def test_listener_gap_failure_old_api_and_period_list_in_full(self):
+        self.events = (True, frozenset())
+        self.refresh()
+        self.assertEqual(incremental.EVENT_GAP, self.cache.reason)
+        self.events = (False, frozenset())
+        self.cache.invalidate()
+        self.refresh()
+        self.assertEqual(incremental.FAILED, self.cache.reason)
+        reasons = [(self.refresh(), self.cache.reason)[1] for _ in range(5)]
+        self.assertEqual([None] * 4 + [incremental.PERIODIC], reasons)
+        self.cache.invalidate()
+        self.inventory.version = (3, 59)
+        self.refresh()
+        self.refresh()
+        self.assertEqual(incremental.OLD_API, self.cache.reason)
+
+    def test_one_means_every_pass_in_full(self):
+        cache = incremental.CinderCache(1, 60)
+        for _ in range(2):
+            cache.refresh(self.inventory, SCOPE)
+            self.assertEqual(incremental.DISABLED, cache.reason)
+
+    def test_too_many_changed_snapshots_list_the_snapshots_in_full(self):
+        self.inventory.snapshots.append(snap('t', 'b'))
+        self.inventory.changed_snapshots = None
+        _, snapshots = self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual({'s', 't'}, snapshots)
+        self.assertIn('snapshots', self.inventory.calls)
+        self.assertNotIn('full', self.inventory.calls)
+
+    def test_point_lookups_refresh_and_drop_kept_rows(self):
+        attached = model.CinderVolume(
+            'b', 'nb', 'ctl@be1#p', 'in-use', attachments=(
+                model.CinderAttachment('compute-1', initiators=frozenset(
+                    {'iqn.x'})),))
+        self.cache.take_lookups({
+            'a': None,                        # 404: gone
+            'b': attached,                    # fresher than the view
+            'c': vol('c'),                    # missed by the listings
+            'd': vol('d', host='ctl@be2#p'),  # not ours
+            's': None,
+        }, 'ctl@be1')
+        self.assertEqual({'b', 'c'}, set(self.cache.volumes))
+        self.assertEqual('nb', self.cache.volumes['b'].name_id)
+        self.assertEqual(frozenset(),
+                         self.cache.volumes['b'].attachments[0].initiators)
+        self.assertEqual({}, self.cache.snapshots)
+
+    def test_event_evidence_needs_the_listener_history(self):
+        self.assertEqual((False, frozenset()),
+                         incremental.event_evidence(object(), 'be1', 0))
+        history = types.SimpleNamespace(
+            listener_started_since=lambda backend, since: False,
+            events_since=lambda backend, since: [
+                types.SimpleNamespace(event_type='volume.delete.end',
+                                      resource_id='a'),
+                types.SimpleNamespace(event_type='volume.attach.end',
+                                      resource_id='b')])
+        self.assertEqual((False, frozenset({'a'})),
+                         incremental.event_evidence(history, 'be1', 0))
+        history.listener_started_since = lambda backend, since: True
+        self.assertEqual((True, frozenset()),
+                         incremental.event_evidence(history, 'be1', 0))
