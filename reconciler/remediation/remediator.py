@@ -87,7 +87,7 @@ class Remediator(object):
             return outcome
         inventory = self.inventory_factory(self.conf)
         writer = cinder_actions.CinderActions(
-            cinder_inventory.managers(inventory.client), backend)
+            cinder_inventory.managers(inventory.client), backend, self.conf)
         with backend.create_driver() as driver:
             for step in plan.steps:
                 result = self._step(step, driver, inventory, writer)
