@@ -253,6 +253,52 @@ class RemediationTest(base.BaseTestCase):
             for t in report['transitions']
             if t['resource_id'] == scn.uid('restored-leftover')])
 
+    def test_snapshot_of_a_volume_cinder_lacks(self):
+        """Never adopted: quarantined, or deleted when named."""
+        leftover = scn.uid('restored-leftover')
+        kept, gone = scn.uid('orphan-snap-1'), scn.uid('orphan-snap-2')
+        array = self.array()
+        array['snapshots'] += [{'name': 'snapshot-%s' % s,
+                                'volume': 'volume-%s' % leftover}
+                               for s in (kept, gone)]
+        with open(self.demo.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        self.demo.manage('check')
+        self.demo.manage('check')
+        ids = {f['resource_id']: f['id'] for f in json.loads(self.demo.manage(
+            'findings', 'list', '--kind', 'array_only', '--state',
+            'confirmed', '--format', 'json').stdout)}
+        # The default plan adopts the parent; its snapshots wait for it.
+        outcome = self.remediate()
+        steps = {s['finding_id']: s['action'] for s in outcome['steps']}
+        self.assertEqual('adopt', steps[ids[leftover]])
+        self.assertNotIn(ids[kept], steps)
+        refused = {r['finding_id']: r['reason']
+                   for r in outcome['not_eligible']}
+        self.assertIn('adopted by this plan (finding %d)' % ids[leftover],
+                      refused[ids[kept]])
+        # Alone, a snapshot Cinder cannot adopt is quarantined...
+        outcome = self.remediate('--finding', str(ids[kept]), '--apply')
+        [step] = outcome['steps']
+        self.assertEqual(('quarantine', 'done', 'renamed to ums-%s' % kept),
+                         (step['action'], step['result'], step['reason']))
+        self.assertIn("not Cinder's: it cannot be adopted", step['why'])
+        # ...or deleted, named with --delete-data.
+        outcome = self.remediate('--finding', str(ids[gone]),
+                                 '--delete-data', '--apply')
+        [step] = outcome['steps']
+        self.assertEqual(('delete', 'done'), (step['action'],
+                                              step['result']))
+        names = [s['name'] for s in self.array()['snapshots']]
+        self.assertIn('ums-%s' % kept, names)
+        self.assertNotIn('snapshot-%s' % gone, names)
+        self.assertEqual(array['volumes'], self.array()['volumes'])
+        [report] = json.loads(self.demo.manage('check', '--format',
+                                               'json').stdout)
+        self.assertEqual({kept: 'resolved', gone: 'resolved'}, {
+            t['resource_id']: t['new_state'] for t in report['transitions']
+            if t['resource_id'] in (kept, gone)})
+
 
 class PolicyTest(base.BaseTestCase):
     """The daemon's own policy: only the actions it lists, gates and all."""
