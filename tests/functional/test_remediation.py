@@ -189,6 +189,29 @@ class RemediationTest(base.BaseTestCase):
         self.assertIn(EXPORT, ['%(volume)s@%(host)s' % e
                                for e in self.array()['exports']])
 
+    def test_export_whose_lun_was_reused_is_skipped(self):
+        """Between detection and action the orphan mapping went and its
+        slot (the LUN to compute-3) now maps another volume, attached
+        there by Cinder: nothing is removed.
+        """
+        reused = scn.uid('host-attached')
+        array = self.array()
+        for e in array['exports']:
+            if '%(volume)s@%(host)s' % e == EXPORT:
+                e['volume'] = 'volume-%s' % reused
+        with open(self.demo.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        self.demo.cloud.add_attachment(reused, 'compute-3')
+        outcome = self.remediate('--kind', 'orphan_export', '--apply')
+        self.assertEqual([('unexport', 'skipped',
+                           'the array object %s is gone' % EXPORT)],
+                         [(s['action'], s['result'], s['reason'])
+                          for s in outcome['steps']])
+        self.assertEqual(array, self.array())
+        [audit] = self.actions()
+        self.assertEqual((True, 'skipped'), (audit['applied'],
+                                             audit['result']))
+
     def test_a_fault_stops_the_run_and_is_recorded(self):
         self.demo.proxy.fail(r'/action', status=500)
         outcome = self.remediate('--kind', 'cinder_only', '--apply',
