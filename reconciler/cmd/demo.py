@@ -119,7 +119,8 @@ def _conf_text(scn, workdir, cloud, stack):
                             token=cinder_sim.ADMIN_TOKEN, compute=COMPUTE)
     for name in backends:
         options = arrays.start(scn, name, workdir, stack)
-        if name in [b.name for b in cloud.volume_services]:
+        if name in [b.name for b in cloud.volume_services
+                    if b.driver == 'fake']:
             options['fake_array_file'] = cloud.array_path(name)
         text += '\n[%s]\n' % name + ''.join(
             '%s = %s\n' % item for item in options.items())
@@ -127,9 +128,12 @@ def _conf_text(scn, workdir, cloud, stack):
 
 
 def _write_managed_array(scn, cloud, name):
-    """fake1's array, where Cinder's volume service manages objects too."""
-    array = dict(fake_array.render(scn, name),
-                 pools=scn.backend(name).pools)
+    """fake1's array, where Cinder's volume service manages objects too
+    (it reads a snapshot's size, which the reconciler's driver does not).
+    """
+    array = fake_array.render(scn, name)
+    array = dict(array, pools=scn.backend(name).pools, snapshots=[
+        dict(s, size=1) for s in array.get('snapshots') or ()])
     os.makedirs(os.path.dirname(cloud.array_path(name)), exist_ok=True)
     with open(cloud.array_path(name), 'w') as f:
         json.dump(array, f)
@@ -195,25 +199,37 @@ def _section(title):
     print('\n=== %s ===' % title)
 
 
-def run(workdir, passes, allinone=None):
+def start(workdir, stack, allinone=None, volume_services=('fake1',)):
+    """The demo cloud, stopped by ``stack``, and our configuration for it.
+
+    A real cinder-api seeded from the scenario (given ``allinone``, with
+    Cinder's scheduler and a volume service for each of
+    ``volume_services``) and every array of the demo host on loopback.
+    Returns (scenario, cloud, path of the configuration file).
+    """
     scn = scenario_mod.Scenario.load(SCENARIO)
+    cloud = cinder_sim.CinderCloud(
+        os.path.join(workdir, 'cinder'), scn,
+        volume_services=volume_services if allinone else (),
+        allinone=allinone)
+    if allinone and 'fake1' in volume_services:
+        _write_managed_array(scn, cloud, 'fake1')
+    stack.enter_context(cloud)
+    conf_path = os.path.join(workdir, 'cinder-reconciler.conf')
+    with open(conf_path, 'w') as f:
+        f.write(_conf_text(scn, workdir, cloud, stack))
+    return scn, cloud, conf_path
+
+
+def run(workdir, passes, allinone=None):
     print('Demo cloud in %s' % workdir)
     with contextlib.ExitStack() as stack:
-        cloud = cinder_sim.CinderCloud(
-            os.path.join(workdir, 'cinder'), scn,
-            volume_services=['fake1'] if allinone else (),
-            allinone=allinone)
-        if allinone:
-            _write_managed_array(scn, cloud, 'fake1')
-        stack.enter_context(cloud)
+        scn, cloud, conf_path = start(workdir, stack, allinone)
         print('Real cinder-api %s at %s%s: %d volumes, %d snapshots seeded'
               % (cinder_sim.CINDER_VERSION, cloud.endpoint,
                  ' (with cinder-scheduler and a cinder-volume for fake1)'
                  if allinone else '', len(scn.volumes), len(scn.snapshots)))
         node = _compute_node(workdir, cloud)
-        conf_path = os.path.join(workdir, 'cinder-reconciler.conf')
-        with open(conf_path, 'w') as f:
-            f.write(_conf_text(scn, workdir, cloud, stack))
         print('Arrays on loopback: %s; configuration: %s' % (', '.join(
             '%s (%s)' % (b.name, b.driver) for b in scn.backends
             if b.host == DEMO_HOST), conf_path))

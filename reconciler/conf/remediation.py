@@ -14,6 +14,14 @@ OPTS = [
     cfg.StrOpt('reconciler_adopt_volume_type',
                help='Volume type of volumes adopted through Cinder\'s '
                     'manage API (unset: the default type).'),
+    cfg.StrOpt('reconciler_adopt_project',
+               help='Project ID adopted volumes are created in. Cinder '
+                    'creates a managed volume in the project of the '
+                    'request, so the manage call is sent with the [cinder] '
+                    'credentials scoped to this project: their user needs '
+                    'the admin role there, and the auth_type must take a '
+                    'project_id (password, token, noauth...). Unset: the '
+                    "[cinder] credentials' own project."),
     cfg.StrOpt('reconciler_adopt_name_prefix', default='found-',
                help='Name of an adopted volume or snapshot: this prefix '
                     'and the UUID it had.'),

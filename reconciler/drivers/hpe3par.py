@@ -613,13 +613,10 @@ class HPE3PARDriver(base.ArrayDriver):
         volume = self._lookup(volume_name, obj.pool)
         if volume is None:
             return None
-        vluns = self._get('GET /vluns?query=volumeName', cl.getVLUN,
-                          volume_name, True)
-        if not isinstance(vluns, list):
-            raise exception.ArrayResponseError(
-                '%s: VLUN query for %s: not a list' % (self._where(),
-                                                       volume_name))
-        if not any(v.get('hostname') == obj.host for v in vluns):
+        # Only this VV's VLUNs: its LUN on that host, reused by another VV,
+        # is not this export.
+        if not any(v.get('hostname') == obj.host
+                   for v in self._vluns_of(volume_name)):
             return None
         host = None
         if obj.host:

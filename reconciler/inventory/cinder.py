@@ -127,10 +127,12 @@ class _SessionClientLoader(ks_adapter_loading.Adapter):
         return cinder_client.SessionClient
 
 
-def load_client(conf):
-    """The ``[cinder]`` client: session, auth and adapter options."""
+def load_client(conf, auth=None):
+    """The ``[cinder]`` client: session, auth and adapter options (``auth``:
+    another plugin than the ``[cinder]`` one, with the same session).
+    """
     try:
-        auth = ks_loading.load_auth_from_conf_options(conf, 'cinder')
+        auth = auth or ks_loading.load_auth_from_conf_options(conf, 'cinder')
         session = ks_loading.load_session_from_conf_options(
             conf, 'cinder', auth=auth)
         # cluster_name shows from 3.61 (Wallaby): asked for only where a

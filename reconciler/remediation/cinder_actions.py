@@ -4,9 +4,11 @@ import time
 
 from cinderclient import exceptions as cinder_exc
 from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
 from oslo_utils import strutils
 
 from reconciler import exception
+from reconciler.inventory import cinder as cinder_inventory
 
 # Metadata keys Cinder keeps on what the reconciler touched.
 FOUND_KEY = 'reconciler_found_uuid'
@@ -22,12 +24,71 @@ def _call(what, function, *args, **kwargs):
             what, strutils.mask_password('%s: %s' % (type(e).__name__, e))))
 
 
-class CinderActions(object):
-    """Manage and reset-state calls with the inventory's admin client."""
+# Auth plugin options that choose a scope other than a project ID.
+_OTHER_SCOPES = ('project_name', 'project_domain_id', 'project_domain_name',
+                 'domain_id', 'domain_name', 'system_scope', 'trust_id')
 
-    def __init__(self, client, backend):
+
+def project_auth(conf, project_id):
+    """The ``[cinder]`` auth plugin, its credentials scoped to
+    ``project_id``.
+
+    Cinder's manage API (``volume_manage`` ``create``, ``API.manage_existing``)
+    takes no project: the volume row gets the request context's project, and
+    its quota is charged there. A volume transfer would not help, since its
+    accept also lands in the accepting request's project. So the request
+    itself must be made in the project: the same plugin and credentials,
+    with ``project_id`` replacing whatever scope ``[cinder]`` names. For
+    Keystone that is a token scoped to the project (the user needs the
+    admin role in it); for a noauth Cinder, cinderclient's ``noauth``
+    plugin sends ``user:project``. Plugins with no project scope
+    (``admin_token``, application credentials) are refused.
+    """
+    group = conf.cinder.auth_section or 'cinder'
+    name = conf[group].auth_type
+    try:
+        options = {o.dest for o in
+                   ks_loading.get_plugin_loader(name).get_options()}
+    except ks_exc.NoMatchingPlugin as e:
+        raise exception.ConfigError('[cinder] auth_type: %s' % e)
+    if 'project_id' not in options:
+        raise exception.ConfigError(
+            'reconciler_adopt_project needs a [cinder] auth_type that takes '
+            'a project_id; %s does not' % name)
+    scope = {o: None for o in _OTHER_SCOPES if o in options}
+    try:
+        return ks_loading.load_auth_from_conf_options(
+            conf, 'cinder', project_id=project_id, **scope)
+    except (ks_exc.ClientException, TypeError) as e:
+        raise exception.ConfigError('[cinder] options scoped to project %s: '
+                                    '%s' % (project_id, strutils.mask_password(
+                                        '%s: %s' % (type(e).__name__, e))))
+
+
+class CinderActions(object):
+    """Manage and reset-state calls with the inventory's admin client.
+
+    Volumes are adopted into the backend's ``reconciler_adopt_project`` if
+    it names one, through a client whose credentials are scoped to it
+    (:func:`project_auth`), made from ``conf`` when first needed.
+    """
+
+    def __init__(self, client, backend, conf=None):
         self.client = client
         self.backend = backend
+        self.conf = conf
+        self._adopter = None
+
+    def adopter(self):
+        """The client that sends manage calls."""
+        project = self.backend.reconciler_adopt_project
+        if not project:
+            return self.client
+        if self._adopter is None:
+            self._adopter = cinder_inventory.managers(
+                cinder_inventory.load_client(
+                    self.conf, auth=project_auth(self.conf, project)))
+        return self._adopter
 
     def _name(self, finding):
         return '%s%s' % (self.backend.reconciler_adopt_name_prefix,
@@ -41,7 +102,8 @@ class CinderActions(object):
         host = self.backend.cinder_host
         if obj.pool:
             host = '%s#%s' % (host, obj.pool)
-        volume = _call('manage of %s' % obj.name, self.client.volumes.manage,
+        volume = _call('manage of %s' % obj.name,
+                       self.adopter().volumes.manage,
                        host=host, ref=ref, name=self._name(finding),
                        description='Adopted by cinder-reconciler from an '
                                    'array-only volume (finding %d)'

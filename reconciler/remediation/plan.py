@@ -48,7 +48,19 @@ class Plan:
         return len(self.steps) > self.limit
 
 
-def _action(finding, quarantine, delete_ids):
+def _orphan_parent(finding, orphan_volumes):
+    """For an array-only snapshot whose parent volume is not Cinder's (no
+    parent known, or an array-only volume itself): that parent, else None.
+    """
+    if finding.resource_type != R.SNAPSHOT:
+        return None
+    parent = finding.details.get('parent')
+    if not parent:
+        return 'a volume of no known Cinder ID'
+    return parent if parent in orphan_volumes else None
+
+
+def _action(finding, quarantine, delete_ids, supported, orphan_volumes):
     """The action for one finding and why, or (None, reason)."""
     kind, rtype = finding.kind, finding.resource_type
     if finding.id in delete_ids:
@@ -58,7 +70,17 @@ def _action(finding, quarantine, delete_ids):
     if kind == K.ARRAY_ONLY:
         if quarantine:
             return QUARANTINE, 'array-only %s: quarantined on request' % rtype
-        return ADOPT, 'array-only %s: Cinder can manage it again' % rtype
+        parent = _orphan_parent(finding, orphan_volumes)
+        if parent is None:
+            return ADOPT, 'array-only %s: Cinder can manage it again' % rtype
+        # Cinder manages a snapshot only onto a volume it has.
+        if QUARANTINE not in supported:
+            return None, ("snapshot of %s, not Cinder's: it cannot be "
+                          "adopted and the backend's driver cannot "
+                          'quarantine it; only --delete-data --finding %d '
+                          'removes it' % (parent, finding.id))
+        return QUARANTINE, ("array-only snapshot of %s, not Cinder's: it "
+                            'cannot be adopted' % parent)
     if kind == K.ORPHAN_EXPORT:
         return UNEXPORT, 'exported to %s, attached there nowhere' % (
             finding.details.get('array_host') or 'initiators Cinder lacks')
@@ -67,14 +89,37 @@ def _action(finding, quarantine, delete_ids):
     return None, 'foreign objects are reported, never acted on'
 
 
+def _after_parents(steps, refused):
+    """A snapshot whose parent this plan adopts is not quarantined: once
+    Cinder has the parent, the next remediation adopts the snapshot too.
+    Only for a plan without ``--quarantine``.
+    """
+    adopted = {s.finding.resource_id: s.finding.id for s in steps
+               if s.action == ADOPT and s.finding.resource_type == R.VOLUME}
+    kept = []
+    for s in steps:
+        parent = s.finding.details.get('parent')
+        if (s.action == QUARANTINE and s.finding.resource_type == R.SNAPSHOT
+                and parent in adopted):
+            refused.append(Refusal(s.finding, (
+                'its parent volume %s is adopted by this plan (finding %d): '
+                'the next remediation adopts this snapshot' % (
+                    parent, adopted[parent]))))
+        else:
+            kept.append(s)
+    return kept
+
+
 def plan(findings, now, min_age, limit, supported, kinds=None,
-         finding_ids=None, quarantine=False, delete_ids=frozenset()):
+         finding_ids=None, quarantine=False, delete_ids=frozenset(),
+         orphan_volumes=frozenset()):
     """Steps for ``findings`` (history records) at ``now``.
 
     ``supported`` is the set of actions the backend's driver offers besides
     Cinder's own (adopt and reset need only Cinder). ``kinds`` and
     ``finding_ids`` narrow the selection; ``delete_ids`` must name every
-    finding to delete.
+    finding to delete. ``orphan_volumes``: the UUIDs of the backend's
+    unresolved array-only volumes, whose snapshots Cinder cannot adopt.
     """
     steps, refused = [], []
     for f in findings:
@@ -91,7 +136,8 @@ def plan(findings, now, min_age, limit, supported, kinds=None,
                                       'reconciler_remediation_min_age (%ds)'
                                       % (now - f.confirmed_at, min_age)))
         else:
-            action, why = _action(f, quarantine, delete_ids)
+            action, why = _action(f, quarantine, delete_ids, supported,
+                                  orphan_volumes)
             if action is None:
                 refused.append(Refusal(f, why))
             elif action not in supported:
@@ -99,6 +145,8 @@ def plan(findings, now, min_age, limit, supported, kinds=None,
                                           % action))
             else:
                 steps.append(Step(f, action, why))
+    if not quarantine:
+        steps = _after_parents(steps, refused)
     missing = set(finding_ids or ()) - {s.finding.id for s in steps} - {
         r.finding.id for r in refused}
     refused += [Refusal(None, 'no finding %d on this backend' % i)

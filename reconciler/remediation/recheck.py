@@ -10,7 +10,12 @@ nothing in transition) still holds.
 import dataclasses
 
 from reconciler import engine
+from reconciler import exception
 from reconciler import model
+
+
+class Changed(exception.ReconcilerError):
+    """Found right before acting: the step no longer applies (skipped)."""
 
 
 def ownership(finding, driver, cinder, backend_host):
@@ -40,3 +45,16 @@ def ownership(finding, driver, cinder, backend_host):
         return None, ('no longer an orphan: a Cinder row, an attachment or '
                       'the array object changed since it was confirmed')
     return fresh, None
+
+
+def cinder_parent(finding, fresh, cinder):
+    """The Cinder volume an array-only snapshot adopts onto, looked up now.
+
+    Raises :class:`Changed` if Cinder has no such volume (any more).
+    """
+    parent = fresh.parent_uuid and cinder.volume_with_key(fresh.parent_uuid)
+    if not parent:
+        raise Changed("parent volume %s is not Cinder's: remediate "
+                      '--quarantine, or --delete-data --finding %d'
+                      % (fresh.parent_uuid or 'unknown', finding.id))
+    return parent

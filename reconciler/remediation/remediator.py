@@ -66,7 +66,8 @@ class Remediator(object):
         plan = plan_mod.plan(
             findings, now, backend.reconciler_remediation_min_age,
             limit, supported, kinds=kinds, finding_ids=finding_ids,
-            quarantine=quarantine, delete_ids=delete_ids)
+            quarantine=quarantine, delete_ids=delete_ids,
+            orphan_volumes=self._orphan_volumes())
         if allowed is not None:
             plan = dataclasses.replace(plan, steps=tuple(
                 s for s in plan.steps
@@ -87,7 +88,7 @@ class Remediator(object):
             return outcome
         inventory = self.inventory_factory(self.conf)
         writer = cinder_actions.CinderActions(
-            cinder_inventory.managers(inventory.client), backend)
+            cinder_inventory.managers(inventory.client), backend, self.conf)
         with backend.create_driver() as driver:
             for step in plan.steps:
                 result = self._step(step, driver, inventory, writer)
@@ -96,6 +97,14 @@ class Remediator(object):
                     break
         self.notifier.flush(self.history)
         return outcome
+
+    def _orphan_volumes(self):
+        """UUIDs of the backend's unresolved array-only volumes."""
+        return frozenset(
+            f.resource_id for f in self.history.findings(
+                backend=self.backend.name, kind=model.FindingKind.ARRAY_ONLY)
+            if f.resource_type == model.ResourceType.VOLUME
+            and f.state != model.FindingState.RESOLVED)
 
     def _start(self, step, applied):
         return self.history.start_action(
@@ -120,6 +129,8 @@ class Remediator(object):
             else:
                 reason = self._act(step, fresh, driver, inventory, writer)
                 result = DONE
+        except recheck.Changed as e:
+            result, reason = SKIPPED, str(e)
         except (exception.ReconcilerError, NotImplementedError) as e:
             result, reason = FAILED, str(e) or type(e).__name__
         except Exception as e:
@@ -149,11 +160,7 @@ class Remediator(object):
             writer.reset(finding)
             return 'reset to error'
         if finding.resource_type == model.ResourceType.SNAPSHOT:
-            parent = inventory.volume_with_key(fresh.parent_uuid)
-            if parent is None:
-                raise exception.ReconcilerError(
-                    'parent volume %s is not Cinder\'s: quarantine or '
-                    'delete it instead' % fresh.parent_uuid)
+            parent = recheck.cinder_parent(finding, fresh, inventory)
             new_id = writer.adopt_snapshot(finding, parent.id,
                                            driver.manage_reference(fresh))
         else:

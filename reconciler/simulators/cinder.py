@@ -160,8 +160,11 @@ backend_url = file://{workdir}/state
         if not volume_backends:
             return
         groups = [b.group or b.name for b in volume_backends]
+        # A loaded test machine delays the services' heartbeats (every
+        # report_interval, 10 s): a late one must not make them "down".
         f.write('\n[DEFAULT]\nenabled_backends = %s\n'
                 'rpc_response_timeout = 30\n'
+                'service_down_time = 300\n'
                 'scheduler_driver_init_wait_time = 10\n' % ','.join(groups))
         for group, b in zip(groups, volume_backends):
             f.write(f"""

@@ -35,7 +35,7 @@ def scenario():
     return s
 
 
-class AdoptionTest(fixtures.DriverPassTestCase):
+class _Adoption(fixtures.DriverPassTestCase):
 
     BACKEND = manageable.BACKEND
     HOST = 'host-m'
@@ -73,18 +73,26 @@ class AdoptionTest(fixtures.DriverPassTestCase):
         return {o['name'] for key in ('volumes', 'snapshots')
                 for o in array[key]}
 
-    def test_adopt_volume_and_snapshot(self):
+    def adopt(self, *keys):
+        """A pass, then the findings of ``keys`` remediated (default:
+        adopted); returns the results by resource ID, and the finding IDs.
+        """
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         ids = {f.resource_id: f.id for f in self.store.findings()
-               if (f.kind, f.resource_type, f.resource_id) in (LEAK,
-                                                               LEAK_SNAP)}
-        self.assertEqual(2, len(ids))
+               if (f.kind, f.resource_type, f.resource_id) in keys}
+        self.assertEqual(len(keys), len(ids))
         outcome = remediator.Remediator(
             self.conf, self.backend, self.store, self.notifier,
             'test').run(apply=True, finding_ids=set(ids.values()))
         self.assertIsNone(outcome.error)
-        results = {s.finding.resource_id: r for s, r in outcome.results}
+        return {s.finding.resource_id: r for s, r in outcome.results}, ids
+
+
+class AdoptionTest(_Adoption):
+
+    def test_adopt_volume_and_snapshot(self):
+        results, ids = self.adopt(LEAK, LEAK_SNAP)
         self.assertEqual({'done'}, {r[0] for r in results.values()},
                          results)
 
@@ -116,3 +124,38 @@ class AdoptionTest(fixtures.DriverPassTestCase):
                          (findings[LEAK], findings[LEAK_SNAP]))
         self.assertNotIn(volume_id, {c.resource_id
                                      for c in report.candidates})
+
+
+class AdoptionIntoProjectTest(_Adoption):
+    """``reconciler_adopt_project``: the volume lands in that project.
+
+    The test cloud's Cinder is noauth, where a request's project is the one
+    its token names (``user:project``): the ``[cinder]`` credentials are
+    cinderclient's ``noauth`` plugin, and the manage call is sent with them
+    scoped to the configured project.
+    """
+
+    PROJECT = 'c0ffee00adopted0project0000000001'
+
+    def setUp(self):
+        super().setUp()
+        self.values.load_raw_values(
+            group='cinder', auth_type='noauth', user_id='admin',
+            project_id='admin', endpoint=self.cloud.endpoint,
+            endpoint_override=self.cloud.endpoint)
+        self.values.load_raw_values(group=self.BACKEND,
+                                    reconciler_adopt_project=self.PROJECT)
+
+    def test_adopted_volume_is_in_the_configured_project(self):
+        results, _ids = self.adopt(LEAK)
+        self.assertEqual('done', results[uid('leak')][0], results)
+        volume_id = results[uid('leak')][1].split()[-1]
+        volume = self.wait_available('/volumes/%s' % volume_id, 'volume')
+        self.assertEqual(('available', self.PROJECT),
+                         (volume['status'],
+                          volume['os-vol-tenant-attr:tenant_id']))
+        # The inventory, in the [cinder] project, sees it in all projects:
+        # the next pass resolves the finding.
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual(S.RESOLVED, self.findings()[LEAK])

@@ -6,6 +6,7 @@ daemon's own pass (manager, engine, history in SQLite, notifications on the
 in-memory transport).
 """
 
+import copy
 import os
 
 from reconciler.drivers import hpe3par_hosts
@@ -66,6 +67,34 @@ class HPE3PARPassTest(_HPE3PARPass):
 
     def test_remediation_unexports_and_quarantines(self):
         self.check_array_side_remediation()
+
+    def test_remediation_skips_an_export_whose_lun_was_reused(self):
+        """plain's VLUNs to compute-9 went and their LUN now maps another
+        VV, attached there by Cinder: the re-check finds plain's export
+        gone and removes nothing.
+        """
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        plain = names.volume_name(uid('plain'))
+        other = names.volume_name(uid('grouped-1'))
+        with self.array.lock:
+            for v in self.array.vluns:
+                if v['volumeName'] == plain and v['hostname'] == 'compute-9':
+                    v.update(volumeName=other,
+                             volumeWWN=self.array.volumes[other]['wwn'])
+            before = copy.deepcopy(self.array.vluns)
+        self.cloud.add_attachment(uid('grouped-1'), 'compute-9.example.org')
+        self.addCleanup(self.cloud.remove_attachment, uid('grouped-1'),
+                        'compute-9.example.org')
+        outcome = self.remediate(kinds={'orphan_export'})
+        self.assertIsNone(outcome.error)
+        self.assertEqual(
+            [('unexport', 'skipped',
+              'the array object %s@compute-9 is gone' % plain)],
+            [(step.action, result, why)
+             for step, (result, why) in outcome.results])
+        self.assertEqual(before, self.array.vluns)
+        self.assertFalse([r for r in self.array.requests
+                          if r.startswith('DELETE /vluns')])
 
     def test_finds_every_planted_class(self):
         report = self.run_pass()

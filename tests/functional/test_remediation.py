@@ -189,6 +189,29 @@ class RemediationTest(base.BaseTestCase):
         self.assertIn(EXPORT, ['%(volume)s@%(host)s' % e
                                for e in self.array()['exports']])
 
+    def test_export_whose_lun_was_reused_is_skipped(self):
+        """Between detection and action the orphan mapping went and its
+        slot (the LUN to compute-3) now maps another volume, attached
+        there by Cinder: nothing is removed.
+        """
+        reused = scn.uid('host-attached')
+        array = self.array()
+        for e in array['exports']:
+            if '%(volume)s@%(host)s' % e == EXPORT:
+                e['volume'] = 'volume-%s' % reused
+        with open(self.demo.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        self.demo.cloud.add_attachment(reused, 'compute-3')
+        outcome = self.remediate('--kind', 'orphan_export', '--apply')
+        self.assertEqual([('unexport', 'skipped',
+                           'the array object %s is gone' % EXPORT)],
+                         [(s['action'], s['result'], s['reason'])
+                          for s in outcome['steps']])
+        self.assertEqual(array, self.array())
+        [audit] = self.actions()
+        self.assertEqual((True, 'skipped'), (audit['applied'],
+                                             audit['result']))
+
     def test_a_fault_stops_the_run_and_is_recorded(self):
         self.demo.proxy.fail(r'/action', status=500)
         outcome = self.remediate('--kind', 'cinder_only', '--apply',
@@ -252,6 +275,52 @@ class RemediationTest(base.BaseTestCase):
             (t['kind'], t['old_state'], t['new_state'])
             for t in report['transitions']
             if t['resource_id'] == scn.uid('restored-leftover')])
+
+    def test_snapshot_of_a_volume_cinder_lacks(self):
+        """Never adopted: quarantined, or deleted when named."""
+        leftover = scn.uid('restored-leftover')
+        kept, gone = scn.uid('orphan-snap-1'), scn.uid('orphan-snap-2')
+        array = self.array()
+        array['snapshots'] += [{'name': 'snapshot-%s' % s,
+                                'volume': 'volume-%s' % leftover}
+                               for s in (kept, gone)]
+        with open(self.demo.array, 'w') as f:
+            yaml.safe_dump(array, f)
+        self.demo.manage('check')
+        self.demo.manage('check')
+        ids = {f['resource_id']: f['id'] for f in json.loads(self.demo.manage(
+            'findings', 'list', '--kind', 'array_only', '--state',
+            'confirmed', '--format', 'json').stdout)}
+        # The default plan adopts the parent; its snapshots wait for it.
+        outcome = self.remediate()
+        steps = {s['finding_id']: s['action'] for s in outcome['steps']}
+        self.assertEqual('adopt', steps[ids[leftover]])
+        self.assertNotIn(ids[kept], steps)
+        refused = {r['finding_id']: r['reason']
+                   for r in outcome['not_eligible']}
+        self.assertIn('adopted by this plan (finding %d)' % ids[leftover],
+                      refused[ids[kept]])
+        # Alone, a snapshot Cinder cannot adopt is quarantined...
+        outcome = self.remediate('--finding', str(ids[kept]), '--apply')
+        [step] = outcome['steps']
+        self.assertEqual(('quarantine', 'done', 'renamed to ums-%s' % kept),
+                         (step['action'], step['result'], step['reason']))
+        self.assertIn("not Cinder's: it cannot be adopted", step['why'])
+        # ...or deleted, named with --delete-data.
+        outcome = self.remediate('--finding', str(ids[gone]),
+                                 '--delete-data', '--apply')
+        [step] = outcome['steps']
+        self.assertEqual(('delete', 'done'), (step['action'],
+                                              step['result']))
+        names = [s['name'] for s in self.array()['snapshots']]
+        self.assertIn('ums-%s' % kept, names)
+        self.assertNotIn('snapshot-%s' % gone, names)
+        self.assertEqual(array['volumes'], self.array()['volumes'])
+        [report] = json.loads(self.demo.manage('check', '--format',
+                                               'json').stdout)
+        self.assertEqual({kept: 'resolved', gone: 'resolved'}, {
+            t['resource_id']: t['new_state'] for t in report['transitions']
+            if t['resource_id'] in (kept, gone)})
 
 
 class PolicyTest(base.BaseTestCase):

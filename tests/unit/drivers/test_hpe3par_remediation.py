@@ -2,6 +2,8 @@
 
 import copy
 
+import fixtures
+
 from reconciler.drivers import hpe3par_names as names
 from reconciler import exception
 from reconciler import model
@@ -64,6 +66,22 @@ class RemediationTest(base.HPE3PARTestCase):
         self.assertIsNone(self.d.refresh(export))
         self.assertIsNotNone(self.fresh(
             R.EXPORT, PLAIN_VV + '@' + self.other_host, self.other_host))
+
+    def test_refresh_never_takes_another_vvs_vlun_on_a_reused_lun(self):
+        """plain's VLUNs to compute-9 now map another VV at the same LUN;
+        even an answer that lists them for plain's query is not plain's
+        export.
+        """
+        export = self.fresh(R.EXPORT, PLAIN_VV + '@compute-9', 'compute-9')
+        for v in self.sim.vluns:
+            if v['volumeName'] == PLAIN_VV and v['hostname'] == 'compute-9':
+                v['volumeName'] = ARRAY_ONLY_VV
+        client = self.d._client
+        # A WSAPI that ignores the query: every VLUN, whatever the VV.
+        self.useFixture(fixtures.MockPatchObject(
+            client, 'getVLUN',
+            lambda name, all_vluns=False: client.getVLUNs()['members']))
+        self.assertIsNone(self.d.refresh(export))
 
     def test_remove_export_without_a_template_fails(self):
         export = self.fresh(R.EXPORT, PLAIN_VV + '@compute-9', 'compute-9')
