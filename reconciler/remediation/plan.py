@@ -68,13 +68,15 @@ def _action(finding, quarantine, delete_ids):
 
 
 def plan(findings, now, min_age, limit, supported, kinds=None,
-         finding_ids=None, quarantine=False, delete_ids=frozenset()):
+         finding_ids=None, quarantine=False, delete_ids=frozenset(),
+         action=_action):
     """Steps for ``findings`` (history records) at ``now``.
 
     ``supported`` is the set of actions the backend's driver offers besides
     Cinder's own (adopt and reset need only Cinder). ``kinds`` and
     ``finding_ids`` narrow the selection; ``delete_ids`` must name every
-    finding to delete.
+    finding to delete. ``action`` maps a finding to its action (host
+    findings have their own, see host_actions).
     """
     steps, refused = [], []
     for f in findings:
@@ -91,14 +93,14 @@ def plan(findings, now, min_age, limit, supported, kinds=None,
                                       'reconciler_remediation_min_age (%ds)'
                                       % (now - f.confirmed_at, min_age)))
         else:
-            action, why = _action(f, quarantine, delete_ids)
-            if action is None:
+            chosen, why = action(f, quarantine, delete_ids)
+            if chosen is None:
                 refused.append(Refusal(f, why))
-            elif action not in supported:
+            elif chosen not in supported:
                 refused.append(Refusal(f, "the backend's driver cannot %s"
-                                          % action))
+                                          % chosen))
             else:
-                steps.append(Step(f, action, why))
+                steps.append(Step(f, chosen, why))
     missing = set(finding_ids or ()) - {s.finding.id for s in steps} - {
         r.finding.id for r in refused}
     refused += [Refusal(None, 'no finding %d on this backend' % i)

@@ -1,0 +1,339 @@
+"""``remediate --host``: os-brick's real iSCSI disconnect on the host root.
+
+The Cinder side is a real cinder-api (test_host_pass's cloud); the host is
+the host root simulator, whose ``execute`` answers the commands os-brick's
+own ``ISCSIConnector.disconnect_volume`` runs, and whose sysfs and /dev
+os-brick reads through the root prefix (reconciler.remediation.brick_root).
+The host really loses the device, the session and the map, and the next
+host pass resolves the finding through the normal lifecycle.
+"""
+
+import os
+import subprocess
+import sys
+
+from oslo_rootwrap import wrapper
+
+from reconciler import history
+from reconciler.host import manager
+from reconciler import model
+from reconciler.remediation import host_remediator
+from reconciler.remediation import remediator
+import tests
+from tests.functional import test_host_pass as thp
+from tests.unit.host import test_compare as tc
+
+HOST = thp.HOST
+V = thp.V
+IQN = thp.IQN
+FILTERS = os.path.join(tests.ROOT, 'etc', 'cinder-reconciler',
+                       'rootwrap.d-remediation')
+
+
+class _Outbox(object):
+    """A notifier that leaves the events in the outbox, to be read."""
+
+    def flush(self, store, timeout=None):
+        return 0
+
+
+class HostRemediationTest(thp._HostCloud):
+
+    def setUp(self):
+        super().setUp()
+        self.values.load_raw_values(group='host_scan', lock_timeout='2',
+                                    remediation_min_age='0')
+        self.store = history.History.from_conf(self.conf)
+        self.store.sync()
+        h = self.host
+        h.add_disk('sda', '0:0:0:0', model='SAMSUNG MZ7LH480')
+        h.mount('/dev/sda', '/')
+        h.add_disk('sdb', '3:0:0:1', tc.WWID[0],
+                   iscsi=(tc.P1, IQN % V['here'], 1))
+        # The detached volume's LUN, left behind (the leftover).
+        h.add_disk('sde', '3:0:3:1', tc.WWID[3],
+                   iscsi=(tc.P1, IQN % V['detached'], 1))
+
+    def unit(self):
+        return manager.HostReconciler(self.conf, self.store, _Outbox(),
+                                      runner=self.host.runner)
+
+    def detect(self):
+        report = self.unit().run_pass()   # sightings = 1: confirmed
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        return {f.resource_id: f for f in self.store.findings(
+            backend='host:' + HOST, state=model.FindingState.CONFIRMED)
+            if f.kind == model.FindingKind.LEFTOVER_DEVICE}
+
+    def remediate(self, **kwargs):
+        return host_remediator.HostRemediator(
+            self.conf, self.store, _Outbox(), 'test', unit=self.unit(),
+            execute=self.host.execute).run(**kwargs)
+
+    def state(self):
+        """Everything of the host root: files, links, sessions, maps."""
+        tree = []
+        for top, dirs, files in os.walk(self.host.root):
+            for name in sorted(dirs + files):
+                path = os.path.join(top, name)
+                tree.append((os.path.relpath(path, self.host.root),
+                             os.readlink(path) if os.path.islink(path)
+                             else None))
+        return (sorted(tree), repr(self.host.sessions),
+                sorted(self.host.nodes), repr(self.host.maps))
+
+    def changing(self):
+        """The commands os-brick ran that change the host."""
+        return [c for c in self.host.executed
+                if c[0] in ('tee', 'blockdev', 'multipath')
+                or '--logout' in c or 'delete' in c or 'del' in c]
+
+    def events(self):
+        return [(e.event_type, e.payload['result'], e.payload['finding_id'])
+                for e in self.store.pending_notifications()
+                if e.event_type.startswith('reconciler.remediation.')]
+
+    def test_dry_run_plans_and_changes_nothing(self):
+        found = self.detect()
+        before = self.state()
+        outcome = self.remediate()
+        self.assertIsNone(outcome.error)
+        [(step, result)] = outcome.results
+        self.assertEqual(('disconnect', remediator.PLANNED),
+                         (step.action, result[0]))
+        self.assertEqual(found[tc.WWID[3]].id, step.finding.id)
+        refused = {r.finding.kind: r.reason for r in outcome.plan.refused}
+        self.assertIn('nothing on this host to disconnect',
+                      refused[model.FindingKind.MISSING_DEVICE])
+        self.assertEqual(before, self.state())
+        self.assertEqual([], self.host.executed)
+        [action] = self.store.actions()
+        self.assertEqual((False, 'planned', 'host:' + HOST),
+                         (action.applied, action.result, action.backend))
+        self.assertEqual([], self.events())
+
+    def test_apply_disconnects_and_the_next_pass_resolves(self):
+        found = self.detect()
+        finding = found[tc.WWID[3]]
+        outcome = self.remediate(apply=True)
+        self.assertIsNone(outcome.error)
+        [(_step, (result, reason))] = outcome.results
+        self.assertEqual(remediator.DONE, result, reason)
+        self.assertIn('disconnected sde', reason)
+        # The host lost the device, its links and its session.
+        self.assertFalse(os.path.lexists(self.host.p('/sys/block/sde')))
+        self.assertFalse(os.path.lexists(self.host.p('/dev/sde')))
+        self.assertEqual([], [n for n in os.listdir(
+            self.host.p('/dev/disk/by-path')) if V['detached'] in n])
+        self.assertNotIn((IQN % V['detached'], tc.P1), self.host.sessions)
+        self.assertNotIn((IQN % V['detached'], tc.P1), self.host.nodes)
+        # ... and nothing else: the attached LUN and its session are there.
+        self.assertTrue(os.path.lexists(self.host.p('/sys/block/sdb')))
+        self.assertIn((IQN % V['here'], tc.P1), self.host.sessions)
+        self.assertIn(('blockdev', '--flushbufs', '/dev/sde'),
+                      self.host.executed)
+        self.assertIn(('tee', '-a', '/sys/block/sde/device/delete'),
+                      self.host.executed)
+        # The action resolved nothing: the next pass does.
+        self.assertEqual(model.FindingState.CONFIRMED,
+                         self.store.finding(finding.id).state)
+        report = self.unit().run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual(model.FindingState.RESOLVED,
+                         self.store.finding(finding.id).state)
+        [action] = self.store.actions()
+        self.assertEqual((True, 'done', 'disconnect', '/dev/sde'),
+                         (action.applied, action.result, action.action,
+                          action.target))
+        self.assertIn(('reconciler.remediation.done', 'done', finding.id),
+                      self.events())
+
+    def test_every_command_passes_the_shipped_filters(self):
+        self.host.add_disk('sdf', '5:0:0:1', tc.WWID[5],
+                           iscsi=(tc.P2, IQN % V['detached'], 1))
+        self.host.add_map('dm-0', 'mpatha', tc.WWID[3], ['sde', 'sdf'])
+        self.detect()
+        outcome = self.remediate(apply=True)
+        self.assertEqual(remediator.DONE, outcome.results[0][1][0],
+                         outcome.results[0][1])
+        filters = wrapper.load_filters([FILTERS])
+        bindir = self.useFixture(thp.fixtures.TempDir()).path
+        for name in {c[0] for c in self.host.executed}:
+            with open(os.path.join(bindir, name), 'w') as f:
+                f.write('#!/bin/sh\n')
+            os.chmod(os.path.join(bindir, name), 0o755)
+        for cmd in self.host.executed:
+            try:
+                wrapper.match_filter(filters, list(cmd),
+                                     exec_dirs=[bindir])
+            except wrapper.NoFilterMatched:
+                self.fail('refused by the filters: %s' % ' '.join(cmd))
+
+    def test_multipath_map_is_flushed_and_both_paths_go(self):
+        self.host.add_disk('sdf', '5:0:0:1', tc.WWID[3],
+                           iscsi=(tc.P2, IQN % V['detached'], 1))
+        self.host.add_map('dm-0', 'mpatha', tc.WWID[3], ['sde', 'sdf'])
+        found = self.detect()
+        self.assertEqual('multipath', found[tc.WWID[3]].resource_type)
+        outcome = self.remediate(apply=True)
+        self.assertEqual(remediator.DONE, outcome.results[0][1][0],
+                         outcome.results[0][1])
+        self.assertIn(('multipath', '-f', 'mpatha'), self.host.executed)
+        self.assertEqual([], self.host.maps)
+        for dev in ('sde', 'sdf', 'dm-0'):
+            self.assertFalse(os.path.lexists(self.host.p('/sys/block/'
+                                                         + dev)), dev)
+        self.assertEqual({(IQN % V['here'], tc.P1)}, set(self.host.sessions))
+
+    def test_faulty_map_is_removed_when_its_flush_fails(self):
+        self.host.add_disk('sdf', '5:0:0:1', tc.WWID[3],
+                           iscsi=(tc.P2, IQN % V['detached'], 1))
+        self.host.add_map('dm-0', 'mpatha', tc.WWID[3], ['sde', 'sdf'],
+                          faulty=['sde', 'sdf'])
+        found = self.detect()
+        finding = found.get(tc.WWID[3]) or [
+            f for f in self.store.findings(backend='host:' + HOST)
+            if f.kind == model.FindingKind.FAULTY_MAP][0]
+        self.assertEqual(model.FindingKind.FAULTY_MAP, finding.kind)
+        outcome = self.remediate(apply=True)
+        self.assertEqual(remediator.DONE, outcome.results[0][1][0],
+                         outcome.results[0][1])
+        # multipath -f fails on a map with no path left: os-brick, forced,
+        # deletes the paths and then the map itself.
+        self.assertIn(('multipathd', 'del', 'map', 'mpatha'),
+                      self.host.executed)
+        self.assertEqual([], self.host.maps)
+        self.unit().run_pass()
+        self.assertEqual(model.FindingState.RESOLVED,
+                         self.store.finding(finding.id).state)
+
+    def _assert_skipped(self, reason_part):
+        before = self.state()
+        outcome = self.remediate(apply=True)
+        [(_step, (result, reason))] = outcome.results
+        self.assertEqual(remediator.SKIPPED, result, reason)
+        self.assertIn(reason_part, reason)
+        self.assertEqual([], self.changing())
+        self.assertEqual(before, self.state())
+        [action] = self.store.actions()
+        self.assertEqual((True, 'skipped'), (action.applied, action.result))
+        self.assertEqual('skipped', self.events()[0][1])
+        return reason
+
+    def test_device_with_a_holder_is_skipped(self):
+        self.detect()
+        # After detection: an LVM volume on it (a holder).
+        self.host.add_dm('dm-5', 'vg-lv', 'LVM-x', ['sde'])
+        self._assert_skipped('held by dm-5')
+
+    def test_mounted_device_is_skipped(self):
+        self.detect()
+        self.host.mount('/dev/sde', '/mnt/data')
+        self._assert_skipped('/mnt/data')
+
+    def test_device_a_process_has_open_is_skipped(self):
+        self.detect()
+        self.host.open_device(4242, 'sde')
+        self._assert_skipped('open by process 4242 (/dev/sde)')
+
+    def test_map_with_an_open_count_is_skipped(self):
+        self.host.add_disk('sdf', '5:0:0:1', tc.WWID[3],
+                           iscsi=(tc.P2, IQN % V['detached'], 1))
+        self.host.add_map('dm-0', 'mpatha', tc.WWID[3], ['sde', 'sdf'])
+        self.detect()
+        self.host.maps[0]['open'] = 1
+        self._assert_skipped('open count 1')
+
+    def test_lun_attached_again_is_skipped(self):
+        self.detect()
+        self.cloud.add_attachment(V['detached'], HOST,
+                                  thp.lvm_info('detached'))
+        self.addCleanup(self.cloud.remove_attachment, V['detached'], HOST)
+        reason = self._assert_skipped('attached again')
+        self.assertNotIn('s3cr3t', reason)
+
+    def test_lun_reused_for_another_volume_is_skipped(self):
+        self.detect()
+        # The by-path of the finding's LUN now maps another WWID.
+        self.host.remove_disk('sde')
+        self.host.add_disk('sde', '3:0:3:1', tc.WWID[7],
+                           iscsi=(tc.P1, IQN % V['detached'], 1))
+        self._assert_skipped('now maps WWID %s, not %s'
+                             % (tc.WWID[7], tc.WWID[3]))
+
+    def _two_leftovers(self):
+        # A second LUN of the detached volume's target: a second leftover
+        # sharing sde's session.
+        self.host.add_disk('sdf', '3:0:3:2', tc.WWID[4],
+                           iscsi=(tc.P1, IQN % V['detached'], 2))
+        found = self.detect()
+        self.assertEqual({tc.WWID[3], tc.WWID[4]}, set(found))
+        return found
+
+    def test_limit_over_the_plan_does_nothing(self):
+        self._two_leftovers()
+        before = self.state()
+        outcome = self.remediate(apply=True, limit=1)
+        self.assertIn('2 steps planned, more than the limit of 1',
+                      outcome.error)
+        self.assertEqual([], self.host.executed)
+        self.assertEqual(before, self.state())
+        self.assertEqual([], self.store.actions())
+
+    def test_session_stays_while_another_lun_uses_it(self):
+        found = self._two_leftovers()
+        outcome = self.remediate(apply=True, finding_ids={
+            found[tc.WWID[3]].id})
+        self.assertEqual(remediator.DONE, outcome.results[0][1][0])
+        self.assertFalse(os.path.lexists(self.host.p('/sys/block/sde')))
+        self.assertTrue(os.path.lexists(self.host.p('/sys/block/sdf')))
+        self.assertIn((IQN % V['detached'], tc.P1), self.host.sessions)
+
+    def test_fault_in_the_middle_stops_the_run(self):
+        found = self._two_leftovers()
+        self.host.fail('tee', '-a', '/sys/block/sde/device/delete')
+        outcome = self.remediate(apply=True)
+        [(step, (result, reason))] = outcome.results
+        self.assertEqual(remediator.FAILED, result)
+        self.assertEqual(found[tc.WWID[3]].id, step.finding.id)
+        self.assertIn('os-brick could not disconnect sde', reason)
+        # Nothing else touched: the second leftover and the session stay.
+        self.assertTrue(os.path.lexists(self.host.p('/sys/block/sdf')))
+        self.assertIn((IQN % V['detached'], tc.P1), self.host.sessions)
+        self.assertFalse(any('sdf' in ' '.join(c) for c in self.changing()))
+        [action] = self.store.actions()
+        self.assertEqual(('failed', found[tc.WWID[3]].id),
+                         (action.result, action.finding_id))
+        self.assertEqual([('reconciler.remediation.failed', 'failed',
+                           found[tc.WWID[3]].id)], self.events())
+
+    def test_no_action_after_a_failed_pass(self):
+        self.detect()
+        self.host.outputs[('iscsiadm', '-m', 'session', '-P', '3')] = (
+            5, '')
+        self.assertEqual(model.RunStatus.FAILED,
+                         self.unit().run_pass().status)
+        outcome = self.remediate(apply=True)
+        self.assertIn("host's newest pass did not succeed", outcome.error)
+        self.assertEqual([], self.host.executed)
+
+    def test_an_attach_holding_os_bricks_lock_blocks_the_step(self):
+        self.detect()
+        lock = os.path.join(self.conf.host_scan.lock_path,
+                            'os-brick-connect_volume')
+        holder = subprocess.Popen(
+            [sys.executable, '-c', 'import fcntl, sys, time\n'
+             'f = open(sys.argv[1], "a")\n'
+             'fcntl.lockf(f, fcntl.LOCK_EX)\n'
+             'print("held", flush=True)\ntime.sleep(60)', lock],
+            stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        self.assertEqual('held\n', holder.stdout.readline())
+        before = self.state()
+        outcome = self.remediate(apply=True)
+        [(_step, (result, reason))] = outcome.results
+        self.assertEqual(remediator.FAILED, result)
+        self.assertIn("an attach or detach held os-brick's lock", reason)
+        self.assertEqual([], self.host.executed)
+        self.assertEqual(before, self.state())
