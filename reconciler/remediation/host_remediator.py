@@ -19,6 +19,7 @@ record lock, which the process already owns, so it does not wait for
 itself.
 """
 
+import os
 import shlex
 import time
 
@@ -84,6 +85,7 @@ class HostRemediator(remediator.Remediator):
         super().__init__(conf, None, history, notifier, actor)
         # os-brick's own execute (timeouts, retries) through our root
         # helper; tests and the demo give the host simulator's.
+        self.simulated = execute is not None
         self.execute = execute or priv_rootwrap.custom_execute
 
     def run(self, apply=False, kinds=None, finding_ids=None, limit=None,
@@ -108,6 +110,13 @@ class HostRemediator(remediator.Remediator):
                 outcome.error = ('%d steps planned, more than the limit of '
                                  '%d: nothing done' % (len(plan.steps),
                                                        limit))
+            elif (apply and os.path.abspath(group.root_prefix) != '/'
+                  and not self.simulated):
+                outcome.error = (
+                    '[host_scan] root_prefix is %s: os-brick\'s commands '
+                    "would act on this host's own devices, not those "
+                    'scanned there; --apply needs root_prefix = /'
+                    % group.root_prefix)
             elif apply and not (last and last[0].status
                                 == model.RunStatus.OK):
                 outcome.error = ("the host's newest pass did not succeed: "
@@ -142,7 +151,7 @@ class HostRemediator(remediator.Remediator):
         on the real root, privsep started through our root helper.
         """
         group = self.unit.group
-        if group.root_prefix == '/':
+        if os.path.abspath(group.root_prefix) == '/':
             priv_context.init(root_helper=shlex.split(group.root_helper))
         return _override(cfg.CONF, 'lock_path', group.lock_path,
                          'os_brick')
@@ -199,8 +208,8 @@ class HostRemediator(remediator.Remediator):
                 'os-brick could not disconnect %s: %s still there%s' % (
                     ', '.join(names), ', '.join(left),
                     '; %s' % error if error else ''))
-        return 'disconnected %s (os-brick, forced%s)' % (
-            ', '.join(names), ' past: %s' % error if error else '')
+        return 'disconnected %s (os-brick, force=True%s)' % (
+            ', '.join(names), '; forced past: %s' % error if error else '')
 
     def _remove_map(self, obj, after, session):
         """The map os-brick left when its flush failed, paths all gone.

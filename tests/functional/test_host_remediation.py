@@ -317,10 +317,9 @@ class HostRemediationTest(thp._HostCloud):
         self.assertIn("host's newest pass did not succeed", outcome.error)
         self.assertEqual([], self.host.executed)
 
-    def test_an_attach_holding_os_bricks_lock_blocks_the_step(self):
-        self.detect()
-        lock = os.path.join(self.conf.host_scan.lock_path,
-                            'os-brick-connect_volume')
+    def hold(self, name):
+        """Another process holding the lock file ``name`` in lock_path."""
+        lock = os.path.join(self.conf.host_scan.lock_path, name)
         holder = subprocess.Popen(
             [sys.executable, '-c', 'import fcntl, sys, time\n'
              'f = open(sys.argv[1], "a")\n'
@@ -330,6 +329,20 @@ class HostRemediationTest(thp._HostCloud):
         self.addCleanup(holder.wait)
         self.addCleanup(holder.kill)
         self.assertEqual('held\n', holder.stdout.readline())
+
+    def test_a_host_pass_holding_its_lock_blocks_the_remediation(self):
+        self.detect()
+        self.hold('cinder-reconciler-host-pass')
+        before = self.state()
+        self.assertRaisesRegex(manager.HostBusy, 'another|a host pass',
+                               self.remediate, apply=True)
+        self.assertEqual([], self.host.executed)
+        self.assertEqual(before, self.state())
+        self.assertEqual([], self.store.actions())
+
+    def test_an_attach_holding_os_bricks_lock_blocks_the_step(self):
+        self.detect()
+        self.hold('os-brick-connect_volume')
         before = self.state()
         outcome = self.remediate(apply=True)
         [(_step, (result, reason))] = outcome.results
@@ -337,3 +350,56 @@ class HostRemediationTest(thp._HostCloud):
         self.assertIn("an attach or detach held os-brick's lock", reason)
         self.assertEqual([], self.host.executed)
         self.assertEqual(before, self.state())
+
+
+class HostRemediateCommandTest(thp._HostCloud):
+    """``cinder-reconciler-manage remediate --host``, the real process."""
+
+    def manage(self, *args):
+        tmp = self.useFixture(thp.fixtures.TempDir()).path
+        conf = os.path.join(tmp, 'r.conf')
+        with open(conf, 'w') as f:
+            f.write(thp._CLI_CONF.format(
+                endpoint=self.cloud.endpoint, token=thp.cinder_sim.ADMIN_TOKEN,
+                database=self.conf.reconciler_database.connection,
+                root=self.host.root, lock_path=self.conf.host_scan.lock_path)
+                + 'remediation_min_age = 0\n')
+        bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
+        env = dict(os.environ, PATH=bin_dir + os.pathsep
+                   + os.environ['PATH'])
+        return subprocess.run(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
+             'import main; sys.exit(main())', '--config-file', conf]
+            + list(args), capture_output=True, text=True, env=env)
+
+    def test_plan_then_apply_refused_under_a_root_prefix(self):
+        self.host_with_devices()
+        self.assertEqual(0, self.manage('db', 'sync').returncode)
+        done = self.manage('check', '--host')
+        self.assertEqual(0, done.returncode, done.stderr)
+        plan = self.manage('remediate', '--host', '--format', 'json')
+        self.assertEqual(0, plan.returncode, plan.stderr)
+        [outcome] = thp.json.loads(plan.stdout)
+        self.assertEqual(('host:' + HOST, False, None),
+                         (outcome['backend'], outcome['applied'],
+                          outcome['error']))
+        self.assertEqual([('disconnect', 'leftover_device', 'planned')],
+                         [(s['action'], s['kind'], s['result'])
+                          for s in outcome['steps']])
+        text = self.manage('remediate', '--host').stdout
+        self.assertIn('Backend host:%s: plan only (dry run' % HOST, text)
+        self.assertIn('disconnect /dev/sde', text)
+        # The CLI's execute is the real one: under a root prefix it would
+        # act on this machine's devices, so it refuses.
+        applied = self.manage('remediate', '--host', '--apply')
+        self.assertEqual(1, applied.returncode)
+        self.assertIn('--apply needs root_prefix = /', applied.stdout)
+        self.assertTrue(os.path.lexists(self.host.p('/sys/block/sde')))
+        listed = self.manage('actions', 'list', '--backend', 'host:' + HOST,
+                             '--format', 'json')
+        self.assertEqual({(False, 'planned', 'disconnect')}, {
+            (a['applied'], a['result'], a['action'])
+            for a in thp.json.loads(listed.stdout)})
+        wrong = self.manage('remediate', '--host', '--backend', 'lvm')
+        self.assertEqual(1, wrong.returncode)
+        self.assertIn('--host takes neither --backend', wrong.stderr)
