@@ -5,8 +5,8 @@ force=True)`` for the device's protocol, which flushes and deletes the SCSI
 devices, flushes (or, when that fails, removes) the multipath map and logs
 out of a session left without devices.
 
-Acted on: ``leftover_device`` and ``faulty_map`` of iSCSI LUNs (a device or
-map no attachment to this host uses). Never acted on:
+Acted on: ``leftover_device`` and ``faulty_map`` of iSCSI and FC LUNs (a
+device or map no attachment to this host uses). Never acted on:
 
 - ``faulty_attached``: an attachment here still uses the map; removing it
   pulls the disk from under the instance. Nova's detach is the way.
@@ -18,10 +18,6 @@ map no attachment to this host uses). Never acted on:
 - NVMe-oF namespaces: os-brick's NVMe-oF disconnect drops the controller,
   every namespace of the subsystem, and needs connection details the scan
   does not have.
-- Fibre Channel LUNs: not offered yet (os-brick's FC disconnect flushes a
-  map only when its device answers a read, and finds devices through the
-  HBAs' sysfs, which the host simulator does not lay out, so it is
-  untested here).
 """
 
 from reconciler.host import view
@@ -32,6 +28,7 @@ R = model.ResourceType
 
 DISCONNECT = 'disconnect'
 ACTIONS = (DISCONNECT,)
+PROTOCOLS = (view.ISCSI, view.FC)
 
 NEVER = {
     K.FAULTY_ATTACHED: 'still attached here: only Nova\'s detach may remove '
@@ -64,7 +61,7 @@ def action(finding, quarantine=False, delete_ids=frozenset()):
     if finding.kind not in (K.LEFTOVER_DEVICE, K.FAULTY_MAP):
         return None, 'not a host finding'
     protocol = _protocol(finding.details.get('target'))
-    if protocol != view.ISCSI:
+    if protocol not in PROTOCOLS:
         return None, '%s devices are not disconnected by the reconciler' % (
             protocol or 'unknown protocol')
     return DISCONNECT, '%s %s of %s, used by no attachment here' % (
@@ -84,7 +81,7 @@ def _keys(finding):
     """The TargetKeys a finding names (its target and LUN details)."""
     targets = (finding.details.get('target') or '').split(',')
     luns = (finding.details.get('lun') or '').split(',')
-    return {view.TargetKey(view.ISCSI, t, int(lun))
+    return {view.TargetKey(_protocol(t), t, int(lun))
             for t in targets if t for lun in luns if lun.isdigit()}
 
 
@@ -141,11 +138,18 @@ def recheck(finding, host_view, comparison, cinder_view):
     if obj is None:
         return None, '%s is gone from the host' % finding.array_name
     disks = members(obj, host_view)
-    if any(d.key is None or d.key.protocol != view.ISCSI or not d.portal
-           for d in disks):
-        return None, 'a path of %s is not an iSCSI LUN with a portal' % (
-            finding.array_name)
+    protocols = {d.key.protocol if d.key else None for d in disks}
+    if len(protocols) != 1 or not protocols <= set(PROTOCOLS) or any(
+            d.key.protocol == view.ISCSI and not d.portal for d in disks):
+        return None, ('the paths of %s are not all iSCSI LUNs with a '
+                      'portal, or all FC LUNs' % finding.array_name)
     return obj, None
+
+
+def protocol(obj, host_view):
+    """The transport of a re-checked map or disk (all its paths share it).
+    """
+    return members(obj, host_view)[0].key.protocol
 
 
 def in_use(obj, host_view, openers):
@@ -198,21 +202,32 @@ def remaining(obj, before, after):
 
 
 def connection(obj, host_view):
-    """``(connection_properties, device_info)`` for os-brick's iSCSI
-    ``disconnect_volume``: every path's portal, IQN and LUN (so no
-    discovery database is read), and the path Nova would have used (the
-    map's dm-uuid link, or the disk's by-path link, which os-brick flushes).
+    """``(connection_properties, device_info)`` for os-brick's
+    ``disconnect_volume`` of the object's protocol, and the path Nova would
+    have used (the map's dm-uuid link, or the disk's by-path link, which
+    os-brick flushes before deleting the disk).
+
+    iSCSI: every path's portal, IQN and LUN, so no discovery database is
+    read. FC: every path's target WWPN and LUN, as ``target_wwns`` and
+    ``target_luns``; os-brick finds the devices through the HBAs.
     """
     paths = members(obj, host_view)
-    portals = [d.portal for d in paths]
-    iqns = [d.key.target for d in paths]
-    luns = [d.key.lun for d in paths]
-    props = {'target_portal': portals[0], 'target_iqn': iqns[0],
-             'target_lun': luns[0], 'target_portals': portals,
-             'target_iqns': iqns, 'target_luns': luns}
+    if paths[0].key.protocol == view.FC:
+        pairs = sorted({(d.key.target, d.key.lun) for d in paths})
+        props = {'target_wwns': [w for w, _lun in pairs],
+                 'target_luns': [lun for _w, lun in pairs]}
+        prefix = 'pci-'
+    else:
+        portals = [d.portal for d in paths]
+        iqns = [d.key.target for d in paths]
+        luns = [d.key.lun for d in paths]
+        props = {'target_portal': portals[0], 'target_iqn': iqns[0],
+                 'target_lun': luns[0], 'target_portals': portals,
+                 'target_iqns': iqns, 'target_luns': luns}
+        prefix = 'ip-'
     if isinstance(obj, view.MultipathMap):
         path = '/dev/disk/by-id/dm-uuid-mpath-%s' % obj.wwid
     else:
-        link = next((n for n in obj.links if n.startswith('ip-')), None)
+        link = next((n for n in obj.links if n.startswith(prefix)), None)
         path = ('/dev/disk/by-path/' + link) if link else '/dev/' + obj.name
     return props, {'type': 'block', 'path': path}

@@ -24,6 +24,7 @@ import shlex
 import time
 
 from os_brick import exception as brick_exc
+from os_brick.initiator.connectors import fibre_channel
 from os_brick.initiator.connectors import iscsi
 from os_brick.initiator import linuxscsi
 from os_brick.privileged import rootwrap as priv_rootwrap
@@ -52,9 +53,9 @@ class _Session(object):
     connector and the ownership the history remembers.
     """
 
-    def __init__(self, unit, connector, owned):
+    def __init__(self, unit, connectors, owned):
         self.unit = unit
-        self.connector = connector
+        self.connectors = connectors   # protocol -> os-brick connector
         self.owned = owned
         self.lock = None
 
@@ -141,9 +142,17 @@ class HostRemediator(remediator.Remediator):
     def _session(self, last_ok):
         group = self.unit.group
         remembered = list((last_ok.inventory or {}).get('luns') or ())
-        connector = iscsi.ISCSIConnector(
-            group.root_helper, execute=self.execute, use_multipath=True)
-        return _Session(self.unit, connector,
+        connectors = {
+            view.ISCSI: iscsi.ISCSIConnector(
+                group.root_helper, execute=self.execute, use_multipath=True),
+            # Multipath for a map only: for a single disk os-brick would
+            # look for a map of its WWN and wait for none to appear.
+            (view.FC, True): fibre_channel.FibreChannelConnector(
+                group.root_helper, execute=self.execute, use_multipath=True),
+            (view.FC, False): fibre_channel.FibreChannelConnector(
+                group.root_helper, execute=self.execute,
+                use_multipath=False)}
+        return _Session(self.unit, connectors,
                         host_manager.ownership(group, remembered))
 
     def _brick(self):
@@ -191,8 +200,11 @@ class HostRemediator(remediator.Remediator):
         names = host_actions.devices(obj, host_view)
         error = None
         try:
-            session.connector.disconnect_volume(props, device_info,
-                                                force=True)
+            proto = host_actions.protocol(obj, host_view)
+            connector = session.connectors[
+                proto if proto == view.ISCSI
+                else (proto, isinstance(obj, view.MultipathMap))]
+            connector.disconnect_volume(props, device_info, force=True)
         except (brick_exc.BrickException,
                 processutils.ProcessExecutionError) as e:
             error = _brick_error(e)

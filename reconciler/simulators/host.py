@@ -127,6 +127,19 @@ class HostRoot(object):
             _link('../../devices/platform/host%s/scsi_host/host%s' % (h, h),
                   self.p('sys/class/scsi_host/host' + h))
 
+    def add_fc_hba(self, host, wwpn, pci='0000:00:17.0', state='Online'):
+        """An FC HBA (``/sys/class/fc_host/hostN``) on PCI device ``pci``:
+        os-brick builds an FC LUN's by-path name from it.
+        """
+        base = 'sys/devices/pci0000:00/%s/host%s/fc_host/host%s' % (
+            pci, host, host)
+        for name, value in (('port_name', '0x' + wwpn),
+                            ('node_name', '0x2' + wwpn[1:]),
+                            ('port_state', state)):
+            _write(self.p('%s/%s' % (base, name)), value)
+        _link('../../devices/pci0000:00/%s/host%s/fc_host/host%s'
+              % (pci, host, host), self.p('sys/class/fc_host/host%s' % host))
+
     def _session(self, iqn, portal):
         if (iqn, portal) not in self.sessions:
             self._sid += 1
@@ -371,7 +384,9 @@ class HostRoot(object):
                 return code, '', err
         handler = {'iscsiadm': self._iscsiadm, 'multipath': self._multipath,
                    'multipathd': self._multipathd,
-                   'blockdev': self._blockdev, 'tee': self._tee}.get(cmd[0])
+                   'blockdev': self._blockdev, 'tee': self._tee,
+                   'dd': self._dd,
+                   '/lib/udev/scsi_id': self._scsi_id}.get(cmd[0])
         if handler is None:
             return 127, '', 'not simulated: %s' % ' '.join(cmd)
         return handler(cmd[1:], stdin)
@@ -408,7 +423,37 @@ class HostRoot(object):
         return 127, '', 'not simulated: iscsiadm %s' % ' '.join(args)
 
     def _map(self, name):
-        return next((m for m in self.maps if m['name'] == name), None)
+        """A map by its name or a /dev path of it (dm-uuid link, dm-N)."""
+        if name.startswith('/dev/'):
+            name = os.path.basename(os.path.realpath(self.p(name)))
+        return next((m for m in self.maps
+                     if name in (m['name'], m['sysfs'])), None)
+
+    def _disk(self, path):
+        """The SCSI disk a /dev path names, and its map (or None)."""
+        if not os.path.exists(self.p(path)):
+            return None, None
+        dev = os.path.basename(os.path.realpath(self.p(path)))
+        return dev, next((m for m in self.maps if dev in m['paths']), None)
+
+    def _dd(self, args, stdin):
+        path = args[0].removeprefix('if=') if args else ''
+        dev, m = self._disk(path)
+        if dev is None:
+            return 1, '', 'dd: failed to open %s' % path
+        if (m and dev in m['faulty']) or (
+                self._map(path) and set(self._map(path)['paths'])
+                <= self._map(path)['faulty']):
+            return 1, '', 'dd: error reading %s: Input/output error' % path
+        return 0, '', '1+0 records in\n1+0 records out\n'
+
+    def _scsi_id(self, args, stdin):
+        dev, _m = self._disk(args[-1]) if args else (None, None)
+        wwid_file = self.p('sys/block/%s/device/wwid' % dev)
+        if dev is None or not os.path.exists(wwid_file):
+            return 1, '', ''
+        with open(wwid_file) as f:
+            return 0, '3' + f.read().strip()[len('naa.'):] + '\n', ''
 
     def _multipath(self, args, stdin):
         if args[:1] == ('-f',) and len(args) == 2:
@@ -420,7 +465,7 @@ class HostRoot(object):
             if busy or (m['paths'] and set(m['paths']) <= m['faulty']):
                 # In use, or queueing I/O with no path to write it to.
                 return 1, '', '%s: map in use' % args[1]
-            self.remove_map(args[1])
+            self.remove_map(m['name'])
             return 0, '', ''
         return 127, '', 'not simulated: multipath %s' % ' '.join(args)
 
@@ -432,9 +477,10 @@ class HostRoot(object):
             return 0, ''.join('%s\n' % d for m in self.maps
                               for d in m['paths']), ''
         if args[:2] == ('del', 'map') and len(args) == 3:
-            if self._map(args[2]) is None:
+            m = self._map(args[2])
+            if m is None:
                 return 1, 'fail\n', ''
-            self.remove_map(args[2])
+            self.remove_map(m['name'])
             return 0, 'ok\n', ''
         if args[:2] == ('del', 'path') and len(args) == 3:
             for m in self.maps:

@@ -26,6 +26,7 @@ from tests.unit.host import test_compare as tc
 HOST = thp.HOST
 V = thp.V
 IQN = thp.IQN
+FC_A, FC_B = '50060e801049cfd1', '50060e801049cfd2'
 FILTERS = os.path.join(tests.ROOT, 'etc', 'cinder-reconciler',
                        'rootwrap.d-remediation')
 
@@ -149,25 +150,81 @@ class HostRemediationTest(thp._HostCloud):
                       self.events())
 
     def test_every_command_passes_the_shipped_filters(self):
+        # An iSCSI map, an FC map and a single FC disk: every form.
         self.host.add_disk('sdf', '5:0:0:1', tc.WWID[5],
                            iscsi=(tc.P2, IQN % V['detached'], 1))
         self.host.add_map('dm-0', 'mpatha', tc.WWID[3], ['sde', 'sdf'])
+        self.fc_disks()
+        self.host.add_map('dm-1', 'mpathb', tc.WWID[6], ['sdg', 'sdh'])
+        self.host.add_disk('sdi', '6:0:0:7', tc.WWID[8], fc=(FC_A, 7))
         self.detect()
         outcome = self.remediate(apply=True)
-        self.assertEqual(remediator.DONE, outcome.results[0][1][0],
-                         outcome.results[0][1])
+        self.assertEqual([remediator.DONE] * 3,
+                         [r[0] for _s, r in outcome.results],
+                         outcome.results)
         filters = wrapper.load_filters([FILTERS])
         bindir = self.useFixture(thp.fixtures.TempDir()).path
         for name in {c[0] for c in self.host.executed}:
-            with open(os.path.join(bindir, name), 'w') as f:
-                f.write('#!/bin/sh\n')
-            os.chmod(os.path.join(bindir, name), 0o755)
+            if not os.path.isabs(name):
+                with open(os.path.join(bindir, name), 'w') as f:
+                    f.write('#!/bin/sh\n')
+                os.chmod(os.path.join(bindir, name), 0o755)
         for cmd in self.host.executed:
             try:
                 wrapper.match_filter(filters, list(cmd),
                                      exec_dirs=[bindir])
+            except wrapper.FilterMatchNotExecutable:
+                pass   # /lib/udev/scsi_id: matched, not installed here
             except wrapper.NoFilterMatched:
                 self.fail('refused by the filters: %s' % ' '.join(cmd))
+        self.assertIn('dd', {c[0] for c in self.host.executed})
+
+    def fc_disks(self):
+        """Two paths (two array ports) of an FC LUN, through one HBA."""
+        self.values.load_raw_values(
+            group='host_scan', protocols='iscsi,fc',
+            owned_targets='iqn.2010-10.org.openstack:,%s,%s' % (FC_A, FC_B))
+        self.host.add_fc_hba('6', '10000090fa000001')
+        self.host.add_disk('sdg', '6:0:0:5', tc.WWID[6], fc=(FC_A, 5))
+        self.host.add_disk('sdh', '6:0:1:5', tc.WWID[6], fc=(FC_B, 5))
+
+    def test_fc_map_is_flushed_through_os_bricks_fc_connector(self):
+        self.fc_disks()
+        self.host.add_map('dm-1', 'mpathb', tc.WWID[6], ['sdg', 'sdh'])
+        found = self.detect()
+        outcome = self.remediate(apply=True, finding_ids={
+            found[tc.WWID[6]].id})
+        self.assertEqual(remediator.DONE, outcome.results[0][1][0],
+                         outcome.results[0][1])
+        self.assertIn(('multipath', '-f',
+                       '/dev/disk/by-id/dm-uuid-mpath-' + tc.WWID[6]),
+                      self.host.executed)
+        self.assertEqual([], self.host.maps)
+        for dev in ('sdg', 'sdh', 'dm-1'):
+            self.assertFalse(os.path.lexists(self.host.p('/sys/block/'
+                                                         + dev)), dev)
+        self.assertFalse(any(c[0] == 'iscsiadm' and '--logout' in c
+                             for c in self.host.executed))
+        self.assertTrue(os.path.lexists(self.host.p('/sys/block/sde')))
+        self.unit().run_pass()
+        self.assertEqual(model.FindingState.RESOLVED,
+                         self.store.finding(found[tc.WWID[6]].id).state)
+
+    def test_faulty_fc_map_goes_with_its_paths(self):
+        self.fc_disks()
+        self.host.add_map('dm-1', 'mpathb', tc.WWID[6], ['sdg', 'sdh'],
+                          faulty=['sdg', 'sdh'])
+        self.detect()
+        [finding] = [f for f in self.store.findings(backend='host:' + HOST)
+                     if f.kind == model.FindingKind.FAULTY_MAP]
+        outcome = self.remediate(apply=True, finding_ids={finding.id})
+        self.assertEqual(remediator.DONE, outcome.results[0][1][0],
+                         outcome.results[0][1])
+        # No path answers a read: os-brick flushes no map and deletes the
+        # paths; the map, left without any, is removed after it.
+        self.assertIn(('multipathd', 'del', 'map', 'mpathb'),
+                      self.host.executed)
+        self.assertEqual([], self.host.maps)
 
     def test_multipath_map_is_flushed_and_both_paths_go(self):
         self.host.add_disk('sdf', '5:0:0:1', tc.WWID[3],

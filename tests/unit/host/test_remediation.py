@@ -50,13 +50,14 @@ class HostActionTest(base.BaseTestCase):
             self.assertIsNone(action, kind)
             self.assertIn(part, why)
 
-    def test_nvme_and_fc_devices_are_not_disconnected(self):
-        for target, proto in (('nqn.2014-08.org:sub', 'nvmeof'),
-                              ('50060e801049cfd1', 'fc')):
-            action, why = host_actions.action(finding('leftover_device',
-                                                      target=target))
-            self.assertIsNone(action)
-            self.assertIn('%s devices are not disconnected' % proto, why)
+    def test_fc_luns_are_disconnected_nvme_namespaces_never(self):
+        action, _why = host_actions.action(finding(
+            'leftover_device', target='50060e801049cfd1,50060e801049cfd2'))
+        self.assertEqual(host_actions.DISCONNECT, action)
+        action, why = host_actions.action(finding(
+            'leftover_device', target='nqn.2014-08.org:sub'))
+        self.assertIsNone(action)
+        self.assertIn('nvmeof devices are not disconnected', why)
 
     def test_host_plan_keeps_every_gate(self):
         now = 1000.0
