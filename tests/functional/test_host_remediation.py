@@ -363,6 +363,12 @@ class HostRemediationTest(thp._HostCloud):
                          (action.result, action.finding_id))
         self.assertEqual([('reconciler.remediation.failed', 'failed',
                            found[tc.WWID[3]].id)], self.events())
+        # Only a new command retries: the fault gone, both are done.
+        self.host.faults.clear()
+        outcome = self.remediate(apply=True)
+        self.assertEqual([remediator.DONE] * 2,
+                         [r[0] for _s, r in outcome.results], outcome.results)
+        self.assertEqual({(IQN % V['here'], tc.P1)}, set(self.host.sessions))
 
     def test_no_action_after_a_failed_pass(self):
         self.detect()
