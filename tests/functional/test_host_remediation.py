@@ -370,6 +370,18 @@ class HostRemediationTest(thp._HostCloud):
                          [r[0] for _s, r in outcome.results], outcome.results)
         self.assertEqual({(IQN % V['here'], tc.P1)}, set(self.host.sessions))
 
+    def test_cinder_unreachable_at_the_recheck_means_no_action(self):
+        self.detect()
+        self.values.load_raw_values(group='cinder',
+                                    endpoint='http://127.0.0.1:9/v3')
+        before = self.state()
+        outcome = self.remediate(apply=True)
+        [(_step, (result, reason))] = outcome.results
+        self.assertEqual(remediator.FAILED, result)
+        self.assertIn('Cinder', reason)
+        self.assertEqual([], self.host.executed)
+        self.assertEqual(before, self.state())
+
     def test_no_action_after_a_failed_pass(self):
         self.detect()
         self.host.outputs[('iscsiadm', '-m', 'session', '-P', '3')] = (
