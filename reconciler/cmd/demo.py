@@ -10,7 +10,9 @@ the notifications an oslo.messaging listener received and the findings
 recorded in SQLite. Then remediation: the dry-run plan, and, given Cinder's
 volume service (``--allinone``: it imports Cinder, so it lives with the
 tests), one applied adoption and one removed export, and the pass that
-resolves them.
+resolves them; and on the compute node, the leftover LUN disconnected by
+os-brick's own iSCSI connector (the host root answers its commands) and
+the host pass that resolves that finding.
 """
 
 import argparse
@@ -32,6 +34,7 @@ from reconciler import history
 from reconciler.host import manager as host_manager
 from reconciler import manager
 from reconciler import notifier as notifier_mod
+from reconciler.remediation import host_remediator
 from reconciler.remediation import remediator
 from reconciler.simulators import arrays
 from reconciler.simulators import cinder as cinder_sim
@@ -92,6 +95,7 @@ grace_period = 0
 root_prefix = {workdir}/host
 lock_path = {workdir}
 owned_targets = iqn.2010-10.org.openstack:
+remediation_min_age = 0
 
 [cinder]
 auth_type = admin_token
@@ -280,6 +284,7 @@ def run(workdir, passes, allinone=None):
         for label, note in PLANTED:
             print('  %-36s %-20s %s' % (scenario_mod.uid(label), label, note))
         _remediate(conf, store, notifier, cloud, allinone)
+        _remediate_host(conf, store, notifier, node, host_unit)
 
 
 def _remediate(conf, store, notifier, cloud, allinone):
@@ -320,6 +325,35 @@ def _remediate(conf, store, notifier, cloud, allinone):
     _section('The audit (cinder-reconciler-manage actions list)')
     print(report.table([report.action_dict(a) for a in store.actions(
         backend='fake1')]))
+
+
+def _remediate_host(conf, store, notifier, node, host_unit):
+    """compute-9's leftover LUN: the plan, os-brick's disconnect (its real
+    iSCSI connector, the host root answering its commands), and the host
+    pass that resolves the finding.
+    """
+    def remediate(**kwargs):
+        return host_remediator.HostRemediator(
+            conf, store, notifier, 'demo', unit=host_unit,
+            execute=node.execute).run(**kwargs)
+
+    _section('Remediation plan for %s (cinder-reconciler-manage remediate '
+             '--host, run on %s: a dry run, nothing changes)'
+             % (COMPUTE, COMPUTE))
+    print(report.outcome_text(remediate()))
+    _section('Applied on %s: disconnect the leftover LUN through os-brick '
+             '(remediate --host --apply)' % COMPUTE)
+    print(report.outcome_text(remediate(apply=True)))
+    print("  os-brick's commands: %s" % '; '.join(
+        ' '.join(c) for c in node.executed))
+    _section('The next pass over %s resolves it' % COMPUTE)
+    result = host_unit.run_pass()
+    notifier.flush(store)
+    print(report.host_pass_text(result))
+    _section('The audit of %s (cinder-reconciler-manage actions list '
+             '--backend host:%s)' % (COMPUTE, COMPUTE))
+    print(report.table([report.action_dict(a) for a in store.actions(
+        backend=host_unit.scope)]))
 
 
 def main(argv=None):

@@ -13,8 +13,8 @@
                                       [--format F]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
-    cinder-reconciler-manage remediate [--backend B] [--kind K] [--finding ID]
-                                       [--apply] [--quarantine]
+    cinder-reconciler-manage remediate [--backend B | --host] [--kind K]
+                                       [--finding ID] [--apply] [--quarantine]
                                        [--delete-data] [--limit N]
     cinder-reconciler-manage actions list [--backend B] [--finding ID]
     cinder-reconciler-manage findings ignore ID --reason TEXT [--until TIME]
@@ -296,6 +296,8 @@ def do_remediate(conf):
         raise exception.ConfigError(
             '--delete-data needs the findings to delete named one by one '
             'with --finding')
+    if args.host_scope:
+        return _remediate_host(conf, args)
     backends = validation.enabled_backends(conf)
     if args.backend:
         backends = [_backend(conf, args.backend)]
@@ -321,7 +323,11 @@ def do_remediate(conf):
     finally:
         coordinator.stop()
         notifier.close()
-    if args.format == 'json':
+    return _outcomes(args.format, outcomes)
+
+
+def _outcomes(fmt, outcomes):
+    if fmt == 'json':
         output.emit(json.dumps([report.outcome_dict(o) for o in outcomes],
                                indent=2))
     else:
@@ -330,6 +336,25 @@ def do_remediate(conf):
     failed = any(o.error or any(r[0] == remediator.FAILED
                                 for _, r in o.results) for o in outcomes)
     return 1 if failed else 0
+
+
+def _remediate_host(conf, args):
+    """``remediate --host``: this host's findings, os-brick disconnects."""
+    from reconciler.remediation import host_remediator
+    if args.backend or args.quarantine or args.delete_data:
+        raise exception.ConfigError('--host takes neither --backend, '
+                                    '--quarantine nor --delete-data')
+    store = history.History.from_conf(conf)
+    store.check_current()
+    notifier = notifier_mod.Notifier(conf)
+    try:
+        outcome = host_remediator.HostRemediator(
+            conf, store, notifier, _actor()).run(
+                apply=args.apply, kinds=set(args.kind or ()),
+                finding_ids=set(args.finding or ()), limit=args.limit)
+    finally:
+        notifier.close()
+    return _outcomes(args.format, [outcome])
 
 
 def do_actions_list(conf):
@@ -463,6 +488,9 @@ def add_command_parsers(subparsers):
         'remediate', help='Plan (dry run, the default) or apply actions on '
                           'confirmed findings.')
     remediate.add_argument('--backend', help='Only this backend group.')
+    remediate.add_argument('--host', action='store_true', dest='host_scope',
+                           help="This host's findings ([host_scan]): "
+                                "disconnects through os-brick, run here.")
     remediate.add_argument('--kind', action='append',
                            choices=[k.value for k in model.FindingKind])
     remediate.add_argument('--finding', action='append', type=int,

@@ -72,6 +72,12 @@ OPTS = [
                help='Seconds to wait for os-brick\'s lock; when an attach or '
                     'detach holds it longer, the pass is skipped (recorded '
                     'as failed, not announced) and no finding changes.'),
+    cfg.IntOpt('remediation_min_age', default=86400, min=0,
+               help='Seconds a host finding must have been confirmed '
+                    'before "remediate --host" may disconnect it.'),
+    cfg.IntOpt('remediation_max_actions', default=5, min=1,
+               help='Most disconnects one "remediate --host" may take; a '
+                    'plan with more does nothing and says so.'),
     cfg.IntOpt('max_shrink_percent', default=50, min=1, max=100,
                help="Cinder's attachment listing shrinking by more than "
                     'this since the last successful host pass fails the '

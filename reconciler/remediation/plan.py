@@ -112,7 +112,7 @@ def _after_parents(steps, refused):
 
 def plan(findings, now, min_age, limit, supported, kinds=None,
          finding_ids=None, quarantine=False, delete_ids=frozenset(),
-         orphan_volumes=frozenset()):
+         orphan_volumes=frozenset(), action=None):
     """Steps for ``findings`` (history records) at ``now``.
 
     ``supported`` is the set of actions the backend's driver offers besides
@@ -120,6 +120,8 @@ def plan(findings, now, min_age, limit, supported, kinds=None,
     ``finding_ids`` narrow the selection; ``delete_ids`` must name every
     finding to delete. ``orphan_volumes``: the UUIDs of the backend's
     unresolved array-only volumes, whose snapshots Cinder cannot adopt.
+    ``action(finding, quarantine, delete_ids)`` maps a finding to its
+    action when given (host findings have their own, see host_actions).
     """
     steps, refused = [], []
     for f in findings:
@@ -136,15 +138,18 @@ def plan(findings, now, min_age, limit, supported, kinds=None,
                                       'reconciler_remediation_min_age (%ds)'
                                       % (now - f.confirmed_at, min_age)))
         else:
-            action, why = _action(f, quarantine, delete_ids, supported,
-                                  orphan_volumes)
             if action is None:
-                refused.append(Refusal(f, why))
-            elif action not in supported:
-                refused.append(Refusal(f, "the backend's driver cannot %s"
-                                          % action))
+                chosen, why = _action(f, quarantine, delete_ids, supported,
+                                      orphan_volumes)
             else:
-                steps.append(Step(f, action, why))
+                chosen, why = action(f, quarantine, delete_ids)
+            if chosen is None:
+                refused.append(Refusal(f, why))
+            elif chosen not in supported:
+                refused.append(Refusal(f, "the backend's driver cannot %s"
+                                          % chosen))
+            else:
+                steps.append(Step(f, chosen, why))
     if not quarantine:
         steps = _after_parents(steps, refused)
     missing = set(finding_ids or ()) - {s.finding.id for s in steps} - {

@@ -122,8 +122,7 @@ class Remediator(object):
         finding = step.finding
         action_id = self._start(step, True)
         try:
-            fresh, why_not = recheck.ownership(
-                finding, driver, inventory, self.backend.cinder_host)
+            fresh, why_not = self._recheck(finding, driver, inventory)
             if why_not:
                 result, reason = SKIPPED, why_not
             else:
@@ -145,6 +144,10 @@ class Remediator(object):
                 finding, step.action, step.target, result, reason,
                 self.actor, action_id, time.time())])
         return result, reason
+
+    def _recheck(self, finding, driver, inventory):
+        return recheck.ownership(finding, driver, inventory,
+                                 self.backend.cinder_host)
 
     def _act(self, step, fresh, driver, inventory, writer):
         finding, action = step.finding, step.action

@@ -8,10 +8,19 @@ output in the shapes multipathd, iscsiadm, dmsetup and nvme-cli print. The
 outputs are generated here from the host's state, not copied from anywhere.
 The host unit reads it through its root prefix and runner, as the demo and
 the tests do.
+
+``execute`` is an os-brick ``execute``: it answers the commands os-brick's
+iSCSI disconnect runs (iscsiadm, multipath, multipathd, blockdev, tee into
+sysfs) and changes the host as the kernel, udev and multipathd would: a
+deleted SCSI device loses its sysfs entries, /dev node and links, a logout
+ends the session, a flushed map is gone.
 """
 
 import json
 import os
+import shutil
+
+from oslo_concurrency import processutils
 
 from reconciler.host import runner as runner_mod
 
@@ -39,6 +48,10 @@ class HostRoot(object):
         self.subsystems = []
         self.outputs = {}    # argv -> (code, text): overrides
         self.calls = []
+        self.nodes = set()   # iscsiadm's node records: (iqn, portal)
+        self._sid = 0
+        self.executed = []   # os-brick's commands, as execute received them
+        self.faults = {}     # argv prefix -> (exit code, stderr)
         for d in ('dev/disk/by-path', 'dev/disk/by-id',
                   'sys/class/scsi_device', 'sys/block'):
             os.makedirs(self.p(d), exist_ok=True)
@@ -74,6 +87,11 @@ class HostRoot(object):
                 pci, h, hctl.rpartition(':')[0])
         device = 'sys/devices/%s/%s' % (parent, hctl)
         os.makedirs(self.p(device + '/block/%s/holders' % dev))
+        _link('../../../' + hctl, self.p(device + '/block/%s/device' % dev))
+        _write(self.p(device + '/delete'), '')
+        _write(self.p('dev/' + dev), '')
+        if iscsi:
+            self._scsi_host(h)
         _write(self.p(device + '/vendor'), vendor.ljust(8))
         _write(self.p(device + '/model'), model.ljust(16))
         _write(self.p(device + '/state'), state)
@@ -99,10 +117,36 @@ class HostRoot(object):
                 _link('../../' + dev, self.p('dev/disk/by-id/' + name))
         return dev
 
+    def _scsi_host(self, h):
+        """/sys/class/scsi_host/hostN, where os-brick finds session LUNs."""
+        base = 'sys/devices/platform/host%s' % h
+        if not os.path.lexists(self.p(base + '/scsi_host/host%s/device'
+                                      % h)):
+            _link('../../../host' + h,
+                  self.p(base + '/scsi_host/host%s/device' % h))
+            _link('../../devices/platform/host%s/scsi_host/host%s' % (h, h),
+                  self.p('sys/class/scsi_host/host' + h))
+
+    def add_fc_hba(self, host, wwpn, pci='0000:00:17.0', state='Online'):
+        """An FC HBA (``/sys/class/fc_host/hostN``) on PCI device ``pci``:
+        os-brick builds an FC LUN's by-path name from it.
+        """
+        base = 'sys/devices/pci0000:00/%s/host%s/fc_host/host%s' % (
+            pci, host, host)
+        for name, value in (('port_name', '0x' + wwpn),
+                            ('node_name', '0x2' + wwpn[1:]),
+                            ('port_state', state)):
+            _write(self.p('%s/%s' % (base, name)), value)
+        _link('../../devices/pci0000:00/%s/host%s/fc_host/host%s'
+              % (pci, host, host), self.p('sys/class/fc_host/host%s' % host))
+
     def _session(self, iqn, portal):
-        entry = self.sessions.setdefault(
-            (iqn, portal), {'sid': str(len(self.sessions) + 1), 'disks': []})
-        return entry['sid']
+        if (iqn, portal) not in self.sessions:
+            self._sid += 1
+            self.sessions[iqn, portal] = {'sid': str(self._sid),
+                                          'disks': []}
+        self.nodes.add((iqn, portal))
+        return self.sessions[iqn, portal]['sid']
 
     def add_session(self, iqn, portal):
         """A logged-in session, with no LUN unless disks are added to it."""
@@ -119,9 +163,20 @@ class HostRoot(object):
             if os.path.isdir(os.path.join(link, 'block', dev)):
                 os.unlink(link)
                 os.rmdir(os.path.dirname(link))
+        block = os.path.realpath(self.p('sys/block/' + dev))
         os.unlink(self.p('sys/block/' + dev))
+        for holder in os.listdir(os.path.join(block, 'holders')):
+            slave = self.p('sys/block/%s/slaves/%s' % (holder, dev))
+            if os.path.lexists(slave):
+                os.unlink(slave)
+        shutil.rmtree(os.path.dirname(os.path.dirname(block)))
+        if os.path.exists(self.p('dev/' + dev)):
+            os.unlink(self.p('dev/' + dev))
         for s in self.sessions.values():
             s['disks'] = [(lun, d) for lun, d in s['disks'] if d != dev]
+        for m in self.maps:
+            # multipathd drops the path of a deleted device; the map stays.
+            m['paths'] = [d for d in m['paths'] if d != dev]
 
     def add_partition(self, dev, part):
         block = os.path.realpath(self.p('sys/block/' + dev))
@@ -142,6 +197,28 @@ class HostRoot(object):
                 os.path.realpath(self.p('sys/block/' + slave)), 'holders',
                 dm))
         _link('../' + dm, self.p('dev/mapper/' + name))
+        _write(self.p('dev/' + dm), '')
+
+    def remove_map(self, name):
+        """What ``multipath -f`` or ``multipathd del map`` leaves: no map."""
+        [m] = [m for m in self.maps if m['name'] == name]
+        self.maps.remove(m)
+        dm = m['sysfs']
+        for slave in os.listdir(self.p('sys/block/%s/slaves' % dm)):
+            holder = os.path.join(os.path.realpath(
+                self.p('sys/block/' + slave)), 'holders', dm)
+            if os.path.lexists(holder):
+                os.unlink(holder)
+        shutil.rmtree(os.path.realpath(self.p('sys/block/' + dm)))
+        os.unlink(self.p('sys/block/' + dm))
+        for path in ('dev/mapper/' + name, 'dev/' + dm,
+                     'dev/disk/by-id/dm-uuid-mpath-' + m['uuid']):
+            if os.path.lexists(self.p(path)):
+                os.unlink(self.p(path))
+
+    def open_device(self, pid, dev, fd=3):
+        """A process holding ``/dev/<dev>`` open (as qemu holds a disk)."""
+        _link('/dev/' + dev, self.p('proc/%d/fd/%d' % (pid, fd)))
 
     def add_map(self, dm, name, wwid, paths, faulty=(), open_count=0):
         """A multipath map over ``paths`` (SCSI disk names)."""
@@ -277,3 +354,156 @@ class HostRoot(object):
         if argv == runner_mod.DM_OPEN_COUNTS:
             return 0, self.dmsetup_open()
         raise AssertionError('unexpected command %s' % (argv,))
+
+    # -- os-brick's commands ------------------------------------------------
+
+    def fail(self, *prefix, code=1, stderr='simulated failure'):
+        """Make every command starting with ``prefix`` exit with ``code``."""
+        self.faults[prefix] = (code, stderr)
+
+    def execute(self, *cmd, **kwargs):
+        """An os-brick ``execute``: ``(stdout, stderr)`` or
+        ProcessExecutionError, as oslo.concurrency's would.
+        """
+        cmd = tuple(str(c) for c in cmd)
+        self.executed.append(cmd)
+        code, out, err = self._answer(cmd, kwargs.get('process_input'))
+        allowed = kwargs.get('check_exit_code', True)
+        if allowed is True:
+            allowed = [0]
+        elif isinstance(allowed, int) and allowed is not False:
+            allowed = [allowed]
+        if allowed is not False and code not in allowed:
+            raise processutils.ProcessExecutionError(
+                stdout=out, stderr=err, exit_code=code, cmd=' '.join(cmd))
+        return out, err
+
+    def _answer(self, cmd, stdin):
+        for prefix, (code, err) in self.faults.items():
+            if cmd[:len(prefix)] == prefix:
+                return code, '', err
+        handler = {'iscsiadm': self._iscsiadm, 'multipath': self._multipath,
+                   'multipathd': self._multipathd,
+                   'blockdev': self._blockdev, 'tee': self._tee,
+                   'dd': self._dd,
+                   '/lib/udev/scsi_id': self._scsi_id}.get(cmd[0])
+        if handler is None:
+            return 127, '', 'not simulated: %s' % ' '.join(cmd)
+        return handler(cmd[1:], stdin)
+
+    def _iscsiadm(self, args, stdin):
+        if args == ('-m', 'node'):
+            if not self.nodes:
+                return 21, '', 'iscsiadm: No records found'
+            return 0, ''.join('%s,1 %s\n' % (portal, iqn)
+                              for iqn, portal in sorted(self.nodes)), ''
+        if args == ('-m', 'session'):
+            if not self.sessions:
+                return 21, '', 'iscsiadm: No active sessions.'
+            return 0, ''.join(
+                'tcp: [%s] %s,1 %s (non-flash)\n' % (s['sid'], portal, iqn)
+                for (iqn, portal), s in self.sessions.items()), ''
+        if args[:2] == ('-m', 'node') and args[2] == '-T' and args[4] == '-p':
+            key, rest = (args[3], args[5]), args[6:]
+            if key not in self.nodes:
+                return 21, '', 'iscsiadm: No records found'
+            if rest[:2] == ('--op', 'update'):
+                return 0, '', ''
+            if rest == ('--logout',):
+                if key not in self.sessions:
+                    return 21, '', 'iscsiadm: No matching sessions found'
+                # The kernel removes the LUNs of the session with it.
+                for _lun, dev in list(self.sessions[key]['disks']):
+                    self.remove_disk(dev)
+                del self.sessions[key]
+                return 0, 'Logout of [sid: ...] successful.\n', ''
+            if rest == ('--op', 'delete'):
+                self.nodes.discard(key)
+                return 0, '', ''
+        return 127, '', 'not simulated: iscsiadm %s' % ' '.join(args)
+
+    def _map(self, name):
+        """A map by its name or a /dev path of it (dm-uuid link, dm-N)."""
+        if name.startswith('/dev/'):
+            name = os.path.basename(os.path.realpath(self.p(name)))
+        return next((m for m in self.maps
+                     if name in (m['name'], m['sysfs'])), None)
+
+    def _disk(self, path):
+        """The SCSI disk a /dev path names, and its map (or None)."""
+        if not os.path.exists(self.p(path)):
+            return None, None
+        dev = os.path.basename(os.path.realpath(self.p(path)))
+        return dev, next((m for m in self.maps if dev in m['paths']), None)
+
+    def _dd(self, args, stdin):
+        path = args[0].removeprefix('if=') if args else ''
+        dev, m = self._disk(path)
+        if dev is None:
+            return 1, '', 'dd: failed to open %s' % path
+        if (m and dev in m['faulty']) or (
+                self._map(path) and set(self._map(path)['paths'])
+                <= self._map(path)['faulty']):
+            return 1, '', 'dd: error reading %s: Input/output error' % path
+        return 0, '', '1+0 records in\n1+0 records out\n'
+
+    def _scsi_id(self, args, stdin):
+        dev, _m = self._disk(args[-1]) if args else (None, None)
+        wwid_file = self.p('sys/block/%s/device/wwid' % dev)
+        if dev is None or not os.path.exists(wwid_file):
+            return 1, '', ''
+        with open(wwid_file) as f:
+            return 0, '3' + f.read().strip()[len('naa.'):] + '\n', ''
+
+    def _multipath(self, args, stdin):
+        if args[:1] == ('-f',) and len(args) == 2:
+            m = self._map(args[1])
+            if m is None:
+                return 1, '', '%s: no such map' % args[1]
+            busy = m['open'] or os.listdir(self.p('sys/block/%s/holders'
+                                                  % m['sysfs']))
+            if busy or (m['paths'] and set(m['paths']) <= m['faulty']):
+                # In use, or queueing I/O with no path to write it to.
+                return 1, '', '%s: map in use' % args[1]
+            self.remove_map(m['name'])
+            return 0, '', ''
+        return 127, '', 'not simulated: multipath %s' % ' '.join(args)
+
+    def _multipathd(self, args, stdin):
+        if args == ('show', 'status'):
+            return 0, 'path checker states:\nup %d\n' % sum(
+                len(m['paths']) for m in self.maps), ''
+        if args == ('show', 'paths', 'raw', 'format', '%d'):
+            return 0, ''.join('%s\n' % d for m in self.maps
+                              for d in m['paths']), ''
+        if args[:2] == ('del', 'map') and len(args) == 3:
+            m = self._map(args[2])
+            if m is None:
+                return 1, 'fail\n', ''
+            self.remove_map(m['name'])
+            return 0, 'ok\n', ''
+        if args[:2] == ('del', 'path') and len(args) == 3:
+            for m in self.maps:
+                m['paths'] = [d for d in m['paths']
+                              if '/dev/' + d != args[2]]
+            return 0, 'ok\n', ''
+        return 127, '', 'not simulated: multipathd %s' % ' '.join(args)
+
+    def _blockdev(self, args, stdin):
+        if args[:1] == ('--flushbufs',) and len(args) == 2:
+            if not os.path.exists(self.p(args[1])):
+                return 1, '', 'blockdev: cannot open %s' % args[1]
+            return 0, '', ''
+        return 127, '', 'not simulated: blockdev %s' % ' '.join(args)
+
+    def _tee(self, args, stdin):
+        parts = args[1].split('/') if len(args) == 2 else ()
+        if (args[:1] == ('-a',) and len(parts) == 6
+                and parts[:3] == ['', 'sys', 'block']
+                and parts[4:] == ['device', 'delete']):
+            if not os.path.exists(self.p(args[1])):
+                return 1, '', 'tee: %s: No such file or directory' % args[1]
+            if (stdin or '').strip() == '1':
+                self.remove_disk(parts[3])
+            return 0, stdin or '', ''
+        return 127, '', 'not simulated: tee %s' % ' '.join(args)

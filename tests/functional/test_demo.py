@@ -61,3 +61,18 @@ class DemoTest(base.BaseTestCase):
                       % scn.uid('restored-leftover'), after)
         self.assertIn('orphan_export export volume-%s@compute-3: confirmed '
                       '-> resolved' % scn.uid('scratch'), after)
+        # On compute-9: the leftover LUN's disconnect planned, applied by
+        # os-brick's iSCSI connector, and the host pass resolves it.
+        host_plan, host_applied = out.split(
+            '=== Remediation plan for compute-9')[1].split('=== Applied on')
+        self.assertIn('leftover_device device %s: disconnect /dev/sdc'
+                      % LEFT_LUN, host_plan)
+        self.assertEqual(1, host_plan.count('-> planned'))
+        self.assertIn('-> done: disconnected sdc (os-brick', host_applied)
+        self.assertIn('tee -a /sys/block/sdc/device/delete', host_applied)
+        self.assertIn('--logout', host_applied)
+        self.assertNotIn('/dev/sdb', host_applied)
+        host_after = out.split('=== The next pass over compute-9')[1]
+        self.assertIn('leftover_device device %s: confirmed -> resolved'
+                      % LEFT_LUN, host_after)
+        self.assertIn('consistent: 1 attachments, 1 devices', host_after)
