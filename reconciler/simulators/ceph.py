@@ -460,3 +460,48 @@ class CinderRBD(object):
     def trash_entries(self):
         return {e['name']: e['id']
                 for e in self.rbd.RBD().trash_list(self.ioctx)}
+
+
+def _gone(name, what):
+    """A Cinder name for a volume Cinder had once, derived from ``name``."""
+    return 'volume-%s' % uuid.uuid5(uuid.NAMESPACE_URL, name + what)
+
+
+def seed(cinder, scenario, backend, clone_every=50, deleted_every=100):
+    """The pool of ``backend`` as Cinder leaves it for ``scenario``.
+
+    Every volume an image, every snapshot a protected one; beyond that,
+    what Cinder keeps of volumes it no longer has. Each ``clone_every``-th
+    volume is a clone of the one before (through ``<dest>.clone_snap``);
+    each ``deleted_every``-th is a clone of a volume deleted since (kept
+    as ``.deleted`` for it) and brings one more deleted volume, in the
+    trash because a snapshot not Cinder's kept ``remove`` from it. The
+    trash entries are Cinder's to purge only under
+    ``enable_deferred_deletion``. Returns the images made.
+    """
+    made, previous, snaps = 0, None, {}
+    contents = scenario.array_contents(backend)
+    for obj in contents:
+        if obj.kind == 'snapshot':
+            snaps.setdefault(obj.parent, []).append(obj.uuid)
+    volumes = [o for o in contents if o.kind == 'volume']
+    for n, obj in enumerate(volumes, 1):
+        name = 'volume-%s' % obj.uuid
+        if n % deleted_every == 0:
+            parent, trashed = _gone(name, 'parent'), _gone(name, 'trash')
+            cinder.create_volume(parent)
+            cinder.create_cloned_volume(name, parent)
+            cinder.delete_volume(parent)
+            cinder.create_volume(trashed)
+            cinder.create_snapshot(trashed, 'operator-snap', protect=False)
+            cinder.delete_volume(trashed, deferred_delay=3600)
+            made += 2
+        elif previous and n % clone_every == 0:
+            cinder.create_cloned_volume(name, previous)
+        else:
+            cinder.create_volume(name, obj.size)
+        made += 1
+        for snap in snaps.get(obj.uuid, ()):
+            cinder.create_snapshot(name, 'snapshot-%s' % snap)
+        previous = name
+    return made
