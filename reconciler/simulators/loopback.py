@@ -99,6 +99,7 @@ class Array:
                 os.path.join(cloud.workdir, backend.name),
                 pools=tuple(backend.pools))
             os.makedirs(self.cluster.base, exist_ok=True)
+            self.op_timeout = None    # rados_connect_timeout, if set
         else:
             # Its own directory: the simulator writes a known_hosts file.
             workdir = os.path.join(cloud.workdir, backend.name)
@@ -140,11 +141,14 @@ class Array:
                     'fake_array_file': self.path}
         if self.driver == 'rbd':
             # Cinder purges the trash it leaves: its entries are expected.
-            return {'volume_driver': _RBD_DRIVER,
-                    'rbd_pool': self.backend.pools[0],
-                    'rbd_ceph_conf': self.cluster.conf,
-                    'enable_deferred_deletion': 'true',
-                    'reconciler_command_timeout': '600'}
+            options = {'volume_driver': _RBD_DRIVER,
+                       'rbd_pool': self.backend.pools[0],
+                       'rbd_ceph_conf': self.cluster.conf,
+                       'enable_deferred_deletion': 'true',
+                       'reconciler_command_timeout': '600'}
+            if self.op_timeout:
+                options['rados_connect_timeout'] = self.op_timeout
+            return options
         if self.driver == 'nec':
             [(user, password)] = self.sim.users.items()
             pools = self.backend.pools
