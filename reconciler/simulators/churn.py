@@ -247,6 +247,7 @@ class RBDOps:
         self.rbd = self.cinder.rbd
         self.lock = threading.Lock()
         self.random = random.Random(array.backend.name)
+        self.done = collections.Counter()   # what Cinder's steps did
         keys = {v.id: v.key for v in array.scenario.volumes
                 if v.backend == array.backend.name}
         # snapshot id -> its image's name
@@ -281,9 +282,11 @@ class RBDOps:
         """
         if clone or self.random.random() < 0.5:
             self.rbd.RBD().remove(self.cinder.ioctx, name)
+            self.done['removed'] += 1
         else:
             self.rbd.RBD().trash_move(self.cinder.ioctx, name,
                                       self.DEFERRED_DELAY)
+            self.done['trashed'] += 1
 
     def remove_volume(self, key):
         name = self._name(key)
@@ -294,8 +297,10 @@ class RBDOps:
             if any(s.endswith('.clone_snap') for s in snaps):
                 self.rbd.RBD().rename(self.cinder.ioctx, name,
                                       name + '.deleted')
+                self.done['renamed .deleted'] += 1
             elif parent:
                 self.rbd.RBD().remove(self.cinder.ioctx, name)
+                self.done['clones removed'] += 1
                 self._clean_parent(*parent)
             else:
                 self._drop(name)
@@ -306,6 +311,7 @@ class RBDOps:
             image.unprotect_snap(snap)
             image.remove_snap(snap)
             left = list(image.list_snaps())
+        self.done['clone_snaps removed'] += 1
         if not left and parent.endswith('.deleted'):
             self._drop(parent, clone=bool(grandparent))
             if grandparent:
@@ -333,6 +339,7 @@ class RBDOps:
         """The OSD freezes for longer than the driver waits: passes fail
         on the timeout, Cinder's operations wait.
         """
+        self.done['OSD frozen'] += 1
         self.array.cluster.pause_osd()
         try:
             time.sleep(self.array.op_timeout + seconds)
@@ -704,7 +711,12 @@ class Churn:
             for f in [f for f in running if f.done()]:
                 f.result()
             running = [f for f in running if not f.done()]
-            running.append(pool.submit(self.one_op))
+            # While an array stalls (a frozen OSD) its operations hold the
+            # workers: no more queue up behind them (this loop holds one).
+            if len(running) < self.workers - 1:
+                running.append(pool.submit(self.one_op))
+            else:
+                self.counter['skipped: workers busy'] += 1
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))
         return running
@@ -743,7 +755,7 @@ class Churn:
             h.join()
         churn_seconds = time.monotonic() - start
         churn_ops = sum(v for k, v in self.counter.items()
-                        if not k.startswith('fault:'))
+                        if not k.startswith(('fault:', 'skipped:')))
         # Nothing moves now: the last plants get their passes.
         self.cloud.proxy.clear()
         for array in self.cloud.arrays.values():
@@ -780,6 +792,8 @@ class Churn:
             'churn_ops': ops,
             'churn_ops_per_second': round(ops / seconds, 1),
             'operations': dict(self.counter),
+            'array_operations': {n: dict(o.done) for n, o in self.ops.items()
+                                 if hasattr(o, 'done')},
             'planted': len(self.plants),
             'planted_per_backend': dict(collections.Counter(
                 p.backend for p in self.plants)),
