@@ -11,12 +11,19 @@ in a fresh child process (so peak RSS is the measured step's own):
   backend in parallel (as the daemon runs them), on an empty history and
   then again with nothing changed;
 * ``naive``: what hand-written orphan scripts do, per backend one unscoped
-  ``volumes.list(search_opts={'all_tenants': 1})`` diffed with the array.
+  ``volumes.list(search_opts={'all_tenants': 1})`` diffed with the array;
+* ``rbd``: for RBD backends (a real single-node Ceph cluster, seeded as
+  Cinder's RBD driver leaves a pool), the driver's listing through the
+  ``rbd`` binding and through the ``rbd`` command line.
+
+RBD joins only where Ceph is installed (tools/install-debs.sh); elsewhere
+it is skipped with a one-line reason.
 
 Usage::
 
     python tools/bench.py                       # 1k, 10k, 100k volumes
     python tools/bench.py --sizes 5000 --drivers fake,hpe3par,nec
+    python tools/bench.py --sizes 30000 --drivers hpe3par,nec,rbd
     python tools/bench.py --quick               # CI smoke run, seconds
     python tools/bench.py --json out.json --plot doc/bench.png
 
@@ -124,6 +131,10 @@ def _download_array(driver):
     if hasattr(driver, '_read'):                 # the fake driver's file
         data = driver._read()
         return sum(len(v) for v in data.values())
+    if hasattr(driver, 'client'):                # RBD: pool and trash
+        images, snaps = driver.client.listing()
+        return (len(images) + sum(len(s) for s in snaps.values())
+                + len(driver.client.trash()))
     if hasattr(driver, 'cli'):                   # NEC: one iSMCLI command
         out = driver.cli.run(driver.command)
         return out.count(b'<OBJECT name="Logical Disk">')
@@ -172,14 +183,119 @@ def child_naive(conf):
                   if (getattr(v, 'os-vol-host-attr:host', None) or ''
                       ).startswith(prefix)}
         with backend.create_driver() as driver:
+            # Cinder-named volumes, as a script matching names sees them
+            # (not RBD's trash or the .deleted parents of clones).
             array = {o.uuid for o in driver.list_objects().objects
-                     if o.kind == model.ResourceType.VOLUME and o.uuid}
+                     if o.kind == model.ResourceType.VOLUME and o.uuid
+                     and o.object_class == model.ObjectClass.CINDER}
         found += len(cinder ^ array)
     return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
             'peak_rss_mb': _status('VmHWM'), 'differences': found}
 
 
-CHILDREN = {'pass': child_pass, 'floor': child_floor, 'naive': child_naive}
+# -- RBD: listing through the binding and the command line ----------------
+
+def _rbd_backends(conf):
+    from reconciler.conf import backend as backend_conf
+    from reconciler.drivers import rbd
+
+    return [b for b in backend_conf.enabled(conf)
+            if issubclass(b.driver_cls, rbd.RBDDriver)]
+
+
+def _rbd_bindings(conf):
+    """Debian's rados/rbd on the path, where the child lists RBD."""
+    if _rbd_backends(conf):
+        from reconciler.simulators import ceph
+        ceph.import_bindings()
+
+
+def child_rbd_listing(conf, cli):
+    """Every RBD backend's ``list_objects``, through one path."""
+    backends = _rbd_backends(conf)
+    for b in backends:
+        conf.set_override('reconciler_rbd_command', 'rbd' if cli else None,
+                          group=b.name)
+
+    def listing(backend):
+        with backend.create_driver() as driver:
+            client = type(driver.client).__name__
+            view = driver.list_objects()
+        return {'client': client, 'requests': view.requests,
+                'objects': len(view.objects)}
+    base = _mark_rss()
+    start = time.monotonic()
+    found = _parallel(listing, backends)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
+            'peak_rss_mb': _status('VmHWM'), 'backends': found,
+            'requests': sum(f['requests'] for f in found.values()),
+            'objects': sum(f['objects'] for f in found.values()),
+            'rbd_cpu_seconds': children.ru_utime + children.ru_stime,
+            'rbd_peak_rss_mb': children.ru_maxrss / 1024.0 if cli else 0}
+
+
+def measure_rbd(conf, cloud, repeat):
+    """Binding and CLI listings, alternating; the fastest of each kept."""
+    runs = {'binding': [], 'cli': []}
+    for path in ('binding', 'cli') * repeat:
+        runs[path].append(run_child('rbd-' + path, conf, cloud))
+    out = {'images': sum(a.images for a in cloud.arrays.values()
+                         if a.driver == 'rbd')}
+    for path, results in runs.items():
+        out[path] = dict(min(results, key=lambda m: m['seconds']),
+                         samples=[m['seconds'] for m in results],
+                         peak_rss_mb=max(m['peak_rss_mb'] for m in results))
+    return out
+
+
+def rbd_summary(r):
+    m = r['rbd']
+    lines = ['  rbd: %d images made, %d objects listed'
+             % (m['images'], m['binding']['objects'])]
+    for path in ('binding', 'cli'):
+        p = m[path]
+        lines.append('  rbd %-7s %6.2f s  peak RSS %6.1f MB  %d %s%s%s' % (
+            path, p['seconds'], p['peak_rss_mb'], p['requests'],
+            'commands' if path == 'cli' else 'requests',
+            '  rbd processes: %.1f s CPU, peak RSS %.1f MB' % (
+                p['rbd_cpu_seconds'], p['rbd_peak_rss_mb'])
+            if path == 'cli' else '',
+            '  (runs: %s s)' % ', '.join('%.2f' % x for x in p['samples'])
+            if len(p['samples']) > 1 else ''))
+    return lines
+
+
+def rbd_markdown(results):
+    rows = ['| volumes | RBD images made | objects listed | binding s | '
+            'binding requests | binding peak RSS MB | CLI s | CLI commands '
+            '| CLI peak RSS MB (reconciler / rbd) | rbd CPU s |',
+            '|' + '---|' * 10]
+    for r in results:
+        if 'rbd' not in r:
+            continue
+        m = r['rbd']
+        b, c = m['binding'], m['cli']
+        rows.append('| %d | %d | %d | %.2f | %d | %.0f | %.2f | %d | '
+                    '%.0f / %.0f | %.1f |' % (
+                        r['volumes'], m['images'], b['objects'],
+                        b['seconds'], b['requests'], b['peak_rss_mb'],
+                        c['seconds'], c['requests'], c['peak_rss_mb'],
+                        c['rbd_peak_rss_mb'], c['rbd_cpu_seconds']))
+    return '\n'.join(rows) if len(rows) > 2 else ''
+
+
+def check_rbd(r):
+    m = r['rbd']
+    assert m['binding']['objects'] == m['cli']['objects'] > 0, m
+    assert {f['client'] for p in ('binding', 'cli')
+            for f in m[p]['backends'].values()} == {
+        'BindingClient', 'CLIClient'}, m
+
+
+CHILDREN = {'pass': child_pass, 'floor': child_floor, 'naive': child_naive,
+            'rbd-binding': lambda conf: child_rbd_listing(conf, False),
+            'rbd-cli': lambda conf: child_rbd_listing(conf, True)}
 
 
 # -- incremental steady passes: Cinder bytes and requests -----------------
@@ -340,6 +456,8 @@ def measure(size, drivers, workdir, page_size, naive=True, repeat=2):
                              peak_rss_mb=max(m['peak_rss_mb'] for m in runs))
         if naive:
             out['naive'] = run_child('naive', conf, cloud)
+        if 'rbd' in drivers:
+            out['rbd'] = measure_rbd(conf, cloud, repeat)
     return out
 
 
@@ -375,6 +493,8 @@ def summary(r):
                  % (sorted(set(steady['status'].values())),
                     steady['findings'], first['transitions'],
                     steady['transitions']))
+    if 'rbd' in r:
+        lines += rbd_summary(r)
     return lines
 
 
@@ -447,6 +567,8 @@ def check_sane(results):
         assert r['steady']['findings'] == 0, r['steady']
         assert r['naive']['differences'] == 0, r['naive']
         assert r['floor']['items'] >= r['volumes'], r['floor']
+        if 'rbd' in r:
+            check_rbd(r)
 
 
 def main(argv=None):
@@ -478,7 +600,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         mode, conf_path = args.child
-        print(json.dumps(CHILDREN[mode](loopback.load_conf(conf_path))))
+        conf = loopback.load_conf(conf_path)
+        if mode != 'rbd-cli':     # a CLI-only daemon never loads librados
+            _rbd_bindings(conf)
+        print(json.dumps(CHILDREN[mode](conf)))
         return 0
     sizes = [int(s) for s in args.sizes.split(',')]
     drivers = args.drivers.split(',')
@@ -488,6 +613,13 @@ def main(argv=None):
     if unknown:
         parser.error('unknown driver(s) %s; choose from %s' % (
             ', '.join(sorted(unknown)), ', '.join(loopback.DRIVERS)))
+    for driver in sorted(set(drivers)):
+        reason = loopback.unavailable(driver)
+        if reason:
+            print('bench: %s skipped: %s' % (driver, reason), flush=True)
+            drivers = [d for d in drivers if d != driver]
+    if not drivers:
+        parser.error('no driver left to measure')
     results = []
     if args.changes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -520,6 +652,7 @@ def main(argv=None):
         plot(results, args.plot)
     if args.markdown:
         print(markdown(results))
+        print(rbd_markdown(results))
     if args.quick:
         check_sane(results)
         print('bench --quick: ok')

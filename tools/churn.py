@@ -2,7 +2,8 @@
 """Accuracy under churn: false positives and recall while the cloud changes.
 
 Starts a small loopback cloud (a real cinder-api, the fake driver's array,
-the 3PAR WSAPI simulator and the NEC iSMCLI simulator over SSH), then runs
+the 3PAR WSAPI simulator, the NEC iSMCLI simulator over SSH and, where Ceph
+is installed, a real single-node Ceph cluster for RBD), then runs
 the daemon's passes back to back on every backend while Cinder operations
 churn the cloud, real orphans are planted and faults are injected (see
 reconciler/simulators/churn.py).
@@ -37,8 +38,9 @@ def main(argv=None):
                         help='churn operations started per second (some '
                         'find no volume they fit: 24 gives about 20 done)')
     parser.add_argument('--volumes', type=int, default=200)
-    parser.add_argument('--drivers', default='fake,hpe3par,nec',
-                        help='one array driver per backend: %s'
+    parser.add_argument('--drivers', default='fake,hpe3par,nec,rbd',
+                        help='one array driver per backend: %s (rbd only '
+                        'where Ceph is installed)'
                         % ', '.join(loopback.DRIVERS))
     parser.add_argument('--sightings', type=int, default=2)
     parser.add_argument('--seed', type=int, default=1)
@@ -47,9 +49,20 @@ def main(argv=None):
                         'list only what changed in Cinder, in full on one '
                         'pass in N; 1 lists in full on every pass')
     args = parser.parse_args(argv)
+    drivers = args.drivers.split(',')
+    unknown = set(drivers) - set(loopback.DRIVERS)
+    if unknown:
+        parser.error('unknown driver(s) %s' % ', '.join(sorted(unknown)))
+    for driver in sorted(set(drivers)):
+        reason = loopback.unavailable(driver)
+        if reason:      # stdout is the report
+            print('churn: %s skipped: %s' % (driver, reason),
+                  file=sys.stderr)
+            drivers = [d for d in drivers if d != driver]
+    if not drivers:
+        parser.error('no driver left to churn')
     with tempfile.TemporaryDirectory() as tmp:
-        with churn.start_cloud(tmp, args.volumes,
-                               args.drivers.split(',')) as cloud:
+        with churn.start_cloud(tmp, args.volumes, drivers) as cloud:
             conf = loopback.load_conf(cloud.write_conf(
                 os.path.join(tmp, 'r.conf'), os.path.join(tmp, 'r.sqlite'),
                 sightings=args.sightings,

@@ -216,7 +216,139 @@ class NECOps:
         self.sim.inject(None)
 
 
-_OPS = {'fake': FakeArrayOps, 'hpe3par': HPE3PAROps, 'nec': NECOps}
+class RBDOps:
+    """Changes to a real Ceph pool, each as Cinder's RBD driver makes it.
+
+    Images, protected snapshots and clones through a protected
+    ``<dest>.clone_snap`` as cinder/volume/drivers/rbd.py makes them. A
+    delete follows the driver's delete_volume: a volume with clone
+    snapshots is renamed ``.deleted``; a clone is removed and its parent's
+    references cleaned (the clone snapshot unprotected and removed, then a
+    ``.deleted`` parent left with no snapshot deleted too, up the chain);
+    any other image is removed, or moved into the trash with a delay, at
+    random. Under ``enable_deferred_deletion`` Cinder 2024.1 and later
+    remove what they can, 2023.2 and earlier trash every delete, and Cinder
+    purges its trash itself. Not churned: 2023.2's deferred delete of a
+    clone, which trashes it and then cannot unprotect the parent's snapshot
+    (ImageBusy: a trashed clone is still a child), and 2024.1's removal of
+    a clone, which leaves the parent's clone snapshot for ever (a real
+    leak; tests/functional/test_rbd_ceph.py has one). RBD has no exports;
+    Cinder's RBD driver unmanages by doing nothing (``unmanage`` is
+    ``pass``), so unmanage is not churned, as on NEC.
+    """
+
+    rename_unmanaged = None
+    export_id = None
+    DEFERRED_DELAY = 3600
+
+    def __init__(self, array):
+        self.array = array
+        self.cinder = array.cinder_rbd
+        self.rbd = self.cinder.rbd
+        self.lock = threading.Lock()
+        self.random = random.Random(array.backend.name)
+        self.done = collections.Counter()   # what Cinder's steps did
+        keys = {v.id: v.key for v in array.scenario.volumes
+                if v.backend == array.backend.name}
+        # snapshot id -> its image's name
+        self.snap_image = {s.id: self._name(keys[s.volume])
+                           for s in array.scenario.snapshots
+                           if s.volume in keys}
+
+    @staticmethod
+    def _name(key):
+        return 'volume-%s' % key
+
+    def add_volume(self, key):
+        with self.lock:
+            self.cinder.create_volume(self._name(key))
+
+    def clone_volume(self, key, dest):
+        with self.lock:
+            self.cinder.create_cloned_volume(self._name(dest),
+                                             self._name(key))
+
+    def _parent(self, image):
+        """``(parent, parent snap)`` of a Cinder clone, else None."""
+        try:
+            _pool, parent, snap = image.parent_info()
+        except self.rbd.ImageNotFound:
+            return None
+        return (parent, snap) if snap.endswith('.clone_snap') else None
+
+    def _drop(self, name, clone=False):
+        """Remove ``name``, or move it into the trash, at random; a clone
+        is removed (trashed, its parent's snapshot could not be cleaned).
+        """
+        if clone or self.random.random() < 0.5:
+            self.rbd.RBD().remove(self.cinder.ioctx, name)
+            self.done['removed'] += 1
+        else:
+            self.rbd.RBD().trash_move(self.cinder.ioctx, name,
+                                      self.DEFERRED_DELAY)
+            self.done['trashed'] += 1
+
+    def remove_volume(self, key):
+        name = self._name(key)
+        with self.lock:
+            with self.cinder.image(name) as image:
+                snaps = [s['name'] for s in image.list_snaps()]
+                parent = self._parent(image)
+            if any(s.endswith('.clone_snap') for s in snaps):
+                self.rbd.RBD().rename(self.cinder.ioctx, name,
+                                      name + '.deleted')
+                self.done['renamed .deleted'] += 1
+            elif parent:
+                self.rbd.RBD().remove(self.cinder.ioctx, name)
+                self.done['clones removed'] += 1
+                self._clean_parent(*parent)
+            else:
+                self._drop(name)
+
+    def _clean_parent(self, parent, snap):
+        with self.cinder.image(parent) as image:
+            grandparent = self._parent(image)
+            image.unprotect_snap(snap)
+            image.remove_snap(snap)
+            left = list(image.list_snaps())
+        self.done['clone_snaps removed'] += 1
+        if not left and parent.endswith('.deleted'):
+            self._drop(parent, clone=bool(grandparent))
+            if grandparent:
+                self._clean_parent(*grandparent)
+
+    def add_snapshot(self, snapshot_id, key):
+        with self.lock:
+            self.snap_image[snapshot_id] = self._name(key)
+            self.cinder.create_snapshot(self._name(key),
+                                        'snapshot-%s' % snapshot_id)
+
+    def remove_snapshot(self, snapshot_id):
+        with self.lock:
+            with self.cinder.image(self.snap_image.pop(snapshot_id)) as i:
+                i.unprotect_snap('snapshot-%s' % snapshot_id)
+                i.remove_snap('snapshot-%s' % snapshot_id)
+
+    def add_export(self, key, host):
+        """Attaching an RBD volume changes nothing in the pool."""
+
+    def remove_export(self, key, host):
+        """Detaching neither."""
+
+    def fail(self, seconds):
+        """The OSD freezes for longer than the driver waits: passes fail
+        on the timeout, Cinder's operations wait.
+        """
+        self.done['OSD frozen'] += 1
+        self.array.cluster.pause_osd()
+        try:
+            time.sleep(self.array.op_timeout + seconds)
+        finally:
+            self.array.cluster.resume_osd()
+
+
+_OPS = {'fake': FakeArrayOps, 'hpe3par': HPE3PAROps, 'nec': NECOps,
+        'rbd': RBDOps}
 
 
 def array_ops(array):
@@ -258,6 +390,9 @@ class Churn:
         self.workers = workers
         self.retry_delay = retry_delay
         self.ops = {n: array_ops(a) for n, a in cloud.arrays.items()}
+        # Only arrays whose clones are not plain new volumes churn them.
+        self.cloning = any(hasattr(o, 'clone_volume')
+                           for o in self.ops.values())
         self.lock = threading.Lock()
         self.idle = {}                  # volume id -> Vol, not being churned
         self.stable = collections.defaultdict(list)    # backend -> [Vol]
@@ -394,6 +529,19 @@ class Churn:
         db.soft_delete_snapshot(sid)
         return vol
 
+    def op_clone(self, vol):
+        """create_cloned_volume: a new row, the array's clone of ``vol``."""
+        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        dest = scn.uid('churn-%d' % next(self._ids))
+        db.add_volumes([scn.Volume(id=dest, backend=vol.backend,
+                                   status='creating')])
+        self.pause()
+        ops.clone_volume(vol.key, dest)
+        self.pause()
+        db.update_volume(dest, status='available')
+        self._give(Vol(dest, vol.backend, dest))
+        return vol
+
     def op_unmanage(self, vol):
         db, ops = self.cloud.cinder, self.ops[vol.backend]
         db.update_volume(vol.id, status='unmanaging')
@@ -406,14 +554,18 @@ class Churn:
         """A random operation on a random idle volume; False if none fit."""
         def plain(v):
             return not v.attached and not v.snapshots
-        name, want = self.random.choice((
+        choices = (
             ('create', None), ('delete', plain),
             ('attach', lambda v: not v.attached),
             ('detach', lambda v: v.attached), ('migrate', plain),
             ('retype', lambda v: True), ('snapshot', lambda v: True),
             ('delete_snapshot', lambda v: v.snapshots),
             ('unmanage', lambda v: plain(v) and (
-                self.ops[v.backend].rename_unmanaged is not None))))
+                self.ops[v.backend].rename_unmanaged is not None)))
+        if self.cloning:
+            choices += (('clone', lambda v: hasattr(
+                self.ops[v.backend], 'clone_volume')),)
+        name, want = self.random.choice(choices)
         if want is None:
             vol = self.op_create(self.random.choice(list(self.ops)))
         else:
@@ -447,22 +599,23 @@ class Churn:
         ops.add_snapshot(lone_snap, anchor.key)
         db.add_volumes([scn.Volume(id=lost, backend=backend)])
         db.add_snapshots([scn.Snapshot(id=lost_snap, volume=anchor.id)])
-        ops.add_export(anchor.key, host)
+        planted = [((K.ARRAY_ONLY, R.VOLUME, lone),
+                    lambda: ops.remove_volume(lone)),
+                   ((K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
+                    lambda: ops.remove_snapshot(lone_snap)),
+                   ((K.CINDER_ONLY, R.VOLUME, lost),
+                    lambda: db.soft_delete_volume(lost)),
+                   ((K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
+                    lambda: db.soft_delete_snapshot(lost_snap))]
+        if ops.export_id is not None:   # an array with exports (not RBD)
+            ops.add_export(anchor.key, host)
+            planted.append(((K.ORPHAN_EXPORT, R.EXPORT,
+                             ops.export_id(anchor.key, host)),
+                            lambda: ops.remove_export(anchor.key, host)))
         done = self.passes[backend]
         with self.lock:
-            self.plants += [
-                Plant(identity(*i), backend, done, undo) for i, undo in (
-                    ((K.ARRAY_ONLY, R.VOLUME, lone),
-                     lambda: ops.remove_volume(lone)),
-                    ((K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
-                     lambda: ops.remove_snapshot(lone_snap)),
-                    ((K.CINDER_ONLY, R.VOLUME, lost),
-                     lambda: db.soft_delete_volume(lost)),
-                    ((K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
-                     lambda: db.soft_delete_snapshot(lost_snap)),
-                    ((K.ORPHAN_EXPORT, R.EXPORT,
-                      ops.export_id(anchor.key, host)),
-                     lambda: ops.remove_export(anchor.key, host)))]
+            self.plants += [Plant(identity(*i), backend, done, undo)
+                            for i, undo in planted]
 
     def clean_and_plant(self, backend):
         """Remove the orphans already confirmed, then plant new ones.
@@ -562,7 +715,12 @@ class Churn:
             for f in [f for f in running if f.done()]:
                 f.result()
             running = [f for f in running if not f.done()]
-            running.append(pool.submit(self.one_op))
+            # While an array stalls (a frozen OSD) its operations hold the
+            # workers: no more queue up behind them (this loop holds one).
+            if len(running) < self.workers - 1:
+                running.append(pool.submit(self.one_op))
+            else:
+                self.counter['skipped: workers busy'] += 1
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))
         return running
@@ -601,7 +759,8 @@ class Churn:
             h.join()
         churn_seconds = time.monotonic() - start
         churn_ops = sum(v for k, v in self.counter.items()
-                        if not k.startswith(('fault:', 'listing:')))
+                        if not k.startswith(('fault:', 'listing:',
+                                             'skipped:')))
         # Nothing moves now: the last plants get their passes.
         self.cloud.proxy.clear()
         for array in self.cloud.arrays.values():
@@ -638,6 +797,8 @@ class Churn:
             'churn_ops': ops,
             'churn_ops_per_second': round(ops / seconds, 1),
             'operations': dict(self.counter),
+            'array_operations': {n: dict(o.done) for n, o in self.ops.items()
+                                 if hasattr(o, 'done')},
             'planted': len(self.plants),
             'planted_per_backend': dict(collections.Counter(
                 p.backend for p in self.plants)),
@@ -686,8 +847,15 @@ class _RecordingNotifier(notifier_mod.Notifier):
 
 
 def start_cloud(workdir, volumes=200, drivers=('fake', 'hpe3par', 'nec'),
-                page_size=25):
-    """A small loopback cloud whose listings span several pages."""
-    return loopback.LoopbackCloud(
+                page_size=25, rbd_timeout=3):
+    """A small loopback cloud whose listings span several pages.
+
+    RBD backends wait ``rbd_timeout`` seconds for a frozen OSD.
+    """
+    cloud = loopback.LoopbackCloud(
         workdir, loopback.synthetic(volumes, drivers, snapshot_every=7,
                                     attach_every=6), page_size=page_size)
+    for array in cloud.arrays.values():
+        if array.driver == 'rbd':
+            array.op_timeout = rbd_timeout
+    return cloud

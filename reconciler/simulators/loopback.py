@@ -1,18 +1,20 @@
 """A whole synthetic cloud on 127.0.0.1, for the benchmark and churn tools.
 
 A real cinder-api (:class:`~reconciler.simulators.cinder.CinderCloud`) and
-one array per backend (the fake driver's file, the 3PAR WSAPI simulator, or
-the NEC iSMCLI simulator over SSH), each HTTP service behind a
+one array per backend (the fake driver's file, the 3PAR WSAPI simulator, the
+NEC iSMCLI simulator over SSH, or a real single-node Ceph cluster for RBD
+where Ceph is installed), each HTTP service behind a
 :class:`FaultProxy` that counts its traffic and injects faults, and the
 reconciler configuration file that points the daemon's own code at all of
 it. SSH has no proxy: the NEC simulator counts its own traffic and injects
-its own faults.
+its own faults; Ceph has no meter (the RBD driver counts its own requests).
 """
 
 import contextlib
 import json
 import os
 
+from reconciler.simulators import ceph
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import faultproxy
@@ -21,13 +23,20 @@ from reconciler.simulators import nec
 from reconciler.simulators import scenario as scn
 
 HOST = 'bench-host'
-DRIVERS = ('fake', 'hpe3par', 'nec')
+DRIVERS = ('fake', 'hpe3par', 'nec', 'rbd')
 _3PAR_DRIVER = 'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver'
 _FAKE_DRIVER = 'cinder.tests.fake_driver.FakeLoggingVolumeDriver'
 _NEC_DRIVER = 'cinder.volume.drivers.nec.volume.MStorageISCSIDriver'
+_RBD_DRIVER = 'cinder.volume.drivers.rbd.RBDDriver'
 # Volumes go to the first pool. NEC pools are numbers: volumes in every pool
 # but the last (nec_pools), snapshots in the last (nec_backup_pools).
-_POOLS = {'fake': ['pool1'], 'hpe3par': ['OpenStack'], 'nec': ['0', '1']}
+_POOLS = {'fake': ['pool1'], 'hpe3par': ['OpenStack'], 'nec': ['0', '1'],
+          'rbd': ['volumes']}
+
+
+def unavailable(driver):
+    """Why ``driver``'s array cannot run here (one line), or None."""
+    return ceph.missing() if driver == 'rbd' else None
 
 
 def synthetic(volumes, drivers, snapshot_every=10, attach_every=10):
@@ -84,6 +93,13 @@ class Array:
             self.save()
         elif self.driver == 'hpe3par':
             self.sim = hpe3par.HPE3PARSimulator(cloud.scenario, backend.name)
+        elif self.driver == 'rbd':
+            self.scenario = cloud.scenario
+            self.cluster = ceph.Cluster(
+                os.path.join(cloud.workdir, backend.name),
+                pools=tuple(backend.pools))
+            os.makedirs(self.cluster.base, exist_ok=True)
+            self.op_timeout = None    # rados_connect_timeout, if set
         else:
             # Its own directory: the simulator writes a known_hosts file.
             workdir = os.path.join(cloud.workdir, backend.name)
@@ -97,7 +113,13 @@ class Array:
         return self.sim if self.driver == 'nec' else self.proxy
 
     def start(self, stack):
-        if self.driver == 'hpe3par':
+        if self.driver == 'rbd':
+            stack.enter_context(self.cluster)
+            self.cinder_rbd = ceph.CinderRBD(self.cluster,
+                                             self.backend.pools[0])
+            self.images = ceph.seed(self.cinder_rbd, self.scenario,
+                                    self.backend.name)
+        elif self.driver == 'hpe3par':
             self.sim.start()
             stack.callback(self.sim.stop)
             self.proxy = stack.enter_context(
@@ -117,6 +139,16 @@ class Array:
         if self.driver == 'fake':
             return {'volume_driver': _FAKE_DRIVER,
                     'fake_array_file': self.path}
+        if self.driver == 'rbd':
+            # Cinder purges the trash it leaves: its entries are expected.
+            options = {'volume_driver': _RBD_DRIVER,
+                       'rbd_pool': self.backend.pools[0],
+                       'rbd_ceph_conf': self.cluster.conf,
+                       'enable_deferred_deletion': 'true',
+                       'reconciler_command_timeout': '600'}
+            if self.op_timeout:
+                options['rados_connect_timeout'] = self.op_timeout
+            return options
         if self.driver == 'nec':
             [(user, password)] = self.sim.users.items()
             pools = self.backend.pools

@@ -10,6 +10,7 @@ import sys
 from oslotest import base
 
 import tests
+from tests import servers
 
 TOOL = os.path.join(tests.ROOT, 'tools',
                     'bench.py')
@@ -23,3 +24,11 @@ class BenchSmokeTest(base.BaseTestCase):
         self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
         self.assertIn('bench --quick: ok', proc.stdout)
         self.assertIn('pass/floor', proc.stdout)
+        # RBD on a real Ceph cluster, or the one line saying why not (never
+        # in CI, which installs Ceph).
+        if servers.in_ci():
+            self.assertIn('rbd binding', proc.stdout)
+        else:
+            self.assertTrue('rbd binding' in proc.stdout
+                            or 'bench: rbd skipped: ' in proc.stdout,
+                            proc.stdout)
