@@ -89,8 +89,7 @@ class HostRemediator(remediator.Remediator):
         self.simulated = execute is not None
         self.execute = execute or priv_rootwrap.custom_execute
 
-    def run(self, apply=False, kinds=None, finding_ids=None, limit=None,
-            **_backend_only):
+    def run(self, apply=False, kinds=None, finding_ids=None, limit=None):
         group = self.unit.group
         scope = self.unit.scope
         now = time.time()
