@@ -652,7 +652,8 @@ def main(argv=None):
         plot(results, args.plot)
     if args.markdown:
         print(markdown(results))
-        print(rbd_markdown(results))
+        if rbd_markdown(results):
+            print(rbd_markdown(results))
     if args.quick:
         check_sane(results)
         print('bench --quick: ok')

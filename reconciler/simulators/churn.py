@@ -2,14 +2,15 @@
 
 A :class:`Churn` drives Cinder's lifecycle operations on a
 :class:`~reconciler.simulators.loopback.LoopbackCloud` (create, delete,
-attach, detach, migrate, retype, snapshot, snapshot delete, unmanage), each
-as Cinder does it: the DB row and the array object change in Cinder's order,
-with pauses in between, so every object an operation touches is in flux
-while the passes look. Separately it plants real orphans of every class and
-injects faults (the broker refusing sends for a while, another writer
-holding the history database, HTTP 500s and dropped connections
-mid-pagination, a Cinder token rejected, the array failing, 3PAR sessions
-expiring, NEC SSH connections dropped).
+attach, detach, migrate, retype, snapshot, snapshot delete, unmanage and,
+on RBD's real Ceph cluster, clone), each as Cinder does it: the DB row and
+the array object change in Cinder's order, with pauses in between, so every
+object an operation touches is in flux while the passes look. Separately it
+plants real orphans of every class and injects faults (the broker refusing
+sends for a while, another writer holding the history database, HTTP 500s
+and dropped connections mid-pagination, a Cinder token rejected, the array
+failing, 3PAR sessions expiring, NEC SSH connections dropped, the Ceph OSD
+frozen).
 
 Each backend's passes run back to back in their own thread, through the
 daemon's own ``manager.BackendReconciler``. A confirmed transition (what
@@ -390,9 +391,10 @@ class Churn:
         self.workers = workers
         self.retry_delay = retry_delay
         self.ops = {n: array_ops(a) for n, a in cloud.arrays.items()}
-        # Only arrays whose clones are not plain new volumes churn them.
-        self.cloning = any(hasattr(o, 'clone_volume')
-                           for o in self.ops.values())
+        # Only arrays whose clones are not plain new volumes churn them, each
+        # as often as a backend gets creates (they grow its pool alike).
+        self.cloning = sum(hasattr(o, 'clone_volume')
+                           for o in self.ops.values()) / len(self.ops)
         self.lock = threading.Lock()
         self.idle = {}                  # volume id -> Vol, not being churned
         self.stable = collections.defaultdict(list)    # backend -> [Vol]
@@ -566,6 +568,8 @@ class Churn:
             choices += (('clone', lambda v: hasattr(
                 self.ops[v.backend], 'clone_volume')),)
         name, want = self.random.choice(choices)
+        if name == 'clone' and self.random.random() >= self.cloning:
+            return False
         if want is None:
             vol = self.op_create(self.random.choice(list(self.ops)))
         else:
