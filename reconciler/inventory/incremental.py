@@ -167,8 +167,11 @@ class CinderCache(object):
             snapshots = inventory.snapshot_listing(scope)
             merged_snapshots = {s.id: s for s in snapshots}
         else:
+            # A deleted volume's snapshots went first (Cinder deletes none
+            # with snapshots but by cascade).
             merged_snapshots = {k: s for k, s in self.snapshots.items()
-                                if k not in deleted}
+                                if k not in deleted
+                                and s.volume_id in merged_volumes}
             merged_snapshots.update((s.id, s) for s in snapshots)
         counts = inventory.counts(scope)
         if counts != (len(merged_volumes), len(merged_snapshots)):

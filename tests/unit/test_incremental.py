@@ -106,6 +106,14 @@ class CacheTest(base.BaseTestCase):
         self.assertIsNone(self.cache.reason)
         self.assertEqual({'a'}, set(volumes))
 
+    def test_a_reported_volume_deletion_takes_its_snapshots(self):
+        del self.inventory.volumes[0]
+        del self.inventory.snapshots[0]
+        self.events = (False, frozenset({'a'}))
+        volumes, snapshots = self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual(({'b'}, set()), (set(volumes), snapshots))
+
     def test_listener_gap_failure_old_api_and_period_list_in_full(self):
         self.events = (True, frozenset())
         self.refresh()
