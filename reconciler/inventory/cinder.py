@@ -15,6 +15,7 @@ backend lock, for ever.
 import contextlib
 import dataclasses
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -28,6 +29,7 @@ from keystoneauth1.loading import adapter as ks_adapter_loading
 from oslo_log import log as logging
 
 from reconciler import exception
+from reconciler.inventory import windows
 from reconciler import log_masking
 from reconciler import model
 
@@ -129,6 +131,8 @@ def managers(http):
 class CinderInventory(object):
     """Listings and point look-ups against Cinder's API for one pass."""
 
+    listing_attempts = LISTING_ATTEMPTS
+
     def __init__(self, conf):
         group = conf.cinder
         self.page_size = group.page_size
@@ -138,7 +142,10 @@ class CinderInventory(object):
         self._attempts = 1 + (group.connect_retries or 0)
         self.client = load_client(conf)
         self.requests = 0
+        # Windows of a listing count their requests from several threads.
+        self._counting = threading.Lock()
         self._deadline = None
+        self._windows = windows.WindowedListing(self, group.listing_workers)
 
     @contextlib.contextmanager
     def _listing(self):
@@ -167,16 +174,23 @@ class CinderInventory(object):
             per_attempt = min(per_attempt, session_timeout)
         return {'timeout': per_attempt}
 
-    def _get(self, url, missing_ok=True, log=True):
-        """GET a JSON object; ``log=False`` keeps the body out of the logs."""
-        self.requests += 1
+    def _get(self, url, missing_ok=True, log=True, raises=(), **request):
+        """GET a JSON object; ``log=False`` keeps the body out of the logs.
+
+        ``raises``: cinderclient exceptions the caller handles itself;
+        ``request``: more keystoneauth request arguments (``microversion``).
+        """
+        with self._counting:
+            self.requests += 1
         path = url.split('?')[0]
         try:
-            _resp, body = self.client.get(url, log=log,
+            _resp, body = self.client.get(url, log=log, **request,
                                           **self._timeout(path))
         except cinder_exc.NotFound:
             if missing_ok:
                 return None
+            raise
+        except raises:
             raise
         except (cinder_exc.ClientException, ks_exc.ClientException) as e:
             raise exception.CinderError('Cinder GET %s failed: %s'
@@ -185,6 +199,10 @@ class CinderInventory(object):
             raise exception.CinderError('Cinder GET %s: body is not JSON'
                                         % path)
         return body
+
+    def _full_pages(self, path, key, convert, **scope):
+        """A whole listing of ``scope``: in windows if configured."""
+        return self._windows.pages(path, key, convert, scope)
 
     def _pages(self, path, key, convert, **filters):
         """Every item of a paginated listing, or an exception.
@@ -205,15 +223,16 @@ class CinderInventory(object):
             'Cinder GET %s: the listing kept changing under us (%d attempts)'
             % (path, LISTING_ATTEMPTS))
 
-    def _chain(self, path, key, filters):
+    def _chain(self, path, key, filters, sort='id:asc', **request):
+        """Items page by page; a ``marker`` in ``filters`` starts after it."""
         marker = None
         while True:
             params = dict(filters, all_tenants=1, limit=self.page_size,
-                          sort='id:asc')
+                          sort=sort)
             if marker:
                 params['marker'] = marker
             body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
-                             missing_ok=False)
+                             missing_ok=False, **request)
             items = body.get(key)
             if not isinstance(items, list):
                 raise exception.CinderError(
@@ -239,12 +258,12 @@ class CinderInventory(object):
             host=backend_host)
         try:
             with self._listing():
-                volumes = tuple(self._pages('/volumes/detail', 'volumes',
-                                            _volume, **scope))
+                volumes = tuple(self._full_pages('/volumes/detail',
+                                                 'volumes', _volume, **scope))
                 # Filtered through the parent volume's host by Cinder; keep
                 # only those whose parent we listed, should it ever widen.
                 ids = {v.id for v in volumes}
-                snapshots = tuple(s for s in self._pages(
+                snapshots = tuple(s for s in self._full_pages(
                     '/snapshots/detail', 'snapshots', _snapshot, **scope)
                     if s.volume_id in ids)
         except (KeyError, TypeError) as e:

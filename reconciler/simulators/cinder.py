@@ -112,9 +112,10 @@ def _installed_version(venv):
 
 
 def _write_conf(path, venv, workdir, db_path, port=0, page_size=1000,
-                volume_backends=()):
+                volume_backends=(), api_workers=1):
     """cinder.conf; ``volume_backends`` (scenario ``Backend``s) each get a
-    volume service with the fixture driver (``allinone`` runs only).
+    volume service with the fixture driver (``allinone`` runs only);
+    ``api_workers`` cinder-api processes serve the port.
     """
     with open(path, 'w') as f:
         f.write(f"""[DEFAULT]
@@ -126,7 +127,7 @@ state_path = {workdir}/state
 host = cinder-reconciler-fixture
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = {port}
-osapi_volume_workers = 1
+osapi_volume_workers = {api_workers}
 osapi_max_limit = {page_size}
 debug = false
 use_stderr = true
@@ -242,12 +243,14 @@ class CinderCloud:
     """
 
     def __init__(self, workdir, scenario, page_size=1000, port=None,
-                 volume_services=(), allinone=None):
+                 volume_services=(), allinone=None, api_workers=1):
         """``volume_services``: names of scenario backends that get a real
         cinder-volume service in the API's process, run by the ``allinone``
         script (the tests' ``tests/incinder/allinone.py``: it imports Cinder,
         so it is not part of this package), whose driver lists the array
         :meth:`write_array` wrote through Cinder's manageable-resources API.
+        ``api_workers``: cinder-api's ``osapi_volume_workers`` (processes
+        serving requests in parallel).
         """
         if volume_services and not allinone:
             raise CinderCloudError('volume_services need an allinone script')
@@ -258,6 +261,7 @@ class CinderCloud:
         self.arrays_dir = os.path.join(self.workdir, 'arrays')
         self.scenario = scenario
         self.page_size = page_size
+        self.api_workers = api_workers
         self.port = port
         self._fixed_port = port
         self.db_path = os.path.join(self.workdir, 'cinder.sqlite')
@@ -302,7 +306,8 @@ class CinderCloud:
             self._insert_snapshots(db, self.scenario.snapshots)
         self.port = self._fixed_port or _free_port()
         _write_conf(self.conf_path, venv, self.workdir, self.db_path,
-                    self.port, self.page_size, self.volume_services)
+                    self.port, self.page_size, self.volume_services,
+                    self.api_workers)
         env = dict(os.environ, CINDER_RECONCILER_ARRAYS=self.arrays_dir)
         env.pop('PYTHONPATH', None)
         argv = [os.path.join(venv, 'bin', 'cinder-api')]
