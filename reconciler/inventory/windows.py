@@ -64,6 +64,8 @@ class Cancelled(Exception):
 
 def timestamp(item):
     """``created_at`` as a naive UTC datetime; Inconsistent if absent."""
+    if not isinstance(item, dict):
+        raise TypeError('a listed item is not an object')
     value = item.get('created_at')
     if not isinstance(value, str):
         raise Inconsistent('a row without created_at')
@@ -175,11 +177,14 @@ class WindowedListing(object):
         return '%s?%s' % (path, urllib.parse.urlencode(params))
 
     def _get(self, path, params):
-        """One probe request; a 404 here is a deleted marker, like a page."""
+        """One probe request (a 404 fails it: it names no marker)."""
         refused = (cinder_exc.NotAcceptable,) if path == VOLUMES else ()
-        return self.inventory._get(self._url(path, **params),
-                                   missing_ok=False, raises=refused,
-                                   **self._request(path))
+        body = self.inventory._get(self._url(path, **params),
+                                   raises=refused, **self._request(path))
+        if body is None:
+            raise exception.CinderError('Cinder GET %s: 404 Not Found'
+                                        % path)
+        return body
 
     def _plan(self, pool, path, key, key_of, scope):
         """The windows: a count, then the boundary rows, probed in parallel.
@@ -241,12 +246,12 @@ class WindowedListing(object):
                     if stop.is_set():
                         raise Cancelled()
                     row_key = key_of(item)
-                    if upper is not None and row_key > upper:
-                        break
                     if previous is not None and (
                             row_key < previous or row_key == lower):
                         raise Inconsistent('rows out of order or outside '
                                            'their window')
+                    if upper is not None and row_key > upper:
+                        break
                     previous = row_key
                     # Converted at once: raw rows would cost ten times more.
                     rows.append(convert(item))

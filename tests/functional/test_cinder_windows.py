@@ -219,6 +219,9 @@ class WindowedListingTest(testtools.TestCase):
         self.proxy.clear()
         self.proxy.fail(r'snapshots/detail.*offset=', status=503, times=1)
         self.assertRaises(exception.CinderError, inv.view, BACKEND_HOST)
+        # A probe names no marker: its 404 is a failure, not a restart.
+        self.proxy.fail(r'volumes/detail.*offset=', status=404, times=1)
+        self.assertRaises(exception.CinderError, inv.view, BACKEND_HOST)
 
     def test_deadline_holds_across_windows(self):
         inv = self.inventory(4, listing_timeout=2)

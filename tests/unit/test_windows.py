@@ -101,6 +101,8 @@ class TimestampTest(testtools.TestCase):
         for item in ({}, {'created_at': None}, {'created_at': 'yesterday'},
                      {'created_at': 5}):
             self.assertRaises(windows.Inconsistent, windows.timestamp, item)
+        # Malformed like any other listing (CinderError "malformed").
+        self.assertRaises(TypeError, windows.timestamp, 'row')
 
     def test_keys(self):
         item = {'id': 'x', 'created_at': '2026-01-02T03:04:05'}
