@@ -345,6 +345,24 @@ def check_sane(results):
 LISTING_WINDOWS = 4
 
 
+def _tree_cpu(pid):
+    """CPU seconds (user + system) of process ``pid`` and its children:
+    cinder-api's parent and its workers.
+    """
+    ticks = 0
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if pid in (int(entry), int(fields[1])):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+
 def _listing_conf(path, cloud, page_size, workers):
     with open(path, 'w') as f:
         f.write('[cinder]\nauth_type = admin_token\nendpoint = %s\n'
@@ -381,19 +399,26 @@ def measure_listing(size, workdir, page_size, api_workers, repeat):
             runs, views = collections.defaultdict(list), {}
             for mode in ('cursor', 'windows') * repeat:
                 inventory = cinder_inventory.CinderInventory(confs[mode])
+                api_cpu = _tree_cpu(cloud._proc.pid)
+                client_cpu = time.process_time()
                 start = time.monotonic()
                 view = inventory.view(host)
-                runs[mode].append((time.monotonic() - start, view.requests))
+                runs[mode].append((
+                    time.monotonic() - start, view.requests,
+                    _tree_cpu(cloud._proc.pid) - api_cpu,
+                    time.process_time() - client_cpu))
                 views[mode] = view
             equal = (views['cursor'].volumes == views['windows'].volumes
                      and views['cursor'].snapshots
                      == views['windows'].snapshots)
             for mode, samples in runs.items():
-                seconds, requests = min(samples)
+                seconds, requests, api_cpu, client_cpu = min(samples)
                 out['runs'].append({
                     'api_workers': workers, 'mode': mode,
                     'seconds': seconds, 'requests': requests,
-                    'samples': [x for x, _ in samples],
+                    'api_cpu_seconds': api_cpu,
+                    'client_cpu_seconds': client_cpu,
+                    'samples': [sample[0] for sample in samples],
                     'items': len(views[mode].volumes)
                     + len(views[mode].snapshots), 'equal': equal})
     return out
@@ -413,9 +438,11 @@ def listing_summary(r):
     for run in r['runs']:
         cursor = _listing_seconds(r, run['api_workers'], 'cursor')
         lines.append('  %d api workers  %-7s %7.2f s  %4d requests  '
-                     '%.2fx cursor  union %s  (runs: %s s)' % (
+                     '%.2fx cursor  CPU s: cinder-api %.1f client %.1f  '
+                     'union %s  (runs: %s s)' % (
                          run['api_workers'], run['mode'], run['seconds'],
                          run['requests'], run['seconds'] / cursor,
+                         run['api_cpu_seconds'], run['client_cpu_seconds'],
                          'equal' if run['equal'] else 'DIFFERENT',
                          ', '.join('%.2f' % x for x in run['samples'])))
     return lines

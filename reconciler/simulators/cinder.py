@@ -519,17 +519,19 @@ class CinderCloud:
 
         The source row takes over the destination's array object; the
         destination row, now naming the source's old object, is marked for
-        deletion (as Cinder's finish_volume_migration leaves it).
+        deletion (as Cinder's finish_volume_migration leaves it). Like it,
+        the two rows swap ``created_at``.
         """
         with self._db() as db:
-            keys = dict(db.execute(
-                'SELECT id, COALESCE(_name_id, id) FROM volumes WHERE id IN '
-                '(?, ?) AND deleted=0', (volume_id, dest_id)))
-            self._update(db, 'volumes', volume_id,
-                         {'_name_id': keys[dest_id]})
+            rows = {row[0]: row[1:] for row in db.execute(
+                'SELECT id, COALESCE(_name_id, id), created_at FROM volumes '
+                'WHERE id IN (?, ?) AND deleted=0', (volume_id, dest_id))}
+            self._update(db, 'volumes', volume_id, {
+                '_name_id': rows[dest_id][0], 'created_at': rows[dest_id][1]})
             self._update(db, 'volumes', dest_id, {
-                '_name_id': keys[volume_id], 'status': 'deleting',
-                'migration_status': 'deleting'})
+                '_name_id': rows[volume_id][0], 'status': 'deleting',
+                'migration_status': 'deleting',
+                'created_at': rows[volume_id][1]})
 
     def add_snapshots(self, snapshots):
         """Insert scenario ``Snapshot``s of live volumes."""
