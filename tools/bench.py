@@ -346,10 +346,10 @@ LISTING_WINDOWS = 4
 
 
 def _tree_cpu(pid):
-    """CPU seconds (user + system) of process ``pid`` and its children:
-    cinder-api's parent and its workers.
+    """CPU seconds (user + system) of process ``pid`` and of each of its
+    children (cinder-api's parent and its workers), by pid.
     """
-    ticks = 0
+    ticks = {}
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
@@ -359,8 +359,16 @@ def _tree_cpu(pid):
         except OSError:
             continue
         if pid in (int(entry), int(fields[1])):
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf('SC_CLK_TCK')
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    return {p: t / os.sysconf('SC_CLK_TCK') for p, t in ticks.items()}
+
+
+def _cpu_spent(before, after, parent):
+    """(all CPU seconds, the busiest worker's share of the workers')."""
+    spent = {p: after[p] - before.get(p, 0.0) for p in after}
+    workers = [v for p, v in spent.items() if p != parent]
+    total = sum(workers)
+    return sum(spent.values()), max(workers) / total if total else 1.0
 
 
 def _listing_conf(path, cloud, page_size, workers):
@@ -405,18 +413,21 @@ def measure_listing(size, workdir, page_size, api_workers, repeat):
                 view = inventory.view(host)
                 runs[mode].append((
                     time.monotonic() - start, view.requests,
-                    _tree_cpu(cloud._proc.pid) - api_cpu,
+                    *_cpu_spent(api_cpu, _tree_cpu(cloud._proc.pid),
+                                cloud._proc.pid),
                     time.process_time() - client_cpu))
                 views[mode] = view
             equal = (views['cursor'].volumes == views['windows'].volumes
                      and views['cursor'].snapshots
                      == views['windows'].snapshots)
             for mode, samples in runs.items():
-                seconds, requests, api_cpu, client_cpu = min(samples)
+                seconds, requests, api_cpu, busiest, client_cpu = min(
+                    samples)
                 out['runs'].append({
                     'api_workers': workers, 'mode': mode,
                     'seconds': seconds, 'requests': requests,
                     'api_cpu_seconds': api_cpu,
+                    'busiest_worker_share': busiest,
                     'client_cpu_seconds': client_cpu,
                     'samples': [sample[0] for sample in samples],
                     'items': len(views[mode].volumes)
@@ -438,11 +449,13 @@ def listing_summary(r):
     for run in r['runs']:
         cursor = _listing_seconds(r, run['api_workers'], 'cursor')
         lines.append('  %d api workers  %-7s %7.2f s  %4d requests  '
-                     '%.2fx cursor  CPU s: cinder-api %.1f client %.1f  '
-                     'union %s  (runs: %s s)' % (
+                     '%.2fx cursor  CPU s: cinder-api %.1f (busiest worker '
+                     '%.0f %%) client %.1f  union %s  (runs: %s s)' % (
                          run['api_workers'], run['mode'], run['seconds'],
                          run['requests'], run['seconds'] / cursor,
-                         run['api_cpu_seconds'], run['client_cpu_seconds'],
+                         run['api_cpu_seconds'],
+                         100 * run['busiest_worker_share'],
+                         run['client_cpu_seconds'],
                          'equal' if run['equal'] else 'DIFFERENT',
                          ', '.join('%.2f' % x for x in run['samples'])))
     return lines

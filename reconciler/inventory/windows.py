@@ -134,13 +134,21 @@ class WindowedListing(object):
         return self.inventory._pages(path, key, convert, **scope)
 
     def _request(self, path):
-        if path != VOLUMES:
-            return {}
-        # The client's own microversion when newer (3.61 for clusters).
-        current = self.inventory.client.default_microversion
-        return {'microversion': max(
-            (current, TIME_FILTER_MICROVERSION),
-            key=lambda v: tuple(int(n) for n in v.split('.')))}
+        """Request arguments of every window and probe request.
+
+        A new connection per request: a cinder-api worker keeps the
+        connections it accepted, and one worker can accept them all at
+        once, while a busy worker accepts none, so that each page goes to
+        a worker that is free.
+        """
+        request = {'headers': {'Connection': 'close'}}
+        if path == VOLUMES:
+            # The client's own microversion when newer (3.61 for clusters).
+            current = self.inventory.client.default_microversion
+            request['microversion'] = max(
+                (current, TIME_FILTER_MICROVERSION),
+                key=lambda v: tuple(int(n) for n in v.split('.')))
+        return request
 
     def _windowed(self, path, key, convert, scope):
         key_of = volume_key if path == VOLUMES else snapshot_key
