@@ -450,11 +450,12 @@ def listing_summary(r):
         cursor = _listing_seconds(r, run['api_workers'], 'cursor')
         lines.append('  %d api workers  %-7s %7.2f s  %4d requests  '
                      '%.2fx cursor  CPU s: cinder-api %.1f (busiest worker '
-                     '%.0f %%) client %.1f  union %s  (runs: %s s)' % (
+                     '%.1f) client %.1f  union %s  (runs: %s s)' % (
                          run['api_workers'], run['mode'], run['seconds'],
                          run['requests'], run['seconds'] / cursor,
                          run['api_cpu_seconds'],
-                         100 * run['busiest_worker_share'],
+                         run['api_cpu_seconds']
+                         * run['busiest_worker_share'],
                          run['client_cpu_seconds'],
                          'equal' if run['equal'] else 'DIFFERENT',
                          ', '.join('%.2f' % x for x in run['samples'])))

@@ -223,12 +223,13 @@ class CinderInventory(object):
             'Cinder GET %s: the listing kept changing under us (%d attempts)'
             % (path, LISTING_ATTEMPTS))
 
-    def _chain(self, path, key, filters, sort='id:asc', **request):
+    def _chain(self, path, key, filters, sort='id:asc', limit=None,
+               **request):
         """Items page by page; a ``marker`` in ``filters`` starts after it."""
         marker = None
         while True:
-            params = dict(filters, all_tenants=1, limit=self.page_size,
-                          sort=sort)
+            params = dict(filters, all_tenants=1,
+                          limit=limit or self.page_size, sort=sort)
             if marker:
                 params['marker'] = marker
             body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),

@@ -35,6 +35,23 @@ class BoundaryOffsetsTest(testtools.TestCase):
         self.assertEqual([], windows.boundary_offsets(1000, 1, 10))
 
 
+class PageLimitTest(testtools.TestCase):
+
+    def test_pages_fill_the_window_and_reach_past_it(self):
+        for expected in (0, 1, 7, 999, 1000, 2500, 25000, 33333):
+            limit = windows.page_limit(expected, 1000)
+            self.assertLessEqual(limit, 1000)
+            # Requests to read the window and one row past it: no more
+            # than full pages would take, and little thrown away.
+            pages = -(-(expected + 1) // limit)
+            self.assertLessEqual(pages, -(-(expected + 1) // 1000) + 1)
+            self.assertEqual(pages, -(-(expected + 1 + expected // 50)
+                                      // 1000))
+            self.assertLessEqual(pages * limit - expected,
+                                 2 + expected // 50 + pages, expected)
+        self.assertEqual(851, windows.page_limit(2500, 1000))
+
+
 class SpansTest(testtools.TestCase):
 
     def test_unbounded_at_both_ends(self):
