@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 
+from reconciler.simulators import cinder as cinder_sim  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
 
 
@@ -573,6 +574,215 @@ def check_sane(results):
             check_rbd(r)
 
 
+# -- full listings: one cursor vs created_at windows -------------------------
+#
+# A separate measurement (--listing): one backend's full Cinder listing
+# (volumes and snapshots) timed against a cinder-api with 1, 2 and 4
+# workers, through the inventory with [cinder] listing_workers 1 (one
+# cursor) and LISTING_WINDOWS (created_at windows in parallel).
+
+LISTING_WINDOWS = 4
+
+
+def _tree_cpu(pid):
+    """CPU seconds (user + system) of process ``pid`` and of each of its
+    children (cinder-api's parent and its workers), by pid.
+    """
+    ticks = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if pid in (int(entry), int(fields[1])):
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    return {p: t / os.sysconf('SC_CLK_TCK') for p, t in ticks.items()}
+
+
+def _cpu_spent(before, after, parent):
+    """(all CPU seconds, the busiest worker's share of the workers')."""
+    spent = {p: after[p] - before.get(p, 0.0) for p in after}
+    workers = [v for p, v in spent.items() if p != parent]
+    total = sum(workers)
+    return sum(spent.values()), max(workers) / total if total else 1.0
+
+
+def _listing_conf(path, cloud, page_size, workers):
+    with open(path, 'w') as f:
+        f.write('[cinder]\nauth_type = admin_token\nendpoint = %s\n'
+                'token = %s\npage_size = %d\nlisting_workers = %d\n'
+                % (cloud.endpoint, cinder_sim.ADMIN_TOKEN, page_size,
+                   workers))
+    return loopback.load_conf(path)
+
+
+def measure_listing(size, workdir, page_size, api_workers, repeat):
+    """Seconds and requests of one backend's full listing, per cinder-api
+    worker count, one cursor and windows alternating (fastest kept); the
+    windowed view is checked equal to the cursor's.
+    """
+    from reconciler.inventory import cinder as cinder_inventory
+
+    scenario = loopback.synthetic(size, ['fake'])
+    host = scenario.backends[0].backend_host
+    out = {'volumes': size, 'snapshots': len(scenario.snapshots),
+           'page_size': page_size, 'windows': LISTING_WINDOWS, 'runs': []}
+    for workers in api_workers:
+        where = os.path.join(workdir, 'listing-%d-%d' % (size, workers))
+        os.makedirs(where, exist_ok=True)
+        with cinder_sim.CinderCloud(where, scenario, page_size=page_size,
+                                    api_workers=workers) as cloud:
+            confs = {mode: _listing_conf(
+                os.path.join(where, '%s.conf' % mode), cloud, page_size, n)
+                for mode, n in (('cursor', 1), ('windows', LISTING_WINDOWS))}
+            # Warm the API workers up (first requests import and connect):
+            # a few small listings of an empty backend.
+            for _ in range(workers):
+                cinder_inventory.CinderInventory(confs['windows']).view(
+                    'nohost@none')
+            runs, views = collections.defaultdict(list), {}
+            for mode in ('cursor', 'windows') * repeat:
+                inventory = cinder_inventory.CinderInventory(confs[mode])
+                api_cpu = _tree_cpu(cloud._proc.pid)
+                client_cpu = time.process_time()
+                start = time.monotonic()
+                view = inventory.view(host)
+                runs[mode].append((
+                    time.monotonic() - start, view.requests,
+                    *_cpu_spent(api_cpu, _tree_cpu(cloud._proc.pid),
+                                cloud._proc.pid),
+                    time.process_time() - client_cpu))
+                views[mode] = view
+            equal = (views['cursor'].volumes == views['windows'].volumes
+                     and views['cursor'].snapshots
+                     == views['windows'].snapshots)
+            for mode, samples in runs.items():
+                seconds, requests, api_cpu, busiest, client_cpu = min(
+                    samples)
+                out['runs'].append({
+                    'api_workers': workers, 'mode': mode,
+                    'seconds': seconds, 'requests': requests,
+                    'api_cpu_seconds': api_cpu,
+                    'busiest_worker_share': busiest,
+                    'client_cpu_seconds': client_cpu,
+                    'samples': [sample[0] for sample in samples],
+                    'items': len(views[mode].volumes)
+                    + len(views[mode].snapshots), 'equal': equal})
+    return out
+
+
+def _listing_seconds(r, workers, mode):
+    for run in r['runs']:
+        if run['api_workers'] == workers and run['mode'] == mode:
+            return run['seconds']
+    return None
+
+
+def listing_summary(r):
+    lines = ['full listing of %d volumes, %d snapshots (one backend, pages '
+             'of %d; windows: %d)' % (r['volumes'], r['snapshots'],
+                                      r['page_size'], r['windows'])]
+    for run in r['runs']:
+        cursor = _listing_seconds(r, run['api_workers'], 'cursor')
+        lines.append('  %d api workers  %-7s %7.2f s  %4d requests  '
+                     '%.2fx cursor  CPU s: cinder-api %.1f (busiest worker '
+                     '%.1f) client %.1f  union %s  (runs: %s s)' % (
+                         run['api_workers'], run['mode'], run['seconds'],
+                         run['requests'], run['seconds'] / cursor,
+                         run['api_cpu_seconds'],
+                         run['api_cpu_seconds']
+                         * run['busiest_worker_share'],
+                         run['client_cpu_seconds'],
+                         'equal' if run['equal'] else 'DIFFERENT',
+                         ', '.join('%.2f' % x for x in run['samples'])))
+    return lines
+
+
+def listing_markdown(results):
+    workers = sorted({run['api_workers'] for r in results
+                      for run in r['runs']})
+    rows = ['| volumes | snapshots | ' + ' | '.join(
+        '%d workers: cursor s / windows s (ratio)' % w for w in workers)
+        + ' | windows (%d) vs cursor at 1 worker |' % results[0]['windows'],
+        '|' + '---|' * (len(workers) + 3)]
+    for r in results:
+        cells = []
+        for w in workers:
+            c, v = (_listing_seconds(r, w, m) for m in ('cursor', 'windows'))
+            cells.append('%.2f / %.2f (%.2f)' % (c, v, v / c))
+        best = _listing_seconds(r, workers[-1], 'windows')
+        rows.append('| %d | %d | %s | %.2f |' % (
+            r['volumes'], r['snapshots'], ' | '.join(cells),
+            best / _listing_seconds(r, workers[0], 'cursor')))
+    return '\n'.join(rows)
+
+
+def listing_plot(results, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    fig, axes = pyplot.subplots(1, len(results), figsize=(5.5 * len(
+        results), 4.2), squeeze=False)
+    for ax, r in zip(axes[0], results):
+        workers = sorted({run['api_workers'] for run in r['runs']})
+        for mode, style in (('cursor', '--'), ('windows', '-')):
+            ax.plot(workers, [_listing_seconds(r, w, mode) for w in workers],
+                    style, marker='o', label=mode if mode == 'cursor'
+                    else '%d windows' % r['windows'])
+        ax.set_xticks(workers)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel('cinder-api workers (osapi_volume_workers)')
+        ax.set_ylabel('full listing wall time (s)')
+        ax.set_title('%d volumes, %d snapshots'
+                     % (r['volumes'], r['snapshots']))
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.suptitle('cinder-reconciler: one backend\'s full Cinder listing')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def listing_main(args):
+    """--listing: full-listing times only; --json/--load/--plot/--markdown
+    then hold and show these figures.
+    """
+    sizes = [int(s) for s in args.sizes.split(',')]
+    api_workers = [int(w) for w in args.api_workers.split(',')]
+    page_size, repeat = args.page_size, args.repeat
+    if args.quick:
+        sizes, api_workers, page_size, repeat = [300], [1, 2], 50, 1
+    results = []
+    if args.load:
+        with open(args.load) as f:
+            results = json.load(f)
+        sizes = []
+        for r in results:
+            print('\n'.join(listing_summary(r)))
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            r = measure_listing(size, args.workdir or tmp, page_size,
+                                api_workers, repeat)
+            print('\n'.join(listing_summary(r)), flush=True)
+            results.append(r)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.plot:
+        listing_plot(results, args.plot)
+    if args.markdown:
+        print(listing_markdown(results))
+    if args.quick:
+        for r in results:
+            assert all(run['equal'] and run['items'] >= r['volumes']
+                       for run in r['runs']), r
+        print('bench --listing --quick: ok')
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='1000,10000,100000',
@@ -598,8 +808,15 @@ def main(argv=None):
                         help='measure incremental steady passes instead: '
                         'Cinder bytes and requests, full vs changes, with '
                         '0 and 1%% churn, one backend per size')
+    parser.add_argument('--listing', action='store_true',
+                        help='measure only full Cinder listings: one cursor '
+                        'vs created_at windows, per cinder-api workers')
+    parser.add_argument('--api-workers', default='1,2,4',
+                        help='--listing: cinder-api worker counts')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.listing:
+        return listing_main(args)
     if args.child:
         mode, conf_path = args.child
         conf = loopback.load_conf(conf_path)

@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import email.utils
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -30,6 +31,7 @@ from keystoneauth1.loading import adapter as ks_adapter_loading
 from oslo_log import log as logging
 
 from reconciler import exception
+from reconciler.inventory import windows
 from reconciler import log_masking
 from reconciler import model
 
@@ -161,6 +163,8 @@ def managers(http):
 class CinderInventory(object):
     """Listings and point look-ups against Cinder's API for one pass."""
 
+    listing_attempts = LISTING_ATTEMPTS
+
     def __init__(self, conf):
         group = conf.cinder
         self.page_size = group.page_size
@@ -170,6 +174,8 @@ class CinderInventory(object):
         self._attempts = 1 + (group.connect_retries or 0)
         self.client = load_client(conf)
         self.requests = 0
+        # Windows of a listing count their requests from several threads.
+        self._counting = threading.Lock()
         self._deadline = None
         # cinder-api's clock (its Date header, epoch s) at its first answer
         # since this was last set to None: when a listing began.
@@ -177,6 +183,7 @@ class CinderInventory(object):
         # id -> record (None: no live row) of every point look-up, so a
         # kept view can take in what they saw.
         self.looked_up = {}
+        self._windows = windows.WindowedListing(self, group.listing_workers)
 
     @contextlib.contextmanager
     def _listing(self):
@@ -205,21 +212,24 @@ class CinderInventory(object):
             per_attempt = min(per_attempt, session_timeout)
         return {'timeout': per_attempt}
 
-    def _get(self, url, missing_ok=True, log=True, microversion=None):
+    def _get(self, url, missing_ok=True, log=True, raises=(), **request):
         """GET a JSON object; ``log=False`` keeps the body out of the logs.
 
-        ``microversion`` replaces the client's for this request.
+        ``raises``: cinderclient exceptions the caller handles itself;
+        ``request``: more keystoneauth request arguments (``microversion``,
+        which replaces the client's for this request).
         """
-        self.requests += 1
+        with self._counting:
+            self.requests += 1
         path = url.split('?')[0]
-        extra = self._timeout(path)
-        if microversion:
-            extra['microversion'] = microversion
         try:
-            resp, body = self.client.get(url, log=log, **extra)
+            resp, body = self.client.get(url, log=log, **request,
+                                         **self._timeout(path))
         except cinder_exc.NotFound:
             if missing_ok:
                 return None
+            raise
+        except raises:
             raise
         except (cinder_exc.ClientException, ks_exc.ClientException) as e:
             raise exception.CinderError('Cinder GET %s failed: %s'
@@ -231,6 +241,10 @@ class CinderInventory(object):
             self.first_answer_time = _http_date(resp)
         return body
 
+    def _full_pages(self, path, key, convert, **scope):
+        """A whole listing of ``scope``: in windows if configured."""
+        return self._windows.pages(path, key, convert, scope)
+
     def _pages(self, path, key, convert, microversion=None, **filters):
         """Every item of a paginated listing, or an exception.
 
@@ -241,8 +255,10 @@ class CinderInventory(object):
         """
         for _attempt in range(LISTING_ATTEMPTS):
             try:
+                request = dict(microversion=microversion) if (
+                    microversion) else {}
                 return [convert(item) for item in self._chain(
-                    path, key, filters, microversion)]
+                    path, key, filters, **request)]
             except cinder_exc.NotFound:
                 LOG.info('Cinder %s: page marker deleted meanwhile, listing '
                          'again', path)
@@ -250,15 +266,17 @@ class CinderInventory(object):
             'Cinder GET %s: the listing kept changing under us (%d attempts)'
             % (path, LISTING_ATTEMPTS))
 
-    def _chain(self, path, key, filters, microversion=None):
+    def _chain(self, path, key, filters, sort='id:asc', limit=None,
+               **request):
+        """Items page by page; a ``marker`` in ``filters`` starts after it."""
         marker = None
         while True:
-            params = dict(filters, all_tenants=1, limit=self.page_size,
-                          sort='id:asc')
+            params = dict(filters, all_tenants=1,
+                          limit=limit or self.page_size, sort=sort)
             if marker:
                 params['marker'] = marker
             body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
-                             missing_ok=False, microversion=microversion)
+                             missing_ok=False, **request)
             items = body.get(key)
             if not isinstance(items, list):
                 raise exception.CinderError(
@@ -305,14 +323,14 @@ class CinderInventory(object):
 
     def listing(self, scope):
         """Every volume and snapshot in ``scope`` (host or cluster_name)."""
-        return (tuple(self._pages('/volumes/detail', 'volumes', _volume,
-                                  **scope)),
+        return (tuple(self._full_pages('/volumes/detail', 'volumes', _volume,
+                                       **scope)),
                 self.snapshot_listing(scope))
 
     def snapshot_listing(self, scope):
         """Every snapshot in ``scope``."""
-        return tuple(self._pages('/snapshots/detail', 'snapshots', _snapshot,
-                                 **scope))
+        return tuple(self._full_pages('/snapshots/detail', 'snapshots',
+                                      _snapshot, **scope))
 
     def max_microversion(self):
         """The highest microversion cinder-api serves, as (major, minor).

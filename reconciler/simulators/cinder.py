@@ -126,10 +126,11 @@ def _notifications(url):
 
 
 def _write_conf(path, venv, workdir, db_path, port=0, page_size=1000,
-                volume_backends=(), notifications_url=None):
+                volume_backends=(), notifications_url=None, api_workers=1):
     """cinder.conf; ``volume_backends`` (scenario ``Backend``s) each get a
     volume service with the fixture driver (``allinone`` runs only);
-    ``notifications_url``: see ``_notifications``.
+    ``notifications_url``: see ``_notifications``; ``api_workers``
+    cinder-api processes serve the port.
     """
     with open(path, 'w') as f:
         f.write(f"""[DEFAULT]
@@ -141,7 +142,7 @@ state_path = {workdir}/state
 host = cinder-reconciler-fixture
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = {port}
-osapi_volume_workers = 1
+osapi_volume_workers = {api_workers}
 osapi_max_limit = {page_size}
 debug = false
 use_stderr = true
@@ -259,14 +260,17 @@ class CinderCloud:
     """
 
     def __init__(self, workdir, scenario, page_size=1000, port=None,
-                 volume_services=(), allinone=None, notifications_url=None):
+                 volume_services=(), allinone=None, notifications_url=None,
+                 api_workers=1):
         """``volume_services``: names of scenario backends that get a real
         cinder-volume service in the API's process, run by the ``allinone``
         script (the tests' ``tests/incinder/allinone.py``: it imports Cinder,
         so it is not part of this package), whose driver lists the array
         :meth:`write_array` wrote through Cinder's manageable-resources API.
         ``notifications_url``: Cinder sends its notifications (messagingv2)
-        to this broker; by default it sends none.
+        to this broker; by default it sends none. ``api_workers``:
+        cinder-api's ``osapi_volume_workers`` (processes serving requests in
+        parallel).
         """
         self.notifications_url = notifications_url
         if volume_services and not allinone:
@@ -278,6 +282,7 @@ class CinderCloud:
         self.arrays_dir = os.path.join(self.workdir, 'arrays')
         self.scenario = scenario
         self.page_size = page_size
+        self.api_workers = api_workers
         self.port = port
         self._fixed_port = port
         self.db_path = os.path.join(self.workdir, 'cinder.sqlite')
@@ -323,7 +328,7 @@ class CinderCloud:
         self.port = self._fixed_port or _free_port()
         _write_conf(self.conf_path, venv, self.workdir, self.db_path,
                     self.port, self.page_size, self.volume_services,
-                    self.notifications_url)
+                    self.notifications_url, self.api_workers)
         env = dict(os.environ, CINDER_RECONCILER_ARRAYS=self.arrays_dir)
         env.pop('PYTHONPATH', None)
         argv = [os.path.join(venv, 'bin', 'cinder-api')]
@@ -542,17 +547,19 @@ class CinderCloud:
 
         The source row takes over the destination's array object; the
         destination row, now naming the source's old object, is marked for
-        deletion (as Cinder's finish_volume_migration leaves it).
+        deletion (as Cinder's finish_volume_migration leaves it). Like it,
+        the two rows swap ``created_at``.
         """
         with self._db() as db:
-            keys = dict(db.execute(
-                'SELECT id, COALESCE(_name_id, id) FROM volumes WHERE id IN '
-                '(?, ?) AND deleted=0', (volume_id, dest_id)))
-            self._update(db, 'volumes', volume_id,
-                         {'_name_id': keys[dest_id]})
+            rows = {row[0]: row[1:] for row in db.execute(
+                'SELECT id, COALESCE(_name_id, id), created_at FROM volumes '
+                'WHERE id IN (?, ?) AND deleted=0', (volume_id, dest_id))}
+            self._update(db, 'volumes', volume_id, {
+                '_name_id': rows[dest_id][0], 'created_at': rows[dest_id][1]})
             self._update(db, 'volumes', dest_id, {
-                '_name_id': keys[volume_id], 'status': 'deleting',
-                'migration_status': 'deleting'})
+                '_name_id': rows[volume_id][0], 'status': 'deleting',
+                'migration_status': 'deleting',
+                'created_at': rows[volume_id][1]})
 
     def add_snapshots(self, snapshots):
         """Insert scenario ``Snapshot``s of live volumes."""

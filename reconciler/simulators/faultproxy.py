@@ -246,6 +246,10 @@ def _handler(proxy):
                     self.send_header(name, value)
             if not head:
                 self.send_header('Content-Length', str(len(body)))
+            if self.close_connection:
+                # The client asked to close (RFC 9112 9.6): say so, or it
+                # may reuse the connection this reply closes.
+                self.send_header('Connection', 'close')
             self.end_headers()
             if not head:
                 self.wfile.write(body)

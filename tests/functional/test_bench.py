@@ -32,3 +32,11 @@ class BenchSmokeTest(base.BaseTestCase):
             self.assertTrue('rbd binding' in proc.stdout
                             or 'bench: rbd skipped: ' in proc.stdout,
                             proc.stdout)
+
+    def test_listing_quick_run(self):
+        """--listing: cursor and windows timed, their views equal."""
+        proc = subprocess.run([sys.executable, TOOL, '--listing', '--quick'],
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        self.assertIn('bench --listing --quick: ok', proc.stdout)
+        self.assertIn('union equal', proc.stdout)
