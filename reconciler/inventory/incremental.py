@@ -34,21 +34,18 @@ COUNTS = 'counts disagree with the merged view'
 EVENT_GAP = 'the notification listener restarted'
 DISABLED = 'reconciler_full_listing_passes = 1'
 
-#: Event types whose resource no longer has a row (item 2's listener).
-DELETE_EVENTS = frozenset((
-    'volume.delete.end', 'volume.unmanage.end',
-    'snapshot.delete.end', 'snapshot.unmanage.end'))
+#: Event types after which the resource has no row any more.
+DELETE_EVENTS = frozenset(('volume.delete.end', 'volume.unmanage.end',
+                           'snapshot.delete.end'))
 
 
 def event_evidence(history, backend, since):
     """(gap, deleted ids) the notification listener recorded since ``since``.
 
     ``gap`` is True when the listener (re)started since then: events may be
-    missing, so the view must be listed in full. Without a listener in the
-    history, (False, empty): counts still catch deletions.
+    missing, so the view must be listed in full. Without a listener nothing
+    is recorded, (False, empty): Cinder's counts still catch deletions.
     """
-    if not hasattr(history, 'listener_started_since'):
-        return False, frozenset()
     if history.listener_started_since(backend, since):
         return True, frozenset()
     return False, frozenset(

@@ -104,30 +104,18 @@ class HostRemediator(remediator.Remediator):
                 findings, now, group.remediation_min_age, limit,
                 set(host_actions.ACTIONS), kinds=kinds,
                 finding_ids=finding_ids, action=host_actions.action)
-            outcome = remediator.Outcome(scope, apply, plan)
-            last = self.history.runs(backend=scope, limit=1)
-            if plan.over_limit:
-                outcome.error = ('%d steps planned, more than the limit of '
-                                 '%d: nothing done' % (len(plan.steps),
-                                                       limit))
-            elif (apply and os.path.abspath(group.root_prefix) != '/'
-                  and not self.simulated):
-                outcome.error = (
-                    '[host_scan] root_prefix is %s: os-brick\'s commands '
-                    "would act on this host's own devices, not those "
-                    'scanned there; --apply needs root_prefix = /'
-                    % group.root_prefix)
-            elif apply and not (last and last[0].status
-                                == model.RunStatus.OK):
-                outcome.error = ("the host's newest pass did not succeed: "
-                                 'no action until one does')
-            if outcome.error or not plan.steps:
+            refusal = None
+            if (os.path.abspath(group.root_prefix) != '/'
+                    and not self.simulated):
+                refusal = ('[host_scan] root_prefix is %s: os-brick\'s '
+                           "commands would act on this host's own devices, "
+                           'not those scanned there; --apply needs '
+                           'root_prefix = /' % group.root_prefix)
+            outcome, last = self._gate(scope, 'host', plan, apply, limit,
+                                       refusal)
+            if outcome.error or not apply or not plan.steps:
                 return outcome
-            if not apply:
-                outcome.results = [(step, self._planned(step))
-                                   for step in plan.steps]
-                return outcome
-            session = self._session(last[0])
+            session = self._session(last)
             with self._brick(), brick_root.rooted(group.root_prefix,
                                                   self.execute):
                 for step in plan.steps:

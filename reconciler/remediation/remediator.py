@@ -72,19 +72,9 @@ class Remediator(object):
             plan = dataclasses.replace(plan, steps=tuple(
                 s for s in plan.steps
                 if (str(s.finding.kind), s.action) in allowed))
-        outcome = Outcome(backend.name, apply, plan)
-        last = self.history.runs(backend=backend.name, limit=1)
-        if plan.over_limit:
-            outcome.error = ('%d steps planned, more than the limit of '
-                             '%d: nothing done' % (len(plan.steps), limit))
-        elif apply and not (last and last[0].status == model.RunStatus.OK):
-            outcome.error = ("the backend's newest pass did not succeed: "
-                             'no action until one does')
-        if outcome.error or not plan.steps:
-            return outcome
-        if not apply:
-            outcome.results = [(step, self._planned(step))
-                               for step in plan.steps]
+        outcome, _last = self._gate(backend.name, 'backend', plan, apply,
+                                    limit)
+        if outcome.error or not apply or not plan.steps:
             return outcome
         inventory = self.inventory_factory(self.conf)
         writer = cinder_actions.CinderActions(
@@ -97,6 +87,26 @@ class Remediator(object):
                     break
         self.notifier.flush(self.history)
         return outcome
+
+    def _gate(self, scope, what, plan, apply, limit, refusal=None):
+        """(outcome, newest run of ``scope``): outcome.error says why
+        nothing may be done (over the limit, ``refusal`` for an applied plan,
+        a newest pass that failed); a dry run's steps are audited as planned.
+        """
+        outcome = Outcome(scope, apply, plan)
+        last = self.history.runs(backend=scope, limit=1)
+        if plan.over_limit:
+            outcome.error = ('%d steps planned, more than the limit of '
+                             '%d: nothing done' % (len(plan.steps), limit))
+        elif apply and refusal:
+            outcome.error = refusal
+        elif apply and not (last and last[0].status == model.RunStatus.OK):
+            outcome.error = ("the %s's newest pass did not succeed: no "
+                             'action until one does' % what)
+        elif not apply:
+            outcome.results = [(step, self._planned(step))
+                               for step in plan.steps]
+        return outcome, last[0] if last else None
 
     def _orphan_volumes(self):
         """UUIDs of the backend's unresolved array-only volumes."""

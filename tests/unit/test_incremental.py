@@ -163,9 +163,7 @@ class CacheTest(base.BaseTestCase):
                          self.cache.volumes['b'].attachments[0].initiators)
         self.assertEqual({}, self.cache.snapshots)
 
-    def test_event_evidence_needs_the_listener_history(self):
-        self.assertEqual((False, frozenset()),
-                         incremental.event_evidence(object(), 'be1', 0))
+    def test_event_evidence(self):
         history = types.SimpleNamespace(
             listener_started_since=lambda backend, since: False,
             events_since=lambda backend, since: [
