@@ -416,6 +416,35 @@ def changes_summary(r):
     return lines
 
 
+CHANGES_SERIES = (('full', 'full listing', 'o--'),
+                  ('steady_0', 'incremental, no change', 's-'),
+                  ('steady_1', 'incremental, 1% churn', '^-'),
+                  ('steady_1_unreported', '1% churn, deletions unreported '
+                   '(listed in full)', 'x:'))
+
+
+def changes_plot(results, path):
+    """Cinder bytes per steady pass against N, one line per series."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    sizes = [r['volumes'] for r in results]
+    fig, ax = pyplot.subplots(figsize=(6.5, 4.5))
+    for name, label, style in CHANGES_SERIES:
+        ax.plot(sizes, [_mb(r[name]['bytes']) for r in results], style,
+                label=label)
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('volumes on the backend')
+    ax.set_ylabel('Cinder response bytes per pass (MB)')
+    ax.set_title('cinder-reconciler: steady-pass Cinder traffic')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize='small')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 # -- the parent ------------------------------------------------------------
 
 def run_child(mode, conf_path, cloud):
@@ -841,15 +870,21 @@ def main(argv=None):
         parser.error('no driver left to measure')
     results = []
     if args.changes:
+        if args.load:
+            with open(args.load) as f:
+                results = json.load(f)
+            sizes = []
         with tempfile.TemporaryDirectory() as tmp:
             for size in sizes:
-                r = measure_changes(size, args.workdir or tmp,
-                                    args.page_size)
-                print('\n'.join(changes_summary(r)), flush=True)
-                results.append(r)
+                results.append(measure_changes(size, args.workdir or tmp,
+                                               args.page_size))
+        for r in results:
+            print('\n'.join(changes_summary(r)), flush=True)
         if args.json:
             with open(args.json, 'w') as f:
                 json.dump(results, f, indent=1)
+        if args.plot:
+            changes_plot(results, args.plot)
         return 0
     if args.load:
         with open(args.load) as f:
