@@ -653,9 +653,10 @@ class Churn:
                    ((K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
                     lambda: ops.remove_snapshot(lone_snap)),
                    ((K.CINDER_ONLY, R.VOLUME, lost),
-                    lambda: db.soft_delete_volume(lost)),
+                    lambda: self._cinder_delete(backend, lost)),
                    ((K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
-                    lambda: db.soft_delete_snapshot(lost_snap))]
+                    lambda: self._cinder_delete(backend, lost_snap,
+                                                anchor.id))]
         if ops.export_id is not None:   # an array with exports (not RBD)
             ops.add_export(anchor.key, host)
             planted.append(((K.ORPHAN_EXPORT, R.EXPORT,
@@ -665,6 +666,23 @@ class Churn:
         with self.lock:
             self.plants += [Plant(identity(*i), backend, done, undo)
                             for i, undo in planted]
+
+    def _cinder_delete(self, backend, resource_id, volume_id=None):
+        """The operator's ``cinder delete`` of a confirmed Cinder-only
+        row (a snapshot's if ``volume_id``): Cinder announces it.
+        """
+        db = self.cloud.cinder
+        if volume_id is None:
+            self.events.volume(backend, 'delete.start', resource_id,
+                               'deleting')
+            db.soft_delete_volume(resource_id)
+            self.events.volume(backend, 'delete.end', resource_id,
+                               'deleted')
+        else:
+            say = functools.partial(self.events.snapshot, backend)
+            say('delete.start', resource_id, volume_id, 'deleting')
+            db.soft_delete_snapshot(resource_id)
+            say('delete.end', resource_id, volume_id, 'deleted')
 
     def clean_and_plant(self, backend):
         """Remove the orphans already confirmed, then plant new ones.
@@ -802,6 +820,9 @@ class Churn:
             self.conf, store, backends, url=self.cinder_broker)
         try:
             self.events.start_listener()
+            # As in a daemon up for longer than the margin: its listener's
+            # start is no gap to the passes (a restart will be).
+            time.sleep(self.conf.cinder.changes_margin + 1)
             return self._run(store, notifier, backends, passes,
                              settle_passes)
         finally:
