@@ -97,6 +97,7 @@ class CinderAnnouncer(object):
         self._lock = threading.Lock()
         self._lost_until = 0.0
         self._late_until = 0.0
+        self._late_by = 0.0
         self._timers = []
         self._restarts = []
         self.listener = None
