@@ -7,8 +7,11 @@ is installed, a real single-node Ceph cluster for RBD), then runs
 the daemon's passes back to back on every backend while Cinder operations
 churn the cloud, real orphans are planted and faults are injected (see
 reconciler/simulators/churn.py).
-Prints the report as JSON; exits non-zero on any false positive, a missed
-orphan or a failed pass that changed findings.
+Cinder's notifications of those operations reach the daemon's listener
+(in-process by default, through a RabbitMQ with --cinder-broker), some lost,
+late or sent while it is stopped. Prints the report as JSON; exits non-zero
+on any false positive, a missed orphan (recall < 1), a failed pass that
+changed findings, or an event neither lost nor recorded.
 
 Usage::
 
@@ -48,6 +51,11 @@ def main(argv=None):
                         help='reconciler_full_listing_passes: steady passes '
                         'list only what changed in Cinder, in full on one '
                         'pass in N; 1 lists in full on every pass')
+    parser.add_argument('--cinder-broker', metavar='URL',
+                        help="transport of Cinder's notifications to the "
+                        "reconciler's listener, e.g. a RabbitMQ's "
+                        'rabbit://guest:guest@127.0.0.1:5672/ (default: '
+                        "oslo.messaging's in-process fake:/)")
     args = parser.parse_args(argv)
     drivers = args.drivers.split(',')
     unknown = set(drivers) - set(loopback.DRIVERS)
@@ -67,6 +75,9 @@ def main(argv=None):
                 os.path.join(tmp, 'r.conf'), os.path.join(tmp, 'r.sqlite'),
                 sightings=args.sightings,
                 reconciler_full_listing_passes=args.incremental))
+            if args.cinder_broker:
+                conf.set_override('transport_url', args.cinder_broker,
+                                  group='cinder_notifications')
             report = churn.Churn(cloud, conf, rate=args.rate,
                                  seed=args.seed).run(args.passes)
     print(json.dumps(report, indent=1))
@@ -75,6 +86,7 @@ def main(argv=None):
            or report['false_positive_findings']
            or report['failed_passes_with_changes']
            or report['undelivered_notifications']
+           or report['cinder_events_unrecorded']
            or report['recall'] < 1)
     return 1 if bad else 0
 

@@ -5,12 +5,17 @@ A :class:`Churn` drives Cinder's lifecycle operations on a
 attach, detach, migrate, retype, snapshot, snapshot delete, unmanage and,
 on RBD's real Ceph cluster, clone), each as Cinder does it: the DB row and
 the array object change in Cinder's order, with pauses in between, so every
-object an operation touches is in flux while the passes look. Separately it
-plants real orphans of every class and injects faults (the broker refusing
-sends for a while, another writer holding the history database, HTTP 500s
-and dropped connections mid-pagination, a Cinder token rejected, the array
-failing, 3PAR sessions expiring, NEC SSH connections dropped, the Ceph OSD
-frozen).
+object an operation touches is in flux while the passes look, and each
+announced with the notifications Cinder sends for it
+(reconciler.simulators.churn_events), which the daemon's own listener
+records in history for the incremental passes. Separately it plants real
+orphans of every class (which nothing announces) and injects faults, every
+kind once a round: the broker refusing the reconciler's sends for a while,
+Cinder's events lost before the broker, delivered late, or sent while the
+listener is stopped (it restarts: a gap), another writer holding the
+history database, HTTP 500s and dropped connections mid-pagination, a
+Cinder token rejected, the array failing, 3PAR sessions expiring, NEC SSH
+connections dropped, the Ceph OSD frozen.
 
 Each backend's passes run back to back in their own thread, through the
 daemon's own ``manager.BackendReconciler``. A confirmed transition (what
@@ -22,6 +27,7 @@ confirmed, with the passes each took.
 import collections
 from concurrent import futures
 import dataclasses
+import functools
 import itertools
 import random
 import sqlite3
@@ -36,6 +42,7 @@ from reconciler import history as history_mod
 from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
+from reconciler.simulators import churn_events
 from reconciler.simulators import loopback
 from reconciler.simulators import nec
 from reconciler.simulators import scenario as scn
@@ -380,12 +387,18 @@ class Churn:
 
     def __init__(self, cloud, conf, rate=20.0, step_delay=0.05, seed=1,
                  fault_every=2.0, plant_every=3.0, workers=16,
-                 retry_delay=0.2):
+                 retry_delay=0.2, cinder_broker=None, changes_margin=2):
         self.cloud = cloud
+        # One clock in the loopback cloud: the default margin (300 s) would
+        # keep every listener start (a gap) in view for longer than a run.
+        conf.set_override('changes_margin', changes_margin, group='cinder')
+        self.cinder_broker = cinder_broker   # None: the listener's transport
+        self.events = None      # Cinder's announcements, while running
         self.conf = conf
         self.rate = rate
         self.step_delay = step_delay
         self.random = random.Random(seed)
+        self.next_fault = self._faults(seed)
         self.fault_every = fault_every
         self.plant_every = plant_every
         self.workers = workers
@@ -415,6 +428,7 @@ class Churn:
         self.failed = collections.Counter()
         self.failed_with_changes = []
         self.false_positives = []
+        self.full_reasons = collections.Counter()
         self.notifications = []
         self.stopping = threading.Event()
         self._ids = itertools.count()
@@ -438,65 +452,84 @@ class Churn:
             self.idle[vol.id] = vol
 
     def op_create(self, backend):
-        db, ops = self.cloud.cinder, self.ops[backend]
+        db, ops, say = self.cloud.cinder, self.ops[backend], self.events
         vid = scn.uid('churn-%d' % next(self._ids))
         db.add_volumes([scn.Volume(id=vid, backend=backend,
                                    status='creating')])
+        say.volume(backend, 'create.start', vid, 'creating')
         self.pause()
         ops.add_volume(vid)
         self.pause()
         db.update_volume(vid, status='available')
+        say.volume(backend, 'create.end', vid, 'available')
         return Vol(vid, backend, vid)
 
     def op_delete(self, vol):
-        db, ops = self.cloud.cinder, self.ops[vol.backend]
+        db, ops, say = self.cloud.cinder, self.ops[vol.backend], self.events
         db.update_volume(vol.id, status='deleting')
+        say.volume(vol.backend, 'delete.start', vol.id, 'deleting')
         self.pause()
         ops.remove_volume(vol.key)
         self.pause()
         db.soft_delete_volume(vol.id)
+        say.volume(vol.backend, 'delete.end', vol.id, 'deleted')
 
     def op_attach(self, vol):
         db, ops = self.cloud.cinder, self.ops[vol.backend]
         host = 'compute-%d' % self.random.randrange(40)
         db.update_volume(vol.id, status='attaching')
+        self.events.volume(vol.backend, 'attach.start', vol.id, 'attaching')
         self.pause()
         ops.add_export(vol.key, host)
         self.pause()
         db.add_attachment(vol.id, host)
         db.update_volume(vol.id, status='in-use')
+        self.events.volume(vol.backend, 'attach.end', vol.id, 'in-use',
+                           attached=(host,))
         vol.attached = host
         return vol
 
     def op_detach(self, vol):
         db, ops = self.cloud.cinder, self.ops[vol.backend]
         db.update_volume(vol.id, status='detaching')
+        self.events.volume(vol.backend, 'detach.start', vol.id, 'detaching',
+                           attached=(vol.attached,))
         self.pause()
         ops.remove_export(vol.key, vol.attached)
         self.pause()
         db.remove_attachment(vol.id, vol.attached)
         db.update_volume(vol.id, status='available')
+        self.events.volume(vol.backend, 'detach.end', vol.id, 'available')
         vol.attached = None
         return vol
 
     def op_migrate(self, vol):
-        """Generic migration within the backend: a new object, name_id swap."""
+        """Generic migration within the backend: a new object, name_id swap.
+
+        Cinder announces no migration: the temporary volume's create and,
+        once the ids are swapped, its delete (which removes the old object).
+        """
         db, ops = self.cloud.cinder, self.ops[vol.backend]
+        say = functools.partial(self.events.volume, vol.backend)
         dest = scn.uid('churn-%d' % next(self._ids))
         db.update_volume(vol.id, migration_status='migrating')
         db.add_volumes([scn.Volume(id=dest, backend=vol.backend,
                                    status='creating',
                                    migration_status='target:%s' % vol.id)])
+        say('create.start', dest, 'creating')
         self.pause()
         ops.add_volume(dest)
         db.update_volume(dest, status='available')
+        say('create.end', dest, 'available')
         self.pause()
         old = vol.key
         db.finish_migration(vol.id, dest)
+        say('delete.start', dest, 'deleting')
         self.pause()
         ops.remove_volume(old)
         self.pause()
         db.soft_delete_volume(dest)
+        say('delete.end', dest, 'deleted')
         db.update_volume(vol.id, migration_status='success')
         vol.key = dest
         return vol
@@ -507,6 +540,7 @@ class Churn:
         db.update_volume(vol.id, status='retyping')
         self.pause()
         db.update_volume(vol.id, status=status)
+        self.events.volume(vol.backend, 'retype', vol.id, status)
         return vol
 
     def op_snapshot(self, vol):
@@ -514,10 +548,13 @@ class Churn:
         sid = scn.uid('churn-snap-%d' % next(self._ids))
         db.add_snapshots([scn.Snapshot(id=sid, volume=vol.id,
                                        status='creating')])
+        say = functools.partial(self.events.snapshot, vol.backend)
+        say('create.start', sid, vol.id, 'creating')
         self.pause()
         ops.add_snapshot(sid, vol.key)
         self.pause()
         db.update_snapshot(sid, status='available')
+        say('create.end', sid, vol.id, 'available')
         vol.snapshots.append(sid)
         return vol
 
@@ -525,10 +562,13 @@ class Churn:
         db, ops = self.cloud.cinder, self.ops[vol.backend]
         sid = vol.snapshots.pop(self.random.randrange(len(vol.snapshots)))
         db.update_snapshot(sid, status='deleting')
+        say = functools.partial(self.events.snapshot, vol.backend)
+        say('delete.start', sid, vol.id, 'deleting')
         self.pause()
         ops.remove_snapshot(sid)
         self.pause()
         db.soft_delete_snapshot(sid)
+        say('delete.end', sid, vol.id, 'deleted')
         return vol
 
     def op_clone(self, vol):
@@ -537,20 +577,25 @@ class Churn:
         dest = scn.uid('churn-%d' % next(self._ids))
         db.add_volumes([scn.Volume(id=dest, backend=vol.backend,
                                    status='creating')])
+        self.events.volume(vol.backend, 'create.start', dest, 'creating')
         self.pause()
         ops.clone_volume(vol.key, dest)
         self.pause()
         db.update_volume(dest, status='available')
+        self.events.volume(vol.backend, 'create.end', dest, 'available')
         self._give(Vol(dest, vol.backend, dest))
         return vol
 
     def op_unmanage(self, vol):
         db, ops = self.cloud.cinder, self.ops[vol.backend]
         db.update_volume(vol.id, status='unmanaging')
+        self.events.volume(vol.backend, 'unmanage.start', vol.id,
+                           'unmanaging')
         self.pause()
         ops.rename_unmanaged(vol.key)
         self.pause()
         db.soft_delete_volume(vol.id)
+        self.events.volume(vol.backend, 'unmanage.end', vol.id, 'deleted')
 
     def one_op(self):
         """A random operation on a random idle volume; False if none fit."""
@@ -608,9 +653,10 @@ class Churn:
                    ((K.ARRAY_ONLY, R.SNAPSHOT, lone_snap),
                     lambda: ops.remove_snapshot(lone_snap)),
                    ((K.CINDER_ONLY, R.VOLUME, lost),
-                    lambda: db.soft_delete_volume(lost)),
+                    lambda: self._cinder_delete(backend, lost)),
                    ((K.CINDER_ONLY, R.SNAPSHOT, lost_snap),
-                    lambda: db.soft_delete_snapshot(lost_snap))]
+                    lambda: self._cinder_delete(backend, lost_snap,
+                                                anchor.id))]
         if ops.export_id is not None:   # an array with exports (not RBD)
             ops.add_export(anchor.key, host)
             planted.append(((K.ORPHAN_EXPORT, R.EXPORT,
@@ -620,6 +666,23 @@ class Churn:
         with self.lock:
             self.plants += [Plant(identity(*i), backend, done, undo)
                             for i, undo in planted]
+
+    def _cinder_delete(self, backend, resource_id, volume_id=None):
+        """The operator's ``cinder delete`` of a confirmed Cinder-only
+        row (a snapshot's if ``volume_id``): Cinder announces it.
+        """
+        db = self.cloud.cinder
+        if volume_id is None:
+            self.events.volume(backend, 'delete.start', resource_id,
+                               'deleting')
+            db.soft_delete_volume(resource_id)
+            self.events.volume(backend, 'delete.end', resource_id,
+                               'deleted')
+        else:
+            say = functools.partial(self.events.snapshot, backend)
+            say('delete.start', resource_id, volume_id, 'deleting')
+            db.soft_delete_snapshot(resource_id)
+            say('delete.end', resource_id, volume_id, 'deleted')
 
     def clean_and_plant(self, backend):
         """Remove the orphans already confirmed, then plant new ones.
@@ -637,12 +700,27 @@ class Churn:
 
     # -- faults ------------------------------------------------------------
 
+    FAULTS = ('cinder-page', 'cinder-drop', 'cinder-token', 'array',
+              'broker', 'database', 'events-lost', 'events-late',
+              'listener-restart')
+
+    def _faults(self, seed):
+        """Every fault once a round, each round in its own order."""
+        rounds = random.Random(seed)
+        while True:
+            yield from rounds.sample(self.FAULTS, len(self.FAULTS))
+
     def fault(self):
         proxy = self.cloud.proxy
-        which = self.random.choice(('cinder-page', 'cinder-drop',
-                                    'cinder-token', 'array', 'broker',
-                                    'database'))
-        if which == 'broker':
+        which = next(self.next_fault)
+        if which == 'events-lost':
+            # Cinder's notifier gives up on a broker it cannot reach.
+            self.events.lose(1.0)
+        elif which == 'events-late':
+            self.events.late(1.5)
+        elif which == 'listener-restart':
+            self.events.restart(1.0)
+        elif which == 'broker':
             # The broker refuses every send for a while: events wait.
             self.notifier.down_until = time.monotonic() + 1.5
         elif which == 'database':
@@ -673,7 +751,8 @@ class Churn:
 
     # -- the passes ----------------------------------------------------------
 
-    def record(self, backend, report):
+    def record(self, backend, report, reason=None):
+        """Count one pass; ``reason``: why it listed Cinder in full."""
         with self.lock:
             self.passes[backend] += 1
             done = self.passes[backend]
@@ -681,6 +760,7 @@ class Churn:
                 self.counter['listing:changes'] += 1
             elif report.status == model.RunStatus.OK:
                 self.counter['listing:full'] += 1
+                self.full_reasons[reason] += 1
             if report.status != model.RunStatus.OK:
                 self.failed[backend] += 1
                 if report.transitions or report.candidates:
@@ -703,7 +783,7 @@ class Churn:
         while not until():
             report = reconciler.run_pass()
             notifier.flush(store)  # the daemon's flusher, woken by the pass
-            self.record(backend.name, report)
+            self.record(backend.name, report, reconciler.cinder_cache.reason)
             if report.status != model.RunStatus.OK:
                 # The daemon waits for its next interval; a tight loop would
                 # count hundreds of passes against one fault.
@@ -736,6 +816,19 @@ class Churn:
         notifier = self.notifier = _RecordingNotifier(self.conf,
                                                       self.notifications)
         backends = backend_conf.enabled(self.conf)
+        self.events = churn_events.CinderAnnouncer(
+            self.conf, store, backends, url=self.cinder_broker)
+        try:
+            self.events.start_listener()
+            # As in a daemon up for longer than the margin: its listener's
+            # start is no gap to the passes (a restart will be).
+            time.sleep(self.conf.cinder.changes_margin + 1)
+            return self._run(store, notifier, backends, passes,
+                             settle_passes)
+        finally:
+            self.events.close()
+
+    def _run(self, store, notifier, backends, passes, settle_passes):
         # Backends take their turn at orphans, the first before any pass, so
         # that even a short run plants on each.
         turns = itertools.cycle([b.name for b in backends])
@@ -765,7 +858,9 @@ class Churn:
         churn_ops = sum(v for k, v in self.counter.items()
                         if not k.startswith(('fault:', 'listing:',
                                              'skipped:')))
-        # Nothing moves now: the last plants get their passes.
+        # Nothing moves now: the last plants get their passes, with every
+        # late event delivered and every one not lost recorded.
+        self.events.settle()
         self.cloud.proxy.clear()
         for array in self.cloud.arrays.values():
             if array.proxy:
@@ -774,7 +869,8 @@ class Churn:
             reconciler = manager.BackendReconciler(self.conf, b, store,
                                                    notifier)
             for _ in range(settle_passes):
-                self.record(b.name, reconciler.run_pass())
+                self.record(b.name, reconciler.run_pass(),
+                            reconciler.cinder_cache.reason)
         # The broker is back: every event is delivered, at least once.
         notifier.down_until = 0.0
         notifier.flush(store)
@@ -788,6 +884,7 @@ class Churn:
         stray = [n for n in self.notifications
                  if n[0] == 'reconciler.orphan.detected'
                  and n[1] not in planted]
+        recorded = self.events.recorded()
         stray_findings = [f for f in store.findings(
             state=model.FindingState.CONFIRMED)
             if identity(f.kind, f.resource_type, f.resource_id) not in planted]
@@ -818,6 +915,12 @@ class Churn:
             'false_positive_findings': [
                 '%s %s %s' % (f.backend, f.kind, f.resource_id)
                 for f in stray_findings],
+            'full_listing_reasons': dict(self.full_reasons),
+            'cinder_events': dict(self.events.counter, recorded=recorded),
+            # Sent, not dropped by a fault, and still not in history.
+            'cinder_events_unrecorded': max(0, self.events.counter[
+                'events sent'] - self.events.counter['events lost']
+                - recorded),
             'notifications': len(self.notifications),
             'undelivered_notifications': len(store.pending_notifications()),
             'notifications_sent_twice': sum(

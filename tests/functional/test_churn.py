@@ -5,8 +5,11 @@ NEC iSMCLI simulator over SSH and a real Ceph cluster for RBD (where Ceph is
 installed: elsewhere RBD is left out, with a printed reason; CI must have
 it). Cinder operations churn the cloud at 20 a second while the daemon's
 passes run back to back, real orphans of every class are planted on each
-backend in turn and faults are injected. Nothing that was not planted may
-be confirmed or announced, and every planted orphan must be.
+backend in turn and faults are injected, among them in Cinder's
+notifications to the daemon's listener (in-process transport): events lost,
+late, and the listener restarted. Nothing that was not planted may be
+confirmed or announced, and every planted orphan must be; every event not
+lost reaches the history.
 """
 
 import os
@@ -14,6 +17,7 @@ import os
 import fixtures
 from oslotest import base
 
+from reconciler.inventory import incremental
 from reconciler.simulators import churn
 from reconciler.simulators import loopback
 from tests import servers
@@ -56,5 +60,13 @@ class ChurnTest(base.BaseTestCase):
         self.assertEqual(report['planted'], report['confirmed'], report)
         self.assertGreater(report['failed_passes'], 0,
                            'no injected fault failed a pass')
-        # Steady passes merged Cinder's changes into the kept view.
+        # Steady passes merged Cinder's changes into the kept view, with the
+        # deletions the listener recorded.
         self.assertGreater(report['incremental_passes'], 0, report)
+        events = report['cinder_events']
+        self.assertGreater(events['recorded'], 0, report)
+        self.assertEqual(0, report['cinder_events_unrecorded'], report)
+        # The third fault (seed 1) restarts the listener: a gap, and the
+        # next pass of each backend lists in full for it.
+        self.assertGreaterEqual(events.get('listener restarts', 0), 1)
+        self.assertIn(incremental.EVENT_GAP, report['full_listing_reasons'])
