@@ -156,21 +156,20 @@ class CinderCache(object):
         volumes = inventory.volumes_changed(scope, since)
         began = inventory.first_answer_time or local
         snapshots = inventory.snapshots_changed(scope, since)
-        merged_volumes = {k: v for k, v in self.volumes.items()
-                          if k not in deleted}
-        merged_volumes.update((v.id, v) for v in volumes)
-        if snapshots is None:
+        all_snapshots = snapshots is None
+        if all_snapshots:
             # More changed than a page: the snapshots in full.
             snapshots = inventory.snapshot_listing(scope)
-            merged_snapshots = {s.id: s for s in snapshots}
-        else:
-            # A deleted volume's snapshots went first (Cinder deletes none
-            # with snapshots but by cascade).
-            merged_snapshots = {k: s for k, s in self.snapshots.items()
-                                if k not in deleted
-                                and s.volume_id in merged_volumes}
-            merged_snapshots.update((s.id, s) for s in snapshots)
         counts = inventory.counts(scope)
+        merged_volumes, merged_snapshots = self._merged(
+            volumes, snapshots, all_snapshots, deleted)
+        if counts != (len(merged_volumes), len(merged_snapshots)):
+            # The listener records in batches: a deletion Cinder finished
+            # before the counts may be announced only now.
+            gap, later = self.evidence(self.local_since - self.margin)
+            if not gap and later - deleted:
+                merged_volumes, merged_snapshots = self._merged(
+                    volumes, snapshots, all_snapshots, later)
         if counts != (len(merged_volumes), len(merged_snapshots)):
             LOG.info('Cinder counts %d volumes and %d snapshots in %s, the '
                      'merged view %d and %d: listing in full', counts[0],
@@ -181,6 +180,26 @@ class CinderCache(object):
         self.since = began
         self.changed = len(volumes) + len(snapshots)
         return None
+
+    def _merged(self, volumes, snapshots, all_snapshots, deleted):
+        """The kept view with the changes listed, less ``deleted`` ids.
+
+        A deletion wins over a listed row: Cinder never reuses a UUID, so a
+        row listed and then announced deleted is gone.
+        """
+        merged_volumes = dict(self.volumes)
+        merged_volumes.update((v.id, v) for v in volumes)
+        merged_volumes = {k: v for k, v in merged_volumes.items()
+                          if k not in deleted}
+        merged_snapshots = {} if all_snapshots else dict(self.snapshots)
+        merged_snapshots.update((s.id, s) for s in snapshots)
+        # A deleted volume's snapshots went first (Cinder deletes none with
+        # snapshots but by cascade).
+        merged_snapshots = {k: s for k, s in merged_snapshots.items()
+                            if k not in deleted
+                            and (all_snapshots
+                                 or s.volume_id in merged_volumes)}
+        return merged_volumes, merged_snapshots
 
     def take_lookups(self, looked_up, backend_host, cluster=None):
         """Point look-ups are fresher than the view: keep what they saw.

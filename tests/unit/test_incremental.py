@@ -106,6 +106,25 @@ class CacheTest(base.BaseTestCase):
         self.assertIsNone(self.cache.reason)
         self.assertEqual({'a'}, set(volumes))
 
+    def test_a_deletion_recorded_while_the_changes_were_listed(self):
+        """The listener records in batches: read again once counts differ."""
+        del self.inventory.volumes[1]
+        answers = iter([(False, frozenset()), (False, frozenset({'b'}))])
+        self.cache.evidence = lambda since: next(answers)
+        volumes, _ = self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual({'a'}, set(volumes))
+        self.assertNotIn('full', self.inventory.calls)
+
+    def test_a_changed_row_deleted_afterwards_stays_out(self):
+        # Listed as changed, then deleted before the counts were taken.
+        self.inventory.changed_volumes = [vol('b', 'deleting')]
+        del self.inventory.volumes[1]
+        self.events = (False, frozenset({'b'}))
+        volumes, _ = self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual({'a'}, set(volumes))
+
     def test_a_reported_volume_deletion_takes_its_snapshots(self):
         del self.inventory.volumes[0]
         del self.inventory.snapshots[0]
