@@ -115,12 +115,14 @@ class CinderCache(object):
         """(volumes, snapshots) of ``scope``: full, or merged changes."""
         local = time.time()
         reason = self._full_reason(inventory)
-        if reason is None:
+        gap, deleted = False, frozenset()
+        if reason in (None, FAILED, PERIODIC) and self.local_since:
+            # Named first: a restarted listener matters most to whoever
+            # reads why a pass listed in full.
             gap, deleted = self.evidence(self.local_since - self.margin)
-            if gap:
-                reason = EVENT_GAP
-            else:
-                reason = self._merge_changes(inventory, scope, deleted)
+            reason = EVENT_GAP if gap else reason
+        if reason is None:
+            reason = self._merge_changes(inventory, scope, deleted)
         if reason is not None:
             self._full(inventory, scope)
         self.local_since = local

@@ -393,7 +393,8 @@ class Churn:
         # keep every listener start (a gap) in view for longer than a run.
         conf.set_override('changes_margin', changes_margin, group='cinder')
         self.cinder_broker = cinder_broker   # None: the listener's transport
-        self.events = None      # Cinder's announcements, while running
+        # Cinder's announcements: sent while run() runs.
+        self.events = churn_events.Silent()
         self.conf = conf
         self.rate = rate
         self.step_delay = step_delay
@@ -827,6 +828,7 @@ class Churn:
                              settle_passes)
         finally:
             self.events.close()
+            self.events = churn_events.Silent()
 
     def _run(self, store, notifier, backends, passes, settle_passes):
         # Backends take their turn at orphans, the first before any pass, so

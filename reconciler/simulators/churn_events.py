@@ -59,6 +59,18 @@ def snapshot_payload(snapshot_id, volume_id, status):
             'deleted': '', 'metadata': ''}
 
 
+class Silent(object):
+    """Announces nothing: a harness whose operations are driven outside
+    :meth:`reconciler.simulators.churn.Churn.run` (as Cinder with
+    notifications off).
+    """
+
+    def volume(self, *args, **kwargs):
+        pass
+
+    snapshot = volume
+
+
 class CinderAnnouncer(object):
     """Cinder's notifier for the churned backends, plus the listener.
 
