@@ -13,6 +13,7 @@ helper) in user space, its portal on 127.0.0.1 only.
 """
 
 import dataclasses
+import fcntl
 import os
 import random
 import shutil
@@ -209,6 +210,26 @@ def tgt_available():
     return None
 
 
+def _control_port():
+    """A random tgtd control port whose lock no running tgtd holds.
+
+    tgtd takes 0 to 32767 only (a port derived from the pid broke once
+    pids grew past that).
+    """
+    while True:
+        port = random.SystemRandom().randrange(1024, 32768)
+        lock = '/var/run/tgtd/socket.%d.lock' % port
+        if not os.path.exists(lock):
+            return port
+        with open(lock, 'rb') as f:
+            try:
+                fcntl.lockf(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            fcntl.lockf(f, fcntl.LOCK_UN)
+            return port
+
+
 class TgtDaemon(fixtures.Fixture):
     """tgtd on its own control port; ``tgtadm`` and a ``target()`` helper.
 
@@ -219,7 +240,17 @@ class TgtDaemon(fixtures.Fixture):
 
     def _setUp(self):
         self.dir = self.useFixture(fixtures.TempDir()).path
-        self.control_port = 1000 + os.getpid() % 60000
+        self.proc = None
+        self.addCleanup(self._stop)
+        # A control port another tgtd took meanwhile makes tgtd exit at
+        # once: another port then, a few times.
+        for _attempt in range(3):
+            if self._start():
+                return
+        raise RuntimeError('tgtd did not start: %s' % self._log_tail())
+
+    def _start(self):
+        self.control_port = _control_port()
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
             portal = s.getsockname()[1]
@@ -229,14 +260,21 @@ class TgtDaemon(fixtures.Fixture):
                  'portal=127.0.0.1:%d' % portal],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
-        self.addCleanup(self._stop)
         deadline = time.monotonic() + 15
         while self.tgtadm('--lld', 'iscsi', '--op', 'show', '--mode',
                           'target', check=False).returncode:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError('tgtd did not start')
+            if self.proc.poll() is not None:
+                return False
+            if time.monotonic() > deadline:
+                raise RuntimeError('tgtd did not start in 15 s: %s'
+                                   % self._log_tail())
             time.sleep(0.1)
         self.tids = 0
+        return True
+
+    def _log_tail(self):
+        with open(os.path.join(self.dir, 'tgtd.log'), 'rb') as f:
+            return f.read()[-500:].decode('utf-8', 'replace').strip()
 
     def tgtadm(self, *args, check=True):
         return subprocess.run(
@@ -282,5 +320,5 @@ class TgtDaemon(fixtures.Fixture):
             self.proc.wait()
 
     def _stop(self):
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.stop()
