@@ -117,6 +117,26 @@ class _HostCloud(testtools.TestCase):
         # A session to the idle volume's target (LUN 0 only: no disk).
         h.add_session(IQN % V['idle'], tc.P1)
 
+    def run_manage(self, args, extra=''):
+        """``cinder-reconciler-manage`` in its own process against this
+        cloud and host root; ``extra`` ends its config file.
+        """
+        tmp = self.useFixture(fixtures.TempDir()).path
+        conf = os.path.join(tmp, 'r.conf')
+        with open(conf, 'w') as f:
+            f.write(_CLI_CONF.format(
+                endpoint=self.cloud.endpoint, token=cinder_sim.ADMIN_TOKEN,
+                database=self.conf.reconciler_database.connection,
+                root=self.host.root, lock_path=self.conf.host_scan.lock_path)
+                + extra)
+        bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
+        env = dict(os.environ, PATH=bin_dir + os.pathsep
+                   + os.environ['PATH'])
+        return subprocess.run(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
+             'import main; sys.exit(main())', '--config-file', conf]
+            + list(args), capture_output=True, text=True, env=env)
+
 
 class HostPassTest(_HostCloud):
 
@@ -211,20 +231,7 @@ class HostCommandsTest(_HostCloud):
     """``check --host``, ``findings list --host`` and ``host-map``."""
 
     def manage(self, *args):
-        tmp = self.useFixture(fixtures.TempDir()).path
-        conf = os.path.join(tmp, 'r.conf')
-        with open(conf, 'w') as f:
-            f.write(_CLI_CONF.format(
-                endpoint=self.cloud.endpoint, token=cinder_sim.ADMIN_TOKEN,
-                database=self.conf.reconciler_database.connection,
-                root=self.host.root, lock_path=self.conf.host_scan.lock_path))
-        bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
-        env = dict(os.environ, PATH=bin_dir + os.pathsep
-                   + os.environ['PATH'])
-        return subprocess.run(
-            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
-             'import main; sys.exit(main())', '--config-file', conf]
-            + list(args), capture_output=True, text=True, env=env)
+        return self.run_manage(args)
 
     def test_check_host_then_findings_list(self):
         self.host_with_devices()

@@ -431,21 +431,7 @@ class HostRemediateCommandTest(thp._HostCloud):
     """``cinder-reconciler-manage remediate --host``, the real process."""
 
     def manage(self, *args):
-        tmp = self.useFixture(thp.fixtures.TempDir()).path
-        conf = os.path.join(tmp, 'r.conf')
-        with open(conf, 'w') as f:
-            f.write(thp._CLI_CONF.format(
-                endpoint=self.cloud.endpoint, token=thp.cinder_sim.ADMIN_TOKEN,
-                database=self.conf.reconciler_database.connection,
-                root=self.host.root, lock_path=self.conf.host_scan.lock_path)
-                + 'remediation_min_age = 0\n')
-        bin_dir = self.host.install_commands(os.path.join(tmp, 'bin'))
-        env = dict(os.environ, PATH=bin_dir + os.pathsep
-                   + os.environ['PATH'])
-        return subprocess.run(
-            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
-             'import main; sys.exit(main())', '--config-file', conf]
-            + list(args), capture_output=True, text=True, env=env)
+        return self.run_manage(args, extra='remediation_min_age = 0\n')
 
     def test_plan_then_apply_refused_under_a_root_prefix(self):
         self.host_with_devices()
