@@ -303,16 +303,22 @@ class BackendReconciler(object):
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             rechecking = time.monotonic()
+            undecided = []
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host,
-                                               backend.cinder_cluster)
+                                               backend.cinder_cluster,
+                                               undecided)
             # Confirmed findings the listings lack resolve only if a
             # look-up says so; those that still hold stay confirmed.
             unlisted = engine.recheck_unlisted(
                 confirmed, comparison.suspects + comparison.unmanaged,
                 inventory, driver, backend.cinder_host,
-                backend.cinder_cluster)
-            candidates += unlisted
+                backend.cinder_cluster, undecided)
+            # Look-ups that could not tell prove nothing: a confirmed
+            # finding stays as it is, the others are not compared.
+            candidates += unlisted + [s.candidate for s in undecided
+                                      if s.candidate.identity
+                                      in confirmed_ids]
             recheck_seconds = time.monotonic() - rechecking
             self.cinder_cache.take_lookups(getattr(inventory, 'looked_up', {}),
                                            backend.cinder_host,
@@ -332,7 +338,9 @@ class BackendReconciler(object):
             cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
-            grace_seconds=backend.reconciler_grace_period)
+            grace_seconds=backend.reconciler_grace_period,
+            kind_grace=((model.FindingKind.STALE_TEMPORARY,
+                         backend.reconciler_stale_temporary_grace_period),))
         kinds = set(self.conf.reconciler.notify_kinds)
         unchecked = [c.identity for c in kept]
         if dry_run:
@@ -349,6 +357,8 @@ class BackendReconciler(object):
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}
         report.skipped = dict(comparison.skipped)
+        if undecided:
+            report.skipped[engine.UNDECIDED_EXPORT] = len(undecided)
         report.status = model.RunStatus.OK
         kinds_seen = collections.Counter(str(c.kind) for c in candidates)
         LOG.info('Backend %s run %s ok: %d findings (%s), %d transitions%s',
