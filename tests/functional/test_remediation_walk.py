@@ -94,13 +94,15 @@ class WalkTest(base.BaseTestCase):
         self.assertEqual(set(BACKENDS), {f['backend'] for f in confirmed})
         kinds = collections.Counter(f['kind'] for f in confirmed)
         self.assertEqual({'array_only', 'cinder_only', 'orphan_export',
-                          'foreign'}, set(kinds))
+                          'stale_temporary', 'foreign'}, set(kinds))
 
-        # Foreign objects are never acted on: the operator ignores them.
+        # Foreign objects and stale temporaries are never acted on: the
+        # operator ignores them (or removes a temporary on the array).
+        ignored = {'foreign', 'stale_temporary'}
         for f in confirmed:
-            if f['kind'] == 'foreign':
+            if f['kind'] in ignored:
                 self.manage('findings', 'ignore', str(f['id']), '--reason',
-                            'not made by Cinder: the backup team')
+                            'not made by Cinder, or kept: the backup team')
         # fake1 has Cinder's volume service for its array: everything the
         # default plan says, adoptions included.
         self.assertEqual(sorted([
@@ -140,7 +142,7 @@ class WalkTest(base.BaseTestCase):
         for f in confirmed:
             state = final[f['id']]
             self.assertEqual(
-                'ignored' if f['kind'] == 'foreign' else 'resolved',
+                'ignored' if f['kind'] in ignored else 'resolved',
                 'ignored' if state['ignored'] else state['state'], f)
         # And nothing new: every finding left open is an ignored one.
         self.assertEqual([], [f for f in final.values()
