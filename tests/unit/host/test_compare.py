@@ -324,7 +324,10 @@ class CompareTest(base.BaseTestCase):
         self.host.add_nvme('nvme-subsys1', nqn1, ['nvme1'], ['nvme1n1'])
         self.host.add_nvme('nvme-subsys2', nqn2, ['nvme2'])
         owned = compare.Ownership(prefixes=('nqn.nvme-subsystem-1-',))
-        self.assertEqual([('leftover_device', 'device', 'nvme1n1'),
+        wwid = inventory.HostInventory(
+            self.host.root, self.host.runner,
+            protocols=[view.NVME]).scan().namespaces[1].wwid
+        self.assertEqual([('leftover_device', 'device', wwid),
                           ('stale_session', 'session', nqn2)],
                          self.found(ownership=owned))
         self.attach(1, {'driver_volume_type': 'nvmeof', 'target_nqn': nqn1,
