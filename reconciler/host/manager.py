@@ -46,8 +46,9 @@ class HostBusy(exception.PassInterrupted):
     """An attach or detach held os-brick's lock: the scan was skipped."""
 
 
-def ownership(group, remembered):
-    """Targets the configuration and LUNs earlier passes say are Cinder's.
+def ownership(group, remembered, wwids=()):
+    """Targets the configuration, LUNs and WWIDs earlier passes say are
+    Cinder's (``wwids``: ``[wwid, volume id]`` pairs).
     """
     prefixes, exact, portals = [], set(), set()
     for entry in group.owned_targets:
@@ -71,8 +72,10 @@ def ownership(group, remembered):
                                     None if lun is None else int(lun)))
         except (TypeError, ValueError):
             continue  # a run recorded by another version
+    known = tuple((str(w), str(v)) for w, v in (
+        e for e in wwids if isinstance(e, (list, tuple)) and len(e) == 2))
     return compare.Ownership(frozenset(exact), tuple(prefixes),
-                             frozenset(portals), frozenset(seen))
+                             frozenset(portals), frozenset(seen), known)
 
 
 class HostReconciler(object):
@@ -158,9 +161,9 @@ class HostReconciler(object):
         checkpoint(stop)
         previous = self.history.last_ok_run(self.scope)
         self._check_plausible(previous, cinder_view)
-        remembered = list((previous.inventory if previous else {}).get(
-            'luns') or ())
-        owned = ownership(self.group, remembered)
+        before = previous.inventory if previous else {}
+        remembered = list(before.get('luns') or ())
+        owned = ownership(self.group, remembered, before.get('wwids') or ())
         comparison = self._compare(host_view, cinder_view, owned)
         confirmed = self.history.confirmed(self.scope)
         # Held (not judged now, e.g. an attach in progress on the target):
@@ -185,6 +188,9 @@ class HostReconciler(object):
         luns = [[k.protocol, k.target, k.lun]
                 for k in sorted(comparison.targets)]
         luns += [e for e in remembered if e not in luns]
+        learned = [[w, v] for w, v in sorted(comparison.wwids.items())]
+        learned += [[w, v] for w, v in owned.wwids
+                    if w not in comparison.wwids]
         report.inventory = dict(
             cinder_attachments=len(cinder_view.attachments),
             attachments_here=len(cinder_view.here()),
@@ -197,7 +203,8 @@ class HostReconciler(object):
             scan_seconds=round(scan_seconds, 3),
             suspects=len(comparison.candidates), rechecked=rechecked,
             held=len(comparison.held),
-            luns=luns[:self.group.remembered_luns])
+            luns=luns[:self.group.remembered_luns],
+            wwids=learned[:self.group.remembered_luns])
         policy = history_mod.LifecyclePolicy(
             sightings=self.group.sightings,
             grace_seconds=self.group.grace_period)
