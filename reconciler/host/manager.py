@@ -78,6 +78,26 @@ def ownership(group, remembered, wwids=()):
                              frozenset(portals), frozenset(seen), known)
 
 
+def service_hosts(conf):
+    """The names Cinder's volume hosts (``<name>@<backend>#<pool>``) give
+    the cinder-volume services of this host.
+
+    The connector host (on a cinder-volume host, its ``[DEFAULT] host``);
+    with backends enabled, ``[DEFAULT] host`` and each one's
+    ``backend_host`` too. A volume of one of them in a transitional status
+    may be attached here by cinder-volume itself (an image download or
+    upload, a migration) with no attachment record: Cinder's view of the
+    volume says where its operation runs, whatever this process
+    reconciles.
+    """
+    backends = [n.strip() for n in conf.enabled_backends if n.strip()]
+    names = {conf.host_scan.connector_host}
+    if backends:
+        names.add(conf.host)
+    names.update(backend_conf.backend_host(conf, n) for n in backends)
+    return frozenset(n for n in names if n)
+
+
 class HostReconciler(object):
     """Runs passes over this host with the services it is given."""
 
@@ -98,8 +118,7 @@ class HostReconciler(object):
             raise exception.ConfigError(
                 'a backend name may not start with %r: it names host scopes '
                 'in the history' % scope.PREFIX)
-        self.local_backends = [b.cinder_host
-                               for b in backend_conf.enabled(conf)]
+        self.local_hosts = service_hosts(conf)
 
     def scanner(self):
         return host_inventory.HostInventory(
@@ -148,7 +167,7 @@ class HostReconciler(object):
     def _compare(self, host_view, cinder_view, owned):
         return compare.compare(host_view, cinder_view, owned,
                                protocols=self.group.protocols,
-                               local_backends=self.local_backends)
+                               local_hosts=self.local_hosts)
 
     def _run(self, report, stop):
         checkpoint = manager.BackendReconciler._checkpoint

@@ -249,6 +249,22 @@ class HostPassTest(base.BaseTestCase):
         self.assertEqual(events + [('reconciler.run.failed', None, SCOPE)],
                          self.events())
 
+    def test_local_operations_are_those_cinder_runs_on_this_host(self):
+        # Without backends, the connector host: on a cinder-volume host
+        # its [DEFAULT] host. [DEFAULT] host here may be copied from the
+        # controller's configuration ("ctl"): it says nothing.
+        self.assertEqual({tc.HOST}, self.reconciler.local_hosts)
+        # With backends, some not handled by any reconciler driver: every
+        # name their volumes carry.
+        self.values.load_raw_values(group='lvm', reconciler_driver='fake',
+                                    backend_host='lvm-ha')
+        self.values.load_raw_values(
+            group='pure', backend_host='pure-ha',
+            volume_driver='cinder.volume.drivers.pure.PureISCSIDriver')
+        self.conf.set_override('enabled_backends', ['lvm', 'pure'])
+        self.assertEqual({'ctl', tc.HOST, 'lvm-ha', 'pure-ha'},
+                         manager.service_hosts(self.conf))
+
     def test_scan_waits_for_an_attach_then_runs(self):
         self.values.load_raw_values(group='host_scan', lock_timeout='20')
         holder = self._hold_brick_lock()
