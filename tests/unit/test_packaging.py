@@ -10,6 +10,7 @@ import configparser
 import email
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -191,18 +192,27 @@ class VersionTest(base.BaseTestCase):
 
     def test_every_command_prints_the_package_version(self):
         # The installed package's own version, a pre-release part included
-        # (pbr's version_string() would drop ".devN").
+        # (pbr's version_string() would drop ".devN"), and not one line of
+        # a library's warnings (cryptography >= 47 warns on DSA, which
+        # dnspython imports: constraints.txt keeps it below).
         expected = importlib.metadata.version('cinder-reconciler')
         self.assertEqual(expected, version.version_string())
-        for module in ('reconciler', 'manage', 'status'):
+        commands = [e for e in importlib.metadata.distribution(
+            'cinder-reconciler').entry_points if e.group == 'console_scripts'
+            and e.value.startswith('reconciler.')]
+        self.assertGreaterEqual(len(commands), 3)
+        env = {k: v for k, v in os.environ.items()
+               if k != 'PYTHONWARNINGS'}
+        for command in commands:
+            module, func = command.value.split(':')
             result = subprocess.run(
                 [sys.executable, '-c',
-                 'import sys; from reconciler.cmd.%s import main; '
-                 'sys.exit(main())' % module, '--version'],
-                capture_output=True, text=True, cwd=REPO)
-            self.assertEqual((0, expected),
-                             (result.returncode, result.stdout.strip()),
-                             module + result.stderr)
+                 'import sys; from %s import %s; sys.exit(%s())' % (
+                     module, func, func), '--version'],
+                capture_output=True, text=True, cwd=REPO, env=env)
+            self.assertEqual((0, expected, ''),
+                             (result.returncode, result.stdout.strip(),
+                              result.stderr), command.name)
 
     def test_report_version_object(self):
         # What oslo.reports' package section reads.
@@ -211,11 +221,14 @@ class VersionTest(base.BaseTestCase):
             version.version_string()))
 
 
-class ToxTest(base.BaseTestCase):
-    """tox.ini installs under OpenStack's upper-constraints (not fetched)."""
+def _canonical(name):
+    return re.sub(r'[-_.]+', '-', name).lower()
 
-    CONSTRAINTS = ('-c{env:TOX_CONSTRAINTS_FILE:https://releases.openstack'
-                   '.org/constraints/upper/master}')
+
+class ToxTest(base.BaseTestCase):
+    """tox.ini and tools/bootstrap.sh install under one constraints file."""
+
+    CONSTRAINTS = '-c{env:TOX_CONSTRAINTS_FILE:{toxinidir}/constraints.txt}'
 
     def setUp(self):
         super().setUp()
@@ -235,6 +248,27 @@ class ToxTest(base.BaseTestCase):
         self.assertIn('testenv', checked)
         self.assertIn('testenv:pep8', checked)
         self.assertIn('testenv:docs', checked)
+
+    def test_bootstrap_installs_under_the_same_constraints(self):
+        with open(os.path.join(REPO, 'tools', 'bootstrap.sh')) as f:
+            self.assertIn('-c "${TOX_CONSTRAINTS_FILE:-constraints.txt}"',
+                          f.read())
+
+    def test_every_requirement_is_pinned(self):
+        # A requirement added without tools/update-constraints.sh would be
+        # installed at whatever version is newest that day.
+        with open(os.path.join(REPO, 'constraints.txt')) as f:
+            pinned = {_canonical(line.split('===')[0]) for line in f
+                      if '===' in line}
+        for name in ('requirements.txt', 'test-requirements.txt',
+                     'doc/requirements.txt', 'tools/bench-requirements.txt'):
+            with open(os.path.join(REPO, name)) as f:
+                for line in f:
+                    requirement = re.split(r'[<>=!~;\[# ]', line.strip())[0]
+                    if requirement and not line.startswith('-'):
+                        self.assertIn(_canonical(requirement), pinned,
+                                      '%s of %s: run tools/update-'
+                                      'constraints.sh' % (requirement, name))
 
     def test_extras_are_installed_for_the_tests(self):
         self.assertEqual('all', self.tox['testenv']['extras'].strip())
