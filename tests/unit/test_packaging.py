@@ -188,7 +188,31 @@ class ExtrasTest(base.BaseTestCase):
             result.stdout.splitlines())
 
 
-class VersionTest(base.BaseTestCase):
+# What a command needs beside its options to get as far as its config files.
+SUBCOMMAND = {'cinder-reconciler-manage': ('findings', 'list'),
+              'cinder-reconciler-status': ('upgrade', 'check')}
+
+
+def _commands():
+    """The project's own console scripts (not oslo.rootwrap's)."""
+    commands = [e for e in importlib.metadata.distribution(
+        'cinder-reconciler').entry_points if e.group == 'console_scripts'
+        and e.value.startswith('reconciler.')]
+    assert len(commands) >= 3, commands
+    return commands
+
+
+def _run(command, *args):
+    """A console script as installed, with Python's default warnings."""
+    module, func = command.value.split(':')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    return subprocess.run(
+        [sys.executable, '-c', 'import sys; from %s import %s; sys.exit(%s())'
+         % (module, func, func)] + list(args),
+        capture_output=True, text=True, cwd=REPO, env=env)
+
+
+class CommandTest(base.BaseTestCase):
 
     def test_every_command_prints_the_package_version(self):
         # The installed package's own version, a pre-release part included
@@ -197,22 +221,28 @@ class VersionTest(base.BaseTestCase):
         # dnspython imports: constraints.txt keeps it below).
         expected = importlib.metadata.version('cinder-reconciler')
         self.assertEqual(expected, version.version_string())
-        commands = [e for e in importlib.metadata.distribution(
-            'cinder-reconciler').entry_points if e.group == 'console_scripts'
-            and e.value.startswith('reconciler.')]
-        self.assertGreaterEqual(len(commands), 3)
-        env = {k: v for k, v in os.environ.items()
-               if k != 'PYTHONWARNINGS'}
-        for command in commands:
-            module, func = command.value.split(':')
-            result = subprocess.run(
-                [sys.executable, '-c',
-                 'import sys; from %s import %s; sys.exit(%s())' % (
-                     module, func, func), '--version'],
-                capture_output=True, text=True, cwd=REPO, env=env)
+        for command in _commands():
+            result = _run(command, '--version')
             self.assertEqual((0, expected, ''),
                              (result.returncode, result.stdout.strip(),
                               result.stderr), command.name)
+
+    def test_a_missing_or_broken_config_file_is_one_line(self):
+        broken = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                              'broken.conf')
+        with open(broken, 'w') as f:
+            f.write('[DEFAULT]\nno assignment here\n')
+        for path, says in (('/nonexistent/reconciler.conf',
+                            'Failed to find some config files: '
+                            '/nonexistent/reconciler.conf'),
+                           (broken, 'Failed to parse %s' % broken)):
+            for command in _commands():
+                result = _run(command, '--config-file', path,
+                              *SUBCOMMAND.get(command.name, ()))
+                self.assertNotEqual(0, result.returncode, command.name)
+                self.assertEqual('', result.stdout, command.name)
+                [line] = result.stderr.splitlines()
+                self.assertIn(says, line, command.name)
 
     def test_report_version_object(self):
         # What oslo.reports' package section reads.
