@@ -17,7 +17,7 @@ failure (``MessageDeliveryFailure`` after ``notification_retry`` reconnection
 attempts) reaches us and the event stays. Other drivers (``log``, ``noop``,
 ``routing``) are called as they are.
 
-Payload (version 1.1; 1.0 lacked the kind ``stale_temporary``)::
+Payload (version 1.1)::
 
     {"payload_version": "1.1", "event_id": uuid, "backend": name,
      "kind": "array_only"|"cinder_only"|"orphan_export"|"stale_temporary"|
@@ -34,10 +34,11 @@ with ``"backend": "host:<connector host>"``, ``kind`` one of
 ``session``, ``attachment``, ``array_name`` the device (``/dev/dm-3``) or
 target, and the devices, WWID, target, LUN and mapping in ``details``.
 
-``details`` holds ``"ownership_evidence": "name"`` when only a name that
-could decode by chance ties the object to Cinder (NEC, 3PAR), and for a
-``stale_temporary`` the volume or snapshot it served (``holder_type``,
-``holder``) and that one's state (``holder_state``).
+``details`` holds ``ownership_evidence`` = ``name`` when only a name
+that could decode by chance ties the object to Cinder (NEC, 3PAR), and for
+a ``stale_temporary`` the volume or snapshot it served (``holder_type``,
+``holder``) and that one's state (``holder_state``). Version 1.0 had no
+``stale_temporary`` kind.
 
 ``reconciler.run.failed``: ``{"payload_version", "event_id", "backend",
 "run_id", "error", "time"}``.
