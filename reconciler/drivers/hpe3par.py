@@ -529,7 +529,7 @@ class HPE3PARDriver(base.ArrayDriver):
             requests=len(cl.http.get_timings()) + self._streamed - sent,
             pools=frozenset(self.cpgs),
             snapshot_lifetime=self.snapshot_expiration and
-            self.snapshot_expiration * 3600, chance_names=True)
+            self.snapshot_expiration * 3600, chance_names=self.CHANCE_NAMES)
 
     def _initiators(self, host):
         try:

@@ -237,7 +237,7 @@ class MStorageDriver(base.ArrayDriver):
         # NEC reports no pools to Cinder: the listing covers the backend.
         return model.ArrayView(objects, fetched_at=time.time(),
                                seconds=time.monotonic() - start, requests=1,
-                               chance_names=True)
+                               chance_names=self.CHANCE_NAMES)
 
     def _our_lds(self, config):
         pools = self.volume_pools | self.backup_pools

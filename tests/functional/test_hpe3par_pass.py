@@ -173,6 +173,27 @@ class HPE3PARPassTest(_HPE3PARPass):
         export = (K.ORPHAN_EXPORT, R.EXPORT, ssd + '@san-fc-7')
         self.assertIn(export, {c.identity for c in report.candidates})
         self.assertEqual(S.CONFIRMED, self.findings()[export])
+        # Without Cinder's driver path, the attachment's connection_info
+        # (driver_volume_type) tells the protocol at the re-check.
+        self.values.load_raw_values(group=BACKEND, volume_driver='',
+                                    reconciler_driver='hpe3par')
+        vv = names.volume_name(uid('grouped-1'))
+        self.array.add_vlun(vv, 'san-fc-7')
+        self.cloud.add_attachment(uid('grouped-1'), 'compute-5',
+                                  connection_info=dict(ISCSI_INFO,
+                                                       target_lun=1))
+        self.addCleanup(self.cloud.remove_attachment, uid('grouped-1'),
+                        'compute-5')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = {c.identity for c in report.candidates}
+        self.assertIn((K.ORPHAN_EXPORT, R.EXPORT, vv + '@san-fc-7'), found)
+        # ssd's attachment has no connection_info: now it cannot be told,
+        # and its finding stays as it was.
+        self.assertIn(export, found)
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+        self.assertEqual(1, report.skipped[
+            'export of attached volume undecidable at re-check'])
 
     def test_export_undecidable_at_recheck_is_counted_not_dropped(self):
         """A host holding WWNs and an IQN, named otherwise: the listing
