@@ -31,6 +31,7 @@ from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import history
+from reconciler.history import views
 from reconciler.host import manager as host_manager
 from reconciler import manager
 from reconciler import notifier as notifier_mod
@@ -323,7 +324,7 @@ def _remediate(conf, store, notifier, cloud, allinone):
     notifier.flush(store)
     print(report.pass_text(result))
     _section('The audit (cinder-reconciler-manage actions list)')
-    print(report.table([report.action_dict(a) for a in store.actions(
+    print(report.table([views.action_dict(a) for a in store.actions(
         backend='fake1')]))
 
 
@@ -352,7 +353,7 @@ def _remediate_host(conf, store, notifier, node, host_unit):
     print(report.host_pass_text(result))
     _section('The audit of %s (cinder-reconciler-manage actions list '
              '--backend host:%s)' % (COMPUTE, COMPUTE))
-    print(report.table([report.action_dict(a) for a in store.actions(
+    print(report.table([views.action_dict(a) for a in store.actions(
         backend=host_unit.scope)]))
 
 
