@@ -10,6 +10,7 @@ import os
 
 from oslo_log import log as logging
 
+from reconciler.conf import api
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
@@ -27,6 +28,14 @@ _MODULES = (default, reconciler, cinder, cinder_notifications,
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
+        module.register_opts(conf)
+
+
+def register_api(conf):
+    """The API service's groups: ``[api]`` and the history's database,
+    none of the daemon's (Cinder, arrays, coordination).
+    """
+    for module in (api, database):
         module.register_opts(conf)
 
 

@@ -1,5 +1,6 @@
 """``list_opts`` for oslo-config-generator (namespace cinder-reconciler)."""
 
+from reconciler.conf import api
 from reconciler.conf import backend
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
@@ -16,4 +17,10 @@ _MODULES = (default, reconciler, cinder, cinder_notifications,
 
 def list_opts():
     return [(group, opts) for module in _MODULES
+            for group, opts in module.list_opts().items()]
+
+
+def list_api_opts():
+    """The API service's own groups (namespace cinder-reconciler.api)."""
+    return [(group, opts) for module in (api, database)
             for group, opts in module.list_opts().items()]
