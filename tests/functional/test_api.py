@@ -1,0 +1,274 @@
+"""cinder-reconciler-api under uWSGI against a real Keystone on 127.0.0.1:
+every policy rule allowed and denied with real tokens, marker pages, the
+``openstack orphan`` plugin in a subprocess, the audit of an operator's
+ignore, and /healthcheck while the history database is down.
+
+One Keystone and one API serve the whole class (their set-up is the slow
+part); each test reads the history the class seeded, or adds to it.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import fixtures
+from oslotest import base
+import requests
+import yaml
+
+from reconciler import history
+from reconciler.history import api as history_api
+from reconciler import model
+from tests import keystone_fixtures
+from tests import servers
+
+PASSWORD = 'user-pw'
+T0 = 1_700_000_000.0
+FINDINGS = 22          # array-only findings on be1 (plus one host finding)
+MAX_LIMIT = 10         # the API's [api] max_limit
+
+
+class ApiTest(base.BaseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = fixtures.TempDir()
+        cls.tmp.setUp()
+        cls.addClassCleanup(cls.tmp.cleanUp)
+        ks = cls.keystone = keystone_fixtures.Keystone()
+        ks.setUp()
+        cls.addClassCleanup(ks.cleanUp)
+        demo, other = ks.create_project('demo'), ks.create_project('other')
+        cls.projects = {'demo': demo, 'other': other}
+        ks._post('/roles', 'role', {'name': 'observer'})
+        for name, project, role in (
+                ('demo-member', demo, 'member'),
+                ('demo-reader', demo, 'reader'),
+                ('demo-observer', demo, 'observer'),
+                ('other-reader', other, 'reader')):
+            ks.create_user(name, PASSWORD, project_roles=[(project, role)])
+        ks.create_user('oncall', PASSWORD, system_roles=['reader'])
+        cls.database = 'sqlite:///%s/history.sqlite' % cls.tmp.path
+        cls.store = history.History(cls.database)
+        cls.store.sync()
+        cls._seed()
+        api = cls.api = keystone_fixtures.ReconcilerApi(
+            ks, cls.database, max_limit=MAX_LIMIT)
+        api.setUp()
+        cls.addClassCleanup(api.cleanUp)
+        ks.register('block-storage-reconciliation', 'cinder-reconciler',
+                    api.url)
+        cls.sessions = {
+            'admin': ks.session('admin', keystone_fixtures.ADMIN_PASSWORD,
+                                'admin'),
+            'system-admin': ks.session(
+                'admin', keystone_fixtures.ADMIN_PASSWORD, system=True),
+            'oncall': ks.session('oncall', PASSWORD, system=True),
+            'demo-member': ks.session('demo-member', PASSWORD, 'demo'),
+            'demo-reader': ks.session('demo-reader', PASSWORD, 'demo'),
+            'demo-observer': ks.session('demo-observer', PASSWORD, 'demo'),
+            'other-reader': ks.session('other-reader', PASSWORD, 'other'),
+        }
+
+    @classmethod
+    def _seed(cls):
+        """be1: FINDINGS array-only volumes of demo, other and no known
+        project in turn, confirmed; host:compute-1: one leftover device.
+        """
+        owners = [cls.projects['demo'], cls.projects['other'], None]
+        policy = history_api.LifecyclePolicy(1, 0)
+        for backend, cands in (
+                ('be1', [model.Candidate(
+                    model.FindingKind.ARRAY_ONLY, model.ResourceType.VOLUME,
+                    'vol-%02d' % i, array_name='volume-vol-%02d' % i,
+                    project_id=owners[i % 3],
+                    details=(('error', 'GET /credentials/k3y-%d' % i),))
+                    for i in range(FINDINGS)]),
+                ('host:compute-1', [model.Candidate(
+                    model.FindingKind.LEFTOVER_DEVICE,
+                    model.ResourceType.DEVICE, 'wwid-1',
+                    project_id=cls.projects['demo'])])):
+            run = cls.store.start_run(backend, 'controller', T0)
+            cls.store.complete_run(run, T0 + 1, cands, policy, {},
+                                   lambda transitions: [])
+        cls.by_resource = {f.resource_id: f for f in cls.store.findings()}
+
+    def call(self, who, method, path, **kwargs):
+        return self.sessions[who].request(self.api.url + path, method,
+                                          raise_exc=False, **kwargs)
+
+    def test_each_rule_allowed_and_denied(self):
+        demo = self.by_resource['vol-00'].id
+        admins = {'admin': 'ok', 'system-admin': 'ok'}
+        cloud = dict(admins, oncall='ok')
+        demo_readers = dict(cloud, **{'demo-member': 'ok',
+                                      'demo-reader': 'ok'})
+        # (rule, method, path, body, {persona: 'ok'}, status if denied
+        # for a persona not listed: another project's reader sees 404
+        # where a finding of demo is named).
+        cases = [
+            ('finding:get_all', 'GET', '/v1/findings', None,
+             dict(demo_readers, **{'other-reader': 'ok'})),
+            ('finding:all_projects', 'GET', '/v1/findings?backend=be1',
+             None, cloud),
+            ('finding:get', 'GET', '/v1/findings/%d' % demo, None,
+             demo_readers),
+            ('finding:ignore', 'PUT', '/v1/findings/%d/ignore' % demo,
+             {'reason': 'policy test'}, admins),
+            ('finding:unignore', 'DELETE', '/v1/findings/%d/ignore' % demo,
+             None, admins),
+            ('run:get_all', 'GET', '/v1/runs', None, cloud),
+            ('action:get_all', 'GET', '/v1/actions', None, cloud),
+            ('backend:get_all', 'GET', '/v1/backends', None, cloud),
+            ('healthcheck:detail', 'GET', '/healthcheck/detail', None,
+             admins),
+        ]
+        outcomes = {}
+        for rule, method, path, body, allowed in cases:
+            for who in self.sessions:
+                response = self.call(who, method, path, json=body)
+                outcomes[rule, who] = response.status_code
+        expected = {}
+        for rule, method, path, body, allowed in cases:
+            for who in self.sessions:
+                if who in allowed:
+                    expected[rule, who] = 204 if method == 'DELETE' else 200
+                elif who == 'other-reader' and '/findings/' in path:
+                    expected[rule, who] = 404   # not told it exists
+                else:
+                    expected[rule, who] = 403
+        self.assertEqual(expected, outcomes)
+
+    def test_without_a_token(self):
+        self.assertEqual(401, requests.get(self.api.url + '/v1/findings',
+                                           timeout=30).status_code)
+        versions = requests.get(self.api.url + '/', timeout=30).json()
+        self.assertEqual(['v1.0'], [v['id'] for v in versions['versions']])
+        self.assertEqual(200, requests.get(self.api.url + '/healthcheck',
+                                           timeout=30).status_code)
+
+    def test_marker_pages_and_the_page_limit(self):
+        seen, path, pages = [], '/v1/findings?backend=be1&limit=4', 0
+        while path:
+            body = self.call('oncall', 'GET', path).json()
+            seen += [f['resource_id'] for f in body['findings']]
+            pages += 1
+            links = body.get('findings_links')
+            path = links and links[0]['href'][len(self.api.url):]
+        self.assertEqual(['vol-%02d' % i for i in range(FINDINGS)], seen)
+        self.assertEqual(6, pages)
+        # No limit, or more than [api] max_limit: max_limit a page.
+        body = self.call('oncall', 'GET', '/v1/findings?limit=1000').json()
+        self.assertEqual(MAX_LIMIT, len(body['findings']))
+        self.assertIn('marker=%d' % body['findings'][-1]['id'],
+                      body['findings_links'][0]['href'])
+        # Secrets an array echoed into the evidence stay masked.
+        self.assertNotIn('k3y', json.dumps(body))
+
+    def test_a_project_reader_sees_its_project_only(self):
+        body = self.call('demo-reader', 'GET', '/v1/findings').json()
+        mine = [f['resource_id'] for f in body['findings']]
+        self.assertEqual(['vol-%02d' % i for i in range(0, FINDINGS, 3)]
+                         + ['wwid-1'], mine)
+        self.assertNotIn('backend', body['findings'][0])
+        self.assertNotIn('details', body['findings'][0])
+
+    def test_ignore_is_audited_with_the_token_user(self):
+        finding = self.by_resource['vol-05'].id
+        response = self.call('admin', 'PUT', '/v1/findings/%d/ignore'
+                             % finding, json={'reason': 'DR copy',
+                                              'until': '2031-01-01T00:00'})
+        self.assertEqual(200, response.status_code, response.text)
+        [action] = self.call('oncall', 'GET', '/v1/actions?finding_id=%d'
+                             % finding).json()['actions']
+        admin_id = self.sessions['admin'].get_user_id()
+        self.assertEqual('ignore', action['action'])
+        self.assertTrue(action['actor'].startswith(
+            'admin (%s), project admin' % admin_id), action['actor'])
+        self.assertEqual('DR copy', self.store.finding(finding).ignored_reason)
+
+    def openstack(self, who, *args, check=True):
+        """``openstack <args>`` as ``who`` (a user of demo, or the admin)."""
+        user, password, project = (
+            ('admin', keystone_fixtures.ADMIN_PASSWORD, 'admin')
+            if who == 'admin' else (who, PASSWORD, 'demo'))
+        env = dict(os.environ, OS_AUTH_URL=self.keystone.url,
+                   OS_USERNAME=user, OS_PASSWORD=password,
+                   OS_PROJECT_NAME=project, OS_USER_DOMAIN_ID='default',
+                   OS_PROJECT_DOMAIN_ID='default',
+                   OS_IDENTITY_API_VERSION='3', OS_REGION_NAME='RegionOne')
+        result = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), 'openstack')]
+            + list(args), env=env, capture_output=True, text=True,
+            timeout=120)
+        if check:
+            self.assertEqual(0, result.returncode, result.stderr)
+        return result
+
+    def test_the_openstack_plugin(self):
+        # One page, sorted by the server, as JSON, found in the catalog.
+        rows = json.loads(self.openstack(
+            'admin', 'orphan', 'list', '--backend', 'be1', '--state',
+            'confirmed', '--sort', 'resource_id:desc', '--limit', '3',
+            '--marker', str(self.by_resource['vol-20'].id),
+            '-f', 'json').stdout)
+        self.assertEqual(['vol-19', 'vol-18', 'vol-17'],
+                         [r['Resource ID'] for r in rows])
+        # Every page (more than [api] max_limit), as value, one column,
+        # sorted by cliff.
+        out = self.openstack('admin', 'orphan', 'list', '-f', 'value',
+                             '-c', 'Resource ID', '--sort-column',
+                             'Resource ID', '--sort-descending').stdout
+        self.assertEqual(['wwid-1'] + ['vol-%02d' % i for i in range(
+            FINDINGS - 1, -1, -1)], out.split())
+        finding = self.by_resource['vol-07'].id
+        shown = json.loads(self.openstack(
+            'admin', 'orphan', 'ignore', str(finding), '--reason', 'kept',
+            '-f', 'json').stdout)
+        self.assertEqual(('kept', 'vol-07'),
+                         (shown['ignored'], shown['resource_id']))
+        story = yaml.safe_load(self.openstack(
+            'admin', 'orphan', 'show', str(finding), '-f', 'yaml').stdout)
+        self.assertEqual((['suspected', 'confirmed'], 'kept'),
+                         ([t['state'] for t in story['transitions']],
+                          story['ignored']))
+        audit = self.openstack('admin', 'orphan', 'action', 'list',
+                               '--finding', str(finding), '-f', 'csv',
+                               '-c', 'Action', '-c', 'Actor').stdout
+        self.assertIn('"ignore","admin (', audit)
+        denied = self.openstack('demo-member', 'orphan', 'ignore',
+                                str(self.by_resource['vol-06'].id),
+                                '--reason', 'x', check=False)
+        self.assertEqual(1, denied.returncode)
+        self.assertIn('HTTP 403', denied.stderr)
+
+    def test_healthcheck_when_the_database_is_down(self):
+        """A second API, its history on PostgreSQL, stopped mid-way."""
+        postgres = self.useFixture(servers.PostgreSQL())
+        history.History(postgres.url).sync()
+        api = self.useFixture(keystone_fixtures.ReconcilerApi(
+            self.keystone, postgres.url, service_user=False))
+        self.assertEqual(200, requests.get(api.url + '/healthcheck',
+                                           timeout=30).status_code)
+        # Fast shutdown: a smart one waits for the API's pooled sessions.
+        postgres.process.send_signal(signal.SIGINT)
+        postgres.process.wait(60)
+        response = requests.get(api.url + '/healthcheck', timeout=30)
+        self.assertEqual((503, 'history database unavailable'),
+                         (response.status_code, response.text.strip()))
+        admin, oncall = self.sessions['admin'], self.sessions['oncall']
+        self.assertEqual(403, oncall.get(api.url + '/healthcheck/detail',
+                                         raise_exc=False).status_code)
+        detail = admin.get(api.url + '/healthcheck/detail', raise_exc=False)
+        self.assertEqual(503, detail.status_code)
+        [reason] = detail.json()['reasons']
+        self.assertIn('history database error', reason['details'])
+        self.assertNotIn(postgres.url, json.dumps(detail.json()))
+        # The API itself says the database is unavailable, in one line.
+        findings = admin.get(api.url + '/v1/findings', raise_exc=False)
+        self.assertEqual(503, findings.status_code)
+        self.assertEqual('The history database is unavailable.',
+                         findings.json()['errors'][0]['detail'])
