@@ -21,6 +21,12 @@ def list_opts():
 
 
 def list_api_opts():
-    """The API service's own groups (namespace cinder-reconciler.api)."""
-    return [(group, opts) for module in (api, database)
-            for group, opts in module.list_opts().items()]
+    """The API service's file (namespace cinder-reconciler.api): its own
+    group and the history database's.
+    """
+    return list_api_service_opts() + list(database.list_opts().items())
+
+
+def list_api_service_opts():
+    """``[api]`` alone (namespace cinder-reconciler.api-service)."""
+    return list(api.list_opts().items())
