@@ -7,7 +7,7 @@ from keystoneauth1 import adapter
 SERVICE_TYPE = 'block-storage-reconciliation'
 #: The microversion header's service name and the newest version known.
 MICROVERSION_SERVICE = 'reconciler'
-API_VERSION = '1.0'
+API_VERSION = '1.1'
 
 
 class ApiError(Exception):
@@ -90,3 +90,16 @@ class Client(object):
 
     def backends(self):
         return self._request('GET', '/backends')['backends']
+
+    def remediate(self, backend, apply=False, kinds=(), finding_ids=(),
+                  quarantine=False, limit=None):
+        """A backend's remediation plan, applied with ``apply``, by a
+        controller (microversion 1.1): its outcome.
+        """
+        body = {'backend': backend, 'apply': apply, 'kinds': list(kinds),
+                'finding_ids': [int(i) for i in finding_ids],
+                'quarantine': quarantine}
+        if limit is not None:
+            body['limit'] = limit
+        return self._request('POST', '/remediations',
+                             json=body)['remediation']

@@ -14,12 +14,14 @@ from reconciler.api import context
 from reconciler.api import errors
 from reconciler.api.handlers import findings
 from reconciler.api.handlers import records
+from reconciler.api.handlers import remediations
 from reconciler.api.handlers import root
 from reconciler.api import healthcheck
 from reconciler.api import microversion
 from reconciler.api import router
 from reconciler import conf as reconciler_conf
 from reconciler import history
+from reconciler.rpc import api as rpc_api
 
 LOG = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ V1_ROUTES = {
     '/runs': {'GET': records.list_runs},
     '/actions': {'GET': records.list_actions},
     '/backends': {'GET': records.list_backends},
+    '/remediations': {'POST': remediations.remediate},
 }
 
 #: Where the API reads its configuration when no --config-file is given.
@@ -112,6 +115,7 @@ def parse_config(argv=None, default_config_files=None):
     conf = cfg.CONF
     reconciler_conf.restrict_umask()
     reconciler_conf.register_api(conf)
+    rpc_api.configured(conf)     # oslo.messaging's [DEFAULT] options
     logging.register_options(conf)
     # alembic tells its context at INFO on every health check.
     logging.set_defaults(default_log_levels=(

@@ -15,6 +15,7 @@ ENVIRON_KEY = '%s.microversion' % SERVICE
 
 VERSIONS = [
     '1.0',  # Findings, runs, actions, backends; ignore and unignore.
+    '1.1',  # POST /v1/remediations: a plan, or an applied one.
 ]
 MIN_VERSION = VERSIONS[0]
 MAX_VERSION = VERSIONS[-1]
@@ -25,5 +26,6 @@ def of(req):
     return req.environ[ENVIRON_KEY]
 
 
-def parse(text):
-    return microversion_parse.parse_version_string(text)
+def at_least(req, text):
+    """Whether the request asked for version ``text`` or a newer one."""
+    return of(req) >= microversion_parse.parse_version_string(text)

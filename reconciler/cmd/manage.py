@@ -302,17 +302,12 @@ def do_remediate(conf):
     outcomes = []
     try:
         for backend in backends:
-            with coordinator.exclusive(backend.name, blocking=True) as lease:
-                if not lease:
-                    raise exception.ReconcilerError(
-                        'backend %s: could not take its coordination lock'
-                        % backend.name)
-                outcomes.append(remediator.Remediator(
-                    conf, backend, store, notifier, _actor()).run(
-                        apply=args.apply, kinds=set(args.kind or ()),
-                        finding_ids=ids, quarantine=args.quarantine,
-                        delete_ids=ids if args.delete_data else frozenset(),
-                        limit=args.limit))
+            outcomes.append(remediator.remediate_backend(
+                conf, backend, store, notifier, coordinator, _actor(),
+                apply=args.apply, kinds=set(args.kind or ()),
+                finding_ids=ids, quarantine=args.quarantine,
+                delete_ids=ids if args.delete_data else frozenset(),
+                limit=args.limit))
     finally:
         coordinator.stop()
         notifier.close()
@@ -321,7 +316,7 @@ def do_remediate(conf):
 
 def _outcomes(fmt, outcomes):
     if fmt == 'json':
-        output.emit(json.dumps([report.outcome_dict(o) for o in outcomes],
+        output.emit(json.dumps([views.outcome_dict(o) for o in outcomes],
                                indent=2))
     else:
         for o in outcomes:

@@ -130,27 +130,8 @@ def _state(f):
     return '%s (ignored)' % f.state if f.ignored_reason else f.state
 
 
-def _step_dict(step, result=None, reason=None):
-    f = step.finding
-    return {'finding_id': f.id, 'kind': str(f.kind),
-            'resource_type': str(f.resource_type),
-            'resource_id': f.resource_id, 'action': step.action,
-            'target': step.target, 'why': step.why, 'result': result,
-            'reason': reason}
-
-
-def outcome_dict(o):
-    done = {s.finding.id: r for s, r in o.results}
-    return {'backend': o.backend, 'applied': o.applied,
-            'limit': o.plan.limit, 'error': o.error,
-            'steps': [_step_dict(s, *done.get(s.finding.id, (None, None)))
-                      for s in o.plan.steps],
-            'not_eligible': [{'finding_id': r.finding and r.finding.id,
-                              'reason': r.reason} for r in o.plan.refused]}
-
-
 def outcome_text(o):
-    d = outcome_dict(o)
+    d = views.outcome_dict(o)
     lines = ['Backend %s: %s, %d step(s), limit %d' % (
         o.backend, 'applied' if o.applied else 'plan only (dry run: '
         'nothing changes; --apply acts)', len(d['steps']), d['limit'])]

@@ -33,10 +33,11 @@ def register(conf):
 
 
 def register_api(conf):
-    """The API service's groups: ``[api]`` and the history's database,
-    none of the daemon's (Cinder, arrays, coordination).
+    """The API service's groups: ``[api]``, the history's database and
+    the RPC version caps, none of the daemon's (Cinder, arrays,
+    coordination).
     """
-    for module in (api, database):
+    for module in (api, database, upgrade_levels):
         module.register_opts(conf)
 
 

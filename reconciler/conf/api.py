@@ -2,7 +2,8 @@
 
 The API reads the history through ``[reconciler_database]`` and holds no
 Cinder, Nova or array credentials: its configuration file is its own
-(``cinder-reconciler-api.conf``), never cinder.conf or the daemon's.
+(``cinder-reconciler-api.conf``), never cinder.conf or the daemon's. What
+it asks to act on goes to a controller over ``[DEFAULT] transport_url``.
 """
 
 from oslo_config import cfg
@@ -24,6 +25,12 @@ OPTS = [
                                    'admin of project "noauth" (development '
                                    'only)')],
                help='How requests are authenticated.'),
+    cfg.IntOpt('remediation_timeout', default=300, min=10,
+               help='Seconds a remediation asked through the API may take '
+                    'on the controller (over [DEFAULT] transport_url) '
+                    'before the request fails with 504; the controller '
+                    'waits for the pass of the backend that holds its '
+                    'lock first.'),
     cfg.HostAddressOpt('bind_host', default='127.0.0.1',
                        help='Address the development server '
                             '(cinder-reconciler-api) listens on; uWSGI or '

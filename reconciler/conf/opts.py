@@ -26,7 +26,9 @@ def list_api_opts():
     """The API service's file (namespace cinder-reconciler.api): its own
     group and the history database's.
     """
-    return list_api_service_opts() + list(database.list_opts().items())
+    return list_api_service_opts() + [
+        item for module in (database, upgrade_levels)
+        for item in module.list_opts().items()]
 
 
 def list_api_service_opts():

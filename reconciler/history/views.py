@@ -69,6 +69,26 @@ def action_dict(a):
             'finished_at': when(a.finished_at)}
 
 
+def _step_dict(step, result=None, reason=None):
+    f = step.finding
+    return {'finding_id': f.id, 'kind': str(f.kind),
+            'resource_type': str(f.resource_type),
+            'resource_id': f.resource_id, 'action': step.action,
+            'target': step.target, 'why': step.why, 'result': result,
+            'reason': masked(reason)}
+
+
+def outcome_dict(o):
+    """A remediation's plan and results (reconciler.remediation)."""
+    done = {s.finding.id: r for s, r in o.results}
+    return {'backend': o.backend, 'applied': o.applied,
+            'limit': o.plan.limit, 'error': masked(o.error),
+            'steps': [_step_dict(s, *done.get(s.finding.id, (None, None)))
+                      for s in o.plan.steps],
+            'not_eligible': [{'finding_id': r.finding and r.finding.id,
+                              'reason': r.reason} for r in o.plan.refused]}
+
+
 def finding_story(store, f):
     """A finding with its transitions and the ok runs that saw it.
 

@@ -1,5 +1,5 @@
-"""Rules of the cloud-wide records: runs, actions, backend summaries and
-the detailed health check.
+"""Rules of the cloud-wide records (runs, actions, backend summaries),
+remediation and the detailed health check.
 """
 
 from oslo_policy import policy
@@ -10,6 +10,8 @@ RUNS = 'reconciler:run:get_all'
 ACTIONS = 'reconciler:action:get_all'
 BACKENDS = 'reconciler:backend:get_all'
 HEALTH_DETAIL = 'reconciler:healthcheck:detail'
+PLAN = 'reconciler:remediation:plan'
+APPLY = 'reconciler:remediation:apply'
 
 RULES = [
     policy.DocumentedRuleDefault(
@@ -28,6 +30,19 @@ RULES = [
         description='Summarise each backend and host: newest pass, newest '
                     'successful pass, open findings.',
         operations=[{'method': 'GET', 'path': '/v1/backends'}],
+        scope_types=base.SCOPES),
+    policy.DocumentedRuleDefault(
+        name=PLAN, check_str=base.ADMIN,
+        description="Plan a backend's remediation (a dry run, audited as "
+                    "planned steps with the caller).",
+        operations=[{'method': 'POST', 'path': '/v1/remediations'}],
+        scope_types=base.SCOPES),
+    policy.DocumentedRuleDefault(
+        name=APPLY, check_str=base.ADMIN,
+        description="Apply a backend's remediation on the controller, "
+                    'through the same gates, limits, lock and audit as '
+                    'cinder-reconciler-manage remediate --apply.',
+        operations=[{'method': 'POST', 'path': '/v1/remediations'}],
         scope_types=base.SCOPES),
     policy.DocumentedRuleDefault(
         name=HEALTH_DETAIL, check_str=base.ADMIN,

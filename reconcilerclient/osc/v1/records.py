@@ -1,7 +1,10 @@
-"""``openstack orphan run list``, ``action list`` and ``backend list``."""
+"""``openstack orphan run list``, ``action list``, ``backend list`` and
+``remediate``.
+"""
 
 from osc_lib.cli import format_columns
 from osc_lib.command import command
+from osc_lib import exceptions
 from osc_lib import utils
 
 from reconcilerclient.osc.v1 import orphans
@@ -78,3 +81,50 @@ class ListBackend(command.Lister):
                 for b in self.app.client_manager.orphan.backends()]
         return _lister(rows, self.COLUMNS,
                        {'open_findings': format_columns.DictColumn})
+
+
+class Remediate(command.Lister):
+    """Plan a backend's remediation (a dry run), or apply it (admin).
+
+    A controller acts, with the same gates, limits, lock and audit as
+    cinder-reconciler-manage remediate; the audit names you.
+    """
+
+    COLUMNS = (('Finding', 'finding_id'), ('Kind', 'kind'),
+               ('Resource Type', 'resource_type'),
+               ('Resource ID', 'resource_id'), ('Action', 'action'),
+               ('Target', 'target'), ('Why', 'why'), ('Result', 'result'),
+               ('Reason', 'reason'))
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--backend', metavar='<backend>', required=True,
+                            help='The backend group to remediate.')
+        parser.add_argument('--kind', action='append', default=[],
+                            choices=orphans.KINDS,
+                            help='Only findings of this kind (repeat).')
+        parser.add_argument('--finding', action='append', default=[],
+                            metavar='<finding-id>',
+                            help='Only this finding (repeat).')
+        parser.add_argument('--quarantine', action='store_true',
+                            help='Quarantine array-only objects instead of '
+                                 'adopting them into Cinder.')
+        parser.add_argument('--limit', type=int, metavar='<num>',
+                            help='At most this many actions (never more '
+                                 "than the backend's own limit).")
+        parser.add_argument('--apply', action='store_true',
+                            help='Act; without it nothing changes.')
+        return parser
+
+    def take_action(self, parsed_args):
+        outcome = self.app.client_manager.orphan.remediate(
+            parsed_args.backend, apply=parsed_args.apply,
+            kinds=parsed_args.kind, finding_ids=parsed_args.finding,
+            quarantine=parsed_args.quarantine, limit=parsed_args.limit)
+        if outcome['error']:
+            raise exceptions.CommandError('Backend %s: nothing done: %s' % (
+                outcome['backend'], outcome['error']))
+        rows = outcome['steps'] + [
+            {'finding_id': r['finding_id'], 'result': 'not eligible',
+             'reason': r['reason']} for r in outcome['not_eligible']]
+        return _lister(rows, self.COLUMNS)

@@ -13,6 +13,7 @@ from reconciler.api import router
 from reconciler import conf as reconciler_conf
 from reconciler.history import api as history_api
 from reconciler import model
+from reconciler.rpc import api as rpc_api
 from tests.unit.history import fixtures as history_fixtures
 
 T0 = 1_700_000_000.0
@@ -38,6 +39,7 @@ class Api(fixtures.Fixture):
     def _setUp(self):
         self.config = self.useFixture(config_fixture.Config(cfg.CONF))
         reconciler_conf.register_api(cfg.CONF)
+        rpc_api.configured(cfg.CONF)    # oslo.messaging's options
         cfg.CONF([], project='cinder-reconciler', default_config_files=[],
                  default_config_dirs=[])
         policy.reset()

@@ -33,6 +33,8 @@ MATRIX = {
     records.ACTIONS: CLOUD_READERS,
     records.BACKENDS: CLOUD_READERS,
     records.HEALTH_DETAIL: ADMINS,
+    records.PLAN: ADMINS,
+    records.APPLY: ADMINS,
 }
 
 
