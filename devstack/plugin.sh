@@ -143,6 +143,10 @@ function stop_cinder_reconciler {
     stop_process cinder-reconciler
 }
 
+# The API's service type in Keystone's catalog (what the openstack orphan
+# commands look up).
+CINDER_RECONCILER_API_SERVICE_TYPE=block-storage-reconciliation
+
 # The API's accounts: keystonemiddleware's service user, the catalog's
 # service and endpoints.
 function create_cinder_reconciler_api_accounts {

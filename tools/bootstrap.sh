@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a fresh machine (only Python 3.11+ and root needed): the project's
-# virtualenv in .venv and the real Cinder API's virtualenv (tools/setup-cinder.sh).
+# virtualenv in .venv, the real Cinder API's virtualenv (tools/setup-cinder.sh)
+# and the real Keystone's (tools/setup-keystone.sh).
 # Idempotent; sourced by tools/demo.sh and tools/run-tests.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,3 +20,4 @@ fi
     -r test-requirements.txt -e '.[all]' 2>&1 | grep -v -e 'is ignored' >&2 || true
 .venv/bin/python -c 'import reconciler.cmd, hpe3parclient, hpelefthandclient' # fails loudly if the install did
 bash tools/setup-cinder.sh >/dev/null
+bash tools/setup-keystone.sh >/dev/null

@@ -12,16 +12,23 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import fixtures
+from oslo_config import cfg
 from oslotest import base
 import requests
 import yaml
 
+from reconciler import conf as reconciler_conf
 from reconciler import history
 from reconciler.history import api as history_api
 from reconciler import model
-from tests import keystone_fixtures
+from reconciler.rpc import api as rpc_api
+from reconciler.rpc import controller as rpc_controller
+from reconciler.simulators import keystone as keystone_sim
+from tests.functional import fixtures as local_fixtures
+from tests.functional import test_remediation
 from tests import servers
 
 PASSWORD = 'user-pw'
@@ -38,12 +45,17 @@ class ApiTest(base.BaseTestCase):
         cls.tmp = fixtures.TempDir()
         cls.tmp.setUp()
         cls.addClassCleanup(cls.tmp.cleanUp)
-        ks = cls.keystone = keystone_fixtures.Keystone()
-        ks.setUp()
-        cls.addClassCleanup(ks.cleanUp)
+        try:
+            keystone_sim.keystone_venv()
+        except keystone_sim.KeystoneError as e:
+            servers.unavailable(str(e))
+        ks = cls.keystone = keystone_sim.Keystone(
+            os.path.join(cls.tmp.path, 'keystone'))
+        cls.addClassCleanup(ks.stop)
+        ks.start()
         demo, other = ks.create_project('demo'), ks.create_project('other')
         cls.projects = {'demo': demo, 'other': other}
-        ks._post('/roles', 'role', {'name': 'observer'})
+        ks.create('/roles', 'role', {'name': 'observer'})
         for name, project, role in (
                 ('demo-member', demo, 'member'),
                 ('demo-reader', demo, 'reader'),
@@ -55,17 +67,18 @@ class ApiTest(base.BaseTestCase):
         cls.store = history.History(cls.database)
         cls.store.sync()
         cls._seed()
-        api = cls.api = keystone_fixtures.ReconcilerApi(
-            ks, cls.database, max_limit=MAX_LIMIT)
-        api.setUp()
-        cls.addClassCleanup(api.cleanUp)
+        api = cls.api = keystone_sim.ReconcilerApi(
+            os.path.join(cls.tmp.path, 'api'), ks, cls.database,
+            max_limit=MAX_LIMIT)
+        cls.addClassCleanup(api.stop)
+        api.start()
         ks.register('block-storage-reconciliation', 'cinder-reconciler',
                     api.url)
         cls.sessions = {
-            'admin': ks.session('admin', keystone_fixtures.ADMIN_PASSWORD,
+            'admin': ks.session('admin', keystone_sim.ADMIN_PASSWORD,
                                 'admin'),
             'system-admin': ks.session(
-                'admin', keystone_fixtures.ADMIN_PASSWORD, system=True),
+                'admin', keystone_sim.ADMIN_PASSWORD, system=True),
             'oncall': ks.session('oncall', PASSWORD, system=True),
             'demo-member': ks.session('demo-member', PASSWORD, 'demo'),
             'demo-reader': ks.session('demo-reader', PASSWORD, 'demo'),
@@ -95,6 +108,15 @@ class ApiTest(base.BaseTestCase):
             cls.store.complete_run(run, T0 + 1, cands, policy, {},
                                    lambda transitions: [])
         cls.by_resource = {f.resource_id: f for f in cls.store.findings()}
+
+    def start_api(self, database, **kwargs):
+        """Another API on the class's Keystone (its service user exists)."""
+        api = keystone_sim.ReconcilerApi(
+            self.useFixture(fixtures.TempDir()).path, self.keystone,
+            database, service_user=False, **kwargs)
+        self.addCleanup(api.stop)
+        api.start()
+        return api
 
     def call(self, who, method, path, **kwargs):
         return self.sessions[who].request(self.api.url + path, method,
@@ -192,14 +214,8 @@ class ApiTest(base.BaseTestCase):
 
     def openstack(self, who, *args, check=True):
         """``openstack <args>`` as ``who`` (a user of demo, or the admin)."""
-        user, password, project = (
-            ('admin', keystone_fixtures.ADMIN_PASSWORD, 'admin')
-            if who == 'admin' else (who, PASSWORD, 'demo'))
-        env = dict(os.environ, OS_AUTH_URL=self.keystone.url,
-                   OS_USERNAME=user, OS_PASSWORD=password,
-                   OS_PROJECT_NAME=project, OS_USER_DOMAIN_ID='default',
-                   OS_PROJECT_DOMAIN_ID='default',
-                   OS_IDENTITY_API_VERSION='3', OS_REGION_NAME='RegionOne')
+        env = (self.keystone.openstack_env() if who == 'admin' else
+               self.keystone.openstack_env(who, PASSWORD, 'demo'))
         result = subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), 'openstack')]
             + list(args), env=env, capture_output=True, text=True,
@@ -249,8 +265,7 @@ class ApiTest(base.BaseTestCase):
         """A second API, its history on PostgreSQL, stopped mid-way."""
         postgres = self.useFixture(servers.PostgreSQL())
         history.History(postgres.url).sync()
-        api = self.useFixture(keystone_fixtures.ReconcilerApi(
-            self.keystone, postgres.url, service_user=False))
+        api = self.start_api(postgres.url)
         self.assertEqual(200, requests.get(api.url + '/healthcheck',
                                            timeout=30).status_code)
         # Fast shutdown: a smart one waits for the API's pooled sessions.
@@ -272,3 +287,69 @@ class ApiTest(base.BaseTestCase):
         self.assertEqual(503, findings.status_code)
         self.assertEqual('The history database is unavailable.',
                          findings.json()['errors'][0]['detail'])
+
+    def test_an_apply_through_the_api_is_audited_with_the_token_user(self):
+        """A real controller (the daemon, with its RPC server on RabbitMQ)
+        removes the demo's orphan export because the API asked it to.
+        """
+        broker = servers.shared(servers.RabbitMQ)
+        demo = self.useFixture(local_fixtures.DemoCloud(
+            test_remediation.CONF.replace(
+                'host = demo-host\n',
+                'host = demo-host\ntransport_url = {broker}\n'),
+            broker=broker.url))
+        demo.manage('db', 'sync')
+        demo.manage('check')
+        demo.manage('check')   # sightings = 2: all confirmed
+        log = open(os.path.join(demo.tmp, 'daemon.log'), 'w')
+        self.addCleanup(log.close)
+        daemon = subprocess.Popen(demo.command('reconciler'), stdout=log,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(daemon.wait, 60)
+        self.addCleanup(daemon.terminate)
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf(['--config-file', demo.conf_path], project='x',
+             default_config_files=[], default_config_dirs=[])
+        transport = rpc_api.get_transport(conf)
+        self.addCleanup(transport.cleanup)
+        # Once the daemon's RPC server is up (a call sent before its
+        # queue exists is lost: each ping waits a little).
+        ping = rpc_controller.client(conf, transport, timeout=3).ping
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                ping(rpc_api.context('test'))
+                break
+            except rpc_api.ERRORS:
+                self.assertIsNone(daemon.poll(), 'the daemon exited')
+                self.assertLess(time.monotonic(), deadline)
+        api = self.start_api('sqlite:///%s/r.sqlite' % demo.tmp,
+                             transport_url=broker.url)
+        response = self.sessions['admin'].post(
+            api.url + '/v1/remediations', raise_exc=False,
+            headers={'OpenStack-API-Version': 'reconciler 1.1'},
+            json={'backend': 'fake1', 'kinds': ['orphan_export'],
+                  'apply': True})
+        self.assertEqual(200, response.status_code, response.text)
+        outcome = response.json()['remediation']
+        self.assertEqual([('unexport', test_remediation.EXPORT, 'done')],
+                         [(s['action'], s['resource_id'], s['result'])
+                          for s in outcome['steps']], outcome)
+        with open(demo.array) as f:
+            self.assertNotIn(test_remediation.EXPORT, [
+                '%(volume)s@%(host)s' % e
+                for e in yaml.safe_load(f)['exports']])
+        # The CLI shows the same audit.
+        [action] = json.loads(demo.manage('actions', 'list', '--format',
+                                          'json').stdout)
+        admin_id = self.sessions['admin'].get_user_id()
+        self.assertEqual((True, 'done'), (action['applied'],
+                                          action['result']))
+        self.assertTrue(action['actor'].startswith(
+            'admin (%s), project admin' % admin_id), action['actor'])
+        # A member may not even plan.
+        self.assertEqual(403, self.sessions['demo-member'].post(
+            api.url + '/v1/remediations', raise_exc=False,
+            headers={'OpenStack-API-Version': 'reconciler 1.1'},
+            json={'backend': 'fake1'}).status_code)
