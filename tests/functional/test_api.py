@@ -233,13 +233,14 @@ class ApiTest(base.BaseTestCase):
             '-f', 'json').stdout)
         self.assertEqual(['vol-19', 'vol-18', 'vol-17'],
                          [r['Resource ID'] for r in rows])
-        # Every page (more than [api] max_limit), as value, one column,
+        # Every page (more than [api] max_limit), as CSV, one column,
         # sorted by cliff.
-        out = self.openstack('admin', 'orphan', 'list', '-f', 'value',
+        out = self.openstack('admin', 'orphan', 'list', '-f', 'csv',
                              '-c', 'Resource ID', '--sort-column',
                              'Resource ID', '--sort-descending').stdout
-        self.assertEqual(['wwid-1'] + ['vol-%02d' % i for i in range(
-            FINDINGS - 1, -1, -1)], out.split())
+        self.assertEqual(['"Resource ID"', '"wwid-1"'] + [
+            '"vol-%02d"' % i for i in range(FINDINGS - 1, -1, -1)],
+            out.split())
         finding = self.by_resource['vol-07'].id
         shown = json.loads(self.openstack(
             'admin', 'orphan', 'ignore', str(finding), '--reason', 'kept',
@@ -251,10 +252,6 @@ class ApiTest(base.BaseTestCase):
         self.assertEqual((['suspected', 'confirmed'], 'kept'),
                          ([t['state'] for t in story['transitions']],
                           story['ignored']))
-        audit = self.openstack('admin', 'orphan', 'action', 'list',
-                               '--finding', str(finding), '-f', 'csv',
-                               '-c', 'Action', '-c', 'Actor').stdout
-        self.assertIn('"ignore","admin (', audit)
         denied = self.openstack('demo-member', 'orphan', 'ignore',
                                 str(self.by_resource['vol-06'].id),
                                 '--reason', 'x', check=False)
@@ -353,3 +350,43 @@ class ApiTest(base.BaseTestCase):
             api.url + '/v1/remediations', raise_exc=False,
             headers={'OpenStack-API-Version': 'reconciler 1.1'},
             json={'backend': 'fake1'}).status_code)
+
+
+class DevServerTest(base.BaseTestCase):
+    """``cinder-reconciler-api`` (the development server), without
+    Keystone: ``[api] auth_strategy = noauth`` makes every caller an admin.
+    """
+
+    def test_serves_the_pipeline(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        database = 'sqlite:///%s/history.sqlite' % tmp
+        history.History(database).sync()
+        port = keystone_sim.free_port()
+        conf = os.path.join(tmp, 'api.conf')
+        with open(conf, 'w') as f:
+            f.write('[api]\nauth_strategy = noauth\nbind_port = %d\n'
+                    'api_paste_config = %s\n[reconciler_database]\n'
+                    'connection = %s\n' % (port, keystone_sim.PASTE,
+                                           database))
+        server = subprocess.Popen(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.api '
+             'import main; sys.exit(main())', '--config-file', conf],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(server.wait, 30)
+        self.addCleanup(server.terminate)
+        url = 'http://127.0.0.1:%d' % port
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = requests.get(url + '/v1/findings', timeout=5)
+                break
+            except requests.ConnectionError:
+                self.assertIsNone(server.poll())
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+        self.assertEqual((200, {'findings': []}),
+                         (response.status_code, response.json()))
+        self.assertEqual('reconciler 1.0',
+                         response.headers['OpenStack-API-Version'])
+        self.assertEqual(200, requests.get(url + '/healthcheck/detail',
+                                           timeout=30).status_code)
