@@ -22,6 +22,7 @@ from reconciler.api import router
 from reconciler import conf as reconciler_conf
 from reconciler import history
 from reconciler.rpc import api as rpc_api
+from reconciler import version
 
 LOG = logging.getLogger(__name__)
 
@@ -126,10 +127,14 @@ def parse_config(argv=None, default_config_files=None):
         default_config_files = (
             [p for p in listed.split(';') if p] if listed else
             [DEFAULT_CONFIG] if os.path.exists(DEFAULT_CONFIG) else [])
-    from reconciler import version
-    conf(argv or [], project='cinder-reconciler',
-         prog='cinder-reconciler-api', version=version.version_string(),
-         default_config_files=default_config_files, default_config_dirs=[])
+    try:
+        conf(argv or [], project='cinder-reconciler',
+             prog='cinder-reconciler-api', version=version.version_string(),
+             default_config_files=default_config_files,
+             default_config_dirs=[])
+    except cfg.Error as e:
+        # One line, as every command says it (reconciler.conf.parse).
+        raise SystemExit('cinder-reconciler-api: %s' % e)
     logging.setup(conf, 'cinder-reconciler-api')
     from reconciler import log_masking
     log_masking.install()
