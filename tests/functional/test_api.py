@@ -240,7 +240,7 @@ class ApiTest(base.BaseTestCase):
                              'Resource ID', '--sort-descending').stdout
         self.assertEqual(['"Resource ID"', '"wwid-1"'] + [
             '"vol-%02d"' % i for i in range(FINDINGS - 1, -1, -1)],
-            out.split())
+            out.splitlines())
         finding = self.by_resource['vol-07'].id
         shown = json.loads(self.openstack(
             'admin', 'orphan', 'ignore', str(finding), '--reason', 'kept',
