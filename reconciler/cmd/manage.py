@@ -42,6 +42,7 @@ from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.history import views
 from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
 from reconciler import manager
@@ -144,7 +145,7 @@ def do_findings_list(conf):
     if args.format == 'table':
         output.emit(report.findings_table(rows))
     else:
-        _emit(args.format, [report.finding_dict(f) for f in rows])
+        _emit(args.format, [views.finding_dict(f) for f in rows])
     return 0
 
 
@@ -155,15 +156,7 @@ def do_findings_show(conf):
     finding = store.finding(args.id)
     if finding is None:
         raise exception.ReconcilerError('no finding %d' % args.id)
-    # first_seen and resolved_at are the finish times of the runs that
-    # first saw it and resolved it; the margin absorbs float rounding.
-    margin = 0.001
-    runs = store.runs(
-        backend=finding.backend, status=model.RunStatus.OK,
-        since=finding.first_seen - margin,
-        until=finding.resolved_at and finding.resolved_at - margin,
-        limit=None)
-    story = report.finding_story(finding, runs)
+    story = views.finding_story(store, finding)
     if args.format == 'table':
         output.emit(report.story_text(story))
     else:
@@ -175,7 +168,7 @@ def do_runs_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [report.run_dict(r) for r in store.runs(
+    _emit(args.format, [views.run_dict(r) for r in store.runs(
         backend=args.backend, status=args.status, limit=args.limit)])
     return 0
 
@@ -309,17 +302,12 @@ def do_remediate(conf):
     outcomes = []
     try:
         for backend in backends:
-            with coordinator.exclusive(backend.name, blocking=True) as lease:
-                if not lease:
-                    raise exception.ReconcilerError(
-                        'backend %s: could not take its coordination lock'
-                        % backend.name)
-                outcomes.append(remediator.Remediator(
-                    conf, backend, store, notifier, _actor()).run(
-                        apply=args.apply, kinds=set(args.kind or ()),
-                        finding_ids=ids, quarantine=args.quarantine,
-                        delete_ids=ids if args.delete_data else frozenset(),
-                        limit=args.limit))
+            outcomes.append(remediator.remediate_backend(
+                conf, backend, store, notifier, coordinator, _actor(),
+                apply=args.apply, kinds=set(args.kind or ()),
+                finding_ids=ids, quarantine=args.quarantine,
+                delete_ids=ids if args.delete_data else frozenset(),
+                limit=args.limit))
     finally:
         coordinator.stop()
         notifier.close()
@@ -328,7 +316,7 @@ def do_remediate(conf):
 
 def _outcomes(fmt, outcomes):
     if fmt == 'json':
-        output.emit(json.dumps([report.outcome_dict(o) for o in outcomes],
+        output.emit(json.dumps([views.outcome_dict(o) for o in outcomes],
                                indent=2))
     else:
         for o in outcomes:
@@ -361,7 +349,7 @@ def do_actions_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [report.action_dict(a) for a in store.actions(
+    _emit(args.format, [views.action_dict(a) for a in store.actions(
         backend=args.backend, finding_id=args.finding, limit=args.limit)])
     return 0
 
@@ -381,8 +369,8 @@ def do_findings_ignore(conf):
     args = conf.category
     store = history.History.from_conf(conf)
     store.check_current()
-    store.ignore(args.id, args.reason, _until(args.until) if args.until
-                 else None)
+    store.ignore(args.id, args.reason, _actor(),
+                 until=_until(args.until) if args.until else None)
     output.emit('Finding %d is ignored%s: %s' % (
         args.id, ' until %s' % args.until if args.until else '',
         args.reason))
@@ -392,7 +380,7 @@ def do_findings_ignore(conf):
 def do_findings_unignore(conf):
     store = history.History.from_conf(conf)
     store.check_current()
-    store.unignore(conf.category.id)
+    store.unignore(conf.category.id, _actor())
     output.emit('Finding %d is no longer ignored.' % conf.category.id)
     return 0
 

@@ -14,6 +14,7 @@ import types
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import utils as db_utils
 from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -29,13 +30,18 @@ from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
-LOG = logging.getLogger(__name__)
-
 RUNS = models.Run.__table__
 FINDINGS = models.Finding.__table__
 OUTBOX = models.Notification.__table__
 ACTIONS = models.Action.__table__
 EVENTS = models.CinderEvent.__table__
+
+#: Keys findings can be sorted by (``History.findings``).
+FINDING_SORT_KEYS = ('id', 'backend', 'kind', 'resource_type', 'resource_id',
+                     'project_id', 'state', 'first_seen', 'last_seen',
+                     'sightings', 'confirmed_at', 'resolved_at')
+#: Audit actions of an operator's ignore and unignore.
+IGNORE, UNIGNORE = 'ignore', 'unignore'
 
 _OPEN = (model.FindingState.SUSPECTED.value,
          model.FindingState.CONFIRMED.value)
@@ -229,6 +235,24 @@ def _action_record(row):
         actor=row.actor, applied=row.applied, result=row.result,
         reason=row.reason, started_at=_ts(row.started_at),
         finished_at=_ts(row.finished_at))
+
+
+def _page(conn, query, model_cls, limit, marker, sort, what):
+    """``query`` ordered by ``sort`` and cut to the page after ``marker``
+    (a row id), with oslo.db's keyset pagination (no OFFSET scans).
+    The marker row is read with ``query``'s own filters: a marker the
+    caller could not list is not found.
+    """
+    table = model_cls.__table__
+    marker_row = None
+    if marker is not None:
+        marker_row = conn.execute(
+            query.where(table.c.id == marker)).first()
+        if marker_row is None:
+            raise exception.NotFound('no %s %s (the marker)' % (what, marker))
+    return db_utils.paginate_query(
+        query, model_cls, limit, [key for key, _ in sort],
+        marker=marker_row, sort_dirs=[d for _, d in sort])
 
 
 def _ignored(conn, backend, at):
@@ -649,21 +673,24 @@ class History:
         return count
 
     def runs(self, backend=None, limit=20, status=None, since=None,
-             until=None):
-        """Newest first; finished in [``since``, ``until``) if given."""
-        query = sa.select(RUNS).order_by(
-            RUNS.c.started_at.desc(), RUNS.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        if backend is not None:
-            query = query.where(RUNS.c.backend == backend)
-        if status is not None:
-            query = query.where(RUNS.c.status == str(status))
-        if since is not None:
-            query = query.where(RUNS.c.finished_at >= _dt(since))
-        if until is not None:
-            query = query.where(RUNS.c.finished_at < _dt(until))
-        return self._read(query, _run_record)
+             until=None, marker=None):
+        """Newest first; finished in [``since``, ``until``) if given; the
+        page after run ``marker`` (an id) if given.
+        """
+        def work(conn):
+            query = sa.select(RUNS)
+            if backend is not None:
+                query = query.where(RUNS.c.backend == backend)
+            if status is not None:
+                query = query.where(RUNS.c.status == str(status))
+            if since is not None:
+                query = query.where(RUNS.c.finished_at >= _dt(since))
+            if until is not None:
+                query = query.where(RUNS.c.finished_at < _dt(until))
+            query = _page(conn, query, models.Run, limit, marker,
+                          [('started_at', 'desc'), ('id', 'desc')], 'run')
+            return [_run_record(r) for r in conn.execute(query)]
+        return self._transaction(work, write=False)
 
     def finding(self, finding_id):
         rows = self._read(sa.select(FINDINGS).where(
@@ -880,32 +907,71 @@ class History:
                          model.ResourceType(row.resource_type),
                          row.resource_id)))
 
-    def findings(self, backend=None, state=None, kind=None):
-        query = sa.select(FINDINGS).order_by(FINDINGS.c.id)
-        for column, value in ((FINDINGS.c.backend, backend),
-                              (FINDINGS.c.state, state),
-                              (FINDINGS.c.kind, kind)):
-            if value is not None:
-                query = query.where(column == str(value))
-        return self._read(query, _finding_record)
+    def findings(self, backend=None, state=None, kind=None,
+                 project_id=None, resource_id=None, since=None, sort=(),
+                 limit=None, marker=None):
+        """Findings matching every filter given (``since``: first seen at
+        or after), ordered by ``sort`` (``(key, 'asc' | 'desc')`` pairs,
+        keys from FINDING_SORT_KEYS; the id breaks ties), the page after
+        finding ``marker`` (an id, found with the same filters) if given.
+        """
+        sort = list(sort) or [('id', 'asc')]
+        for key, direction in sort:
+            if key not in FINDING_SORT_KEYS or direction not in (
+                    'asc', 'desc'):
+                raise ValueError('cannot sort findings by %s:%s'
+                                 % (key, direction))
+        if 'id' not in [key for key, _ in sort]:
+            sort.append(('id', sort[0][1]))
 
-    def ignore(self, finding_id, reason, until=None):
-        """Stop announcing and remediating a finding (until ``until``)."""
+        def work(conn):
+            query = sa.select(FINDINGS)
+            for column, value in ((FINDINGS.c.backend, backend),
+                                  (FINDINGS.c.state, state),
+                                  (FINDINGS.c.kind, kind),
+                                  (FINDINGS.c.project_id, project_id),
+                                  (FINDINGS.c.resource_id, resource_id)):
+                if value is not None:
+                    query = query.where(column == str(value))
+            if since is not None:
+                query = query.where(FINDINGS.c.first_seen >= _dt(since))
+            query = _page(conn, query, models.Finding, limit, marker, sort,
+                          'finding')
+            return [_finding_record(r) for r in conn.execute(query)]
+        return self._transaction(work, write=False)
+
+    def ignore(self, finding_id, reason, actor, until=None, now=None):
+        """Stop announcing and remediating a finding (until ``until``);
+        audited as an ``ignore`` action of ``actor``.
+        """
         if not reason:
             raise ValueError('ignoring a finding needs a reason')
-        self._set_finding(finding_id, ignored_reason=reason,
+        self._set_finding(finding_id, actor, IGNORE,
+                          {'reason': reason, 'until': until}, now,
+                          ignored_reason=reason,
                           ignored_until=until and _dt(until))
 
-    def unignore(self, finding_id):
-        self._set_finding(finding_id, ignored_reason=None,
-                          ignored_until=None)
+    def unignore(self, finding_id, actor, now=None):
+        """Undo :meth:`ignore`, audited as an ``unignore`` of ``actor``."""
+        self._set_finding(finding_id, actor, UNIGNORE, {}, now,
+                          ignored_reason=None, ignored_until=None)
 
-    def _set_finding(self, finding_id, **values):
+    def _set_finding(self, finding_id, actor, action, params, now,
+                     **values):
+        at = _dt(time.time() if now is None else now)
+
         def work(conn):
             if conn.execute(sa.update(FINDINGS).where(
                     FINDINGS.c.id == finding_id).values(**values)
             ).rowcount != 1:
-                raise exception.ReconcilerError('no finding %d' % finding_id)
+                raise exception.NotFound('no finding %d' % finding_id)
+            backend = conn.execute(sa.select(FINDINGS.c.backend).where(
+                FINDINGS.c.id == finding_id)).scalar_one()
+            conn.execute(sa.insert(ACTIONS).values(
+                finding_id=finding_id, backend=backend, action=action,
+                target='finding %d' % finding_id, params=_json(params),
+                actor=actor[:255], applied=True, result='done',
+                started_at=at, finished_at=at))
         self._transaction(work)
 
     def start_action(self, finding, action, target, params, actor, applied,
@@ -931,16 +997,19 @@ class History:
 
         self._transaction(work)
 
-    def actions(self, backend=None, finding_id=None, limit=50):
-        """Newest first."""
-        query = sa.select(ACTIONS).order_by(ACTIONS.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        if backend is not None:
-            query = query.where(ACTIONS.c.backend == backend)
-        if finding_id is not None:
-            query = query.where(ACTIONS.c.finding_id == finding_id)
-        return self._read(query, _action_record)
+    def actions(self, backend=None, finding_id=None, limit=50,
+                marker=None):
+        """Newest first; the page after action ``marker`` if given."""
+        def work(conn):
+            query = sa.select(ACTIONS)
+            if backend is not None:
+                query = query.where(ACTIONS.c.backend == backend)
+            if finding_id is not None:
+                query = query.where(ACTIONS.c.finding_id == finding_id)
+            query = _page(conn, query, models.Action, limit, marker,
+                          [('id', 'desc')], 'action')
+            return [_action_record(r) for r in conn.execute(query)]
+        return self._transaction(work, write=False)
 
     def abandon_run(self, run_id, now, error, events):
         """Close a run whose process is gone; False if it was not running."""

@@ -36,6 +36,22 @@ class Outcome:
     error: str | None = None   # why nothing was done, if so
 
 
+def remediate_backend(conf, backend, history, notifier, coordinator, actor,
+                      **options):
+    """A :class:`Remediator` run under the backend's coordination lock,
+    as every remediation of a backend runs (the CLI's and the API's through
+    the controller): never beside a pass or another remediation of it.
+    ``options`` are :meth:`Remediator.run`'s.
+    """
+    with coordinator.exclusive(backend.name, blocking=True) as lease:
+        if not lease:
+            raise exception.ReconcilerError(
+                'backend %s: could not take its coordination lock'
+                % backend.name)
+        return Remediator(conf, backend, history, notifier, actor).run(
+            **options)
+
+
 class Remediator(object):
 
     def __init__(self, conf, backend, history, notifier, actor,
