@@ -163,20 +163,32 @@ def _step_dict(step, result=None, reason=None):
 
 
 def outcome_dict(o):
+    """``applied``: whether the run was to act (``--apply``);
+    ``steps_done``: how many steps changed something.
+    """
     done = {s.finding.id: r for s, r in o.results}
     return {'backend': o.backend, 'applied': o.applied,
-            'limit': o.plan.limit, 'error': o.error,
+            'steps_done': o.done, 'limit': o.plan.limit, 'error': o.error,
             'steps': [_step_dict(s, *done.get(s.finding.id, (None, None)))
                       for s in o.plan.steps],
             'not_eligible': [{'finding_id': r.finding and r.finding.id,
                               'reason': r.reason} for r in o.plan.refused]}
 
 
+def _outcome_header(o, steps):
+    """"applied" only when a step changed something."""
+    if not o.applied:
+        return 'plan only (dry run: nothing changes; --apply acts), %d ' \
+            'step(s)' % steps
+    if not o.done:
+        return 'nothing applied, %d step(s)' % steps
+    return 'applied %d of %d step(s)' % (o.done, steps)
+
+
 def outcome_text(o):
     d = outcome_dict(o)
-    lines = ['Backend %s: %s, %d step(s), limit %d' % (
-        o.backend, 'applied' if o.applied else 'plan only (dry run: '
-        'nothing changes; --apply acts)', len(d['steps']), d['limit'])]
+    lines = ['Backend %s: %s, limit %d' % (
+        o.backend, _outcome_header(o, len(d['steps'])), d['limit'])]
     if o.error:
         lines.append('  nothing done: %s' % o.error)
     for s in d['steps']:
