@@ -810,17 +810,28 @@ class History:
             return transitions
         return self._transaction(work)
 
-    def matched_before(self, backend, resource_type, resource_id):
-        """When a pass first matched this array object to a Cinder row
-        (kept while the array lists it), or None.
+    def matched_before(self, backend, identities):
+        """When a pass first matched each of these array objects
+        (``(resource type, resource id)``) to a Cinder row, kept while the
+        array lists it: ``{identity: time}`` of those it did.
         """
-        found = self._read(
-            sa.select(MATCHED.c.first_matched).where(
-                MATCHED.c.backend == backend,
-                MATCHED.c.resource_type == str(resource_type),
-                MATCHED.c.resource_id == storable.key(resource_id)),
-            lambda row: _ts(row.first_matched))
-        return found[0] if found else None
+        wanted = collections.defaultdict(set)
+        for rtype, rid in identities:
+            wanted[str(rtype)].add(storable.key(rid))
+
+        def work(conn):
+            found = {}
+            for rtype, ids in wanted.items():
+                for chunk in _chunks(sorted(ids)):
+                    for row in conn.execute(sa.select(
+                            MATCHED.c.resource_id, MATCHED.c.first_matched)
+                            .where(MATCHED.c.backend == backend,
+                                   MATCHED.c.resource_type == rtype,
+                                   MATCHED.c.resource_id.in_(chunk))):
+                        found[rtype, row.resource_id] = _ts(
+                            row.first_matched)
+            return found
+        return self._transaction(work, write=False)
 
     def preview_run(self, backend, host, now, candidates, policy,
                     unchecked=(), monotonic=None):

@@ -90,10 +90,10 @@ class Remediator(object):
         backend's lock the caller holds proves (an ownership scope).
         """
         backend = self.backend
-        self.close_abandoned(backend.name, lock)
-        now = time.time()
         limit = effective_limit(limit,
                                 backend.reconciler_remediation_max_actions)
+        self.close_abandoned(backend.name, lock)
+        now = time.time()
         findings = self.history.findings(backend=backend.name,
                                          state=model.FindingState.CONFIRMED)
         # The plan needs only the history and what the driver class offers:
@@ -192,18 +192,20 @@ class Remediator(object):
         if not weighed:
             return {}
         name = self.backend.name
-        ids = {f.id: plan_mod.object_id(f) for f in weighed}
+        ids = {f.id: (str(plan_mod.object_type(f)), plan_mod.object_id(f))
+               for f in weighed}
         events = collections.defaultdict(list)
-        for event in self.history.events_for(name, set(ids.values())):
+        for event in self.history.events_for(
+                name, {rid for _t, rid in ids.values()}):
             events[event.resource_id].append(event)
+        matched = self.history.matched_before(name, ids.values())
         evidence = {}
         for f in weighed:
-            found = events[ids[f.id]]
+            found = events[ids[f.id][1]]
             evidence[f.id] = plan_mod.Evidence(
                 events=cinder_events.evidence(found) or None,
                 deleted=cinder_events.verdict(found) == cinder_events.DELETED,
-                matched=self.history.matched_before(
-                    name, plan_mod.object_type(f), ids[f.id]))
+                matched=matched.get(ids[f.id]))
         return evidence
 
     def _start(self, step, applied):

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from reconciler.cmd import report as report_mod
 from reconciler.history import api as history_api
 from reconciler import model
+from reconciler.remediation import cinder_actions
 from reconciler.remediation import remediator
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import faultproxy
@@ -277,6 +278,23 @@ class FakeArrayTrustTest(_CliMixin, local_fixtures.DriverPassTestCase):
         text = report_mod.outcome_text(outcome)
         self.assertIn('nothing applied, 2 step(s)', text)
         self.assertNotIn(' applied', text.replace('nothing applied', ''))
+
+    # Issue 23 item 8, for adoption: the object keeps its name until
+    # Cinder's volume service managed it; only Cinder's rows tell.
+
+    def test_an_earlier_adoption_is_found_in_cinders_rows(self):
+        _report, ids = self.confirmed()
+        adopted = uid('adopted-earlier')
+        self.cloud.add_volumes([scn.Volume(adopted, BACKEND, pool='p1',
+                                           status='error_managing')])
+        self.addCleanup(self.forget_row, adopted)
+        self.cloud.set_volume_metadata(adopted, {
+            cinder_actions.FOUND_KEY: uid('with-snap'),
+            cinder_actions.FINDING_KEY: str(ids[uid('with-snap')])})
+        outcome = self.remediate(finding_ids={ids[uid('with-snap')]})
+        self.assertEqual({uid('with-snap'): (
+            'skipped', 'already adopted as volume %s' % adopted)},
+            self.results(outcome))
 
     # Issue 22 item 1, remediation's half
 

@@ -314,11 +314,10 @@ class MatchedObjectsTest(base.BaseTestCase):
         v, s = model.ResourceType.VOLUME, model.ResourceType.SNAPSHOT
         matched = {(v, 'u%d' % i) for i in range(1000)} | {(s, 's1')}
         self.complete(T0, matched, matched | {(v, 'leak')})
-        self.assertEqual(T0, self.history.matched_before('be1', v, 'u7'))
-        self.assertEqual(T0, self.history.matched_before('be1', s, 's1'))
-        self.assertIsNone(self.history.matched_before('be1', v, 'leak'))
-        self.assertIsNone(self.history.matched_before('be2', v, 'u7'))
-        self.assertIsNone(self.history.matched_before('be1', s, 'u7'))
+        asked = [(v, 'u7'), (s, 's1'), (v, 'leak'), (s, 'u7')]
+        self.assertEqual({('volume', 'u7'): T0, ('snapshot', 's1'): T0},
+                         self.history.matched_before('be1', asked))
+        self.assertEqual({}, self.history.matched_before('be2', asked))
         writes = self.useFixture(fixtures.Writes()).statements
         # u7's row is gone (still listed: an array-only object now), s1 is
         # no longer listed, and the listing did not cover the backend once.
@@ -326,7 +325,8 @@ class MatchedObjectsTest(base.BaseTestCase):
                       matched - {(s, 's1')})
         self.assertEqual([('INSERT INTO runs', 1), ('UPDATE runs SET', 1),
                           ('DELETE FROM matched_objects', 1)], writes)
-        self.assertEqual(T0, self.history.matched_before('be1', v, 'u7'))
-        self.assertIsNone(self.history.matched_before('be1', s, 's1'))
+        self.assertEqual({('volume', 'u7'): T0},
+                         self.history.matched_before('be1', asked))
         self.complete(T0 + 120, {(v, 'u1')}, None)
-        self.assertEqual(T0, self.history.matched_before('be1', v, 'u2'))
+        self.assertEqual({('volume', 'u2'): T0}, self.history.matched_before(
+            'be1', [(v, 'u2')]))
