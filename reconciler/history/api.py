@@ -481,21 +481,32 @@ def _record_matches(conn, backend, at, matched, listed):
     forget those the array no longer lists (``listed`` None: the listing
     did not cover the whole backend, forget none).
 
-    A steady backend costs one SELECT of its matched identities.
+    A steady backend costs one SELECT of its matched identities and set
+    arithmetic (identities are escaped for storage only where they differ
+    from what is stored: new or odd names).
     """
-    known = {(r.resource_type, r.resource_id) for r in conn.execute(
+    known = set(conn.execute(
         sa.select(MATCHED.c.resource_type, MATCHED.c.resource_id)
-        .where(MATCHED.c.backend == backend))}
-    matched = {(str(rtype), storable.key(rid)) for rtype, rid in matched}
-    new = [{'backend': backend, 'resource_type': rtype, 'resource_id': rid,
-            'first_matched': at} for rtype, rid in sorted(matched - known)]
+        .where(MATCHED.c.backend == backend)).tuples())
+
+    def plain(identities):
+        # ResourceType members hash unlike their strings.
+        return {(str(rtype), rid) for rtype, rid in identities}
+
+    def stored(identities):
+        return {(rtype, storable.key(rid)) for rtype, rid in identities}
+
+    matched = plain(matched)
+    new = stored(matched - known) - known
     if new:
-        conn.execute(sa.insert(MATCHED), new)
+        conn.execute(sa.insert(MATCHED), [
+            {'backend': backend, 'resource_type': rtype, 'resource_id': rid,
+             'first_matched': at} for rtype, rid in sorted(new)])
     if listed is None:
         return
-    listed = {(str(rtype), storable.key(rid)) for rtype, rid in listed}
+    listed = plain(listed)
     gone = collections.defaultdict(list)
-    for rtype, rid in known - listed - matched:
+    for rtype, rid in known - listed - stored(listed - known):
         gone[rtype].append(rid)
     for rtype, ids in gone.items():
         for chunk in _chunks(ids):
