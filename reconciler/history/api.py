@@ -826,9 +826,9 @@ class History:
         (``(resource type, resource id)``) to a Cinder row, kept while the
         array lists it: ``{identity: time}`` of those it did.
         """
-        wanted = collections.defaultdict(set)
+        wanted = collections.defaultdict(dict)   # type -> stored -> asked
         for rtype, rid in identities:
-            wanted[str(rtype)].add(storable.key(rid))
+            wanted[str(rtype)][storable.key(rid)] = (str(rtype), rid)
 
         def work(conn):
             found = {}
@@ -839,8 +839,7 @@ class History:
                             .where(MATCHED.c.backend == backend,
                                    MATCHED.c.resource_type == rtype,
                                    MATCHED.c.resource_id.in_(chunk))):
-                        found[rtype, row.resource_id] = _ts(
-                            row.first_matched)
+                        found[ids[row.resource_id]] = _ts(row.first_matched)
             return found
         return self._transaction(work, write=False)
 

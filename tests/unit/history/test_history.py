@@ -312,7 +312,9 @@ class MatchedObjectsTest(base.BaseTestCase):
 
     def test_kept_while_listed_and_cheap_when_steady(self):
         v, s = model.ResourceType.VOLUME, model.ResourceType.SNAPSHOT
-        matched = {(v, 'u%d' % i) for i in range(1000)} | {(s, 's1')}
+        # An odd name is stored escaped: still one row, never rewritten.
+        matched = {(v, 'u%d' % i) for i in range(1000)} | {
+            (s, 's1'), (v, 'odd\x00name')}
         self.complete(T0, matched, matched | {(v, 'leak')})
         asked = [(v, 'u7'), (s, 's1'), (v, 'leak'), (s, 'u7')]
         self.assertEqual({('volume', 'u7'): T0, ('snapshot', 's1'): T0},
@@ -327,6 +329,9 @@ class MatchedObjectsTest(base.BaseTestCase):
                           ('DELETE FROM matched_objects', 1)], writes)
         self.assertEqual({('volume', 'u7'): T0},
                          self.history.matched_before('be1', asked))
+        self.assertEqual({('volume', 'odd\x00name'): T0},
+                         self.history.matched_before(
+                             'be1', [(v, 'odd\x00name')]))
         self.complete(T0 + 120, {(v, 'u1')}, None)
         self.assertEqual({('volume', 'u2'): T0}, self.history.matched_before(
             'be1', [(v, 'u2')]))
