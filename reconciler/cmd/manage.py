@@ -296,9 +296,12 @@ def do_remediate(conf):
         backends = [_backend(conf, args.backend)]
     store = history.History.from_conf(conf)
     store.check_current()
+    ids = set(args.finding or ())
+    unknown = []
+    if ids and not args.backend:
+        backends, unknown = _holding(store, backends, ids)
     notifier = notifier_mod.Notifier(conf)
     coordinator = coordination.Coordinator(conf, member=False)
-    ids = set(args.finding or ())
     outcomes = []
     try:
         for backend in backends:
@@ -311,7 +314,34 @@ def do_remediate(conf):
     finally:
         coordinator.stop()
         notifier.close()
-    return _outcomes(args.format, outcomes)
+    for line in unknown:
+        print(line, file=sys.stderr)
+    return max(_outcomes(args.format, outcomes), 1 if unknown else 0)
+
+
+def _holding(store, backends, ids):
+    """The enabled backends holding the findings ``ids``, and one line
+    for each finding none of them holds.
+    """
+    names = {b.name for b in backends}
+    holders, unknown = set(), []
+    for finding_id in sorted(ids):
+        finding = store.finding(finding_id)
+        if finding is not None and finding.backend in names:
+            holders.add(finding.backend)
+        elif finding is not None and scope.host_of(finding.backend):
+            unknown.append('Finding %d is a finding of %s: remediate it '
+                           'with --host there' % (finding_id,
+                                                  finding.backend))
+        else:
+            unknown.append('No enabled backend has finding %d'
+                           % finding_id)
+    return [b for b in backends if b.name in holders], unknown
+
+
+#: Exit status of ``remediate`` when it applied steps and every one of
+#: them was skipped: nothing changed, though nothing failed either.
+ALL_SKIPPED = 2
 
 
 def _outcomes(fmt, outcomes):
@@ -323,7 +353,12 @@ def _outcomes(fmt, outcomes):
             output.emit(report.outcome_text(o))
     failed = any(o.error or any(r[0] == remediator.FAILED
                                 for _, r in o.results) for o in outcomes)
-    return 1 if failed else 0
+    if failed:
+        return 1
+    applied = [o for o in outcomes if o.applied and o.results]
+    if applied and all(o.all_skipped for o in applied):
+        return ALL_SKIPPED
+    return 0
 
 
 def _remediate_host(conf, args):
@@ -362,6 +397,11 @@ def _until(text):
                                     % text)
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
+    if when.timestamp() <= time.time():
+        raise exception.ConfigError(
+            '--until %s is in the past: the finding would not be ignored; '
+            'give a future time, or no --until to ignore it until '
+            '"findings unignore"' % text)
     return when.timestamp()
 
 
@@ -493,7 +533,9 @@ def add_command_parsers(subparsers):
                                 'findings named with --finding.')
     remediate.add_argument('--limit', type=int,
                            help='At most this many actions (and never more '
-                                'than reconciler_remediation_max_actions).')
+                                'than reconciler_remediation_max_actions); '
+                                'a plan with more does nothing. 0: nothing '
+                                'is done.')
     _add_format(remediate)
     remediate.set_defaults(func=do_remediate)
 

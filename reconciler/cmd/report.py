@@ -130,11 +130,20 @@ def _state(f):
     return '%s (ignored)' % f.state if f.ignored_reason else f.state
 
 
+def _outcome_header(o, steps):
+    """"applied" only when a step changed something."""
+    if not o.applied:
+        return 'plan only (dry run: nothing changes; --apply acts), %d ' \
+            'step(s)' % steps
+    if not o.done:
+        return 'nothing applied, %d step(s)' % steps
+    return 'applied %d of %d step(s)' % (o.done, steps)
+
+
 def outcome_text(o):
     d = views.outcome_dict(o)
-    lines = ['Backend %s: %s, %d step(s), limit %d' % (
-        o.backend, 'applied' if o.applied else 'plan only (dry run: '
-        'nothing changes; --apply acts)', len(d['steps']), d['limit'])]
+    lines = ['Backend %s: %s, limit %d' % (
+        o.backend, _outcome_header(o, len(d['steps'])), d['limit'])]
     if o.error:
         lines.append('  nothing done: %s' % o.error)
     for s in d['steps']:

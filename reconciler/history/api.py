@@ -35,6 +35,11 @@ FINDINGS = models.Finding.__table__
 OUTBOX = models.Notification.__table__
 ACTIONS = models.Action.__table__
 EVENTS = models.CinderEvent.__table__
+MATCHED = models.MatchedObject.__table__
+
+#: An action's result while it runs, and once its process died in it.
+RUNNING_ACTION = 'running'
+ABANDONED_ACTION = 'abandoned'
 
 #: Keys findings can be sorted by (``History.findings``).
 FINDING_SORT_KEYS = ('id', 'backend', 'kind', 'resource_type', 'resource_id',
@@ -128,6 +133,7 @@ class ActionRecord:
     reason: str | None
     started_at: float
     finished_at: float | None
+    owner: ownership.Owner | None = None  # None for rows of old versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +240,9 @@ def _action_record(row):
         action=row.action, target=row.target, params=json.loads(row.params),
         actor=row.actor, applied=row.applied, result=row.result,
         reason=row.reason, started_at=_ts(row.started_at),
-        finished_at=_ts(row.finished_at))
+        finished_at=_ts(row.finished_at),
+        owner=None if row.owner_host is None else ownership.Owner(
+            row.owner_host, row.owner_pid, row.owner_start))
 
 
 def _page(conn, query, model_cls, limit, marker, sort, what):
@@ -492,6 +500,46 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked,
         conn.execute(sa.update(FINDINGS)
                      .where(FINDINGS.c.id == sa.bindparam('_id')), refreshed)
     return transitions
+
+
+def _record_matches(conn, backend, at, matched, listed):
+    """Keep the backend's matched objects: add those ``matched`` now,
+    forget those the array no longer lists (``listed`` None: the listing
+    did not cover the whole backend, forget none).
+
+    A steady backend costs one SELECT of its matched identities and set
+    arithmetic (identities are escaped for storage only where they differ
+    from what is stored: new or odd names).
+    """
+    known = set(conn.execute(
+        sa.select(MATCHED.c.resource_type, MATCHED.c.resource_id)
+        .where(MATCHED.c.backend == backend)).tuples())
+
+    def plain(identities):
+        # ResourceType members hash unlike their strings.
+        return {(str(rtype), rid) for rtype, rid in identities}
+
+    def stored(identities):
+        return {(rtype, storable.key(rid)) for rtype, rid in identities}
+
+    matched = plain(matched)
+    new = stored(matched - known) - known
+    if new:
+        conn.execute(sa.insert(MATCHED), [
+            {'backend': backend, 'resource_type': rtype, 'resource_id': rid,
+             'first_matched': at} for rtype, rid in sorted(new)])
+    if listed is None:
+        return
+    listed = plain(listed)
+    gone = collections.defaultdict(list)
+    for rtype, rid in known - listed - stored(listed - known):
+        gone[rtype].append(rid)
+    for rtype, ids in gone.items():
+        for chunk in _chunks(ids):
+            conn.execute(sa.delete(MATCHED).where(
+                MATCHED.c.backend == backend,
+                MATCHED.c.resource_type == rtype,
+                MATCHED.c.resource_id.in_(chunk)))
 
 
 def _complete(conn, run_id, now, candidates, policy, inventory, announce,
@@ -770,7 +818,7 @@ class History:
         return self._transaction(work)
 
     def complete_run(self, run_id, now, candidates, policy, inventory,
-                     announce, unchecked=(), monotonic=None):
+                     announce, unchecked=(), monotonic=None, matches=None):
         """Record a successful pass and return its transitions.
 
         ``monotonic`` is ``time.monotonic()`` read with ``now``: grace
@@ -785,10 +833,44 @@ class History:
         confirmed finding confirmed, never create, reopen or advance one.
         Should such a finding have changed since it was read, the pass
         raises ReconcilerError and records nothing.
+
+        ``matches``: ``(matched, listed)`` identities ``(resource type,
+        resource id)`` of the array objects the pass matched to Cinder
+        rows and of all it listed (None if the listing did not cover the
+        backend): kept for ``matched_before``.
         """
-        return self._transaction(lambda conn: _complete(
-            conn, run_id, now, candidates, policy, inventory, announce,
-            unchecked, monotonic))
+        def work(conn):
+            transitions = _complete(conn, run_id, now, candidates, policy,
+                                    inventory, announce, unchecked,
+                                    monotonic)
+            if matches is not None:
+                backend = conn.execute(sa.select(RUNS.c.backend).where(
+                    RUNS.c.id == run_id)).scalar_one()
+                _record_matches(conn, backend, _dt(now), *matches)
+            return transitions
+        return self._transaction(work)
+
+    def matched_before(self, backend, identities):
+        """When a pass first matched each of these array objects
+        (``(resource type, resource id)``) to a Cinder row, kept while the
+        array lists it: ``{identity: time}`` of those it did.
+        """
+        wanted = collections.defaultdict(dict)   # type -> stored -> asked
+        for rtype, rid in identities:
+            wanted[str(rtype)][storable.key(rid)] = (str(rtype), rid)
+
+        def work(conn):
+            found = {}
+            for rtype, ids in wanted.items():
+                for chunk in _chunks(sorted(ids)):
+                    for row in conn.execute(sa.select(
+                            MATCHED.c.resource_id, MATCHED.c.first_matched)
+                            .where(MATCHED.c.backend == backend,
+                                   MATCHED.c.resource_type == rtype,
+                                   MATCHED.c.resource_id.in_(chunk))):
+                        found[ids[row.resource_id]] = _ts(row.first_matched)
+            return found
+        return self._transaction(work, write=False)
 
     def preview_run(self, backend, host, now, candidates, policy,
                     unchecked=(), monotonic=None):
@@ -975,14 +1057,63 @@ class History:
         self._transaction(work)
 
     def start_action(self, finding, action, target, params, actor, applied,
-                     now):
-        """Audit an action before it runs; returns the action's id."""
+                     now, owner=None):
+        """Audit an action before it runs; returns the action's id.
+
+        ``owner``: the process running it (default: this one).
+        """
+        owner = owner or ownership.current()
         return self._transaction(lambda conn: conn.execute(
             sa.insert(ACTIONS).values(
                 finding_id=finding.id, backend=finding.backend,
                 action=action, target=target, params=_json(params),
-                actor=actor, applied=applied, result='running',
-                started_at=_dt(now))).inserted_primary_key[0])
+                actor=actor, applied=applied, result=RUNNING_ACTION,
+                started_at=_dt(now), owner_host=owner.host,
+                owner_pid=owner.pid, owner_start=owner.start)
+        ).inserted_primary_key[0])
+
+    def running_actions(self, backend):
+        """The backend's (or host scope's) actions still marked running."""
+        return self._read(
+            sa.select(ACTIONS).where(ACTIONS.c.backend == backend,
+                                     ACTIONS.c.result == RUNNING_ACTION)
+            .order_by(ACTIONS.c.id), _action_record)
+
+    def abandon_action(self, action_id, now, reason, events=()):
+        """Close an action whose process is gone; False if it was not
+        running (closed meanwhile by its owner or another closer).
+        """
+        at = _dt(now)
+
+        def work(conn):
+            closed = conn.execute(sa.update(ACTIONS).where(
+                ACTIONS.c.id == action_id,
+                ACTIONS.c.result == RUNNING_ACTION).values(
+                    result=ABANDONED_ACTION, finished_at=at,
+                    reason=reason[:_MAX_ERROR])).rowcount == 1
+            if closed:
+                _enqueue(conn, at, events)
+            return closed
+        return self._transaction(work)
+
+    def settle_abandoned(self, finding_id, action, reason):
+        """Record ``reason`` as the outcome of the finding's abandoned
+        ``action`` steps (their array change was found applied): they
+        become done. Returns their ids.
+        """
+        def work(conn):
+            where = (ACTIONS.c.finding_id == finding_id,
+                     ACTIONS.c.action == action,
+                     ACTIONS.c.applied.is_(True),
+                     ACTIONS.c.result == ABANDONED_ACTION)
+            ids = conn.execute(sa.select(ACTIONS.c.id).where(*where)
+                               ).scalars().all()
+            if ids:
+                conn.execute(sa.update(ACTIONS).where(
+                    ACTIONS.c.id.in_(ids), *where[3:]).values(
+                        result='done', reason=reason[:_MAX_ERROR]))
+            return sorted(ids)
+        return self._transaction(work)
 
     def finish_action(self, action_id, result, reason, now, events=()):
         """Close an action's audit row, queueing its notifications."""

@@ -79,10 +79,15 @@ def _step_dict(step, result=None, reason=None):
 
 
 def outcome_dict(o):
-    """A remediation's plan and results (reconciler.remediation)."""
+    """A remediation's plan and results (reconciler.remediation).
+
+    ``applied``: whether the run was to act (``--apply``); ``steps_done``:
+    how many steps changed something.
+    """
     done = {s.finding.id: r for s, r in o.results}
     return {'backend': o.backend, 'applied': o.applied,
-            'limit': o.plan.limit, 'error': masked(o.error),
+            'steps_done': o.done, 'limit': o.plan.limit,
+            'error': masked(o.error),
             'steps': [_step_dict(s, *done.get(s.finding.id, (None, None)))
                       for s in o.plan.steps],
             'not_eligible': [{'finding_id': r.finding and r.finding.id,
