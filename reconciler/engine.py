@@ -24,7 +24,7 @@ Safety rules encoded here (see ../shared/reference/traps.md):
   UUID: such findings carry ``ownership_evidence: name``.
 - An export whose host Cinder's data cannot tell is never an orphan, at
   the listing or at its re-check; a re-check that cannot tell counts it
-  as not compared (``confirm``'s ``undecided``).
+  as not compared, or keeps a confirmed finding as it is (``confirm``).
 - A temporary Cinder made for an operation (``ArrayObject.held_by``) is
   stale once the volume or snapshot it serves is not in transition.
 """
@@ -220,6 +220,11 @@ class Comparison:
     skipped: collections.Counter       # reason -> count (not compared)
     # Array-only suspects Cinder's events say it unmanaged (weigh_events).
     unmanaged: tuple[Suspect, ...] = ()
+    # (ResourceType, id) of the Cinder-named volumes and snapshots listed,
+    # and of those matched to a Cinder row: the history keeps the matches
+    # as evidence that an object was Cinder's (remediation weighs it).
+    listed: frozenset = frozenset()
+    matched: frozenset = frozenset()
 
 
 def _candidate(kind, rtype, resource_id, obj=None, record=None, **details):
@@ -283,11 +288,13 @@ def compare(cinder, array):
     # Cinder: no Cinder row has their UUID.
     by_name = dict((NAME_ONLY,)) if array.chance_names else {}
 
+    matched = set()
     array_volume_keys = set()
     for obj in idx.cinder_named(R.VOLUME):
         array_volume_keys.add(obj.uuid)
         if obj.uuid in idx.known_keys:
             consistent[R.VOLUME] += 1
+            matched.add((R.VOLUME, obj.uuid))
         else:
             suspects.append(Suspect(
                 _candidate(K.ARRAY_ONLY, R.VOLUME, obj.uuid, obj,
@@ -300,6 +307,7 @@ def compare(cinder, array):
         array_snapshot_ids.add(snap_id)
         if snap_id in idx.snapshots:
             consistent[R.SNAPSHOT] += 1
+            matched.add((R.SNAPSHOT, snap_id))
         else:
             suspects.append(Suspect(
                 _candidate(K.ARRAY_ONLY, R.SNAPSHOT, snap_id or obj.name, obj,
@@ -375,7 +383,10 @@ def compare(cinder, array):
                 cls == C.TEMPORARY and kind in (R.VOLUME, R.SNAPSHOT)):
             skipped['%s %s' % (cls, kind)] += len(objs)
 
-    return Comparison(tuple(suspects), consistent, skipped)
+    listed = {(R.VOLUME, k) for k in array_volume_keys} | {
+        (R.SNAPSHOT, i) for i in array_snapshot_ids if i}
+    return Comparison(tuple(suspects), consistent, skipped,
+                      listed=frozenset(listed), matched=frozenset(matched))
 
 
 def _stale_candidate(obj, holder, by_name):
@@ -453,15 +464,29 @@ def _expired(snapshot, array_view):
             <= array_view.fetched_at)
 
 
-def _still_array_only(suspect, cinder, array):
+def _still_array_only(suspect, cinder, array, backend_host, cluster=None):
+    """None if it holds, else why not (the "not compared" reason)."""
     obj = suspect.array_object
-    if suspect.candidate.resource_type == R.VOLUME:
-        if cinder.volume_with_key(obj.uuid) is not None:
-            return False
-    elif obj.uuid and cinder.get_snapshot(obj.uuid) is not None:
-        return False
+    rtype = suspect.candidate.resource_type
+    volume = None
+    if rtype == R.VOLUME:
+        volume = cinder.volume_with_key(obj.uuid)
+        row = volume
+    else:
+        row = obj.uuid and cinder.get_snapshot(obj.uuid)
+        if row:
+            volume = cinder.get_volume(row.volume_id)
+    if row:
+        # Cinder keeps it under another backend (or host): listed here,
+        # compared there.
+        if volume is not None and not on_backend(volume, backend_host,
+                                                 cluster):
+            return '%s with a row on another backend' % rtype
+        return '%s changed since listed' % rtype
     now = array.refresh(obj)
-    return now is not None and now.object_class == obj.object_class
+    if now is None or now.object_class != obj.object_class:
+        return '%s changed since listed' % rtype
+    return None
 
 
 def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
@@ -577,7 +602,7 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
 
 
 def confirm(suspects, cinder, array, backend_host, cluster=None,
-            undecided=None):
+            dropped=None, confirmed=frozenset()):
     """Re-check each suspect now, on both sides; return those that hold.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
@@ -585,15 +610,20 @@ def confirm(suspects, cinder, array, backend_host, cluster=None,
     returning None when absent; ``array`` is the backend's driver;
     ``cluster`` the ``cluster@backend`` of a clustered backend. Any error
     they raise propagates: a re-check that could not be made fails the pass.
-    Suspects the look-ups could neither confirm nor clear (an export whose
-    host Cinder's data cannot tell) are appended to ``undecided``: neither
-    a finding nor proof that one is over.
+    ``dropped`` (a Counter), if given, counts the suspects that did not
+    hold by reason, so that a pass accounts for every listed object.
+    A suspect the look-ups could neither confirm nor clear (an export whose
+    host Cinder's data cannot tell) proves nothing: it is returned if its
+    finding is ``confirmed`` (identities), which stays as it is, else
+    counted as UNDECIDED_EXPORT.
     """
     kept = []
     for suspect in suspects:
         kind = suspect.candidate.kind
         if kind == K.ARRAY_ONLY:
-            holds = _still_array_only(suspect, cinder, array)
+            why_not = _still_array_only(suspect, cinder, array, backend_host,
+                                        cluster)
+            holds = why_not is None
         elif kind == K.CINDER_ONLY:
             holds = _still_cinder_only(suspect, cinder, array, backend_host,
                                        cluster)
@@ -603,10 +633,14 @@ def confirm(suspects, cinder, array, backend_host, cluster=None,
             holds = _still_stale_temporary(suspect, cinder, array)
         else:
             holds = _still_foreign(suspect, cinder, array)
-        if holds:
+        if holds or (holds is None
+                     and suspect.candidate.identity in confirmed):
             kept.append(suspect.candidate)
-        elif holds is None and undecided is not None:
-            undecided.append(suspect)
+        elif dropped is not None:
+            dropped[UNDECIDED_EXPORT if holds is None
+                    else why_not if kind == K.ARRAY_ONLY
+                    else '%s changed since listed'
+                    % suspect.candidate.resource_type] += 1
     return kept
 
 
@@ -648,7 +682,7 @@ def suspect_of(candidate):
 
 
 def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
-                     cluster=None, undecided=None):
+                     cluster=None):
     """Re-check the confirmed findings that this pass's listings lack.
 
     ``confirmed`` are the candidates of the backend's confirmed findings,
@@ -668,4 +702,5 @@ def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
     listed = {s.candidate.identity for s in suspects}
     return confirm([suspect_of(c) for c in confirmed
                     if c.identity not in listed],
-                   cinder, array, backend_host, cluster, undecided)
+                   cinder, array, backend_host, cluster,
+                   confirmed={c.identity for c in confirmed})

@@ -3,6 +3,8 @@ chance, exports whose host Cinder's data cannot tell, temporaries whose
 operation is over.
 """
 
+import collections
+
 from oslotest import base
 
 from reconciler import engine
@@ -90,21 +92,32 @@ class UndecidedExportTest(base.BaseTestCase):
         listed = t.views([t.vol('v', 'in-use', attached=['cmp1'])],
                          objects=[t.avol('v'), export])
         comparison = engine.compare(*listed)
-        self.assertEqual(1, len(comparison.suspects))
-        undecided = []
-        held = engine.confirm(
-            comparison.suspects, t.FakeCinder([self.attached()]),
-            t.FakeArray([export]), t.HOST, undecided=undecided)
-        self.assertEqual([], held)
-        self.assertEqual(comparison.suspects, tuple(undecided))
+        [suspect] = comparison.suspects
+        now = t.FakeCinder([self.attached()])
+        dropped = collections.Counter()
+        self.assertEqual([], engine.confirm(
+            [suspect], now, t.FakeArray([export]), t.HOST, dropped=dropped))
+        self.assertEqual({engine.UNDECIDED_EXPORT: 1}, dict(dropped))
+        # A confirmed finding it cannot tell about stays as it is.
+        dropped = collections.Counter()
+        self.assertEqual([suspect.candidate], engine.confirm(
+            [suspect], now, t.FakeArray([export]), t.HOST, dropped=dropped,
+            confirmed={suspect.candidate.identity}))
+        self.assertEqual({}, dict(dropped))
+        self.assertEqual([suspect.candidate], engine.recheck_unlisted(
+            [suspect.candidate], [], now, t.FakeArray([export]), t.HOST))
         # Decided once the rule answers: either way, nothing undecided.
         for answer, expected in ((False, 1), (True, 0)):
             decided = t.aexp('v', 'esx-9', rule=rule({'cmp1': answer}))
-            undecided = []
+            dropped = collections.Counter()
             self.assertEqual(expected, len(engine.confirm(
-                comparison.suspects, t.FakeCinder([self.attached()]),
-                t.FakeArray([decided]), t.HOST, undecided=undecided)))
-            self.assertEqual([], undecided)
+                [suspect], now, t.FakeArray([decided]), t.HOST,
+                dropped=dropped, confirmed={suspect.candidate.identity})))
+            self.assertNotIn(engine.UNDECIDED_EXPORT, dropped)
+            if answer:      # no longer an orphan, even confirmed
+                self.assertEqual([], engine.recheck_unlisted(
+                    [suspect.candidate], [], now,
+                    t.FakeArray([decided]), t.HOST))
 
     def test_one_attachment_two_exports_told_by_the_lun(self):
         """Trap row 16: one attachment is one host. A rule ties esx-1's
@@ -120,19 +133,20 @@ class UndecidedExportTest(base.BaseTestCase):
         self.assertEqual([(K.ORPHAN_EXPORT, R.EXPORT, other.name)],
                          t.found(comparison))
         array = t.FakeArray([tied, other])
-        for luns, held_names, undecided_count in (
+        for luns, held_names, undecided in (
                 ({3}, [other.name], 0),     # Cinder's VLUN is esx-1's
                 ({5}, [], 1),               # esx-2's LUN: cannot tell
                 ({3, 5}, [], 1),            # both: cannot tell
                 (set(), [], 1)):            # no connection_info LUN
-            undecided = []
+            dropped = collections.Counter()
             held = engine.confirm(
                 comparison.suspects,
                 t.FakeCinder([self.attached(luns=frozenset(luns))]),
-                array, t.HOST, undecided=undecided)
+                array, t.HOST, dropped=dropped)
             self.assertEqual(held_names, [c.resource_id for c in held],
                              luns)
-            self.assertEqual(undecided_count, len(undecided), luns)
+            self.assertEqual(undecided, dropped[engine.UNDECIDED_EXPORT],
+                             luns)
 
     def test_a_name_tie_alone_decides_nothing_of_the_sibling(self):
         """Without a LUN the tied sibling proves nothing: Cinder maps to a

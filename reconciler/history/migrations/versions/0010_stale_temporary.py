@@ -1,7 +1,7 @@
 """Run counts of stale temporaries.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2027-01-15
 
 ``stale_temporary`` findings (a temporary object Cinder made for an
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
