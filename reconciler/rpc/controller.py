@@ -22,7 +22,11 @@ from reconciler.rpc import base
 
 LOG = logging.getLogger(__name__)
 
-TOPIC = 'cinder-reconciler'
+#: Not 'cinder-reconciler': the broker names an RPC topic's queue after
+#: the topic, and a notification listener's after its pool, which is that
+#: by default ([cinder_notifications] pool): one queue, two consumers
+#: taking turns at each other's messages.
+TOPIC = 'cinder-reconciler-controller'
 BINARY = 'cinder-reconciler'
 ENDPOINTS = 'cinder_reconciler.controller_rpc'
 
