@@ -34,8 +34,8 @@ def main(argv=None):
         version, service_name='cinder-reconciler', conf=conf)
     try:
         # The service warns of each skipped backend when it starts; a
-        # compute node runs the host unit alone.
-        validation.enabled_backends(conf, warn=False)
+        # controller may serve agents alone.
+        validation.enabled_backends(conf, warn=False, serving_agents=True)
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

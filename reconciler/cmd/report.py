@@ -202,6 +202,15 @@ def run_dict(r):
             'error': r.error}
 
 
+def stale_text(silences):
+    """One line per host whose scans stopped coming."""
+    return '\n'.join(
+        'stale: %s: no scan since %s (%.0f s, more than %g intervals of '
+        '%g s): its findings are neither created nor resolved meanwhile'
+        % (s.scope, when(s.last_report), s.age, s.age // s.interval,
+           s.interval) for s in silences)
+
+
 _SHOWN_RUNS = 20
 
 

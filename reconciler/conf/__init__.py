@@ -10,6 +10,7 @@ import os
 
 from oslo_log import log as logging
 
+from reconciler.conf import agents
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
@@ -21,7 +22,7 @@ from reconciler.conf import reconciler
 from reconciler.conf import upgrade_levels
 from reconciler import version
 
-_MODULES = (default, reconciler, cinder, cinder_notifications,
+_MODULES = (default, reconciler, agents, cinder, cinder_notifications,
             coordination, database, metrics, host_scan, upgrade_levels)
 
 
