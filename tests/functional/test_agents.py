@@ -1,0 +1,446 @@
+"""Host agents over a real RabbitMQ: a controller and two compute nodes.
+
+A real cinder-api holds attachments of both hosts, with CHAP secrets in
+their connection_info; the controller is the real daemon in a process of
+its own; each compute node has a host root of its own. Every byte the
+processes exchange through the broker crosses a recording relay.
+The broker and cinder-api are started once for the class.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import fixtures
+from oslo_config import cfg
+import testtools
+
+from reconciler.agent import service as agent_service
+from reconciler import conf as reconciler_conf
+from reconciler import history
+from reconciler.rpc import api
+from reconciler.rpc import controller
+from reconciler.rpc import host_api
+from reconciler.rpc import signing
+from reconciler.simulators import cinder as cinder_sim
+from reconciler.simulators import scenario as scn
+from tests.functional import fixtures as local_fixtures
+from tests import servers
+from tests.unit.host import fixtures as host_fixtures
+from tests.unit.host import test_compare as tc
+
+HOSTS = ('compute-1', 'compute-2')
+V = {n: scn.uid('agents-' + n) for n in (
+    'c1-attached', 'c1-detached', 'c2-attached', 'idle')}
+IQN = 'iqn.2010-10.org.openstack:volume-%s'
+SECRET = 'chap-s3cr3t-of-agents'
+AUTH_KEY = 'the-controllers-secret'
+LEFT_WWID = tc.WWID[2]
+
+
+def iscsi(name, lun=1):
+    return dict(tc.iscsi_info(IQN % V[name], lun), auth_password=SECRET,
+                volume_id=V[name])
+
+
+CONTROLLER = """
+[DEFAULT]
+host = ctl
+enabled_backends =
+state_path = {tmp}/state
+transport_url = {url}
+control_exchange = {exchange}
+rpc_response_timeout = 20
+
+[reconciler]
+periodic_fuzzy_delay = 0
+
+[agents]
+view_interval = 10
+auth_key = {auth_key}
+stale_intervals = 1
+
+[host_scan]
+sightings = 1
+grace_period = 0
+owned_targets = iqn.2010-10.org.openstack:
+remediation_min_age = 0
+lock_timeout = 10
+
+[metrics]
+port = {metrics}
+
+[oslo_messaging_notifications]
+driver = log
+"""
+
+AGENT = """
+[DEFAULT]
+transport_url = {url}
+control_exchange = {exchange}
+rpc_response_timeout = {timeout}
+
+[reconciler]
+periodic_fuzzy_delay = 0
+
+[host_scan]
+connector_host = {host}
+interval = 10
+root_prefix = {root}
+root_helper = {helper}
+lock_path = {lock_path}
+lock_timeout = 10
+report_key = {key}
+"""
+
+_HELPER = '#!/bin/sh\nexec "$@"\n'
+
+
+class AgentsTest(testtools.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        broker = servers.shared(servers.RabbitMQ)
+        cls.relay = servers.Relay(broker.port)
+        cls.relay.setUp()
+        cls.url = 'rabbit://guest:guest@127.0.0.1:%d/' % cls.relay.port
+        cls.workdir = fixtures.TempDir()
+        cls.workdir.setUp()
+        volumes = [scn.Volume(vid, 'lvm', project='project-%s' % n[:2])
+                   for n, vid in V.items()]
+        cls.cloud = cinder_sim.CinderCloud(
+            os.path.join(cls.workdir.path, 'cinder'),
+            scn.Scenario(backends=[scn.Backend('lvm', 'ctl', pools=['lvm'])],
+                         volumes=volumes))
+        cls.cloud.start()
+        add = cls.cloud.add_attachment
+        cls.att = {'c1-attached': add(V['c1-attached'], HOSTS[0],
+                                      iscsi('c1-attached')),
+                   'c2-attached': add(V['c2-attached'], HOSTS[1],
+                                      iscsi('c2-attached'))}
+        add(V['c1-detached'], HOSTS[0], iscsi('c1-detached'))
+        cls.cloud.remove_attachment(V['c1-detached'], HOSTS[0])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.stop()
+        cls.workdir.cleanUp()
+        cls.relay.cleanUp()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(240, gentle=True))
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        # A message exchange of the test's own: nothing of another test's
+        # processes reaches this one's.
+        self.exchange = 'test-%s' % uuid.uuid4().hex[:8]
+        self.roots = {h: self.host_root(h) for h in HOSTS}
+        self.metrics_port = servers.free_port()
+        self.conf_path = os.path.join(self.tmp, 'controller.conf')
+        with open(self.conf_path, 'w') as f:
+            f.write(local_fixtures._COMMON.format(
+                tmp=self.tmp, endpoint=self.cloud.endpoint,
+                token=cinder_sim.ADMIN_TOKEN,
+                database='sqlite:///%s/r.sqlite' % self.tmp))
+            f.write(CONTROLLER.format(
+                tmp=self.tmp, url=self.url, exchange=self.exchange,
+                auth_key=AUTH_KEY, metrics=self.metrics_port))
+        self.manage('db', 'sync')
+        self.history = history.History('sqlite:///%s/r.sqlite' % self.tmp)
+        self.relay.take()
+
+    def host_root(self, host):
+        root = self.useFixture(host_fixtures.HostRoot())
+        root.add_disk('sda', '0:0:0:0', model='SAMSUNG')
+        root.mount('/dev/sda', '/')
+        if host == HOSTS[0]:
+            root.add_disk('sdb', '3:0:0:1', tc.WWID[1],
+                          iscsi=(tc.P1, IQN % V['c1-attached'], 1))
+            # The LUN a detach left behind.
+            root.add_disk('sdc', '4:0:0:1', LEFT_WWID,
+                          iscsi=(tc.P1, IQN % V['c1-detached'], 1))
+        else:
+            root.add_disk('sdb', '3:0:0:1', tc.WWID[3],
+                          iscsi=(tc.P1, IQN % V['c2-attached'], 1))
+        return root
+
+    # -- processes ----------------------------------------------------------
+
+    def command(self, module, *args, conf=None):
+        return [sys.executable, '-c',
+                'import sys; from reconciler.cmd.%s import main; '
+                'sys.exit(main())' % module,
+                '--config-file', conf or self.conf_path] + list(args)
+
+    def manage(self, *args, check=True):
+        return subprocess.run(self.command('manage', *args), check=check,
+                              capture_output=True, text=True)
+
+    def start_controller(self):
+        log = open(os.path.join(self.tmp, 'controller.log'), 'a')
+        self.addCleanup(log.close)
+        daemon = subprocess.Popen(self.command('reconciler'), stdout=log,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(self._end, daemon)
+        # Answering ping: its RPC server consumes the controller topic.
+        client = controller.client(self.agent_conf(HOSTS[0]),
+                                   self.transport(), timeout=5)
+        deadline = time.monotonic() + 60
+        while True:
+            self.assertIsNone(daemon.poll(), self.log('controller.log'))
+            try:
+                client.ping(api.context('test'))
+                return daemon
+            except api.ERRORS:
+                self.assertLess(time.monotonic(), deadline,
+                                self.log('controller.log'))
+
+    @staticmethod
+    def _end(process):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def log(self, name):
+        with open(os.path.join(self.tmp, name), errors='replace') as f:
+            return f.read()[-4000:]
+
+    def agent_text(self, host, timeout=20):
+        return AGENT.format(
+            url=self.url, exchange=self.exchange, timeout=timeout,
+            host=host, root=self.roots[host].root,
+            helper=self.helper(), lock_path=self.tmp,
+            key=signing.host_key(AUTH_KEY, host))
+
+    def agent_conf(self, host, timeout=20):
+        path = os.path.join(self.tmp, '%s.conf' % host)
+        with open(path, 'w') as f:
+            f.write(self.agent_text(host, timeout))
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf(['--config-file', path], project='x', default_config_dirs=[])
+        api.configured(conf)
+        return conf
+
+    def helper(self):
+        path = os.path.join(self.tmp, 'root-helper')
+        if not os.path.exists(path):
+            with open(path, 'w') as f:
+                f.write(_HELPER)
+            os.chmod(path, 0o700)
+        return path
+
+    def transport(self):
+        transport = api.get_transport(self.agent_conf(HOSTS[0]))
+        self.addCleanup(transport.cleanup)
+        return transport
+
+    def start_agent(self, host):
+        """The agent of ``host`` in this process (its host root answers
+        os-brick's commands); its first pass runs at once.
+        """
+        root = self.roots[host]
+        agent = agent_service.AgentService(self.agent_conf(host),
+                                           runner=root.runner,
+                                           execute=root.execute)
+        agent.start()
+        self.addCleanup(agent.stop)
+        return agent
+
+    def runs(self, host):
+        return [r for r in self.history.runs(backend='host:' + host)
+                if r.status != 'running']
+
+    def wait_runs(self, host, count):
+        deadline = time.monotonic() + 60
+        while len(self.runs(host)) < count:
+            self.assertLess(time.monotonic(), deadline,
+                            self.log('controller.log'))
+            time.sleep(0.2)
+        return self.runs(host)
+
+    def findings(self, host):
+        return {(f.kind, f.resource_id): f.state
+                for f in self.history.findings(backend='host:' + host)}
+
+    # -- the tests ----------------------------------------------------------
+
+    def test_leftover_found_and_remediated_through_the_agent(self):
+        self.start_controller()
+        agent = self.start_agent(HOSTS[0])
+        [run] = self.wait_runs(HOSTS[0], 1)
+        self.assertEqual('ok', run.status, run.error)
+        # The first comparison found the leftover: the agent scanned again
+        # and the controller judged both scans against a fresh view.
+        self.assertEqual((1, 'fresh'), (run.inventory['rechecked'],
+                                        run.inventory['cinder_view']))
+        self.assertEqual({('leftover_device', LEFT_WWID): 'confirmed'},
+                         self.findings(HOSTS[0]))
+        listed = json.loads(self.manage('findings', 'list', '--host',
+                                        HOSTS[0], '--format', 'json').stdout)
+        self.assertEqual([V['c1-detached']],
+                         [f['cinder_id'] for f in listed])
+
+        plan = self.manage('remediate', '--host', HOSTS[0])
+        self.assertIn('disconnect /dev/sdc', plan.stdout)
+        self.assertIn('-> planned', plan.stdout)
+        self.assertEqual([], self.roots[HOSTS[0]].executed)
+
+        applied = self.manage('remediate', '--host', HOSTS[0], '--apply',
+                              check=False)
+        self.assertEqual(0, applied.returncode,
+                         applied.stdout + applied.stderr)
+        self.assertIn('-> done: disconnected sdc (os-brick', applied.stdout)
+        root = self.roots[HOSTS[0]]
+        self.assertFalse(os.path.lexists(root.p('/sys/block/sdc')))
+        self.assertTrue(os.path.lexists(root.p('/sys/block/sdb')))
+        action, planned = self.history.actions(backend='host:' + HOSTS[0])
+        self.assertEqual((('done', True), ('planned', False)),
+                         ((action.result, action.applied),
+                          (planned.result, planned.applied)))
+        self.assertIn('commands on compute-1: ', action.reason)
+        self.assertIn('tee -a /sys/block/sdc/device/delete', action.reason)
+
+        # The next pass of the agent resolves it.
+        answer = agent.reporter.run_pass()
+        self.assertEqual(('recorded', 'ok'),
+                         (answer['status'], answer['run_status']), answer)
+        self.assertEqual({('leftover_device', LEFT_WWID): 'resolved'},
+                         self.findings(HOSTS[0]))
+
+        # What an agent may see of its host's Cinder view: its own
+        # attachments, with targets and LUNs.
+        reporter = agent.reporter
+        body = signing.sign(reporter.group.report_key, 'view',
+                            {'host': HOSTS[0]}, time.time())
+        seen = reporter.client.view(
+            api.context(host_api.sender(HOSTS[0])), body)
+        self.assertEqual([self.att['c1-attached']],
+                         [a['attachment_id'] for a in seen['attachments']])
+        self.assertEqual([['iscsi', IQN % V['c1-attached'], 1]],
+                         [[t['protocol'], t['target'], t['lun']]
+                          for t in seen['attachments'][0]['targets']])
+
+        # Everything above crossed the broker; no secret did.
+        wire = self.relay.take()
+        for method in ('report', 'view', 'prepare', 'disconnect'):
+            self.assertTrue(b'\\"method\\": \\"%s\\"' % method.encode()
+                            in wire, method)
+        self.assertTrue(V['c1-detached'].encode() in wire)
+        self.assertFalse(SECRET.encode() in wire, 'a CHAP secret crossed')
+        self.assertFalse(AUTH_KEY.encode() in wire, 'the auth key crossed')
+
+    def test_agent_needs_no_database_nor_cinder_credentials(self):
+        self.start_controller()
+        host = HOSTS[1]
+        bin_dir = self.roots[host].install_commands(
+            os.path.join(self.tmp, 'bin'))
+        env = dict(os.environ, PATH=bin_dir + os.pathsep
+                   + os.environ['PATH'])
+        conf = os.path.join(self.tmp, 'agent.conf')
+        with open(conf, 'w') as f:
+            f.write(self.agent_text(host))
+        once = subprocess.run(
+            self.command('agent', '--once', conf=conf), env=env,
+            capture_output=True, text=True)
+        self.assertEqual(0, once.returncode, once.stdout + once.stderr)
+        self.assertRegex(once.stdout, r'Host compute-2: recorded run \d+ '
+                                      r'\(ok\)')
+        [run] = self.runs(host)
+        self.assertEqual(('ok', 1), (run.status,
+                                     run.inventory['attachments_here']))
+        self.assertEqual({}, self.findings(host))
+
+        # Given a controller's file, it reads none of it, and says so.
+        database = os.path.join(self.tmp, 'agent.sqlite')
+        with open(conf, 'a') as f:
+            f.write('\n[reconciler_database]\nconnection = sqlite:///%s\n\n'
+                    '[cinder]\nauth_type = password\npassword = %s\n'
+                    % (database, SECRET))
+        once = subprocess.run(
+            self.command('agent', '--once', conf=conf), env=env,
+            capture_output=True, text=True)
+        self.assertEqual(0, once.returncode, once.stdout + once.stderr)
+        logged = once.stdout + once.stderr
+        ignored = [line for line in logged.splitlines()
+                   if 'Ignored: ' in line]
+        self.assertEqual(1, len(ignored), logged)
+        self.assertIn('[reconciler_database], [cinder]', ignored[0])
+        self.assertNotIn(SECRET, logged)
+        self.assertFalse(os.path.exists(database))
+        self.assertEqual(2, len(self.runs(host)))
+
+    def test_controller_down_records_nothing(self):
+        conf = self.agent_conf(HOSTS[1], timeout=3)
+        root = self.roots[HOSTS[1]]
+        answer = agent_service.run_once(conf, runner=root.runner)
+        self.assertEqual('unreachable', answer['status'])
+        self.assertEqual('controller: no answer in time (MessagingTimeout); '
+                         'nothing recorded, the next scan reports again',
+                         answer['detail'])
+        self.assertEqual([], self.history.runs())
+        self.start_controller()
+        answer = agent_service.run_once(self.agent_conf(HOSTS[1]),
+                                        runner=root.runner)
+        self.assertEqual(('recorded', 'ok'),
+                         (answer['status'], answer['run_status']), answer)
+
+    def test_silent_agent_makes_its_host_stale(self):
+        self.start_controller()
+        root = self.roots[HOSTS[1]]
+        answer = agent_service.run_once(self.agent_conf(HOSTS[1]),
+                                        runner=root.runner)
+        self.assertEqual('ok', answer.get('run_status'), answer)
+        rows = json.loads(self.manage('runs', 'list', '--format',
+                                      'json').stdout)
+        self.assertEqual([False], [r['stale'] for r in rows])
+        # No scan for more than one interval (10 s): stale, and nothing
+        # recorded of the host meanwhile.
+        time.sleep(11)
+        rows = json.loads(self.manage('runs', 'list', '--format',
+                                      'json').stdout)
+        self.assertEqual([('host:compute-2', True)],
+                         [(r['backend'], r['stale']) for r in rows])
+        table = self.manage('runs', 'list').stdout
+        self.assertIn('stale: host:compute-2: no scan since', table)
+        metrics = urllib.request.build_opener(
+            urllib.request.ProxyHandler({})).open(
+                'http://127.0.0.1:%d/metrics' % self.metrics_port).read()
+        self.assertIn(b'cinder_reconciler_host_stale{backend="host:'
+                      b'compute-2"} 1.0', metrics)
+        self.assertEqual(1, len(self.history.runs()))
+
+    def test_report_claiming_another_host_is_refused(self):
+        self.start_controller()
+        transport = self.transport()
+        client = host_api.HostAPI(self.agent_conf(HOSTS[0]), transport)
+        mine = signing.host_key(AUTH_KEY, HOSTS[0])
+        scan = {'version': '1.0', 'host': HOSTS[1], 'protocols': ['iscsi'],
+                'scans': [], 'error': 'made up', 'interval': 10}
+        cases = (
+            # compute-1 says so, for compute-2.
+            (HOSTS[0], mine, "about host 'compute-2', sent by "
+                             "'cinder-reconciler-agent@compute-1'"),
+            # compute-1 claims to be compute-2, with its own key.
+            (HOSTS[1], mine, "about host 'compute-2': signature is not "
+                             "compute-2's"),
+            (HOSTS[1], None, "about host 'compute-2': unsigned"))
+        for sender, key, why in cases:
+            answer = client.report(api.context(host_api.sender(sender)),
+                                   signing.sign(key, 'report', scan,
+                                                time.time()))
+            self.assertEqual({'status': 'refused', 'detail': why}, answer)
+        self.assertEqual([], self.history.runs())
+        self.assertIn("Refused from cinder-reconciler-agent@compute-1: "
+                      "about host 'compute-2'", self.log('controller.log'))
