@@ -125,6 +125,11 @@ class ReconcilerService(service.Service):
                 self._host_tick, initial_delay=random.uniform(0, fuzz),
                 stop_on_exception=False)
             LOG.info('Reconciling this host as %s', self._host.scope)
+            if not self._backends:
+                LOG.warning('This daemon only scans its host and holds the '
+                            "history database's and Cinder's credentials "
+                            'for it: on a compute node, run '
+                            'cinder-reconciler-agent instead')
 
     def _start_rpc(self):
         """The controller's RPC server, given ``[DEFAULT] transport_url``
