@@ -102,6 +102,9 @@ _HELPER = '#!/bin/sh\nexec "$@"\n'
 
 
 class AgentsTest(testtools.TestCase):
+    """One broker, cinder-api and controller for the class; each test's
+    compute nodes have host roots of their own.
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -110,12 +113,16 @@ class AgentsTest(testtools.TestCase):
         cls.relay = servers.Relay(broker.port)
         cls.relay.setUp()
         cls.url = 'rabbit://guest:guest@127.0.0.1:%d/' % cls.relay.port
+        # A message exchange of the class's own: no other test's processes
+        # meet these.
+        cls.exchange = 'test-%s' % uuid.uuid4().hex[:8]
         cls.workdir = fixtures.TempDir()
         cls.workdir.setUp()
+        cls.tmp = cls.workdir.path
         volumes = [scn.Volume(vid, 'lvm', project='project-%s' % n[:2])
                    for n, vid in V.items()]
         cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'),
+            os.path.join(cls.tmp, 'cinder'),
             scn.Scenario(backends=[scn.Backend('lvm', 'ctl', pools=['lvm'])],
                          volumes=volumes))
         cls.cloud.start()
@@ -126,9 +133,24 @@ class AgentsTest(testtools.TestCase):
                                       iscsi('c2-attached'))}
         add(V['c1-detached'], HOSTS[0], iscsi('c1-detached'))
         cls.cloud.remove_attachment(V['c1-detached'], HOSTS[0])
+        cls.metrics_port = servers.free_port()
+        cls.conf_path = os.path.join(cls.tmp, 'controller.conf')
+        with open(cls.conf_path, 'w') as f:
+            f.write(local_fixtures._COMMON.format(
+                tmp=cls.tmp, endpoint=cls.cloud.endpoint,
+                token=cinder_sim.ADMIN_TOKEN,
+                database='sqlite:///%s/r.sqlite' % cls.tmp))
+            f.write(CONTROLLER.format(
+                tmp=cls.tmp, url=cls.url, exchange=cls.exchange,
+                auth_key=AUTH_KEY, metrics=cls.metrics_port))
+        subprocess.run(cls.command('manage', 'db', 'sync'), check=True,
+                       capture_output=True)
+        cls.history = history.History('sqlite:///%s/r.sqlite' % cls.tmp)
+        cls.daemon = None
 
     @classmethod
     def tearDownClass(cls):
+        cls.stop_controller()
         cls.cloud.stop()
         cls.workdir.cleanUp()
         cls.relay.cleanUp()
@@ -137,27 +159,15 @@ class AgentsTest(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.Timeout(240, gentle=True))
-        self.tmp = self.useFixture(fixtures.TempDir()).path
-        # A message exchange of the test's own: nothing of another test's
-        # processes reaches this one's.
-        self.exchange = 'test-%s' % uuid.uuid4().hex[:8]
-        self.roots = {h: self.host_root(h) for h in HOSTS}
-        self.metrics_port = servers.free_port()
-        self.conf_path = os.path.join(self.tmp, 'controller.conf')
-        with open(self.conf_path, 'w') as f:
-            f.write(local_fixtures._COMMON.format(
-                tmp=self.tmp, endpoint=self.cloud.endpoint,
-                token=cinder_sim.ADMIN_TOKEN,
-                database='sqlite:///%s/r.sqlite' % self.tmp))
-            f.write(CONTROLLER.format(
-                tmp=self.tmp, url=self.url, exchange=self.exchange,
-                auth_key=AUTH_KEY, metrics=self.metrics_port))
-        self.manage('db', 'sync')
-        self.history = history.History('sqlite:///%s/r.sqlite' % self.tmp)
+        self.test_tmp = self.useFixture(fixtures.TempDir()).path
+        self.roots = {}
         self.relay.take()
 
-    def host_root(self, host):
-        root = self.useFixture(host_fixtures.HostRoot())
+    def root(self, host):
+        """``host``'s host root, laid out at the first call of a test."""
+        if host in self.roots:
+            return self.roots[host]
+        root = self.roots[host] = self.useFixture(host_fixtures.HostRoot())
         root.add_disk('sda', '0:0:0:0', model='SAMSUNG')
         root.mount('/dev/sda', '/')
         if host == HOSTS[0]:
@@ -166,65 +176,70 @@ class AgentsTest(testtools.TestCase):
             # The LUN a detach left behind.
             root.add_disk('sdc', '4:0:0:1', LEFT_WWID,
                           iscsi=(tc.P1, IQN % V['c1-detached'], 1))
-        else:
+        elif host == HOSTS[1]:
             root.add_disk('sdb', '3:0:0:1', tc.WWID[3],
                           iscsi=(tc.P1, IQN % V['c2-attached'], 1))
         return root
 
     # -- processes ----------------------------------------------------------
 
-    def command(self, module, *args, conf=None):
+    @classmethod
+    def command(cls, module, *args, conf=None):
         return [sys.executable, '-c',
                 'import sys; from reconciler.cmd.%s import main; '
                 'sys.exit(main())' % module,
-                '--config-file', conf or self.conf_path] + list(args)
+                '--config-file', conf or cls.conf_path] + list(args)
 
     def manage(self, *args, check=True):
         return subprocess.run(self.command('manage', *args), check=check,
                               capture_output=True, text=True)
 
-    def start_controller(self):
-        log = open(os.path.join(self.tmp, 'controller.log'), 'a')
-        self.addCleanup(log.close)
-        daemon = subprocess.Popen(self.command('reconciler'), stdout=log,
-                                  stderr=subprocess.STDOUT)
-        self.addCleanup(self._end, daemon)
+    def controller(self):
+        """The class's controller, started if it is not running."""
+        cls = type(self)
+        if cls.daemon is not None and cls.daemon.poll() is None:
+            return cls.daemon
+        log = open(os.path.join(cls.tmp, 'controller.log'), 'a')
+        cls.daemon = subprocess.Popen(cls.command('reconciler'), stdout=log,
+                                      stderr=subprocess.STDOUT)
+        log.close()
         # Answering ping: its RPC server consumes the controller topic.
-        client = controller.client(self.agent_conf(HOSTS[0]),
+        client = controller.client(self.agent_conf('ping'),
                                    self.transport(), timeout=5)
         deadline = time.monotonic() + 60
         while True:
-            self.assertIsNone(daemon.poll(), self.log('controller.log'))
+            self.assertIsNone(cls.daemon.poll(), self.log())
             try:
                 client.ping(api.context('test'))
-                return daemon
+                return cls.daemon
             except api.ERRORS:
-                self.assertLess(time.monotonic(), deadline,
-                                self.log('controller.log'))
+                self.assertLess(time.monotonic(), deadline, self.log())
 
-    @staticmethod
-    def _end(process):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+    @classmethod
+    def stop_controller(cls):
+        daemon, cls.daemon = cls.daemon, None
+        if daemon is not None and daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
             try:
-                process.wait(30)
+                daemon.wait(30)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                daemon.kill()
+                daemon.wait()
 
-    def log(self, name):
-        with open(os.path.join(self.tmp, name), errors='replace') as f:
+    def log(self):
+        with open(os.path.join(self.tmp, 'controller.log'),
+                  errors='replace') as f:
             return f.read()[-4000:]
 
     def agent_text(self, host, timeout=20):
+        root = self.root(host).root if host != 'ping' else self.test_tmp
         return AGENT.format(
             url=self.url, exchange=self.exchange, timeout=timeout,
-            host=host, root=self.roots[host].root,
-            helper=self.helper(), lock_path=self.tmp,
-            key=signing.host_key(AUTH_KEY, host))
+            host=host, root=root, helper=self.helper(),
+            lock_path=self.test_tmp, key=signing.host_key(AUTH_KEY, host))
 
     def agent_conf(self, host, timeout=20):
-        path = os.path.join(self.tmp, '%s.conf' % host)
+        path = os.path.join(self.test_tmp, '%s.conf' % host)
         with open(path, 'w') as f:
             f.write(self.agent_text(host, timeout))
         conf = cfg.ConfigOpts()
@@ -234,7 +249,7 @@ class AgentsTest(testtools.TestCase):
         return conf
 
     def helper(self):
-        path = os.path.join(self.tmp, 'root-helper')
+        path = os.path.join(self.test_tmp, 'root-helper')
         if not os.path.exists(path):
             with open(path, 'w') as f:
                 f.write(_HELPER)
@@ -242,7 +257,7 @@ class AgentsTest(testtools.TestCase):
         return path
 
     def transport(self):
-        transport = api.get_transport(self.agent_conf(HOSTS[0]))
+        transport = api.get_transport(self.agent_conf('ping'))
         self.addCleanup(transport.cleanup)
         return transport
 
@@ -250,13 +265,18 @@ class AgentsTest(testtools.TestCase):
         """The agent of ``host`` in this process (its host root answers
         os-brick's commands); its first pass runs at once.
         """
-        root = self.roots[host]
+        root = self.root(host)
         agent = agent_service.AgentService(self.agent_conf(host),
                                            runner=root.runner,
                                            execute=root.execute)
         agent.start()
         self.addCleanup(agent.stop)
         return agent
+
+    def once(self, host, **kwargs):
+        """One pass of ``host``'s agent, in this process."""
+        return agent_service.run_once(self.agent_conf(host, **kwargs),
+                                      runner=self.root(host).runner)
 
     def runs(self, host):
         return [r for r in self.history.runs(backend='host:' + host)
@@ -265,8 +285,7 @@ class AgentsTest(testtools.TestCase):
     def wait_runs(self, host, count):
         deadline = time.monotonic() + 60
         while len(self.runs(host)) < count:
-            self.assertLess(time.monotonic(), deadline,
-                            self.log('controller.log'))
+            self.assertLess(time.monotonic(), deadline, self.log())
             time.sleep(0.2)
         return self.runs(host)
 
@@ -277,7 +296,7 @@ class AgentsTest(testtools.TestCase):
     # -- the tests ----------------------------------------------------------
 
     def test_leftover_found_and_remediated_through_the_agent(self):
-        self.start_controller()
+        self.controller()
         agent = self.start_agent(HOSTS[0])
         [run] = self.wait_runs(HOSTS[0], 1)
         self.assertEqual('ok', run.status, run.error)
@@ -287,22 +306,20 @@ class AgentsTest(testtools.TestCase):
                                         run.inventory['cinder_view']))
         self.assertEqual({('leftover_device', LEFT_WWID): 'confirmed'},
                          self.findings(HOSTS[0]))
-        listed = json.loads(self.manage('findings', 'list', '--host',
-                                        HOSTS[0], '--format', 'json').stdout)
-        self.assertEqual([V['c1-detached']],
-                         [f['cinder_id'] for f in listed])
+        [finding] = self.history.findings(backend='host:' + HOSTS[0])
+        self.assertEqual(V['c1-detached'], finding.cinder_id)
 
         plan = self.manage('remediate', '--host', HOSTS[0])
         self.assertIn('disconnect /dev/sdc', plan.stdout)
         self.assertIn('-> planned', plan.stdout)
-        self.assertEqual([], self.roots[HOSTS[0]].executed)
+        self.assertEqual([], self.root(HOSTS[0]).executed)
 
         applied = self.manage('remediate', '--host', HOSTS[0], '--apply',
                               check=False)
         self.assertEqual(0, applied.returncode,
                          applied.stdout + applied.stderr)
         self.assertIn('-> done: disconnected sdc (os-brick', applied.stdout)
-        root = self.roots[HOSTS[0]]
+        root = self.root(HOSTS[0])
         self.assertFalse(os.path.lexists(root.p('/sys/block/sdc')))
         self.assertTrue(os.path.lexists(root.p('/sys/block/sdb')))
         action, planned = self.history.actions(backend='host:' + HOSTS[0])
@@ -342,13 +359,13 @@ class AgentsTest(testtools.TestCase):
         self.assertFalse(AUTH_KEY.encode() in wire, 'the auth key crossed')
 
     def test_agent_needs_no_database_nor_cinder_credentials(self):
-        self.start_controller()
+        self.controller()
         host = HOSTS[1]
-        bin_dir = self.roots[host].install_commands(
-            os.path.join(self.tmp, 'bin'))
+        bin_dir = self.root(host).install_commands(
+            os.path.join(self.test_tmp, 'bin'))
         env = dict(os.environ, PATH=bin_dir + os.pathsep
                    + os.environ['PATH'])
-        conf = os.path.join(self.tmp, 'agent.conf')
+        conf = os.path.join(self.test_tmp, 'agent.conf')
         with open(conf, 'w') as f:
             f.write(self.agent_text(host))
         once = subprocess.run(
@@ -363,7 +380,7 @@ class AgentsTest(testtools.TestCase):
         self.assertEqual({}, self.findings(host))
 
         # Given a controller's file, it reads none of it, and says so.
-        database = os.path.join(self.tmp, 'agent.sqlite')
+        database = os.path.join(self.test_tmp, 'agent.sqlite')
         with open(conf, 'a') as f:
             f.write('\n[reconciler_database]\nconnection = sqlite:///%s\n\n'
                     '[cinder]\nauth_type = password\npassword = %s\n'
@@ -382,49 +399,60 @@ class AgentsTest(testtools.TestCase):
         self.assertEqual(2, len(self.runs(host)))
 
     def test_controller_down_records_nothing(self):
-        conf = self.agent_conf(HOSTS[1], timeout=3)
-        root = self.roots[HOSTS[1]]
-        answer = agent_service.run_once(conf, runner=root.runner)
+        host = 'compute-3'
+        self.stop_controller()
+        answer = self.once(host, timeout=3)
         self.assertEqual('unreachable', answer['status'])
         self.assertEqual('controller: no answer in time (MessagingTimeout); '
                          'nothing recorded, the next scan reports again',
                          answer['detail'])
-        self.assertEqual([], self.history.runs())
-        self.start_controller()
-        answer = agent_service.run_once(self.agent_conf(HOSTS[1]),
-                                        runner=root.runner)
+        self.assertEqual([], self.history.runs(backend='host:' + host))
+        self.controller()
+        answer = self.once(host)
         self.assertEqual(('recorded', 'ok'),
                          (answer['status'], answer['run_status']), answer)
 
     def test_silent_agent_makes_its_host_stale(self):
-        self.start_controller()
-        root = self.roots[HOSTS[1]]
-        answer = agent_service.run_once(self.agent_conf(HOSTS[1]),
-                                        runner=root.runner)
+        self.controller()
+        host = 'compute-4'
+        conf = self.agent_conf(host)
+        reporter = agent_service.reporter_mod.Reporter(
+            conf, host_api.HostAPI(conf, self.transport()),
+            self.root(host).runner)
+        # An agent that scans every 3 s, then goes silent.
+        body = dict(reporter.report(scans=[reporter.scanner.scan()]),
+                    interval=3)
+        del body['signature']
+        answer = reporter.client.report(
+            api.context(host_api.sender(host)), signing.sign(
+                conf.host_scan.report_key, 'report', body, time.time()))
         self.assertEqual('ok', answer.get('run_status'), answer)
-        rows = json.loads(self.manage('runs', 'list', '--format',
+        metric = (b'cinder_reconciler_host_stale{backend="host:%s"} '
+                  % host.encode())
+
+        def scrape():
+            return urllib.request.build_opener(
+                urllib.request.ProxyHandler({})).open(
+                    'http://127.0.0.1:%d/metrics' % self.metrics_port).read()
+
+        self.assertIn(metric + b'0.0', scrape())
+        # No scan for more than one interval: stale, and nothing recorded
+        # of the host meanwhile.
+        time.sleep(3.5)
+        self.assertIn(metric + b'1.0', scrape())
+        rows = json.loads(self.manage('runs', 'list', '--backend',
+                                      'host:' + host, '--format',
                                       'json').stdout)
-        self.assertEqual([False], [r['stale'] for r in rows])
-        # No scan for more than one interval (10 s): stale, and nothing
-        # recorded of the host meanwhile.
-        time.sleep(11)
-        rows = json.loads(self.manage('runs', 'list', '--format',
-                                      'json').stdout)
-        self.assertEqual([('host:compute-2', True)],
-                         [(r['backend'], r['stale']) for r in rows])
+        self.assertEqual([True], [r['stale'] for r in rows])
         table = self.manage('runs', 'list').stdout
-        self.assertIn('stale: host:compute-2: no scan since', table)
-        metrics = urllib.request.build_opener(
-            urllib.request.ProxyHandler({})).open(
-                'http://127.0.0.1:%d/metrics' % self.metrics_port).read()
-        self.assertIn(b'cinder_reconciler_host_stale{backend="host:'
-                      b'compute-2"} 1.0', metrics)
-        self.assertEqual(1, len(self.history.runs()))
+        self.assertIn('stale: host:%s: no scan since' % host, table)
+        self.assertEqual(1, len(self.runs(host)))
 
     def test_report_claiming_another_host_is_refused(self):
-        self.start_controller()
-        transport = self.transport()
-        client = host_api.HostAPI(self.agent_conf(HOSTS[0]), transport)
+        self.controller()
+        client = host_api.HostAPI(self.agent_conf(HOSTS[0]),
+                                  self.transport())
+        before = self.history.runs(backend='host:' + HOSTS[1])
         mine = signing.host_key(AUTH_KEY, HOSTS[0])
         scan = {'version': '1.0', 'host': HOSTS[1], 'protocols': ['iscsi'],
                 'scans': [], 'error': 'made up', 'interval': 10}
@@ -441,6 +469,7 @@ class AgentsTest(testtools.TestCase):
                                    signing.sign(key, 'report', scan,
                                                 time.time()))
             self.assertEqual({'status': 'refused', 'detail': why}, answer)
-        self.assertEqual([], self.history.runs())
+        self.assertEqual(before,
+                         self.history.runs(backend='host:' + HOSTS[1]))
         self.assertIn("Refused from cinder-reconciler-agent@compute-1: "
-                      "about host 'compute-2'", self.log('controller.log'))
+                      "about host 'compute-2'", self.log())
