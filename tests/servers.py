@@ -341,12 +341,16 @@ def _drop(admin_url, name):
 class Relay(fixtures.Fixture):
     """A TCP relay on 127.0.0.1 in front of ``port`` that keeps every byte
     crossing it, both ways: what a client and the server said to each
-    other, as the wire carried it. ``take()`` returns and forgets it.
+    other, as the wire carried it. ``take()`` returns and forgets it;
+    ``count`` is how many bytes crossed (all that is kept with
+    ``keep=False``).
     """
 
-    def __init__(self, port):
+    def __init__(self, port, keep=True):
         super().__init__()
         self.target = port
+        self.keep = keep
+        self.count = 0
 
     def _setUp(self):
         self._mutex = threading.Lock()
@@ -385,7 +389,9 @@ class Relay(fixtures.Fixture):
                 if not data:
                     break
                 with self._mutex:
-                    self._seen += data
+                    self.count += len(data)
+                    if self.keep:
+                        self._seen += data
                 sink.sendall(data)
         except OSError:
             pass

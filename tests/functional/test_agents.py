@@ -18,16 +18,19 @@ import uuid
 
 import fixtures
 from oslo_config import cfg
+from oslo_config import fixture as config_fixture
 import testtools
 
 from reconciler.agent import service as agent_service
 from reconciler import conf as reconciler_conf
+from reconciler.fleet import views
 from reconciler import history
 from reconciler.rpc import api
 from reconciler.rpc import controller
 from reconciler.rpc import host_api
 from reconciler.rpc import signing
 from reconciler.simulators import cinder as cinder_sim
+from reconciler.simulators import faultproxy
 from reconciler.simulators import scenario as scn
 from tests.functional import fixtures as local_fixtures
 from tests import servers
@@ -36,7 +39,7 @@ from tests.unit.host import test_compare as tc
 
 HOSTS = ('compute-1', 'compute-2')
 V = {n: scn.uid('agents-' + n) for n in (
-    'c1-attached', 'c1-detached', 'c2-attached', 'idle')}
+    'c1-attached', 'c1-detached', 'c2-attached', 'idle', 'multi')}
 IQN = 'iqn.2010-10.org.openstack:volume-%s'
 SECRET = 'chap-s3cr3t-of-agents'
 AUTH_KEY = 'the-controllers-secret'
@@ -179,6 +182,10 @@ class AgentsTest(testtools.TestCase):
         elif host == HOSTS[1]:
             root.add_disk('sdb', '3:0:0:1', tc.WWID[3],
                           iscsi=(tc.P1, IQN % V['c2-attached'], 1))
+        elif host == 'compute-5':
+            # A LUN of a volume attached nowhere: a leftover.
+            root.add_disk('sdb', '3:0:0:1', tc.WWID[5],
+                          iscsi=(tc.P1, IQN % V['idle'], 1))
         return root
 
     # -- processes ----------------------------------------------------------
@@ -412,6 +419,30 @@ class AgentsTest(testtools.TestCase):
         self.assertEqual(('recorded', 'ok'),
                          (answer['status'], answer['run_status']), answer)
 
+    def test_agent_down_fails_the_step_and_changes_nothing(self):
+        self.controller()
+        host = 'compute-5'
+        answer = self.once(host)
+        self.assertEqual('ok', answer.get('run_status'), answer)
+        self.assertEqual({('leftover_device', tc.WWID[5]): 'confirmed'},
+                         self.findings(host))
+        # No agent serves compute-5's topic now: its step fails after the
+        # call's timeout (short here), and nothing else is tried.
+        short = os.path.join(self.test_tmp, 'short.conf')
+        with open(short, 'w') as f:
+            f.write('[DEFAULT]\nrpc_response_timeout = 2\n\n'
+                    '[host_scan]\nlock_timeout = 1\n')
+        applied = self.manage('--config-file', short, 'remediate', '--host',
+                              host, '--apply', check=False)
+        self.assertEqual(1, applied.returncode, applied.stdout)
+        self.assertIn('-> failed: the agent of compute-5 did not answer: no '
+                      'answer in time (MessagingTimeout)', applied.stdout)
+        self.assertTrue(os.path.lexists(self.root(host).p('/sys/block/sdb')))
+        [action] = self.history.actions(backend='host:' + host)
+        self.assertEqual(('failed', True), (action.result, action.applied))
+        self.assertEqual({('leftover_device', tc.WWID[5]): 'confirmed'},
+                         self.findings(host))
+
     def test_silent_agent_makes_its_host_stale(self):
         self.controller()
         host = 'compute-4'
@@ -473,3 +504,65 @@ class AgentsTest(testtools.TestCase):
                          self.history.runs(backend='host:' + HOSTS[1]))
         self.assertIn("Refused from cinder-reconciler-agent@compute-1: "
                       "about host 'compute-2'", self.log())
+
+    def test_cycles_list_what_changed_and_see_what_volumes_do_not_show(self):
+        proxy = faultproxy.FaultProxy(self.cloud.endpoint).start()
+        self.addCleanup(proxy.stop)
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf([], project='x', default_config_files=[],
+             default_config_dirs=[])
+        values = self.useFixture(config_fixture.Config(conf))
+        # No margin: a volume attached in the previous cycle is not listed
+        # again among the changes (this cloud is seconds old).
+        values.load_raw_values(group='cinder', auth_type='admin_token',
+                               endpoint=proxy.url, changes_margin='0',
+                               token=cinder_sim.ADMIN_TOKEN)
+        fleet = views.FleetView(conf)
+        self.assertTrue(fleet.refresh().full)
+        self.assertEqual([], fleet.own('compute-v'))
+
+        def cycle():
+            proxy.reset_stats()
+            found = fleet.refresh()
+            self.assertIsNotNone(found, fleet.error)
+            self.assertFalse(found.full)
+            # Never the attachments in detail: a summary, and what changed.
+            self.assertEqual(0, proxy.stats('/v3/attachments/detail')
+                             .requests)
+            return found
+
+        first = self.cloud.add_attachment(V['multi'], 'compute-v',
+                                          iscsi('multi'))
+        # The next cycle begins in a later second (cinder-api's Date header
+        # tells when a listing began, to the second).
+        time.sleep(1.1)
+        cycle()
+        [a] = fleet.own('compute-v')
+        self.assertEqual((first, 'attached', 'in-use', 'compute-v'),
+                         (a.attachment_id, a.attach_status, a.volume_status,
+                          a.host))
+        self.assertEqual(1, proxy.stats('/v3/attachments/%s' % first)
+                         .requests)
+        # Attached again, elsewhere (multiattach): Cinder keeps the volume's
+        # updated_at, so only the attachments listing shows it; its host
+        # comes from the volume, looked up.
+        second = self.cloud.add_attachment(V['multi'], 'compute-w',
+                                           iscsi('multi'), touch=False)
+        cycle()
+        self.assertEqual([second], [a.attachment_id
+                                    for a in fleet.own('compute-w')])
+        self.assertEqual(1, proxy.stats('/v3/volumes/%s' % V['multi'])
+                         .requests)
+        # Detached: gone, though the volume still shows it attached.
+        self.cloud.remove_attachment(V['multi'], 'compute-v')
+        cycle()
+        self.assertEqual([], fleet.own('compute-v'))
+        # The fresh view of a host: its own attachments, listed now.
+        proxy.reset_stats()
+        fresh = fleet.fresh('compute-w')
+        self.assertEqual([second], [a.attachment_id for a in fresh.here()])
+        # Its own attachments (a page, then the empty one that ends the
+        # listing) and those being attached (none: an empty page).
+        self.assertEqual(3, proxy.stats('/v3/attachments/detail').requests)
+        self.assertNotIn(SECRET, repr(fresh) + repr(fleet.current))
