@@ -16,6 +16,7 @@ from oslo_log import log as logging
 
 from reconciler import exception
 from reconciler.host import manager as host_manager
+from reconciler.host import view
 from reconciler.rpc import api
 from reconciler.rpc import host_api
 from reconciler.rpc import payload
@@ -75,6 +76,28 @@ class Reporter(object):
         except exception.ReconcilerError as e:
             return self._send(error=str(e))
         return self._send(scans=[first, second], scan_seconds=seconds)
+
+    def view(self):
+        """This host's attachments as the controller's cycle saw them: a
+        :class:`reconciler.host.view.CinderHostView` of this host alone.
+        """
+        body = signing.sign(self.group.report_key, 'view',
+                            {'host': self.host}, time.time())
+        try:
+            answer = self.client.view(
+                api.context(host_api.sender(self.host)), body)
+        except api.ERRORS as e:
+            raise exception.ReconcilerError('controller: %s'
+                                            % api.describe(e))
+        if answer.get('status') != 'ok':
+            raise exception.ReconcilerError('controller: %s: %s' % (
+                answer.get('status'), answer.get('detail')))
+        attachments = payload.decode(tuple[view.Attachment, ...],
+                                     answer.get('attachments'),
+                                     'attachments')
+        return view.CinderHostView(
+            host=self.host, attachments=attachments, volumes={},
+            fetched_at=float(answer.get('fetched_at') or 0))
 
     def report(self, scans=(), scan_seconds=0.0, error=None, busy=False):
         """The report's payload (reconciler.rpc.host_api), signed."""

@@ -345,16 +345,12 @@ class AgentsTest(testtools.TestCase):
 
         # What an agent may see of its host's Cinder view: its own
         # attachments, with targets and LUNs.
-        reporter = agent.reporter
-        body = signing.sign(reporter.group.report_key, 'view',
-                            {'host': HOSTS[0]}, time.time())
-        seen = reporter.client.view(
-            api.context(host_api.sender(HOSTS[0])), body)
+        seen = agent.reporter.view()
         self.assertEqual([self.att['c1-attached']],
-                         [a['attachment_id'] for a in seen['attachments']])
-        self.assertEqual([['iscsi', IQN % V['c1-attached'], 1]],
-                         [[t['protocol'], t['target'], t['lun']]
-                          for t in seen['attachments'][0]['targets']])
+                         [a.attachment_id for a in seen.attachments])
+        self.assertEqual({('iscsi', IQN % V['c1-attached'], 1)},
+                         {(t.protocol, t.target, t.lun)
+                          for t in seen.attachments[0].targets})
 
         # Everything above crossed the broker; no secret did.
         wire = self.relay.take()
@@ -404,6 +400,16 @@ class AgentsTest(testtools.TestCase):
         self.assertNotIn(SECRET, logged)
         self.assertFalse(os.path.exists(database))
         self.assertEqual(2, len(self.runs(host)))
+        # Its devices mapped to volumes, attachments and instances, with
+        # what the controller serves it.
+        mapped = subprocess.run(
+            self.command('agent', '--host-map', '/dev/sdb', conf=conf),
+            env=env, capture_output=True, text=True)
+        self.assertEqual(0, mapped.returncode, mapped.stderr)
+        [row] = json.loads(mapped.stdout)
+        self.assertEqual(
+            (V['c2-attached'], self.att['c2-attached'], 'yes'),
+            (row['volume_id'], row['attachment_id'], row['attached_here']))
 
     def test_controller_down_records_nothing(self):
         host = 'compute-3'
