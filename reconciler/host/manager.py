@@ -60,8 +60,9 @@ class Look:
     first: list
 
 
-def ownership(group, remembered):
-    """Targets the configuration and LUNs earlier passes say are Cinder's.
+def ownership(group, remembered, wwids=()):
+    """Targets the configuration, LUNs and WWIDs earlier passes say are
+    Cinder's (``wwids``: ``[wwid, volume id]`` pairs).
     """
     prefixes, exact, portals = [], set(), set()
     for entry in group.owned_targets:
@@ -85,8 +86,30 @@ def ownership(group, remembered):
                                     None if lun is None else int(lun)))
         except (TypeError, ValueError):
             continue  # a run recorded by another version
+    known = tuple((str(w), str(v)) for w, v in (
+        e for e in wwids if isinstance(e, (list, tuple)) and len(e) == 2))
     return compare.Ownership(frozenset(exact), tuple(prefixes),
-                             frozenset(portals), frozenset(seen))
+                             frozenset(portals), frozenset(seen), known)
+
+
+def service_hosts(conf):
+    """The names Cinder's volume hosts (``<name>@<backend>#<pool>``) give
+    the cinder-volume services of this host.
+
+    The connector host (on a cinder-volume host, its ``[DEFAULT] host``);
+    with backends enabled, ``[DEFAULT] host`` and each one's
+    ``backend_host`` too. A volume of one of them in a transitional status
+    may be attached here by cinder-volume itself (an image download or
+    upload, a migration) with no attachment record: Cinder's view of the
+    volume says where its operation runs, whatever this process
+    reconciles.
+    """
+    backends = [n.strip() for n in conf.enabled_backends if n.strip()]
+    names = {conf.host_scan.connector_host}
+    if backends:
+        names.add(conf.host)
+    names.update(backend_conf.backend_host(conf, n) for n in backends)
+    return frozenset(n for n in names if n)
 
 
 class HostScanner(object):
@@ -151,8 +174,10 @@ class HostReconciler(HostScanner):
             raise exception.ConfigError(
                 'a backend name may not start with %r: it names host scopes '
                 'in the history' % scope.PREFIX)
-        self.local_backends = [b.cinder_host
-                               for b in backend_conf.enabled(conf)]
+        # Another host's cinder-volume services (if any) are named after
+        # it: its agent reads no backend group.
+        self.local_hosts = (service_hosts(conf) if host is None
+                            else frozenset((self.host,)))
 
     def run_pass(self, stop=None):
         started = time.time()
@@ -174,7 +199,7 @@ class HostReconciler(HostScanner):
     def _compare(self, host_view, cinder_view, owned):
         return compare.compare(host_view, cinder_view, owned,
                                protocols=self.protocols,
-                               local_backends=self.local_backends)
+                               local_hosts=self.local_hosts)
 
     def _run(self, report, stop):
         checkpoint = manager.BackendReconciler._checkpoint
@@ -202,9 +227,9 @@ class HostReconciler(HostScanner):
         """
         previous = self.history.last_ok_run(self.scope)
         self._check_plausible(previous, cinder_view)
-        remembered = list((previous.inventory if previous else {}).get(
-            'luns') or ())
-        owned = ownership(self.group, remembered)
+        before = previous.inventory if previous else {}
+        remembered = list(before.get('luns') or ())
+        owned = ownership(self.group, remembered, before.get('wwids') or ())
         comparison = self._compare(host_view, cinder_view, owned)
         confirmed = self.history.confirmed(self.scope)
         # Held (not judged now, e.g. an attach in progress on the target):
@@ -250,13 +275,13 @@ class HostReconciler(HostScanner):
         comparison, confirmed, first = (look.comparison, look.confirmed,
                                         look.first)
         host_view, cinder_view = look.host_view, look.cinder_view
-        remembered = look.remembered
+        remembered, owned = look.remembered, look.owned
         candidates, kept, rechecked = [], [], 0
         if first:
             # The re-check: what a second scan does not show again (a path
             # back, a device gone, an attach finished) does not count.
             checkpoint(stop)
-            second = self._compare(rescan(), cinder_view, look.owned)
+            second = self._compare(rescan(), cinder_view, owned)
             judged = {c.identity for c in second.candidates}
             seen = judged | {c.identity for c in second.held}
             rechecked = len(first)
@@ -269,6 +294,9 @@ class HostReconciler(HostScanner):
         luns = [[k.protocol, k.target, k.lun]
                 for k in sorted(comparison.targets)]
         luns += [e for e in remembered if e not in luns]
+        learned = [[w, v] for w, v in sorted(comparison.wwids.items())]
+        learned += [[w, v] for w, v in owned.wwids
+                    if w not in comparison.wwids]
         report.inventory = dict(
             cinder_attachments=len(cinder_view.attachments),
             attachments_here=len(cinder_view.here()),
@@ -281,7 +309,8 @@ class HostReconciler(HostScanner):
             scan_seconds=round(scan_seconds, 3),
             suspects=len(comparison.candidates), rechecked=rechecked,
             held=len(comparison.held),
-            luns=luns[:self.group.remembered_luns], **(extra or {}))
+            luns=luns[:self.group.remembered_luns],
+            wwids=learned[:self.group.remembered_luns], **(extra or {}))
         policy = history_mod.LifecyclePolicy(
             sightings=self.group.sightings,
             grace_seconds=self.group.grace_period)
