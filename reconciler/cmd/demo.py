@@ -197,6 +197,7 @@ class _Fleet(object):
         self.stop = threading.Event()
         self.transport = rpc_api.get_transport(conf)
         self.coordinator = coordination.Coordinator(conf)
+        self.coordinator.start()
         self.controller = fleet_endpoint.HostEndpoint(
             rpc_controller.Services(conf, store, notifier, self.coordinator,
                                     self.stop, self.transport))
