@@ -174,7 +174,8 @@ class HostEndpoint(api.Endpoint):
             # after the scan (see reconciler.fleet.views).
             try:
                 cinder_view, fresh = self.fleet.fresh(unit.host), True
-            except exception.ReconcilerError as e:
+            except (exception.ReconcilerError, KeyError, TypeError,
+                    ValueError) as e:
                 return self._fail(unit, "Cinder's view of the host: %s"
                                   % exception.describe(e))
             if len(scans) == 1 and self._moves(unit, scans[0], cinder_view):
