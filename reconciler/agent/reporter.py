@@ -59,23 +59,25 @@ class Reporter(object):
 
     def _run(self):
         started = time.monotonic()
-        try:
-            first = self.scanner.scan()
-        except host_manager.HostBusy as e:
-            return self._send(error=str(e), busy=True)
-        except exception.ReconcilerError as e:
-            return self._send(error=str(e))
+        first, failed = self._scan()
+        if failed:
+            return failed
         seconds = time.monotonic() - started
         answer = self._send(scans=[first], scan_seconds=seconds)
         if answer.get('status') != 'recheck':
             return answer
+        second, failed = self._scan()
+        return failed or self._send(scans=[first, second],
+                                    scan_seconds=seconds)
+
+    def _scan(self):
+        """``(scan, None)``, or ``(None, the answer to its failure)``."""
         try:
-            second = self.scanner.scan()
+            return self.scanner.scan(), None
         except host_manager.HostBusy as e:
-            return self._send(error=str(e), busy=True)
+            return None, self._send(error=str(e), busy=True)
         except exception.ReconcilerError as e:
-            return self._send(error=str(e))
-        return self._send(scans=[first, second], scan_seconds=seconds)
+            return None, self._send(error=str(e))
 
     def view(self):
         """This host's attachments as the controller's cycle saw them: a

@@ -112,6 +112,22 @@ class ConfigGeneratorTest(base.BaseTestCase):
                          self.defaults['cinder']['valid_interfaces'])
 
 
+def _with_stand_in(test, path, command):
+    """A copy of the unit at ``path`` whose ExecStart runs a stand-in for
+    ``command`` (systemd-analyze verify insists that it exists).
+    """
+    tmp = test.useFixture(fixtures.TempDir()).path
+    stand_in = os.path.join(tmp, command)
+    with open(stand_in, 'w') as f:
+        f.write('#!/bin/sh\n')
+    os.chmod(stand_in, 0o755)
+    unit = os.path.join(tmp, os.path.basename(path))
+    with open(path) as f, open(unit, 'w') as out:
+        out.write(f.read().replace('ExecStart=/usr/bin/%s ' % command,
+                                   'ExecStart=%s ' % stand_in))
+    return unit
+
+
 class SystemdUnitTest(base.BaseTestCase):
 
     def setUp(self):
@@ -167,18 +183,7 @@ class SystemdUnitTest(base.BaseTestCase):
         if not tool:
             self.skipTest('systemd-analyze is not installed (Debian package '
                           'systemd); the unit was not verified')
-        tmp = self.useFixture(fixtures.TempDir()).path
-        # verify insists that ExecStart exists: point it at a stand-in.
-        daemon = os.path.join(tmp, 'cinder-reconciler')
-        with open(daemon, 'w') as f:
-            f.write('#!/bin/sh\n')
-        os.chmod(daemon, 0o755)
-        with open(UNIT) as f:
-            text = f.read().replace('ExecStart=/usr/bin/cinder-reconciler ',
-                                    'ExecStart=%s ' % daemon)
-        unit = os.path.join(tmp, 'cinder-reconciler.service')
-        with open(unit, 'w') as f:
-            f.write(text)
+        unit = _with_stand_in(self, UNIT, 'cinder-reconciler')
         if drop_in:
             # Beside the unit, where systemd-analyze looks for drop-ins.
             shutil.copytree(DROP_IN_DIR, unit + '.d')
@@ -294,16 +299,7 @@ class AgentUnitTest(base.BaseTestCase):
         tool = shutil.which('systemd-analyze')
         if not tool:
             self.skipTest('systemd-analyze is not installed')
-        tmp = self.useFixture(fixtures.TempDir()).path
-        agent = os.path.join(tmp, 'cinder-reconciler-agent')
-        with open(agent, 'w') as f:
-            f.write('#!/bin/sh\n')
-        os.chmod(agent, 0o755)
-        unit = os.path.join(tmp, 'cinder-reconciler-agent.service')
-        with open(AGENT_UNIT) as f, open(unit, 'w') as out:
-            out.write(f.read().replace(
-                'ExecStart=/usr/bin/cinder-reconciler-agent ',
-                'ExecStart=%s ' % agent))
+        unit = _with_stand_in(self, AGENT_UNIT, 'cinder-reconciler-agent')
         result = subprocess.run([tool, 'verify', unit], capture_output=True,
                                 text=True)
         if 'System has not been booted with systemd' in result.stderr:
