@@ -304,8 +304,14 @@ class AgentsTest(testtools.TestCase):
 
     def test_leftover_found_and_remediated_through_the_agent(self):
         self.controller()
+        before = len(self.runs(HOSTS[1]))
         agent = self.start_agent(HOSTS[0])
-        [run] = self.wait_runs(HOSTS[0], 1)
+        other = self.start_agent(HOSTS[1])
+        run = self.wait_runs(HOSTS[0], 1)[-1]     # its first pass
+        clean = self.wait_runs(HOSTS[1], before + 1)[0]
+        self.assertEqual(('ok', 1, 'cycle'),
+                         (clean.status, clean.inventory['attachments_here'],
+                          clean.inventory['cinder_view']))
         self.assertEqual('ok', run.status, run.error)
         # The first comparison found the leftover: the agent scanned again
         # and the controller judged both scans against a fresh view.
@@ -329,6 +335,10 @@ class AgentsTest(testtools.TestCase):
         root = self.root(HOSTS[0])
         self.assertFalse(os.path.lexists(root.p('/sys/block/sdc')))
         self.assertTrue(os.path.lexists(root.p('/sys/block/sdb')))
+        # The other compute node's agent was asked nothing.
+        self.assertEqual([], self.root(HOSTS[1]).executed)
+        self.assertEqual({}, self.findings(HOSTS[1]))
+        self.assertIsNotNone(other)
         action, planned = self.history.actions(backend='host:' + HOSTS[0])
         self.assertEqual((('done', True), ('planned', False)),
                          ((action.result, action.applied),
@@ -371,15 +381,17 @@ class AgentsTest(testtools.TestCase):
         conf = os.path.join(self.test_tmp, 'agent.conf')
         with open(conf, 'w') as f:
             f.write(self.agent_text(host))
+        before = len(self.runs(host))
         once = subprocess.run(
             self.command('agent', '--once', conf=conf), env=env,
             capture_output=True, text=True)
         self.assertEqual(0, once.returncode, once.stdout + once.stderr)
         self.assertRegex(once.stdout, r'Host compute-2: recorded run \d+ '
                                       r'\(ok\)')
-        [run] = self.runs(host)
-        self.assertEqual(('ok', 1), (run.status,
-                                     run.inventory['attachments_here']))
+        run = self.runs(host)[0]
+        self.assertEqual(('ok', 1, before + 1),
+                         (run.status, run.inventory['attachments_here'],
+                          len(self.runs(host))))
         self.assertEqual({}, self.findings(host))
 
         # Given a controller's file, it reads none of it, and says so.
@@ -399,7 +411,7 @@ class AgentsTest(testtools.TestCase):
         self.assertIn('[reconciler_database], [cinder]', ignored[0])
         self.assertNotIn(SECRET, logged)
         self.assertFalse(os.path.exists(database))
-        self.assertEqual(2, len(self.runs(host)))
+        self.assertEqual(before + 2, len(self.runs(host)))
         # Its devices mapped to volumes, attachments and instances, with
         # what the controller serves it.
         mapped = subprocess.run(
