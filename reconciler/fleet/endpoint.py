@@ -168,8 +168,10 @@ class HostEndpoint(api.Endpoint):
             return {'status': FAILED, 'detail': "the controller's Cinder "
                     'view is not ready yet: sent again at the next scan'}
         cinder_view, fresh = self.fleet.view(unit.host, cycle), False
-        if len(scans) > 1 or self._open(unit.scope) or self._moves(
-                unit, scans[0], cinder_view):
+        look = None if len(scans) > 1 else self._look(unit, scans[0],
+                                                      cinder_view)
+        if look is None or look.first or look.confirmed or self._suspected(
+                unit.scope):
             # Something may change: judged against Cinder listed now,
             # after the scan (see reconciler.fleet.views).
             try:
@@ -178,7 +180,8 @@ class HostEndpoint(api.Endpoint):
                     ValueError) as e:
                 return self._fail(unit, "Cinder's view of the host: %s"
                                   % exception.describe(e))
-            if len(scans) == 1 and self._moves(unit, scans[0], cinder_view):
+            look = self._look(unit, scans[0], cinder_view)
+            if len(scans) == 1 and (look is None or look.first):
                 return {'status': RECHECK}
         extra = dict(agent=str(report.get('agent'))[:64],
                      scan_interval=_number(report.get('interval')),
@@ -186,27 +189,28 @@ class HostEndpoint(api.Endpoint):
                      cinder_view_age=round(time.time() - cycle.began, 1))
         result = unit.record(scans, cinder_view,
                              _number(report.get('scan_seconds')), extra,
-                             stop=stop)
+                             stop=stop, look=look)
         if self.on_record is not None:
             self.on_record(result)
         return {'status': RECORDED, 'run_id': result.run_id,
                 'run_status': str(result.status), 'detail': result.error}
 
-    def _open(self, scope):
-        """Whether the scope has findings a pass could drop or resolve."""
-        return any(self.history.findings(backend=scope, state=state)
-                   for state in (model.FindingState.SUSPECTED,
-                                 model.FindingState.CONFIRMED))
+    def _suspected(self, scope):
+        """Whether the scope has suspected findings (a pass that does not
+        see them again drops them).
+        """
+        return bool(self.history.findings(
+            backend=scope, state=model.FindingState.SUSPECTED))
 
     @staticmethod
-    def _moves(unit, scan, cinder_view):
-        """Whether the first comparison has anything to re-check (an
-        implausible listing counts: the record says why it fails).
+    def _look(unit, scan, cinder_view):
+        """The first comparison, or None when it cannot be made (an
+        implausible listing: the record says why the pass fails).
         """
         try:
-            return bool(unit.look(scan, cinder_view).first)
+            return unit.look(scan, cinder_view)
         except exception.ReconcilerError:
-            return True
+            return None
 
     def _fail(self, unit, error, announce=True):
         """A failed run of the host: nothing else recorded."""

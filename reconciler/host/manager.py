@@ -240,12 +240,13 @@ class HostReconciler(HostScanner):
                     confirmed, first)
 
     def record(self, scans, cinder_view, scan_seconds=0.0, extra=None,
-               stop=None):
+               stop=None, look=None):
         """A pass over scans taken elsewhere (by this host's agent).
 
         ``scans``: the first scan and, when :meth:`look` found anything
         to re-check, the re-check's scan, taken after ``cinder_view`` was
-        listed; ``extra``: more to keep in the run's inventory.
+        listed; ``extra``: more to keep in the run's inventory; ``look``:
+        the first scan's, if the caller made it (under the same lock).
         """
         run_id = self.history.start_run(self.scope, self.conf.host,
                                         time.time())
@@ -261,7 +262,7 @@ class HostReconciler(HostScanner):
 
         try:
             manager.guarded(report, lambda: self.judge(
-                report, self.look(scans[0], cinder_view), rescan,
+                report, look or self.look(scans[0], cinder_view), rescan,
                 scan_seconds, stop, extra), 'Host %s' % self.host,
                 self.history)
         finally:
