@@ -624,12 +624,18 @@ def plot(results, path):
     left.set_xlabel('hosts (agents)')
     left.set_ylabel('cinder-api MB per cycle')
     left.legend(fontsize=8)
-    right.plot(ns, [r['steady']['controller_cpu_seconds'] for r in results],
-               'o-', label='controller CPU s per cycle')
-    right.plot(ns, [r['steady']['rtt_p99'] * 1000 for r in results], 's-',
-               label='RPC round trip p99 ms')
+    for cycle, mark in (('first', 's-'), ('steady', '^-')):
+        right.plot(ns, [r[cycle]['controller_cpu_seconds'] for r in results],
+                   mark, label='controller CPU s, %s cycle' % cycle)
     right.set_xlabel('hosts (agents)')
-    right.legend(fontsize=8)
+    right.set_ylabel('controller CPU seconds per cycle')
+    wire = right.twinx()
+    wire.plot(ns, [r['steady']['agent_wire_mb'] * 1000 for r in results],
+              'o:', color='grey', label='KB per agent (wire)')
+    wire.set_ylabel('KB per agent per cycle')
+    lines = right.get_legend_handles_labels()
+    extra = wire.get_legend_handles_labels()
+    right.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8)
     volumes = results[0]['volumes']
     fig.suptitle('Host agents: %d volumes, %d attached' % (
         volumes, results[0]['attached']))
