@@ -72,6 +72,7 @@ class _Session(object):
         self.remediator = remediator
         self.owned = owned
         self.token = None
+        self.scan = None    # the agent's scan under the step's lock
 
     def release(self):
         token, self.token = self.token, None
@@ -128,14 +129,15 @@ class AgentRemediator(host_remediator.HostRemediator):
             raise exception.ReconcilerError(
                 'the agent of %s did not answer: %s' % (self.host,
                                                         api.describe(e)))
+        session.scan = None
         if answer.get('status') == 'busy':
             return None, answer.get('reason')
         if answer.get('status') != 'ok':
             raise exception.ReconcilerError('the agent of %s: %s' % (
                 self.host, answer.get('reason')))
         session.token = answer.get('token')
-        host_view = payload.decode(view.HostView, answer.get('scan'),
-                                   'scan')
+        host_view = session.scan = payload.decode(
+            view.HostView, answer.get('scan'), 'scan')
         protocols = answer.get('protocols')
         if not isinstance(protocols, list) or not set(protocols) <= set(
                 host_actions.PROTOCOLS + (view.NVME,)):
@@ -151,6 +153,17 @@ class AgentRemediator(host_remediator.HostRemediator):
         if why_not:
             return None, why_not
         return (obj, host_view), None
+
+    def _applied(self, step, session, _writer):
+        """Disconnected already: the agent's scan under the step's lock no
+        longer shows the finding's map or disk.
+        """
+        finding = step.finding
+        if session.scan is None or host_actions.fresh_object(
+                finding, session.scan) is not None:
+            return None
+        return 'disconnected: %s is gone from %s' % (
+            finding.array_name or finding.resource_id, self.host)
 
     def _act(self, step, fresh, session, _inventory, _writer):
         obj, _host_view = fresh

@@ -22,10 +22,10 @@ from reconciler.rpc import base
 
 LOG = logging.getLogger(__name__)
 
-#: Not 'cinder-reconciler': the broker names an RPC topic's queue after
-#: the topic, and a notification listener's after its pool, which is that
-#: by default ([cinder_notifications] pool): one queue, two consumers
-#: taking turns at each other's messages.
+#: Not ``cinder-reconciler``: the RPC server's queue is named after its
+#: topic, and the listener of Cinder's notifications names its queue after
+#: its pool, ``cinder-reconciler`` by default ([cinder_notifications]
+#: pool); one queue for both made the listener take (and drop) RPC calls.
 TOPIC = 'cinder-reconciler-controller'
 BINARY = 'cinder-reconciler'
 ENDPOINTS = 'cinder_reconciler.controller_rpc'
