@@ -113,12 +113,11 @@ class AgentRemediator(host_remediator.HostRemediator):
         return contextlib.nullcontext()     # os-brick runs on the agent
 
     def _session(self, last_ok):
-        remembered = list((last_ok.inventory or {}).get('luns') or ())
         if self.fleet.current is None and self.fleet.refresh() is None:
             raise exception.CinderError("Cinder's view of the hosts: %s"
                                         % self.fleet.error)
-        return _Session(self, host_manager.ownership(self.unit.group,
-                                                     remembered))
+        return _Session(self, host_manager.remembered_ownership(
+            self.unit.group, last_ok))
 
     def _recheck(self, finding, session, _inventory):
         try:

@@ -60,6 +60,16 @@ class Look:
     first: list
 
 
+def remembered_ownership(group, last_ok):
+    """:func:`ownership` from the configuration and the host's newest ok
+    run (None: no run yet): the LUNs and WWIDs it recorded. Passes and
+    remediation's re-checks judge whose a device is by this same rule.
+    """
+    before = (last_ok.inventory if last_ok else None) or {}
+    return ownership(group, list(before.get('luns') or ()),
+                     before.get('wwids') or ())
+
+
 def ownership(group, remembered, wwids=()):
     """Targets the configuration, LUNs and WWIDs earlier passes say are
     Cinder's (``wwids``: ``[wwid, volume id]`` pairs).
@@ -229,7 +239,7 @@ class HostReconciler(HostScanner):
         self._check_plausible(previous, cinder_view)
         before = previous.inventory if previous else {}
         remembered = list(before.get('luns') or ())
-        owned = ownership(self.group, remembered, before.get('wwids') or ())
+        owned = remembered_ownership(self.group, previous)
         comparison = self._compare(host_view, cinder_view, owned)
         confirmed = self.history.confirmed(self.scope)
         # Held (not judged now, e.g. an attach in progress on the target):
