@@ -172,6 +172,11 @@ class ArrayView:
     # Seconds after which the array deletes snapshots by itself (3PAR
     # hpe3par_snapshot_expiration); older Cinder snapshots may rightly be gone.
     snapshot_lifetime: float | None = None
+    # False when the driver reused what earlier passes read of objects that
+    # did not change (RBD headers); ``read_in_full``: the objects it read
+    # (None where the driver does not count them).
+    full_listing: bool = True
+    read_in_full: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

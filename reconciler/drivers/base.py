@@ -69,6 +69,18 @@ class ArrayDriver(abc.ABC):
         decoded to a Cinder UUID where the name allows.
         """
 
+    def list_objects_reusing(self, cache):
+        """:meth:`list_objects`, reusing what earlier passes read of objects
+        the driver can tell did not change.
+
+        ``cache`` is the backend's
+        :class:`reconciler.inventory.incremental.ArrayCache`, kept by the
+        manager between passes: the driver keeps its own data there and
+        reads in full when ``cache.full_reason()`` says so. The view must
+        equal a full listing's. By default: a full listing.
+        """
+        return self.list_objects()
+
     @abc.abstractmethod
     def find_volume(self, volume_key):
         """Point look-up of the volume named after ``volume_key``.

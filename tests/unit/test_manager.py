@@ -210,6 +210,9 @@ class _Array(object):
             self._object(label) for label in self.labels
             if label not in self.hidden), 0.0)
 
+    def list_objects_reusing(self, cache):
+        return self.list_objects()
+
     def refresh(self, obj):
         self.lookups.append(obj.uuid)
         return next((o for o in map(self._object, self.labels)
