@@ -26,6 +26,7 @@ Usage::
     python tools/bench.py --sizes 30000 --drivers hpe3par,nec,rbd
     python tools/bench.py --quick               # CI smoke run, seconds
     python tools/bench.py --json out.json --plot doc/bench.png
+    python tools/bench.py --arrays --drivers rbd --sizes 1000,10000
 
 ``--plot`` needs matplotlib (``pip install -r tools/bench-requirements.txt``).
 """
@@ -133,7 +134,7 @@ def _download_array(driver):
         data = driver._read()
         return sum(len(v) for v in data.values())
     if hasattr(driver, 'client'):                # RBD: pool and trash
-        images, snaps = driver.client.listing()
+        images, snaps, _kept = driver.client.listing()
         return (len(images) + sum(len(s) for s in snaps.values())
                 + len(driver.client.trash()))
     if hasattr(driver, 'cli'):                   # NEC: one iSMCLI command
@@ -842,10 +843,18 @@ def main(argv=None):
                         'vs created_at windows, per cinder-api workers')
     parser.add_argument('--api-workers', default='1,2,4',
                         help='--listing: cinder-api worker counts')
+    parser.add_argument('--arrays', action='store_true',
+                        help='measure the array side alone instead, one '
+                        'driver at a time (rbd, nec, hpe3par, hpelefthand): '
+                        'full listings, RBD steady listings, look-up rounds '
+                        '(tools/bench_arrays.py)')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.listing:
         return listing_main(args)
+    if args.arrays:
+        import bench_arrays
+        return bench_arrays.main(args)
     if args.child:
         mode, conf_path = args.child
         conf = loopback.load_conf(conf_path)
