@@ -321,15 +321,18 @@ class BackendReconciler(object):
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             rechecking = time.monotonic()
-            candidates = kept + engine.confirm(suspects, inventory, driver,
-                                               backend.cinder_host,
-                                               backend.cinder_cluster)
-            # Confirmed findings the listings lack resolve only if a
-            # look-up says so; those that still hold stay confirmed.
-            unlisted = engine.recheck_unlisted(
-                confirmed, comparison.suspects + comparison.unmanaged,
-                inventory, driver, backend.cinder_host,
-                backend.cinder_cluster)
+            # One round: its array look-ups may share a read made after
+            # Cinder's listing (NEC), newer than both listings.
+            with driver.lookup_round():
+                candidates = kept + engine.confirm(
+                    suspects, inventory, driver, backend.cinder_host,
+                    backend.cinder_cluster)
+                # Confirmed findings the listings lack resolve only if a
+                # look-up says so; those that still hold stay confirmed.
+                unlisted = engine.recheck_unlisted(
+                    confirmed, comparison.suspects + comparison.unmanaged,
+                    inventory, driver, backend.cinder_host,
+                    backend.cinder_cluster)
             candidates += unlisted
             recheck_seconds = time.monotonic() - rechecking
             self.cinder_cache.take_lookups(getattr(inventory, 'looked_up', {}),

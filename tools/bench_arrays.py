@@ -43,6 +43,7 @@ import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 from reconciler.simulators import loopback  # noqa: E402
 from reconciler.simulators import scenario as scn  # noqa: E402
 
+DRIVERS = ('rbd', 'nec', 'hpe3par', 'hpelefthand')
 CANDIDATES = (10, 100)
 QUICK_CANDIDATES = (6,)
 CHURN_PERCENT = 1
@@ -193,10 +194,11 @@ def child_lookups(conf, n):
         round_requests = getattr(getattr(driver, 'client', None),
                                  'requests', None)
         start = time.monotonic()
-        found = sum(driver.refresh(o) is not None
-                    for o in listed[:n - n // 2])
-        missing = sum(driver.find_volume(scn.uid('bench-missing-%d' % i))
-                      is None for i in range(n // 2))
+        with driver.lookup_round():
+            found = sum(driver.refresh(o) is not None
+                        for o in listed[:n - n // 2])
+            missing = sum(driver.find_volume(scn.uid(
+                'bench-missing-%d' % i)) is None for i in range(n // 2))
         seconds = time.monotonic() - start
         if round_requests is not None:      # RBD counts its own
             round_requests = driver.client.requests - round_requests
@@ -445,7 +447,7 @@ def check_sane(results):
 def main(args):
     """``tools/bench.py --arrays`` (its parsed arguments)."""
     sizes = [int(s) for s in args.sizes.split(',')]
-    drivers = args.drivers.split(',')
+    drivers = (args.drivers or ','.join(DRIVERS)).split(',')
     candidates, repeat = CANDIDATES, args.repeat
     if args.quick:
         sizes, drivers, repeat = [300], ['nec', 'hpe3par', 'hpelefthand',

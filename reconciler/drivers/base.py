@@ -8,6 +8,7 @@ with a message that names the cause and never a secret.
 """
 
 import abc
+import contextlib
 
 from reconciler import exception
 from reconciler import log_masking
@@ -99,6 +100,16 @@ class ArrayDriver(abc.ABC):
     @abc.abstractmethod
     def refresh(self, obj):
         """Look ``obj`` up again by its array name; None if it is gone."""
+
+    @contextlib.contextmanager
+    def lookup_round(self):
+        """A pass's re-check round: the point look-ups made inside may
+        share one read of the array made for the round, after Cinder's
+        listing (NEC, whose only query is the whole array). Outside a
+        round, as when remediation re-checks right before acting, every
+        look-up reads afresh. By default every look-up reads afresh.
+        """
+        yield
 
     # Name mapping, for drivers whose names encode Cinder UUIDs.
 
