@@ -19,6 +19,10 @@ in a fresh child process (so peak RSS is the measured step's own):
 RBD joins only where Ceph is installed (tools/install-debs.sh); elsewhere
 it is skipped with a one-line reason.
 
+``--arrays`` measures the array side alone instead (tools/bench_arrays.py):
+per driver and size, full listings, RBD's steady listings and the listing
+as it was before, and the requests of a re-check round's look-ups.
+
 Usage::
 
     python tools/bench.py                       # 1k, 10k, 100k volumes
@@ -46,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 
+import bench_arrays  # noqa: E402
 from reconciler.simulators import cinder as cinder_sim  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
 
@@ -817,9 +822,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='1000,10000,100000',
                         help='total volumes per run, comma-separated')
-    parser.add_argument('--drivers', default='fake,hpe3par,nec,hpe3par',
-                        help='one array driver per backend: %s'
-                        % ', '.join(loopback.DRIVERS))
+    parser.add_argument('--drivers',
+                        help='one array driver per backend: %s (default '
+                        'fake,hpe3par,nec,hpe3par; with --arrays, one array '
+                        'at a time, default %s)' % (
+                            ', '.join(loopback.DRIVERS),
+                            ','.join(bench_arrays.DRIVERS)))
     parser.add_argument('--page-size', type=int, default=1000)
     parser.add_argument('--repeat', type=int, default=2,
                         help='floor and steady runs per size (fastest kept)')
@@ -853,7 +861,6 @@ def main(argv=None):
     if args.listing:
         return listing_main(args)
     if args.arrays:
-        import bench_arrays
         return bench_arrays.main(args)
     if args.child:
         mode, conf_path = args.child
@@ -863,7 +870,7 @@ def main(argv=None):
         print(json.dumps(CHILDREN[mode](conf)))
         return 0
     sizes = [int(s) for s in args.sizes.split(',')]
-    drivers = args.drivers.split(',')
+    drivers = (args.drivers or 'fake,hpe3par,nec,hpe3par').split(',')
     if args.quick:
         sizes, drivers, args.page_size = [400], list(loopback.DRIVERS), 100
     unknown = set(drivers) - set(loopback.DRIVERS)

@@ -217,6 +217,8 @@ class HeaderListingTest(base.BaseTestCase):
         self.assertReads(1, self.on, a, 'unprotect_snap', 's2')
         self.assertReads(1, self.on, a, 'remove_snap', 's2')
         self.assertReads(1, self.on, a, 'metadata_set', 'k', 'v')
+        # A writer takes the image's exclusive lock, on its header.
+        self.assertReads(1, self.on, a, 'write', b'x' * 4096, 0)
         self.assertReads(1, self.rbd, 'rename', b, b + '-renamed')
         self.assertReads(0, self.rbd, 'trash_move', b + '-renamed', 0)
         [trash_id] = self.cinder.trash_entries().values()
