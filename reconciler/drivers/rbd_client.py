@@ -208,7 +208,7 @@ class Kept(object):
 
     ``pool``: the cluster's fsid and the pool's id, so that nothing read
     elsewhere is reused; ``images``: image id -> (version of its header
-    object when read, size, {snap: size}).
+    object when read, size, {snap: size}, the parent a clone refers to).
     """
 
     __slots__ = ('pool', 'images')
