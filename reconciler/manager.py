@@ -324,19 +324,17 @@ class BackendReconciler(object):
             # What the re-check dropped is counted, so every listed object
             # is accounted for in the report.
             dropped = collections.Counter()
-            # One round: its array look-ups may share a read made after
-            # Cinder's listing (NEC), newer than both listings.
+            # One round: its array look-ups may share one read (NEC), made
+            # after Cinder's listing and the Cinder-only look-ups. Confirmed
+            # findings the listings lack resolve only if a look-up says
+            # so; those that still hold stay confirmed.
             with driver.lookup_round():
-                candidates = kept + engine.confirm(
-                    suspects, inventory, driver, backend.cinder_host,
-                    backend.cinder_cluster, dropped=dropped)
-                # Confirmed findings the listings lack resolve only if a
-                # look-up says so; those that still hold stay confirmed.
-                unlisted = engine.recheck_unlisted(
-                    confirmed, comparison.suspects + comparison.unmanaged,
-                    inventory, driver, backend.cinder_host,
-                    backend.cinder_cluster)
-            candidates += unlisted
+                held, unlisted = engine.confirm_round(
+                    suspects, confirmed,
+                    comparison.suspects + comparison.unmanaged, inventory,
+                    driver, backend.cinder_host, backend.cinder_cluster,
+                    dropped=dropped)
+            candidates = kept + held + unlisted
             recheck_seconds = time.monotonic() - rechecking
             self.cinder_cache.take_lookups(getattr(inventory, 'looked_up', {}),
                                            backend.cinder_host,
