@@ -356,7 +356,9 @@ class BackendReconciler(object):
             cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
-            grace_seconds=backend.reconciler_grace_period)
+            grace_seconds=backend.reconciler_grace_period,
+            kind_grace=((model.FindingKind.STALE_TEMPORARY,
+                         backend.reconciler_stale_temporary_grace_period),))
         kinds = set(self.conf.reconciler.notify_kinds)
         unchecked = [c.identity for c in kept]
         if dry_run:

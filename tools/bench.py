@@ -31,6 +31,8 @@ Usage::
     python tools/bench.py --quick               # CI smoke run, seconds
     python tools/bench.py --json out.json --plot doc/bench.png
     python tools/bench.py --arrays --drivers rbd --sizes 1000,10000
+    python tools/bench.py --fleet               # host agents: N = 10, 50, 200
+    python tools/bench.py --fleet --quick       # CI smoke run
 
 ``--plot`` needs matplotlib (``pip install -r tools/bench-requirements.txt``).
 """
@@ -53,6 +55,8 @@ import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 import bench_arrays  # noqa: E402
 from reconciler.simulators import cinder as cinder_sim  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
+
+import bench_fleet  # noqa: E402,H306 tools/, beside this file
 
 
 # -- children: each prints one JSON line --------------------------------------
@@ -856,8 +860,26 @@ def main(argv=None):
                         'driver at a time (rbd, nec, hpe3par, hpelefthand): '
                         'full listings, RBD steady listings, look-up rounds '
                         '(tools/bench_arrays.py)')
-    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument('--fleet', action='store_true',
+                        help='measure host agents against one controller '
+                        'instead (tools/bench_fleet.py): N hosts, both '
+                        'designs')
+    parser.add_argument('--hosts', default='10,50,200',
+                        help='--fleet: numbers of hosts (agents)')
+    parser.add_argument('--volumes', type=int, default=10000,
+                        help='--fleet: volumes in Cinder')
+    parser.add_argument('--attached', type=int, default=2500,
+                        help='--fleet: attached volumes, spread over hosts')
+    parser.add_argument('--concurrency', type=int, default=16,
+                        help='--fleet: agents reporting at a time')
+    parser.add_argument('--old-samples', type=int, default=3,
+                        help="--fleet: hosts today's design is measured on")
+    parser.add_argument('--child', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child and args.child[0] in bench_fleet.CHILDREN:
+        return bench_fleet.CHILDREN[args.child[0]](*args.child[1:])
+    if args.fleet:
+        return bench_fleet.main(args)
     if args.listing:
         return listing_main(args)
     if args.arrays:

@@ -16,6 +16,7 @@ from reconciler import model
 _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
            model.FindingKind.CINDER_ONLY: 'Cinder-only',
            model.FindingKind.ORPHAN_EXPORT: 'orphan exports',
+           model.FindingKind.STALE_TEMPORARY: 'stale temporaries',
            model.FindingKind.FOREIGN: 'foreign (not Cinder-named)'}
 
 
@@ -157,6 +158,16 @@ def outcome_text(o):
             'finding %s: ' % r['finding_id'] if r['finding_id'] else '',
             r['reason']))
     return '\n'.join(lines)
+
+
+def stale_text(silences):
+    """One line per host whose scans stopped coming."""
+    return '\n'.join(
+        'stale: %s: no scan since %s (%.0f s, more than %g intervals of '
+        '%g s): its findings are neither created nor resolved meanwhile'
+        % (s.scope, views.when(s.last_report), s.age,
+           s.age // s.interval,
+           s.interval) for s in silences)
 
 
 def story_text(story):
