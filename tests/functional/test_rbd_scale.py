@@ -125,14 +125,17 @@ class HeaderListingTest(base.BaseTestCase):
                               'children': 4}, counts)
             self.assertTrue(view.full_listing)
             self.assertEqual(len(images), view.read_in_full)
-        by_class = {o.name: str(o.object_class) for o in view.objects}
+        # A .deleted parent without clone is a stale temporary: held by
+        # its deleted volume alone.
+        by_class = {o.name: (str(o.object_class), o.held_by is not None)
+                    for o in view.objects}
         for name, cls in (
-                (volume('dead-parent') + '.deleted', 'cinder-named'),
-                (volume('trash-parent') + '.deleted', 'temporary'),
-                (volume('far-parent') + '.deleted', 'temporary'),
-                (volume('tied-parent') + '.deleted', 'cinder-named'),
-                (volume('kept-parent') + '.deleted', 'temporary'),
-                (volume('many') + '@snap-2', 'foreign')):
+                (volume('dead-parent') + '.deleted', ('temporary', True)),
+                (volume('trash-parent') + '.deleted', ('temporary', False)),
+                (volume('far-parent') + '.deleted', ('temporary', False)),
+                (volume('tied-parent') + '.deleted', ('temporary', True)),
+                (volume('kept-parent') + '.deleted', ('temporary', False)),
+                (volume('many') + '@snap-2', ('foreign', False))):
             self.assertEqual(cls, by_class[name], name)
         self.assertNotIn('group-snap', ' '.join(by_class))
         sizes = {o.name: o.size_gib for o in view.objects}
