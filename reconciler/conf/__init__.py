@@ -12,16 +12,20 @@ from oslo_log import log as logging
 
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
+from reconciler.conf import cloud
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import host_scan
+from reconciler.conf import keystone
 from reconciler.conf import metrics
+from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler import version
 
 _MODULES = (default, reconciler, cinder, cinder_notifications,
-            coordination, database, metrics, host_scan)
+            coordination, database, metrics, host_scan, cloud, nova,
+            keystone)
 
 
 def register(conf):

@@ -19,8 +19,11 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
+from reconciler.conf import cloud
 from reconciler.conf import coordination
 from reconciler.conf import default
+from reconciler.conf import keystone
+from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler import exception
 
@@ -28,7 +31,7 @@ LOG = logging.getLogger(__name__)
 
 #: Modules of the daemon's own static groups.
 STATIC_MODULES = (default, reconciler, coordination, cinder,
-                  cinder_notifications)
+                  cinder_notifications, cloud, nova, keystone)
 
 
 def _raw_values(conf):
@@ -99,10 +102,10 @@ def enabled_backends(conf, warn=True):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    if not backends and not conf.host_scan.enabled:
+    if not backends and not (conf.host_scan.enabled or conf.cloud.enabled):
         raise exception.ConfigError(
             '[DEFAULT] enabled_backends names no backend the reconciler can '
-            'reconcile and [host_scan] is not enabled')
+            'reconcile and neither [host_scan] nor [cloud] is enabled')
     for backend in backends:
         check_backend(backend, raw)
     return backends

@@ -1,0 +1,229 @@
+"""The cloud scope against a real Keystone, Nova and Cinder.
+
+Needs the venvs of tools/setup-nova.sh, tools/setup-keystone.sh and
+tools/setup-cinder.sh, and RabbitMQ and MariaDB from Debian's packages
+(tests/nova_fixtures.py starts them all once for this class). Each
+finding is produced as it happens in a cloud: a server deleted while Cinder
+failed for Nova, an attachment deleted in Cinder behind Nova's back, a
+volume service stopped mid-create, a project deleted in Keystone; and each
+trap (a shelved-offloaded server, a live migration under way, a
+multiattach volume, an attachment of another service) produces nothing.
+The cloud is shared by the tests of the class: each judges only what it
+made.
+"""
+
+import os
+import subprocess
+import time
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslotest import base
+from testtools import content
+import sqlalchemy as sa
+
+from reconciler.cloud import manager
+from reconciler.cloud import scope
+from reconciler import conf as reconciler_conf
+from reconciler import history
+from reconciler import model
+from reconciler.remediation import cloud_remediator
+from reconciler.simulators import faultproxy
+from tests import nova_fixtures
+
+K = model.FindingKind
+R = model.ResourceType
+
+
+class _Outbox(object):
+    """A notifier that leaves the events in the outbox, to be read."""
+
+    def flush(self, store, timeout=None):
+        return 0
+
+
+class CloudScopeTest(base.BaseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cloud = nova_fixtures.OpenStack()
+        cls.cloud.setUp()
+        # A cloud always has other servers: Nova listing none while Cinder
+        # shows attachments of instances fails a pass (implausible).
+        cls.bystander = cls.cloud.boot('bystander')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.cleanUp()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(300, gentle=True))
+        self.addOnException(lambda exc_info: self.addDetail(
+            'services', content.text_content(self.cloud.logs())))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        self.conf = cfg.ConfigOpts()
+        self.values = values = self.useFixture(
+            config_fixture.Config(self.conf))
+        reconciler_conf.register(self.conf)
+        self.conf([], project='x', default_config_files=[],
+                  default_config_dirs=[])
+        values.load_raw_values(host='ctl')
+        admin = self.cloud.keystone.auth_options()
+        values.load_raw_values(group='cinder', **admin)
+        values.load_raw_values(group='nova', **admin)
+        # Keystone's credentials are [cinder]'s.
+        values.load_raw_values(group='keystone', auth_section='cinder')
+        values.load_raw_values(group='reconciler_database',
+                               connection='sqlite:///%s/r.sqlite' % tmp)
+        values.load_raw_values(group='oslo_messaging_notifications',
+                               driver='messagingv2', transport_url='fake:/')
+        values.load_raw_values(group='cloud', enabled='true', sightings='1',
+                               grace_period='0', remediation_min_age='0')
+        self.store = history.History.from_conf(self.conf)
+        self.store.sync()
+
+    def run_pass(self):
+        report = manager.CloudReconciler(self.conf, self.store,
+                                         _Outbox()).run_pass()
+        return report
+
+    def ok_pass(self):
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        return report
+
+    def findings(self, *ids, state=None):
+        """{(kind, type, id): finding} of the cloud scope, about ``ids``
+        (its resource id, volume or server).
+        """
+        found = {}
+        for f in self.store.findings(backend=scope.NAME, state=state):
+            about = {f.resource_id, f.cinder_id,
+                     f.details.get('volume_id'), f.details.get('server_id'),
+                     f.details.get('instance_id')}
+            if not ids or about & set(ids):
+                found[f.kind, f.resource_type, f.resource_id] = f
+        return found
+
+    def open_findings(self, *ids):
+        return {k: f for k, f in self.findings(*ids).items()
+                if f.state != model.FindingState.RESOLVED}
+
+    def remediate(self, **kwargs):
+        return cloud_remediator.CloudRemediator(
+            self.conf, self.store, _Outbox(), 'test').run(**kwargs)
+
+    def events(self):
+        return [(e.event_type, e.payload['kind'], e.payload['resource_id'])
+                for e in self.store.pending_notifications()]
+
+    # -- stale_attachment -------------------------------------------------
+
+    def test_attachment_of_a_server_deleted_while_cinder_failed(self):
+        cloud = self.cloud
+        server = cloud.boot('stale-vm')
+        volume = cloud.create_volume('stale-vol')
+        attachment = cloud.attach(server, volume)
+        # Nova deletes the server; its attachment delete fails (Cinder
+        # answers 503) and Nova goes on, as it does.
+        rule = cloud.cinder_proxy.fail('/attachments/%s' % attachment,
+                                       status=503, times=None)
+        try:
+            cloud.delete_server(server)
+        finally:
+            cloud.cinder_proxy.clear()
+        self.assertGreater(rule.fired, 0)
+        self.assertEqual('in-use', cloud.volume_status(volume))
+        self.ok_pass()
+        found = self.findings(volume)
+        key = (K.STALE_ATTACHMENT, R.ATTACHMENT, attachment)
+        self.assertEqual([key], list(found))
+        self.assertEqual(model.FindingState.CONFIRMED, found[key].state)
+        self.assertEqual('instance deleted in Nova',
+                         found[key].details['reason'])
+        self.assertEqual(server, found[key].details['instance_id'])
+        self.assertIn(('reconciler.orphan.detected', 'stale_attachment',
+                       attachment), self.events())
+        # Remediation: a plan, then the attachment deleted through Cinder's
+        # API (Cinder asks Nova itself first), and the next pass resolves.
+        plan = self.remediate(kinds={'stale_attachment'})
+        self.assertEqual(['detach'], [s.action for s in plan.plan.steps
+                                      if s.finding.resource_id == attachment])
+        outcome = self.remediate(apply=True, finding_ids={found[key].id})
+        self.assertIsNone(outcome.error)
+        self.assertEqual([('done', "deleted attachment %s (Cinder's "
+                           'attachments API)' % attachment)],
+                         [r for _s, r in outcome.results])
+        cloud.wait('volume available',
+                   lambda: cloud.volume_status(volume) == 'available')
+        self.ok_pass()
+        self.assertEqual(model.FindingState.RESOLVED,
+                         self.findings(volume)[key].state)
+
+    # -- the traps ------------------------------------------------------
+
+    def test_shelved_migrating_multiattach_and_foreign_make_nothing(self):
+        cloud = self.cloud
+        # Every transitional status is "stuck" after a second.
+        self.values.load_raw_values(group='cloud', stuck_after=','.join(
+            '%s:1' % s for s in ('attaching', 'detaching', 'reserved',
+                                 'creating', 'migrating')))
+        shelved, migrating, multi_1, multi_2 = (
+            cloud.boot('trap-%s' % n) for n in ('shelved', 'migrating',
+                                               'multi-1', 'multi-2'))
+        vol_shelved = cloud.create_volume('trap-shelved')
+        vol_migrating = cloud.create_volume('trap-migrating')
+        multi_type = cloud.cinder.post('/types', json={'volume_type': {
+            'name': 'multiattach-%d' % os.getpid(), 'extra_specs': {
+                'multiattach': '<is> True'}}}).json()['volume_type']['id']
+        vol_multi = cloud.create_volume('trap-multi', volume_type=multi_type)
+        vol_foreign = cloud.create_volume('trap-foreign')
+        cloud.attach(shelved, vol_shelved)
+        cloud.attach(migrating, vol_migrating)
+        cloud.attach(multi_1, vol_multi)
+        cloud.nova.post('/servers/%s/os-volume_attachments' % multi_2,
+                        json={'volumeAttachment': {'volumeId': vol_multi}})
+        cloud.wait('both attachments of the multiattach volume',
+                   lambda: len(cloud.attachments(vol_multi)) == 2 and all(
+                       a['status'] == 'attached' for a in cloud.cinder.get(
+                           '/attachments?all_tenants=1&volume_id=%s'
+                           % vol_multi).json()['attachments']))
+        # Shelved and offloaded: Nova keeps the mapping, Cinder a reserved
+        # attachment (the volume reserved).
+        cloud.nova.post('/servers/%s/action' % shelved, json={'shelve': None})
+        cloud.wait('shelved and offloaded', lambda: cloud.server_status(
+            shelved) == 'SHELVED_OFFLOADED')
+        self.assertEqual('reserved', cloud.volume_status(vol_shelved))
+        # An attachment of another service (Glance's cinder store makes
+        # them so): no instance, its own connector host.
+        foreign = cloud.cinder.post('/attachments', json={'attachment': {
+            'volume_uuid': vol_foreign, 'mode': 'ro', 'connector': {
+                'host': 'glance-api-1', 'initiator': 'iqn.glance',
+                'ip': '127.0.0.1', 'platform': 'x86_64',
+                'os_type': 'linux', 'multipath': False}}}).json()[
+            'attachment']['id']
+        # A live migration held where the memory is copied: the
+        # destination's attachment made, the source's still in use.
+        open(cloud.hold_file, 'w').close()
+        self.addCleanup(self._release_migration, migrating)
+        cloud.nova.post('/servers/%s/action' % migrating, json={
+            'os-migrateLive': {'host': None, 'block_migration': 'auto'}})
+        cloud.wait('attachments on both hosts', lambda: len(
+            cloud.attachments(vol_migrating)) == 2)
+        time.sleep(2)       # every status past its second
+        report = self.ok_pass()
+        mine = (shelved, migrating, multi_1, multi_2, vol_shelved,
+                vol_migrating, vol_multi, vol_foreign, foreign)
+        self.assertEqual({}, self.findings(*mine), report.skipped)
+        self.assertEqual('MIGRATING', cloud.server_status(migrating))
+        self.assertGreaterEqual(report.consistent.get('attachment', 0), 5)
+
+    def _release_migration(self, server):
+        if os.path.exists(self.cloud.hold_file):
+            os.unlink(self.cloud.hold_file)
+        self.cloud.wait('migration done', lambda: self.cloud.server_status(
+            server) == 'ACTIVE')
