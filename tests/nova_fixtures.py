@@ -621,9 +621,32 @@ class OpenStack(fixtures.Fixture):
     def kill_cinder(self):
         """SIGKILL: Cinder's services stop mid-operation."""
         process = self.cinder_process
-        os.killpg(process.proc.pid, signal.SIGKILL)
-        process.proc.wait()
-        self.processes.remove(process)
+        if process in self.processes:
+            self.processes.remove(process)
+        if process.alive():
+            os.killpg(process.proc.pid, signal.SIGKILL)
+            process.proc.wait()
+
+    def stop_volume_service(self):
+        """The volume service dies mid-operation; the API and scheduler
+        are back without it. Its last heartbeat is set back past
+        service_down_time (300 s here), as if it stopped that long ago,
+        so that Cinder shows it down now rather than in five minutes.
+        """
+        self.kill_cinder()
+        engine = sa.create_engine(self._db_url(self.databases['cinder']))
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE services SET updated_at = NOW() - INTERVAL 1 HOUR "
+                "WHERE `binary` = 'cinder-volume'"))
+        engine.dispose()
+        self.start_cinder(volume_service=False)
+        self.wait('cinder-volume down',
+                  lambda: self.volume_service_state() == 'down')
+
+    def start_volume_service(self):
+        self.kill_cinder()
+        self.start_cinder()
 
     def volume_service_state(self):
         """``up``, ``down`` or None, as Cinder's os-services says."""

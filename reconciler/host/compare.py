@@ -102,9 +102,11 @@ class _Judge(object):
                 for k in a.targets:
                     self.elsewhere[k].append(a)
         self.volumes = cinder.volumes
+        # A failed delete is settled: a LUN of such a volume left on a host
+        # is what keeps the array from deleting it (stuck_deleting).
         self.transitional = {
             vid for vid, (status, migration, _h) in cinder.volumes.items()
-            if status not in engine.SETTLED_VOLUME
+            if status not in engine.COMPARED_VOLUME
             or migration not in engine.SETTLED_MIGRATION}
         self.local_busy = sorted({
             cinder.volumes[vid][0] for vid in self.transitional

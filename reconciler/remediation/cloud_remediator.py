@@ -12,9 +12,11 @@ itself asks Nova again before it deletes an attachment, bug #2004555); a
 stuck status is reset only if it has not moved. The runbook of an
 undeletable volume clears what holds it first, each through its own side
 and gates: the host findings through the host side (``host_side``), the
-exports through the backend's remediation under the backend's lock; only
-then, if Cinder and the array show nothing holding the volume any more, is
-it reset to ``error`` and deleted through Cinder's API (never SQL).
+exports through the backend's remediation under the backend's lock (never
+an export to a host no host pass has read since: the host may still use
+the volume); only then, if Cinder and the array show nothing holding the
+volume any more, is it reset to ``error`` and deleted through Cinder's API
+(never SQL).
 """
 
 import contextlib
@@ -30,6 +32,7 @@ from reconciler.cloud import scope
 from reconciler.conf import backend as backend_conf
 from reconciler import engine
 from reconciler import exception
+from reconciler.host import scope as host_scope
 from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import nova as nova_inventory
 from reconciler import manager
@@ -169,22 +172,50 @@ class CloudRemediator(remediator.Remediator):
         None when nothing the finding names holds it any more, else why.
         """
         hosts, exports = cloud_actions.runbook_findings(finding)
+        exports = self._open(exports)
+        why = self._unscanned(exports)
+        if why:
+            return why
         by_scope = {}
         for record in self._open(hosts):
             by_scope.setdefault(record.backend, set()).add(record.id)
-        for host_scope, ids in sorted(by_scope.items()):
+        for name, ids in sorted(by_scope.items()):
             why = host_side.disconnect(self.conf, self.history,
-                                       self.notifier, self.actor,
-                                       host_scope, ids, self.host_remediator)
+                                       self.notifier, self.actor, name, ids,
+                                       self.host_remediator)
             if why:
                 return why
         by_backend = {}
-        for record in self._open(exports):
+        for record in exports:
             by_backend.setdefault(record.backend, set()).add(record.id)
         for name, ids in sorted(by_backend.items()):
             why = self._unexport(name, ids, session)
             if why:
                 return why
+        return None
+
+    def _unscanned(self, exports):
+        """Why an export may hide a host that still uses the volume, or
+        None: every host the volume is exported to must have been scanned
+        (a host pass of it succeeded) since the export was confirmed, so
+        that what it still holds is among the finding's host findings.
+        """
+        for record in exports:
+            host = record.details.get('array_host')
+            if not host:
+                return ('export %s names no host (the array maps it to '
+                        'initiators): check the hosts it reaches, then '
+                        'remove it with "remediate --backend %s --finding '
+                        '%d --apply"' % (record.array_name, record.backend,
+                                         record.id))
+            last = self.history.last_ok_run(host_scope.name(host))
+            if last is None or last.finished_at < record.confirmed_at:
+                return ('exported to %s, which no host pass read since the '
+                        'export was confirmed: run the host unit there (or '
+                        'check it by hand and remove the export with '
+                        '"remediate --backend %s --finding %d --apply"), '
+                        'then remediate again'
+                        % (host, record.backend, record.id))
         return None
 
     def _open(self, finding_ids):

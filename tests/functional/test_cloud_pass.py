@@ -13,7 +13,6 @@ made.
 """
 
 import os
-import subprocess
 import time
 
 import fixtures
@@ -21,7 +20,6 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslotest import base
 from testtools import content
-import sqlalchemy as sa
 
 from reconciler.cloud import manager
 from reconciler.cloud import scope
@@ -81,8 +79,10 @@ class CloudScopeTest(base.BaseTestCase):
                                connection='sqlite:///%s/r.sqlite' % tmp)
         values.load_raw_values(group='oslo_messaging_notifications',
                                driver='messagingv2', transport_url='fake:/')
+        # Confirmed on the first sighting, re-checked on every pass.
         values.load_raw_values(group='cloud', enabled='true', sightings='1',
-                               grace_period='0', remediation_min_age='0')
+                               grace_period='0', remediation_min_age='0',
+                               confirmed_recheck_passes='1')
         self.store = history.History.from_conf(self.conf)
         self.store.sync()
 
@@ -164,6 +164,151 @@ class CloudScopeTest(base.BaseTestCase):
         self.assertEqual(model.FindingState.RESOLVED,
                          self.findings(volume)[key].state)
 
+    # -- dangling_bdm ---------------------------------------------------
+
+    def test_mapping_whose_attachment_went_behind_novas_back(self):
+        cloud = self.cloud
+        server = cloud.boot('dangling-vm')
+        volume = cloud.create_volume('dangling-vol')
+        attachment = cloud.attach(server, volume)
+        # Another service deletes the attachment in Cinder (its service
+        # token lets it); Nova keeps its mapping.
+        cloud.cinder.delete('/attachments/%s' % attachment, headers={
+            'X-Service-Token': cloud.service_token()})
+        cloud.wait('volume available',
+                   lambda: cloud.volume_status(volume) == 'available')
+        self.ok_pass()
+        key = (K.DANGLING_BDM, R.BDM, '%s/%s' % (server, volume))
+        found = self.open_findings(volume)
+        self.assertEqual([key], list(found))
+        self.assertEqual({'reason': 'no Cinder attachment of the volume to '
+                                    'the server', 'attachment_id': attachment,
+                          'server_id': server, 'volume_id': volume},
+                         found[key].details)
+        # Then the volume is deleted too.
+        cloud.cinder.delete('/volumes/%s' % volume)
+        cloud.wait('volume gone',
+                   lambda: cloud.volume_status(volume) is None)
+        self.ok_pass()
+        self.assertEqual('volume not in Cinder',
+                         self.open_findings(volume)[key].details['reason'])
+        # Nova owns it: the plan says what to run, and acts on nothing.
+        plan = self.remediate(finding_ids={found[key].id}, apply=True)
+        self.assertEqual((), plan.plan.steps)
+        [refusal] = plan.plan.refused
+        self.assertIn('nova-manage volume_attachment show %s %s'
+                      % (server, volume), refusal.reason)
+        # The server goes (Nova ignores the attachment Cinder no longer
+        # has): the mapping with it, and the finding resolves.
+        cloud.delete_server(server)
+        self.ok_pass()
+        self.assertEqual({}, self.open_findings(volume))
+
+    # -- stuck_status -----------------------------------------------------
+
+    def test_delete_stuck_while_the_volume_service_is_down(self):
+        cloud = self.cloud
+        self.values.load_raw_values(group='cloud', checks='stuck_status',
+                                    stuck_after='deleting:1')
+        volume = cloud.create_volume('hold-stuck')
+        arrays = os.path.join(cloud.dir, 'arrays')
+        hold = os.path.join(arrays, 'hold')
+        open(hold, 'w').close()
+        self.addCleanup(cloud.start_volume_service)
+        self.addCleanup(os.unlink, hold)
+        cloud.cinder.delete('/volumes/%s' % volume)
+        cloud.wait('the delete in the volume service', lambda: os.path.exists(
+            os.path.join(arrays, 'holding')))
+        os.unlink(os.path.join(arrays, 'holding'))
+        cloud.stop_volume_service()
+        self.assertEqual('deleting', cloud.volume_status(volume))
+        self.ok_pass()
+        key = (K.STUCK_STATUS, R.VOLUME, volume)
+        found = self.open_findings(volume)
+        self.assertEqual([key], list(found))
+        self.assertEqual('deleting', found[key].details['status'])
+        self.assertEqual('cinder-volume %s@%s: down' % (
+            nova_fixtures.CINDER_HOST, nova_fixtures.BACKEND),
+            found[key].details['service'])
+        # A reset only when named: a plan of the kind does nothing.
+        plan = self.remediate(kinds={'stuck_status'}, apply=True)
+        self.assertEqual((), plan.plan.steps)
+        self.assertIn('only for a finding named with --finding %d'
+                      % found[key].id, plan.plan.refused[0].reason)
+        outcome = self.remediate(finding_ids={found[key].id}, apply=True)
+        self.assertEqual([('done', 'reset from deleting to error')],
+                         [r for _s, r in outcome.results])
+        self.assertEqual('error', cloud.volume_status(volume))
+        self.ok_pass()
+        self.assertEqual({}, self.open_findings(volume))
+
+    # -- orphan_project ---------------------------------------------------
+
+    def test_resources_of_a_deleted_project(self):
+        cloud = self.cloud
+        self.values.load_raw_values(group='cloud', checks='orphan_project')
+        name = 'doomed-%d' % os.getpid()
+        project = cloud.keystone.create_project(name)
+        in_project = cloud.project_cinder(name)
+        volume = cloud.create_volume('orphan-vol', cinder=in_project)
+        snapshot = in_project.post('/snapshots', json={'snapshot': {
+            'volume_id': volume, 'name': 'orphan-snap'}}).json()[
+            'snapshot']['id']
+        cloud.wait('snapshot available', lambda: cloud.cinder.get(
+            '/snapshots/%s' % snapshot).json()['snapshot']['status']
+            == 'available')
+        self.ok_pass()
+        self.assertEqual({}, self.open_findings(volume, snapshot))
+        cloud.keystone.delete_project(project)
+        self.ok_pass()
+        found = self.open_findings(volume, snapshot)
+        self.assertEqual({(K.ORPHAN_PROJECT, R.VOLUME, volume),
+                          (K.ORPHAN_PROJECT, R.SNAPSHOT, snapshot)},
+                         set(found))
+        self.assertEqual({project}, {f.project_id for f in found.values()})
+        plan = self.remediate(apply=True, kinds={'orphan_project'})
+        self.assertEqual((), plan.plan.steps)
+        self.assertEqual({'report only: its project is gone from Keystone'},
+                         {r.reason for r in plan.plan.refused})
+
+    # -- answers that cannot be trusted -----------------------------------
+
+    def test_empty_or_failing_answers_fail_the_pass(self):
+        cloud = self.cloud
+        volume = cloud.create_volume('trust-vol')
+        cloud.attach(self.bystander, volume)
+        self.ok_pass()
+        before = self.store.findings(backend=scope.NAME)
+        proxy = faultproxy.FaultProxy(cloud.url('nova')).start()
+        self.addCleanup(proxy.stop)
+        self.values.load_raw_values(group='nova',
+                                    endpoint_override=proxy.url)
+        proxy.payload(r'^/v2\.1/servers/detail',
+                      b'{"servers": [], "servers_links": []}', times=None)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertIn('Nova lists no server while Cinder shows', report.error)
+        proxy.clear()
+        proxy.fail(r'^/v2\.1/servers/detail', status=500, times=None)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertIn('Nova GET /servers/detail failed: HTTP 500',
+                      report.error)
+        proxy.clear()
+        keystone_proxy = faultproxy.FaultProxy(cloud.keystone.url).start()
+        self.addCleanup(keystone_proxy.stop)
+        self.values.load_raw_values(group='nova', endpoint_override='')
+        self.values.load_raw_values(group='keystone',
+                                    endpoint_override=keystone_proxy.url)
+        keystone_proxy.payload('/projects', b'{"projects": []}', times=None)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertIn('Keystone lists no project', report.error)
+        self.assertEqual(before, self.store.findings(backend=scope.NAME))
+        self.assertEqual(['reconciler.run.failed'] * 3, [
+            e.event_type for e in self.store.pending_notifications()
+            if e.payload.get('backend') == scope.NAME][-3:])
+
     # -- the traps ------------------------------------------------------
 
     def test_shelved_migrating_multiattach_and_foreign_make_nothing(self):
@@ -173,8 +318,8 @@ class CloudScopeTest(base.BaseTestCase):
             '%s:1' % s for s in ('attaching', 'detaching', 'reserved',
                                  'creating', 'migrating')))
         shelved, migrating, multi_1, multi_2 = (
-            cloud.boot('trap-%s' % n) for n in ('shelved', 'migrating',
-                                               'multi-1', 'multi-2'))
+            cloud.boot('trap-%s' % n)
+            for n in ('shelved', 'migrating', 'multi-1', 'multi-2'))
         vol_shelved = cloud.create_volume('trap-shelved')
         vol_migrating = cloud.create_volume('trap-migrating')
         multi_type = cloud.cinder.post('/types', json={'volume_type': {
@@ -198,14 +343,16 @@ class CloudScopeTest(base.BaseTestCase):
         cloud.wait('shelved and offloaded', lambda: cloud.server_status(
             shelved) == 'SHELVED_OFFLOADED')
         self.assertEqual('reserved', cloud.volume_status(vol_shelved))
-        # An attachment of another service (Glance's cinder store makes
-        # them so): no instance, its own connector host.
+        # An attachment of another service, as Glance's cinder store makes
+        # them: no instance, its own connector host, completed.
         foreign = cloud.cinder.post('/attachments', json={'attachment': {
             'volume_uuid': vol_foreign, 'mode': 'ro', 'connector': {
                 'host': 'glance-api-1', 'initiator': 'iqn.glance',
                 'ip': '127.0.0.1', 'platform': 'x86_64',
                 'os_type': 'linux', 'multipath': False}}}).json()[
             'attachment']['id']
+        cloud.cinder.post('/attachments/%s/action' % foreign,
+                          json={'os-complete': None})
         # A live migration held where the memory is copied: the
         # destination's attachment made, the source's still in use.
         open(cloud.hold_file, 'w').close()

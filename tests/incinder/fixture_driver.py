@@ -84,12 +84,20 @@ class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
             return None
         return array if array.get('track_volumes') else None
 
-    def create_volume(self, volume):
-        hold = os.path.join(os.path.dirname(self._path()), 'hold')
+    def _hold(self, volume):
+        here = os.path.dirname(self._path())
+        hold = os.path.join(here, 'hold')
+        if not ((volume.display_name or '').startswith('hold-')
+                and os.path.exists(hold)):
+            return
+        with open(os.path.join(here, 'holding'), 'w') as f:
+            f.write(volume.id)
         deadline = time.monotonic() + 300
-        while ((volume.display_name or '').startswith('hold-')
-               and os.path.exists(hold) and time.monotonic() < deadline):
+        while os.path.exists(hold) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+    def create_volume(self, volume):
+        self._hold(volume)
         result = super().create_volume(volume)
         array = self._tracked()
         if array is not None:
@@ -99,6 +107,7 @@ class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         return result
 
     def delete_volume(self, volume):
+        self._hold(volume)
         array = self._tracked()
         if array is not None:
             hosts = [e['host'] for e in array.get('exports', ())
