@@ -15,7 +15,9 @@ and a coordination lock of its own, like a backend. The optional
 Prometheus endpoint, the history retention and the listener
 of Cinder's notifications (reconciler.listener) run beside the passes, in
 their own threads; the listener stops with the service, and a SIGHUP
-restarts it with the new configuration.
+restarts it with the new configuration. Given ``[DEFAULT] transport_url``,
+the controller's RPC server (reconciler.rpc.controller) serves agents and
+the API in threads of its own too.
 
 A worker that cannot start logs why in one line and ends the whole daemon
 (the master exits non-zero, so systemd restarts it): oslo.service would
@@ -42,6 +44,8 @@ from reconciler import model
 from reconciler import notifier
 from reconciler import ownership
 from reconciler.remediation import remediator
+from reconciler.rpc import api as rpc_api
+from reconciler.rpc import controller as rpc_controller
 
 LOG = logging.getLogger(__name__)
 DAY = 86400
@@ -108,6 +112,7 @@ class ReconcilerService(service.Service):
         if self.conf.metrics.port:
             self._metrics.serve(self.conf.metrics.bind_host,
                                 self.conf.metrics.port)
+        self._start_rpc()
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
         self._cloud = None
         if self.conf.cloud.enabled:
@@ -130,13 +135,31 @@ class ReconcilerService(service.Service):
                 stop_on_exception=False)
             LOG.info('Reconciling this host as %s', self._host.scope)
 
+    def _start_rpc(self):
+        """The controller's RPC server, given ``[DEFAULT] transport_url``
+        (agents report to it, the API asks it to act).
+        """
+        self._rpc = self._transport = None
+        if not rpc_api.configured(self.conf):
+            LOG.info('No [DEFAULT] transport_url: no RPC server (agents '
+                     'and the API cannot reach this controller)')
+            return
+        self._transport = rpc_api.get_transport(self.conf)
+        self._rpc = rpc_controller.server(rpc_controller.Services(
+            self.conf, self._history, self._notifier, self._coordinator,
+            self._stop, self._transport))
+        self._rpc.start()
+
     def _host_tick(self):
         """The host unit's timer: its own interval, no ring to share."""
         if not self._stop.is_set():
+            started = time.monotonic()
             try:
-                self._host.run_pass(stop=self._stop)
+                report = self._host.run_pass(stop=self._stop)
             except Exception:
                 LOG.exception('Host pass could not be recorded')
+            else:
+                self._metrics.observe(report, time.monotonic() - started)
         return self.conf.host_scan.interval
 
     def _cloud_tick(self):
@@ -190,11 +213,11 @@ class ReconcilerService(service.Service):
             if (report.status == model.RunStatus.OK
                     and backend.reconciler_auto_remediate
                     and not lease.is_set()):
-                self._auto_remediate(backend)
+                self._auto_remediate(backend, lease.scope)
 
-    def _auto_remediate(self, backend):
+    def _auto_remediate(self, backend, lock):
         """The policy's actions, with every gate of the command, still
-        under the pass's lock.
+        under the pass's lock (of the ``lock`` ownership scope).
         """
         allowed = {tuple(p.split(':')) for p in
                    backend.reconciler_auto_remediate}
@@ -203,7 +226,7 @@ class ReconcilerService(service.Service):
                 self.conf, backend, self._history, self._notifier,
                 'cinder-reconciler@%s (policy)' % self.conf.host).run(
                     apply=True, kinds={k for k, _ in allowed},
-                    allowed=allowed)
+                    allowed=allowed, lock=lock)
         except Exception:
             LOG.exception('Backend %s: automatic remediation failed',
                           backend.name)
@@ -233,6 +256,10 @@ class ReconcilerService(service.Service):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if getattr(self, '_rpc', None):
+            self._rpc.stop()
+        if getattr(self, '_transport', None):
+            self._transport.cleanup()
         if getattr(self, '_listener', None):
             self._listener.stop()
         if hasattr(self, '_flusher'):

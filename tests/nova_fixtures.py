@@ -244,7 +244,7 @@ def _ini(sections):
 class OpenStack(fixtures.Fixture):
     """The whole cloud; one per test class (see ``.stestr.conf``).
 
-    Attributes for tests: ``keystone`` (:class:`KeystoneServer`), ``nova``
+    Attributes for tests: ``keystone`` (:class:`Keystone`), ``nova``
     and ``cinder`` (admin keystoneauth adapters speaking
     ``COMPUTE_VERSION`` and ``VOLUME_VERSION``), ``cinder_proxy`` (Nova's
     way to Cinder), ``cinder_volume`` (the volume service's process),
@@ -268,9 +268,9 @@ class OpenStack(fixtures.Fixture):
         self.timings = {}
         self._mark = started
         self.ports = {name: servers.free_port() for name in (
-            'cinder', 'nova', 'placement', 'keystone')}
-        self.keystone = keystone_sim.KeystoneServer(
-            os.path.join(self.dir, 'keystone'), port=self.ports['keystone'])
+            'cinder', 'nova', 'placement')}
+        self.keystone = keystone_sim.Keystone(
+            os.path.join(self.dir, 'keystone'))
         self.image = _stub('image')
         self.network = _stub('network')
         for stub in (self.image, self.network):
@@ -323,8 +323,10 @@ class OpenStack(fixtures.Fixture):
                 }[service]
 
     def _identity(self):
+        """The catalog (Keystone's own endpoints came with bootstrap) and
+        Nova's and Cinder's service users (roles admin and service).
+        """
         ks = self.keystone
-        ks.register('identity', 'keystone', ks.url)
         ks.register('block-storage', 'cinder', self.url('cinder'))
         ks.register('compute', 'nova', self.url('nova'))
         ks.register('placement', 'placement', self.url('placement'))
@@ -332,24 +334,46 @@ class OpenStack(fixtures.Fixture):
                     % self.image.server_address[1])
         ks.register('network', 'neutron', 'http://127.0.0.1:%d'
                     % self.network.server_address[1])
+        ks.create('/roles', 'role', {'name': 'service'})
         self.service_project = ks.create_project('service')
         for user in ('nova', 'cinder'):
-            ks.create_user(user, SERVICE_PASSWORD, self.service_project,
-                           roles=('admin', 'service'))
+            ks.create_user(user, SERVICE_PASSWORD, project_roles=[
+                (self.service_project, 'admin'),
+                (self.service_project, 'service')])
+
+    def auth_options(self, project='admin', user='admin',
+                     password=keystone_sim.ADMIN_PASSWORD):
+        """A keystoneauth password plugin's options, as a group has them."""
+        return dict(auth_type='password', auth_url=self.keystone.auth_url,
+                    username=user, password=password, project_name=project,
+                    user_domain_id='default', project_domain_id='default')
 
     def service_auth(self, user):
-        """A keystoneauth password plugin's options for a service user."""
-        return self.keystone.auth_options(project='service', user=user,
-                                          password=SERVICE_PASSWORD)
+        return self.auth_options('service', user, SERVICE_PASSWORD)
+
+    def session(self, project='admin', user='admin',
+                password=keystone_sim.ADMIN_PASSWORD):
+        """A session of ``user`` scoped to ``project`` (a name)."""
+        return self.keystone.session(user, password, project)
 
     def _adapter(self, service_type, version, session=None):
         return ks_adapter.Adapter(
-            session or self.keystone.session(), service_type=service_type,
+            session or self.session(), service_type=service_type,
             interface='public', default_microversion=version)
 
-    def session(self, project):
-        """An admin's session scoped to ``project`` (a name)."""
-        return self.keystone.session(project=project)
+    def create_project(self, name):
+        """A project where the admin user has the admin role; its id."""
+        ks = self.keystone
+        project = ks.create_project(name)
+        [admin] = ks.admin.get(ks.auth_url + '/users', params={
+            'name': 'admin'}).json()['users']
+        ks.admin.put(ks.auth_url + '/projects/%s/users/%s/roles/%s' % (
+            project, admin['id'], ks._role('admin')))
+        return project
+
+    def delete_project(self, project):
+        self.keystone.admin.delete(self.keystone.auth_url
+                                   + '/projects/%s' % project)
 
     # -- databases and configuration ----------------------------------------
 
@@ -377,7 +401,7 @@ class OpenStack(fixtures.Fixture):
     def _authtoken(self, user):
         # Only public endpoints are in the catalog.
         return dict(self.service_auth(user), interface='public',
-                    www_authenticate_uri=self.keystone.url,
+                    www_authenticate_uri=self.keystone.auth_url,
                     service_token_roles_required='true')
 
     def _cinder_conf(self, volume_service=True):
@@ -684,7 +708,7 @@ class OpenStack(fixtures.Fixture):
 
     def _discover_hosts(self):
         placement = ks_adapter.Adapter(
-            self.keystone.session(), service_type='placement',
+            self.session(), service_type='placement',
             interface='public', default_microversion='1.1')
 
         def providers():
@@ -756,9 +780,7 @@ class OpenStack(fixtures.Fixture):
         """A token of Nova's service user: Cinder takes a request that
         carries it as X-Service-Token as coming from a service.
         """
-        return self.keystone.session(
-            project='service', user='nova',
-            password=SERVICE_PASSWORD).get_token()
+        return self.session('service', 'nova', SERVICE_PASSWORD).get_token()
 
     def admin_cinder(self):
         return self._adapter('block-storage', VOLUME_VERSION)

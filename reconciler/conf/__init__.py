@@ -7,9 +7,12 @@ own driver options plus ``reconciler_*`` options (see :mod:`.backend`).
 """
 
 import os
+import sys
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
+from reconciler.conf import api
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import cloud
@@ -21,16 +24,26 @@ from reconciler.conf import keystone
 from reconciler.conf import metrics
 from reconciler.conf import nova
 from reconciler.conf import reconciler
+from reconciler.conf import upgrade_levels
 from reconciler import version
 
 _MODULES = (default, reconciler, cinder, cinder_notifications,
-            coordination, database, metrics, host_scan, cloud, nova,
-            keystone)
+            coordination, database, metrics, host_scan, upgrade_levels,
+            cloud, nova, keystone)
 
 
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
+        module.register_opts(conf)
+
+
+def register_api(conf):
+    """The API service's groups: ``[api]``, the history's database and
+    the RPC version caps, none of the daemon's (Cinder, arrays,
+    coordination).
+    """
+    for module in (api, database, upgrade_levels):
         module.register_opts(conf)
 
 
@@ -44,6 +57,17 @@ def restrict_umask():
     os.umask(os.umask(UMASK) | UMASK)
 
 
+def parse(conf, argv, project='cinder-reconciler'):
+    """Parse the command line and config files; a file that is missing,
+    unreadable or malformed ends the command with one line, no traceback.
+    """
+    try:
+        conf(argv, project=project, version=version.version_string())
+    except cfg.Error as e:
+        raise SystemExit('%s: %s' % (os.path.basename(sys.argv[0]) or
+                                     project, e))
+
+
 def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     """Register, parse the command line and config files, set up logging.
 
@@ -53,7 +77,7 @@ def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     restrict_umask()
     register(conf)
     logging.register_options(conf)
-    conf(argv, project=project, version=version.version_string())
+    parse(conf, argv, project)
     if stdout_is_output:
         conf.set_override('use_stderr', True)
     logging.setup(conf, project)

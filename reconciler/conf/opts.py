@@ -1,5 +1,6 @@
 """``list_opts`` for oslo-config-generator (namespace cinder-reconciler)."""
 
+from reconciler.conf import api
 from reconciler.conf import backend
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
@@ -12,12 +13,27 @@ from reconciler.conf import keystone
 from reconciler.conf import metrics
 from reconciler.conf import nova
 from reconciler.conf import reconciler
+from reconciler.conf import upgrade_levels
 
 _MODULES = (default, reconciler, cinder, cinder_notifications,
-            coordination, database, metrics, backend, host_scan, cloud,
-            nova, keystone)
+            coordination, database, metrics, backend, host_scan,
+            upgrade_levels, cloud, nova, keystone)
 
 
 def list_opts():
     return [(group, opts) for module in _MODULES
             for group, opts in module.list_opts().items()]
+
+
+def list_api_opts():
+    """The API service's file (namespace cinder-reconciler.api): its own
+    group and the history database's.
+    """
+    return list_api_service_opts() + [
+        item for module in (database, upgrade_levels)
+        for item in module.list_opts().items()]
+
+
+def list_api_service_opts():
+    """``[api]`` alone (namespace cinder-reconciler.api-service)."""
+    return list(api.list_opts().items())

@@ -37,6 +37,7 @@ from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import nova as nova_inventory
 from reconciler import manager
 from reconciler import model
+from reconciler import ownership
 from reconciler.remediation import cinder_actions
 from reconciler.remediation import cloud_actions
 from reconciler.remediation import host_side
@@ -71,25 +72,30 @@ class _Session(object):
 class CloudRemediator(remediator.Remediator):
     """Plans and applies the cloud scope's actions."""
 
-    def __init__(self, conf, history, notifier, actor, lock=None,
+    def __init__(self, conf, history, notifier, actor, coordinator,
                  cinder_factory=cloud_cinder.CloudCinderInventory,
                  nova_factory=nova_inventory.NovaInventory,
                  host_remediator=None):
-        """``lock(backend)``: a context manager yielding a truthy lease of
-        the backend's coordination lock (the runbook's unexports take it);
-        ``host_remediator``: see ``host_side.disconnect``.
+        """``coordinator``: whose backend locks the runbook's unexports take
+        (``remediator.remediate_backend``); ``host_remediator``: see
+        ``host_side.disconnect``.
         """
         super().__init__(conf, None, history, notifier, actor)
-        self.lock = lock or (lambda name: contextlib.nullcontext(True))
+        self.coordinator = coordinator
         self.host_remediator = host_remediator
         self.cinder_factory = cinder_factory
         self.nova_factory = nova_factory
 
-    def run(self, apply=False, kinds=None, finding_ids=None, limit=None):
+    def run(self, apply=False, kinds=None, finding_ids=None, limit=None,
+            lock=ownership.NO_LOCK):
+        """``lock``: what the cloud scope's lock the caller holds proves
+        (an ownership scope).
+        """
         group = self.conf.cloud
+        limit = remediator.effective_limit(limit,
+                                           group.remediation_max_actions)
+        self.close_abandoned(scope.NAME, lock)
         now = time.time()
-        limit = min(limit or group.remediation_max_actions,
-                    group.remediation_max_actions)
         findings = self.history.findings(
             backend=scope.NAME, state=model.FindingState.CONFIRMED)
         plan = plan_mod.plan(
@@ -112,11 +118,8 @@ class CloudRemediator(remediator.Remediator):
                 confirm.Lookups(cinder, nova, compute_hosts=(
                     nova.compute_hosts() if nova else frozenset())),
                 cinder_inventory.managers(cinder.client), stack, backends)
-            for step in plan.steps:
-                result = self._step(step, session, None, None)
-                outcome.results.append((step, result))
-                if result[0] == remediator.FAILED:
-                    break
+            self._run_steps(plan, outcome, lambda step: self._step(
+                step, session, None, None))
         self.notifier.flush(self.history)
         return outcome
 
@@ -137,6 +140,30 @@ class CloudRemediator(remediator.Remediator):
         if why:
             return None, why
         return self._deletable(finding, session)
+
+    def _applied(self, step, session, _writer):
+        """The step's effect already there (a step whose process died
+        before recording it): the attachment gone, the status reset, the
+        volume gone or being deleted.
+        """
+        finding, cinder = step.finding, session.look.cinder
+        if step.action == cloud_actions.DETACH:
+            if cinder.get_attachment(finding.resource_id) is None:
+                return 'detached: attachment %s is gone' % (
+                    finding.resource_id)
+            return None
+        if step.action == cloud_actions.RESET:
+            getter = {model.ResourceType.VOLUME: cinder.volume,
+                      model.ResourceType.SNAPSHOT: cinder.get_snapshot,
+                      model.ResourceType.BACKUP: cinder.get_backup}
+            now = getter[finding.resource_type](finding.resource_id)
+            return 'reset to error' if now is not None and (
+                now.status == 'error') else None
+        now = cinder.volume(finding.resource_id)
+        if now is None:
+            return 'deleted: volume %s is gone' % finding.resource_id
+        return 'deleted: Cinder is deleting it' if now.status == (
+            'deleting') else None
 
     def _act(self, step, fresh, session, _inventory, _writer):
         finding, writer = step.finding, session.writer
@@ -230,14 +257,13 @@ class CloudRemediator(remediator.Remediator):
         backend = session._backends.get(name)
         if backend is None:
             return 'backend %s is not enabled here' % name
-        with self.lock(name) as lease:
-            if not lease:
-                return ('backend %s: could not take its coordination lock'
-                        % name)
-            outcome = remediator.Remediator(
+        try:
+            outcome = remediator.remediate_backend(
                 self.conf, backend, self.history, self.notifier,
-                self.actor).run(apply=True, kinds={'orphan_export'},
-                                finding_ids=set(finding_ids))
+                self.coordinator, self.actor, apply=True,
+                kinds={'orphan_export'}, finding_ids=set(finding_ids))
+        except exception.ReconcilerError as e:
+            return str(e)
         if outcome.error:
             return 'backend %s: %s' % (name, outcome.error)
         done = set()

@@ -1,43 +1,38 @@
-"""A real Keystone on 127.0.0.1, as the demo and the tests run it.
+"""A real Keystone, and the reconciler's API, under uWSGI on 127.0.0.1.
 
-Keystone runs only as a subprocess from its own venv
-(``tools/setup-keystone.sh``), under uWSGI as devstack runs it, on SQLite
-with Fernet tokens. ``keystone-manage db_sync`` and ``bootstrap`` (an
-``admin`` user with the admin role on an ``admin`` project of the
-``Default`` domain) run once per Keystone version into a schema copied for
-each start, which takes milliseconds instead of about ten seconds. Fernet
-and credential keys are new for each start.
+Keystone 30 runs from its own virtualenv (``tools/setup-keystone.sh``), as
+devstack runs it: ``keystone.wsgi.api:application`` under uWSGI, SQLite and
+fernet tokens. ``keystone-manage db_sync`` and ``bootstrap`` take most of
+its set-up (40 s on a loaded 2-core machine), so they run once per
+virtualenv into a golden copy (database and keys) that each Keystone
+copies; only the port in the catalog's identity endpoints changes.
 
-Clients: a keystoneauth1 session from :meth:`KeystoneServer.session`
-(password auth as ``admin``), or, from configuration, ``auth_type =
-password`` with :meth:`KeystoneServer.auth_options`. Projects, users,
-roles and catalog entries are made through Keystone's own API.
+The API runs ``reconciler.wsgi.api:application`` under uWSGI from this
+process's virtualenv (the pyuwsgi wheel), as production would. The demo
+and the functional tests use both.
 """
 
-import base64
 import contextlib
-import glob
+import fcntl
 import os
 import pwd
 import shutil
-import signal
 import socket
+import sqlite3
 import subprocess
-import tempfile
+import sys
 import time
-import urllib.error
-import urllib.request
 
 from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
+import requests
 
 KEYSTONE_VERSION = '30.0.0'
-ADMIN_USER = 'admin'
-ADMIN_PROJECT = 'admin'
-#: The bootstrap admin's password: a throw-away database on loopback.
-ADMIN_PASSWORD = 'keystone-fixture-admin'
-DOMAIN = 'Default'
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+ADMIN_PASSWORD = 'keystone-admin-pw'
+SERVICE_TYPE = 'block-storage-reconciliation'
+_PLACEHOLDER = 'http://127.0.0.1:1/v3/'
+UWSGI = os.path.join(os.path.dirname(sys.executable), 'uwsgi')
+# The account's home, not $HOME: test frameworks point $HOME at a temp dir.
 _HOME = pwd.getpwuid(os.getuid()).pw_dir
 
 
@@ -51,126 +46,98 @@ def keystone_venv():
         os.environ.get('XDG_CACHE_HOME') or os.path.join(_HOME, '.cache'),
         'cinder-reconciler', 'keystone-' + KEYSTONE_VERSION)
     path = os.path.normpath(path)
-    if not os.access(os.path.join(path, 'bin', 'keystone-manage'), os.X_OK):
-        raise KeystoneError(
-            'No Keystone venv with bin/keystone-manage at %s: run '
-            'tools/setup-keystone.sh (it honours '
-            'CINDER_RECONCILER_KEYSTONE_VENV)' % path)
+    for program in ('keystone-manage', 'uwsgi'):
+        if not os.access(os.path.join(path, 'bin', program), os.X_OK):
+            raise KeystoneError(
+                'No Keystone venv with bin/%s at %s: run tools/setup-'
+                'keystone.sh (it honours CINDER_RECONCILER_KEYSTONE_VENV)'
+                % (program, path))
     return path
 
 
-def _fernet_keys(directory):
-    """A key repository as ``keystone-manage fernet_setup`` leaves it:
-    a staged key (0) and a primary key (1).
-    """
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    for name in ('0', '1'):
-        with open(os.path.join(directory, name), 'wb') as f:
-            f.write(base64.urlsafe_b64encode(os.urandom(32)))
+def _conf_text(where):
+    return ('[DEFAULT]\nuse_stderr = true\n'
+            '[database]\nconnection = sqlite:///%(d)s/keystone.db\n'
+            '[token]\nprovider = fernet\n'
+            '[fernet_tokens]\nkey_repository = %(d)s/fernet-keys\n'
+            '[fernet_receipts]\nkey_repository = %(d)s/fernet-keys\n'
+            '[credential]\nkey_repository = %(d)s/credential-keys\n'
+            % {'d': where})
 
 
-def _write_conf(path, workdir, db_path):
-    with open(path, 'w') as f:
-        f.write(f"""[DEFAULT]
-use_stderr = true
-
-[database]
-connection = sqlite:///{db_path}
-
-[token]
-provider = fernet
-
-[fernet_tokens]
-key_repository = {workdir}/fernet-keys
-
-[fernet_receipts]
-key_repository = {workdir}/fernet-keys
-
-[credential]
-key_repository = {workdir}/credential-keys
-""")
-
-
-def _manage(venv, conf, *args):
-    proc = subprocess.run(
-        [os.path.join(venv, 'bin', 'keystone-manage'), '--config-file', conf]
-        + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-    if proc.returncode:
-        raise KeystoneError('keystone-manage %s failed:\n%s'
-                            % (args[0], proc.stdout[-3000:]))
-
-
-def golden_db(venv):
-    """Keystone's schema with the bootstrap admin, made once per version.
-
-    It lives next to the venv; concurrent first runs each build their own
-    and atomically rename it into place.
-    """
-    path = os.path.join(os.path.dirname(venv),
-                        'keystone-%s-bootstrapped.sqlite' % KEYSTONE_VERSION)
-    if os.path.exists(path):
+def golden(venv):
+    """A bootstrapped Keystone (database and keys), made once per venv."""
+    path = os.path.join(venv, 'var', 'cinder-reconciler-golden')
+    if os.path.exists(os.path.join(path, 'done')):
         return path
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(venv)) as tmp:
-        db_path = os.path.join(tmp, 'keystone.sqlite')
-        conf = os.path.join(tmp, 'keystone.conf')
-        _write_conf(conf, tmp, db_path)
-        _fernet_keys(os.path.join(tmp, 'fernet-keys'))
-        _fernet_keys(os.path.join(tmp, 'credential-keys'))
-        _manage(venv, conf, 'db_sync')
-        _manage(venv, conf, 'bootstrap',
-                '--bootstrap-username', ADMIN_USER,
-                '--bootstrap-password', ADMIN_PASSWORD,
-                '--bootstrap-project-name', ADMIN_PROJECT,
-                '--bootstrap-region-id', 'RegionOne')
-        os.replace(db_path, path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may build it
+        if os.path.exists(os.path.join(path, 'done')):
+            return path
+        work = path + '.new'
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(os.path.join(work, 'fernet-keys'))
+        os.makedirs(os.path.join(work, 'credential-keys'))
+        conf = os.path.join(work, 'keystone.conf')
+        with open(conf, 'w') as f:
+            f.write(_conf_text(work))
+        manage = [os.path.join(venv, 'bin', 'keystone-manage'),
+                  '--config-file', conf]
+        user = pwd.getpwuid(os.getuid()).pw_name
+        owner = ['--keystone-user', user, '--keystone-group', user]
+        for args in (['db_sync'], ['fernet_setup'] + owner,
+                     ['credential_setup'] + owner,
+                     ['bootstrap', '--bootstrap-password', ADMIN_PASSWORD,
+                      '--bootstrap-region-id', 'RegionOne',
+                      '--bootstrap-admin-url', _PLACEHOLDER,
+                      '--bootstrap-internal-url', _PLACEHOLDER,
+                      '--bootstrap-public-url', _PLACEHOLDER]):
+            result = subprocess.run(manage + args, capture_output=True,
+                                    text=True)
+            if result.returncode:
+                raise KeystoneError('keystone-manage %s failed: %s' % (
+                    args[0], result.stderr[-2000:]))
+        os.unlink(conf)
+        open(os.path.join(work, 'done'), 'w').close()
+        shutil.rmtree(path, ignore_errors=True)
+        os.rename(work, path)
     return path
 
 
-def _free_port():
+def uwsgi_command(uwsgi, module, port, processes=1, threads=4):
+    """uWSGI serving ``module`` over HTTP, as devstack configures it (an
+    http-socket closes each connection: clients are told so, or they would
+    send their next request on a closed one).
+    """
+    return [uwsgi, '--http-socket', '127.0.0.1:%d' % port,
+            '--module', module, '--master', '--need-app', '--lazy-apps',
+            '--die-on-term', '--processes', str(processes),
+            '--threads', str(threads), '--buffer-size', '65535',
+            '--add-header', 'Connection: close', '--disable-logging']
+
+
+def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
 
-class KeystoneServer(object):
-    """Keystone under uWSGI, serving a fresh copy of the schema."""
+class _Server(object):
+    """A uWSGI server in ``workdir``: ``start()`` returns once it answers
+    ``READY_PATH`` (``wait=False``: at once; ``wait_ready()`` later).
+    """
 
-    def __init__(self, workdir, port=None):
-        self.workdir = os.path.abspath(workdir)
-        self.port = port
-        self.db_path = os.path.join(self.workdir, 'keystone.sqlite')
-        self.conf_path = os.path.join(self.workdir, 'keystone.conf')
-        self.log_path = os.path.join(self.workdir, 'keystone.log')
+    NAME = None
+    READY_PATH = '/'
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.log_path = os.path.join(workdir, self.NAME + '.log')
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
         self._proc = None
-        self._session = None
-
-    @property
-    def url(self):
-        """The identity v3 endpoint (auth_url)."""
-        return 'http://127.0.0.1:%d/v3' % self.port
-
-    def auth_options(self, project=ADMIN_PROJECT, user=ADMIN_USER,
-                     password=ADMIN_PASSWORD):
-        """keystoneauth ``password`` plugin options, as a config group
-        holds them.
-        """
-        return dict(auth_type='password', auth_url=self.url, username=user,
-                    password=password, project_name=project,
-                    user_domain_name=DOMAIN, project_domain_name=DOMAIN)
-
-    def session(self, project=ADMIN_PROJECT, user=ADMIN_USER,
-                password=ADMIN_PASSWORD):
-        options = self.auth_options(project, user, password)
-        options.pop('auth_type')
-        return ks_session.Session(auth=v3.Password(**options))
-
-    @property
-    def admin(self):
-        """An admin session, shared by the helpers."""
-        if self._session is None:
-            self._session = self.session()
-        return self._session
 
     def __enter__(self):
         self.start()
@@ -179,136 +146,229 @@ class KeystoneServer(object):
     def __exit__(self, *exc):
         self.stop()
 
-    def start(self, timeout=60):
-        if self._proc is not None:
-            raise KeystoneError('already started')
-        venv = keystone_venv()
-        os.makedirs(self.workdir, exist_ok=True)
-        shutil.copyfile(golden_db(venv), self.db_path)
-        for keys in ('fernet-keys', 'credential-keys'):
-            shutil.rmtree(os.path.join(self.workdir, keys), True)
-            _fernet_keys(os.path.join(self.workdir, keys))
-        _write_conf(self.conf_path, self.workdir, self.db_path)
-        self.port = self.port or _free_port()
-        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=self.conf_path)
-        env.pop('PYTHONPATH', None)
+    def prepare(self):
+        """Files and accounts before the first start."""
+
+    def command(self):
+        raise NotImplementedError()
+
+    def env(self):
+        return dict(os.environ)
+
+    def start(self, wait=True, timeout=180):
+        self.prepare()
         with open(self.log_path, 'ab') as log:
             self._proc = subprocess.Popen(
-                # An http-socket closes each connection: clients are told.
-                [os.path.join(venv, 'bin', 'uwsgi'), '--http-socket',
-                 '127.0.0.1:%d' % self.port, '--module',
-                 'keystone.wsgi.api:application', '--master', '--need-app',
-                 '--lazy-apps', '--die-on-term', '--processes', '1',
-                 '--threads', '8', '--buffer-size', '65535',
-                 '--add-header', 'Connection: close', '--disable-logging'],
-                stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
+                self.command(), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=self.env(), cwd=self.workdir,
                 start_new_session=True)
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self._timeout = timeout
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
+    def wait_ready(self):
+        deadline = time.monotonic() + self._timeout
         while True:
             if self._proc.poll() is not None:
-                raise KeystoneError('keystone exited with %s:\n%s' % (
-                    self._proc.returncode, self.log_tail()))
-            try:
-                _DIRECT.open(self.url, timeout=10).close()
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                pass
+                raise KeystoneError('%s exited with %s: %s' % (
+                    self.NAME, self._proc.returncode, self.log_tail()))
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + self.READY_PATH,
+                                timeout=5).status_code < 500:
+                    return
             if time.monotonic() > deadline:
-                raise KeystoneError('keystone not ready after %ss:\n%s'
-                                    % (timeout, self.log_tail()))
-            time.sleep(0.1)
+                self.stop()
+                raise KeystoneError('%s not ready: %s'
+                                    % (self.NAME, self.log_tail()))
+            time.sleep(0.2)
 
-    def log_tail(self, lines=40):
-        with contextlib.suppress(OSError), open(self.log_path) as f:
-            return ''.join(f.readlines()[-lines:])
-        return ''
-
-    def stop(self, timeout=15):
-        """SIGTERM to uWSGI's master, which stops its worker."""
+    def stop(self):
         proc, self._proc = self._proc, None
-        self._session = None
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
         try:
-            proc.wait(timeout)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
 
-    # -- Keystone's API -----------------------------------------------------
+    def log_tail(self):
+        with contextlib.suppress(OSError), open(self.log_path,
+                                                errors='replace') as f:
+            return f.read()[-2000:]
+        return ''
 
-    def _call(self, method, path, body=None, ok=(200, 201, 204)):
-        resp = self.admin.request(self.url + path, method, json=body,
-                                  raise_exc=False)
-        if resp.status_code not in ok:
-            raise KeystoneError('%s %s: %s %s' % (
-                method, path, resp.status_code, resp.text[:300]))
-        return resp.json() if resp.content else None
 
-    def _id(self, collection, name):
-        found = self._call('GET', '/%s?name=%s' % (collection, name))
-        items = found[collection]
-        return items[0]['id'] if items else None
+class Keystone(_Server):
+    """Keystone with its bootstrap admin; :meth:`session` logs users in."""
+
+    NAME = 'keystone'
+    READY_PATH = '/v3'
+
+    def prepare(self):
+        self.venv = keystone_venv()
+        for name in ('keystone.db', 'fernet-keys', 'credential-keys'):
+            source = os.path.join(golden(self.venv), name)
+            target = os.path.join(self.workdir, name)
+            shutil.rmtree(target, ignore_errors=True)
+            (shutil.copytree if os.path.isdir(source) else shutil.copy)(
+                source, target)
+        self.auth_url = self.url + '/v3'
+        with contextlib.closing(sqlite3.connect(
+                os.path.join(self.workdir, 'keystone.db'))) as db, db:
+            db.execute('UPDATE endpoint SET url = ? WHERE url = ?',
+                       (self.auth_url + '/', _PLACEHOLDER))
+        self.conf = os.path.join(self.workdir, 'keystone.conf')
+        with open(self.conf, 'w') as f:
+            f.write(_conf_text(self.workdir))
+
+    def env(self):
+        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=self.conf)
+        env.pop('PYTHONPATH', None)
+        return env
+
+    def command(self):
+        return uwsgi_command(os.path.join(self.venv, 'bin', 'uwsgi'),
+                             'keystone.wsgi.api:application', self.port)
+
+    def wait_ready(self):
+        super().wait_ready()
+        self.admin = self.session('admin', ADMIN_PASSWORD, 'admin')
+
+    def session(self, user, password, project=None, system=False):
+        """A keystoneauth session of ``user`` scoped to ``project`` (a
+        name in the Default domain) or to the system.
+        """
+        scope = ({'system_scope': 'all'} if system else
+                 {'project_name': project, 'project_domain_id': 'default'})
+        return ks_session.Session(auth=v3.Password(
+            auth_url=self.auth_url, username=user, password=password,
+            user_domain_id='default', **scope))
+
+    def create(self, path, key, body):
+        """POST ``{key: body}`` to ``path`` as the admin; the new object."""
+        return self.admin.post(self.auth_url + path,
+                               json={key: body}).json()[key]
+
+    def _role(self, name):
+        [role] = self.admin.get(self.auth_url + '/roles',
+                                params={'name': name}).json()['roles']
+        return role['id']
 
     def create_project(self, name):
-        """A project of the Default domain; the admin user gets the admin
-        role on it (so it can act there). Returns its id.
+        return self.create('/projects', 'project',
+                           {'name': name, 'domain_id': 'default'})['id']
+
+    def create_user(self, name, password, project_roles=(),
+                    system_roles=()):
+        """A user with roles on projects (``(project id, role)``) and on
+        the system; its id.
         """
-        project = self._call('POST', '/projects', {'project': {
-            'name': name, 'domain_id': 'default'}})['project']['id']
-        self.grant(project, ADMIN_USER, 'admin')
-        return project
+        user = self.create('/users', 'user', {
+            'name': name, 'password': password,
+            'domain_id': 'default'})['id']
+        for project, role in project_roles:
+            self.admin.put(self.auth_url + '/projects/%s/users/%s/roles/%s'
+                           % (project, user, self._role(role)))
+        for role in system_roles:
+            self.admin.put(self.auth_url + '/system/users/%s/roles/%s'
+                           % (user, self._role(role)))
+        return user
 
-    def delete_project(self, project_id):
-        self._call('DELETE', '/projects/%s' % project_id)
+    def register(self, service_type, name, url):
+        """A service with public and internal endpoints at ``url``."""
+        service = self.create('/services', 'service',
+                              {'type': service_type, 'name': name})['id']
+        for interface in ('public', 'internal'):
+            self.create('/endpoints', 'endpoint', {
+                'service_id': service, 'interface': interface,
+                'url': url, 'region_id': 'RegionOne'})
 
-    def role(self, name):
-        """The id of a role, created if missing."""
-        return self._id('roles', name) or self._call(
-            'POST', '/roles', {'role': {'name': name}})['role']['id']
-
-    def grant(self, project_id, user, role):
-        user_id = self._id('users', user)
-        self._call('PUT', '/projects/%s/users/%s/roles/%s' % (
-            project_id, user_id, self.role(role)))
-
-    def create_user(self, name, password, project_id, roles=('admin',)):
-        self._call('POST', '/users', {'user': {
-            'name': name, 'password': password, 'domain_id': 'default',
-            'default_project_id': project_id}})
-        for role in roles:
-            self.grant(project_id, name, role)
-
-    def register(self, service_type, name, url, interfaces=('public',)):
-        """A service and its endpoints (public ones by default)."""
-        service = self._call('POST', '/services', {'service': {
-            'type': service_type, 'name': name}})['service']['id']
-        for interface in interfaces:
-            self._call('POST', '/endpoints', {'endpoint': {
-                'service_id': service, 'interface': interface, 'url': url,
-                'region_id': 'RegionOne'}})
-
-    def project_ids(self):
-        return {p['name']: p['id']
-                for p in self._call('GET', '/projects')['projects']}
+    def openstack_env(self, user='admin', password=ADMIN_PASSWORD,
+                      project='admin'):
+        """The environment of an ``openstack`` command as ``user``."""
+        return dict(os.environ, OS_AUTH_URL=self.auth_url, OS_USERNAME=user,
+                    OS_PASSWORD=password, OS_PROJECT_NAME=project,
+                    OS_USER_DOMAIN_ID='default',
+                    OS_PROJECT_DOMAIN_ID='default',
+                    OS_IDENTITY_API_VERSION='3', OS_REGION_NAME='RegionOne')
 
 
-def installed():
-    """Whether Keystone's venv is there (tools/setup-keystone.sh ran)."""
-    try:
-        venv = keystone_venv()
-    except KeystoneError:
-        return False
-    return bool(glob.glob(os.path.join(venv, 'lib', 'python*',
-                                       'site-packages', 'keystone')))
+_API_CONF = """
+[DEFAULT]
+debug = true
+{rpc}
+[api]
+api_paste_config = {paste}
+max_limit = {max_limit}
+
+[reconciler_database]
+connection = {database}
+max_retries = 0
+connect_timeout = 2
+
+[keystone_authtoken]
+www_authenticate_uri = {keystone}
+auth_url = {keystone}
+auth_type = password
+username = cinder-reconciler-api
+password = {password}
+project_name = service
+user_domain_id = default
+project_domain_id = default
+service_token_roles_required = true
+"""
+
+#: The pipeline as the package ships it (etc/ in a checkout).
+PASTE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'etc', 'cinder-reconciler',
+    'api-paste.ini')
+
+
+class ReconcilerApi(_Server):
+    """cinder-reconciler-api under uWSGI, authenticating with ``keystone``
+    (given ``service_user``, its service user is created in project
+    ``service``), reading ``database``; ``transport_url``: the
+    controllers' message bus, for remediation.
+    """
+
+    NAME = 'cinder-reconciler-api'
+    SERVICE_PASSWORD = 'api-service-pw'
+
+    def __init__(self, workdir, keystone, database, service_user=True,
+                 max_limit=1000, transport_url=None, paste=PASTE):
+        super().__init__(workdir)
+        self.keystone = keystone
+        self.database = database
+        self.service_user = service_user
+        self.max_limit = max_limit
+        self.transport_url = transport_url
+        self.paste = paste
+
+    def prepare(self):
+        if not os.path.exists(UWSGI):
+            raise KeystoneError('uWSGI is not installed (pyuwsgi, '
+                                'test-requirements.txt)')
+        self.conf = os.path.join(self.workdir, 'cinder-reconciler-api.conf')
+        with open(self.conf, 'w') as f:
+            f.write(_API_CONF.format(
+                paste=self.paste, database=self.database,
+                keystone=self.keystone.auth_url,
+                password=self.SERVICE_PASSWORD, max_limit=self.max_limit,
+                rpc='transport_url = %s\n' % self.transport_url
+                if self.transport_url else ''))
+        if self.service_user:
+            self.keystone.create_user(
+                'cinder-reconciler-api', self.SERVICE_PASSWORD,
+                project_roles=[(self.keystone.create_project('service'),
+                                'service')])
+            self.service_user = False   # a restart finds it there
+
+    def env(self):
+        return dict(os.environ,
+                    OS_CINDER_RECONCILER_API_CONFIG_FILES=self.conf)
+
+    def command(self):
+        return uwsgi_command(UWSGI, 'reconciler.wsgi.api:application',
+                             self.port, processes=2, threads=2)

@@ -24,6 +24,7 @@ from testtools import content
 from reconciler.cloud import manager
 from reconciler.cloud import scope
 from reconciler import conf as reconciler_conf
+from reconciler import coordination
 from reconciler import history
 from reconciler import model
 from reconciler.remediation import cloud_remediator
@@ -69,8 +70,8 @@ class CloudScopeTest(base.BaseTestCase):
         reconciler_conf.register(self.conf)
         self.conf([], project='x', default_config_files=[],
                   default_config_dirs=[])
-        values.load_raw_values(host='ctl')
-        admin = self.cloud.keystone.auth_options()
+        values.load_raw_values(host='ctl', state_path=tmp)
+        admin = self.cloud.auth_options()
         values.load_raw_values(group='cinder', **admin)
         values.load_raw_values(group='nova', **admin)
         # Keystone's credentials are [cinder]'s.
@@ -114,8 +115,11 @@ class CloudScopeTest(base.BaseTestCase):
                 if f.state != model.FindingState.RESOLVED}
 
     def remediate(self, **kwargs):
+        coordinator = coordination.Coordinator(self.conf, member=False)
+        self.addCleanup(coordinator.stop)
         return cloud_remediator.CloudRemediator(
-            self.conf, self.store, _Outbox(), 'test').run(**kwargs)
+            self.conf, self.store, _Outbox(), 'test', coordinator).run(
+                **kwargs)
 
     def events(self):
         return [(e.event_type, e.payload['kind'], e.payload['resource_id'])
@@ -248,7 +252,7 @@ class CloudScopeTest(base.BaseTestCase):
         cloud = self.cloud
         self.values.load_raw_values(group='cloud', checks='orphan_project')
         name = 'doomed-%d' % os.getpid()
-        project = cloud.keystone.create_project(name)
+        project = cloud.create_project(name)
         in_project = cloud.project_cinder(name)
         volume = cloud.create_volume('orphan-vol', cinder=in_project)
         snapshot = in_project.post('/snapshots', json={'snapshot': {
@@ -259,7 +263,7 @@ class CloudScopeTest(base.BaseTestCase):
             == 'available')
         self.ok_pass()
         self.assertEqual({}, self.open_findings(volume, snapshot))
-        cloud.keystone.delete_project(project)
+        cloud.delete_project(project)
         self.ok_pass()
         found = self.open_findings(volume, snapshot)
         self.assertEqual({(K.ORPHAN_PROJECT, R.VOLUME, volume),
@@ -295,7 +299,7 @@ class CloudScopeTest(base.BaseTestCase):
         self.assertIn('Nova GET /servers/detail failed: HTTP 500',
                       report.error)
         proxy.clear()
-        keystone_proxy = faultproxy.FaultProxy(cloud.keystone.url).start()
+        keystone_proxy = faultproxy.FaultProxy(cloud.keystone.auth_url).start()
         self.addCleanup(keystone_proxy.stop)
         self.values.load_raw_values(group='nova', endpoint_override='')
         self.values.load_raw_values(group='keystone',

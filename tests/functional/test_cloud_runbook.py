@@ -25,6 +25,7 @@ from reconciler.cloud import manager as cloud_manager
 from reconciler.cloud import scope
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler import coordination
 from reconciler import history
 from reconciler.host import manager as host_manager
 from reconciler import manager
@@ -82,7 +83,8 @@ class UndeletableVolumeTest(testtools.TestCase):
         reconciler_conf.register(self.conf)
         self.conf([], project='x', default_config_files=[],
                   default_config_dirs=[])
-        values.load_raw_values(host='ctl', enabled_backends='fake1')
+        values.load_raw_values(host='ctl', enabled_backends='fake1',
+                               state_path=tmp)
         values.load_raw_values(group='cinder', auth_type='admin_token',
                                endpoint=self.cloud.endpoint,
                                token=cinder_sim.ADMIN_TOKEN)
@@ -183,8 +185,10 @@ class UndeletableVolumeTest(testtools.TestCase):
 
     def remediate(self, **kwargs):
         unit = self.unit()
+        coordinator = coordination.Coordinator(self.conf, member=False)
+        self.addCleanup(coordinator.stop)
         return cloud_remediator.CloudRemediator(
-            self.conf, self.store, _Outbox(), 'test',
+            self.conf, self.store, _Outbox(), 'test', coordinator,
             host_remediator=lambda conf, store, notifier, actor: (
                 host_remediator.HostRemediator(
                     conf, store, notifier, actor, unit=unit,
