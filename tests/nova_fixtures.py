@@ -271,6 +271,8 @@ class OpenStack(fixtures.Fixture):
             'cinder', 'nova', 'placement')}
         self.keystone = keystone_sim.Keystone(
             os.path.join(self.dir, 'keystone'))
+        # Known before it starts: the services' configuration names it.
+        self.identity_url = self.keystone.url + '/v3'
         self.image = _stub('image')
         self.network = _stub('network')
         for stub in (self.image, self.network):
@@ -323,8 +325,9 @@ class OpenStack(fixtures.Fixture):
                 }[service]
 
     def _identity(self):
-        """The catalog (Keystone's own endpoints came with bootstrap) and
-        Nova's and Cinder's service users (roles admin and service).
+        """The catalog (Keystone's own endpoints, and its roles admin,
+        member, reader and service, came with bootstrap) and Nova's and
+        Cinder's service users (roles admin and service).
         """
         ks = self.keystone
         ks.register('block-storage', 'cinder', self.url('cinder'))
@@ -334,7 +337,6 @@ class OpenStack(fixtures.Fixture):
                     % self.image.server_address[1])
         ks.register('network', 'neutron', 'http://127.0.0.1:%d'
                     % self.network.server_address[1])
-        ks.create('/roles', 'role', {'name': 'service'})
         self.service_project = ks.create_project('service')
         for user in ('nova', 'cinder'):
             ks.create_user(user, SERVICE_PASSWORD, project_roles=[
@@ -344,7 +346,7 @@ class OpenStack(fixtures.Fixture):
     def auth_options(self, project='admin', user='admin',
                      password=keystone_sim.ADMIN_PASSWORD):
         """A keystoneauth password plugin's options, as a group has them."""
-        return dict(auth_type='password', auth_url=self.keystone.auth_url,
+        return dict(auth_type='password', auth_url=self.identity_url,
                     username=user, password=password, project_name=project,
                     user_domain_id='default', project_domain_id='default')
 
@@ -401,7 +403,7 @@ class OpenStack(fixtures.Fixture):
     def _authtoken(self, user):
         # Only public endpoints are in the catalog.
         return dict(self.service_auth(user), interface='public',
-                    www_authenticate_uri=self.keystone.auth_url,
+                    www_authenticate_uri=self.identity_url,
                     service_token_roles_required='true')
 
     def _cinder_conf(self, volume_service=True):

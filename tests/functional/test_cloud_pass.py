@@ -299,7 +299,7 @@ class CloudScopeTest(base.BaseTestCase):
         self.assertIn('Nova GET /servers/detail failed: HTTP 500',
                       report.error)
         proxy.clear()
-        keystone_proxy = faultproxy.FaultProxy(cloud.keystone.auth_url).start()
+        keystone_proxy = faultproxy.FaultProxy(cloud.identity_url).start()
         self.addCleanup(keystone_proxy.stop)
         self.values.load_raw_values(group='nova', endpoint_override='')
         self.values.load_raw_values(group='keystone',
