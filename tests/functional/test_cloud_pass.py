@@ -12,7 +12,10 @@ The cloud is shared by the tests of the class: each judges only what it
 made.
 """
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import fixtures
@@ -312,6 +315,51 @@ class CloudScopeTest(base.BaseTestCase):
         self.assertEqual(['reconciler.run.failed'] * 3, [
             e.event_type for e in self.store.pending_notifications()
             if e.payload.get('backend') == scope.NAME][-3:])
+
+    # -- Cinder's [nova] group, the commands ----------------------------
+
+    def test_check_reads_cinders_own_nova_group(self):
+        """The daemon's files as deployed: cinder.conf first, with the
+        [nova] group cinder-volume uses for Nova (Nova's service user,
+        Cinder's own interface and token_auth_url options), then ours,
+        which has no [nova] at all.
+        """
+        cloud = self.cloud
+        tmp = self.useFixture(fixtures.TempDir()).path
+        cinder_conf = os.path.join(tmp, 'cinder.conf')
+        with open(cinder_conf, 'w') as f:
+            f.write('[DEFAULT]\nhost = cinderhost\n\n[nova]\n' + ''.join(
+                '%s = %s\n' % kv for kv in dict(
+                    cloud.service_auth('nova'), region_name='RegionOne',
+                    interface='public',
+                    token_auth_url=cloud.identity_url).items()))
+        ours = os.path.join(tmp, 'cinder-reconciler.conf')
+        with open(ours, 'w') as f:
+            f.write('[DEFAULT]\nstate_path = %s\n\n[cinder]\n' % tmp
+                    + ''.join('%s = %s\n' % kv
+                              for kv in cloud.auth_options().items())
+                    + '\n[keystone]\nauth_section = cinder\n\n[cloud]\n'
+                    'enabled = true\n\n'
+                    '[reconciler_database]\nconnection = sqlite:///%s/r.db\n'
+                    '\n[oslo_messaging_notifications]\ndriver = noop\n'
+                    % tmp)
+
+        def manage(*args):
+            return subprocess.run(
+                [sys.executable, '-c', 'import sys; from reconciler.cmd.'
+                 'manage import main; sys.exit(main())', '--config-file',
+                 cinder_conf, '--config-file', ours] + list(args),
+                capture_output=True, text=True)
+        self.assertEqual(0, manage('db', 'sync').returncode)
+        checked = manage('check', '--cloud', '--format', 'json')
+        self.assertEqual(0, checked.returncode, checked.stderr)
+        [report] = json.loads(checked.stdout)
+        self.assertEqual(('cloud', 'ok'), (report['backend'],
+                                           report['status']))
+        self.assertGreater(report['inventory']['nova_servers'], 0)
+        self.assertGreater(report['inventory']['keystone_projects'], 0)
+        listed = manage('findings', 'list', '--cloud')
+        self.assertEqual(0, listed.returncode, listed.stderr)
 
     # -- the traps ------------------------------------------------------
 

@@ -14,7 +14,11 @@ through Cinder's API, which now deletes it on the array.
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 
 import fixtures
 from oslo_config import cfg
@@ -35,12 +39,47 @@ from reconciler.remediation import host_remediator
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import scenario as scn
 import tests
+from tests import servers
 from tests.unit.host import fixtures as host_fixtures
 from tests.unit.host import test_compare as tc
 
 K = model.FindingKind
 HOST = 'compute-9'
 IQN = 'iqn.2010-10.org.openstack:volume-%s'
+
+DAEMON_CONF = """
+[DEFAULT]
+host = ctl
+enabled_backends = fake1
+state_path = {tmp}
+
+[reconciler]
+periodic_fuzzy_delay = 0
+
+[fake1]
+reconciler_driver = fake
+fake_array_file = {array}
+reconciler_interval = 3600
+
+[cinder]
+auth_type = admin_token
+endpoint = {endpoint}
+token = {token}
+
+[cloud]
+enabled = true
+checks = stuck_status,stuck_deleting
+interval = 60
+
+[metrics]
+port = {port}
+
+[reconciler_database]
+connection = sqlite:///{tmp}/r.sqlite
+
+[oslo_messaging_notifications]
+driver = log
+"""
 
 
 class _Outbox(object):
@@ -245,3 +284,48 @@ class UndeletableVolumeTest(testtools.TestCase):
         self.assertEqual('error_deleting', self.volume_status(volume))
         self.assertIn('volume-%s' % volume,
                       [e['volume'] for e in self.array()['exports']])
+
+    def test_the_daemon_runs_the_scope_on_its_timer(self):
+        """The daemon's cloud timer: a pass under the scope's lock, in the
+        history and the metrics; the commands read and run it too.
+        """
+        tmp = self.useFixture(fixtures.TempDir()).path
+        conf = os.path.join(tmp, 'r.conf')
+        port = servers.free_port()
+        with open(conf, 'w') as f:
+            f.write(DAEMON_CONF.format(
+                tmp=tmp, array=self.cloud.array_path('fake1'),
+                endpoint=self.cloud.endpoint, token=cinder_sim.ADMIN_TOKEN,
+                port=port))
+
+        def command(module, *args):
+            return [sys.executable, '-c', 'import sys; from reconciler.cmd.'
+                    '%s import main; sys.exit(main())' % module,
+                    '--config-file', conf] + list(args)
+        subprocess.run(command('manage', 'db', 'sync'), check=True,
+                       capture_output=True)
+        store = history.History('sqlite:///%s/r.sqlite' % tmp)
+        with open(os.path.join(tmp, 'daemon.log'), 'w') as log:
+            daemon = subprocess.Popen(command('reconciler'), stdout=log,
+                                      stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        self.wait('a cloud pass of the daemon', lambda: any(
+            r.status == model.RunStatus.OK
+            for r in store.runs(backend=scope.NAME)))
+        metrics = urllib.request.build_opener(urllib.request.ProxyHandler(
+            {})).open('http://127.0.0.1:%d/metrics' % port).read().decode()
+        self.assertIn('cinder_reconciler_passes_total{backend="cloud",'
+                      'status="ok"}', metrics)
+        # check --cloud takes the same lock, and records a pass too.
+        checked = subprocess.run(command('manage', 'check', '--cloud'),
+                                 capture_output=True, text=True)
+        self.assertEqual(0, checked.returncode, checked.stderr)
+        self.assertIn('Cloud (cloud): run', checked.stdout)
+        listed = subprocess.run(command('manage', 'findings', 'list',
+                                        '--cloud', '--format', 'json'),
+                                capture_output=True, text=True, check=True)
+        self.assertEqual([scope.NAME] * len(json.loads(listed.stdout)),
+                         [f['backend'] for f in json.loads(listed.stdout)])
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(0, daemon.wait(60))
+        self.assertGreaterEqual(len(store.runs(backend=scope.NAME)), 2)
