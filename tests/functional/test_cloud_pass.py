@@ -155,6 +155,13 @@ class CloudScopeTest(base.BaseTestCase):
         self.assertEqual(server, found[key].details['instance_id'])
         self.assertIn(('reconciler.orphan.detected', 'stale_attachment',
                        attachment), self.events())
+        # Nova archives its deleted servers: it knows nothing of this one
+        # any more, but the attachment is on one of its compute hosts.
+        cloud.archive_deleted_rows()
+        self.ok_pass()
+        self.assertIn('instance unknown to Nova (deleted and archived, or '
+                      'never made) though attached on Nova compute host '
+                      'fakehost', self.findings(volume)[key].details['reason'])
         # Remediation: a plan, then the attachment deleted through Cinder's
         # API (Cinder asks Nova itself first), and the next pass resolves.
         plan = self.remediate(kinds={'stale_attachment'})

@@ -321,6 +321,11 @@ class UndeletableVolumeTest(testtools.TestCase):
                                  capture_output=True, text=True)
         self.assertEqual(0, checked.returncode, checked.stderr)
         self.assertIn('Cloud (cloud): run', checked.stdout)
+        dry = subprocess.run(command('manage', 'check', '--cloud',
+                                     '--dry-run'),
+                             capture_output=True, text=True)
+        self.assertEqual(0, dry.returncode, dry.stderr)
+        self.assertIn('Cloud (cloud): dry run ok', dry.stdout)
         listed = subprocess.run(command('manage', 'findings', 'list',
                                         '--cloud', '--format', 'json'),
                                 capture_output=True, text=True, check=True)
