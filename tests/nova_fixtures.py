@@ -3,22 +3,25 @@
 Each service runs from its own venv (``tools/setup-keystone.sh``,
 ``tools/setup-nova.sh``, ``tools/setup-cinder.sh``) as a subprocess, with
 the configuration a small deployment has: every API behind
-keystonemiddleware and Keystone's catalog, Nova with a conductor, a
+keystonemiddleware and Keystone's catalog; Nova with a conductor, a
 scheduler and two computes on Nova's fake virt driver (``fakehost1`` and
-``fakehost2``, ``tests/innova``), Cinder's API, scheduler and one volume
-service (``cinderhost@fake``, ``tests/incinder``'s fixture driver), RPC over
-a RabbitMQ and Nova's and Cinder's databases on a MariaDB from Debian's
-packages (``tests/servers.py``). Nova sends the service token Cinder 29
-requires to delete an attachment; Cinder asks Nova before it lets anyone
-else delete one (bug #2004555), as in production.
+``fakehost2``, see ``tests/innova``), its RPC over a RabbitMQ and its
+databases on a MariaDB from Debian's packages (``tests/servers.py``);
+Cinder's API, scheduler and volume service (``cinderhost@fake``,
+``tests/incinder``'s fixture driver) in one process (``allinone.py``: RPC
+in-process), its database on the same MariaDB (Cinder's eventlet services
+deadlock on SQLite now and then). Placement keeps SQLite. Nova sends the
+service token Cinder 29 requires to delete an attachment; Cinder asks Nova
+before it lets anyone else delete one (bug #2004555), as in production.
 
 Glance and Neutron are a stub in this process: every image exists, every
 network listing is empty (servers boot with ``"networks": "none"``).
 Nova reaches Cinder through a :class:`FaultProxy` (``cinder_proxy``), so a
 test can make Cinder fail for Nova alone.
 
-Follows ``../shared/reference/real-nova.md``; see :class:`OpenStack` for
-timings.
+Follows ``../shared/reference/real-nova.md``. The databases' migrations
+run once per Nova and Cinder version, into dumps next to their venvs that
+later runs restore (``_schemas``).
 """
 
 import contextlib

@@ -30,6 +30,7 @@ from reconciler.inventory import nova as nova_inventory
 from reconciler import manager
 from reconciler import model
 from reconciler import notifier as notifier_mod
+from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
@@ -118,7 +119,14 @@ class CloudReconciler(object):
                 % scope.NAME)
 
     def run_pass(self, stop=None, dry_run=False):
+        """One pass; ``stop`` is the scope's coordination Lease (or an
+        Event): the runs its lock proves dead are closed first.
+        """
         started = time.time()
+        if not dry_run:
+            ownership.close_abandoned(
+                self.history, started, scope.NAME,
+                getattr(stop, 'scope', ownership.NO_LOCK))
         run_id = None if dry_run else self.history.start_run(
             scope.NAME, self.conf.host, started)
         report = manager.PassReport(scope.NAME, scope.NAME, run_id,
