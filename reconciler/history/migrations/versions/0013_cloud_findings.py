@@ -1,7 +1,7 @@
 """Run counts of the cloud findings (scope ``cloud``).
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-07
 
 Cloud passes are recorded in the same tables as backend and host passes;
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
