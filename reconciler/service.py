@@ -33,6 +33,7 @@ import time
 from oslo_log import log as logging
 from oslo_service import service
 
+from reconciler.cloud import scope as cloud_scope
 from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
@@ -166,12 +167,11 @@ class ReconcilerService(service.Service):
         """The cloud scope's timer: one pass per interval, under the
         scope's coordination lock (one member of a group runs it).
         """
-        from reconciler.cloud import scope
         if not self._stop.is_set():
-            with self._coordinator.exclusive(scope.NAME,
+            with self._coordinator.exclusive(cloud_scope.NAME,
                                              stop=self._stop) as lease:
                 if lease:
-                    with self._metrics.holding(scope.NAME):
+                    with self._metrics.holding(cloud_scope.NAME):
                         started = time.monotonic()
                         try:
                             report = self._cloud.run_pass(stop=lease)

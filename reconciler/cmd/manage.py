@@ -65,6 +65,8 @@ def do_check(conf):
         and not args.cloud_scope)
     run_cloud = args.cloud_scope or (
         conf.cloud.enabled and not args.backend and not args.host_scope)
+    if args.cloud_scope:
+        validation.check_static(conf)  # [cloud], [nova], [keystone]...
     if args.host_scope or args.cloud_scope:
         backends = []
     elif args.backend:
@@ -412,6 +414,7 @@ def _remediate_cloud(conf, args):
     if args.backend or args.quarantine or args.delete_data:
         raise exception.ConfigError('--cloud takes neither --backend, '
                                     '--quarantine nor --delete-data')
+    validation.check_static(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
