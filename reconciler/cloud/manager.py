@@ -216,11 +216,21 @@ class CloudReconciler(object):
             self.history.ok_run_count(scope.NAME),
             group.confirmed_recheck_passes)
         listed = {c.identity for c in comparison.candidates}
-        # Confirmed findings of a check no longer made stay as they are.
-        paused = [c for i, c in confirmed.items()
-                  if i[0] not in checks and i not in listed]
-        unlisted = [c for i, c in confirmed.items()
-                    if i[0] in checks and i not in listed]
+        # Confirmed findings no look-up can re-check now (their check is
+        # no longer made, their backend no longer enabled here) stay as
+        # they are; the others the listings lack resolve only if a
+        # look-up says so.
+        paused, unlisted = [], []
+        for identity, cand in confirmed.items():
+            if identity in listed:
+                continue
+            if identity[0] not in checks or (
+                    identity[0] == K.STUCK_DELETING
+                    and dict(cand.details).get('backend')
+                    not in names.values()):
+                paused.append(cand)
+            else:
+                unlisted.append(cand)
         rechecking = time.monotonic()
         requests = cinder_inv.requests
         with contextlib.ExitStack() as drivers:
@@ -239,7 +249,6 @@ class CloudReconciler(object):
                 cinder_inv, nova_inv, keystone_inv, driver,
                 nova.compute_hosts if nova else frozenset())
             candidates = kept + confirm.confirm(to_check, look)
-            # Those the listings lack resolve only if a look-up says so.
             still = confirm.confirm(unlisted, look)
         candidates += still + paused
         recheck_seconds = time.monotonic() - rechecking

@@ -19,6 +19,7 @@ from reconciler.inventory import keystone as keystone_inventory
 from reconciler.inventory import nova as nova_inventory
 from reconciler import model
 from reconciler.remediation import cloud_actions
+from tests.unit.history import fixtures as history_fixtures
 
 K = model.FindingKind
 R = model.ResourceType
@@ -416,3 +417,79 @@ class ActionTest(base.BaseTestCase):
                          host_findings='3:host:c9 /dev/sdc,4:host:c9 dm-1')
         self.assertEqual(([3, 4], [12]),
                          cloud_actions.runbook_findings(f))
+
+
+class _Inventories(object):
+    """Stand-ins for the cloud pass's inventories: the listings and look-ups
+    of one small cloud, which a test edits between passes.
+    """
+
+    def __init__(self):
+        self.look = _Look(projects=['p1'])
+        self.cinder = cinder_view([volume('v1', project='gone')])
+        self.requests = 0
+
+    def cloud_view(self):
+        return self.cinder
+
+    def view(self):
+        return keystone_inventory.KeystoneView(frozenset(self.look.projects))
+
+    def __getattr__(self, name):
+        return getattr(self.look, name)
+
+
+class CloudPassTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.store = self.useFixture(history_fixtures.History()).history
+        self.inv = _Inventories()
+        self.inv.look.volumes['v1'] = volume('v1', project='gone')
+        self.checks = 'orphan_project'
+        self.notifier = types.SimpleNamespace(flush=lambda *a, **k: 0)
+
+    def conf(self):
+        return types.SimpleNamespace(
+            host='ctl', enabled_backends=[],
+            reconciler=types.SimpleNamespace(notify_kinds=list(K)),
+            cloud=types.SimpleNamespace(
+                checks=self.checks.split(','), sightings=1, grace_period=0,
+                max_shrink_percent=50, max_suspect_percent=25,
+                confirmed_recheck_passes=1, stuck_after={}))
+
+    def run_pass(self):
+        factory = lambda conf: self.inv  # noqa: E731
+        return manager.CloudReconciler(
+            self.conf(), self.store, self.notifier, cinder_factory=factory,
+            nova_factory=factory, keystone_factory=factory).run_pass()
+
+    def states(self):
+        return {f.resource_id: str(f.state)
+                for f in self.store.findings(backend='cloud')}
+
+    def test_lifecycle_and_a_check_no_longer_made(self):
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual({'v1': 'confirmed'}, self.states())
+        # The check is switched off: its finding stays as it is.
+        self.checks = 'stuck_status'
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        self.assertEqual({'v1': 'confirmed'}, self.states())
+        # Back on, the listings lack it and a look-up says it still holds:
+        # it stays; once its project is back, it resolves.
+        self.checks = 'orphan_project'
+        self.inv.cinder = cinder_view([volume('v2', project='p1')])
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        self.assertEqual({'v1': 'confirmed'}, self.states())
+        self.inv.look.projects.add('gone')
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        self.assertEqual({'v1': 'resolved'}, self.states())
+
+    def test_a_failed_look_up_fails_the_pass_and_moves_nothing(self):
+        self.run_pass()
+        self.inv.cinder = cinder_view([volume('v2', project='p1')])
+        self.inv.look.project_exists = lambda pid: 1 / 0
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.FAILED, report.status)
+        self.assertEqual({'v1': 'confirmed'}, self.states())
