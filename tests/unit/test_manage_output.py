@@ -235,3 +235,11 @@ class ManageOutputTest(base.BaseTestCase):
                          [r['id'] for r in yaml.safe_load(result.stdout)])
         self.assertNotIn('Warning', result.stderr)
         self.assertNotIn('warn', result.stderr.lower())
+
+
+class PluginTest(base.BaseTestCase):
+
+    def test_the_plugin_knows_every_kind_of_finding(self):
+        from reconcilerclient.osc.v1 import orphans
+        self.assertEqual([k.value for k in model.FindingKind],
+                         list(orphans.KINDS))
