@@ -7,8 +7,8 @@ to its project ids), and project-c is deleted: its volumes are
 one whose create never finished (two days old, ``stuck_status``) and one
 whose delete the array refused (``stuck_deleting``): it is still exported
 to compute-9, and compute-9 still holds its LUN. The runbook then clears
-both (os-brick's disconnect on the host root, the export removed through
-the driver) and deletes it through Cinder's API. Nova's findings
+both (compute-9's agent disconnects the LUN through os-brick, the driver
+removes the export) and deletes it through Cinder's API. Nova's findings
 (``stale_attachment``, ``dangling_bdm``) need a real Nova, which the demo
 does not run (see doc/source/admin/cloud.rst for its cost); the functional
 tests do.
@@ -24,10 +24,10 @@ from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler.conf import backend as backend_conf
 from reconciler import coordination
+from reconciler.fleet import remediation as fleet_remediation
 from reconciler.history import views
 from reconciler import manager
 from reconciler.remediation import cloud_remediator
-from reconciler.remediation import host_remediator
 from reconciler.simulators import keystone as keystone_sim
 from reconciler.simulators import scenario as scenario_mod
 
@@ -114,18 +114,22 @@ def run_pass(conf, store, notifier):
     return result
 
 
-def remediate(conf, store, notifier, cloud, node, host_unit, section):
+def remediate(conf, store, notifier, cloud, fleet, section):
     """The cloud scope's plan, then the runbook of the undeletable volume
-    applied, and the passes that resolve what it cleared.
+    applied (compute-9's LUN disconnected by its agent, ``fleet``'s), and
+    the passes that resolve what it cleared.
     """
     coordinator = coordination.Coordinator(conf, member=False)
     try:
+        def agent(conf, store, notifier, actor, host):
+            return fleet_remediation.AgentRemediator(
+                conf, store, notifier, actor, host, fleet.transport,
+                fleet.coordinator, fleet=fleet.controller.fleet)
+
         def remediation(**kwargs):
             return cloud_remediator.CloudRemediator(
                 conf, store, notifier, 'demo', coordinator,
-                host_remediator=lambda *args: host_remediator.HostRemediator(
-                    *args, unit=host_unit, execute=node.execute)).run(
-                        **kwargs)
+                host_remediator=agent).run(**kwargs)
 
         section('Remediation plan for the cloud scope (cinder-reconciler-'
                 'manage remediate --cloud: a dry run, nothing changes)')
@@ -133,8 +137,8 @@ def remediate(conf, store, notifier, cloud, node, host_unit, section):
         [stuck] = store.findings(backend=scope.NAME, state='confirmed',
                                  kind='stuck_deleting')
         section('Applied: the runbook of the undeletable volume (remediate '
-                '--cloud --finding %d --apply): the host side disconnects '
-                "compute-9's LUN, the driver removes the export, Cinder's "
+                "--cloud --finding %d --apply): compute-9's agent "
+                "disconnects its LUN, the driver removes the export, Cinder's "
                 'API resets and deletes it' % stuck.id)
         print(report.outcome_text(remediation(apply=True,
                                               finding_ids={stuck.id})))
@@ -152,7 +156,7 @@ def remediate(conf, store, notifier, cloud, node, host_unit, section):
                                        notifier).run_pass()
     notifier.flush(store)
     print(report.pass_text(result))
-    result = host_unit.run_pass()
+    result = fleet.host_pass()
     notifier.flush(store)
     print(report.host_pass_text(result))
     run_pass(conf, store, notifier)

@@ -26,6 +26,7 @@ from reconciler.conf import keystone
 from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler import exception
+from reconciler.rpc import api as rpc_api
 
 LOG = logging.getLogger(__name__)
 
@@ -89,11 +90,13 @@ def check_static(conf, raw=None):
             _check(conf, getattr(group, 'name', group), opts, raw)
 
 
-def enabled_backends(conf, warn=True):
+def enabled_backends(conf, warn=True, serving_agents=False):
     """The enabled backends, every option checked.
 
     ConfigError if there is nothing to reconcile: no backend the reconciler
-    has a driver for, and no host unit (a compute node runs it alone).
+    has a driver for, no host unit (a compute node runs it alone) and no
+    cloud scope; for the daemon (``serving_agents``), agents may report to
+    it instead, given a ``[DEFAULT] transport_url``.
     ``warn``: log each backend left out (see ``backend_conf.enabled``).
     """
     raw = _raw_values(conf)
@@ -102,7 +105,9 @@ def enabled_backends(conf, warn=True):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    if not backends and not (conf.host_scan.enabled or conf.cloud.enabled):
+    agents = serving_agents and rpc_api.configured(conf)
+    if not (backends or conf.host_scan.enabled or conf.cloud.enabled
+            or agents):
         raise exception.ConfigError(
             '[DEFAULT] enabled_backends names no backend the reconciler can '
             'reconcile and neither [host_scan] nor [cloud] is enabled')
@@ -122,7 +127,7 @@ def problem(argv, project):
         reconciler_conf.register(candidate)
         logging.register_options(candidate)
         candidate(argv, project=project)
-        enabled_backends(candidate)
+        enabled_backends(candidate, serving_agents=True)
     except (cfg.Error, exception.ConfigError) as e:
         return str(e)
     except SystemExit:

@@ -11,12 +11,12 @@ attachment is detached only if Nova and Cinder still say so (and Cinder
 itself asks Nova again before it deletes an attachment, bug #2004555); a
 stuck status is reset only if it has not moved. The runbook of an
 undeletable volume clears what holds it first, each through its own side
-and gates: the host findings through the host side (``host_side``), the
-exports through the backend's remediation under the backend's lock (never
-an export to a host no host pass has read since: the host may still use
-the volume); only then, if Cinder and the array show nothing holding the
-volume any more, is it reset to ``error`` and deleted through Cinder's API
-(never SQL).
+and gates: the host findings through the host side (``host_side``: this
+host's unit, or the host's agent), the exports through the backend's
+remediation under the backend's lock (never an export to a host no host
+pass has read since: the host may still use the volume); only then, if
+Cinder and the array show nothing holding the volume any more, is it reset
+to ``error`` and deleted through Cinder's API (never SQL).
 """
 
 import contextlib
@@ -77,7 +77,8 @@ class CloudRemediator(remediator.Remediator):
                  nova_factory=nova_inventory.NovaInventory,
                  host_remediator=None):
         """``coordinator``: whose backend locks the runbook's unexports take
-        (``remediator.remediate_backend``); ``host_remediator``: see
+        (``remediator.remediate_backend``), and the host scope locks of
+        disconnects by agents; ``host_remediator``: see
         ``host_side.disconnect``.
         """
         super().__init__(conf, None, history, notifier, actor)
@@ -209,7 +210,8 @@ class CloudRemediator(remediator.Remediator):
         for name, ids in sorted(by_scope.items()):
             why = host_side.disconnect(self.conf, self.history,
                                        self.notifier, self.actor, name, ids,
-                                       self.host_remediator)
+                                       self.host_remediator,
+                                       self.coordinator)
             if why:
                 return why
         by_backend = {}
@@ -238,8 +240,9 @@ class CloudRemediator(remediator.Remediator):
             last = self.history.last_ok_run(host_scope.name(host))
             if last is None or last.finished_at < record.confirmed_at:
                 return ('exported to %s, which no host pass read since the '
-                        'export was confirmed: run the host unit there (or '
-                        'check it by hand and remove the export with '
+                        'export was confirmed: let its agent or host unit '
+                        'scan it (or check it by hand and remove the export '
+                        'with '
                         '"remediate --backend %s --finding %d --apply"), '
                         'then remediate again'
                         % (host, record.backend, record.id))

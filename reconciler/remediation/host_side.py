@@ -1,11 +1,11 @@
 """The cloud runbook's way to a host: disconnect its leftover devices.
 
 The one seam between the controller's runbook (reconciler.remediation.
-cloud_remediator) and the host side. Today the host side is this process's
-host unit (``[host_scan]``): its findings are disconnected by the host
-remediation's public entry point, ``HostRemediator.run``, with every gate
-of ``remediate --host``. A finding of another host cannot be acted on from
-here yet; when agents serve remediation over RPC, only this module changes.
+cloud_remediator) and the host side, with every gate of ``remediate
+--host``: this process's host unit (``[host_scan]`` enabled, the all-in-one
+mode) disconnects its own findings through ``HostRemediator``; another
+host's are disconnected by its agent over RPC (``AgentRemediator``, given
+``[DEFAULT] transport_url``), as ``remediate --host NAME`` does.
 """
 
 from reconciler.host import scope
@@ -18,28 +18,56 @@ def local_scope(conf):
     return scope.name(conf.host_scan.connector_host)
 
 
+def _remediate(conf, history, notifier, actor, host, coordinator):
+    """The default host remediation of ``host`` (here, or by its agent)
+    and what to call once it ran; (None, None) if neither can reach it.
+    """
+    from reconciler.rpc import api as rpc_api
+    if scope.name(host) == local_scope(conf):
+        from reconciler.remediation import host_remediator
+        return host_remediator.HostRemediator(
+            conf, history, notifier, actor), None
+    if coordinator is None or not rpc_api.configured(conf):
+        return None, None
+    from reconciler.fleet import remediation
+    transport = rpc_api.get_transport(conf)
+    return remediation.AgentRemediator(
+        conf, history, notifier, actor, host, transport,
+        coordinator), transport.cleanup
+
+
 def disconnect(conf, history, notifier, actor, host_scope, finding_ids,
-               factory=None):
+               factory=None, coordinator=None):
     """Disconnect ``finding_ids`` (confirmed findings of ``host_scope``).
 
     Returns None when every one was disconnected, else why not (one line).
-    ``factory(conf, history, notifier, actor)``: the host remediation to
-    use (a host root simulator's, in tests and the demo).
+    ``factory(conf, history, notifier, actor, host)``: the host remediation
+    to use (a host root simulator's, or the demo's in-memory agent);
+    without it, this host's unit or ``host``'s agent (whose host scope
+    lock ``coordinator`` takes).
     """
-    if host_scope != local_scope(conf):
-        return ('host findings %s are on %s: run "cinder-reconciler-manage '
-                'remediate --host --apply%s" there first' % (
-                    ', '.join(map(str, sorted(finding_ids))),
-                    scope.host_of(host_scope) or host_scope,
+    host = scope.host_of(host_scope) or host_scope
+    cleanup = None
+    if factory is not None:
+        remediation = factory(conf, history, notifier, actor, host)
+    else:
+        remediation, cleanup = _remediate(conf, history, notifier, actor,
+                                          host, coordinator)
+    if remediation is None:
+        return ('host findings %s are on %s, which has neither this '
+                'process\'s host unit nor an agent to reach ([DEFAULT] '
+                'transport_url): run "cinder-reconciler-manage remediate '
+                '--host --apply%s" there first' % (
+                    ', '.join(map(str, sorted(finding_ids))), host,
                     ''.join(' --finding %d' % i
                             for i in sorted(finding_ids))))
-    if factory is None:
-        from reconciler.remediation import host_remediator
-        factory = host_remediator.HostRemediator
-    outcome = factory(conf, history, notifier, actor).run(
-        apply=True, finding_ids=set(finding_ids))
+    try:
+        outcome = remediation.run(apply=True, finding_ids=set(finding_ids))
+    finally:
+        if cleanup is not None:
+            cleanup()
     if outcome.error:
-        return 'host %s: %s' % (scope.host_of(host_scope), outcome.error)
+        return 'host %s: %s' % (host, outcome.error)
     for step, (result, why) in outcome.results:
         if result != 'done':
             return 'host finding %d: %s (%s)' % (step.finding.id, result,
@@ -47,8 +75,7 @@ def disconnect(conf, history, notifier, actor, host_scope, finding_ids,
     done = {step.finding.id for step, _result in outcome.results}
     for refusal in outcome.plan.refused:
         if refusal.finding is None or refusal.finding.id in finding_ids:
-            return 'host %s: %s' % (scope.host_of(host_scope),
-                                    refusal.reason)
+            return 'host %s: %s' % (host, refusal.reason)
     missing = set(finding_ids) - done
     return 'host findings %s: not disconnected' % sorted(missing) if (
         missing) else None

@@ -228,7 +228,7 @@ class UndeletableVolumeTest(testtools.TestCase):
         self.addCleanup(coordinator.stop)
         return cloud_remediator.CloudRemediator(
             self.conf, self.store, _Outbox(), 'test', coordinator,
-            host_remediator=lambda conf, store, notifier, actor: (
+            host_remediator=lambda conf, store, notifier, actor, _host: (
                 host_remediator.HostRemediator(
                     conf, store, notifier, actor, unit=unit,
                     execute=self.host.execute))).run(**kwargs)

@@ -96,6 +96,15 @@ class DemoTest(base.BaseTestCase):
         self.assertIn('tee -a /sys/block/sdc/device/delete', host_applied)
         self.assertIn('--logout', host_applied)
         self.assertNotIn('/dev/sdb', host_applied)
+        # ... by its agent, which the controller asked over RPC, and whose
+        # configuration holds neither a database nor Cinder credentials.
+        self.assertIn('commands on compute-9: ', host_applied)
+        # Two passes, one after the cloud runbook, one after this.
+        self.assertEqual(4, out.count('compute-9 (cinder-reconciler-agent): '
+                                      'scanned and reported: recorded'))
+        with open(os.path.join(workdir, 'cinder-reconciler-agent.conf')) as f:
+            sections = {line.strip() for line in f if line.startswith('[')}
+        self.assertEqual({'[DEFAULT]', '[host_scan]'}, sections)
         host_after = out.split('=== The next pass over compute-9')[1]
         self.assertIn('leftover_device device %s: confirmed -> resolved'
                       % LEFT_LUN, host_after)
@@ -118,6 +127,9 @@ class DemoTest(base.BaseTestCase):
                       % scn.uid('stuck-delete'), cloud_plan)
         self.assertIn("-> done: reset to error and deleted through Cinder's "
                       'API', runbook)
+        # The LUN was disconnected by compute-9's agent, audited there.
+        audit = runbook.split('=== The audit of the runbook')[1]
+        self.assertRegex(audit, r'disconnect .*commands on compute-9: ')
         resolved = runbook.split('=== The next passes')[1].split(
             '=== The audit of the runbook')[0]
         for line in ('orphan_export export volume-%s@compute-9'
