@@ -187,7 +187,7 @@ class ManageOutputTest(base.BaseTestCase):
         page = json.loads(self.manage('runs', 'list', '-f', 'json',
                                       '--limit', '2', '--marker', '3'))
         self.assertEqual([2, 1], [r['id'] for r in page])
-        self.assertEqual([list(views.RUN_FIELDS)] * 2,
+        self.assertEqual([list(views.RUN_FIELDS) + ['stale']] * 2,
                          [list(r) for r in page])
         for finding_id in (1, 2, 3):
             self.history.ignore(finding_id, 'test', 'me')
