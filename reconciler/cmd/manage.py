@@ -59,12 +59,15 @@ def do_check(conf):
     run_host = conf.category.host_scope or (
         conf.host_scan.enabled and not conf.category.backend
         and not conf.category.dry_run)
+    errors = []
     if conf.category.host_scope:
         backends = []
     elif conf.category.backend:
         backends = [_backend(conf, conf.category.backend)]
     else:
-        backends = validation.enabled_backends(conf)
+        # A backend with an invalid option is left out, logged as an
+        # error; the others are checked.
+        backends, errors = validation.checked_backends(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -95,7 +98,8 @@ def do_check(conf):
         for r in reports:
             output.emit(report.host_pass_text(r) if scope.host_of(r.backend)
                         else report.pass_text(r))
-    return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
+    return 0 if not errors and all(
+        r.status == model.RunStatus.OK for r in reports) else 1
 
 
 def _check_one(conf, backend, store, notifier, coordinator):
@@ -182,16 +186,15 @@ def do_runs_list(conf):
 
 def _backend(conf, name):
     """One enabled backend, its options checked; says why when it is
-    skipped (no driver for it).
+    skipped (no driver for it, an invalid option).
     """
     if name not in [n.strip() for n in conf.enabled_backends]:
         raise exception.ConfigError('backend %s is not in enabled_backends'
                                     % name)
-    backend_conf.BackendConf(conf, name)  # UnsupportedBackend says why
-    for b in validation.enabled_backends(conf):
-        if b.name == name:
-            return b
-    raise AssertionError('unreachable')  # pragma: no cover
+    validation.check_static(conf)
+    backend = backend_conf.BackendConf(conf, name)  # UnsupportedBackend...
+    validation.check_backend(backend)
+    return backend
 
 
 def do_name_map(conf):

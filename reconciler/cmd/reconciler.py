@@ -11,7 +11,6 @@ from oslo_service import service
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import validation
-from reconciler import exception
 from reconciler import service as reconciler_service
 from reconciler import version
 
@@ -32,12 +31,12 @@ def main(argv=None):
         conf_generator.ConfigReportGenerator(conf))
     gmr.TextGuruMeditation.setup_autorun(
         version, service_name='cinder-reconciler', conf=conf)
-    try:
-        # The service warns of each skipped backend when it starts; a
-        # compute node runs the host unit alone.
-        validation.enabled_backends(conf, warn=False)
-    except exception.ConfigError as e:
-        LOG.error('Configuration error: %s', e)
+    # Validated apart: the service warns of each backend it leaves out when
+    # it starts; a compute node runs the host unit alone.
+    error = validation.problem(sys.argv[1:] if argv is None else argv,
+                               'cinder-reconciler', strict=False)
+    if error:
+        LOG.error('Configuration error: %s', error)
         return 1
     launcher = service.launch(
         conf, reconciler_service.ReconcilerService(conf, master=os.getpid()),

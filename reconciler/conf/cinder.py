@@ -9,24 +9,24 @@ works as it does in other services. Unlike keystoneauth, requests time out
 by default.
 """
 
-import copy
-
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from reconciler.conf import bounded
 
 GROUP = cfg.OptGroup('cinder', help="Access to Cinder's block-storage API. "
                                     'The credentials need the admin role.')
 
 OPTS = [
-    cfg.IntOpt('page_size', default=1000, min=1,
+    cfg.IntOpt('page_size', default=1000, min=1, max=10000,
                help='Volumes and snapshots requested per page; Cinder caps '
                     'it at its osapi_max_limit.'),
-    cfg.IntOpt('listing_timeout', default=600, min=1,
+    cfg.IntOpt('listing_timeout', default=600, min=1, max=86400,
                help="Seconds one Cinder listing (a backend's volumes and "
                     'snapshots, or its manageable resources) may take, all '
                     'pages and retries together; past it the pass fails. '
                     'Each request is also bounded by timeout.'),
-    cfg.IntOpt('changes_margin', default=300, min=0,
+    cfg.IntOpt('changes_margin', default=300, min=0, max=86400,
                help='Seconds subtracted from the time of the previous '
                     'listing (by the clock of cinder-api, from its Date '
                     "header) when a pass lists only what changed: rows "
@@ -49,40 +49,45 @@ DEFAULT_REQUEST_TIMEOUT = 60
 _ADAPTER_DEFAULTS = {'service_type': 'block-storage',
                      'valid_interfaces': ['internal', 'public']}
 
+# keystoneauth's numeric options have no bounds: a request timeout of 0
+# fails every request, retries by the million hold a pass for ever.
+_LIBRARY_BOUNDS = {'timeout': (1, 3600), 'connect_retries': (0, 10),
+                   'connect_retry_delay': (0, 60),
+                   'status_code_retries': (0, 10),
+                   'status_code_retry_delay': (0, 60)}
+
 
 def register_opts(conf):
     # A group object of its own per ConfigOpts: registered objects share
     # their option list, and auth plugin options must not leak between them.
     conf.register_group(cfg.OptGroup(GROUP.name, help=GROUP.help))
     conf.register_opts(OPTS, group=GROUP.name)
-    ks_loading.register_session_conf_options(conf, GROUP.name)
+    conf.register_opts(_session_opts(), group=GROUP.name)
     ks_loading.register_auth_conf_options(conf, GROUP.name)
-    ks_loading.register_adapter_conf_options(conf, GROUP.name)
-    conf.set_default('service_type', _ADAPTER_DEFAULTS['service_type'],
-                     group=GROUP.name)
-    conf.set_default('valid_interfaces',
-                     _ADAPTER_DEFAULTS['valid_interfaces'], group=GROUP.name)
-    conf.set_default('timeout', DEFAULT_REQUEST_TIMEOUT, group=GROUP.name)
+    conf.register_opts(_adapter_opts(include_deprecated=True),
+                       group=GROUP.name)
 
 
 def _session_opts():
-    """keystoneauth's session options, showing our request timeout."""
-    opts = []
-    for opt in ks_loading.get_session_conf_options():
-        if opt.dest == 'timeout':
-            opt = copy.deepcopy(opt)
-            opt.default = DEFAULT_REQUEST_TIMEOUT
-        opts.append(opt)
+    """keystoneauth's session options, bounded, with our request timeout."""
+    opts = bounded.bounded(ks_loading.get_session_conf_options(),
+                           _LIBRARY_BOUNDS)
+    cfg.set_defaults(opts, timeout=DEFAULT_REQUEST_TIMEOUT)
+    return opts
+
+
+def _adapter_opts(include_deprecated=False):
+    """keystoneauth's adapter options, bounded, with our defaults."""
+    opts = bounded.bounded(ks_loading.get_adapter_conf_options(
+        include_deprecated=include_deprecated), _LIBRARY_BOUNDS)
+    cfg.set_defaults(opts, **_ADAPTER_DEFAULTS)
     return opts
 
 
 def list_opts():
-    adapter = ks_loading.get_adapter_conf_options(include_deprecated=False)
-    # New objects on each call: the sample shows the defaults we set.
-    cfg.set_defaults(adapter, **_ADAPTER_DEFAULTS)
     opts = (OPTS
             + _session_opts()
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
-            + adapter)
+            + _adapter_opts())
     return {GROUP: opts}

@@ -6,7 +6,8 @@ otherwise surface mid-pass as a traceback. The daemon's start and SIGHUP,
 reads every option of the daemon's own groups and of each enabled backend
 (its group and ``[backend_defaults]``) and builds each driver without
 opening it. Errors name the group, the option and the value (masked for a
-secret option) in one line.
+secret option) in one line. A backend with an invalid option is left out
+and the others run; a reload (SIGHUP) with one is refused as a whole.
 """
 
 import glob
@@ -20,7 +21,10 @@ from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
+from reconciler.conf import database
 from reconciler.conf import default
+from reconciler.conf import host_scan
+from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler import exception
 
@@ -28,7 +32,7 @@ LOG = logging.getLogger(__name__)
 
 #: Modules of the daemon's own static groups.
 STATIC_MODULES = (default, reconciler, coordination, cinder,
-                  cinder_notifications)
+                  cinder_notifications, database, metrics, host_scan)
 
 
 def _raw_values(conf):
@@ -86,12 +90,14 @@ def check_static(conf, raw=None):
             _check(conf, getattr(group, 'name', group), opts, raw)
 
 
-def enabled_backends(conf, warn=True):
-    """The enabled backends, every option checked.
+def checked_backends(conf, warn=True):
+    """``(backends, errors)``: the enabled backends whose options are all
+    valid, and one line for each backend left out for an invalid one.
 
-    ConfigError if there is nothing to reconcile: no backend the reconciler
-    has a driver for, and no host unit (a compute node runs it alone).
-    ``warn``: log each backend left out (see ``backend_conf.enabled``).
+    A bad value in one backend's group never stops the others; one in a
+    daemon-wide group (ConfigError) stops everything. ``warn``: log each
+    backend left out (see ``backend_conf.enabled``), an invalid one as an
+    error.
     """
     raw = _raw_values(conf)
     check_static(conf, raw)
@@ -99,27 +105,56 @@ def enabled_backends(conf, warn=True):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    if not backends and not conf.host_scan.enabled:
-        raise exception.ConfigError(
-            '[DEFAULT] enabled_backends names no backend the reconciler can '
-            'reconcile and [host_scan] is not enabled')
+    valid, errors = [], []
     for backend in backends:
-        check_backend(backend, raw)
+        try:
+            check_backend(backend, raw)
+        except exception.ConfigError as e:
+            error = str(e)
+        else:
+            valid.append(backend)
+            continue
+        errors.append(error)
+        if warn:  # out of the handler: one line, no traceback
+            LOG.error('Backend %s is left out: %s', backend.name, error)
+    if not valid and not conf.host_scan.enabled:
+        raise exception.ConfigError(errors[0] if errors else (
+            '[DEFAULT] enabled_backends names no backend the reconciler can '
+            'reconcile and [host_scan] is not enabled'))
+    return valid, errors
+
+
+def enabled_backends(conf, warn=True, strict=False):
+    """The enabled backends, every option checked (see
+    :func:`checked_backends`); ``strict``: any invalid backend is a
+    ConfigError.
+
+    ConfigError if there is nothing to reconcile: no backend the reconciler
+    has a driver for and valid options, and no host unit (a compute node
+    runs it alone).
+    """
+    backends, errors = checked_backends(conf, warn=warn and not strict)
+    if strict and errors:
+        raise exception.ConfigError(errors[0])
     return backends
 
 
-def problem(argv, project):
+def problem(argv, project, strict=True):
     """Why the files ``argv`` names would not run, or None if they would.
 
     They are parsed into a fresh ConfigOpts and validated as at start, so
-    the running configuration is never touched.
+    the running configuration is never touched, nor given the option
+    groups of a backend with an invalid value (which would fail whatever
+    reads every option: cotyledon logs them all). ``strict``: a backend with
+    an invalid value is a problem too (a reload keeps the running
+    configuration, every backend of it running, rather than drop one).
     """
     candidate = cfg.ConfigOpts()
     try:
         reconciler_conf.register(candidate)
         logging.register_options(candidate)
         candidate(argv, project=project)
-        enabled_backends(candidate)
+        enabled_backends(candidate, warn=False, strict=strict)
     except (cfg.Error, exception.ConfigError) as e:
         return str(e)
     except SystemExit:
