@@ -198,21 +198,37 @@ def _backend(conf, name):
 
 
 def do_name_map(conf):
-    """Array names for a Cinder UUID, the UUID for an array name, or all."""
+    """Array names for a Cinder UUID, the UUID for an array name, or all.
+
+    A single value needs no Cinder (an operator at the array's console):
+    without ``[cinder]`` the name is computed from the id alone, and one
+    line says what that cannot know.
+    """
     args = conf.category
     backend = _backend(conf, args.backend)
     driver = backend.create_driver()
+    offline = not conf.cinder.auth_type
     if args.all:
+        if offline:
+            raise exception.ConfigError(
+                "name-map --all lists Cinder's volumes: it needs [cinder] "
+                '(auth_type and its credentials)')
         with driver:
             rows = name_map.all_objects(
                 driver, inventory.CinderInventory(conf).view(
                     backend.cinder_host, backend.cinder_cluster))
     elif args.value:
-        rows = name_map.one_value(driver, args.value,
-                                  inventory.CinderInventory(conf))
+        rows = name_map.one_value(
+            driver, args.value,
+            None if offline else inventory.CinderInventory(conf))
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
     _emit(args.format, rows)
+    if offline and any('note' in r for r in rows):   # a UUID was mapped
+        if args.format == 'table':
+            output.emit(name_map.OFFLINE_NOTE)
+        else:   # out of the way of JSON and CSV
+            print(name_map.OFFLINE_NOTE, file=sys.stderr)
     return 0
 
 
