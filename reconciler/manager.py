@@ -329,6 +329,7 @@ class BackendReconciler(object):
             unlisted_kept=len(unlisted),
             recheck_requests=inventory.requests - cinder_view.requests,
             cinder_full_listing=int(self.cinder_cache.full),
+            cinder_full_listing_reason=self.cinder_cache.reason,
             cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,

@@ -73,6 +73,22 @@ def _http_date(resp):
         return None
 
 
+def clock_skew(date, sent, received):
+    """Seconds cinder-api's clock (``date``, from its Date header) is ahead
+    of ours (negative: behind), 0 when it may agree, None without a date.
+
+    The answer was made while ours read between ``sent`` and ``received``;
+    a Date is truncated to the second.
+    """
+    if date is None:
+        return None
+    if date > received:
+        return date - received
+    if date + 1 < sent:
+        return date + 1 - sent
+    return 0.0
+
+
 def parse_time(text):
     """A Cinder timestamp (ISO, UTC, with or without zone) as epoch s."""
     moment = datetime.datetime.fromisoformat(text)
@@ -178,8 +194,10 @@ class CinderInventory(object):
         self._counting = threading.Lock()
         self._deadline = None
         # cinder-api's clock (its Date header, epoch s) at its first answer
-        # since this was last set to None: when a listing began.
+        # since restart_clock(): when a listing began; and how far it was
+        # from ours (clock_skew).
         self.first_answer_time = None
+        self.first_answer_skew = None
         # id -> record (None: no live row) of every point look-up, so a
         # kept view can take in what they saw.
         self.looked_up = {}
@@ -222,6 +240,7 @@ class CinderInventory(object):
         with self._counting:
             self.requests += 1
         path = url.split('?')[0]
+        sent = time.time()
         try:
             resp, body = self.client.get(url, log=log, **request,
                                          **self._timeout(path))
@@ -239,7 +258,13 @@ class CinderInventory(object):
                                         % path)
         if self.first_answer_time is None:
             self.first_answer_time = _http_date(resp)
+            self.first_answer_skew = clock_skew(self.first_answer_time, sent,
+                                                time.time())
         return body
+
+    def restart_clock(self):
+        """The next answer's Date is the start of a listing."""
+        self.first_answer_time = self.first_answer_skew = None
 
     def _full_pages(self, path, key, convert, **scope):
         """A whole listing of ``scope``: in windows if configured."""
@@ -322,10 +347,34 @@ class CinderInventory(object):
             requests=self.requests - requests, cluster=cluster)
 
     def listing(self, scope):
-        """Every volume and snapshot in ``scope`` (host or cluster_name)."""
-        return (tuple(self._full_pages('/volumes/detail', 'volumes', _volume,
-                                       **scope)),
-                self.snapshot_listing(scope))
+        """Every volume and snapshot in ``scope`` (host or cluster_name).
+
+        Checked against Cinder's own counts, taken before and after: a
+        listing whose length lies outside them is short (a page cut short
+        by cinder-api or a proxy) or changed under us, and is listed
+        again, a few times at most; then the pass fails, so a short
+        listing never becomes the baseline of the plausibility checks.
+        """
+        for _attempt in range(self.listing_attempts):
+            before = self.counts(scope)
+            volumes = tuple(self._full_pages('/volumes/detail', 'volumes',
+                                             _volume, **scope))
+            snapshots = self.snapshot_listing(scope)
+            after = self.counts(scope)
+            listed = (len(volumes), len(snapshots))
+            if all(min(b, a) <= n <= max(b, a)
+                   for n, b, a in zip(listed, before, after)):
+                return volumes, snapshots
+            LOG.info('Cinder listed %d volumes and %d snapshots in %s, its '
+                     'counts say %d and %d (%d and %d after): listing '
+                     'again', *listed, ', '.join(scope.values()), *before,
+                     *after)
+        raise exception.CinderError(
+            'Cinder listed %d volumes and %d snapshots in %s but counts %d '
+            'and %d (%d and %d after the listing), %d times: pages cut '
+            'short, or a listing that kept changing under us'
+            % (*listed, ', '.join(scope.values()), *before, *after,
+               self.listing_attempts))
 
     def snapshot_listing(self, scope):
         """Every snapshot in ``scope``."""
@@ -421,24 +470,26 @@ class CinderInventory(object):
             limit = min(self.page_size, limit * 10)
 
     def counts(self, scope):
-        """(volumes, snapshots) Cinder counts in ``scope``.
+        """(volumes, snapshots) Cinder counts in ``scope``."""
+        return (self.count('/volumes', scope),
+                self.count('/snapshots', scope))
+
+    def count(self, path, scope, **request):
+        """Cinder's count of the listing ``path`` of ``scope``.
 
         ``/volumes/summary`` ignores every filter but all_tenants (it
-        counts the whole cloud), so these are listings of no item with
-        ``with_count`` (3.45), which count under the listing's filters.
+        counts the whole cloud), so this is a listing of no item with
+        ``with_count`` (3.45), which counts under the listing's filters.
+        ``request``: as :meth:`_get` takes them.
         """
-        found = []
-        for path, key in (('/volumes', 'volumes'),
-                          ('/snapshots', 'snapshots')):
-            body = self._get('%s?%s' % (path, urllib.parse.urlencode(dict(
-                scope, all_tenants=1, limit=0, with_count='true'))),
-                missing_ok=False)
-            count = body.get('count')
-            if not isinstance(count, int) or isinstance(count, bool):
-                raise exception.CinderError(
-                    'Cinder GET %s?with_count=true returned no count' % path)
-            found.append(count)
-        return tuple(found)
+        body = self._get('%s?%s' % (path, urllib.parse.urlencode(dict(
+            scope, all_tenants=1, limit=0, with_count='true'))),
+            missing_ok=False, **request)
+        count = body.get('count')
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise exception.CinderError(
+                'Cinder GET %s?with_count=true returned no count' % path)
+        return count
 
     # Point look-ups for re-checks: None means "no live row".
 

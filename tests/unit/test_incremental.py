@@ -8,6 +8,7 @@ import types
 
 from oslotest import base
 
+from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import incremental
 from reconciler import model
 
@@ -33,11 +34,17 @@ class _Inventory(object):
         self.version = (3, 71)
         self.calls = []
         self.first_answer_time = None
+        self.first_answer_skew = None
+        self.skew = 0.0     # of cinder-api's clock, as its answers show
+
+    def restart_clock(self):
+        self.first_answer_time = self.first_answer_skew = None
 
     def _answer(self, call):
         self.calls.append(call)
         if self.first_answer_time is None:
             self.first_answer_time = 1000.0 + len(self.calls)
+            self.first_answer_skew = self.skew
 
     def listing(self, scope):
         self._answer('full')
@@ -91,6 +98,27 @@ class CacheTest(base.BaseTestCase):
         # minus the margin.
         self.assertIn('volumes since %d' % (1001 - 60), self.inventory.calls)
         self.assertNotIn('full', self.inventory.calls)
+
+    def test_a_skewed_cinder_clock_lists_in_full_while_it_lasts(self):
+        reasons = []
+        for skew in (0.0, 61.0, -3600.0, 61.0, 60.0, 0.0):
+            self.inventory.skew = skew
+            self.refresh()
+            reasons.append(self.cache.reason)
+        # Found by the change listing's first answer: in full at once, and
+        # on every pass until a listing finds the clocks within the margin.
+        self.assertEqual([None, incremental.SKEW, incremental.SKEW,
+                          incremental.SKEW, incremental.SKEW, None], reasons)
+
+    def test_clock_skew(self):
+        skew = cinder_inventory.clock_skew
+        self.assertIsNone(skew(None, 100.0, 101.0))
+        # Dates are truncated to the second.
+        for date in (100.0, 101.0):
+            self.assertEqual(0, skew(date, 100.5, 101.0))
+        self.assertEqual(-0.5, skew(99.0, 100.5, 101.0))
+        self.assertEqual(3599.0, skew(3700.0, 100.5, 101.0))
+        self.assertEqual(-10.5, skew(89.0, 100.5, 101.0))
 
     def test_counts_that_disagree_list_in_full_at_once(self):
         del self.inventory.volumes[0]          # a deletion nobody reported
