@@ -2,19 +2,27 @@
 
 What must survive a restart (open findings, the last successful pass of each
 backend, the notification outbox) is read from the history at each scrape,
-so every daemon of an HA group reports the same truth. Pass results,
-durations, stage timings and lock ownership are this process's own. The
-alert to set is on ``cinder_reconciler_last_success_timestamp_seconds``: it
-stops moving when a daemon is dead, stuck or failing.
+so every daemon of an HA group reports the same truth: a dashboard takes
+one daemon's value (``max``), never their sum. Pass results, durations,
+stage timings, lock ownership and the process's own figures (``process_*``)
+are this process's own. Backend and host passes alike are counted, a host
+scope as ``host:<name>``. The alert to set is on
+``cinder_reconciler_last_success_timestamp_seconds``: it stops moving when a
+daemon is dead, stuck or failing.
 """
 
 import contextlib
+import socket
+import socketserver
 import threading
 import time
+from wsgiref import simple_server
 
 from oslo_log import log as logging
 import prometheus_client
 from prometheus_client import core
+
+from reconciler import version
 
 LOG = logging.getLogger(__name__)
 
@@ -103,7 +111,16 @@ class Metrics(object):
             "1 while this daemon holds the backend's coordination lock.",
             ['backend'], registry=self.registry)
         self.registry.register(_HistoryCollector(history))
+        # The process's CPU, memory and open files, and Python's own.
+        prometheus_client.ProcessCollector(registry=self.registry)
+        prometheus_client.PlatformCollector(registry=self.registry)
+        prometheus_client.GCCollector(registry=self.registry)
+        prometheus_client.Info(
+            PREFIX + 'build', 'The running package.',
+            registry=self.registry).info(
+                {'version': version.version_string()})
         self._server = None
+        self._thread = None
         self._mutex = threading.Lock()
 
     def observe(self, report, seconds):
@@ -125,9 +142,18 @@ class Metrics(object):
             gauge.set(0)
 
     def serve(self, host, port):
+        """``/metrics`` on ``host:port``, in a thread; any other path 404s
+        (prometheus_client's own server answers every path).
+        """
+        app = _only_metrics(prometheus_client.make_wsgi_app(self.registry))
         with self._mutex:
-            self._server, _ = prometheus_client.start_http_server(
-                port, addr=host, registry=self.registry)
+            self._server = simple_server.make_server(
+                host, port, app, _server_class(host, port),
+                handler_class=_QuietHandler)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name='metrics',
+                daemon=True)
+            self._thread.start()
         LOG.info('Metrics served on http://%s:%d/metrics', host,
                  self._server.server_port)
 
@@ -141,3 +167,29 @@ class Metrics(object):
         if server is not None:
             server.shutdown()
             server.server_close()
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+
+
+def _server_class(host, port):
+    """A server of the address's family (``bind_host`` may be IPv6)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return type('MetricsServer', (_ThreadingServer,),
+                {'address_family': family})
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass  # one line per scrape would flood the log
+
+
+def _only_metrics(app):
+    def only(environ, start_response):
+        if environ.get('PATH_INFO') != '/metrics':
+            start_response('404 Not Found',
+                           [('Content-Type', 'text/plain; charset=utf-8')])
+            return [b'Not Found: the metrics are at /metrics\n']
+        return app(environ, start_response)
+    return only

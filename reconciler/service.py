@@ -121,10 +121,13 @@ class ReconcilerService(service.Service):
     def _host_tick(self):
         """The host unit's timer: its own interval, no ring to share."""
         if not self._stop.is_set():
+            started = time.monotonic()
             try:
-                self._host.run_pass(stop=self._stop)
+                report = self._host.run_pass(stop=self._stop)
             except Exception:
                 LOG.exception('Host pass could not be recorded')
+            else:
+                self._metrics.observe(report, time.monotonic() - started)
         return self.conf.host_scan.interval
 
     def _tick(self, name):

@@ -10,7 +10,11 @@ version_info = pbr_version.VersionInfo('cinder-reconciler')
 
 
 def version_string():
-    return version_info.version_string()
+    """The package's whole version, ``0.0.1.dev311`` included: pbr's
+    ``version_string()`` drops the pre-release part, which tells a packager
+    and a bug report nothing.
+    """
+    return version_info.release_string()
 
 
 def vendor_string():

@@ -13,9 +13,23 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -U pip >/dev/null
-# The extras: the array client libraries the simulators' drivers need.
-.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt \
-    -r test-requirements.txt -e '.[all]' 2>&1 | grep -v -e 'is ignored' >&2 || true
+# pip's own chatter (warnings about this machine's indexes, setuptools'
+# notes on editable installs) goes to .venv/bootstrap.log: an operator
+# running the demo sees only an error, with the end of that log.
+pip_install() {
+    if ! .venv/bin/pip install -q --disable-pip-version-check "$@" \
+            >>.venv/bootstrap.log 2>&1; then
+        echo "bootstrap: pip install failed; the end of .venv/bootstrap.log:" >&2
+        tail -n 20 .venv/bootstrap.log >&2
+        return 1
+    fi
+}
+: >.venv/bootstrap.log
+pip_install -U pip
+# The extras: the array client libraries the simulators' drivers need. Under
+# the same constraints as tox (constraints.txt, or TOX_CONSTRAINTS_FILE), so
+# the demo and CI run the versions the tests were run with.
+pip_install -c "${TOX_CONSTRAINTS_FILE:-constraints.txt}" \
+    -r requirements.txt -r test-requirements.txt -e '.[all]'
 .venv/bin/python -c 'import reconciler.cmd, hpe3parclient, hpelefthandclient' # fails loudly if the install did
 bash tools/setup-cinder.sh >/dev/null

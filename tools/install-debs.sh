@@ -1,29 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the checks and tests need when they are
-# missing (one apt-get update); needs root on a machine without them:
-# - shellcheck for the shell scripts, systemd for `systemd-analyze verify`
-#   and `security` of the packaged unit, sudo for `visudo -c` of its rule;
-# - lvm2 and tgt for the LVM driver's tests on a loop device and a tgtd;
-# - the servers the tests start for themselves on 127.0.0.1
-#   (tests/servers.py): Redis, RabbitMQ, PostgreSQL, MariaDB;
-# - a Ceph monitor and OSD, the rbd command and Debian's rados/rbd Python
-#   bindings for the RBD driver's tests on a real cluster
-#   (tests/ceph_fixtures.py; the bindings are built for Debian's Python,
-#   which must be the project's: 3.11 on bookworm).
-#   Their own system services are kept stopped.
+# Install the Debian packages bindep.txt lists for the tests ("test"
+# profile) when they are missing (one apt-get update); needs root on a
+# machine without them. bindep comes with the test requirements
+# (tools/bootstrap.sh installs it in .venv). The packages' own system
+# services are kept stopped: the tests start their servers on 127.0.0.1.
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-missing=()
-command -v shellcheck >/dev/null || missing+=(shellcheck)
-command -v systemd-analyze >/dev/null || missing+=(systemd)
-command -v visudo >/dev/null || missing+=(sudo)
-command -v lvs >/dev/null || missing+=(lvm2)
-command -v tgtd >/dev/null || missing+=(tgt)
-for p in redis-server rabbitmq-server postgresql mariadb-server \
-        ceph-mon ceph-osd ceph-common python3-rados python3-rbd; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
-        || missing+=("$p")
-done
+# bindep prints the missing packages, one per line, and exits 1 if any.
+mapfile -t missing < <(.venv/bin/bindep -b test || true)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -45,4 +30,9 @@ apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null
 # listen on every address.
 if [[ " ${missing[*]} " == *" tgt "* ]] && command -v systemctl >/dev/null; then
     systemctl disable --now tgt.service >/dev/null 2>&1 || true
+fi
+# Whatever bindep still finds missing is an error worth one line.
+if ! still=$(.venv/bin/bindep -b test); then
+    echo "install-debs: still missing after apt-get: $still" >&2
+    exit 1
 fi

@@ -19,7 +19,6 @@ from reconciler.conf import backend as backend_conf
 from reconciler.conf import validation
 from reconciler import exception
 from reconciler import history
-from reconciler import version
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
@@ -164,7 +163,6 @@ def main(argv=None):
     reconciler_conf.register(conf)
     # upgradecheck.main, parsing with --version (its own parse has none).
     upgradecheck.register_cli_options(conf, Checks(conf))
-    conf(sys.argv[1:] if argv is None else argv, project='cinder-reconciler',
-         version=version.version_string())
+    reconciler_conf.parse(conf, sys.argv[1:] if argv is None else argv)
     upgradecheck.CONF = conf    # as main sets it: check() reads --json there
     return upgradecheck.run(conf)

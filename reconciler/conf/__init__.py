@@ -7,7 +7,9 @@ own driver options plus ``reconciler_*`` options (see :mod:`.backend`).
 """
 
 import os
+import sys
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from reconciler.conf import cinder
@@ -40,6 +42,17 @@ def restrict_umask():
     os.umask(os.umask(UMASK) | UMASK)
 
 
+def parse(conf, argv, project='cinder-reconciler'):
+    """Parse the command line and config files; a file that is missing,
+    unreadable or malformed ends the command with one line, no traceback.
+    """
+    try:
+        conf(argv, project=project, version=version.version_string())
+    except cfg.Error as e:
+        raise SystemExit('%s: %s' % (os.path.basename(sys.argv[0]) or
+                                     project, e))
+
+
 def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     """Register, parse the command line and config files, set up logging.
 
@@ -49,7 +62,7 @@ def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     restrict_umask()
     register(conf)
     logging.register_options(conf)
-    conf(argv, project=project, version=version.version_string())
+    parse(conf, argv, project)
     if stdout_is_output:
         conf.set_override('use_stderr', True)
     logging.setup(conf, project)

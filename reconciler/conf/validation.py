@@ -82,6 +82,24 @@ def check_backend(backend, raw=None):
         raise exception.ConfigError('[%s] %s' % (backend.name, e))
 
 
+def _set_aside(backend):
+    """Unset the invalid values of a backend left out.
+
+    Its groups were registered to check it; whatever reads every option
+    (a Guru Meditation Report, cotyledon's log of them) then reads None
+    there instead of failing on a backend nothing runs. A value that no
+    backend can read in ``[backend_defaults]`` left every backend that
+    reads it out too.
+    """
+    conf = backend.conf
+    for group in (backend.name, backend_conf.DEFAULTS_GROUP):
+        for opt in list(backend_conf.OPTS) + list(backend.driver_cls.OPTS):
+            try:
+                conf[group][opt.dest]
+            except (cfg.Error, ValueError):
+                conf.set_override(opt.dest, None, group)
+
+
 def check_static(conf, raw=None):
     """Read every option of the daemon's own groups."""
     raw = _raw_values(conf) if raw is None else raw
@@ -105,7 +123,7 @@ def checked_backends(conf, warn=True):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    valid, errors = [], []
+    valid, errors, left_out = [], [], []
     for backend in backends:
         try:
             check_backend(backend, raw)
@@ -115,8 +133,11 @@ def checked_backends(conf, warn=True):
             valid.append(backend)
             continue
         errors.append(error)
+        left_out.append(backend)
         if warn:  # out of the handler: one line, no traceback
             LOG.error('Backend %s is left out: %s', backend.name, error)
+    for backend in left_out:    # once all are checked
+        _set_aside(backend)
     if not valid and not conf.host_scan.enabled:
         raise exception.ConfigError(errors[0] if errors else (
             '[DEFAULT] enabled_backends names no backend the reconciler can '

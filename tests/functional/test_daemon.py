@@ -6,6 +6,7 @@ SIGHUP must reload configuration; SIGTERM must stop the daemon cleanly.
 """
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -237,5 +238,13 @@ class ReloadTest(base.BaseTestCase):
             '99999999999999999999: invalid value (Should be less than or '
             'equal to 86400)'), lines[0])
         self.assertNotIn('Traceback', self.log())
+        # Whatever reads every option reads the left-out one too: a Guru
+        # Meditation Report, written by the worker.
+        out = os.path.join(self.tmp, 'out.log')
+        daemon.send_signal(signal.SIGUSR2)
+        fake2 = re.compile(r'^fake2: $.*?^  reconciler_interval = None$',
+                           re.M | re.S)
+        self.wait_for(lambda: fake2.search(open(out).read()))
+        self.assertIsNone(daemon.poll())
         daemon.send_signal(signal.SIGTERM)
         self.assertEqual(0, daemon.wait(timeout=30))

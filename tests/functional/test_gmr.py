@@ -12,6 +12,7 @@ import time
 
 import fixtures
 from oslotest import base
+import psutil
 
 CONF = """
 [DEFAULT]
@@ -35,6 +36,10 @@ connection = sqlite:///{tmp}/r.sqlite
 [oslo_messaging_notifications]
 driver = noop
 """
+
+
+# A frame only the worker's threads have: the notification outbox's sender.
+WORKER_FRAME = 'reconciler/notifier.py'
 
 
 def _command(module, *args):
@@ -116,10 +121,25 @@ class GuruMeditationTest(base.BaseTestCase):
         daemon.send_signal(signal.SIGUSR2)
         self.wait_for(lambda: 'Configuration' in self.read(stderr)
                       and 'Threads' in self.read(stderr), daemon)
-        self.assert_report(self.read(stderr))
+        text = self.read(stderr)
+        self.assert_report(text)
+        # The worker's report, one only: the master (the pid systemd
+        # knows) passes the signal on and writes none of its own.
+        self.assertIn(WORKER_FRAME, text)
+        time.sleep(1)
+        self.assertEqual(1, self.read(stderr).count('Guru Meditation'))
         self.assertIsNone(daemon.poll())
         daemon.send_signal(signal.SIGTERM)
         self.assertEqual(0, daemon.wait(30))
+
+    def test_sigusr2_to_the_worker_writes_its_report(self):
+        daemon, stderr = self.start_daemon()
+        [worker] = psutil.Process(daemon.pid).children()
+        os.kill(worker.pid, signal.SIGUSR2)
+        self.wait_for(lambda: 'Configuration' in self.read(stderr)
+                      and 'Threads' in self.read(stderr), daemon)
+        self.assertIn(WORKER_FRAME, self.read(stderr))
+        self.assertIsNone(daemon.poll())
 
     def test_report_goes_to_the_configured_log_dir(self):
         reports = os.path.join(self.tmp, 'reports')
