@@ -17,8 +17,10 @@ Safety rules encoded here (see ../shared/reference/traps.md):
   in ``error_deleting`` (its object gone: safe to clean up, so reported).
 - A volume in a pool the array listing did not cover is unknown (T6).
 - Cinder's recorded events are evidence, never the only source: they
-  only reclassify an array-only object Cinder says it unmanaged, and
-  explain the others (``weigh_events``); without them, the same findings.
+  only reclassify an array-only object Cinder says it unmanaged (still a
+  finding, of its own kind, re-checked like an array-only one), and
+  explain the others (``weigh_events``); without them, the same objects
+  are found, all array-only.
 """
 
 import collections
@@ -166,7 +168,8 @@ class Comparison:
     suspects: tuple[Suspect, ...]
     consistent: collections.Counter    # ResourceType -> matched objects
     skipped: collections.Counter       # reason -> count (not compared)
-    # Array-only suspects Cinder's events say it unmanaged (weigh_events).
+    # Array-only suspects Cinder's events say it unmanaged (weigh_events),
+    # as suspects of kind UNMANAGED.
     unmanaged: tuple[Suspect, ...] = ()
 
 
@@ -299,6 +302,7 @@ def compare(cinder, array):
 
 
 _EVIDENCED = (R.VOLUME, R.SNAPSHOT)
+_ONE_OBJECT = (K.ARRAY_ONLY, K.UNMANAGED)
 
 
 def array_only_ids(comparison):
@@ -314,34 +318,37 @@ def weigh_events(comparison, events):
     ``events`` (``model.CinderEvent``, oldest first) are those of
     :func:`array_only_ids`. An array-only volume or snapshot whose events
     end in an unmanage (``cinder_events.verdict``) is an unmanaged object,
-    not an orphan: it moves to ``unmanaged`` and is counted as skipped.
-    Every other array-only suspect with events keeps them as its
-    ``cinder_events`` detail (e.g. the delete.end of a delete that left
-    its object). Events only ever explain or reclassify what the listings
-    show: no event, no change.
+    not an orphan: it moves to ``unmanaged`` as a suspect of kind
+    UNMANAGED, naming the event (its history id and Cinder's message id),
+    so that what events hide is never out of sight. Every array-only
+    suspect with events keeps them as its ``cinder_events`` detail (e.g.
+    the delete.end of a delete that left its object). Events only ever
+    explain or reclassify what the listings show: no event, no change.
     """
     by_id = collections.defaultdict(list)
     for event in events:
         by_id[(event.resource_type, event.resource_id)].append(event)
     suspects, unmanaged = [], []
-    skipped = collections.Counter(comparison.skipped)
     for suspect in comparison.suspects:
         c = suspect.candidate
         found = by_id.get((str(c.resource_type), c.resource_id))
         if c.kind != K.ARRAY_ONLY or c.resource_type not in _EVIDENCED or (
                 not found):
             suspects.append(suspect)
-        elif cinder_events.verdict(found) == cinder_events.UNMANAGED:
-            unmanaged.append(suspect)
-            skipped['%s %s' % (C.UNMANAGED, c.resource_type)] += 1
-        else:
-            details = dict(c.details,
-                           cinder_events=cinder_events.evidence(found))
-            suspects.append(dataclasses.replace(suspect, candidate=(
-                dataclasses.replace(c, details=tuple(sorted(
-                    details.items()))))))
+            continue
+        details = dict(c.details, cinder_events=cinder_events.evidence(found))
+        verdict, by = cinder_events.decide(found)
+        kind = K.ARRAY_ONLY
+        if verdict == cinder_events.UNMANAGED:
+            kind = K.UNMANAGED
+            details.update((k, str(v)) for k, v in (
+                ('cinder_event_id', by.id),
+                ('cinder_message_id', by.message_id)) if v is not None)
+        weighed = dataclasses.replace(suspect, candidate=dataclasses.replace(
+            c, kind=kind, details=tuple(sorted(details.items()))))
+        (unmanaged if kind == K.UNMANAGED else suspects).append(weighed)
     return dataclasses.replace(
-        comparison, suspects=tuple(suspects), skipped=skipped,
+        comparison, suspects=tuple(suspects),
         unmanaged=comparison.unmanaged + tuple(unmanaged))
 
 
@@ -471,7 +478,7 @@ def confirm(suspects, cinder, array, backend_host, cluster=None):
     kept = []
     for suspect in suspects:
         kind = suspect.candidate.kind
-        if kind == K.ARRAY_ONLY:
+        if kind in (K.ARRAY_ONLY, K.UNMANAGED):
             holds = _still_array_only(suspect, cinder, array)
         elif kind == K.CINDER_ONLY:
             holds = _still_cinder_only(suspect, cinder, array, backend_host,
@@ -535,6 +542,10 @@ def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
     every pass.
     """
     listed = {s.candidate.identity for s in suspects}
+    # One object, array-only or unmanaged as the events say: a finding of
+    # either kind is listed when the object is.
+    listed |= {(kind,) + i[1:] for i in listed if i[0] in _ONE_OBJECT
+               for kind in _ONE_OBJECT}
     return confirm([suspect_of(c) for c in confirmed
                     if c.identity not in listed],
                    cinder, array, backend_host, cluster)

@@ -14,6 +14,9 @@ class FindingKind(enum.StrEnum):
     CINDER_ONLY = 'cinder_only'
     ORPHAN_EXPORT = 'orphan_export'
     FOREIGN = 'foreign'
+    # Array-only, but Cinder's events alone say Cinder unmanaged it: shown,
+    # never announced by default nor acted on.
+    UNMANAGED = 'unmanaged'
     # Host findings (scope ``host:<connector host>``, see reconciler.host).
     LEFTOVER_DEVICE = 'leftover_device'  # device/map no attachment here uses
     FAULTY_MAP = 'faulty_map'            # all paths faulty, unreferenced

@@ -22,6 +22,8 @@ import time
 
 from oslo_log import log as logging
 
+from reconciler import cinder_events
+
 LOG = logging.getLogger(__name__)
 
 #: What makes a pass list in full (PassReport.inventory
@@ -35,10 +37,6 @@ EVENT_GAP = 'the notification listener restarted'
 SKEW = "cinder-api's clock is off ours by more than [cinder] changes_margin"
 DISABLED = 'reconciler_full_listing_passes = 1'
 
-#: Event types after which the resource has no row any more.
-DELETE_EVENTS = frozenset(('volume.delete.end', 'volume.unmanage.end',
-                           'snapshot.delete.end'))
-
 
 def event_evidence(history, backend, since):
     """(gap, deleted ids) the notification listener recorded since ``since``.
@@ -46,12 +44,17 @@ def event_evidence(history, backend, since):
     ``gap`` is True when the listener (re)started since then: events may be
     missing, so the view must be listed in full. Without a listener nothing
     is recorded, (False, empty): Cinder's counts still catch deletions.
+    An event a listing has contradicted (cinder_events.contradicted) says
+    nothing.
     """
     if history.listener_started_since(backend, since):
         return True, frozenset()
+    events = history.events_since(backend, since)
+    void = cinder_events.voided(events)
     return False, frozenset(
-        e.resource_id for e in history.events_since(backend, since)
-        if e.event_type in DELETE_EVENTS)
+        e.resource_id for e in events
+        if e.event_type in cinder_events.DELETE_EVENTS
+        and str(e.id) not in void)
 
 
 def _in_scope(value, scoped):
@@ -92,6 +95,8 @@ class CinderCache(object):
         self.full = True
         self.reason = FIRST
         self.changed = 0
+        # The ids of the rows it listed (None: all of them, in full).
+        self.fresh = None
 
     def invalidate(self, reason=FAILED):
         """The next pass lists in full (a pass failed); the API's version
@@ -174,6 +179,7 @@ class CinderCache(object):
         local = time.time()
         volumes, snapshots = inventory.listing(scope)
         self._clock(inventory, scope)
+        self.fresh = None
         # By cinder-api's clock (its Date header), ours if it sends none.
         self.since = inventory.first_answer_time or local
         self.volumes = {v.id: v for v in volumes}
@@ -217,6 +223,7 @@ class CinderCache(object):
         self.volumes, self.snapshots = merged_volumes, merged_snapshots
         self.since = began
         self.changed = len(volumes) + len(snapshots)
+        self.fresh = frozenset(r.id for r in volumes + tuple(snapshots))
         return None
 
     def _merged(self, volumes, snapshots, all_snapshots, deleted):

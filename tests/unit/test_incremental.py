@@ -8,6 +8,7 @@ import types
 
 from oslotest import base
 
+from reconciler import cinder_events
 from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import incremental
 from reconciler import model
@@ -211,13 +212,18 @@ class CacheTest(base.BaseTestCase):
         self.assertEqual({}, self.cache.snapshots)
 
     def test_event_evidence(self):
+        def recorded(event_type, resource_id, event_id, **payload):
+            return model.CinderEvent(
+                'be1', event_type, 'volume', resource_id, None, 1.0,
+                payload=tuple(payload.items()), recorded_at=1.0, id=event_id)
         history = types.SimpleNamespace(
             listener_started_since=lambda backend, since: False,
             events_since=lambda backend, since: [
-                types.SimpleNamespace(event_type='volume.delete.end',
-                                      resource_id='a'),
-                types.SimpleNamespace(event_type='volume.attach.end',
-                                      resource_id='b')])
+                recorded('volume.delete.end', 'a', 1),
+                recorded('volume.attach.end', 'b', 2),
+                # A listing showed c after this one: it says nothing.
+                recorded('volume.unmanage.end', 'c', 3),
+                recorded(cinder_events.LISTED, 'c', 4, voids='3')])
         self.assertEqual((False, frozenset({'a'})),
                          incremental.event_evidence(history, 'be1', 0))
         history.listener_started_since = lambda backend, since: True
