@@ -13,7 +13,9 @@ a backend another member owns is skipped, and the skip is not a run.
 The optional Prometheus endpoint, the history retention and the listener
 of Cinder's notifications (reconciler.listener) run beside the passes, in
 their own threads; the listener stops with the service, and a SIGHUP
-restarts it with the new configuration.
+restarts it with the new configuration. Given ``[DEFAULT] transport_url``,
+the controller's RPC server (reconciler.rpc.controller) serves agents and
+the API in threads of its own too.
 
 A worker that cannot start logs why in one line and ends the whole daemon
 (the master exits non-zero, so systemd restarts it): oslo.service would
@@ -40,6 +42,8 @@ from reconciler import model
 from reconciler import notifier
 from reconciler import ownership
 from reconciler.remediation import remediator
+from reconciler.rpc import api as rpc_api
+from reconciler.rpc import controller as rpc_controller
 
 LOG = logging.getLogger(__name__)
 DAY = 86400
@@ -106,6 +110,7 @@ class ReconcilerService(service.Service):
         if self.conf.metrics.port:
             self._metrics.serve(self.conf.metrics.bind_host,
                                 self.conf.metrics.port)
+        self._start_rpc()
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
         self._host = None
         if self.conf.host_scan.enabled:
@@ -117,6 +122,21 @@ class ReconcilerService(service.Service):
                 self._host_tick, initial_delay=random.uniform(0, fuzz),
                 stop_on_exception=False)
             LOG.info('Reconciling this host as %s', self._host.scope)
+
+    def _start_rpc(self):
+        """The controller's RPC server, given ``[DEFAULT] transport_url``
+        (agents report to it, the API asks it to act).
+        """
+        self._rpc = self._transport = None
+        if not rpc_api.configured(self.conf):
+            LOG.info('No [DEFAULT] transport_url: no RPC server (agents '
+                     'and the API cannot reach this controller)')
+            return
+        self._transport = rpc_api.get_transport(self.conf)
+        self._rpc = rpc_controller.server(rpc_controller.Services(
+            self.conf, self._history, self._notifier, self._coordinator,
+            self._stop, self._transport))
+        self._rpc.start()
 
     def _host_tick(self):
         """The host unit's timer: its own interval, no ring to share."""
@@ -202,6 +222,10 @@ class ReconcilerService(service.Service):
         if hasattr(self, '_stop'):
             self._stop.set()
         super().stop(graceful)
+        if getattr(self, '_rpc', None):
+            self._rpc.stop()
+        if getattr(self, '_transport', None):
+            self._transport.cleanup()
         if getattr(self, '_listener', None):
             self._listener.stop()
         if hasattr(self, '_flusher'):

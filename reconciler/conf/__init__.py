@@ -20,10 +20,11 @@ from reconciler.conf import default
 from reconciler.conf import host_scan
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
+from reconciler.conf import upgrade_levels
 from reconciler import version
 
 _MODULES = (default, reconciler, cinder, cinder_notifications,
-            coordination, database, metrics, host_scan)
+            coordination, database, metrics, host_scan, upgrade_levels)
 
 
 def register(conf):

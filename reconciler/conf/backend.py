@@ -187,6 +187,15 @@ def enabled(conf, warn=True):
     return backends
 
 
+def backend_host(conf, name):
+    """``backend_host`` of backend group ``name`` (or of
+    ``[backend_defaults]``), None when unset; for any backend, whether a
+    reconciler driver handles it or not.
+    """
+    _register_pair(conf, name, [o for o in OPTS if o.dest == 'backend_host'])
+    return conf[name].backend_host or conf[DEFAULTS_GROUP].backend_host
+
+
 def list_opts():
     """Backend options as the generator shows them: under backend_defaults."""
     opts = list(OPTS)

@@ -43,13 +43,17 @@ OPTS = [
                      'IQN or NQN prefixes ending in ":" (e.g. '
                      'iqn.2010-10.org.openstack:), exact IQNs/NQNs, target '
                      'port WWPNs, or portal addresses (ip:port or ip). '
-                     'Besides these, a LUN is judged only when some '
-                     "attachment's connection_info names it (now or in an "
-                     'earlier pass) or its target names a volume UUID.'),
+                     'Besides these, a LUN is judged only when an '
+                     "attachment to this host names it (now or in an "
+                     'earlier pass), its target names a volume UUID, or '
+                     'its WWID (NVMe: UUID or NGUID) is known to Cinder or '
+                     'an earlier pass.'),
     cfg.IntOpt('remembered_luns', default=1000, min=0, max=100000,
                help='LUNs (target and LUN) of earlier attachments to this '
-                    'host remembered in the history, so that a leftover '
-                    "whose attachment is gone is still known to be Cinder's."),
+                    'host, and as many WWIDs of their devices with their '
+                    'volumes, remembered in the history, so that a leftover '
+                    "whose attachment is gone is still known to be Cinder's "
+                    '(and, by its WWID, which volume it is).'),
     cfg.StrOpt('root_prefix', default='/',
                help='Where /dev, /sys and /proc are read from; only tests '
                     'and containers change it.'),

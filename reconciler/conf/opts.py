@@ -9,9 +9,11 @@ from reconciler.conf import default
 from reconciler.conf import host_scan
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
+from reconciler.conf import upgrade_levels
 
 _MODULES = (default, reconciler, cinder, cinder_notifications,
-            coordination, database, metrics, backend, host_scan)
+            coordination, database, metrics, backend, host_scan,
+            upgrade_levels)
 
 
 def list_opts():

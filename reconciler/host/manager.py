@@ -46,8 +46,9 @@ class HostBusy(exception.PassInterrupted):
     """An attach or detach held os-brick's lock: the scan was skipped."""
 
 
-def ownership(group, remembered):
-    """Targets the configuration and LUNs earlier passes say are Cinder's.
+def ownership(group, remembered, wwids=()):
+    """Targets the configuration, LUNs and WWIDs earlier passes say are
+    Cinder's (``wwids``: ``[wwid, volume id]`` pairs).
     """
     prefixes, exact, portals = [], set(), set()
     for entry in group.owned_targets:
@@ -71,8 +72,30 @@ def ownership(group, remembered):
                                     None if lun is None else int(lun)))
         except (TypeError, ValueError):
             continue  # a run recorded by another version
+    known = tuple((str(w), str(v)) for w, v in (
+        e for e in wwids if isinstance(e, (list, tuple)) and len(e) == 2))
     return compare.Ownership(frozenset(exact), tuple(prefixes),
-                             frozenset(portals), frozenset(seen))
+                             frozenset(portals), frozenset(seen), known)
+
+
+def service_hosts(conf):
+    """The names Cinder's volume hosts (``<name>@<backend>#<pool>``) give
+    the cinder-volume services of this host.
+
+    The connector host (on a cinder-volume host, its ``[DEFAULT] host``);
+    with backends enabled, ``[DEFAULT] host`` and each one's
+    ``backend_host`` too. A volume of one of them in a transitional status
+    may be attached here by cinder-volume itself (an image download or
+    upload, a migration) with no attachment record: Cinder's view of the
+    volume says where its operation runs, whatever this process
+    reconciles.
+    """
+    backends = [n.strip() for n in conf.enabled_backends if n.strip()]
+    names = {conf.host_scan.connector_host}
+    if backends:
+        names.add(conf.host)
+    names.update(backend_conf.backend_host(conf, n) for n in backends)
+    return frozenset(n for n in names if n)
 
 
 class HostReconciler(object):
@@ -95,8 +118,7 @@ class HostReconciler(object):
             raise exception.ConfigError(
                 'a backend name may not start with %r: it names host scopes '
                 'in the history' % scope.PREFIX)
-        self.local_backends = [b.cinder_host
-                               for b in backend_conf.enabled(conf)]
+        self.local_hosts = service_hosts(conf)
 
     def scanner(self):
         return host_inventory.HostInventory(
@@ -145,7 +167,7 @@ class HostReconciler(object):
     def _compare(self, host_view, cinder_view, owned):
         return compare.compare(host_view, cinder_view, owned,
                                protocols=self.group.protocols,
-                               local_backends=self.local_backends)
+                               local_hosts=self.local_hosts)
 
     def _run(self, report, stop):
         checkpoint = manager.BackendReconciler._checkpoint
@@ -158,9 +180,9 @@ class HostReconciler(object):
         checkpoint(stop)
         previous = self.history.last_ok_run(self.scope)
         self._check_plausible(previous, cinder_view)
-        remembered = list((previous.inventory if previous else {}).get(
-            'luns') or ())
-        owned = ownership(self.group, remembered)
+        before = previous.inventory if previous else {}
+        remembered = list(before.get('luns') or ())
+        owned = ownership(self.group, remembered, before.get('wwids') or ())
         comparison = self._compare(host_view, cinder_view, owned)
         confirmed = self.history.confirmed(self.scope)
         # Held (not judged now, e.g. an attach in progress on the target):
@@ -185,6 +207,9 @@ class HostReconciler(object):
         luns = [[k.protocol, k.target, k.lun]
                 for k in sorted(comparison.targets)]
         luns += [e for e in remembered if e not in luns]
+        learned = [[w, v] for w, v in sorted(comparison.wwids.items())]
+        learned += [[w, v] for w, v in owned.wwids
+                    if w not in comparison.wwids]
         report.inventory = dict(
             cinder_attachments=len(cinder_view.attachments),
             attachments_here=len(cinder_view.here()),
@@ -197,7 +222,8 @@ class HostReconciler(object):
             scan_seconds=round(scan_seconds, 3),
             suspects=len(comparison.candidates), rechecked=rechecked,
             held=len(comparison.held),
-            luns=luns[:self.group.remembered_luns])
+            luns=luns[:self.group.remembered_luns],
+            wwids=learned[:self.group.remembered_luns])
         policy = history_mod.LifecyclePolicy(
             sightings=self.group.sightings,
             grace_seconds=self.group.grace_period)

@@ -1,0 +1,41 @@
+"""The base API (namespace ``baseapi``): ``ping``, on every server.
+
+As Nova's ``baseapi``: whoever can reach a controller or an agent can ask
+it which release it runs, which is what an operator (or a health check)
+wants to know before capping ``[upgrade_levels]``.
+"""
+
+from reconciler.rpc import api
+from reconciler import version
+
+NAMESPACE = 'baseapi'
+
+
+class BaseEndpoint(api.Endpoint):
+    """1.0: ``ping``."""
+
+    NAMESPACE = NAMESPACE
+    VERSION = '1.0'
+
+    def __init__(self, binary, host):
+        self.binary = binary
+        self.host = host
+
+    def ping(self, ctxt, arg=None):
+        """Who answers, and ``arg`` back."""
+        return {'binary': self.binary, 'host': self.host,
+                'version': version.version_string(), 'arg': arg}
+
+
+class BaseClient(api.Client):
+
+    NAMESPACE = NAMESPACE
+    VERSION = '1.0'
+    CAP = 'baseapi'
+
+    def __init__(self, conf, transport, topic, server=None, timeout=None):
+        self.TOPIC = topic
+        super().__init__(conf, transport, server=server, timeout=timeout)
+
+    def ping(self, ctxt, arg=None):
+        return self.prepare('1.0').call(ctxt, 'ping', arg=arg)
