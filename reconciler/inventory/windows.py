@@ -45,6 +45,7 @@ from reconciler import exception
 LOG = logging.getLogger(__name__)
 
 SORT = 'created_at:asc,id:asc'
+ONE_CURSOR = 'id:asc'
 TIME_FILTER_MICROVERSION = '3.60'
 VOLUMES = '/volumes/detail'
 SNAPSHOTS = '/snapshots/detail'
@@ -136,16 +137,21 @@ class WindowedListing(object):
         self.workers = workers
         # Set once cinder-api refused microversion 3.60.
         self.time_filters = True
+        # The order the last listing was made in (windows or one cursor).
+        self.sort = ONE_CURSOR
 
     def pages(self, path, key, convert, scope):
         """Every item, converted, sorted by id; as ``_pages`` does."""
         if self.workers > 1 and (path == SNAPSHOTS or self.time_filters):
             try:
+                self.sort = SORT
                 return self._windowed(path, key, convert, scope)
             except Inconsistent as e:
                 LOG.warning('Cinder %s in windows did not add up (%s): '
                             'listing with one cursor', path, e)
-        return self.inventory._pages(path, key, convert, **scope)
+        self.sort = ONE_CURSOR
+        return self.inventory._pages(path, key, convert, counted=True,
+                                     **scope)
 
     def _request(self, path):
         """Request arguments of every window and probe request.
@@ -185,7 +191,9 @@ class WindowedListing(object):
                          'listing volumes with one cursor',
                          TIME_FILTER_MICROVERSION)
                 self.time_filters = False
-                return self.inventory._pages(path, key, convert, **scope)
+                self.sort = ONE_CURSOR
+                return self.inventory._pages(path, key, convert,
+                                             counted=True, **scope)
             if len({c.id for c in converted}) != len(converted):
                 raise Inconsistent('a row in two windows')
             converted.sort(key=lambda c: c.id)
@@ -288,6 +296,11 @@ class WindowedListing(object):
                     previous = row_key
                     # Converted at once: raw rows would cost ten times more.
                     rows.append(convert(item))
+                else:
+                    if upper is not None:
+                        # The next window's rows follow: a page cut short.
+                        raise Inconsistent('a window ended before its upper '
+                                           'bound')
                 return rows
             except cinder_exc.NotFound:
                 if not rows and 'marker' in start:

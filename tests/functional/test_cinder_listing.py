@@ -7,6 +7,7 @@ fail the pass and never become the baseline of the plausibility checks; a
 skewed cinder-api clock must make passes list in full, logged once.
 """
 
+import json
 import logging
 import os
 
@@ -97,9 +98,10 @@ class CinderListingTest(base.BaseTestCase):
         self.assert_refused(reconciler, baseline, 'but counts %d and %d'
                             % counts)
         self.cloud.proxy.clear()
-        # Snapshots: one page, empty.
-        self.cloud.proxy.payload(r'/snapshots/detail\?',
-                                 b'{"snapshots": []}', times=None)
+        # Snapshots: one page, empty, with the right count.
+        self.cloud.proxy.payload(
+            r'/snapshots/detail\?', json.dumps(
+                {'snapshots': [], 'count': counts[1]}).encode(), times=None)
         self.assert_refused(reconciler, baseline, '%d volumes and 0 '
                             'snapshots' % VOLUMES)
         self.cloud.proxy.clear()
