@@ -297,8 +297,9 @@ class WindowedListing(object):
                     # Converted at once: raw rows would cost ten times more.
                     rows.append(convert(item))
                 else:
-                    if upper is not None:
-                        # The next window's rows follow: a page cut short.
+                    if upper is not None and (previous is None
+                                              or previous < upper):
+                        # Its bound row was not reached: a page cut short.
                         raise Inconsistent('a window ended before its upper '
                                            'bound')
                 return rows
