@@ -4,7 +4,9 @@
 # Installs cinder-reconciler, writes its own configuration file beside
 # cinder.conf (one group per backend in CINDER_ENABLED_BACKENDS, Cinder API
 # credentials, its own database, notifications on devstack's message bus) and
-# runs the daemon as the devstack@cinder-reconciler systemd unit.
+# runs the daemon as the devstack@cinder-reconciler systemd unit; and the
+# API (cinder-reconciler-api) under uWSGI as devstack@cinder-reconciler-api,
+# with its Keystone service user and catalog entry.
 
 # Save trace setting: traced here, as devstack's own libraries are, and
 # restored for whoever sourced us.
@@ -141,6 +143,57 @@ function stop_cinder_reconciler {
     stop_process cinder-reconciler
 }
 
+# The API's service type in Keystone's catalog (what the openstack orphan
+# commands look up).
+CINDER_RECONCILER_API_SERVICE_TYPE=block-storage-reconciliation
+
+# The API's accounts: keystonemiddleware's service user, the catalog's
+# service and endpoints.
+function create_cinder_reconciler_api_accounts {
+    create_service_user cinder-reconciler-api
+    get_or_create_service cinder-reconciler-api \
+        "$CINDER_RECONCILER_API_SERVICE_TYPE" \
+        "Orphan block-storage findings (cinder-reconciler)"
+    get_or_create_endpoint "$CINDER_RECONCILER_API_SERVICE_TYPE" \
+        "$REGION_NAME" \
+        "$SERVICE_PROTOCOL://$SERVICE_HOST:$CINDER_RECONCILER_API_PORT"
+}
+
+# Its own file: the history's database and Keystone, nothing of Cinder's
+# or the arrays'. Then uWSGI's, with the options devstack gives its own
+# services' (write_uwsgi_config), serving HTTP on the API's port.
+function configure_cinder_reconciler_api {
+    local conf=$CINDER_RECONCILER_API_CONF ini=$CINDER_RECONCILER_API_UWSGI_CONF
+    local opt
+    install -m 600 /dev/null "$conf"
+    iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
+    iniset "$conf" api api_paste_config \
+        "$CINDER_RECONCILER_DIR/etc/cinder-reconciler/api-paste.ini"
+    iniset "$conf" reconciler_database connection \
+        "$(database_connection_url cinder_reconciler)"
+    configure_keystone_authtoken_middleware "$conf" cinder-reconciler-api
+    rm -f "$ini"
+    iniset "$ini" uwsgi module reconciler.wsgi.api:application
+    iniset "$ini" uwsgi http-socket \
+        "$SERVICE_LISTEN_ADDRESS:$CINDER_RECONCILER_API_PORT"
+    iniset "$ini" uwsgi env "OS_CINDER_RECONCILER_API_CONFIG_FILES=$conf"
+    iniset "$ini" uwsgi processes "$API_WORKERS"
+    for opt in master die-on-term exit-on-reload enable-threads lazy-apps \
+            need-app; do
+        iniset "$ini" uwsgi "$opt" true
+    done
+    iniset "$ini" uwsgi buffer-size 65535
+    iniset "$ini" uwsgi add-header "Connection: close"
+    if [[ ${USE_VENV} = True && -n "${PROJECT_VENV["cinder-reconciler"]:-}" ]]; then
+        iniset "$ini" uwsgi virtualenv "${PROJECT_VENV["cinder-reconciler"]}"
+    fi
+}
+
+function start_cinder_reconciler_api {
+    run_process cinder-reconciler-api \
+        "$(command -v uwsgi) --procname-prefix cinder-reconciler-api --ini $CINDER_RECONCILER_API_UWSGI_CONF"
+}
+
 function cleanup_cinder_reconciler {
     sudo rm -rf "$CINDER_RECONCILER_CONF_DIR"
     sudo rm -f "$CINDER_CONF_DIR/rootwrap.d/cinder-reconciler.filters"
@@ -155,13 +208,23 @@ if is_service_enabled cinder-reconciler; then
         create_cinder_reconciler_accounts
         configure_cinder_reconciler
         configure_cinder_reconciler_rootwrap
+        if is_service_enabled cinder-reconciler-api; then
+            create_cinder_reconciler_api_accounts
+            configure_cinder_reconciler_api
+        fi
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
         echo_summary "Starting cinder-reconciler"
         init_cinder_reconciler
         start_cinder_reconciler
+        if is_service_enabled cinder-reconciler-api; then
+            start_cinder_reconciler_api
+        fi
     fi
     if [[ "$1" == "unstack" ]]; then
         stop_cinder_reconciler
+        if is_service_enabled cinder-reconciler-api; then
+            stop_process cinder-reconciler-api
+        fi
     fi
     if [[ "$1" == "clean" ]]; then
         cleanup_cinder_reconciler

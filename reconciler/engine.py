@@ -171,6 +171,11 @@ class Comparison:
     # Array-only suspects Cinder's events say it unmanaged (weigh_events),
     # as suspects of kind UNMANAGED.
     unmanaged: tuple[Suspect, ...] = ()
+    # (ResourceType, id) of the Cinder-named volumes and snapshots listed,
+    # and of those matched to a Cinder row: the history keeps the matches
+    # as evidence that an object was Cinder's (remediation weighs it).
+    listed: frozenset = frozenset()
+    matched: frozenset = frozenset()
 
 
 def _candidate(kind, rtype, resource_id, obj=None, record=None, **details):
@@ -224,11 +229,13 @@ def compare(cinder, array):
     consistent = collections.Counter()
     skipped = collections.Counter()
 
+    matched = set()
     array_volume_keys = set()
     for obj in idx.cinder_named(R.VOLUME):
         array_volume_keys.add(obj.uuid)
         if obj.uuid in idx.known_keys:
             consistent[R.VOLUME] += 1
+            matched.add((R.VOLUME, obj.uuid))
         else:
             suspects.append(Suspect(
                 _candidate(K.ARRAY_ONLY, R.VOLUME, obj.uuid, obj,
@@ -240,6 +247,7 @@ def compare(cinder, array):
         array_snapshot_ids.add(snap_id)
         if snap_id in idx.snapshots:
             consistent[R.SNAPSHOT] += 1
+            matched.add((R.SNAPSHOT, snap_id))
         else:
             suspects.append(Suspect(
                 _candidate(K.ARRAY_ONLY, R.SNAPSHOT, snap_id or obj.name, obj,
@@ -298,7 +306,10 @@ def compare(cinder, array):
         if cls not in (model.ObjectClass.CINDER, model.ObjectClass.FOREIGN):
             skipped['%s %s' % (cls, kind)] += len(objs)
 
-    return Comparison(tuple(suspects), consistent, skipped)
+    listed = {(R.VOLUME, k) for k in array_volume_keys} | {
+        (R.SNAPSHOT, i) for i in array_snapshot_ids if i}
+    return Comparison(tuple(suspects), consistent, skipped,
+                      listed=frozenset(listed), matched=frozenset(matched))
 
 
 _EVIDENCED = (R.VOLUME, R.SNAPSHOT)
@@ -362,15 +373,29 @@ def _expired(snapshot, array_view):
             <= array_view.fetched_at)
 
 
-def _still_array_only(suspect, cinder, array):
+def _still_array_only(suspect, cinder, array, backend_host, cluster=None):
+    """None if it holds, else why not (the "not compared" reason)."""
     obj = suspect.array_object
-    if suspect.candidate.resource_type == R.VOLUME:
-        if cinder.volume_with_key(obj.uuid) is not None:
-            return False
-    elif obj.uuid and cinder.get_snapshot(obj.uuid) is not None:
-        return False
+    rtype = suspect.candidate.resource_type
+    volume = None
+    if rtype == R.VOLUME:
+        volume = cinder.volume_with_key(obj.uuid)
+        row = volume
+    else:
+        row = obj.uuid and cinder.get_snapshot(obj.uuid)
+        if row:
+            volume = cinder.get_volume(row.volume_id)
+    if row:
+        # Cinder keeps it under another backend (or host): listed here,
+        # compared there.
+        if volume is not None and not on_backend(volume, backend_host,
+                                                 cluster):
+            return '%s with a row on another backend' % rtype
+        return '%s changed since listed' % rtype
     now = array.refresh(obj)
-    return now is not None and now.object_class == obj.object_class
+    if now is None or now.object_class != obj.object_class:
+        return '%s changed since listed' % rtype
+    return None
 
 
 def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
@@ -466,7 +491,8 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
     return kept, others
 
 
-def confirm(suspects, cinder, array, backend_host, cluster=None):
+def confirm(suspects, cinder, array, backend_host, cluster=None,
+            dropped=None):
     """Re-check each suspect now, on both sides; return those that hold.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
@@ -474,12 +500,16 @@ def confirm(suspects, cinder, array, backend_host, cluster=None):
     returning None when absent; ``array`` is the backend's driver;
     ``cluster`` the ``cluster@backend`` of a clustered backend. Any error
     they raise propagates: a re-check that could not be made fails the pass.
+    ``dropped`` (a Counter), if given, counts the suspects that did not
+    hold by reason, so that a pass accounts for every listed object.
     """
     kept = []
     for suspect in suspects:
         kind = suspect.candidate.kind
         if kind in (K.ARRAY_ONLY, K.UNMANAGED):
-            holds = _still_array_only(suspect, cinder, array)
+            why_not = _still_array_only(suspect, cinder, array, backend_host,
+                                        cluster)
+            holds = why_not is None
         elif kind == K.CINDER_ONLY:
             holds = _still_cinder_only(suspect, cinder, array, backend_host,
                                        cluster)
@@ -489,6 +519,9 @@ def confirm(suspects, cinder, array, backend_host, cluster=None):
             holds = _still_foreign(suspect, cinder, array)
         if holds:
             kept.append(suspect.candidate)
+        elif dropped is not None:
+            dropped[why_not if kind in _ONE_OBJECT else '%s changed since '
+                    'listed' % suspect.candidate.resource_type] += 1
     return kept
 
 

@@ -37,11 +37,13 @@ target, and the devices, WWID, target, LUN and mapping in ``details``.
 "run_id", "error", "time"}``.
 
 ``reconciler.remediation.done``, ``.skipped`` and ``.failed`` (an applied
-step; a dry run announces nothing): ``{"payload_version", "event_id",
-"backend", "finding_id", "kind", "resource_type", "resource_id", "action",
-"target", "result", "reason", "actor", "action_id", "time"}``, where action
-is adopt, quarantine, unexport, reset or delete, result is done, skipped or
-failed, and reason says why (or what was done).
+step; a dry run announces nothing), and ``.abandoned`` (a step whose
+process died while it ran; a later step may find its effect and record it
+done): ``{"payload_version", "event_id", "backend", "finding_id", "kind",
+"resource_type", "resource_id", "action", "target", "result", "reason",
+"actor", "action_id", "time"}``, where action is adopt, quarantine,
+unexport, reset, delete or disconnect, result is done, skipped, failed or
+abandoned, and reason says why (or what was done).
 """
 
 import datetime

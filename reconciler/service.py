@@ -179,11 +179,11 @@ class ReconcilerService(service.Service):
             if (report.status == model.RunStatus.OK
                     and backend.reconciler_auto_remediate
                     and not lease.is_set()):
-                self._auto_remediate(backend)
+                self._auto_remediate(backend, lease.scope)
 
-    def _auto_remediate(self, backend):
+    def _auto_remediate(self, backend, lock):
         """The policy's actions, with every gate of the command, still
-        under the pass's lock.
+        under the pass's lock (of the ``lock`` ownership scope).
         """
         allowed = {tuple(p.split(':')) for p in
                    backend.reconciler_auto_remediate}
@@ -192,7 +192,7 @@ class ReconcilerService(service.Service):
                 self.conf, backend, self._history, self._notifier,
                 'cinder-reconciler@%s (policy)' % self.conf.host).run(
                     apply=True, kinds={k for k, _ in allowed},
-                    allowed=allowed)
+                    allowed=allowed, lock=lock)
         except Exception:
             LOG.exception('Backend %s: automatic remediation failed',
                           backend.name)

@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
+export CINDER_RECONCILER_KEYSTONE_VENV=${CINDER_RECONCILER_KEYSTONE_VENV:-$(bash tools/setup-keystone.sh)}
 bash tools/install-debs.sh
 bash tools/shellcheck.sh
-.venv/bin/flake8 reconciler tests tools
+.venv/bin/flake8 reconciler reconcilerclient tests tools
 rc=0
 .venv/bin/stestr run --concurrency "${TEST_CONCURRENCY:-2}" "$@" || rc=$?
 # One plain closing line, whatever the runner printed.

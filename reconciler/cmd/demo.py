@@ -12,7 +12,9 @@ volume service (``--allinone``: it imports Cinder, so it lives with the
 tests), one applied adoption and one removed export, and the pass that
 resolves them; and on the compute node, the leftover LUN disconnected by
 os-brick's own iSCSI connector (the host root answers its commands) and
-the host pass that resolves that finding.
+the host pass that resolves that finding. The confirmed findings are also
+listed through the REST API: a real Keystone and cinder-reconciler-api
+under uWSGI, asked by ``openstack orphan list`` with an admin's token.
 """
 
 import argparse
@@ -20,6 +22,8 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +35,7 @@ from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler import history
+from reconciler.history import views
 from reconciler.host import manager as host_manager
 from reconciler import manager
 from reconciler import notifier as notifier_mod
@@ -40,6 +45,7 @@ from reconciler.simulators import arrays
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import host as host_sim
+from reconciler.simulators import keystone as keystone_sim
 from reconciler.simulators import scenario as scenario_mod
 
 SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',
@@ -225,9 +231,46 @@ def start(workdir, stack, allinone=None, volume_services=('fake1',)):
     return scn, cloud, conf_path
 
 
+def _start_keystone(workdir, stack):
+    """Keystone, started now: it comes up while the passes run."""
+    keystone = keystone_sim.Keystone(os.path.join(workdir, 'keystone'))
+    stack.callback(keystone.stop)
+    keystone.start(wait=False)
+    return keystone
+
+
+def _list_through_the_api(workdir, stack, keystone, conf):
+    """The API on our history, in Keystone's catalog, and ``openstack
+    orphan list`` of the confirmed findings, as Keystone's admin.
+    """
+    started = time.monotonic()
+    keystone.wait_ready()
+    api = keystone_sim.ReconcilerApi(
+        os.path.join(workdir, 'api'), keystone,
+        conf.reconciler_database.connection)
+    stack.callback(api.stop)
+    api.start()
+    keystone.register(keystone_sim.SERVICE_TYPE, 'cinder-reconciler-api',
+                      api.url)
+    command = ['openstack', 'orphan', 'list', '--state', 'confirmed',
+               '-c', 'ID', '-c', 'Backend', '-c', 'Kind', '-c',
+               'Resource ID', '--sort-column', 'Backend']
+    _section('The same findings through the REST API: Keystone and '
+             'cinder-reconciler-api (uWSGI) at %s; %s'
+             % (api.url, ' '.join(command)))
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), command[0])]
+        + command[1:], env=keystone.openstack_env(), capture_output=True,
+        text=True, timeout=300)
+    print(result.stdout.rstrip() or result.stderr.rstrip())
+    print('(%.1f s: the rest of Keystone\'s start, the API\'s, the command; '
+          'Keystone started with the demo)' % (time.monotonic() - started))
+
+
 def run(workdir, passes, allinone=None):
     print('Demo cloud in %s' % workdir)
     with contextlib.ExitStack() as stack:
+        keystone = _start_keystone(workdir, stack)
         scn, cloud, conf_path = start(workdir, stack, allinone)
         print('Real cinder-api %s at %s%s: %d volumes, %d snapshots seeded'
               % (cinder_sim.CINDER_VERSION, cloud.endpoint,
@@ -280,6 +323,7 @@ def run(workdir, passes, allinone=None):
         _section('Confirmed findings recorded in %s'
                  % conf.reconciler_database.connection)
         print(report.findings_table(store.findings(state='confirmed')))
+        _list_through_the_api(workdir, stack, keystone, conf)
         _section('What was planted, and what must not be flagged')
         for label, note in PLANTED:
             print('  %-36s %-20s %s' % (scenario_mod.uid(label), label, note))
@@ -323,7 +367,7 @@ def _remediate(conf, store, notifier, cloud, allinone):
     notifier.flush(store)
     print(report.pass_text(result))
     _section('The audit (cinder-reconciler-manage actions list)')
-    print(report.table([report.action_dict(a) for a in store.actions(
+    print(report.table([views.action_dict(a) for a in store.actions(
         backend='fake1')]))
 
 
@@ -352,7 +396,7 @@ def _remediate_host(conf, store, notifier, node, host_unit):
     print(report.host_pass_text(result))
     _section('The audit of %s (cinder-reconciler-manage actions list '
              '--backend host:%s)' % (COMPUTE, COMPUTE))
-    print(report.table([report.action_dict(a) for a in store.actions(
+    print(report.table([views.action_dict(a) for a in store.actions(
         backend=host_unit.scope)]))
 
 

@@ -42,6 +42,7 @@ from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.history import views
 from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
 from reconciler import manager
@@ -148,7 +149,7 @@ def do_findings_list(conf):
     if args.format == 'table':
         output.emit(report.findings_table(rows))
     else:
-        _emit(args.format, [report.finding_dict(f) for f in rows])
+        _emit(args.format, [views.finding_dict(f) for f in rows])
     return 0
 
 
@@ -159,15 +160,7 @@ def do_findings_show(conf):
     finding = store.finding(args.id)
     if finding is None:
         raise exception.ReconcilerError('no finding %d' % args.id)
-    # first_seen and resolved_at are the finish times of the runs that
-    # first saw it and resolved it; the margin absorbs float rounding.
-    margin = 0.001
-    runs = store.runs(
-        backend=finding.backend, status=model.RunStatus.OK,
-        since=finding.first_seen - margin,
-        until=finding.resolved_at and finding.resolved_at - margin,
-        limit=None)
-    story = report.finding_story(finding, runs)
+    story = views.finding_story(store, finding)
     if args.format == 'table':
         output.emit(report.story_text(story))
     else:
@@ -179,7 +172,7 @@ def do_runs_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [report.run_dict(r) for r in store.runs(
+    _emit(args.format, [views.run_dict(r) for r in store.runs(
         backend=args.backend, status=args.status, limit=args.limit)])
     return 0
 
@@ -322,39 +315,69 @@ def do_remediate(conf):
         backends = [_backend(conf, args.backend)]
     store = history.History.from_conf(conf)
     store.check_current()
+    ids = set(args.finding or ())
+    unknown = []
+    if ids and not args.backend:
+        backends, unknown = _holding(store, backends, ids)
     notifier = notifier_mod.Notifier(conf)
     coordinator = coordination.Coordinator(conf, member=False)
-    ids = set(args.finding or ())
     outcomes = []
     try:
         for backend in backends:
-            with coordinator.exclusive(backend.name, blocking=True) as lease:
-                if not lease:
-                    raise exception.ReconcilerError(
-                        'backend %s: could not take its coordination lock'
-                        % backend.name)
-                outcomes.append(remediator.Remediator(
-                    conf, backend, store, notifier, _actor()).run(
-                        apply=args.apply, kinds=set(args.kind or ()),
-                        finding_ids=ids, quarantine=args.quarantine,
-                        delete_ids=ids if args.delete_data else frozenset(),
-                        limit=args.limit))
+            outcomes.append(remediator.remediate_backend(
+                conf, backend, store, notifier, coordinator, _actor(),
+                apply=args.apply, kinds=set(args.kind or ()),
+                finding_ids=ids, quarantine=args.quarantine,
+                delete_ids=ids if args.delete_data else frozenset(),
+                limit=args.limit))
     finally:
         coordinator.stop()
         notifier.close()
-    return _outcomes(args.format, outcomes)
+    for line in unknown:
+        print(line, file=sys.stderr)
+    return max(_outcomes(args.format, outcomes), 1 if unknown else 0)
+
+
+def _holding(store, backends, ids):
+    """The enabled backends holding the findings ``ids``, and one line
+    for each finding none of them holds.
+    """
+    names = {b.name for b in backends}
+    holders, unknown = set(), []
+    for finding_id in sorted(ids):
+        finding = store.finding(finding_id)
+        if finding is not None and finding.backend in names:
+            holders.add(finding.backend)
+        elif finding is not None and scope.host_of(finding.backend):
+            unknown.append('Finding %d is a finding of %s: remediate it '
+                           'with --host there' % (finding_id,
+                                                  finding.backend))
+        else:
+            unknown.append('No enabled backend has finding %d'
+                           % finding_id)
+    return [b for b in backends if b.name in holders], unknown
+
+
+#: Exit status of ``remediate`` when it applied steps and every one of
+#: them was skipped: nothing changed, though nothing failed either.
+ALL_SKIPPED = 2
 
 
 def _outcomes(fmt, outcomes):
     if fmt == 'json':
-        output.emit(json.dumps([report.outcome_dict(o) for o in outcomes],
+        output.emit(json.dumps([views.outcome_dict(o) for o in outcomes],
                                indent=2))
     else:
         for o in outcomes:
             output.emit(report.outcome_text(o))
     failed = any(o.error or any(r[0] == remediator.FAILED
                                 for _, r in o.results) for o in outcomes)
-    return 1 if failed else 0
+    if failed:
+        return 1
+    applied = [o for o in outcomes if o.applied and o.results]
+    if applied and all(o.all_skipped for o in applied):
+        return ALL_SKIPPED
+    return 0
 
 
 def _remediate_host(conf, args):
@@ -380,7 +403,7 @@ def do_actions_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [report.action_dict(a) for a in store.actions(
+    _emit(args.format, [views.action_dict(a) for a in store.actions(
         backend=args.backend, finding_id=args.finding, limit=args.limit)])
     return 0
 
@@ -393,6 +416,11 @@ def _until(text):
                                     % text)
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
+    if when.timestamp() <= time.time():
+        raise exception.ConfigError(
+            '--until %s is in the past: the finding would not be ignored; '
+            'give a future time, or no --until to ignore it until '
+            '"findings unignore"' % text)
     return when.timestamp()
 
 
@@ -400,8 +428,8 @@ def do_findings_ignore(conf):
     args = conf.category
     store = history.History.from_conf(conf)
     store.check_current()
-    store.ignore(args.id, args.reason, _until(args.until) if args.until
-                 else None)
+    store.ignore(args.id, args.reason, _actor(),
+                 until=_until(args.until) if args.until else None)
     output.emit('Finding %d is ignored%s: %s' % (
         args.id, ' until %s' % args.until if args.until else '',
         args.reason))
@@ -411,7 +439,7 @@ def do_findings_ignore(conf):
 def do_findings_unignore(conf):
     store = history.History.from_conf(conf)
     store.check_current()
-    store.unignore(conf.category.id)
+    store.unignore(conf.category.id, _actor())
     output.emit('Finding %d is no longer ignored.' % conf.category.id)
     return 0
 
@@ -524,7 +552,9 @@ def add_command_parsers(subparsers):
                                 'findings named with --finding.')
     remediate.add_argument('--limit', type=int,
                            help='At most this many actions (and never more '
-                                'than reconciler_remediation_max_actions).')
+                                'than reconciler_remediation_max_actions); '
+                                'a plan with more does nothing. 0: nothing '
+                                'is done.')
     _add_format(remediate)
     remediate.set_defaults(func=do_remediate)
 

@@ -12,6 +12,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from reconciler.conf import api
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
@@ -30,6 +31,15 @@ _MODULES = (default, reconciler, cinder, cinder_notifications,
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
+        module.register_opts(conf)
+
+
+def register_api(conf):
+    """The API service's groups: ``[api]``, the history's database and
+    the RPC version caps, none of the daemon's (Cinder, arrays,
+    coordination).
+    """
+    for module in (api, database, upgrade_levels):
         module.register_opts(conf)
 
 

@@ -1,5 +1,6 @@
 """``list_opts`` for oslo-config-generator (namespace cinder-reconciler)."""
 
+from reconciler.conf import api
 from reconciler.conf import backend
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
@@ -19,3 +20,17 @@ _MODULES = (default, reconciler, cinder, cinder_notifications,
 def list_opts():
     return [(group, opts) for module in _MODULES
             for group, opts in module.list_opts().items()]
+
+
+def list_api_opts():
+    """The API service's file (namespace cinder-reconciler.api): its own
+    group and the history database's.
+    """
+    return list_api_service_opts() + [
+        item for module in (database, upgrade_levels)
+        for item in module.list_opts().items()]
+
+
+def list_api_service_opts():
+    """``[api]`` alone (namespace cinder-reconciler.api-service)."""
+    return list(api.list_opts().items())

@@ -106,7 +106,31 @@ class ArrayDriver(abc.ABC):
     # ArrayError if the array refuses.
 
     #: Array-side actions offered: a subset of unexport, quarantine, delete.
+    #: A driver offering quarantine or delete answers the look-ups the
+    #: remediation stage guards them with (``exports_of``,
+    #: ``snapshots_of``, ``quarantine_name``): checked when the class is
+    #: defined, so no driver can skip them.
     REMEDIATIONS = frozenset()
+
+    #: True where Cinder's unmanage leaves the object under Cinder's name
+    #: (LVM, NEC, RBD): an array-only object may then be one an operator
+    #: deliberately handed back, and is never adopted or deleted by default.
+    UNMANAGE_KEEPS_NAME = False
+
+    _GUARD_LOOKUPS = {'quarantine': ('exports_of', 'quarantine_name'),
+                      'delete': ('exports_of', 'snapshots_of')}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = sorted({
+            name for action in cls.REMEDIATIONS
+            for name in cls._GUARD_LOOKUPS.get(action, ())
+            if getattr(cls, name) is getattr(ArrayDriver, name)})
+        if missing:
+            raise TypeError('%s offers %s but does not implement %s, which '
+                            'the remediation stage guards them with'
+                            % (cls.__name__, ', '.join(sorted(
+                                cls.REMEDIATIONS)), ', '.join(missing)))
 
     def manage_reference(self, obj):
         """The ``ref`` Cinder's manage API takes to adopt ``obj``."""
@@ -117,11 +141,30 @@ class ArrayDriver(abc.ABC):
         raise NotImplementedError()
 
     def quarantine(self, obj):
-        """Rename ``obj`` out of Cinder's naming; returns the new name.
+        """Rename ``obj`` to ``quarantine_name(obj)``; returns that name.
 
         Reversible: the object is kept, under a name the driver classifies
         as unmanaged (or foreign), so it stops counting as an orphan.
         """
+        raise NotImplementedError()
+
+    # Look-ups guarding those actions (reconciler.remediation.safety),
+    # answered now, from the array.
+
+    def exports_of(self, obj):
+        """Where the volume or snapshot ``obj`` is exported now: the
+        array's names of the hosts, LD sets or targets; empty if nowhere.
+        """
+        raise NotImplementedError()
+
+    def snapshots_of(self, obj):
+        """Names of the array's snapshots that depend on ``obj`` now (a
+        volume's snapshots, a snapshot's own copies); empty if none.
+        """
+        raise NotImplementedError()
+
+    def quarantine_name(self, obj):
+        """The name ``quarantine`` gives ``obj``."""
         raise NotImplementedError()
 
     def delete_object(self, obj):

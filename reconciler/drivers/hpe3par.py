@@ -591,19 +591,22 @@ class HPE3PARDriver(base.ArrayDriver):
             return obj
         # Group members are oss-<group snapshot>-<i>, i chosen by the array:
         # look among the parent's virtual copies.
-        cl = self._client_or_fail()
-        parent = names.volume_name(volume_key)
-        members = self._get('GET /volumes?query="copyOf EQ %s"' % parent,
-                            cl.getVolumeSnapshots, parent)
-        if not isinstance(members, list) or not all(
-                isinstance(m, str) for m in members):
-            raise exception.ArrayResponseError(
-                '%s: virtual copies of %s: not a list of names'
-                % (self._where(), parent))
-        for member in members:
+        for member in self._copies_of(names.volume_name(volume_key)):
             if names.parse(member).group_uuid == group_snapshot_id:
                 return self._lookup(member)
         return None
+
+    def _copies_of(self, vv_name):
+        """Names of the virtual copies of the VV ``vv_name``."""
+        cl = self._client_or_fail()
+        copies = self._get('GET /volumes?query="copyOf EQ %s"' % vv_name,
+                           cl.getVolumeSnapshots, vv_name)
+        if not isinstance(copies, list) or not all(
+                isinstance(m, str) for m in copies):
+            raise exception.ArrayResponseError(
+                '%s: virtual copies of %s: not a list of names'
+                % (self._where(), vv_name))
+        return copies
 
     def refresh(self, obj):
         if obj.kind != R.EXPORT:
@@ -681,20 +684,33 @@ class HPE3PARDriver(base.ArrayDriver):
                 volume_name, vlun.get('lun'), obj.host), cl.deleteVLUN,
                 volume_name, vlun.get('lun'), obj.host, port)
 
-    def quarantine(self, obj):
-        """Rename a Cinder VV as Cinder's unmanage does: ``unm-``/``ums-``
-        and the same encoded UUID.
+    def quarantine_name(self, obj):
+        """As Cinder's unmanage renames a VV: ``unm-``/``ums-`` and the
+        same encoded UUID.
         """
         prefix = {R.VOLUME: 'unm-', R.SNAPSHOT: 'ums-'}.get(obj.kind)
         if prefix is None or obj.object_class != C.CINDER or not obj.uuid:
             raise exception.ArrayError(
                 '%s: %s is not a Cinder-named VV; only those are renamed'
                 % (self._where(), obj.name))
-        new = names.name(prefix, obj.uuid)
+        return names.name(prefix, obj.uuid)
+
+    def quarantine(self, obj):
+        new = self.quarantine_name(obj)
         self._write('PUT /volumes/%s' % obj.name,
                     self._client_or_fail().modifyVolume, obj.name,
                     {'newName': new})
         return new
+
+    def exports_of(self, obj):
+        return sorted({str(v.get('hostname') or '*')
+                       for v in self._vluns_of(obj.name)})
+
+    def snapshots_of(self, obj):
+        """The VV's virtual copies (a volume's snapshots, or copies made
+        of a snapshot).
+        """
+        return self._copies_of(obj.name)
 
     def delete_object(self, obj):
         """Delete a VV that no VLUN exports (the array refuses one with

@@ -112,6 +112,7 @@ class MStorageDriver(base.ArrayDriver):
     )
     REQUIRED = ('nec_ismcli_fip', 'nec_ismcli_user', 'nec_pools')
     REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
+    UNMANAGE_KEEPS_NAME = True   # Cinder's unmanage leaves the LD as it is
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -289,18 +290,43 @@ class MStorageDriver(base.ArrayDriver):
                 % (self.cli.where, obj.name))
         self._configure('delldsetld', ldset=ldset, ldname=ld_name)
 
-    def quarantine(self, obj):
-        """Rename a Cinder-named LD to ``<name>_q``: unmanaged, reversible
-        by renaming it back.
-        """
+    def quarantine_name(self, obj):
+        """``<name>_q``: unmanaged, reversible by renaming it back."""
         if (obj.kind not in (R.VOLUME, R.SNAPSHOT)
                 or obj.object_class != C.CINDER or not obj.uuid):
             raise exception.ArrayError(
                 '%s: %s is not a Cinder-named LD; only those are renamed'
                 % (self.cli.where, obj.name))
-        new = self.names.quarantined(obj.name)
+        return self.names.quarantined(obj.name)
+
+    def quarantine(self, obj):
+        new = self.quarantine_name(obj)
         self._configure('nickname', ldname=obj.name, newname=new)
         return new
+
+    def _ld(self, config, obj):
+        ld = next((ld for ld in config.lds if ld.name == obj.name), None)
+        if ld is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
+            raise exception.ArrayResponseError(
+                '%s: no LD %s' % (self.cli.where, obj.name))
+        return ld
+
+    @staticmethod
+    def _ldsets_of(config, ld):
+        return sorted(s.name for s in config.ldsets if ld.ldn in s.ldns)
+
+    def exports_of(self, obj):
+        config = self._configuration()
+        return self._ldsets_of(config, self._ld(config, obj))
+
+    def snapshots_of(self, obj):
+        """The listing names no SV's base volume: a base volume (RPL
+        attribute BV) has snapshot volumes, whichever they are.
+        """
+        ld = self._ld(self._configuration(), obj)
+        if 'BV' not in ld.rpl:
+            return []
+        return ['its snapshot volumes (RPL attribute %s)' % ld.rpl]
 
     def delete_object(self, obj):
         """Unbind an LD that no LD set maps and that is in no pair.
@@ -309,11 +335,8 @@ class MStorageDriver(base.ArrayDriver):
         LDs first; neither is done here, so such LDs are refused.
         """
         config = self._configuration()
-        ld = next((ld for ld in config.lds if ld.name == obj.name), None)
-        if ld is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
-            raise exception.ArrayResponseError(
-                '%s: no LD %s to delete' % (self.cli.where, obj.name))
-        ldsets = sorted(s.name for s in config.ldsets if ld.ldn in s.ldns)
+        ld = self._ld(config, obj)
+        ldsets = self._ldsets_of(config, ld)
         if ldsets:
             raise exception.ArrayError(
                 '%s: LD %s is in LD set %s: not deleted'

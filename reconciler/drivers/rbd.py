@@ -77,6 +77,7 @@ class RBDDriver(base.ArrayDriver):
 
     OPTS = OPTS
     CINDER_VOLUME_DRIVERS = ('cinder.volume.drivers.rbd.RBDDriver',)
+    UNMANAGE_KEEPS_NAME = True   # Cinder's unmanage leaves the image
 
     def __init__(self, backend):
         super().__init__(backend)

@@ -561,6 +561,15 @@ class CinderCloud:
                 'migration_status': 'deleting',
                 'created_at': rows[volume_id][1]})
 
+    def set_volume_metadata(self, volume_id, metadata):
+        """Add ``metadata`` (a dict) to a volume, as Cinder's API would."""
+        stamp = _ts(_now())
+        with self._db() as db:
+            db.executemany(
+                'INSERT INTO volume_metadata (created_at, deleted, '
+                'volume_id, key, value) VALUES (?, 0, ?, ?, ?)',
+                [(stamp, volume_id, k, v) for k, v in metadata.items()])
+
     def add_snapshots(self, snapshots):
         """Insert scenario ``Snapshot``s of live volumes."""
         with self._db() as db:

@@ -30,11 +30,21 @@ class DemoTest(base.BaseTestCase):
              workdir, '--allinone',
              os.path.join(tests.ROOT, 'tests', 'incinder', 'allinone.py')],
             capture_output=True, text=True, timeout=170, check=True).stdout
-        findings = out.split('=== Confirmed findings')[1].split('=== What')[0]
+        findings = out.split('=== Confirmed findings')[1].split(
+            '=== The same findings through the REST API')[0]
         for label in PLANTED:
             self.assertIn(scn.uid(label), findings, label)
         for label in NEVER:
             self.assertNotIn(scn.uid(label), findings, label)
+        # openstack orphan list, through Keystone and the API, lists
+        # exactly the confirmed findings.
+        listed = out.split('=== The same findings through the REST API')[
+            1].split('=== What')[0]
+        self.assertEqual(
+            sorted(line.split('|')[4].strip() for line in findings.split(
+                '\n') if line.startswith('| ') and '| Backend ' not in line),
+            sorted(line.split('|')[4].strip() for line in listed.split(
+                '\n') if line.startswith('| ') and '| ID ' not in line))
         # Every confirmed finding but the foreign ones was announced once.
         announced = [line for line in findings.splitlines()
                      if line.startswith('| ') and '| foreign ' not in line

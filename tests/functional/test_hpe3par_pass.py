@@ -89,7 +89,7 @@ class HPE3PARPassTest(_HPE3PARPass):
         self.assertIsNone(outcome.error)
         self.assertEqual(
             [('unexport', 'skipped',
-              'the array object %s@compute-9 is gone' % plain)],
+              'already removed: the export %s@compute-9 is gone' % plain)],
             [(step.action, result, why)
              for step, (result, why) in outcome.results])
         self.assertEqual(before, self.array.vluns)

@@ -405,6 +405,30 @@ class ConfirmTest(base.BaseTestCase):
         self.assertEqual(['volume-%s@cmp1' % uid('b')],
                          self.confirm(listed, now, array))
 
+    def test_what_the_recheck_drops_is_counted(self):
+        """Every listed object is accounted for: one whose row Cinder shows
+        on another backend is counted as such, not silently dropped.
+        """
+        listed = views([], [], [avol('a'), avol('b'), avol('c'),
+                                asnap('s', 'c')])
+        now = FakeCinder([vol('a', host='h2@be2#p'), vol('b'),
+                          vol('c', host='h2@be2#p')], [snap('s', 'c')])
+        dropped = collections.Counter()
+        self.assertEqual([], engine.confirm(
+            engine.compare(*listed).suspects, now, FakeArray([avol('a')]),
+            HOST, dropped=dropped))
+        self.assertEqual({'volume with a row on another backend': 2,
+                          'snapshot with a row on another backend': 1,
+                          'volume changed since listed': 1}, dropped)
+
+    def test_matches_are_what_the_history_keeps(self):
+        c = engine.compare(*views([vol('a')], [snap('s', 'a')],
+                                  [avol('a'), avol('leak'),
+                                   asnap('s', 'a')]))
+        self.assertEqual({(R.VOLUME, uid('a')), (R.SNAPSHOT, uid('s'))},
+                         c.matched)
+        self.assertEqual(c.matched | {(R.VOLUME, uid('leak'))}, c.listed)
+
     def test_errors_propagate(self):
         class Broken(FakeCinder):
             def volume_with_key(self, key):

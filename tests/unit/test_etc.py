@@ -26,6 +26,13 @@ LOGROTATE = os.path.join(REPO, 'etc', 'logrotate.d', 'cinder-reconciler')
 DROP_IN_DIR = UNIT + '.d'
 DROP_IN = os.path.join(DROP_IN_DIR, 'root-helper.conf')
 SUDOERS = os.path.join(REPO, 'etc', 'sudoers.d', 'cinder-reconciler')
+API_GENERATOR_CONF = os.path.join(
+    REPO, 'etc', 'cinder-reconciler',
+    'cinder-reconciler-api-config-generator.conf')
+API_UNIT = os.path.join(REPO, 'etc', 'systemd',
+                        'cinder-reconciler-api.service')
+API_UWSGI = os.path.join(REPO, 'etc', 'cinder-reconciler',
+                         'cinder-reconciler-api-uwsgi.ini')
 
 # An option line of a generated sample: "#name = default" or "name = value".
 _OPTION_LINE = re.compile(r'^#?([A-Za-z0-9_-]+) =')
@@ -238,6 +245,89 @@ class SystemdUnitTest(base.BaseTestCase):
                           'PrivateDevices', 'RestrictAddressFamilies'},
                          set(parser['Service']))
         self.assertIn('CAP_SETUID', parser['Service']['CapabilityBoundingSet'])
+
+
+class ApiFilesTest(base.BaseTestCase):
+    """The API's sample configuration, uWSGI file and systemd unit."""
+
+    def test_the_api_sample_has_its_groups_and_no_credentials_of_cinder(self):
+        sample = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                              'api.conf.sample')
+        subprocess.run([sys.executable, '-m', 'oslo_config.generator',
+                        '--config-file', API_GENERATOR_CONF,
+                        '--output-file', sample],
+                       cwd=REPO, check=True, capture_output=True)
+        with open(sample) as f:
+            groups = sample_options(f.read())
+        for group, option in (('api', 'max_limit'),
+                              ('reconciler_database', 'connection'),
+                              ('keystone_authtoken', 'www_authenticate_uri'),
+                              ('oslo_policy', 'policy_file'),
+                              ('cors', 'allowed_origin'),
+                              ('oslo_middleware',
+                               'enable_proxy_headers_parsing'),
+                              ('healthcheck', 'detailed'),
+                              ('DEFAULT', 'log_file')):
+            self.assertIn(option, groups.get(group, ()), group)
+        for group in ('cinder', 'coordination', 'backend_defaults',
+                      'host_scan'):
+            self.assertNotIn(group, groups)
+
+    def test_uwsgi_serves_our_module_with_the_api_configuration(self):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(API_UWSGI)
+        uwsgi = parser['uwsgi']
+        self.assertEqual('reconciler.wsgi.api:application', uwsgi['module'])
+        from reconciler.api import deploy
+        self.assertEqual(
+            '%s=/etc/cinder-reconciler/cinder-reconciler-api.conf'
+            % deploy.CONFIG_ENV, uwsgi['env'])
+        for option in ('master', 'lazy-apps', 'need-app', 'die-on-term'):
+            self.assertEqual('true', uwsgi[option], option)
+        self.assertEqual('Connection: close', uwsgi['add-header'])
+
+    def test_unit_runs_uwsgi_as_its_own_user(self):
+        parser = configparser.ConfigParser(interpolation=None, strict=True)
+        parser.optionxform = str
+        parser.read(API_UNIT)
+        service = parser['Service']
+        self.assertEqual(
+            '/usr/bin/uwsgi --plugin python3 --ini /etc/cinder-reconciler/'
+            'cinder-reconciler-api-uwsgi.ini --logto /var/log/'
+            'cinder-reconciler/cinder-reconciler-api.log',
+            service['ExecStart'])
+        # Not cinder: the API never reads cinder.conf's credentials.
+        self.assertEqual('cinder-reconciler-api', service['User'])
+        self.assertNotIn('cinder.conf', service['ExecStart'])
+
+    def test_systemd_analyze(self):
+        tool = shutil.which('systemd-analyze')
+        if not tool:
+            self.skipTest('systemd-analyze is not installed (Debian package '
+                          'systemd); the unit was not verified')
+        tmp = self.useFixture(fixtures.TempDir()).path
+        uwsgi = os.path.join(tmp, 'uwsgi')
+        with open(uwsgi, 'w') as f:
+            f.write('#!/bin/sh\n')
+        os.chmod(uwsgi, 0o755)
+        unit = os.path.join(tmp, 'cinder-reconciler-api.service')
+        with open(API_UNIT) as f, open(unit, 'w') as out:
+            out.write(f.read().replace('ExecStart=/usr/bin/uwsgi ',
+                                       'ExecStart=%s ' % uwsgi))
+        result = subprocess.run([tool, 'verify', unit], capture_output=True,
+                                text=True)
+        if 'System has not been booted with systemd' in result.stderr:
+            self.skipTest('systemd-analyze cannot run in this sandbox: %s'
+                          % result.stderr.strip())
+        self.assertEqual((0, ''), (result.returncode, result.stderr.strip()))
+        result = subprocess.run([tool, 'security', '--offline=true', unit],
+                                capture_output=True, text=True)
+        if result.returncode and 'offline' in result.stderr:
+            self.skipTest('systemd-analyze security --offline needs systemd '
+                          '>= 250: %s' % result.stderr.strip())
+        exposure = float(re.search(r'Overall exposure level for \S+: '
+                                   r'([0-9.]+)', result.stdout).group(1))
+        self.assertLessEqual(exposure, 3.5)
 
 
 class SudoersTest(base.BaseTestCase):

@@ -1,7 +1,7 @@
 """Run counts of unmanaged findings (Cinder's events alone say unmanaged).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07
 
 An array object Cinder's recorded events say it unmanaged used to be
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
