@@ -309,6 +309,7 @@ class BackendReconciler(object):
     def _run(self, report, stop, dry_run=False):
         backend = self.backend
         inventory = self.inventory_factory(self.conf)
+        inventory.stop = stop
         with backend.create_driver() as driver:
             array_view = driver.list_objects()
             self._checkpoint(stop)

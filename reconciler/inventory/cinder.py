@@ -201,6 +201,9 @@ class CinderInventory(object):
         self.first_answer_skew = None
         # path -> Cinder's count of the full listing under way, as it began.
         self.counted = {}
+        # Set (an Event, or a coordination Lease): the pass stops before
+        # its next request; a listing of many pages is not waited for.
+        self.stop = None
         # id -> record (None: no live row) of every point look-up, so a
         # kept view can take in what they saw.
         self.looked_up = {}
@@ -240,6 +243,10 @@ class CinderInventory(object):
         ``request``: more keystoneauth request arguments (``microversion``,
         which replaces the client's for this request).
         """
+        if self.stop is not None and self.stop.is_set():
+            raise exception.PassInterrupted(
+                'interrupted: the service is stopping or the backend lock '
+                'was lost')
         with self._counting:
             self.requests += 1
         path = url.split('?')[0]

@@ -29,6 +29,7 @@ from oslotest import base
 from reconciler import cinder_events
 from reconciler.cmd import report as report_mod
 from reconciler import history
+from reconciler.history import views
 from reconciler import listener as listener_mod
 from reconciler import model
 from tests.functional import fixtures
@@ -310,7 +311,7 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.assertEqual(evidence, finding.details['cinder_events'])
         # As "cinder-reconciler-manage findings show" prints it.
         self.assertIn('cinder_events: %s' % evidence, report_mod.story_text(
-            report_mod.finding_story(finding, self.store.runs())))
+            views.finding_story(self.store, finding)))
         # The unmanaged one is not an orphan, but it stays in sight, with
         # the event it rests on ...
         said = self.assert_unmanaged(report, unmanaged)
@@ -359,7 +360,7 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
             [found] = self.findings_of(report, volume_id).values()
             self.assertEqual(K.ARRAY_ONLY, found.kind)
             self.assertIn('volume.unmanage.end at %s (void: its row was '
-                          'listed later)' % report_mod.when(
+                          'listed later)' % views.when(
                               lie.emitted_at).replace(' ', 'T'),
                           dict(found.details)['cinder_events'])
         self.assertEqual(1, len([e for e in self.store.events_for(
