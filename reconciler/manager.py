@@ -355,7 +355,8 @@ class BackendReconciler(object):
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host,
                                                backend.cinder_cluster,
-                                               dropped=dropped)
+                                               dropped=dropped,
+                                               confirmed=confirmed_ids)
             # Confirmed findings the listings lack resolve only if a
             # look-up says so; those that still hold stay confirmed.
             unlisted = engine.recheck_unlisted(
@@ -392,7 +393,9 @@ class BackendReconciler(object):
             cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
-            grace_seconds=backend.reconciler_grace_period)
+            grace_seconds=backend.reconciler_grace_period,
+            kind_grace=((model.FindingKind.STALE_TEMPORARY,
+                         backend.reconciler_stale_temporary_grace_period),))
         kinds = set(self.conf.reconciler.notify_kinds)
         unchecked = [c.identity for c in kept]
         if dry_run:

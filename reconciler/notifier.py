@@ -17,10 +17,11 @@ failure (``MessageDeliveryFailure`` after ``notification_retry`` reconnection
 attempts) reaches us and the event stays. Other drivers (``log``, ``noop``,
 ``routing``) are called as they are.
 
-Payload (version 1.0)::
+Payload (version 1.1)::
 
-    {"payload_version": "1.0", "event_id": uuid, "backend": name,
-     "kind": "array_only"|"cinder_only"|"orphan_export"|"foreign",
+    {"payload_version": "1.1", "event_id": uuid, "backend": name,
+     "kind": "array_only"|"cinder_only"|"orphan_export"|"stale_temporary"|
+             "foreign",
      "resource_type": "volume"|"snapshot"|"export", "resource_id": str,
      "cinder_id": uuid|null, "array_name": str|null, "project_id": str|null,
      "state": "confirmed"|"resolved", "first_seen": iso8601,
@@ -32,6 +33,12 @@ with ``"backend": "host:<connector host>"``, ``kind`` one of
 ``missing_device``, ``resource_type`` one of ``device``, ``multipath``,
 ``session``, ``attachment``, ``array_name`` the device (``/dev/dm-3``) or
 target, and the devices, WWID, target, LUN and mapping in ``details``.
+
+``details`` holds ``ownership_evidence`` = ``name`` when only a name
+that could decode by chance ties the object to Cinder (NEC, 3PAR), and for
+a ``stale_temporary`` the volume or snapshot it served (``holder_type``,
+``holder``) and that one's state (``holder_state``). Version 1.0 had no
+``stale_temporary`` kind.
 
 ``reconciler.run.failed``: ``{"payload_version", "event_id", "backend",
 "run_id", "error", "time"}``.
@@ -60,7 +67,7 @@ from reconciler import model
 
 LOG = logging.getLogger(__name__)
 
-PAYLOAD_VERSION = '1.0'
+PAYLOAD_VERSION = '1.1'
 DETECTED = 'reconciler.orphan.detected'
 RESOLVED = 'reconciler.orphan.resolved'
 RUN_FAILED = 'reconciler.run.failed'

@@ -73,10 +73,13 @@ PLANTED = (
     ('3par-crashed-delete-snap', '3PAR, planted: array-only virtual copy'),
     ('3par-lost', '3PAR, planted: Cinder-only volume'),
     ('3par-migrated', '3PAR, planted: VLUN to compute-5 (by name_id)'),
+    ('3par-migrating', '3PAR, migrating: its tsv- temporary expected'),
+    ('3par-old-migration', '3PAR, planted: tsv- of no migration (stale)'),
     ('nec-restored-leftover', 'NEC, planted: array-only LD'),
     ('nec-crashed-delete-snap', 'NEC, planted: array-only snapshot SV'),
     ('nec-lost', 'NEC, planted: Cinder-only volume'),
     ('nec-scratch', 'NEC, planted: in the LD set of compute-6'),
+    ('nec-snap', "NEC, planted: its _l link volume, no backup's (stale)"),
     ('nec-db', 'NEC, attached, in its LD set: never flagged'),
     ('host-attached', 'compute-9: attached, its device there: consistent'),
     ('host-detached', 'compute-9, planted: its LUN left after the detach'),
@@ -91,6 +94,7 @@ log_file = {workdir}/cinder-reconciler.log
 [backend_defaults]
 reconciler_sightings = 2
 reconciler_grace_period = 0
+reconciler_stale_temporary_grace_period = 0
 reconciler_remediation_min_age = 0
 
 [host_scan]

@@ -16,6 +16,7 @@ from reconciler import model
 _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
            model.FindingKind.CINDER_ONLY: 'Cinder-only',
            model.FindingKind.ORPHAN_EXPORT: 'orphan exports',
+           model.FindingKind.STALE_TEMPORARY: 'stale temporaries',
            model.FindingKind.FOREIGN: 'foreign (not Cinder-named)',
            model.FindingKind.UNMANAGED: "unmanaged (by Cinder's events "
                                         'alone)'}

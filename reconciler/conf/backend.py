@@ -46,6 +46,16 @@ OPTS = [
                max=30 * 86400,
                help='Seconds a finding must have been seen for before it is '
                     'confirmed (counted from its first sighting).'),
+    cfg.IntOpt('reconciler_stale_temporary_grace_period', default=86400,
+               min=0, max=366 * 86400,
+               help='Seconds a temporary object Cinder made for an '
+                    'operation (an NEC _m/_d/_l LD, a 3PAR tsv-/tss-/omv- '
+                    'VV, an RBD .deleted parent without clones) must have '
+                    'looked stale (the volume or snapshot it served not in '
+                    'transition, or gone) before its stale_temporary '
+                    'finding is confirmed. Instead of '
+                    'reconciler_grace_period for that kind: an operation '
+                    'may run for hours.'),
     cfg.IntOpt('reconciler_confirmed_recheck_passes', default=10, min=1,
                max=1000,
                help='Confirmed findings that the listings still show are '

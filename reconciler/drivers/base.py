@@ -30,6 +30,16 @@ class ArrayDriver(abc.ABC):
     #: Options that must be set; checked before anything connects.
     REQUIRED = ()
 
+    #: True where a name Cinder did not write can decode as Cinder's by
+    #: chance (measured by tests/unit/drivers/test_name_collisions.py):
+    #: then set ``chance_names`` in the driver's views.
+    CHANCE_NAMES = False
+
+    #: ``{Cinder volume_driver path: protocol}`` (model.ISCSI or
+    #: model.FIBRE_CHANNEL) where the path says which protocol Cinder's
+    #: driver attaches with: every attachment of the backend is of it.
+    PROTOCOLS = {}
+
     #: ``(distribution, extra)`` of the client library this driver needs,
     #: set when it is installed as an extra and did not import: the driver
     #: still loads (its options are listed) but refuses its backend.
@@ -47,6 +57,13 @@ class ArrayDriver(abc.ABC):
         if missing:
             raise exception.ConfigError('backend %s: %s not set' % (
                 backend.name, ', '.join(missing)))
+
+    @property
+    def protocol(self):
+        """The protocol of the backend's attachments, None if unknown
+        (a ``volume_driver`` this driver does not know the protocol of).
+        """
+        return self.PROTOCOLS.get(self.backend.volume_driver)
 
     def open(self):
         """Connect and log in. Called once per pass before any listing."""
@@ -87,6 +104,14 @@ class ArrayDriver(abc.ABC):
     @abc.abstractmethod
     def refresh(self, obj):
         """Look ``obj`` up again by its array name; None if it is gone."""
+
+    def volume_exports(self, export):
+        """Every export of ``export``'s volume now, itself included.
+
+        None where the driver cannot tell: then no export of a volume is
+        judged by its siblings (see ``engine.export_match``).
+        """
+        return None
 
     # Name mapping, for drivers whose names encode Cinder UUIDs.
 

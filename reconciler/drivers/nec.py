@@ -28,6 +28,7 @@ from oslo_log import log as logging
 
 from reconciler.drivers import base
 from reconciler.drivers import nec_cli
+from reconciler.drivers import nec_ldsets
 from reconciler.drivers import nec_names
 from reconciler.drivers import nec_xml
 from reconciler import exception
@@ -110,8 +111,11 @@ class MStorageDriver(base.ArrayDriver):
         'cinder.volume.drivers.nec.volume.MStorageISCSIDriver',
         'cinder.volume.drivers.nec.volume.MStorageFCDriver',
     )
+    PROTOCOLS = dict(zip(CINDER_VOLUME_DRIVERS,
+                         (model.ISCSI, model.FIBRE_CHANNEL)))
     REQUIRED = ('nec_ismcli_fip', 'nec_ismcli_user', 'nec_pools')
     REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
+    CHANCE_NAMES = True
     UNMANAGE_KEEPS_NAME = True   # Cinder's unmanage leaves the LD as it is
 
     def __init__(self, backend):
@@ -192,8 +196,10 @@ class MStorageDriver(base.ArrayDriver):
                           and ld.pool not in self.volume_pools)
         kind, cls, uuid = self.names.decode(
             ld.name, is_snapshot=ld.is_snapshot or in_backup_only)
+        # _m, _d: a migration of the volume; _l: an export of the snapshot.
+        held_by = (kind, uuid) if cls == C.TEMPORARY else None
         return model.ArrayObject(kind, ld.name, uuid, cls, pool=str(ld.pool),
-                                 size_gib=ld.capacity / GIB)
+                                 size_gib=ld.capacity / GIB, held_by=held_by)
 
     def _objects(self, config, pools=None):
         """ArrayObjects of the LDs in ``pools`` (all if None), then exports."""
@@ -214,7 +220,9 @@ class MStorageDriver(base.ArrayDriver):
                     continue
                 yield model.ArrayObject(
                     R.EXPORT, '%s@%s' % (obj.name, ldset.name), obj.uuid,
-                    obj.object_class, pool=obj.pool, initiators=initiators)
+                    obj.object_class, pool=obj.pool, initiators=initiators,
+                    host_rule=nec_ldsets.host_rule(
+                        ldset.protocol, initiators, self.protocol))
 
     def list_objects(self):
         start = time.monotonic()
@@ -229,7 +237,8 @@ class MStorageDriver(base.ArrayDriver):
         self._listed_lds = self._our_lds(config)
         # NEC reports no pools to Cinder: the listing covers the backend.
         return model.ArrayView(objects, fetched_at=time.time(),
-                               seconds=time.monotonic() - start, requests=1)
+                               seconds=time.monotonic() - start, requests=1,
+                               chance_names=self.CHANCE_NAMES)
 
     def _our_lds(self, config):
         pools = self.volume_pools | self.backup_pools

@@ -67,15 +67,22 @@ class LifecyclePolicy:
     """When a suspected finding becomes confirmed.
 
     Once it was seen in ``sightings`` consecutive ok passes and was first
-    seen at least ``grace_seconds`` ago.
+    seen at least ``grace_seconds`` ago, or, for a kind with a grace of its
+    own in ``kind_grace`` (``((kind, seconds), ...)``), that long ago.
     """
 
     sightings: int
     grace_seconds: float
+    kind_grace: tuple = ()
 
     def __post_init__(self):
-        if self.sightings < 1 or self.grace_seconds < 0:
-            raise ValueError('sightings must be >= 1 and grace_seconds >= 0')
+        if self.sightings < 1 or self.grace_seconds < 0 or any(
+                seconds < 0 for _kind, seconds in self.kind_grace):
+            raise ValueError('sightings must be >= 1 and grace seconds >= 0')
+
+    def grace(self, kind):
+        """Seconds a finding of ``kind`` is suspected before confirming."""
+        return dict(self.kind_grace).get(kind, self.grace_seconds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -442,11 +449,11 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked,
             suspected = row.suspected_seconds + span
         else:
             first_seen, sightings, suspected = now, 1, 0.0
+        grace = policy.grace(key[0])
         if old == model.FindingState.CONFIRMED:
             new = old
-        elif (sightings >= policy.sightings
-                and suspected >= policy.grace_seconds
-                and (may_confirm or not policy.grace_seconds)):
+        elif (sightings >= policy.sightings and suspected >= grace
+                and (may_confirm or not grace)):
             new = model.FindingState.CONFIRMED
         else:
             new = model.FindingState.SUSPECTED

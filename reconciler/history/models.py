@@ -49,6 +49,7 @@ class Run(Base):
     cinder_only_count: orm.Mapped[int | None]
     orphan_export_count: orm.Mapped[int | None]
     foreign_count: orm.Mapped[int | None]
+    stale_temporary_count: orm.Mapped[int | None]
     unmanaged_count: orm.Mapped[int | None]
     leftover_device_count: orm.Mapped[int | None]
     faulty_map_count: orm.Mapped[int | None]

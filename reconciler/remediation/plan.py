@@ -144,6 +144,10 @@ def _action(finding, quarantine, delete_ids, supported, orphan_volumes):
             finding.details.get('array_host') or 'initiators Cinder lacks')
     if kind == K.CINDER_ONLY:
         return RESET, 'Cinder %s whose array object is missing' % rtype
+    if kind == K.STALE_TEMPORARY:
+        return None, ("a temporary Cinder made for an operation: reported, "
+                      'never acted on (its operation may still need it; '
+                      'remove it on the array)')
     return None, '%s objects are reported, never acted on' % kind
 
 

@@ -17,7 +17,8 @@ PLANTED = ('restored-leftover', 'crashed-delete-snap', 'lost-on-array',
 LEFT_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa2'    # see reconciler/cmd/demo.py
 ATTACHED_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'
 NEVER = ('being-created', 'being-deleted', 'migrated', 'handed-back',
-         'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db')
+         'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db',
+         '3par-migrating', 'nec-migrating')
 
 
 class DemoTest(base.BaseTestCase):
@@ -36,6 +37,14 @@ class DemoTest(base.BaseTestCase):
             self.assertIn(scn.uid(label), findings, label)
         for label in NEVER:
             self.assertNotIn(scn.uid(label), findings, label)
+        # Stale temporaries, listed by array name (the demo confirms them
+        # at once): 3par-old-migration's tsv-, nec-snap's _l; never those
+        # of the migrations under way.
+        self.assertEqual(2, findings.count('| stale_temporary '))
+        self.assertRegex(findings, r'\| 3par1 +\| stale_temporary +\| '
+                         r'volume +\| tsv-')
+        self.assertRegex(findings, r'\| nec1 +\| stale_temporary +\| '
+                         r'snapshot +\| LX:\w+_l ')
         # openstack orphan list, through Keystone and the API, lists
         # exactly the confirmed findings.
         listed = out.split('=== The same findings through the REST API')[

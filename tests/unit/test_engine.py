@@ -43,15 +43,25 @@ def asnap(label, parent, cls=C.CINDER, group=None):
                              group_uuid=group)
 
 
-def aexp(key, host, initiators=()):
+def aexp(key, host, initiators=(), luns=(), rule=None):
     return model.ArrayObject(R.EXPORT, 'volume-%s@%s' % (uid(key), host),
                              uid(key), C.CINDER, host=host,
-                             initiators=frozenset(initiators))
+                             initiators=frozenset(initiators),
+                             luns=frozenset(luns), host_rule=rule)
 
 
-def views(volumes=(), snapshots=(), objects=(), pools=None):
+def atemp(label, holder, kind=R.VOLUME, holder_type=R.VOLUME):
+    """A temporary Cinder made for an operation on ``holder``."""
+    return model.ArrayObject(kind, 'temp-%s' % label, uid(label),
+                             C.TEMPORARY, pool='pool1',
+                             held_by=(holder_type, holder and uid(holder)))
+
+
+def views(volumes=(), snapshots=(), objects=(), pools=None,
+          chance_names=False):
     return (model.CinderView(HOST, tuple(volumes), tuple(snapshots), 0.0),
-            model.ArrayView(tuple(objects), 0.0, pools=pools))
+            model.ArrayView(tuple(objects), 0.0, pools=pools,
+                            chance_names=chance_names))
 
 
 def found(comparison):
@@ -312,6 +322,10 @@ class FakeArray(object):
     def refresh(self, obj):
         return self.objects.get((obj.kind, obj.name))
 
+    def volume_exports(self, export):
+        return [o for o in self.objects.values()
+                if o.kind == R.EXPORT and o.uuid == export.uuid]
+
     def find_volume(self, key):
         return self.objects.get((R.VOLUME, 'volume-%s' % key))
 
@@ -494,7 +508,7 @@ class KeepConfirmedTest(base.BaseTestCase):
             [vol('a'), vol('gone'), vol('b')], [snap('lost', 'a')],
             [avol('a'), avol('b'), avol('leak'), asnap('leaked', 'a'),
              aexp('b', 'cmp1'), aexp('deleted', 'cmp1'),
-             avol(None, C.FOREIGN, name='lun7')]
+             avol(None, C.FOREIGN, name='lun7'), atemp('mig', 'gone-mig')]
             + [avol('leak%d' % i) for i in range(300)])
         suspects = engine.compare(*listed).suspects
         # Unmanaged ones come from Cinder's events (weigh_events).
