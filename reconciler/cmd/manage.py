@@ -13,10 +13,12 @@
                                       [--format F]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
-    cinder-reconciler-manage remediate [--backend B | --host] [--kind K]
+    cinder-reconciler-manage remediate [--backend B | --host [NAME]]
+                                       [--kind K]
                                        [--finding ID] [--apply] [--quarantine]
                                        [--delete-data] [--limit N]
     cinder-reconciler-manage actions list [--backend B] [--finding ID]
+    cinder-reconciler-manage agent-key HOST
     cinder-reconciler-manage findings ignore ID --reason TEXT [--until TIME]
     cinder-reconciler-manage findings unignore ID
 
@@ -50,6 +52,7 @@ from reconciler import model
 from reconciler import name_map
 from reconciler import notifier as notifier_mod
 from reconciler.remediation import remediator
+from reconciler.rpc import api as rpc_api
 
 
 def do_check(conf):
@@ -169,11 +172,35 @@ def do_findings_show(conf):
 
 
 def do_runs_list(conf):
+    """Runs, newest first; hosts whose scans stopped coming are marked
+    stale (on their newest run, and in a line after the table).
+    """
+    from reconciler.fleet import staleness
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [views.run_dict(r) for r in store.runs(
-        backend=args.backend, status=args.status, limit=args.limit)])
+    silent = {s.scope: s for s in staleness.silences(
+        store.snapshot().last_run, time.time(), conf) if s.stale}
+    newest = {}
+    rows = []
+    for r in store.runs(backend=args.backend, status=args.status,
+                        limit=args.limit):
+        rows.append(dict(views.run_dict(r), stale=(
+            r.backend in silent
+            and newest.setdefault(r.backend, r.id) == r.id)))
+    _emit(args.format, rows)
+    if args.format == 'table' and silent:
+        output.emit(report.stale_text(silent.values()))
+    return 0
+
+
+def do_agent_key(conf):
+    """The report key of a host, for its agent's [host_scan] report_key."""
+    from reconciler.rpc import signing
+    if not conf.agents.auth_key:
+        raise exception.ConfigError('[agents] auth_key is not set: agents '
+                                    'are not authenticated')
+    output.emit(signing.host_key(conf.agents.auth_key, conf.category.name))
     return 0
 
 
@@ -308,7 +335,7 @@ def do_remediate(conf):
         raise exception.ConfigError(
             '--delete-data needs the findings to delete named one by one '
             'with --finding')
-    if args.host_scope:
+    if args.host_scope is not None:
         return _remediate_host(conf, args)
     backends = validation.enabled_backends(conf)
     if args.backend:
@@ -381,22 +408,49 @@ def _outcomes(fmt, outcomes):
 
 
 def _remediate_host(conf, args):
-    """``remediate --host``: this host's findings, os-brick disconnects."""
+    """``remediate --host [NAME]``: a host's findings, os-brick
+    disconnects: here (this host, the all-in-one mode), or through the
+    agent of NAME.
+    """
     from reconciler.remediation import host_remediator
     if args.backend or args.quarantine or args.delete_data:
         raise exception.ConfigError('--host takes neither --backend, '
                                     '--quarantine nor --delete-data')
+    name = args.host_scope
+    here = not name or (conf.host_scan.enabled
+                        and name == conf.host_scan.connector_host)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
+    options = dict(apply=args.apply, kinds=set(args.kind or ()),
+                   finding_ids=set(args.finding or ()), limit=args.limit)
     try:
-        outcome = host_remediator.HostRemediator(
-            conf, store, notifier, _actor()).run(
-                apply=args.apply, kinds=set(args.kind or ()),
-                finding_ids=set(args.finding or ()), limit=args.limit)
+        if here:
+            outcome = host_remediator.HostRemediator(
+                conf, store, notifier, _actor()).run(**options)
+        else:
+            outcome = _remediate_through_agent(conf, name, store, notifier,
+                                               options)
     finally:
         notifier.close()
     return _outcomes(args.format, [outcome])
+
+
+def _remediate_through_agent(conf, name, store, notifier, options):
+    from reconciler.fleet import remediation
+    if not rpc_api.configured(conf):
+        raise exception.ConfigError(
+            '--host %s acts through the agent of %s: set [DEFAULT] '
+            'transport_url' % (name, name))
+    transport = rpc_api.get_transport(conf)
+    coordinator = coordination.Coordinator(conf, member=False)
+    try:
+        return remediation.AgentRemediator(
+            conf, store, notifier, _actor(), name, transport,
+            coordinator).run(**options)
+    finally:
+        coordinator.stop()
+        transport.cleanup()
 
 
 def do_actions_list(conf):
@@ -535,9 +589,12 @@ def add_command_parsers(subparsers):
         'remediate', help='Plan (dry run, the default) or apply actions on '
                           'confirmed findings.')
     remediate.add_argument('--backend', help='Only this backend group.')
-    remediate.add_argument('--host', action='store_true', dest='host_scope',
-                           help="This host's findings ([host_scan]): "
-                                "disconnects through os-brick, run here.")
+    remediate.add_argument('--host', nargs='?', const='', dest='host_scope',
+                           metavar='NAME',
+                           help="A host's findings: disconnects through "
+                                "os-brick, by the agent of NAME over RPC, "
+                                "or here without NAME (this host's "
+                                '[host_scan], the all-in-one mode).')
     remediate.add_argument('--kind', action='append',
                            choices=[k.value for k in model.FindingKind])
     remediate.add_argument('--finding', action='append', type=int,
@@ -566,6 +623,14 @@ def add_command_parsers(subparsers):
     actions_list.add_argument('--limit', type=int, default=50)
     _add_format(actions_list)
     actions_list.set_defaults(func=do_actions_list)
+
+    agent_key = subparsers.add_parser(
+        'agent-key', help="A host's report key, derived from [agents] "
+                          "auth_key, for its agent's [host_scan] "
+                          'report_key (a secret: copy it, do not log it).')
+    agent_key.add_argument('name', metavar='HOST',
+                           help="The host's [host_scan] connector_host.")
+    agent_key.set_defaults(func=do_agent_key)
 
     runs = subparsers.add_parser('runs', help='Recorded passes.')
     runs_sub = runs.add_subparsers(dest='action', required=True)

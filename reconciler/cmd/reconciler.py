@@ -64,7 +64,7 @@ def main(argv=None):
         setup_signal=False)
     _report_from_the_worker(conf)
     # Validated apart: the service warns of each backend it leaves out when
-    # it starts; a compute node runs the host unit alone.
+    # it starts; a controller may serve agents alone.
     error = validation.problem(sys.argv[1:] if argv is None else argv,
                                'cinder-reconciler', strict=False)
     if error:

@@ -175,6 +175,16 @@ def outcome_text(o):
     return '\n'.join(lines)
 
 
+def stale_text(silences):
+    """One line per host whose scans stopped coming."""
+    return '\n'.join(
+        'stale: %s: no scan since %s (%.0f s, more than %g intervals of '
+        '%g s): its findings are neither created nor resolved meanwhile'
+        % (s.scope, views.when(s.last_report), s.age,
+           s.age // s.interval,
+           s.interval) for s in silences)
+
+
 def story_text(story):
     lines = ['Finding %(id)s: %(kind)s %(resource_type)s %(resource_id)s '
              'on %(backend)s, %(state)s' % story]

@@ -12,6 +12,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from reconciler.conf import agents
 from reconciler.conf import api
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
@@ -24,7 +25,7 @@ from reconciler.conf import reconciler
 from reconciler.conf import upgrade_levels
 from reconciler import version
 
-_MODULES = (default, reconciler, cinder, cinder_notifications,
+_MODULES = (default, reconciler, agents, cinder, cinder_notifications,
             coordination, database, metrics, host_scan, upgrade_levels)
 
 

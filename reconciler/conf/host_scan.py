@@ -1,7 +1,9 @@
-"""``[host_scan]``: the host unit, comparing this host's devices with Cinder.
+"""``[host_scan]``: this host's devices against Cinder's attachments.
 
-Enable it on compute nodes (``enabled_backends`` may be empty there) and on
-cinder-volume hosts; see the README's "Host reconciliation" section.
+Read by ``cinder-reconciler-agent`` on compute nodes (what to scan, how,
+and its key) and by the controller (how to judge every host's scans), and
+by the daemon's own host unit when ``enabled`` (a small cloud's all-in-one
+mode); see doc/source/admin/agents.rst.
 """
 
 import socket
@@ -14,7 +16,12 @@ GROUP = cfg.OptGroup('host_scan',
 
 OPTS = [
     cfg.BoolOpt('enabled', default=False,
-                help='Run the host unit: scan this host on its own timer.'),
+                help='The daemon (cinder-reconciler) scans this host '
+                     'itself, on its own timer: the all-in-one mode, for '
+                     "the controller's own host or a small cloud, where "
+                     'the database and Cinder credentials are on the host '
+                     'anyway. Compute nodes run cinder-reconciler-agent '
+                     'instead (it ignores this option).'),
     cfg.StrOpt('connector_host', default=socket.gethostname(),
                sample_default='<host>',
                help="This host's name as os-brick's connector gives it to "
@@ -23,6 +30,12 @@ OPTS = [
                     'host_name are the ones compared.'),
     cfg.IntOpt('interval', default=600, min=10, max=86400,
                help='Seconds between two host passes.'),
+    cfg.StrOpt('report_key', secret=True,
+               help="The agent's key: it signs every scan it reports with "
+                    'it. "cinder-reconciler-manage agent-key HOST", run '
+                    "where the controllers' [agents] auth_key is, prints "
+                    "the key of this host's connector_host. Needed when "
+                    'the controllers set auth_key.'),
     cfg.IntOpt('sightings', default=3, min=1, max=1000,
                help='Consecutive successful host passes that must see a '
                     'finding (a faulty map, a leftover) before it is '

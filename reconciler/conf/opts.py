@@ -1,5 +1,6 @@
 """``list_opts`` for oslo-config-generator (namespace cinder-reconciler)."""
 
+from reconciler.conf import agents
 from reconciler.conf import api
 from reconciler.conf import backend
 from reconciler.conf import cinder
@@ -12,7 +13,7 @@ from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler.conf import upgrade_levels
 
-_MODULES = (default, reconciler, cinder, cinder_notifications,
+_MODULES = (default, reconciler, agents, cinder, cinder_notifications,
             coordination, database, metrics, backend, host_scan,
             upgrade_levels)
 

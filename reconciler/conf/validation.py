@@ -17,6 +17,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from reconciler import conf as reconciler_conf
+from reconciler.conf import agents
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
@@ -27,12 +28,14 @@ from reconciler.conf import host_scan
 from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler import exception
+from reconciler.rpc import api as rpc_api
 
 LOG = logging.getLogger(__name__)
 
 #: Modules of the daemon's own static groups.
 STATIC_MODULES = (default, reconciler, coordination, cinder,
-                  cinder_notifications, database, metrics, host_scan)
+                  cinder_notifications, database, metrics, host_scan,
+                  agents)
 
 
 def _raw_values(conf):
@@ -108,14 +111,17 @@ def check_static(conf, raw=None):
             _check(conf, getattr(group, 'name', group), opts, raw)
 
 
-def checked_backends(conf, warn=True):
+def checked_backends(conf, warn=True, serving_agents=False):
     """``(backends, errors)``: the enabled backends whose options are all
     valid, and one line for each backend left out for an invalid one.
 
     A bad value in one backend's group never stops the others; one in a
     daemon-wide group (ConfigError) stops everything. ``warn``: log each
     backend left out (see ``backend_conf.enabled``), an invalid one as an
-    error.
+    error. ConfigError if there is nothing to reconcile: no valid backend
+    and no host unit (a compute node runs it alone); for the daemon
+    (``serving_agents``), agents may report to it instead, given a
+    ``[DEFAULT] transport_url``.
     """
     raw = _raw_values(conf)
     check_static(conf, raw)
@@ -138,23 +144,21 @@ def checked_backends(conf, warn=True):
             LOG.error('Backend %s is left out: %s', backend.name, error)
     for backend in left_out:    # once all are checked
         _set_aside(backend)
-    if not valid and not conf.host_scan.enabled:
+    if not valid and not conf.host_scan.enabled and not (
+            serving_agents and rpc_api.configured(conf)):
         raise exception.ConfigError(errors[0] if errors else (
             '[DEFAULT] enabled_backends names no backend the reconciler can '
             'reconcile and [host_scan] is not enabled'))
     return valid, errors
 
 
-def enabled_backends(conf, warn=True, strict=False):
+def enabled_backends(conf, warn=True, strict=False, serving_agents=False):
     """The enabled backends, every option checked (see
     :func:`checked_backends`); ``strict``: any invalid backend is a
     ConfigError.
-
-    ConfigError if there is nothing to reconcile: no backend the reconciler
-    has a driver for and valid options, and no host unit (a compute node
-    runs it alone).
     """
-    backends, errors = checked_backends(conf, warn=warn and not strict)
+    backends, errors = checked_backends(conf, warn=warn and not strict,
+                                        serving_agents=serving_agents)
     if strict and errors:
         raise exception.ConfigError(errors[0])
     return backends
@@ -175,7 +179,8 @@ def problem(argv, project, strict=True):
         reconciler_conf.register(candidate)
         logging.register_options(candidate)
         candidate(argv, project=project)
-        enabled_backends(candidate, warn=False, strict=strict)
+        enabled_backends(candidate, warn=False, strict=strict,
+                         serving_agents=True)
     except (cfg.Error, exception.ConfigError) as e:
         return str(e)
     except SystemExit:

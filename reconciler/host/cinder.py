@@ -175,8 +175,9 @@ def connection_wwids(info):
 class HostCinderInventory(cinder_inventory.CinderInventory):
     """Cinder's attachments and volume states, seen from one host."""
 
-    def _attachment_pages(self):
-        """Every attachment (any host, any project), all pages.
+    def _attachment_pages(self, path='/attachments/detail', **filters):
+        """Every attachment (any host, any project), all pages; with
+        ``filters``, those matching (admins filter on any column).
 
         The attachments listing carries no next links: pages are followed
         by marker until one comes back empty. A marker deleted meanwhile
@@ -184,35 +185,34 @@ class HostCinderInventory(cinder_inventory.CinderInventory):
         """
         for _attempt in range(cinder_inventory.LISTING_ATTEMPTS):
             try:
-                return list(self._attachment_chain())
+                return list(self._attachment_chain(path, filters))
             except cinder_exc.NotFound:
                 LOG.info('Cinder attachments: page marker deleted '
                          'meanwhile, listing again')
         raise exception.CinderError(
-            'Cinder GET /attachments/detail: the listing kept changing under '
-            'us (%d attempts)' % cinder_inventory.LISTING_ATTEMPTS)
+            'Cinder GET %s: the listing kept changing under us (%d '
+            'attempts)' % (path, cinder_inventory.LISTING_ATTEMPTS))
 
-    def _attachment_chain(self):
+    def _attachment_chain(self, path, filters):
         marker, seen = None, set()
         while True:
-            params = dict(all_tenants=1, limit=self.page_size, sort='id:asc')
+            params = dict(filters, all_tenants=1, limit=self.page_size,
+                          sort='id:asc')
             if marker:
                 params['marker'] = marker
-            body = self._get('/attachments/detail?%s'
-                             % urllib.parse.urlencode(params),
+            body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
                              missing_ok=False, log=False)
             items = body.get('attachments')
             if not isinstance(items, list):
                 raise exception.CinderError(
-                    'Cinder GET /attachments/detail returned no attachments '
-                    'list')
+                    'Cinder GET %s returned no attachments list' % path)
             if not items:
                 return
             for item in items:
                 if item['id'] in seen:
                     raise exception.CinderError(
-                        'Cinder GET /attachments/detail: attachment %s '
-                        'listed twice (marker paging ignored?)' % item['id'])
+                        'Cinder GET %s: attachment %s listed twice (marker '
+                        'paging ignored?)' % (path, item['id']))
                 seen.add(item['id'])
                 yield item
             marker = items[-1]['id']

@@ -129,7 +129,6 @@ class HostRemediator(remediator.Remediator):
 
     def _session(self, last_ok):
         group = self.unit.group
-        remembered = list((last_ok.inventory or {}).get('luns') or ())
         connectors = {
             view.ISCSI: iscsi.ISCSIConnector(
                 group.root_helper, execute=self.execute, use_multipath=True),
@@ -141,7 +140,7 @@ class HostRemediator(remediator.Remediator):
                 group.root_helper, execute=self.execute,
                 use_multipath=False)}
         return _Session(self.unit, connectors,
-                        host_manager.ownership(group, remembered))
+                        host_manager.remembered_ownership(group, last_ok))
 
     def _brick(self):
         """os-brick set up as on this host: its lock in ``lock_path`` and,

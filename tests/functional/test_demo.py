@@ -91,6 +91,14 @@ class DemoTest(base.BaseTestCase):
         self.assertIn('tee -a /sys/block/sdc/device/delete', host_applied)
         self.assertIn('--logout', host_applied)
         self.assertNotIn('/dev/sdb', host_applied)
+        # ... by its agent, which the controller asked over RPC, and whose
+        # configuration holds neither a database nor Cinder credentials.
+        self.assertIn('commands on compute-9: ', host_applied)
+        self.assertEqual(3, out.count('compute-9 (cinder-reconciler-agent): '
+                                      'scanned and reported: recorded'))
+        with open(os.path.join(workdir, 'cinder-reconciler-agent.conf')) as f:
+            sections = {line.strip() for line in f if line.startswith('[')}
+        self.assertEqual({'[DEFAULT]', '[host_scan]'}, sections)
         host_after = out.split('=== The next pass over compute-9')[1]
         self.assertIn('leftover_device device %s: confirmed -> resolved'
                       % LEFT_LUN, host_after)

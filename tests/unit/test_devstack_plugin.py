@@ -171,26 +171,61 @@ class DevstackPluginTest(base.BaseTestCase):
         self.assertEqual({'reconciler_driver': 'manageable'}, ini['nfs-1'])
         self.assertEqual('True', ini['DEFAULT']['debug'])
 
-    def test_post_config_enables_the_host_unit(self):
+    def test_post_config_judges_the_agents_scans(self):
         ini = self.ini(self.run_phase('stack', 'post-config',
                                       DATA_DIR='/opt/stack/data'))
-        self.assertEqual({
-            'enabled': 'True', 'lock_path': '/opt/stack/data/os_brick',
-            'owned_targets': 'iqn.2010-10.org.openstack:',
-            'root_helper': 'sudo'}, ini['host_scan'])
+        # The controller judges; it scans nothing itself.
+        self.assertEqual({'owned_targets': 'iqn.2010-10.org.openstack:'},
+                         ini['host_scan'])
+        self.assertEqual({'auth_key': 'svc-secret'}, ini['agents'])
         ini = self.ini(self.run_phase('stack', 'post-config',
                                       CINDER_RECONCILER_HOST_SCAN='False'))
         self.assertNotIn('host_scan', ini)
 
-    def test_compute_node_reconciles_its_host_only(self):
-        ini = self.ini(self.run_phase(
-            'stack', 'post-config', OS_BRICK_LOCK_PATH='/var/lock/brick',
-            ENABLED_SERVICES='n-cpu,cinder-reconciler'))
-        self.assertEqual('', ini['DEFAULT']['enabled_backends'])
-        self.assertNotIn('lvmdriver-1', ini)
-        self.assertEqual(('True', '/var/lock/brick'),
-                         (ini['host_scan']['enabled'],
-                          ini['host_scan']['lock_path']))
+    @property
+    def agent_conf(self):
+        return os.path.join(self.conf_dir, 'agent.conf')
+
+    def test_settings_enable_the_agent_where_volumes_attach(self):
+        for services, enabled in (('n-cpu', True), ('c-vol', True),
+                                  ('c-api,c-sch', False)):
+            calls = self.run_phase('stack', 'pre-install',
+                                   ENABLED_SERVICES=services)
+            self.assertEqual(enabled, ('cinder-reconciler-agent',) in
+                             self.calls_of(calls, 'enable_service'),
+                             services)
+
+    def test_compute_node_runs_the_agent_only(self):
+        env = dict(OS_BRICK_LOCK_PATH='/var/lock/brick',
+                   ENABLED_SERVICES='n-cpu,cinder-reconciler,'
+                                    'cinder-reconciler-agent')
+        calls = self.run_phase('stack', 'install', **env)
+        self.assertEqual(1, len(self.calls_of(calls, 'setup_develop')))
+        calls = self.run_phase('stack', 'post-config', **env)
+        # No controller here: no database, no Cinder credentials.
+        self.assertEqual({}, self.ini(calls, self.conf_file))
+        self.assertEqual([], self.calls_of(calls, 'create_service_user'))
+        ini = self.ini(calls, self.agent_conf)
+        self.assertEqual({'lock_path': '/var/lock/brick',
+                          'root_helper': 'sudo', 'report_key': ''},
+                         ini['host_scan'])
+        self.assertEqual({'debug'}, set(ini['DEFAULT']))
+        self.assertEqual([('cinder-reconciler', self.agent_conf)],
+                         self.calls_of(calls, 'iniset_rpc_backend'))
+        [(manage)] = self.calls_of(calls, 'manage')
+        self.assertEqual(('agent-key', os.uname().nodename), manage[-2:])
+        self.assertNotIn('svc-secret', ' '.join(manage))
+        self.assertEqual(0o600, stat.S_IMODE(os.stat(
+            self.agent_conf).st_mode))
+        calls = self.run_phase('stack', 'extra', **env)
+        self.assertEqual(
+            [('cinder-reconciler-agent',
+              '%s/cinder-reconciler-agent --config-file %s'
+              % (self.bin, self.agent_conf))],
+            self.calls_of(calls, 'run_process'))
+        self.assertEqual([], self.calls_of(calls, 'recreate_database'))
+        self.assertEqual([('cinder-reconciler-agent',)], self.calls_of(
+            self.run_phase('unstack', **env), 'stop_process'))
 
     def test_post_config_database_and_notifications(self):
         calls = self.run_phase('stack', 'post-config')

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from unittest import mock
 
 import fixtures
 from oslo_config import cfg
@@ -339,3 +340,31 @@ class _NoNotifier(object):
 
     def flush(self, history):
         return 0
+
+
+class RememberedOwnershipTest(base.BaseTestCase):
+    """Passes and remediation's re-checks judge ownership alike."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        reconciler_conf.register(self.conf)
+        self.conf([], project='x', default_config_files=[],
+                  default_config_dirs=[])
+
+    def test_luns_and_wwids_of_the_newest_ok_run(self):
+        wwid = '36001405aabbccdd'
+        volume = '6b4b6c84-4e2f-4b84-9a7d-0c8ef0c1d2a3'
+        run = mock.Mock(inventory={
+            'luns': [['iscsi', 'iqn.2010-10.org.x:t1', 3]],
+            'wwids': [[wwid, volume], 'junk of another version']})
+        owned = manager.remembered_ownership(self.conf.host_scan, run)
+        self.assertEqual(
+            frozenset({view.TargetKey('iscsi', 'iqn.2010-10.org.x:t1', 3)}),
+            owned.seen)
+        self.assertEqual(((wwid, volume),), owned.wwids)
+
+    def test_no_run_yet_remembers_nothing(self):
+        for run in (None, mock.Mock(inventory=None)):
+            owned = manager.remembered_ownership(self.conf.host_scan, run)
+            self.assertEqual((frozenset(), ()), (owned.seen, owned.wwids))
