@@ -26,6 +26,13 @@ LOG = logging.getLogger(__name__)
 #: JSON types instead of failing in the driver.
 SERIALIZER = oslo_messaging.JsonPayloadSerializer()
 
+#: The exchange of every RPC topic, named on each target. Never set as
+#: oslo.messaging's default control_exchange: that default is shared by
+#: every transport of the process, and the controller's notification
+#: listener must keep hearing Cinder's exchange (its own notifications keep
+#: going where the operator's consumers expect them).
+EXCHANGE = 'cinder-reconciler'
+
 #: What a broken RPC exchange raises: the broker or the peer is unreachable,
 #: the peer did not answer in time, or it refused the message's version.
 ERRORS = (oslo_messaging.MessagingException,)
@@ -35,7 +42,6 @@ def configured(conf):
     """Whether ``[DEFAULT] transport_url`` is set (its default, a local
     ``rabbit://``, counts only when set).
     """
-    oslo_messaging.set_transport_defaults('cinder-reconciler')
     _register(conf)
     return (conf.get_location('transport_url').location
             != cfg.Locations.opt_default)
@@ -65,7 +71,6 @@ def get_transport(conf):
     """The RPC transport of ``[DEFAULT] transport_url``; the caller cleans
     it up. Raises ConfigError on a URL the drivers cannot use.
     """
-    oslo_messaging.set_transport_defaults('cinder-reconciler')
     _register(conf)
     try:
         return oslo_messaging.get_rpc_transport(conf)
@@ -107,7 +112,8 @@ class Client(object):
         ``timeout``: seconds a call waits, else ``rpc_response_timeout``.
         """
         self.version_cap = getattr(conf.upgrade_levels, self.CAP)
-        target = oslo_messaging.Target(topic=self.TOPIC, server=server,
+        target = oslo_messaging.Target(exchange=EXCHANGE, topic=self.TOPIC,
+                                       server=server,
                                        namespace=self.NAMESPACE,
                                        version=self.VERSION)
         self._client = oslo_messaging.get_rpc_client(
@@ -153,7 +159,8 @@ class Server(object):
 
     def __init__(self, transport, topic, server, endpoints):
         self._server = oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server=server),
+            transport, oslo_messaging.Target(exchange=EXCHANGE, topic=topic,
+                                             server=server),
             endpoints, executor='threading', serializer=SERIALIZER,
             access_policy=oslo_messaging.DefaultRPCAccessPolicy)
         self.endpoints = endpoints

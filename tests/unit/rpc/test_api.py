@@ -106,6 +106,19 @@ class ControllerServerTest(base.BaseTestCase):
                               version='1.2')
         self.assertIn('UnsupportedVersion', api.describe(e))
 
+    def test_rpc_has_an_exchange_of_its_own_and_changes_no_other(self):
+        client = controller.client(self.conf, self.transport)
+        client.ping(api.context('test'))
+        self.assertIn(api.EXCHANGE, self.transport._driver._exchange_manager
+                      ._exchanges)
+        # Another transport of the process (the listener of Cinder's
+        # notifications, the notifier) keeps oslo.messaging's default.
+        other = cfg.ConfigOpts()
+        transport = oslo_messaging.get_notification_transport(
+            other, url='fake:/')
+        self.addCleanup(transport.cleanup)
+        self.assertEqual('openstack', other.control_exchange)
+
     def test_private_methods_are_not_callable(self):
         client = _EchoClient(self.conf, self.transport)
         self.assertRaises(api.ERRORS, client.prepare('1.0').call,
