@@ -26,11 +26,12 @@ LOG = logging.getLogger(__name__)
 #: JSON types instead of failing in the driver.
 SERIALIZER = oslo_messaging.JsonPayloadSerializer()
 
-#: The exchange of every RPC topic, named on each target. Never set as
-#: oslo.messaging's default control_exchange: that default is shared by
-#: every transport of the process, and the controller's notification
-#: listener must keep hearing Cinder's exchange (its own notifications keep
-#: going where the operator's consumers expect them).
+#: The exchange of every RPC topic unless ``[DEFAULT] control_exchange`` is
+#: set, named on each target. Never set as oslo.messaging's default
+#: control_exchange: that default is shared by every transport of the
+#: process, and the controller's notification listener must keep hearing
+#: Cinder's exchange (its own notifications keep going where the
+#: operator's consumers expect them).
 EXCHANGE = 'cinder-reconciler'
 
 #: What a broken RPC exchange raises: the broker or the peer is unreachable,
@@ -65,6 +66,17 @@ def _register(conf):
         except ImportError:
             continue
         conf.register_opts(getattr(found, group, []), group=group)
+
+
+def exchange(conf):
+    """The RPC exchange: ``[DEFAULT] control_exchange`` where it is set,
+    else :data:`EXCHANGE`.
+    """
+    _register(conf)
+    if (conf.get_location('control_exchange').location
+            == cfg.Locations.opt_default):
+        return EXCHANGE
+    return conf.control_exchange
 
 
 def get_transport(conf):
@@ -112,7 +124,8 @@ class Client(object):
         ``timeout``: seconds a call waits, else ``rpc_response_timeout``.
         """
         self.version_cap = getattr(conf.upgrade_levels, self.CAP)
-        target = oslo_messaging.Target(exchange=EXCHANGE, topic=self.TOPIC,
+        target = oslo_messaging.Target(exchange=exchange(conf),
+                                       topic=self.TOPIC,
                                        server=server,
                                        namespace=self.NAMESPACE,
                                        version=self.VERSION)
@@ -159,8 +172,9 @@ class Server(object):
 
     def __init__(self, transport, topic, server, endpoints):
         self._server = oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(exchange=EXCHANGE, topic=topic,
-                                             server=server),
+            transport, oslo_messaging.Target(
+                exchange=exchange(transport.conf), topic=topic,
+                server=server),
             endpoints, executor='threading', serializer=SERIALIZER,
             access_policy=oslo_messaging.DefaultRPCAccessPolicy)
         self.endpoints = endpoints

@@ -118,6 +118,10 @@ class ControllerServerTest(base.BaseTestCase):
             other, url='fake:/')
         self.addCleanup(transport.cleanup)
         self.assertEqual('openstack', other.control_exchange)
+        # [DEFAULT] control_exchange, where set, scopes RPC instead.
+        self.assertEqual(api.EXCHANGE, api.exchange(self.conf))
+        self.conf.set_override('control_exchange', 'ours')
+        self.assertEqual('ours', api.exchange(self.conf))
 
     def test_private_methods_are_not_callable(self):
         client = _EchoClient(self.conf, self.transport)
