@@ -340,7 +340,11 @@ class BackendReconciler(object):
             # Objects Cinder's events call unmanaged are re-checked and
             # recorded as the array-only ones are, as a kind of their own.
             all_suspects = comparison.suspects + comparison.unmanaged
-            check_suspect_cap(all_suspects, open_ids, cinder_view,
+            # Not the unmanaged ones: no listing cut short makes them (each
+            # needs Cinder's unmanage of its id), they are never acted on,
+            # and they stay on the array, so counting them would fail every
+            # pass of a backend whose operators unmanage much at once.
+            check_suspect_cap(comparison.suspects, open_ids, cinder_view,
                               array_view,
                               backend.reconciler_max_suspect_percent)
             self._checkpoint(stop)
