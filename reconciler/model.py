@@ -26,12 +26,23 @@ class FindingKind(enum.StrEnum):
     FAULTY_ATTACHED = 'faulty_attached'  # all paths faulty, still attached
     STALE_SESSION = 'stale_session'      # session/controller, no device
     MISSING_DEVICE = 'missing_device'    # attached here, no device
+    # Cloud findings (scope ``cloud``: Cinder against Nova and Keystone,
+    # see reconciler.cloud).
+    STALE_ATTACHMENT = 'stale_attachment'  # no instance or BDM in Nova
+    DANGLING_BDM = 'dangling_bdm'        # Nova's, no volume or attachment
+    STUCK_STATUS = 'stuck_status'        # transitional for too long
+    ORPHAN_PROJECT = 'orphan_project'    # its project gone from Keystone
+    STUCK_DELETING = 'stuck_deleting'    # error_deleting, object still there
 
 
 HOST_KINDS = frozenset((
     FindingKind.LEFTOVER_DEVICE, FindingKind.FAULTY_MAP,
     FindingKind.FAULTY_ATTACHED, FindingKind.STALE_SESSION,
     FindingKind.MISSING_DEVICE))
+CLOUD_KINDS = frozenset((
+    FindingKind.STALE_ATTACHMENT, FindingKind.DANGLING_BDM,
+    FindingKind.STUCK_STATUS, FindingKind.ORPHAN_PROJECT,
+    FindingKind.STUCK_DELETING))
 
 
 class ResourceType(enum.StrEnum):
@@ -42,6 +53,8 @@ class ResourceType(enum.StrEnum):
     MULTIPATH = 'multipath'    # a device-mapper multipath map
     SESSION = 'session'        # an iSCSI session or NVMe-oF controller
     ATTACHMENT = 'attachment'  # a Cinder attachment to a host
+    BACKUP = 'backup'          # a Cinder backup
+    BDM = 'bdm'                # a Nova volume attachment (server/volume)
 
 
 class ObjectClass(enum.StrEnum):
@@ -100,6 +113,8 @@ class CinderVolume:
     cluster_name: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    # The volume a clone was made from, if Cinder says.
+    source_volid: str | None = None
 
     @property
     def key(self):

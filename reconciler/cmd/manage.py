@@ -1,11 +1,11 @@
 """``cinder-reconciler-manage``: database, one-shot checks and reports.
 
     cinder-reconciler-manage db sync|version|purge --age-in-days N
-    cinder-reconciler-manage check [--backend NAME | --host] [--dry-run]
-                                   [--format F]
+    cinder-reconciler-manage check [--backend NAME | --host | --cloud]
+                                   [--dry-run] [--format F]
     cinder-reconciler-manage findings list [--state S] [--backend B]
-                                           [--host [H]] [--kind K]
-                                           [--format F]
+                                           [--host [H] | --cloud]
+                                           [--kind K] [--format F]
     cinder-reconciler-manage findings show ID [--format F]
     cinder-reconciler-manage runs list [--backend B] [--status S]
                                        [--limit N] [--format F]
@@ -13,7 +13,8 @@
                                       [--format F]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
-    cinder-reconciler-manage remediate [--backend B | --host [NAME]]
+    cinder-reconciler-manage remediate [--backend B | --host [NAME]
+                                        | --cloud]
                                        [--kind K]
                                        [--finding ID] [--apply] [--quarantine]
                                        [--delete-data] [--limit N]
@@ -36,6 +37,7 @@ import time
 from oslo_config import cfg
 import oslo_messaging
 
+from reconciler.cloud import scope as cloud_scope
 from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
@@ -56,18 +58,23 @@ from reconciler.rpc import api as rpc_api
 
 
 def do_check(conf):
-    if conf.category.host_scope and conf.category.dry_run:
-        raise exception.ConfigError('--dry-run covers backend passes only, '
-                                    'not --host')
+    args = conf.category
+    if args.host_scope and args.dry_run:
+        raise exception.ConfigError('--dry-run covers backend and cloud '
+                                    'passes only, not --host')
     # A dry run leaves the host unit out: its pass has no read-only form.
-    run_host = conf.category.host_scope or (
-        conf.host_scan.enabled and not conf.category.backend
-        and not conf.category.dry_run)
+    run_host = args.host_scope or (
+        conf.host_scan.enabled and not args.backend and not args.dry_run
+        and not args.cloud_scope)
+    run_cloud = args.cloud_scope or (
+        conf.cloud.enabled and not args.backend and not args.host_scope)
+    if args.cloud_scope:
+        validation.check_static(conf)  # [cloud], [nova], [keystone]...
     errors = []
-    if conf.category.host_scope:
+    if args.host_scope or args.cloud_scope:
         backends = []
-    elif conf.category.backend:
-        backends = [_backend(conf, conf.category.backend)]
+    elif args.backend:
+        backends = [_backend(conf, args.backend)]
     else:
         # A backend with an invalid option is left out, logged as an
         # error; the others are checked.
@@ -85,13 +92,15 @@ def do_check(conf):
             from reconciler.host import manager as host_manager
             reports.append(host_manager.HostReconciler(
                 conf, store, notifier).run_pass())
+        if run_cloud:
+            reports.append(_check_cloud(conf, store, notifier, coordinator))
     finally:
         coordinator.stop()
         try:
             _flush(conf, store, notifier)
         finally:
             notifier.close()
-    fmt = conf.category.format
+    fmt = args.format
     if fmt == 'json':
         output.emit(json.dumps([report.pass_dict(r) for r in reports],
                                indent=2))
@@ -100,10 +109,20 @@ def do_check(conf):
                                      for row in report.pass_rows(r)]))
     else:
         for r in reports:
-            output.emit(report.host_pass_text(r) if scope.host_of(r.backend)
-                        else report.pass_text(r))
+            output.emit(report.any_pass_text(r))
     return 0 if not errors and all(
         r.status == model.RunStatus.OK for r in reports) else 1
+
+
+def _check_cloud(conf, store, notifier, coordinator):
+    """The cloud scope's pass, under its coordination lock."""
+    from reconciler.cloud import manager as cloud_manager
+    with coordinator.exclusive(cloud_scope.NAME, blocking=True) as lease:
+        if not lease:
+            raise exception.ReconcilerError(
+                'the cloud scope: could not take its coordination lock')
+        return cloud_manager.CloudReconciler(conf, store, notifier).run_pass(
+            stop=lease, dry_run=conf.category.dry_run)
 
 
 def _check_one(conf, backend, store, notifier, coordinator):
@@ -147,6 +166,8 @@ def do_findings_list(conf):
     if args.host_scope is not None:
         backend = scope.name(args.host_scope
                              or conf.host_scan.connector_host)
+    elif args.cloud_scope:
+        backend = cloud_scope.NAME
     rows = store.findings(backend=backend, state=args.state,
                           kind=args.kind)
     if args.format == 'table':
@@ -337,6 +358,8 @@ def do_remediate(conf):
             'with --finding')
     if args.host_scope is not None:
         return _remediate_host(conf, args)
+    if args.cloud_scope:
+        return _remediate_cloud(conf, args)
     backends = validation.enabled_backends(conf)
     if args.backend:
         backends = [_backend(conf, args.backend)]
@@ -379,6 +402,9 @@ def _holding(store, backends, ids):
             unknown.append('Finding %d is a finding of %s: remediate it '
                            'with --host there' % (finding_id,
                                                   finding.backend))
+        elif finding is not None and finding.backend == cloud_scope.NAME:
+            unknown.append('Finding %d is a finding of the cloud scope: '
+                           'remediate it with --cloud' % finding_id)
         else:
             unknown.append('No enabled backend has finding %d'
                            % finding_id)
@@ -451,6 +477,36 @@ def _remediate_through_agent(conf, name, store, notifier, options):
     finally:
         coordinator.stop()
         transport.cleanup()
+
+
+def _remediate_cloud(conf, args):
+    """``remediate --cloud``: under the scope's coordination lock (and a
+    backend's for the exports a runbook removes).
+    """
+    from reconciler.remediation import cloud_remediator
+    if args.backend or args.quarantine or args.delete_data:
+        raise exception.ConfigError('--cloud takes neither --backend, '
+                                    '--quarantine nor --delete-data')
+    validation.check_static(conf)
+    store = history.History.from_conf(conf)
+    store.check_current()
+    notifier = notifier_mod.Notifier(conf)
+    coordinator = coordination.Coordinator(conf, member=False)
+    try:
+        with coordinator.exclusive(cloud_scope.NAME,
+                                   blocking=True) as lease:
+            if not lease:
+                raise exception.ReconcilerError(
+                    'the cloud scope: could not take its coordination lock')
+            outcome = cloud_remediator.CloudRemediator(
+                conf, store, notifier, _actor(), coordinator).run(
+                    apply=args.apply, kinds=set(args.kind or ()),
+                    finding_ids=set(args.finding or ()), limit=args.limit,
+                    lock=lease.scope)
+    finally:
+        coordinator.stop()
+        notifier.close()
+    return _outcomes(args.format, [outcome])
 
 
 def do_actions_list(conf):
@@ -548,9 +604,13 @@ def add_command_parsers(subparsers):
     only.add_argument('--host', action='store_true', dest='host_scope',
                       help="Only this host's devices against Cinder's "
                            'attachments ([host_scan]).')
+    only.add_argument('--cloud', action='store_true', dest='cloud_scope',
+                      help='Only the cloud scope: Cinder against Nova and '
+                           'Keystone ([cloud]).')
     check.add_argument('--dry-run', action='store_true',
-                       help='A read-only pass: shows what it would record, '
-                            'changes no finding and sends nothing.')
+                       help='A read-only pass (backend or cloud): shows '
+                            'what it would record, changes no finding and '
+                            'sends nothing.')
     _add_format(check)
     check.set_defaults(func=do_check)
 
@@ -563,6 +623,8 @@ def add_command_parsers(subparsers):
     listing.add_argument('--host', nargs='?', const='', dest='host_scope',
                          help="A host's findings (default: this host's "
                               '[host_scan] connector_host).')
+    listing.add_argument('--cloud', action='store_true', dest='cloud_scope',
+                         help="The cloud scope's findings.")
     listing.add_argument('--kind',
                          choices=[k.value for k in model.FindingKind])
     _add_format(listing)
@@ -595,6 +657,10 @@ def add_command_parsers(subparsers):
                                 "os-brick, by the agent of NAME over RPC, "
                                 "or here without NAME (this host's "
                                 '[host_scan], the all-in-one mode).')
+    remediate.add_argument('--cloud', action='store_true', dest='cloud_scope',
+                           help="The cloud scope's findings ([cloud]): "
+                                "detaches, named resets, the runbook of "
+                                'undeletable volumes.')
     remediate.add_argument('--kind', action='append',
                            choices=[k.value for k in model.FindingKind])
     remediate.add_argument('--finding', action='append', type=int,

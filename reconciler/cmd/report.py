@@ -10,7 +10,9 @@ import json
 
 import prettytable
 
+from reconciler.cloud import scope as cloud_scope
 from reconciler.history import views
+from reconciler.host import scope as host_scope
 from reconciler import model
 
 _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
@@ -140,6 +142,62 @@ def host_pass_text(r):
                         inv['host_sessions'], inv['host_nvme_subsystems'],
                         inv['cinder_seconds'], inv['scan_seconds'])),
         _HOST_LABELS, _host_finding)
+
+
+_CLOUD_LABELS = {
+    model.FindingKind.STALE_ATTACHMENT:
+        "Cinder attachments Nova's instances do not use",
+    model.FindingKind.DANGLING_BDM:
+        "Nova's volume mappings without a Cinder volume or attachment",
+    model.FindingKind.STUCK_STATUS: 'stuck in a transitional status',
+    model.FindingKind.ORPHAN_PROJECT: 'of projects Keystone no longer has',
+    model.FindingKind.STUCK_DELETING:
+        'left in error_deleting, array object still there'}
+
+
+def _cloud_finding(c):
+    d = dict(c.details)
+    if c.kind == model.FindingKind.STUCK_STATUS:
+        what = '%s since %s, %s' % (d.get('status'), d.get('since'),
+                                    d.get('service', '-'))
+    elif c.kind == model.FindingKind.ORPHAN_PROJECT:
+        what = 'project %s' % c.project_id
+    elif c.kind == model.FindingKind.STUCK_DELETING:
+        what = '%s on %s; exports: %s; host findings: %s' % (
+            d.get('array_name', '?'), d.get('backend'),
+            d.get('exports') or 'none', d.get('host_findings') or 'none')
+    else:
+        what = 'volume %s, server %s: %s' % (
+            d.get('volume_id'), d.get('instance_id') or d.get('server_id'),
+            d.get('reason'))
+    return '%-10s %s  %s' % (c.resource_type, c.resource_id, what)
+
+
+def cloud_pass_text(r):
+    """A pass of the cloud scope (``reconciler.cloud``)."""
+    def inventory(inv):
+        parts = ['Cinder: %d volumes, %d snapshots, %d backups, %d '
+                 'attachments (%.2fs)' % (
+                     inv['cinder_volumes'], inv['cinder_snapshots'],
+                     inv['cinder_backups'], inv['cinder_attachments'],
+                     inv['cinder_seconds'])]
+        if inv.get('nova_servers') is not None:
+            parts.append('Nova: %d servers (%.2fs)' % (
+                inv['nova_servers'], inv['nova_seconds']))
+        if inv.get('keystone_projects') is not None:
+            parts.append('Keystone: %d projects' % inv['keystone_projects'])
+        return '; '.join(parts)
+    return _pass_text(r, 'Cloud (%s)' % r.backend, inventory,
+                      _CLOUD_LABELS, _cloud_finding)
+
+
+def any_pass_text(r):
+    """The text of a backend, host or cloud pass."""
+    if r.backend == cloud_scope.NAME:
+        return cloud_pass_text(r)
+    if host_scope.host_of(r.backend):
+        return host_pass_text(r)
+    return pass_text(r)
 
 
 def _state(f):

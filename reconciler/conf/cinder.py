@@ -1,18 +1,14 @@
 """``[cinder]``: how to reach Cinder's API (keystoneauth1 options).
 
 Registered with keystoneauth's own loading helpers, and the client is
-loaded from them too, so every auth plugin (password, application
-credentials, admin_token for a noauth Cinder...) and every session/adapter
-option (cafile, insecure, timeout, region_name, service_name,
-endpoint_override, connect_retries, status_code_retries, min_version...)
-works as it does in other services. Unlike keystoneauth, requests time out
-by default.
+loaded from them too (see :mod:`.service_auth`): every auth plugin
+(password, application credentials, admin_token for a noauth Cinder...)
+and every session/adapter option works as it does in other services.
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
-from reconciler.conf import bounded
+from reconciler.conf import service_auth
 
 GROUP = cfg.OptGroup('cinder', help="Access to Cinder's block-storage API. "
                                     'The credentials need the admin role.')
@@ -43,51 +39,13 @@ OPTS = [
                     'one cursor.'),
 ]
 
-# keystoneauth has no default: a stalled cinder-api would hold a pass.
-DEFAULT_REQUEST_TIMEOUT = 60
-
 _ADAPTER_DEFAULTS = {'service_type': 'block-storage',
                      'valid_interfaces': ['internal', 'public']}
 
-# keystoneauth's numeric options have no bounds: a request timeout of 0
-# fails every request, retries by the million hold a pass for ever.
-_LIBRARY_BOUNDS = {'timeout': (1, 3600), 'connect_retries': (0, 10),
-                   'connect_retry_delay': (0, 60),
-                   'status_code_retries': (0, 10),
-                   'status_code_retry_delay': (0, 60)}
-
 
 def register_opts(conf):
-    # A group object of its own per ConfigOpts: registered objects share
-    # their option list, and auth plugin options must not leak between them.
-    conf.register_group(cfg.OptGroup(GROUP.name, help=GROUP.help))
-    conf.register_opts(OPTS, group=GROUP.name)
-    conf.register_opts(_session_opts(), group=GROUP.name)
-    ks_loading.register_auth_conf_options(conf, GROUP.name)
-    conf.register_opts(_adapter_opts(include_deprecated=True),
-                       group=GROUP.name)
-
-
-def _session_opts():
-    """keystoneauth's session options, bounded, with our request timeout."""
-    opts = bounded.bounded(ks_loading.get_session_conf_options(),
-                           _LIBRARY_BOUNDS)
-    cfg.set_defaults(opts, timeout=DEFAULT_REQUEST_TIMEOUT)
-    return opts
-
-
-def _adapter_opts(include_deprecated=False):
-    """keystoneauth's adapter options, bounded, with our defaults."""
-    opts = bounded.bounded(ks_loading.get_adapter_conf_options(
-        include_deprecated=include_deprecated), _LIBRARY_BOUNDS)
-    cfg.set_defaults(opts, **_ADAPTER_DEFAULTS)
-    return opts
+    service_auth.register(conf, GROUP, OPTS, _ADAPTER_DEFAULTS)
 
 
 def list_opts():
-    opts = (OPTS
-            + _session_opts()
-            + ks_loading.get_auth_common_conf_options()
-            + ks_loading.get_auth_plugin_conf_options('password')
-            + _adapter_opts())
-    return {GROUP: opts}
+    return service_auth.list_opts(GROUP, OPTS, _ADAPTER_DEFAULTS)

@@ -21,11 +21,14 @@ from reconciler.conf import agents
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
+from reconciler.conf import cloud
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import host_scan
+from reconciler.conf import keystone
 from reconciler.conf import metrics
+from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler import exception
 from reconciler.rpc import api as rpc_api
@@ -35,7 +38,7 @@ LOG = logging.getLogger(__name__)
 #: Modules of the daemon's own static groups.
 STATIC_MODULES = (default, reconciler, coordination, cinder,
                   cinder_notifications, database, metrics, host_scan,
-                  agents)
+                  agents, cloud, nova, keystone)
 
 
 def _raw_values(conf):
@@ -118,9 +121,9 @@ def checked_backends(conf, warn=True, serving_agents=False):
     A bad value in one backend's group never stops the others; one in a
     daemon-wide group (ConfigError) stops everything. ``warn``: log each
     backend left out (see ``backend_conf.enabled``), an invalid one as an
-    error. ConfigError if there is nothing to reconcile: no valid backend
-    and no host unit (a compute node runs it alone); for the daemon
-    (``serving_agents``), agents may report to it instead, given a
+    error. ConfigError if there is nothing to reconcile: no valid backend,
+    no host unit (a compute node runs it alone) and no cloud scope; for the
+    daemon (``serving_agents``), agents may report to it instead, given a
     ``[DEFAULT] transport_url``.
     """
     raw = _raw_values(conf)
@@ -144,11 +147,12 @@ def checked_backends(conf, warn=True, serving_agents=False):
             LOG.error('Backend %s is left out: %s', backend.name, error)
     for backend in left_out:    # once all are checked
         _set_aside(backend)
-    if not valid and not conf.host_scan.enabled and not (
-            serving_agents and rpc_api.configured(conf)):
+    agents = serving_agents and rpc_api.configured(conf)
+    if not (valid or conf.host_scan.enabled or conf.cloud.enabled
+            or agents):
         raise exception.ConfigError(errors[0] if errors else (
             '[DEFAULT] enabled_backends names no backend the reconciler can '
-            'reconcile and [host_scan] is not enabled'))
+            'reconcile and neither [host_scan] nor [cloud] is enabled'))
     return valid, errors
 
 

@@ -26,17 +26,25 @@ LOG = logging.getLogger(__name__)
 #: JSON types instead of failing in the driver.
 SERIALIZER = oslo_messaging.JsonPayloadSerializer()
 
-#: The exchange of every RPC topic unless ``[DEFAULT] control_exchange`` is
-#: set, named on each target. Never set as oslo.messaging's default
-#: control_exchange: that default is shared by every transport of the
-#: process, and the controller's notification listener must keep hearing
-#: Cinder's exchange (its own notifications keep going where the
-#: operator's consumers expect them).
-EXCHANGE = 'cinder-reconciler'
-
 #: What a broken RPC exchange raises: the broker or the peer is unreachable,
 #: the peer did not answer in time, or it refused the message's version.
 ERRORS = (oslo_messaging.MessagingException,)
+
+
+#: The RPC exchange where the configuration files name none: the service's
+#: own, as Nova's is ``nova``. It is set on each target, never made
+#: oslo.messaging's global default: notifications (the reconciler's and the
+#: listener's of Cinder's) keep theirs.
+EXCHANGE = 'cinder-reconciler'
+
+
+def exchange(conf):
+    """``[DEFAULT] control_exchange`` where the files set it, else ours."""
+    _register(conf)
+    location = conf.get_location('control_exchange').location
+    if location in (cfg.Locations.opt_default, cfg.Locations.set_default):
+        return EXCHANGE
+    return conf.control_exchange
 
 
 def configured(conf):
@@ -66,17 +74,6 @@ def _register(conf):
         except ImportError:
             continue
         conf.register_opts(getattr(found, group, []), group=group)
-
-
-def exchange(conf):
-    """The RPC exchange: ``[DEFAULT] control_exchange`` where it is set,
-    else :data:`EXCHANGE`.
-    """
-    _register(conf)
-    if (conf.get_location('control_exchange').location
-            == cfg.Locations.opt_default):
-        return EXCHANGE
-    return conf.control_exchange
 
 
 def get_transport(conf):
@@ -125,8 +122,7 @@ class Client(object):
         """
         self.version_cap = getattr(conf.upgrade_levels, self.CAP)
         target = oslo_messaging.Target(exchange=exchange(conf),
-                                       topic=self.TOPIC,
-                                       server=server,
+                                       topic=self.TOPIC, server=server,
                                        namespace=self.NAMESPACE,
                                        version=self.VERSION)
         self._client = oslo_messaging.get_rpc_client(

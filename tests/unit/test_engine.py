@@ -512,7 +512,8 @@ class KeepConfirmedTest(base.BaseTestCase):
             + [avol('leak%d' % i) for i in range(300)])
         suspects = engine.compare(*listed).suspects
         # Unmanaged ones come from Cinder's events (weigh_events).
-        self.assertEqual(set(K) - model.HOST_KINDS - {K.UNMANAGED},
+        self.assertEqual(set(K) - model.HOST_KINDS - model.CLOUD_KINDS
+                         - {K.UNMANAGED},
                          {s.candidate.kind for s in suspects})
         return suspects
 

@@ -106,23 +106,6 @@ class ControllerServerTest(base.BaseTestCase):
                               version='1.2')
         self.assertIn('UnsupportedVersion', api.describe(e))
 
-    def test_rpc_has_an_exchange_of_its_own_and_changes_no_other(self):
-        client = controller.client(self.conf, self.transport)
-        client.ping(api.context('test'))
-        self.assertIn(api.EXCHANGE, self.transport._driver._exchange_manager
-                      ._exchanges)
-        # Another transport of the process (the listener of Cinder's
-        # notifications, the notifier) keeps oslo.messaging's default.
-        other = cfg.ConfigOpts()
-        transport = oslo_messaging.get_notification_transport(
-            other, url='fake:/')
-        self.addCleanup(transport.cleanup)
-        self.assertEqual('openstack', other.control_exchange)
-        # [DEFAULT] control_exchange, where set, scopes RPC instead.
-        self.assertEqual(api.EXCHANGE, api.exchange(self.conf))
-        self.conf.set_override('control_exchange', 'ours')
-        self.assertEqual('ours', api.exchange(self.conf))
-
     def test_private_methods_are_not_callable(self):
         client = _EchoClient(self.conf, self.transport)
         self.assertRaises(api.ERRORS, client.prepare('1.0').call,
@@ -141,6 +124,22 @@ class ConfiguredTest(base.BaseTestCase):
             [('c', '[DEFAULT]\ntransport_url = rabbit://u:p@127.0.0.1//\n')])
         conf(['--config-file', path[0]], project='x')
         self.assertTrue(api.configured(conf))
+
+    def test_the_exchange_is_ours_and_stays_out_of_the_defaults(self):
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf([], project='x', default_config_files=[],
+             default_config_dirs=[])
+        api.configured(conf)
+        api.get_transport(conf).cleanup()
+        self.assertEqual('cinder-reconciler', api.exchange(conf))
+        # Notifications (ours, and the listener's of Cinder's) keep
+        # oslo.messaging's default.
+        self.assertEqual('openstack', conf.control_exchange)
+        path = self.create_tempfiles(
+            [('c', '[DEFAULT]\ncontrol_exchange = fleet-a\n')])
+        conf(['--config-file', path[0]], project='x')
+        self.assertEqual('fleet-a', api.exchange(conf))
 
     def test_describe_is_one_line(self):
         self.assertEqual(

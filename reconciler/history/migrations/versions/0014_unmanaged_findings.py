@@ -1,7 +1,7 @@
 """Run counts of unmanaged findings (Cinder's events alone say unmanaged).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07
 
 An array object Cinder's recorded events say it unmanaged used to be
@@ -12,8 +12,8 @@ finding of its own kind, so that what events hide stays in sight.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011'
-down_revision = '0010'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
