@@ -209,6 +209,11 @@ class ArrayView:
     # Seconds after which the array deletes snapshots by itself (3PAR
     # hpe3par_snapshot_expiration); older Cinder snapshots may rightly be gone.
     snapshot_lifetime: float | None = None
+    # False when the driver reused what earlier passes read of objects that
+    # did not change (RBD headers); ``read_in_full``: the objects it read
+    # (None where the driver does not count them).
+    full_listing: bool = True
+    read_in_full: int | None = None
     # True where a name Cinder did not write can decode as Cinder's by
     # chance (NEC base 62, 3PAR base 64): a finding that only such a name
     # ties to Cinder says so (``ownership_evidence: name``).

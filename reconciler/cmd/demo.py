@@ -40,6 +40,7 @@ import oslo_messaging
 from reconciler.agent import endpoint as agent_endpoint
 from reconciler.agent import reporter as agent_reporter
 from reconciler.cmd import demo_cloud
+from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
@@ -442,7 +443,9 @@ def run(workdir, passes, allinone=None):
             print(json.dumps(received.events[0][2], indent=2))
         _section('Confirmed findings recorded in %s'
                  % conf.reconciler_database.connection)
-        print(report.findings_table(store.findings(state='confirmed')))
+        output.emit_list(output.TABLE, [
+            views.finding_dict(f) for f in store.findings(state='confirmed')],
+            views.FINDING_FIELDS, report.FINDING_COLUMNS)
         _list_through_the_api(workdir, stack, keystone, conf)
         _section('What was planted, and what must not be flagged')
         for label, note in PLANTED + demo_cloud.PLANTED:
@@ -493,8 +496,9 @@ def _remediate(conf, store, notifier, cloud, allinone):
     notifier.flush(store)
     print(report.pass_text(result))
     _section('The audit (cinder-reconciler-manage actions list)')
-    print(report.table([views.action_dict(a) for a in store.actions(
-        backend='fake1')]))
+    output.emit_list(output.TABLE, [views.action_dict(a) for a in
+                                    store.actions(backend='fake1')],
+                     views.ACTION_FIELDS)
 
 
 def _remediate_host(conf, store, notifier, fleet):
@@ -521,8 +525,9 @@ def _remediate_host(conf, store, notifier, fleet):
     print(report.host_pass_text(result))
     _section('The audit of %s (cinder-reconciler-manage actions list '
              '--backend host:%s)' % (COMPUTE, COMPUTE))
-    print(report.table([views.action_dict(a) for a in store.actions(
-        backend='host:' + COMPUTE)]))
+    output.emit_list(output.TABLE, [views.action_dict(a) for a in
+                                    store.actions(backend='host:' + COMPUTE)],
+                     views.ACTION_FIELDS)
 
 
 def main(argv=None):

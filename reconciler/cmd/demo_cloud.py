@@ -20,6 +20,7 @@ import time
 
 from reconciler.cloud import manager as cloud_manager
 from reconciler.cloud import scope
+from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler.conf import backend as backend_conf
 from reconciler import coordination
@@ -162,7 +163,8 @@ def remediate(conf, store, notifier, cloud, fleet, section):
     section('The audit of the runbook (cinder-reconciler-manage actions '
             'list --finding %d, and of the steps it took on the other '
             'sides)' % stuck.id)
-    print(report.table([views.action_dict(a) for a in store.actions()
-                        if a.applied and a.action in (
-                            'disconnect', 'unexport', 'runbook')]))
+    output.emit_list(output.TABLE, [
+        views.action_dict(a) for a in store.actions() if a.applied
+        and a.action in ('disconnect', 'unexport', 'runbook')],
+        views.ACTION_FIELDS)
     return stuck

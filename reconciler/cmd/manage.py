@@ -2,30 +2,37 @@
 
     cinder-reconciler-manage db sync|version|purge --age-in-days N
     cinder-reconciler-manage check [--backend NAME | --host | --cloud]
-                                   [--dry-run] [--format F]
+                                   [--dry-run] [--format table|json|csv]
     cinder-reconciler-manage findings list [--state S] [--backend B]
-                                           [--host [H] | --cloud]
-                                           [--kind K] [--format F]
-    cinder-reconciler-manage findings show ID [--format F]
+                                           [--host [H] | --cloud] [--kind K]
+                                           [--sort KEY[:DIR],...]
+                                           [--limit N] [--marker ID] [L]
+    cinder-reconciler-manage findings show ID [S]
     cinder-reconciler-manage runs list [--backend B] [--status S]
-                                       [--limit N] [--format F]
+                                       [--limit N] [--marker ID] [L]
     cinder-reconciler-manage host-map (/dev/sdX | dm-N | WWID | VOLUME_UUID)
-                                      [--format F]
-    cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
+                                      [L]
+    cinder-reconciler-manage name-map BACKEND (VALUE | --all) [L]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
     cinder-reconciler-manage remediate [--backend B | --host [NAME]
                                         | --cloud]
                                        [--kind K]
                                        [--finding ID] [--apply] [--quarantine]
                                        [--delete-data] [--limit N]
+                                       [--format table|json]
     cinder-reconciler-manage actions list [--backend B] [--finding ID]
+                                          [--limit N] [--marker ID] [L]
     cinder-reconciler-manage agent-key HOST
     cinder-reconciler-manage findings ignore ID --reason TEXT [--until TIME]
     cinder-reconciler-manage findings unignore ID
 
-F is table (the default), json or csv.
+L, a listing's output options (reconciler.cmd.output, cliff's formatters):
+-f/--format table|csv|json|yaml|value, -c/--column FIELD (repeat),
+--sort-column FIELD (repeat), --sort-ascending|--sort-descending. S, a
+record's: -f/--format table|csv|json|yaml|value|shell, -c/--column FIELD.
 """
 
+import argparse
 import datetime
 import getpass
 import json
@@ -46,6 +53,7 @@ from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.history import api as history_api
 from reconciler.history import views
 from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
@@ -136,16 +144,6 @@ def _check_one(conf, backend, store, notifier, coordinator):
             stop=lease, dry_run=conf.category.dry_run)
 
 
-def _emit(fmt, rows, text=report.table):
-    """Print dicts as JSON, CSV, or ``text(rows)`` for a table."""
-    if fmt == 'json':
-        output.emit(json.dumps(rows, indent=2))
-    elif fmt == 'csv':
-        output.emit(report.csv_text(rows))
-    else:
-        output.emit(text(rows))
-
-
 def _flush(conf, store, notifier):
     """Send the passes' events, for a bounded time; the daemon (or the next
     check) sends what is left.
@@ -158,6 +156,29 @@ def _flush(conf, store, notifier):
               file=sys.stderr)
 
 
+def _sort(text):
+    """``--sort key[:asc|desc],...`` as the history's sort pairs."""
+    pairs = []
+    for item in (text or '').split(','):
+        key, _, direction = item.strip().partition(':')
+        if key:
+            pairs.append((key, direction or 'asc'))
+    for key, direction in pairs:
+        if (key not in history_api.FINDING_SORT_KEYS
+                or direction not in ('asc', 'desc')):
+            raise exception.ConfigError(
+                '--sort takes KEY[:asc|desc],... with keys among %s, not %s'
+                % (', '.join(history_api.FINDING_SORT_KEYS),
+                   '%s:%s' % (key, direction)))
+    return pairs
+
+
+def _limit(value):
+    if value is not None and value < 1:
+        raise exception.ConfigError('--limit must be at least 1')
+    return value
+
+
 def do_findings_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
@@ -168,12 +189,13 @@ def do_findings_list(conf):
                              or conf.host_scan.connector_host)
     elif args.cloud_scope:
         backend = cloud_scope.NAME
+    # Paged in SQL (keyset, after the marker's own sort values), as the
+    # REST API pages: the default order is the API's, oldest first.
     rows = store.findings(backend=backend, state=args.state,
-                          kind=args.kind)
-    if args.format == 'table':
-        output.emit(report.findings_table(rows))
-    else:
-        _emit(args.format, [views.finding_dict(f) for f in rows])
+                          kind=args.kind, sort=_sort(args.sort),
+                          limit=_limit(args.limit), marker=args.marker)
+    output.emit_list(args, [views.finding_dict(f) for f in rows],
+                     views.FINDING_FIELDS, report.FINDING_COLUMNS)
     return 0
 
 
@@ -184,11 +206,7 @@ def do_findings_show(conf):
     finding = store.finding(args.id)
     if finding is None:
         raise exception.ReconcilerError('no finding %d' % args.id)
-    story = views.finding_story(store, finding)
-    if args.format == 'table':
-        output.emit(report.story_text(story))
-    else:
-        _emit(args.format, [story] if args.format == 'csv' else story)
+    output.emit_one(args, views.finding_story(store, finding))
     return 0
 
 
@@ -205,11 +223,11 @@ def do_runs_list(conf):
     newest = {}
     rows = []
     for r in store.runs(backend=args.backend, status=args.status,
-                        limit=args.limit):
+                        limit=_limit(args.limit), marker=args.marker):
         rows.append(dict(views.run_dict(r), stale=(
             r.backend in silent
             and newest.setdefault(r.backend, r.id) == r.id)))
-    _emit(args.format, rows)
+    output.emit_list(args, rows, views.RUN_FIELDS + ('stale',))
     if args.format == 'table' and silent:
         output.emit(report.stale_text(silent.values()))
     return 0
@@ -264,7 +282,7 @@ def do_name_map(conf):
             None if offline else inventory.CinderInventory(conf))
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
-    _emit(args.format, rows)
+    output.emit_list(args, rows)
     if offline and any('note' in r for r in rows):   # a UUID was mapped
         if args.format == 'table':
             output.emit(name_map.OFFLINE_NOTE)
@@ -284,10 +302,7 @@ def do_host_map(conf):
     rows = device_map.rows(host_view, cinder_view)
     if conf.category.value != 'all':
         rows = device_map.lookup(rows, conf.category.value)
-    if conf.category.format == 'json':
-        output.emit(json.dumps(rows, indent=2))
-    else:
-        output.emit(report.table(rows))
+    output.emit_list(conf.category, rows)
     return 0 if rows else 2
 
 
@@ -513,8 +528,9 @@ def do_actions_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [views.action_dict(a) for a in store.actions(
-        backend=args.backend, finding_id=args.finding, limit=args.limit)])
+    output.emit_list(args, [views.action_dict(a) for a in store.actions(
+        backend=args.backend, finding_id=args.finding,
+        limit=_limit(args.limit), marker=args.marker)], views.ACTION_FIELDS)
     return 0
 
 
@@ -578,8 +594,21 @@ def do_db_purge(conf):
 
 
 def _add_format(parser):
+    """A report's formats (``check``, ``remediate``): its text, or JSON
+    (and for ``check`` CSV) of its records.
+    """
     parser.add_argument('--format', choices=('table', 'json', 'csv'),
                         default='table')
+
+
+def _add_paging(parser, default=None, what='item'):
+    parser.add_argument('--limit', type=int, default=default, metavar='N',
+                        help='At most N %ss (a page)%s.' % (
+                            what, ' (default: %(default)s)' if default
+                            else '; every one without it'))
+    parser.add_argument('--marker', type=int, metavar='ID',
+                        help='The page after this %s (the ID of the '
+                             "previous page's last row)." % what)
 
 
 def add_command_parsers(subparsers):
@@ -627,12 +656,19 @@ def add_command_parsers(subparsers):
                          help="The cloud scope's findings.")
     listing.add_argument('--kind',
                          choices=[k.value for k in model.FindingKind])
-    _add_format(listing)
+    listing.add_argument('--sort', metavar='KEY[:DIR],...',
+                         help='The order the history lists them in '
+                              '(before --limit and --marker): keys among '
+                              '%s, each asc or desc; default id:asc '
+                              '(id:desc: newest first).'
+                              % ', '.join(history_api.FINDING_SORT_KEYS))
+    _add_paging(listing, what='finding')
+    output.add_list_options(listing)
     listing.set_defaults(func=do_findings_list)
     show = findings_sub.add_parser(
         'show', help='One finding: evidence, sightings and transitions.')
     show.add_argument('id', type=int)
-    _add_format(show)
+    output.add_show_options(show)
     show.set_defaults(func=do_findings_show)
 
     ignore = findings_sub.add_parser(
@@ -686,8 +722,8 @@ def add_command_parsers(subparsers):
     actions_list = actions_sub.add_parser('list', help='Newest first.')
     actions_list.add_argument('--backend')
     actions_list.add_argument('--finding', type=int)
-    actions_list.add_argument('--limit', type=int, default=50)
-    _add_format(actions_list)
+    _add_paging(actions_list, 50, 'action')
+    output.add_list_options(actions_list)
     actions_list.set_defaults(func=do_actions_list)
 
     agent_key = subparsers.add_parser(
@@ -704,8 +740,8 @@ def add_command_parsers(subparsers):
     runs_list.add_argument('--backend')
     runs_list.add_argument('--status',
                            choices=[s.value for s in model.RunStatus])
-    runs_list.add_argument('--limit', type=int, default=20)
-    _add_format(runs_list)
+    _add_paging(runs_list, 20, 'run')
+    output.add_list_options(runs_list)
     runs_list.set_defaults(func=do_runs_list)
 
     names = subparsers.add_parser(
@@ -716,7 +752,7 @@ def add_command_parsers(subparsers):
     names.add_argument('--all', action='store_true',
                        help="Every Cinder volume and snapshot of the backend "
                             "with its array name and whether it exists.")
-    _add_format(names)
+    output.add_list_options(names)
     names.set_defaults(func=do_name_map)
 
     host_map = subparsers.add_parser(
@@ -724,7 +760,7 @@ def add_command_parsers(subparsers):
                          'attachments and instances, and back.')
     host_map.add_argument('value', help='/dev/sdX, dm-N, /dev/mapper/NAME, '
                                         'a WWID, a volume UUID, or "all".')
-    _add_format(host_map)
+    output.add_list_options(host_map)
     host_map.set_defaults(func=do_host_map)
 
     listen = subparsers.add_parser(
@@ -738,15 +774,38 @@ def add_command_parsers(subparsers):
     listen.set_defaults(func=do_listen)
 
 
-def main(argv=None):
-    conf = cfg.CONF
+def build_parser(prog='cinder-reconciler-manage'):
+    """The commands as a plain argparse parser, for the CLI reference
+    (doc/source/cli): oslo.config adds its own options (``--config-file``,
+    ``--config-dir``, logging) in front of them when the command runs.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, description='Database, one-shot checks and reports.')
+    add_command_parsers(parser.add_subparsers(title='Commands',
+                                              dest='category'))
+    return parser
+
+
+def register_cli_opts(conf):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'category', title='Commands', handler=add_command_parsers))
-    reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
-                            stdout_is_output=True)
+
+
+def run(conf):
+    """The parsed command; an error the operator can act on is one line
+    on stderr and exit status 1.
+    """
     try:
         with output.libraries_to_log():
             return conf.category.func(conf)
     except (exception.ReconcilerError,) + exception.DATABASE_ERRORS as e:
         print('Error: %s' % exception.describe(e), file=sys.stderr)
         return 1
+
+
+def main(argv=None):
+    conf = cfg.CONF
+    register_cli_opts(conf)
+    reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
+                            stdout_is_output=True)
+    return run(conf)

@@ -1,19 +1,24 @@
-"""Table, JSON and CSV renderings of passes, runs and findings.
+"""Text, JSON and CSV renderings of passes and remediation outcomes.
 
 The records' own fields come from reconciler.history.views, which the API
-shares; this module lays them out for a terminal.
+shares; this module lays them out for a terminal. Listings and records
+(findings, runs, actions) go through reconciler.cmd.output instead.
 """
 
 import csv
 import io
 import json
 
-import prettytable
-
 from reconciler.cloud import scope as cloud_scope
 from reconciler.history import views
 from reconciler.host import scope as host_scope
 from reconciler import model
+
+#: The columns of a table of findings (``openstack orphan list``'s too);
+#: ``-c`` picks others, the other formats show every field.
+FINDING_COLUMNS = ('id', 'backend', 'kind', 'resource_type', 'resource_id',
+                   'array_name', 'state', 'first_seen', 'sightings',
+                   'ignored')
 
 _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
            model.FindingKind.CINDER_ONLY: 'Cinder-only',
@@ -200,10 +205,6 @@ def any_pass_text(r):
     return pass_text(r)
 
 
-def _state(f):
-    return '%s (ignored)' % f.state if f.ignored_reason else f.state
-
-
 def _outcome_header(o, steps):
     """"applied" only when a step changed something."""
     if not o.applied:
@@ -243,25 +244,6 @@ def stale_text(silences):
            s.interval) for s in silences)
 
 
-def story_text(story):
-    lines = ['Finding %(id)s: %(kind)s %(resource_type)s %(resource_id)s '
-             'on %(backend)s, %(state)s' % story]
-    for key in ('array_name', 'cinder_id', 'project_id', 'first_seen',
-                'last_seen', 'sightings'):
-        if story[key] is not None:
-            lines.append('  %-12s %s' % (key + ':', story[key]))
-    if story['details']:
-        lines.append('  evidence:')
-        lines += ['    %s: %s' % kv for kv in sorted(story['details'].items())]
-    lines.append('  transitions:')
-    lines += ['    %(at)s  %(state)s' % t for t in story['transitions']]
-    runs = story['newest_sightings']
-    lines.append('  seen by %d ok run(s)%s' % (story['seen_by'], (
-        ', newest: ' + ', '.join(str(r['run_id']) for r in runs))
-        if runs else ''))
-    return '\n'.join(lines)
-
-
 def csv_text(rows):
     """CSV of dicts, their keys as the header; nested values as JSON."""
     out = io.StringIO()
@@ -274,27 +256,3 @@ def csv_text(rows):
                              if isinstance(v, (dict, list)) else v
                              for k, v in row.items()})
     return out.getvalue().rstrip('\n')
-
-
-def table(rows):
-    """A table of dicts, their keys as the header."""
-    if not rows:
-        return '(nothing)'
-    out = prettytable.PrettyTable(list(rows[0]))
-    out.align = 'l'
-    for row in rows:
-        out.add_row(['-' if v is None else v for v in row.values()])
-    return out.get_string()
-
-
-def findings_table(rows):
-    table = prettytable.PrettyTable(
-        ['Backend', 'Kind', 'Type', 'Resource', 'Array name', 'State',
-         'First seen', 'Sightings', 'Cinder event'])
-    table.align = 'l'
-    for f in rows:
-        table.add_row([f.backend, f.kind, f.resource_type, f.resource_id,
-                       f.array_name or '-', _state(f),
-                       views.when(f.first_seen), f.sightings,
-                       cinder_event(f.details) or '-'])
-    return table.get_string()

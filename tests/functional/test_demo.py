@@ -51,8 +51,11 @@ class DemoTest(base.BaseTestCase):
         # exactly the confirmed findings.
         listed = out.split('=== The same findings through the REST API')[
             1].split('=== What')[0]
+        # (Resource ID: the manage table's fifth column, after ID,
+        # Backend, Kind and Resource Type; the fourth of the one asked
+        # with -c.)
         self.assertEqual(
-            sorted(line.split('|')[4].strip() for line in findings.split(
+            sorted(line.split('|')[5].strip() for line in findings.split(
                 '\n') if line.startswith('| ') and '| Backend ' not in line),
             sorted(line.split('|')[4].strip() for line in listed.split(
                 '\n') if line.startswith('| ') and '| ID ' not in line))
