@@ -1,10 +1,16 @@
 # shellcheck shell=bash
 # devstack plugin: `enable_plugin cinder-reconciler <repo>` in local.conf.
 #
-# Installs cinder-reconciler, writes its own configuration file beside
-# cinder.conf (one group per backend in CINDER_ENABLED_BACKENDS, Cinder API
-# credentials, its own database, notifications on devstack's message bus) and
-# runs the daemon as the devstack@cinder-reconciler systemd unit.
+# Installs cinder-reconciler. Beside cinder-volume, the controller: its own
+# configuration file beside cinder.conf (one group per backend in
+# CINDER_ENABLED_BACKENDS, Cinder API credentials, its own database,
+# notifications and RPC on devstack's message bus), run as the
+# devstack@cinder-reconciler systemd unit. Where volumes are attached
+# (n-cpu, c-vol), the host agent: a file of its own with the message bus and
+# [host_scan] only, run as devstack@cinder-reconciler-agent.
+# And the API (cinder-reconciler-api) under uWSGI as
+# devstack@cinder-reconciler-api, with its Keystone service user and catalog
+# entry.
 
 # Save trace setting: traced here, as devstack's own libraries are, and
 # restored for whoever sourced us.
@@ -90,17 +96,36 @@ function _configure_cinder_reconciler_backends {
     iniset "$conf" DEFAULT enabled_backends "$names"
 }
 
-# The host unit: this node's devices against Cinder's attachments to it.
-# nova-compute and cinder-volume attach volumes here with os-brick, which
-# devstack points at one lock_path; the scan takes the same lock.
+# How the controller judges the agents' scans, and their keys' secret.
 function _configure_cinder_reconciler_host {
     local conf=$CINDER_RECONCILER_CONF
     [[ "$CINDER_RECONCILER_HOST_SCAN" == "True" ]] || return 0
-    iniset "$conf" host_scan enabled True
-    iniset "$conf" host_scan lock_path "$CINDER_RECONCILER_BRICK_LOCK_PATH"
     iniset "$conf" host_scan owned_targets "$CINDER_RECONCILER_OWNED_TARGETS"
-    # The stack user's sudo runs the three read-only scan commands.
+    iniset "$conf" agents auth_key "$CINDER_RECONCILER_AGENT_AUTH_KEY"
+}
+
+# The host agent: this node's devices, reported to the controller over
+# devstack's message bus. nova-compute and cinder-volume attach volumes here
+# with os-brick, which devstack points at one lock_path; the scan takes the
+# same lock. No database, no Cinder credentials.
+function configure_cinder_reconciler_agent {
+    local conf=$CINDER_RECONCILER_AGENT_CONF
+    local key
+    sudo install -d -o "$STACK_USER" -m 755 "$CINDER_RECONCILER_CONF_DIR"
+    # Holds the transport URL and the report key.
+    install -m 600 /dev/null "$conf"
+    iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
+    iniset_rpc_backend cinder-reconciler "$conf"
+    iniset "$conf" host_scan lock_path "$CINDER_RECONCILER_BRICK_LOCK_PATH"
+    # The stack user's sudo runs the read-only scan commands.
     iniset "$conf" host_scan root_helper sudo
+    # This host's key, derived from the controllers' secret (never on the
+    # command line: the secret goes through a file descriptor).
+    key=$("$CINDER_RECONCILER_BIN_DIR/cinder-reconciler-manage" \
+        --config-file <(printf '[agents]\nauth_key = %s\n' \
+                        "$CINDER_RECONCILER_AGENT_AUTH_KEY") \
+        agent-key "$(hostname)")
+    iniset "$conf" host_scan report_key "$key"
 }
 
 function configure_cinder_reconciler {
@@ -141,12 +166,73 @@ function stop_cinder_reconciler {
     stop_process cinder-reconciler
 }
 
+function start_cinder_reconciler_agent {
+    run_process cinder-reconciler-agent \
+        "$CINDER_RECONCILER_BIN_DIR/cinder-reconciler-agent --config-file $CINDER_RECONCILER_AGENT_CONF"
+}
+
+function stop_cinder_reconciler_agent {
+    stop_process cinder-reconciler-agent
+}
+
+# The API's service type in Keystone's catalog (what the openstack orphan
+# commands look up).
+CINDER_RECONCILER_API_SERVICE_TYPE=block-storage-reconciliation
+
+# The API's accounts: keystonemiddleware's service user, the catalog's
+# service and endpoints.
+function create_cinder_reconciler_api_accounts {
+    create_service_user cinder-reconciler-api
+    get_or_create_service cinder-reconciler-api \
+        "$CINDER_RECONCILER_API_SERVICE_TYPE" \
+        "Orphan block-storage findings (cinder-reconciler)"
+    get_or_create_endpoint "$CINDER_RECONCILER_API_SERVICE_TYPE" \
+        "$REGION_NAME" \
+        "$SERVICE_PROTOCOL://$SERVICE_HOST:$CINDER_RECONCILER_API_PORT"
+}
+
+# Its own file: the history's database and Keystone, nothing of Cinder's
+# or the arrays'. Then uWSGI's, with the options devstack gives its own
+# services' (write_uwsgi_config), serving HTTP on the API's port.
+function configure_cinder_reconciler_api {
+    local conf=$CINDER_RECONCILER_API_CONF ini=$CINDER_RECONCILER_API_UWSGI_CONF
+    local opt
+    install -m 600 /dev/null "$conf"
+    iniset "$conf" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
+    iniset "$conf" api api_paste_config \
+        "$CINDER_RECONCILER_DIR/etc/cinder-reconciler/api-paste.ini"
+    iniset "$conf" reconciler_database connection \
+        "$(database_connection_url cinder_reconciler)"
+    configure_keystone_authtoken_middleware "$conf" cinder-reconciler-api
+    rm -f "$ini"
+    iniset "$ini" uwsgi module reconciler.wsgi.api:application
+    iniset "$ini" uwsgi http-socket \
+        "$SERVICE_LISTEN_ADDRESS:$CINDER_RECONCILER_API_PORT"
+    iniset "$ini" uwsgi env "OS_CINDER_RECONCILER_API_CONFIG_FILES=$conf"
+    iniset "$ini" uwsgi processes "$API_WORKERS"
+    for opt in master die-on-term exit-on-reload enable-threads lazy-apps \
+            need-app; do
+        iniset "$ini" uwsgi "$opt" true
+    done
+    iniset "$ini" uwsgi buffer-size 65535
+    iniset "$ini" uwsgi add-header "Connection: close"
+    if [[ ${USE_VENV} = True && -n "${PROJECT_VENV["cinder-reconciler"]:-}" ]]; then
+        iniset "$ini" uwsgi virtualenv "${PROJECT_VENV["cinder-reconciler"]}"
+    fi
+}
+
+function start_cinder_reconciler_api {
+    run_process cinder-reconciler-api \
+        "$(command -v uwsgi) --procname-prefix cinder-reconciler-api --ini $CINDER_RECONCILER_API_UWSGI_CONF"
+}
+
 function cleanup_cinder_reconciler {
     sudo rm -rf "$CINDER_RECONCILER_CONF_DIR"
     sudo rm -f "$CINDER_CONF_DIR/rootwrap.d/cinder-reconciler.filters"
 }
 
-if is_service_enabled cinder-reconciler; then
+# The controller runs beside cinder-volume; a compute node runs the agent.
+if is_service_enabled cinder-reconciler && is_service_enabled c-vol; then
     if [[ "$1" == "stack" && "$2" == "install" ]]; then
         echo_summary "Installing cinder-reconciler"
         install_cinder_reconciler
@@ -155,16 +241,46 @@ if is_service_enabled cinder-reconciler; then
         create_cinder_reconciler_accounts
         configure_cinder_reconciler
         configure_cinder_reconciler_rootwrap
+        if is_service_enabled cinder-reconciler-api; then
+            create_cinder_reconciler_api_accounts
+            configure_cinder_reconciler_api
+        fi
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
         echo_summary "Starting cinder-reconciler"
         init_cinder_reconciler
         start_cinder_reconciler
+        if is_service_enabled cinder-reconciler-api; then
+            start_cinder_reconciler_api
+        fi
     fi
     if [[ "$1" == "unstack" ]]; then
         stop_cinder_reconciler
+        if is_service_enabled cinder-reconciler-api; then
+            stop_process cinder-reconciler-api
+        fi
     fi
     if [[ "$1" == "clean" ]]; then
         cleanup_cinder_reconciler
+    fi
+fi
+
+if is_service_enabled cinder-reconciler-agent; then
+    if [[ "$1" == "stack" && "$2" == "install" ]] && ! { \
+            is_service_enabled cinder-reconciler && is_service_enabled c-vol; }; then
+        echo_summary "Installing cinder-reconciler (agent)"
+        install_cinder_reconciler
+    elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
+        echo_summary "Configuring cinder-reconciler-agent"
+        configure_cinder_reconciler_agent
+    elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+        echo_summary "Starting cinder-reconciler-agent"
+        start_cinder_reconciler_agent
+    fi
+    if [[ "$1" == "unstack" ]]; then
+        stop_cinder_reconciler_agent
+    fi
+    if [[ "$1" == "clean" ]]; then
+        sudo rm -rf "$CINDER_RECONCILER_CONF_DIR"
     fi
 fi
 

@@ -149,15 +149,18 @@ class Coordinator(object):
         return owner
 
     @contextlib.contextmanager
-    def exclusive(self, backend, blocking=False, stop=None):
+    def exclusive(self, backend, blocking=False, stop=None, ring=True):
         """Yield a :class:`Lease`: may this process reconcile ``backend``?
 
-        A member must own ``backend`` on the ring; anyone must hold its
-        lock, for as long as the block runs.
+        A member must own ``backend`` on the ring (unless ``ring`` is
+        False: a host's reports go to any controller); anyone must hold
+        its lock, for as long as the block runs. ``blocking``: wait for
+        the lock, for ever or this many seconds.
         """
         try:
             tooz = self._connect()
-            if self.member and self._owner(tooz, backend) != self.member_id:
+            if (ring and self.member
+                    and self._owner(tooz, backend) != self.member_id):
                 yield Lease(False)
                 return
             lock = tooz.get_lock(lock_name(backend))

@@ -19,6 +19,14 @@ Safety rules encoded here (see ../shared/reference/traps.md):
 - Cinder's recorded events are evidence, never the only source: they
   only reclassify an array-only object Cinder says it unmanaged, and
   explain the others (``weigh_events``); without them, the same findings.
+- A name that could decode by chance (``ArrayView.chance_names``) is the
+  only evidence a finding's object is Cinder's unless a Cinder row has its
+  UUID: such findings carry ``ownership_evidence: name``.
+- An export whose host Cinder's data cannot tell is never an orphan, at
+  the listing or at its re-check; a re-check that cannot tell counts it
+  as not compared, or keeps a confirmed finding as it is (``confirm``).
+- A temporary Cinder made for an operation (``ArrayObject.held_by``) is
+  stale once the volume or snapshot it serves is not in transition.
 """
 
 import collections
@@ -42,6 +50,13 @@ SETTLED_SNAPSHOT = frozenset(('available',))
 FAILED_DELETE = 'error_deleting'
 COMPARED_VOLUME = SETTLED_VOLUME | {FAILED_DELETE}
 COMPARED_SNAPSHOT = SETTLED_SNAPSHOT | {FAILED_DELETE}
+# Snapshot statuses no operation is running in.
+IDLE_SNAPSHOT = COMPARED_SNAPSHOT | {'error'}
+# Detail of a finding whose only evidence of Cinder ownership is a name
+# that could decode by chance; remediation needs more (see remediation).
+NAME_ONLY = ('ownership_evidence', 'name')
+# Not compared: an export a re-check could not tie or untie.
+UNDECIDED_EXPORT = 'export of attached volume undecidable at re-check'
 
 K = model.FindingKind
 R = model.ResourceType
@@ -91,7 +106,38 @@ def _short(host):
     return (host or '').lower().split('.')[0]
 
 
-def export_match(volume, export):
+def _answer(export, attachment):
+    """Whether ``attachment`` is the export's host: True, False or None."""
+    if export.host_rule is not None:
+        return export.host_rule(attachment)
+    if attachment.host_name and export.host and (
+            _short(attachment.host_name) == _short(export.host)):
+        return True
+    wanted = {_norm(i) for i in export.initiators}
+    if wanted & {_norm(i) for i in attachment.initiators}:
+        return True
+    if export.host is None and not attachment.initiators:
+        return None
+    return False
+
+
+def _tied_elsewhere(export, attachment, siblings):
+    """True if another export of the volume is this attachment's.
+
+    One attachment is one connector, which Cinder maps to one array host:
+    an export that a rule ties to it and whose LUN is the attachment's
+    (connection_info's) is its export, so an export with another LUN is
+    not. A name alone cannot say so (3PAR maps to a host holding the IQN
+    before one named after the connector).
+    """
+    if not (siblings and attachment.luns and export.luns) or (
+            export.luns & attachment.luns):
+        return False
+    return any(s.name != export.name and s.luns & attachment.luns
+               and _answer(s, attachment) is True for s in siblings)
+
+
+def export_match(volume, export, siblings=None):
     """Whether an attachment of ``volume`` is the export's host.
 
     True if one is, False if none can be, None if Cinder's data cannot
@@ -100,23 +146,18 @@ def export_match(volume, export):
     are compared by their first label, or initiators. When the array names
     no host and an attachment's initiators are not exposed (iSCSI
     connection_info has none), the export may well be that attachment's.
+    ``siblings``, the volume's exports as the driver shows them now, tie
+    an attachment elsewhere by its LUN (``_tied_elsewhere``).
     """
-    if export.host_rule is not None:
-        answers = {export.host_rule(a) for a in volume.attachments}
-        if True in answers:
-            return True
-        return None if None in answers else False
-    wanted = {_norm(i) for i in export.initiators}
-    for att in volume.attachments:
-        if att.host_name and export.host and (
-                _short(att.host_name) == _short(export.host)):
-            return True
-        if wanted & {_norm(i) for i in att.initiators}:
-            return True
-    if export.host is None and any(not a.initiators
-                                   for a in volume.attachments):
-        return None
-    return False
+    answers = set()
+    for attachment in volume.attachments:
+        answer = _answer(export, attachment)
+        if answer is None and _tied_elsewhere(export, attachment, siblings):
+            answer = False
+        answers.add(answer)
+    if True in answers:
+        return True
+    return None if None in answers else False
 
 
 def attached_to(volume, export):
@@ -131,25 +172,36 @@ def iscsi_only(export):
         for i in export.initiators)
 
 
-def undecidable(volume, export):
+def undecidable(volume, export, siblings=()):
     """True when no re-check can tell whether ``export`` is orphaned.
 
     Cinder's data cannot tell (:func:`export_match` is None) and the
     export's host holds iSCSI names only: Cinder never exposes an iSCSI
     attachment's initiator, so look-ups on both sides would answer None
     pass after pass (NEC LD sets of attached volumes; a 3PAR host that may
-    hold the connector's IQN under a name of its own).
+    hold the connector's IQN under a name of its own). Unless another of
+    the volume's exports (``siblings``) is tied to an attachment: then the
+    LUNs a look-up reads may tell.
     """
-    return export_match(volume, export) is None and iscsi_only(export)
+    return (export_match(volume, export) is None and iscsi_only(export)
+            and not any(s.name != export.name and attached_to(volume, s)
+                        for s in siblings))
 
 
-def export_orphaned(volume, export):
+def export_orphaned(volume, export, siblings=None):
     """True, False, or None when Cinder's data cannot tell.
 
     An export of a volume Cinder shows attached nowhere is orphaned.
     """
-    match = export_match(volume, export)
+    match = export_match(volume, export, siblings)
     return None if match is None else not match
+
+
+def busy(record):
+    """Whether an operation runs on a Cinder volume or snapshot."""
+    if isinstance(record, model.CinderSnapshot):
+        return record.status not in IDLE_SNAPSHOT
+    return in_transition(record)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -168,6 +220,11 @@ class Comparison:
     skipped: collections.Counter       # reason -> count (not compared)
     # Array-only suspects Cinder's events say it unmanaged (weigh_events).
     unmanaged: tuple[Suspect, ...] = ()
+    # (ResourceType, id) of the Cinder-named volumes and snapshots listed,
+    # and of those matched to a Cinder row: the history keeps the matches
+    # as evidence that an object was Cinder's (remediation weighs it).
+    listed: frozenset = frozenset()
+    matched: frozenset = frozenset()
 
 
 def _candidate(kind, rtype, resource_id, obj=None, record=None, **details):
@@ -206,6 +263,13 @@ class _Index(object):
     def cinder_named(self, kind):
         return self.objects[(kind, model.ObjectClass.CINDER)]
 
+    def holder(self, held_by):
+        """The Cinder volume or snapshot ``held_by`` names, if listed."""
+        rtype, uuid = held_by or (None, None)
+        if rtype == R.SNAPSHOT:
+            return self.snapshots.get(uuid)
+        return self.volumes.get(uuid) or self.by_key.get(uuid)
+
     def snapshot_id(self, obj):
         """The Cinder snapshot id an array snapshot stands for, if known."""
         if obj.uuid:
@@ -220,16 +284,22 @@ def compare(cinder, array):
     suspects = []
     consistent = collections.Counter()
     skipped = collections.Counter()
+    # Details of findings only a name that may decode by chance ties to
+    # Cinder: no Cinder row has their UUID.
+    by_name = dict((NAME_ONLY,)) if array.chance_names else {}
 
+    matched = set()
     array_volume_keys = set()
     for obj in idx.cinder_named(R.VOLUME):
         array_volume_keys.add(obj.uuid)
         if obj.uuid in idx.known_keys:
             consistent[R.VOLUME] += 1
+            matched.add((R.VOLUME, obj.uuid))
         else:
             suspects.append(Suspect(
                 _candidate(K.ARRAY_ONLY, R.VOLUME, obj.uuid, obj,
-                           pool=obj.pool, size_gib=obj.size_gib), obj))
+                           pool=obj.pool, size_gib=obj.size_gib, **by_name),
+                obj))
 
     array_snapshot_ids = set()
     for obj in idx.cinder_named(R.SNAPSHOT):
@@ -237,10 +307,12 @@ def compare(cinder, array):
         array_snapshot_ids.add(snap_id)
         if snap_id in idx.snapshots:
             consistent[R.SNAPSHOT] += 1
+            matched.add((R.SNAPSHOT, snap_id))
         else:
             suspects.append(Suspect(
                 _candidate(K.ARRAY_ONLY, R.SNAPSHOT, snap_id or obj.name, obj,
-                           parent=obj.parent_uuid, group=obj.group_uuid),
+                           parent=obj.parent_uuid, group=obj.group_uuid,
+                           **by_name),
                 obj))
 
     for v in cinder.volumes:
@@ -272,19 +344,34 @@ def compare(cinder, array):
                            volume_id=s.volume_id, status=s.status),
                 cinder_record=s))
 
-    for obj in idx.cinder_named(R.EXPORT):
+    exports = idx.cinder_named(R.EXPORT)
+    siblings = collections.defaultdict(list)
+    for obj in exports:
+        siblings[obj.uuid].append(obj)
+    for obj in exports:
         volume = idx.by_key.get(obj.uuid) or idx.volumes.get(obj.uuid)
         if volume is not None and in_transition(volume):
             skipped['export of volume ' + volume.status] += 1
         elif volume is not None and attached_to(volume, obj):
             consistent[R.EXPORT] += 1
-        elif volume is not None and undecidable(volume, obj):
+        elif volume is not None and undecidable(volume, obj,
+                                                siblings[obj.uuid]):
             skipped['export of attached volume to iSCSI initiators'] += 1
         else:
+            details = by_name if volume is None else {}
             suspects.append(Suspect(
                 _candidate(K.ORPHAN_EXPORT, R.EXPORT, obj.name, obj,
                            record=volume, volume_uuid=obj.uuid,
-                           array_host=obj.host), obj, volume))
+                           array_host=obj.host, **details), obj, volume))
+
+    for kind in (R.VOLUME, R.SNAPSHOT):
+        for obj in idx.objects[(kind, C.TEMPORARY)]:
+            holder = idx.holder(obj.held_by)
+            if obj.held_by is None or (holder is not None and busy(holder)):
+                skipped['%s %s' % (C.TEMPORARY, kind)] += 1
+                continue
+            suspects.append(Suspect(
+                _stale_candidate(obj, holder, by_name), obj, holder))
 
     for kind in R:
         for obj in idx.objects[(kind, model.ObjectClass.FOREIGN)]:
@@ -292,10 +379,32 @@ def compare(cinder, array):
                 _candidate(K.FOREIGN, kind, obj.name, obj, pool=obj.pool,
                            size_gib=obj.size_gib), obj))
     for (kind, cls), objs in idx.objects.items():
-        if cls not in (model.ObjectClass.CINDER, model.ObjectClass.FOREIGN):
+        if cls not in (C.CINDER, C.FOREIGN) and not (
+                cls == C.TEMPORARY and kind in (R.VOLUME, R.SNAPSHOT)):
             skipped['%s %s' % (cls, kind)] += len(objs)
 
-    return Comparison(tuple(suspects), consistent, skipped)
+    listed = {(R.VOLUME, k) for k in array_volume_keys} | {
+        (R.SNAPSHOT, i) for i in array_snapshot_ids if i}
+    return Comparison(tuple(suspects), consistent, skipped,
+                      listed=frozenset(listed), matched=frozenset(matched))
+
+
+def _stale_candidate(obj, holder, by_name):
+    """A stale temporary: its holder (the volume or snapshot its operation
+    served), and that holder's state now ("no Cinder row" if none).
+    """
+    holder_type, holder_id = obj.held_by
+    if holder is None:
+        state, details = 'no Cinder row', by_name
+    else:
+        migration = getattr(holder, 'migration_status', None)
+        state, details = holder.status + (
+            ' (migration %s)' % migration if migration else ''), {}
+    candidate = _candidate(
+        K.STALE_TEMPORARY, obj.kind, obj.name, obj, record=holder,
+        pool=obj.pool, size_gib=obj.size_gib, holder_type=holder_type,
+        holder=holder_id, holder_state=state, **details)
+    return dataclasses.replace(candidate, cinder_id=obj.uuid)
 
 
 _EVIDENCED = (R.VOLUME, R.SNAPSHOT)
@@ -355,15 +464,29 @@ def _expired(snapshot, array_view):
             <= array_view.fetched_at)
 
 
-def _still_array_only(suspect, cinder, array):
+def _still_array_only(suspect, cinder, array, backend_host, cluster=None):
+    """None if it holds, else why not (the "not compared" reason)."""
     obj = suspect.array_object
-    if suspect.candidate.resource_type == R.VOLUME:
-        if cinder.volume_with_key(obj.uuid) is not None:
-            return False
-    elif obj.uuid and cinder.get_snapshot(obj.uuid) is not None:
-        return False
+    rtype = suspect.candidate.resource_type
+    volume = None
+    if rtype == R.VOLUME:
+        volume = cinder.volume_with_key(obj.uuid)
+        row = volume
+    else:
+        row = obj.uuid and cinder.get_snapshot(obj.uuid)
+        if row:
+            volume = cinder.get_volume(row.volume_id)
+    if row:
+        # Cinder keeps it under another backend (or host): listed here,
+        # compared there.
+        if volume is not None and not on_backend(volume, backend_host,
+                                                 cluster):
+            return '%s with a row on another backend' % rtype
+        return '%s changed since listed' % rtype
     now = array.refresh(obj)
-    return now is not None and now.object_class == obj.object_class
+    if now is None or now.object_class != obj.object_class:
+        return '%s changed since listed' % rtype
+    return None
 
 
 def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
@@ -386,6 +509,7 @@ def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
 
 
 def _still_orphan_export(suspect, cinder, array):
+    """True, False, or None when the look-ups cannot tell either."""
     # Judged by the export as it is now: a finding re-checked from the
     # history has only the listed export's name and host.
     obj = array.refresh(suspect.array_object)
@@ -394,7 +518,25 @@ def _still_orphan_export(suspect, cinder, array):
     volume = cinder.volume_with_key(obj.uuid)
     if volume is None:
         return True
-    return not in_transition(volume) and bool(export_orphaned(volume, obj))
+    if in_transition(volume):
+        return False
+    orphaned = export_orphaned(volume, obj)
+    if orphaned is None and any(a.luns for a in volume.attachments):
+        orphaned = export_orphaned(volume, obj, array.volume_exports(obj))
+    return orphaned
+
+
+def _still_stale_temporary(suspect, cinder, array):
+    """The temporary is there, and what it served is not in transition."""
+    now = array.refresh(suspect.array_object)
+    if now is None or now.object_class != C.TEMPORARY or now.held_by is None:
+        return False
+    rtype, uuid = now.held_by
+    if uuid is None:
+        return True
+    holder = (cinder.get_snapshot(uuid) if rtype == R.SNAPSHOT
+              else cinder.volume_with_key(uuid))
+    return holder is None or not busy(holder)
 
 
 def _still_foreign(suspect, cinder, array):
@@ -459,7 +601,8 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
     return kept, others
 
 
-def confirm(suspects, cinder, array, backend_host, cluster=None):
+def confirm(suspects, cinder, array, backend_host, cluster=None,
+            dropped=None, confirmed=frozenset()):
     """Re-check each suspect now, on both sides; return those that hold.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
@@ -467,21 +610,37 @@ def confirm(suspects, cinder, array, backend_host, cluster=None):
     returning None when absent; ``array`` is the backend's driver;
     ``cluster`` the ``cluster@backend`` of a clustered backend. Any error
     they raise propagates: a re-check that could not be made fails the pass.
+    ``dropped`` (a Counter), if given, counts the suspects that did not
+    hold by reason, so that a pass accounts for every listed object.
+    A suspect the look-ups could neither confirm nor clear (an export whose
+    host Cinder's data cannot tell) proves nothing: it is returned if its
+    finding is ``confirmed`` (identities), which stays as it is, else
+    counted as UNDECIDED_EXPORT.
     """
     kept = []
     for suspect in suspects:
         kind = suspect.candidate.kind
         if kind == K.ARRAY_ONLY:
-            holds = _still_array_only(suspect, cinder, array)
+            why_not = _still_array_only(suspect, cinder, array, backend_host,
+                                        cluster)
+            holds = why_not is None
         elif kind == K.CINDER_ONLY:
             holds = _still_cinder_only(suspect, cinder, array, backend_host,
                                        cluster)
         elif kind == K.ORPHAN_EXPORT:
             holds = _still_orphan_export(suspect, cinder, array)
+        elif kind == K.STALE_TEMPORARY:
+            holds = _still_stale_temporary(suspect, cinder, array)
         else:
             holds = _still_foreign(suspect, cinder, array)
-        if holds:
+        if holds or (holds is None
+                     and suspect.candidate.identity in confirmed):
             kept.append(suspect.candidate)
+        elif dropped is not None:
+            dropped[UNDECIDED_EXPORT if holds is None
+                    else why_not if kind == K.ARRAY_ONLY
+                    else '%s changed since listed'
+                    % suspect.candidate.resource_type] += 1
     return kept
 
 
@@ -504,16 +663,22 @@ def suspect_of(candidate):
                 details.get('host'), details.get('status'),
                 project_id=candidate.project_id)
         return Suspect(candidate, cinder_record=record)
+    held_by = None
     if candidate.kind == K.ORPHAN_EXPORT:
         uuid, cls = details.get('volume_uuid'), C.CINDER
     elif candidate.kind == K.FOREIGN:
         uuid, cls = None, C.FOREIGN
+    elif candidate.kind == K.STALE_TEMPORARY:
+        uuid, cls = candidate.cinder_id, C.TEMPORARY
+        held_by = (R(details.get('holder_type', R.VOLUME)),
+                   details.get('holder'))
     else:
         uuid, cls = candidate.cinder_id, C.CINDER
     return Suspect(candidate, model.ArrayObject(
         candidate.resource_type, candidate.array_name, uuid, cls,
         pool=details.get('pool'), parent_uuid=details.get('parent'),
-        group_uuid=details.get('group'), host=details.get('array_host')))
+        group_uuid=details.get('group'), host=details.get('array_host'),
+        held_by=held_by))
 
 
 def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
@@ -537,4 +702,5 @@ def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
     listed = {s.candidate.identity for s in suspects}
     return confirm([suspect_of(c) for c in confirmed
                     if c.identity not in listed],
-                   cinder, array, backend_host, cluster)
+                   cinder, array, backend_host, cluster,
+                   confirmed={c.identity for c in confirmed})

@@ -15,6 +15,10 @@ class ReconcilerError(Exception):
     """Base class; the message is safe to log and to store in history."""
 
 
+class NotFound(ReconcilerError):
+    """A finding, run or marker that the history does not hold."""
+
+
 class ConfigError(ReconcilerError):
     """A backend group's configuration is missing or contradictory."""
 

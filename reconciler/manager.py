@@ -303,9 +303,14 @@ class BackendReconciler(object):
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             rechecking = time.monotonic()
+            # What the re-check dropped is counted, so every listed object
+            # is accounted for in the report.
+            dropped = collections.Counter()
             candidates = kept + engine.confirm(suspects, inventory, driver,
                                                backend.cinder_host,
-                                               backend.cinder_cluster)
+                                               backend.cinder_cluster,
+                                               dropped=dropped,
+                                               confirmed=confirmed_ids)
             # Confirmed findings the listings lack resolve only if a
             # look-up says so; those that still hold stay confirmed.
             unlisted = engine.recheck_unlisted(
@@ -332,7 +337,9 @@ class BackendReconciler(object):
             cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,
-            grace_seconds=backend.reconciler_grace_period)
+            grace_seconds=backend.reconciler_grace_period,
+            kind_grace=((model.FindingKind.STALE_TEMPORARY,
+                         backend.reconciler_stale_temporary_grace_period),))
         kinds = set(self.conf.reconciler.notify_kinds)
         unchecked = [c.identity for c in kept]
         if dry_run:
@@ -344,11 +351,13 @@ class BackendReconciler(object):
                 report.run_id, time.time(), candidates, policy,
                 report.inventory,
                 announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-                unchecked=unchecked, monotonic=time.monotonic())
+                unchecked=unchecked, monotonic=time.monotonic(),
+                matches=(comparison.matched, comparison.listed
+                         if array_view.pools is None else None))
         report.candidates = candidates
         report.consistent = {str(k): v for k, v in
                              comparison.consistent.items()}
-        report.skipped = dict(comparison.skipped)
+        report.skipped = dict(comparison.skipped + dropped)
         report.status = model.RunStatus.OK
         kinds_seen = collections.Counter(str(c.kind) for c in candidates)
         LOG.info('Backend %s run %s ok: %d findings (%s), %d transitions%s',

@@ -38,8 +38,10 @@ STAGES = {'array': 'array_seconds', 'cinder': 'cinder_seconds',
 class _HistoryCollector(object):
     """Gauges read from the history when Prometheus scrapes."""
 
-    def __init__(self, history):
+    def __init__(self, history, silences=None):
         self.history = history
+        # (last runs, now) -> reconciler.fleet.staleness.Silence list.
+        self.silences = silences
 
     def describe(self):
         return []  # read at each scrape, never at registration
@@ -78,6 +80,8 @@ class _HistoryCollector(object):
         for backend, run in sorted(snap.last_run.items()):
             last.add_metric([backend], int(run.status == 'ok'))
         yield last
+        if self.silences is not None:
+            yield from self._hosts(snap)
         for name, text, value in (
                 ('outbox_depth', 'Notifications waiting to be sent.',
                  snap.outbox_depth),
@@ -90,11 +94,27 @@ class _HistoryCollector(object):
                  if snap.outbox_oldest else 0)):
             yield core.GaugeMetricFamily(PREFIX + name, text, value=value)
 
+    def _hosts(self, snap):
+        stale = core.GaugeMetricFamily(
+            PREFIX + 'host_stale',
+            "1 when no scan of the host came for [agents] stale_intervals "
+            'of its scan interval: its findings are neither created nor '
+            'resolved meanwhile.', labels=['backend'])
+        age = core.GaugeMetricFamily(
+            PREFIX + 'host_report_age_seconds',
+            "Seconds since the host's newest report (run) began.",
+            labels=['backend'])
+        for silence in self.silences(snap.last_run, time.time()):
+            stale.add_metric([silence.scope], int(silence.stale))
+            age.add_metric([silence.scope], silence.age)
+        yield stale
+        yield age
+
 
 class Metrics(object):
     """One process's metrics registry, and its HTTP endpoint."""
 
-    def __init__(self, history):
+    def __init__(self, history, silences=None):
         self.registry = prometheus_client.CollectorRegistry()
         self.passes = prometheus_client.Counter(
             PREFIX + 'passes', 'Passes by backend and result.',
@@ -110,7 +130,7 @@ class Metrics(object):
             PREFIX + 'lock_held',
             "1 while this daemon holds the backend's coordination lock.",
             ['backend'], registry=self.registry)
-        self.registry.register(_HistoryCollector(history))
+        self.registry.register(_HistoryCollector(history, silences))
         # The process's CPU, memory and open files, and Python's own.
         prometheus_client.ProcessCollector(registry=self.registry)
         prometheus_client.PlatformCollector(registry=self.registry)

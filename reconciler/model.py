@@ -14,6 +14,9 @@ class FindingKind(enum.StrEnum):
     CINDER_ONLY = 'cinder_only'
     ORPHAN_EXPORT = 'orphan_export'
     FOREIGN = 'foreign'
+    # A temporary object Cinder makes (migration, snapshot export, clone
+    # parent) whose operation is over: a leak, never acted on by default.
+    STALE_TEMPORARY = 'stale_temporary'
     # Host findings (scope ``host:<connector host>``, see reconciler.host).
     LEFTOVER_DEVICE = 'leftover_device'  # device/map no attachment here uses
     FAULTY_MAP = 'faulty_map'            # all paths faulty, unreferenced
@@ -55,6 +58,11 @@ class FindingState(enum.StrEnum):
     RESOLVED = 'resolved'
 
 
+# Cinder's ``driver_volume_type`` of the protocols array hosts are told by.
+ISCSI = 'iscsi'
+FIBRE_CHANNEL = 'fibre_channel'
+
+
 class RunStatus(enum.StrEnum):
     RUNNING = 'running'
     OK = 'ok'
@@ -66,9 +74,13 @@ class CinderAttachment:
     host_name: str | None
     instance_id: str | None = None
     attachment_id: str | None = None
-    # Initiators (WWNs) Cinder exposes for the attachment; filled in by
+    # Initiators (WWNs) Cinder exposes for the attachment, its protocol
+    # (ISCSI or FIBRE_CHANNEL, connection_info's driver_volume_type) and
+    # the LUNs the driver gave it (target_lun/target_luns): filled in by
     # point look-ups only, listings carry host names alone.
     initiators: frozenset[str] = frozenset()
+    protocol: str | None = None
+    luns: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,6 +153,11 @@ class ArrayObject:
     compares host names by their first label, or initiators.
     Group-snapshot members carry the group snapshot UUID in ``group_uuid`` and
     no ``uuid``; the engine resolves them through their parent.
+    ``luns`` are an export's LUNs, where the array numbers them per host.
+    ``held_by`` is set on temporaries Cinder makes for an operation:
+    ``(ResourceType, uuid)`` of the Cinder volume or snapshot that is in
+    transition while the operation runs (a migrating volume, a snapshot
+    being backed up); once it is not, the temporary is stale.
     """
 
     kind: ResourceType
@@ -155,6 +172,8 @@ class ArrayObject:
     initiators: frozenset[str] = frozenset()
     host_rule: HostRule | None = dataclasses.field(
         default=None, compare=False, repr=False)
+    luns: frozenset[int] = frozenset()
+    held_by: tuple[ResourceType, str | None] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -172,6 +191,10 @@ class ArrayView:
     # Seconds after which the array deletes snapshots by itself (3PAR
     # hpe3par_snapshot_expiration); older Cinder snapshots may rightly be gone.
     snapshot_lifetime: float | None = None
+    # True where a name Cinder did not write can decode as Cinder's by
+    # chance (NEC base 62, 3PAR base 64): a finding that only such a name
+    # ties to Cinder says so (``ownership_evidence: name``).
+    chance_names: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -17,10 +17,11 @@ failure (``MessageDeliveryFailure`` after ``notification_retry`` reconnection
 attempts) reaches us and the event stays. Other drivers (``log``, ``noop``,
 ``routing``) are called as they are.
 
-Payload (version 1.0)::
+Payload (version 1.1)::
 
-    {"payload_version": "1.0", "event_id": uuid, "backend": name,
-     "kind": "array_only"|"cinder_only"|"orphan_export"|"foreign",
+    {"payload_version": "1.1", "event_id": uuid, "backend": name,
+     "kind": "array_only"|"cinder_only"|"orphan_export"|"stale_temporary"|
+             "foreign",
      "resource_type": "volume"|"snapshot"|"export", "resource_id": str,
      "cinder_id": uuid|null, "array_name": str|null, "project_id": str|null,
      "state": "confirmed"|"resolved", "first_seen": iso8601,
@@ -33,15 +34,23 @@ with ``"backend": "host:<connector host>"``, ``kind`` one of
 ``session``, ``attachment``, ``array_name`` the device (``/dev/dm-3``) or
 target, and the devices, WWID, target, LUN and mapping in ``details``.
 
+``details`` holds ``ownership_evidence`` = ``name`` when only a name
+that could decode by chance ties the object to Cinder (NEC, 3PAR), and for
+a ``stale_temporary`` the volume or snapshot it served (``holder_type``,
+``holder``) and that one's state (``holder_state``). Version 1.0 had no
+``stale_temporary`` kind.
+
 ``reconciler.run.failed``: ``{"payload_version", "event_id", "backend",
 "run_id", "error", "time"}``.
 
 ``reconciler.remediation.done``, ``.skipped`` and ``.failed`` (an applied
-step; a dry run announces nothing): ``{"payload_version", "event_id",
-"backend", "finding_id", "kind", "resource_type", "resource_id", "action",
-"target", "result", "reason", "actor", "action_id", "time"}``, where action
-is adopt, quarantine, unexport, reset or delete, result is done, skipped or
-failed, and reason says why (or what was done).
+step; a dry run announces nothing), and ``.abandoned`` (a step whose
+process died while it ran; a later step may find its effect and record it
+done): ``{"payload_version", "event_id", "backend", "finding_id", "kind",
+"resource_type", "resource_id", "action", "target", "result", "reason",
+"actor", "action_id", "time"}``, where action is adopt, quarantine,
+unexport, reset, delete or disconnect, result is done, skipped, failed or
+abandoned, and reason says why (or what was done).
 """
 
 import datetime
@@ -58,7 +67,7 @@ from reconciler import model
 
 LOG = logging.getLogger(__name__)
 
-PAYLOAD_VERSION = '1.0'
+PAYLOAD_VERSION = '1.1'
 DETECTED = 'reconciler.orphan.detected'
 RESOLVED = 'reconciler.orphan.resolved'
 RUN_FAILED = 'reconciler.run.failed'

@@ -82,8 +82,10 @@ def alive(owner):
         return True
 
 
-def _abandoned(run, lock):
-    """Why ``run`` has no live owner, or None while it may have one."""
+def _abandoned(run, lock, what='pass'):
+    """Why ``run`` (a run or an action) has no live owner, or None while
+    it may have one.
+    """
     if run.owner is None:
         # A version that did not record owners; a pass under our lock
         # cannot be one of its live passes unless it ran without locks.
@@ -92,7 +94,8 @@ def _abandoned(run, lock):
     if lock and run.owner == current():
         # Our earlier pass could not record its end (database down); under
         # the lock, it is not running any more.
-        return 'abandoned: its pass in this process (%s) ended' % where
+        return 'abandoned: its %s in this process (%s) ended' % (
+            what, where)
     live = alive(run.owner)
     if live is False:
         return 'abandoned: its process (%s) is gone' % where
@@ -118,4 +121,29 @@ def close_abandoned(history, now, backend=None, lock=NO_LOCK):
             LOG.warning('Backend %s run %d closed as failed: %s',
                         run.backend, run.id, error)
             closed.append(run.id)
+    return closed
+
+
+def close_abandoned_actions(history, now, scope, lock=NO_LOCK, announce=None):
+    """Close as abandoned the running remediation steps of ``scope`` (a
+    backend, or a host scope) that no live process owns; the caller holds
+    the scope's lock of the ``lock`` kind (NO_LOCK: this host's dead
+    processes only). ``announce(action, reason)`` gives the events to send.
+
+    The array (or Cinder, or the host) may or may not have applied such a
+    step: the next remediation of the finding finds out and records it.
+    """
+    closed = []
+    for action in history.running_actions(scope):
+        error = _abandoned(action, lock, 'remediation')
+        if error is None:
+            continue
+        reason = ('%s; whether its change was applied is found by the '
+                  'next remediation of finding %d' % (error,
+                                                      action.finding_id))
+        events = announce(action, reason) if announce else ()
+        if history.abandon_action(action.id, now, reason, events):
+            LOG.warning('%s: remediation action %d closed as abandoned: %s',
+                        scope, action.id, error)
+            closed.append(action.id)
     return closed

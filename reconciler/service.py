@@ -34,6 +34,7 @@ from oslo_service import service
 from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
+from reconciler.fleet import staleness
 from reconciler import history
 from reconciler import listener
 from reconciler import manager
@@ -78,11 +79,13 @@ class ReconcilerService(service.Service):
         self._notifier = notifier.Notifier(self.conf)
         self._coordinator = coordination.Coordinator(self.conf)
         self._coordinator.start()
-        self._backends = {
-            b.name: b for b in validation.enabled_backends(self.conf)}
+        self._backends = {b.name: b for b in validation.enabled_backends(
+            self.conf, serving_agents=True)}
         self._reconcilers = {}
         # Before any timer: a pass's first tick may come at once.
-        self._metrics = metrics.Metrics(self._history)
+        self._metrics = metrics.Metrics(
+            self._history, lambda runs, now: staleness.silences(
+                runs, now, self.conf))
         fuzz = self.conf.reconciler.periodic_fuzzy_delay
         for name in self._backends:
             self.tg.add_dynamic_timer_args(
@@ -122,6 +125,11 @@ class ReconcilerService(service.Service):
                 self._host_tick, initial_delay=random.uniform(0, fuzz),
                 stop_on_exception=False)
             LOG.info('Reconciling this host as %s', self._host.scope)
+            if not self._backends:
+                LOG.warning('This daemon only scans its host and holds the '
+                            "history database's and Cinder's credentials "
+                            'for it: on a compute node, run '
+                            'cinder-reconciler-agent instead')
 
     def _start_rpc(self):
         """The controller's RPC server, given ``[DEFAULT] transport_url``
@@ -179,11 +187,11 @@ class ReconcilerService(service.Service):
             if (report.status == model.RunStatus.OK
                     and backend.reconciler_auto_remediate
                     and not lease.is_set()):
-                self._auto_remediate(backend)
+                self._auto_remediate(backend, lease.scope)
 
-    def _auto_remediate(self, backend):
+    def _auto_remediate(self, backend, lock):
         """The policy's actions, with every gate of the command, still
-        under the pass's lock.
+        under the pass's lock (of the ``lock`` ownership scope).
         """
         allowed = {tuple(p.split(':')) for p in
                    backend.reconciler_auto_remediate}
@@ -192,7 +200,7 @@ class ReconcilerService(service.Service):
                 self.conf, backend, self._history, self._notifier,
                 'cinder-reconciler@%s (policy)' % self.conf.host).run(
                     apply=True, kinds={k for k, _ in allowed},
-                    allowed=allowed)
+                    allowed=allowed, lock=lock)
         except Exception:
             LOG.exception('Backend %s: automatic remediation failed',
                           backend.name)

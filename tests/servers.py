@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -335,3 +336,84 @@ def _drop(admin_url, name):
     with admin.connect() as conn:
         conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % name))
     admin.dispose()
+
+
+class Relay(fixtures.Fixture):
+    """A TCP relay on 127.0.0.1 in front of ``port`` that keeps every byte
+    crossing it, both ways: what a client and the server said to each
+    other, as the wire carried it. ``take()`` returns and forgets it;
+    ``count`` is how many bytes crossed (all that is kept with
+    ``keep=False``).
+    """
+
+    def __init__(self, port, keep=True):
+        super().__init__()
+        self.target = port
+        self.keep = keep
+        self.count = 0
+
+    def _setUp(self):
+        self._mutex = threading.Lock()
+        self._seen = bytearray()
+        self._sockets = []
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(('127.0.0.1', 0))
+        self._listener.listen(64)
+        self.port = self._listener.getsockname()[1]
+        self._stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.addCleanup(self._stop)
+
+    def _accept(self):
+        while not self._stopping:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(('127.0.0.1', self.target))
+            except OSError:
+                client.close()
+                continue
+            with self._mutex:
+                self._sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b),
+                                 daemon=True).start()
+
+    def _pipe(self, source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                with self._mutex:
+                    self.count += len(data)
+                    if self.keep:
+                        self._seen += data
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def take(self):
+        with self._mutex:
+            seen, self._seen = bytes(self._seen), bytearray()
+        return seen
+
+    def _stop(self):
+        self._stopping = True
+        self._listener.close()
+        with self._mutex:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            try:
+                s.close()
+            except OSError:
+                pass

@@ -26,6 +26,8 @@ Usage::
     python tools/bench.py --sizes 30000 --drivers hpe3par,nec,rbd
     python tools/bench.py --quick               # CI smoke run, seconds
     python tools/bench.py --json out.json --plot doc/bench.png
+    python tools/bench.py --fleet               # host agents: N = 10, 50, 200
+    python tools/bench.py --fleet --quick       # CI smoke run
 
 ``--plot`` needs matplotlib (``pip install -r tools/bench-requirements.txt``).
 """
@@ -47,6 +49,8 @@ import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 
 from reconciler.simulators import cinder as cinder_sim  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
+
+import bench_fleet  # noqa: E402,H306 tools/, beside this file
 
 
 # -- children: each prints one JSON line --------------------------------------
@@ -842,8 +846,26 @@ def main(argv=None):
                         'vs created_at windows, per cinder-api workers')
     parser.add_argument('--api-workers', default='1,2,4',
                         help='--listing: cinder-api worker counts')
-    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument('--fleet', action='store_true',
+                        help='measure host agents against one controller '
+                        'instead (tools/bench_fleet.py): N hosts, both '
+                        'designs')
+    parser.add_argument('--hosts', default='10,50,200',
+                        help='--fleet: numbers of hosts (agents)')
+    parser.add_argument('--volumes', type=int, default=10000,
+                        help='--fleet: volumes in Cinder')
+    parser.add_argument('--attached', type=int, default=2500,
+                        help='--fleet: attached volumes, spread over hosts')
+    parser.add_argument('--concurrency', type=int, default=16,
+                        help='--fleet: agents reporting at a time')
+    parser.add_argument('--old-samples', type=int, default=3,
+                        help="--fleet: hosts today's design is measured on")
+    parser.add_argument('--child', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child and args.child[0] in bench_fleet.CHILDREN:
+        return bench_fleet.CHILDREN[args.child[0]](*args.child[1:])
+    if args.fleet:
+        return bench_fleet.main(args)
     if args.listing:
         return listing_main(args)
     if args.child:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a fresh machine (only Python 3.11+ and root needed): the project's
-# virtualenv in .venv and the real Cinder API's virtualenv (tools/setup-cinder.sh).
+# virtualenv in .venv, the real Cinder API's virtualenv (tools/setup-cinder.sh)
+# and the real Keystone's (tools/setup-keystone.sh).
 # Idempotent; sourced by tools/demo.sh and tools/run-tests.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,3 +34,4 @@ pip_install -c "${TOX_CONSTRAINTS_FILE:-constraints.txt}" \
     -r requirements.txt -r test-requirements.txt -e '.[all]'
 .venv/bin/python -c 'import reconciler.cmd, hpe3parclient, hpelefthandclient' # fails loudly if the install did
 bash tools/setup-cinder.sh >/dev/null
+bash tools/setup-keystone.sh >/dev/null

@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
+export CINDER_RECONCILER_KEYSTONE_VENV=${CINDER_RECONCILER_KEYSTONE_VENV:-$(bash tools/setup-keystone.sh)}
 bash tools/install-debs.sh
 bash tools/shellcheck.sh
-.venv/bin/flake8 reconciler tests tools
+.venv/bin/flake8 reconciler reconcilerclient tests tools
 # A new clone's stestr knows no durations: give it the recorded ones, so
 # its two workers get an even share of the slow test classes.
 .venv/bin/python tools/test_times.py seed

@@ -4,12 +4,14 @@ import os
 import sys
 
 # The package itself: autodoc reads the notification payload reference from
-# reconciler/notifier.py, and show-options finds our oslo.config entry point.
+# reconciler/notifier.py, show-options finds our oslo.config entry point and
+# show-policy our oslo.policy one.
 sys.path.insert(0, os.path.abspath(os.path.join('..', '..')))
 
 extensions = [
     'sphinx.ext.autodoc',
     'oslo_config.sphinxext',
+    'oslo_policy.sphinxext',
 ]
 
 project = 'cinder-reconciler'

@@ -3,16 +3,22 @@
 ``python -m reconciler.cmd.demo`` (what ``tools/demo.sh`` runs) seeds a real
 cinder-api and a file-backed array from simulators/scenarios/demo.yaml, which
 plants one orphan of each kind, and a compute node's host root
-(simulators/host.py) with a LUN left behind by a detach. It runs the
-daemon's own passes a few times, backends and host (the first sightings make
-findings *suspected*, the next confirm them), and prints each pass's report,
-the notifications an oslo.messaging listener received and the findings
-recorded in SQLite. Then remediation: the dry-run plan, and, given Cinder's
-volume service (``--allinone``: it imports Cinder, so it lives with the
-tests), one applied adoption and one removed export, and the pass that
-resolves them; and on the compute node, the leftover LUN disconnected by
-os-brick's own iSCSI connector (the host root answers its commands) and
-the host pass that resolves that finding.
+(simulators/host.py) with a LUN left behind by a detach. The compute node
+runs the host agent (reconciler.agent: its own configuration file, with
+the message transport and [host_scan] only) and the controller (the
+daemon's passes, its RPC server) judges what the agent reports, over
+oslo.messaging's in-memory driver. It runs the passes a few times, backends
+and host (the first sightings make findings *suspected*, the next confirm
+them), and prints each pass's report, the notifications an oslo.messaging
+listener received and the findings recorded in SQLite. Then remediation:
+the dry-run plan, and, given Cinder's volume service (``--allinone``: it
+imports Cinder, so it lives with the tests), one applied adoption and one
+removed export, and the pass that resolves them; and on the compute node,
+the leftover LUN disconnected by its agent through os-brick's own iSCSI
+connector (the host root answers its commands) and the host pass that
+resolves that finding. The confirmed findings are also
+listed through the REST API: a real Keystone and cinder-reconciler-api
+under uWSGI, asked by ``openstack orphan list`` with an admin's token.
 """
 
 import argparse
@@ -20,6 +26,8 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,25 +35,37 @@ import time
 from oslo_config import cfg
 import oslo_messaging
 
+from reconciler.agent import endpoint as agent_endpoint
+from reconciler.agent import reporter as agent_reporter
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
+from reconciler import coordination
+from reconciler.fleet import endpoint as fleet_endpoint
+from reconciler.fleet import remediation as fleet_remediation
 from reconciler import history
-from reconciler.host import manager as host_manager
+from reconciler.history import views
 from reconciler import manager
 from reconciler import notifier as notifier_mod
-from reconciler.remediation import host_remediator
 from reconciler.remediation import remediator
+from reconciler.rpc import agent_api
+from reconciler.rpc import api as rpc_api
+from reconciler.rpc import base as rpc_base
+from reconciler.rpc import controller as rpc_controller
+from reconciler.rpc import host_api
+from reconciler.rpc import signing
 from reconciler.simulators import arrays
 from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import host as host_sim
+from reconciler.simulators import keystone as keystone_sim
 from reconciler.simulators import scenario as scenario_mod
 
 SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',
                         'demo.yaml')
 DEMO_HOST = 'demo-host'
-COMPUTE = 'compute-9'       # the host whose devices the host unit scans
+COMPUTE = 'compute-9'       # the host whose devices its agent scans
+AUTH_KEY = 'demo-controllers-secret'  # [agents] auth_key
 PORTAL = '127.0.0.1:3260'
 IQN = 'iqn.2010-10.org.openstack:volume-%s'
 PLANTED = (
@@ -67,10 +87,13 @@ PLANTED = (
     ('3par-crashed-delete-snap', '3PAR, planted: array-only virtual copy'),
     ('3par-lost', '3PAR, planted: Cinder-only volume'),
     ('3par-migrated', '3PAR, planted: VLUN to compute-5 (by name_id)'),
+    ('3par-migrating', '3PAR, migrating: its tsv- temporary expected'),
+    ('3par-old-migration', '3PAR, planted: tsv- of no migration (stale)'),
     ('nec-restored-leftover', 'NEC, planted: array-only LD'),
     ('nec-crashed-delete-snap', 'NEC, planted: array-only snapshot SV'),
     ('nec-lost', 'NEC, planted: Cinder-only volume'),
     ('nec-scratch', 'NEC, planted: in the LD set of compute-6'),
+    ('nec-snap', "NEC, planted: its _l link volume, no backup's (stale)"),
     ('nec-db', 'NEC, attached, in its LD set: never flagged'),
     ('host-attached', 'compute-9: attached, its device there: consistent'),
     ('host-detached', 'compute-9, planted: its LUN left after the detach'),
@@ -81,19 +104,23 @@ CONF_HEAD = """\
 host = {host}
 enabled_backends = {backends}
 log_file = {workdir}/cinder-reconciler.log
+# RPC with the agents: oslo.messaging's in-memory driver, in one process.
+transport_url = fake:/
+state_path = {workdir}/state
 
 [backend_defaults]
 reconciler_sightings = 2
 reconciler_grace_period = 0
+reconciler_stale_temporary_grace_period = 0
 reconciler_remediation_min_age = 0
 
+[agents]
+auth_key = {auth_key}
+
+# How the controller judges the agents' scans.
 [host_scan]
-enabled = true
-connector_host = {compute}
 sightings = 2
 grace_period = 0
-root_prefix = {workdir}/host
-lock_path = {workdir}
 owned_targets = iqn.2010-10.org.openstack:
 remediation_min_age = 0
 
@@ -120,7 +147,7 @@ def _conf_text(scn, workdir, cloud, stack):
     backends = [b.name for b in scn.backends if b.host == DEMO_HOST]
     text = CONF_HEAD.format(host=DEMO_HOST, backends=','.join(backends),
                             workdir=workdir, endpoint=cloud.endpoint,
-                            token=cinder_sim.ADMIN_TOKEN, compute=COMPUTE)
+                            token=cinder_sim.ADMIN_TOKEN, auth_key=AUTH_KEY)
     for name in backends:
         options = arrays.start(scn, name, workdir, stack)
         if name in [b.name for b in cloud.volume_services
@@ -141,6 +168,83 @@ def _write_managed_array(scn, cloud, name):
     os.makedirs(os.path.dirname(cloud.array_path(name)), exist_ok=True)
     with open(cloud.array_path(name), 'w') as f:
         json.dump(array, f)
+
+
+AGENT_CONF = """\
+# The compute node's agent: the message transport and [host_scan], nothing
+# else (no database, no Cinder credentials).
+[DEFAULT]
+transport_url = fake:/
+log_file = {workdir}/cinder-reconciler-agent.log
+
+[host_scan]
+connector_host = {compute}
+root_prefix = {workdir}/host
+lock_path = {workdir}
+report_key = {key}
+"""
+
+
+def _agent_conf(workdir):
+    """The agent's configuration (its file, written beside ours)."""
+    path = os.path.join(workdir, 'cinder-reconciler-agent.conf')
+    with open(path, 'w') as f:
+        f.write(AGENT_CONF.format(workdir=workdir, compute=COMPUTE,
+                                  key=signing.host_key(AUTH_KEY, COMPUTE)))
+    conf = cfg.ConfigOpts()
+    reconciler_conf.register(conf)
+    conf(['--config-file', path], project='cinder-reconciler')
+    rpc_api.configured(conf)
+    return conf, path
+
+
+class _Fleet(object):
+    """The controller's RPC server and the compute node's agent, over one
+    in-memory transport.
+    """
+
+    def __init__(self, conf, store, notifier, node, workdir):
+        self.stop = threading.Event()
+        self.transport = rpc_api.get_transport(conf)
+        self.coordinator = coordination.Coordinator(conf)
+        self.coordinator.start()
+        self.controller = fleet_endpoint.HostEndpoint(
+            rpc_controller.Services(conf, store, notifier, self.coordinator,
+                                    self.stop, self.transport))
+        self.reports = []
+        self.controller.on_record = self.reports.append
+        self.agent_conf, self.agent_path = _agent_conf(workdir)
+        self.servers = [
+            rpc_api.Server(self.transport, rpc_controller.TOPIC, conf.host,
+                           [rpc_base.BaseEndpoint(rpc_controller.BINARY,
+                                                  conf.host),
+                            self.controller]),
+            rpc_api.Server(self.transport, agent_api.TOPIC, COMPUTE,
+                           [agent_endpoint.AgentEndpoint(
+                               self.agent_conf, node.runner, node.execute)])]
+        for server in self.servers:
+            server.start()
+            server.started.wait(10)
+        self.agent = agent_reporter.Reporter(
+            self.agent_conf, host_api.HostAPI(self.agent_conf,
+                                              self.transport), node.runner)
+
+    def host_pass(self):
+        """The agent's pass: scan, report; the controller's pass report."""
+        del self.reports[:]
+        answer = self.agent.run_pass()
+        print('%s (cinder-reconciler-agent): scanned and reported: %s%s'
+              % (COMPUTE, answer.get('status'), ', run %s (%s)' % (
+                  answer.get('run_id'), answer.get('run_status'))
+                 if answer.get('run_id') else ''))
+        return self.reports[-1] if self.reports else None
+
+    def close(self):
+        self.stop.set()
+        for server in self.servers:
+            server.stop()
+        self.coordinator.stop()
+        self.transport.cleanup()
 
 
 def _iscsi_info(volume_id, lun):
@@ -225,9 +329,46 @@ def start(workdir, stack, allinone=None, volume_services=('fake1',)):
     return scn, cloud, conf_path
 
 
+def _start_keystone(workdir, stack):
+    """Keystone, started now: it comes up while the passes run."""
+    keystone = keystone_sim.Keystone(os.path.join(workdir, 'keystone'))
+    stack.callback(keystone.stop)
+    keystone.start(wait=False)
+    return keystone
+
+
+def _list_through_the_api(workdir, stack, keystone, conf):
+    """The API on our history, in Keystone's catalog, and ``openstack
+    orphan list`` of the confirmed findings, as Keystone's admin.
+    """
+    started = time.monotonic()
+    keystone.wait_ready()
+    api = keystone_sim.ReconcilerApi(
+        os.path.join(workdir, 'api'), keystone,
+        conf.reconciler_database.connection)
+    stack.callback(api.stop)
+    api.start()
+    keystone.register(keystone_sim.SERVICE_TYPE, 'cinder-reconciler-api',
+                      api.url)
+    command = ['openstack', 'orphan', 'list', '--state', 'confirmed',
+               '-c', 'ID', '-c', 'Backend', '-c', 'Kind', '-c',
+               'Resource ID', '--sort-column', 'Backend']
+    _section('The same findings through the REST API: Keystone and '
+             'cinder-reconciler-api (uWSGI) at %s; %s'
+             % (api.url, ' '.join(command)))
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), command[0])]
+        + command[1:], env=keystone.openstack_env(), capture_output=True,
+        text=True, timeout=300)
+    print(result.stdout.rstrip() or result.stderr.rstrip())
+    print('(%.1f s: the rest of Keystone\'s start, the API\'s, the command; '
+          'Keystone started with the demo)' % (time.monotonic() - started))
+
+
 def run(workdir, passes, allinone=None):
     print('Demo cloud in %s' % workdir)
     with contextlib.ExitStack() as stack:
+        keystone = _start_keystone(workdir, stack)
         scn, cloud, conf_path = start(workdir, stack, allinone)
         print('Real cinder-api %s at %s%s: %d volumes, %d snapshots seeded'
               % (cinder_sim.CINDER_VERSION, cloud.endpoint,
@@ -245,8 +386,12 @@ def run(workdir, passes, allinone=None):
         listener, received = _listen(notifier.transport)
         kinds = set(conf.reconciler.notify_kinds)
         sent = 0
-        host_unit = host_manager.HostReconciler(conf, store, notifier,
-                                                runner=node.runner)
+        fleet = _Fleet(conf, store, notifier, node, workdir)
+        stack.callback(fleet.close)
+        print('%s runs the host agent, configured by %s alone (the message '
+              'transport and [host_scan]: no database, no Cinder '
+              'credentials); the controller judges its scans'
+              % (COMPUTE, fleet.agent_path))
         try:
             for n in range(1, passes + 1):
                 _section('Pass %d of the daemon over each backend and over '
@@ -259,7 +404,7 @@ def run(workdir, passes, allinone=None):
                     print(report.pass_text(result))
                     sent += len(notifier_mod.finding_events(
                         result.transitions, kinds))
-                result = host_unit.run_pass()
+                result = fleet.host_pass()
                 notifier.flush(store)
                 print(report.host_pass_text(result))
                 sent += len(notifier_mod.finding_events(
@@ -280,11 +425,12 @@ def run(workdir, passes, allinone=None):
         _section('Confirmed findings recorded in %s'
                  % conf.reconciler_database.connection)
         print(report.findings_table(store.findings(state='confirmed')))
+        _list_through_the_api(workdir, stack, keystone, conf)
         _section('What was planted, and what must not be flagged')
         for label, note in PLANTED:
             print('  %-36s %-20s %s' % (scenario_mod.uid(label), label, note))
         _remediate(conf, store, notifier, cloud, allinone)
-        _remediate_host(conf, store, notifier, node, host_unit)
+        _remediate_host(conf, store, notifier, fleet)
 
 
 def _remediate(conf, store, notifier, cloud, allinone):
@@ -323,37 +469,36 @@ def _remediate(conf, store, notifier, cloud, allinone):
     notifier.flush(store)
     print(report.pass_text(result))
     _section('The audit (cinder-reconciler-manage actions list)')
-    print(report.table([report.action_dict(a) for a in store.actions(
+    print(report.table([views.action_dict(a) for a in store.actions(
         backend='fake1')]))
 
 
-def _remediate_host(conf, store, notifier, node, host_unit):
-    """compute-9's leftover LUN: the plan, os-brick's disconnect (its real
-    iSCSI connector, the host root answering its commands), and the host
-    pass that resolves the finding.
+def _remediate_host(conf, store, notifier, fleet):
+    """compute-9's leftover LUN: the plan, the disconnect its agent runs
+    through os-brick (its real iSCSI connector, the host root answering
+    its commands), and the agent's pass that resolves the finding.
     """
     def remediate(**kwargs):
-        return host_remediator.HostRemediator(
-            conf, store, notifier, 'demo', unit=host_unit,
-            execute=node.execute).run(**kwargs)
+        return fleet_remediation.AgentRemediator(
+            conf, store, notifier, 'demo', COMPUTE, fleet.transport,
+            fleet.coordinator, fleet=fleet.controller.fleet).run(**kwargs)
 
     _section('Remediation plan for %s (cinder-reconciler-manage remediate '
-             '--host, run on %s: a dry run, nothing changes)'
-             % (COMPUTE, COMPUTE))
+             '--host %s, on the controller: a dry run, the agent is not '
+             'contacted)' % (COMPUTE, COMPUTE))
     print(report.outcome_text(remediate()))
-    _section('Applied on %s: disconnect the leftover LUN through os-brick '
-             '(remediate --host --apply)' % COMPUTE)
+    _section('Applied on %s by its agent: disconnect the leftover LUN '
+             'through os-brick (remediate --host %s --apply on the '
+             'controller)' % (COMPUTE, COMPUTE))
     print(report.outcome_text(remediate(apply=True)))
-    print("  os-brick's commands: %s" % '; '.join(
-        ' '.join(c) for c in node.executed))
     _section('The next pass over %s resolves it' % COMPUTE)
-    result = host_unit.run_pass()
+    result = fleet.host_pass()
     notifier.flush(store)
     print(report.host_pass_text(result))
     _section('The audit of %s (cinder-reconciler-manage actions list '
              '--backend host:%s)' % (COMPUTE, COMPUTE))
-    print(report.table([report.action_dict(a) for a in store.actions(
-        backend=host_unit.scope)]))
+    print(report.table([views.action_dict(a) for a in store.actions(
+        backend='host:' + COMPUTE)]))
 
 
 def main(argv=None):

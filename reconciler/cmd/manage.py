@@ -13,10 +13,12 @@
                                       [--format F]
     cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
-    cinder-reconciler-manage remediate [--backend B | --host] [--kind K]
+    cinder-reconciler-manage remediate [--backend B | --host [NAME]]
+                                       [--kind K]
                                        [--finding ID] [--apply] [--quarantine]
                                        [--delete-data] [--limit N]
     cinder-reconciler-manage actions list [--backend B] [--finding ID]
+    cinder-reconciler-manage agent-key HOST
     cinder-reconciler-manage findings ignore ID --reason TEXT [--until TIME]
     cinder-reconciler-manage findings unignore ID
 
@@ -42,6 +44,7 @@ from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.history import views
 from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
 from reconciler import manager
@@ -49,6 +52,7 @@ from reconciler import model
 from reconciler import name_map
 from reconciler import notifier as notifier_mod
 from reconciler.remediation import remediator
+from reconciler.rpc import api as rpc_api
 
 
 def do_check(conf):
@@ -144,7 +148,7 @@ def do_findings_list(conf):
     if args.format == 'table':
         output.emit(report.findings_table(rows))
     else:
-        _emit(args.format, [report.finding_dict(f) for f in rows])
+        _emit(args.format, [views.finding_dict(f) for f in rows])
     return 0
 
 
@@ -155,15 +159,7 @@ def do_findings_show(conf):
     finding = store.finding(args.id)
     if finding is None:
         raise exception.ReconcilerError('no finding %d' % args.id)
-    # first_seen and resolved_at are the finish times of the runs that
-    # first saw it and resolved it; the margin absorbs float rounding.
-    margin = 0.001
-    runs = store.runs(
-        backend=finding.backend, status=model.RunStatus.OK,
-        since=finding.first_seen - margin,
-        until=finding.resolved_at and finding.resolved_at - margin,
-        limit=None)
-    story = report.finding_story(finding, runs)
+    story = views.finding_story(store, finding)
     if args.format == 'table':
         output.emit(report.story_text(story))
     else:
@@ -172,11 +168,35 @@ def do_findings_show(conf):
 
 
 def do_runs_list(conf):
+    """Runs, newest first; hosts whose scans stopped coming are marked
+    stale (on their newest run, and in a line after the table).
+    """
+    from reconciler.fleet import staleness
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [report.run_dict(r) for r in store.runs(
-        backend=args.backend, status=args.status, limit=args.limit)])
+    silent = {s.scope: s for s in staleness.silences(
+        store.snapshot().last_run, time.time(), conf) if s.stale}
+    newest = {}
+    rows = []
+    for r in store.runs(backend=args.backend, status=args.status,
+                        limit=args.limit):
+        rows.append(dict(views.run_dict(r), stale=(
+            r.backend in silent
+            and newest.setdefault(r.backend, r.id) == r.id)))
+    _emit(args.format, rows)
+    if args.format == 'table' and silent:
+        output.emit(report.stale_text(silent.values()))
+    return 0
+
+
+def do_agent_key(conf):
+    """The report key of a host, for its agent's [host_scan] report_key."""
+    from reconciler.rpc import signing
+    if not conf.agents.auth_key:
+        raise exception.ConfigError('[agents] auth_key is not set: agents '
+                                    'are not authenticated')
+    output.emit(signing.host_key(conf.agents.auth_key, conf.category.name))
     return 0
 
 
@@ -296,72 +316,129 @@ def do_remediate(conf):
         raise exception.ConfigError(
             '--delete-data needs the findings to delete named one by one '
             'with --finding')
-    if args.host_scope:
+    if args.host_scope is not None:
         return _remediate_host(conf, args)
     backends = validation.enabled_backends(conf)
     if args.backend:
         backends = [_backend(conf, args.backend)]
     store = history.History.from_conf(conf)
     store.check_current()
+    ids = set(args.finding or ())
+    unknown = []
+    if ids and not args.backend:
+        backends, unknown = _holding(store, backends, ids)
     notifier = notifier_mod.Notifier(conf)
     coordinator = coordination.Coordinator(conf, member=False)
-    ids = set(args.finding or ())
     outcomes = []
     try:
         for backend in backends:
-            with coordinator.exclusive(backend.name, blocking=True) as lease:
-                if not lease:
-                    raise exception.ReconcilerError(
-                        'backend %s: could not take its coordination lock'
-                        % backend.name)
-                outcomes.append(remediator.Remediator(
-                    conf, backend, store, notifier, _actor()).run(
-                        apply=args.apply, kinds=set(args.kind or ()),
-                        finding_ids=ids, quarantine=args.quarantine,
-                        delete_ids=ids if args.delete_data else frozenset(),
-                        limit=args.limit))
+            outcomes.append(remediator.remediate_backend(
+                conf, backend, store, notifier, coordinator, _actor(),
+                apply=args.apply, kinds=set(args.kind or ()),
+                finding_ids=ids, quarantine=args.quarantine,
+                delete_ids=ids if args.delete_data else frozenset(),
+                limit=args.limit))
     finally:
         coordinator.stop()
         notifier.close()
-    return _outcomes(args.format, outcomes)
+    for line in unknown:
+        print(line, file=sys.stderr)
+    return max(_outcomes(args.format, outcomes), 1 if unknown else 0)
+
+
+def _holding(store, backends, ids):
+    """The enabled backends holding the findings ``ids``, and one line
+    for each finding none of them holds.
+    """
+    names = {b.name for b in backends}
+    holders, unknown = set(), []
+    for finding_id in sorted(ids):
+        finding = store.finding(finding_id)
+        if finding is not None and finding.backend in names:
+            holders.add(finding.backend)
+        elif finding is not None and scope.host_of(finding.backend):
+            unknown.append('Finding %d is a finding of %s: remediate it '
+                           'with --host there' % (finding_id,
+                                                  finding.backend))
+        else:
+            unknown.append('No enabled backend has finding %d'
+                           % finding_id)
+    return [b for b in backends if b.name in holders], unknown
+
+
+#: Exit status of ``remediate`` when it applied steps and every one of
+#: them was skipped: nothing changed, though nothing failed either.
+ALL_SKIPPED = 2
 
 
 def _outcomes(fmt, outcomes):
     if fmt == 'json':
-        output.emit(json.dumps([report.outcome_dict(o) for o in outcomes],
+        output.emit(json.dumps([views.outcome_dict(o) for o in outcomes],
                                indent=2))
     else:
         for o in outcomes:
             output.emit(report.outcome_text(o))
     failed = any(o.error or any(r[0] == remediator.FAILED
                                 for _, r in o.results) for o in outcomes)
-    return 1 if failed else 0
+    if failed:
+        return 1
+    applied = [o for o in outcomes if o.applied and o.results]
+    if applied and all(o.all_skipped for o in applied):
+        return ALL_SKIPPED
+    return 0
 
 
 def _remediate_host(conf, args):
-    """``remediate --host``: this host's findings, os-brick disconnects."""
+    """``remediate --host [NAME]``: a host's findings, os-brick
+    disconnects: here (this host, the all-in-one mode), or through the
+    agent of NAME.
+    """
     from reconciler.remediation import host_remediator
     if args.backend or args.quarantine or args.delete_data:
         raise exception.ConfigError('--host takes neither --backend, '
                                     '--quarantine nor --delete-data')
+    name = args.host_scope
+    here = not name or (conf.host_scan.enabled
+                        and name == conf.host_scan.connector_host)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
+    options = dict(apply=args.apply, kinds=set(args.kind or ()),
+                   finding_ids=set(args.finding or ()), limit=args.limit)
     try:
-        outcome = host_remediator.HostRemediator(
-            conf, store, notifier, _actor()).run(
-                apply=args.apply, kinds=set(args.kind or ()),
-                finding_ids=set(args.finding or ()), limit=args.limit)
+        if here:
+            outcome = host_remediator.HostRemediator(
+                conf, store, notifier, _actor()).run(**options)
+        else:
+            outcome = _remediate_through_agent(conf, name, store, notifier,
+                                               options)
     finally:
         notifier.close()
     return _outcomes(args.format, [outcome])
+
+
+def _remediate_through_agent(conf, name, store, notifier, options):
+    from reconciler.fleet import remediation
+    if not rpc_api.configured(conf):
+        raise exception.ConfigError(
+            '--host %s acts through the agent of %s: set [DEFAULT] '
+            'transport_url' % (name, name))
+    transport = rpc_api.get_transport(conf)
+    coordinator = coordination.Coordinator(conf, member=False)
+    try:
+        return remediation.AgentRemediator(
+            conf, store, notifier, _actor(), name, transport,
+            coordinator).run(**options)
+    finally:
+        coordinator.stop()
+        transport.cleanup()
 
 
 def do_actions_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [report.action_dict(a) for a in store.actions(
+    _emit(args.format, [views.action_dict(a) for a in store.actions(
         backend=args.backend, finding_id=args.finding, limit=args.limit)])
     return 0
 
@@ -374,6 +451,11 @@ def _until(text):
                                     % text)
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
+    if when.timestamp() <= time.time():
+        raise exception.ConfigError(
+            '--until %s is in the past: the finding would not be ignored; '
+            'give a future time, or no --until to ignore it until '
+            '"findings unignore"' % text)
     return when.timestamp()
 
 
@@ -381,8 +463,8 @@ def do_findings_ignore(conf):
     args = conf.category
     store = history.History.from_conf(conf)
     store.check_current()
-    store.ignore(args.id, args.reason, _until(args.until) if args.until
-                 else None)
+    store.ignore(args.id, args.reason, _actor(),
+                 until=_until(args.until) if args.until else None)
     output.emit('Finding %d is ignored%s: %s' % (
         args.id, ' until %s' % args.until if args.until else '',
         args.reason))
@@ -392,7 +474,7 @@ def do_findings_ignore(conf):
 def do_findings_unignore(conf):
     store = history.History.from_conf(conf)
     store.check_current()
-    store.unignore(conf.category.id)
+    store.unignore(conf.category.id, _actor())
     output.emit('Finding %d is no longer ignored.' % conf.category.id)
     return 0
 
@@ -488,9 +570,12 @@ def add_command_parsers(subparsers):
         'remediate', help='Plan (dry run, the default) or apply actions on '
                           'confirmed findings.')
     remediate.add_argument('--backend', help='Only this backend group.')
-    remediate.add_argument('--host', action='store_true', dest='host_scope',
-                           help="This host's findings ([host_scan]): "
-                                "disconnects through os-brick, run here.")
+    remediate.add_argument('--host', nargs='?', const='', dest='host_scope',
+                           metavar='NAME',
+                           help="A host's findings: disconnects through "
+                                "os-brick, by the agent of NAME over RPC, "
+                                "or here without NAME (this host's "
+                                '[host_scan], the all-in-one mode).')
     remediate.add_argument('--kind', action='append',
                            choices=[k.value for k in model.FindingKind])
     remediate.add_argument('--finding', action='append', type=int,
@@ -505,7 +590,9 @@ def add_command_parsers(subparsers):
                                 'findings named with --finding.')
     remediate.add_argument('--limit', type=int,
                            help='At most this many actions (and never more '
-                                'than reconciler_remediation_max_actions).')
+                                'than reconciler_remediation_max_actions); '
+                                'a plan with more does nothing. 0: nothing '
+                                'is done.')
     _add_format(remediate)
     remediate.set_defaults(func=do_remediate)
 
@@ -517,6 +604,14 @@ def add_command_parsers(subparsers):
     actions_list.add_argument('--limit', type=int, default=50)
     _add_format(actions_list)
     actions_list.set_defaults(func=do_actions_list)
+
+    agent_key = subparsers.add_parser(
+        'agent-key', help="A host's report key, derived from [agents] "
+                          "auth_key, for its agent's [host_scan] "
+                          'report_key (a secret: copy it, do not log it).')
+    agent_key.add_argument('name', metavar='HOST',
+                           help="The host's [host_scan] connector_host.")
+    agent_key.set_defaults(func=do_agent_key)
 
     runs = subparsers.add_parser('runs', help='Recorded passes.')
     runs_sub = runs.add_subparsers(dest='action', required=True)

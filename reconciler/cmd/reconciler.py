@@ -66,8 +66,8 @@ def main(argv=None):
     _report_from_the_worker(conf)
     try:
         # The service warns of each skipped backend when it starts; a
-        # compute node runs the host unit alone.
-        validation.enabled_backends(conf, warn=False)
+        # controller may serve agents alone.
+        validation.enabled_backends(conf, warn=False, serving_agents=True)
     except exception.ConfigError as e:
         LOG.error('Configuration error: %s', e)
         return 1

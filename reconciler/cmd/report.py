@@ -1,25 +1,23 @@
-"""Table, JSON and CSV renderings of passes, runs and findings."""
+"""Table, JSON and CSV renderings of passes, runs and findings.
+
+The records' own fields come from reconciler.history.views, which the API
+shares; this module lays them out for a terminal.
+"""
 
 import csv
-import datetime
 import io
 import json
 
 import prettytable
 
+from reconciler.history import views
 from reconciler import model
 
 _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
            model.FindingKind.CINDER_ONLY: 'Cinder-only',
            model.FindingKind.ORPHAN_EXPORT: 'orphan exports',
+           model.FindingKind.STALE_TEMPORARY: 'stale temporaries',
            model.FindingKind.FOREIGN: 'foreign (not Cinder-named)'}
-
-
-def when(epoch):
-    if epoch is None:
-        return None
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%SZ')
 
 
 def candidate_dict(c):
@@ -129,54 +127,24 @@ def host_pass_text(r):
         _HOST_LABELS, _host_finding)
 
 
-def finding_dict(f):
-    return {'id': f.id, 'backend': f.backend, 'kind': f.kind,
-            'resource_type': f.resource_type, 'resource_id': f.resource_id,
-            'cinder_id': f.cinder_id, 'array_name': f.array_name,
-            'project_id': f.project_id, 'state': f.state,
-            'first_seen': when(f.first_seen), 'last_seen': when(f.last_seen),
-            'sightings': f.sightings, 'confirmed_at': when(f.confirmed_at),
-            'resolved_at': when(f.resolved_at), 'details': f.details,
-            'ignored': f.ignored_reason,
-            'ignored_until': when(f.ignored_until)}
-
-
 def _state(f):
     return '%s (ignored)' % f.state if f.ignored_reason else f.state
 
 
-def action_dict(a):
-    return {'id': a.id, 'finding_id': a.finding_id, 'backend': a.backend,
-            'action': a.action, 'target': a.target,
-            'applied': a.applied, 'result': a.result, 'reason': a.reason,
-            'actor': a.actor, 'started_at': when(a.started_at),
-            'finished_at': when(a.finished_at)}
-
-
-def _step_dict(step, result=None, reason=None):
-    f = step.finding
-    return {'finding_id': f.id, 'kind': str(f.kind),
-            'resource_type': str(f.resource_type),
-            'resource_id': f.resource_id, 'action': step.action,
-            'target': step.target, 'why': step.why, 'result': result,
-            'reason': reason}
-
-
-def outcome_dict(o):
-    done = {s.finding.id: r for s, r in o.results}
-    return {'backend': o.backend, 'applied': o.applied,
-            'limit': o.plan.limit, 'error': o.error,
-            'steps': [_step_dict(s, *done.get(s.finding.id, (None, None)))
-                      for s in o.plan.steps],
-            'not_eligible': [{'finding_id': r.finding and r.finding.id,
-                              'reason': r.reason} for r in o.plan.refused]}
+def _outcome_header(o, steps):
+    """"applied" only when a step changed something."""
+    if not o.applied:
+        return 'plan only (dry run: nothing changes; --apply acts), %d ' \
+            'step(s)' % steps
+    if not o.done:
+        return 'nothing applied, %d step(s)' % steps
+    return 'applied %d of %d step(s)' % (o.done, steps)
 
 
 def outcome_text(o):
-    d = outcome_dict(o)
-    lines = ['Backend %s: %s, %d step(s), limit %d' % (
-        o.backend, 'applied' if o.applied else 'plan only (dry run: '
-        'nothing changes; --apply acts)', len(d['steps']), d['limit'])]
+    d = views.outcome_dict(o)
+    lines = ['Backend %s: %s, limit %d' % (
+        o.backend, _outcome_header(o, len(d['steps'])), d['limit'])]
     if o.error:
         lines.append('  nothing done: %s' % o.error)
     for s in d['steps']:
@@ -192,37 +160,14 @@ def outcome_text(o):
     return '\n'.join(lines)
 
 
-def run_dict(r):
-    return {'id': r.id, 'backend': r.backend, 'host': r.host,
-            'status': str(r.status), 'started_at': when(r.started_at),
-            'finished_at': when(r.finished_at),
-            'seconds': (None if r.finished_at is None
-                        else round(r.finished_at - r.started_at, 3)),
-            'findings': sum(r.counts.values()) if r.counts else None,
-            'error': r.error}
-
-
-_SHOWN_RUNS = 20
-
-
-def finding_story(f, runs):
-    """A finding with its transitions and the ok runs that saw it.
-
-    An open finding was seen by every ok pass of its backend since it was
-    first seen (a pass that does not see it resolves it), so ``runs``, the
-    backend's ok runs from ``first_seen`` to its resolution, are its
-    sightings.
-    """
-    transitions = [{'at': when(f.first_seen), 'state': 'suspected'}]
-    if f.confirmed_at is not None:
-        transitions.append({'at': when(f.confirmed_at), 'state': 'confirmed'})
-    if f.resolved_at is not None:
-        transitions.append({'at': when(f.resolved_at), 'state': 'resolved'})
-    runs = sorted(runs, key=lambda r: r.id)
-    return dict(finding_dict(f), transitions=transitions,
-                seen_by=len(runs),
-                newest_sightings=[{'run_id': r.id, 'at': when(r.started_at)}
-                                  for r in runs[-_SHOWN_RUNS:]])
+def stale_text(silences):
+    """One line per host whose scans stopped coming."""
+    return '\n'.join(
+        'stale: %s: no scan since %s (%.0f s, more than %g intervals of '
+        '%g s): its findings are neither created nor resolved meanwhile'
+        % (s.scope, views.when(s.last_report), s.age,
+           s.age // s.interval,
+           s.interval) for s in silences)
 
 
 def story_text(story):
@@ -276,6 +221,6 @@ def findings_table(rows):
     table.align = 'l'
     for f in rows:
         table.add_row([f.backend, f.kind, f.resource_type, f.resource_id,
-                       f.array_name or '-', _state(f), when(f.first_seen),
-                       f.sightings])
+                       f.array_name or '-', _state(f),
+                       views.when(f.first_seen), f.sightings])
     return table.get_string()

@@ -19,6 +19,7 @@ from reconciler.conf import backend as backend_conf
 from reconciler.conf import validation
 from reconciler import exception
 from reconciler import history
+from reconciler.rpc import api as rpc_api
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
@@ -92,8 +93,9 @@ class Checks(upgradecheck.UpgradeCommands):
 
     def _check_backends(self):
         if not self.conf.enabled_backends:
-            if self.conf.host_scan.enabled:
-                return Result(Code.SUCCESS)  # a compute node's host unit
+            if self.conf.host_scan.enabled or rpc_api.configured(self.conf):
+                # The host unit, or agents, are all it reconciles.
+                return Result(Code.SUCCESS)
             return Result(Code.FAILURE, '[DEFAULT] enabled_backends is empty')
         findings = []
         try:
@@ -137,7 +139,9 @@ class Checks(upgradecheck.UpgradeCommands):
         return _worst(findings)
 
     def _check_host_unit(self):
-        """[host_scan]: os-brick's lock directory must be there."""
+        """[host_scan]: os-brick's lock directory must be there; a daemon
+        run for its host unit alone should be an agent.
+        """
         group = self.conf.host_scan
         if not group.enabled:
             return Result(Code.SUCCESS)
@@ -147,6 +151,25 @@ class Checks(upgradecheck.UpgradeCommands):
         if not os.path.isdir(group.lock_path):
             return Result(Code.FAILURE, '[host_scan] lock_path %s is not a '
                           'directory' % group.lock_path)
+        if not [n for n in self.conf.enabled_backends if n.strip()]:
+            return Result(Code.WARNING, (
+                '[host_scan] enabled with no backend: the daemon runs here '
+                "only to scan this host, and holds the history database's "
+                "and Cinder's admin credentials for it; on a compute node, "
+                'run cinder-reconciler-agent instead (it needs only '
+                '[DEFAULT] transport_url and [host_scan]) and disable the '
+                'daemon'))
+        return Result(Code.SUCCESS)
+
+    def _check_agents(self):
+        """Reports of agents: authenticated, or said not to be."""
+        if rpc_api.configured(self.conf) and not self.conf.agents.auth_key:
+            return Result(Code.WARNING, (
+                "[agents] auth_key is not set: agents' reports are not "
+                'authenticated, so any holder of the transport credentials '
+                'can report for any host; set it and give each agent its '
+                '[host_scan] report_key ("cinder-reconciler-manage '
+                'agent-key HOST")'))
         return Result(Code.SUCCESS)
 
     _upgrade_checks = (
@@ -154,6 +177,7 @@ class Checks(upgradecheck.UpgradeCommands):
         ('Backend drivers and options', _check_backends),
         ('Files holding secrets', _check_secret_files),
         ('Host unit', _check_host_unit),
+        ('Host agents', _check_agents),
     )
 
 

@@ -12,6 +12,8 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from reconciler.conf import agents
+from reconciler.conf import api
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import coordination
@@ -23,13 +25,22 @@ from reconciler.conf import reconciler
 from reconciler.conf import upgrade_levels
 from reconciler import version
 
-_MODULES = (default, reconciler, cinder, cinder_notifications,
+_MODULES = (default, reconciler, agents, cinder, cinder_notifications,
             coordination, database, metrics, host_scan, upgrade_levels)
 
 
 def register(conf):
     """Register every static option group on ``conf``."""
     for module in _MODULES:
+        module.register_opts(conf)
+
+
+def register_api(conf):
+    """The API service's groups: ``[api]``, the history's database and
+    the RPC version caps, none of the daemon's (Cinder, arrays,
+    coordination).
+    """
+    for module in (api, database, upgrade_levels):
         module.register_opts(conf)
 
 

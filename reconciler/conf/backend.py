@@ -45,6 +45,16 @@ OPTS = [
     cfg.IntOpt('reconciler_grace_period', default=3600, min=0,
                help='Seconds a finding must have been seen for before it is '
                     'confirmed (counted from its first sighting).'),
+    cfg.IntOpt('reconciler_stale_temporary_grace_period', default=86400,
+               min=0, max=366 * 86400,
+               help='Seconds a temporary object Cinder made for an '
+                    'operation (an NEC _m/_d/_l LD, a 3PAR tsv-/tss-/omv- '
+                    'VV, an RBD .deleted parent without clones) must have '
+                    'looked stale (the volume or snapshot it served not in '
+                    'transition, or gone) before its stale_temporary '
+                    'finding is confirmed. Instead of '
+                    'reconciler_grace_period for that kind: an operation '
+                    'may run for hours.'),
     cfg.IntOpt('reconciler_confirmed_recheck_passes', default=10, min=1,
                help='Confirmed findings that the listings still show are '
                     're-checked with point look-ups on one pass in N (this '
@@ -182,6 +192,15 @@ def enabled(conf, warn=True):
             if warn:
                 LOG.warning('%s', e)
     return backends
+
+
+def backend_host(conf, name):
+    """``backend_host`` of backend group ``name`` (or of
+    ``[backend_defaults]``), None when unset; for any backend, whether a
+    reconciler driver handles it or not.
+    """
+    _register_pair(conf, name, [o for o in OPTS if o.dest == 'backend_host'])
+    return conf[name].backend_host or conf[DEFAULTS_GROUP].backend_host
 
 
 def list_opts():

@@ -1,7 +1,9 @@
-"""``[host_scan]``: the host unit, comparing this host's devices with Cinder.
+"""``[host_scan]``: this host's devices against Cinder's attachments.
 
-Enable it on compute nodes (``enabled_backends`` may be empty there) and on
-cinder-volume hosts; see the README's "Host reconciliation" section.
+Read by ``cinder-reconciler-agent`` on compute nodes (what to scan, how,
+and its key) and by the controller (how to judge every host's scans), and
+by the daemon's own host unit when ``enabled`` (a small cloud's all-in-one
+mode); see doc/source/admin/agents.rst.
 """
 
 import socket
@@ -14,7 +16,12 @@ GROUP = cfg.OptGroup('host_scan',
 
 OPTS = [
     cfg.BoolOpt('enabled', default=False,
-                help='Run the host unit: scan this host on its own timer.'),
+                help='The daemon (cinder-reconciler) scans this host '
+                     'itself, on its own timer: the all-in-one mode, for '
+                     "the controller's own host or a small cloud, where "
+                     'the database and Cinder credentials are on the host '
+                     'anyway. Compute nodes run cinder-reconciler-agent '
+                     'instead (it ignores this option).'),
     cfg.StrOpt('connector_host', default=socket.gethostname(),
                sample_default='<host>',
                help="This host's name as os-brick's connector gives it to "
@@ -23,6 +30,12 @@ OPTS = [
                     'host_name are the ones compared.'),
     cfg.IntOpt('interval', default=600, min=10,
                help='Seconds between two host passes.'),
+    cfg.StrOpt('report_key', secret=True,
+               help="The agent's key: it signs every scan it reports with "
+                    'it. "cinder-reconciler-manage agent-key HOST", run '
+                    "where the controllers' [agents] auth_key is, prints "
+                    "the key of this host's connector_host. Needed when "
+                    'the controllers set auth_key.'),
     cfg.IntOpt('sightings', default=3, min=1,
                help='Consecutive successful host passes that must see a '
                     'finding (a faulty map, a leftover) before it is '
@@ -43,13 +56,17 @@ OPTS = [
                      'IQN or NQN prefixes ending in ":" (e.g. '
                      'iqn.2010-10.org.openstack:), exact IQNs/NQNs, target '
                      'port WWPNs, or portal addresses (ip:port or ip). '
-                     'Besides these, a LUN is judged only when some '
-                     "attachment's connection_info names it (now or in an "
-                     'earlier pass) or its target names a volume UUID.'),
+                     'Besides these, a LUN is judged only when an '
+                     "attachment to this host names it (now or in an "
+                     'earlier pass), its target names a volume UUID, or '
+                     'its WWID (NVMe: UUID or NGUID) is known to Cinder or '
+                     'an earlier pass.'),
     cfg.IntOpt('remembered_luns', default=1000, min=0,
                help='LUNs (target and LUN) of earlier attachments to this '
-                    'host remembered in the history, so that a leftover '
-                    "whose attachment is gone is still known to be Cinder's."),
+                    'host, and as many WWIDs of their devices with their '
+                    'volumes, remembered in the history, so that a leftover '
+                    "whose attachment is gone is still known to be Cinder's "
+                    '(and, by its WWID, which volume it is).'),
     cfg.StrOpt('root_prefix', default='/',
                help='Where /dev, /sys and /proc are read from; only tests '
                     'and containers change it.'),

@@ -1,5 +1,7 @@
 """``list_opts`` for oslo-config-generator (namespace cinder-reconciler)."""
 
+from reconciler.conf import agents
+from reconciler.conf import api
 from reconciler.conf import backend
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
@@ -11,7 +13,7 @@ from reconciler.conf import metrics
 from reconciler.conf import reconciler
 from reconciler.conf import upgrade_levels
 
-_MODULES = (default, reconciler, cinder, cinder_notifications,
+_MODULES = (default, reconciler, agents, cinder, cinder_notifications,
             coordination, database, metrics, backend, host_scan,
             upgrade_levels)
 
@@ -19,3 +21,17 @@ _MODULES = (default, reconciler, cinder, cinder_notifications,
 def list_opts():
     return [(group, opts) for module in _MODULES
             for group, opts in module.list_opts().items()]
+
+
+def list_api_opts():
+    """The API service's file (namespace cinder-reconciler.api): its own
+    group and the history database's.
+    """
+    return list_api_service_opts() + [
+        item for module in (database, upgrade_levels)
+        for item in module.list_opts().items()]
+
+
+def list_api_service_opts():
+    """``[api]`` alone (namespace cinder-reconciler.api-service)."""
+    return list(api.list_opts().items())

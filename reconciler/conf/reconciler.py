@@ -11,6 +11,7 @@ OPTS = [
                 default=[model.FindingKind.ARRAY_ONLY,
                          model.FindingKind.CINDER_ONLY,
                          model.FindingKind.ORPHAN_EXPORT,
+                         model.FindingKind.STALE_TEMPORARY,
                          model.FindingKind.LEFTOVER_DEVICE,
                          model.FindingKind.FAULTY_MAP,
                          model.FindingKind.FAULTY_ATTACHED,

@@ -29,6 +29,8 @@ OPTS = [
     _cap('host', 'host (agents report their scans to the controller)'),
     _cap('agent', 'agent (the controller asks an agent for a scan or a '
                   'disconnect)'),
+    _cap('remediation', 'remediation (the API asks the controller for a '
+                        'plan or an applied one)'),
 ]
 
 

@@ -23,6 +23,7 @@ from reconciler.conf import coordination
 from reconciler.conf import default
 from reconciler.conf import reconciler
 from reconciler import exception
+from reconciler.rpc import api as rpc_api
 
 LOG = logging.getLogger(__name__)
 
@@ -86,11 +87,13 @@ def check_static(conf, raw=None):
             _check(conf, getattr(group, 'name', group), opts, raw)
 
 
-def enabled_backends(conf, warn=True):
+def enabled_backends(conf, warn=True, serving_agents=False):
     """The enabled backends, every option checked.
 
     ConfigError if there is nothing to reconcile: no backend the reconciler
-    has a driver for, and no host unit (a compute node runs it alone).
+    has a driver for, and no host unit (a compute node runs it alone); for
+    the daemon (``serving_agents``), agents may report to it instead, given
+    a ``[DEFAULT] transport_url``.
     ``warn``: log each backend left out (see ``backend_conf.enabled``).
     """
     raw = _raw_values(conf)
@@ -99,7 +102,8 @@ def enabled_backends(conf, warn=True):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    if not backends and not conf.host_scan.enabled:
+    if not backends and not conf.host_scan.enabled and not (
+            serving_agents and rpc_api.configured(conf)):
         raise exception.ConfigError(
             '[DEFAULT] enabled_backends names no backend the reconciler can '
             'reconcile and [host_scan] is not enabled')
@@ -119,7 +123,7 @@ def problem(argv, project):
         reconciler_conf.register(candidate)
         logging.register_options(candidate)
         candidate(argv, project=project)
-        enabled_backends(candidate)
+        enabled_backends(candidate, serving_agents=True)
     except (cfg.Error, exception.ConfigError) as e:
         return str(e)
     except SystemExit:

@@ -30,6 +30,16 @@ class ArrayDriver(abc.ABC):
     #: Options that must be set; checked before anything connects.
     REQUIRED = ()
 
+    #: True where a name Cinder did not write can decode as Cinder's by
+    #: chance (measured by tests/unit/drivers/test_name_collisions.py):
+    #: then set ``chance_names`` in the driver's views.
+    CHANCE_NAMES = False
+
+    #: ``{Cinder volume_driver path: protocol}`` (model.ISCSI or
+    #: model.FIBRE_CHANNEL) where the path says which protocol Cinder's
+    #: driver attaches with: every attachment of the backend is of it.
+    PROTOCOLS = {}
+
     #: ``(distribution, extra)`` of the client library this driver needs,
     #: set when it is installed as an extra and did not import: the driver
     #: still loads (its options are listed) but refuses its backend.
@@ -47,6 +57,13 @@ class ArrayDriver(abc.ABC):
         if missing:
             raise exception.ConfigError('backend %s: %s not set' % (
                 backend.name, ', '.join(missing)))
+
+    @property
+    def protocol(self):
+        """The protocol of the backend's attachments, None if unknown
+        (a ``volume_driver`` this driver does not know the protocol of).
+        """
+        return self.PROTOCOLS.get(self.backend.volume_driver)
 
     def open(self):
         """Connect and log in. Called once per pass before any listing."""
@@ -88,6 +105,14 @@ class ArrayDriver(abc.ABC):
     def refresh(self, obj):
         """Look ``obj`` up again by its array name; None if it is gone."""
 
+    def volume_exports(self, export):
+        """Every export of ``export``'s volume now, itself included.
+
+        None where the driver cannot tell: then no export of a volume is
+        judged by its siblings (see ``engine.export_match``).
+        """
+        return None
+
     # Name mapping, for drivers whose names encode Cinder UUIDs.
 
     def volume_name(self, volume_key):
@@ -106,7 +131,31 @@ class ArrayDriver(abc.ABC):
     # ArrayError if the array refuses.
 
     #: Array-side actions offered: a subset of unexport, quarantine, delete.
+    #: A driver offering quarantine or delete answers the look-ups the
+    #: remediation stage guards them with (``exports_of``,
+    #: ``snapshots_of``, ``quarantine_name``): checked when the class is
+    #: defined, so no driver can skip them.
     REMEDIATIONS = frozenset()
+
+    #: True where Cinder's unmanage leaves the object under Cinder's name
+    #: (LVM, NEC, RBD): an array-only object may then be one an operator
+    #: deliberately handed back, and is never adopted or deleted by default.
+    UNMANAGE_KEEPS_NAME = False
+
+    _GUARD_LOOKUPS = {'quarantine': ('exports_of', 'quarantine_name'),
+                      'delete': ('exports_of', 'snapshots_of')}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = sorted({
+            name for action in cls.REMEDIATIONS
+            for name in cls._GUARD_LOOKUPS.get(action, ())
+            if getattr(cls, name) is getattr(ArrayDriver, name)})
+        if missing:
+            raise TypeError('%s offers %s but does not implement %s, which '
+                            'the remediation stage guards them with'
+                            % (cls.__name__, ', '.join(sorted(
+                                cls.REMEDIATIONS)), ', '.join(missing)))
 
     def manage_reference(self, obj):
         """The ``ref`` Cinder's manage API takes to adopt ``obj``."""
@@ -117,11 +166,30 @@ class ArrayDriver(abc.ABC):
         raise NotImplementedError()
 
     def quarantine(self, obj):
-        """Rename ``obj`` out of Cinder's naming; returns the new name.
+        """Rename ``obj`` to ``quarantine_name(obj)``; returns that name.
 
         Reversible: the object is kept, under a name the driver classifies
         as unmanaged (or foreign), so it stops counting as an orphan.
         """
+        raise NotImplementedError()
+
+    # Look-ups guarding those actions (reconciler.remediation.safety),
+    # answered now, from the array.
+
+    def exports_of(self, obj):
+        """Where the volume or snapshot ``obj`` is exported now: the
+        array's names of the hosts, LD sets or targets; empty if nowhere.
+        """
+        raise NotImplementedError()
+
+    def snapshots_of(self, obj):
+        """Names of the array's snapshots that depend on ``obj`` now (a
+        volume's snapshots, a snapshot's own copies); empty if none.
+        """
+        raise NotImplementedError()
+
+    def quarantine_name(self, obj):
+        """The name ``quarantine`` gives ``obj``."""
         raise NotImplementedError()
 
     def delete_object(self, obj):

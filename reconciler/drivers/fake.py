@@ -198,11 +198,32 @@ class FakeDriver(base.ArrayDriver):
     def delete_object(self, obj):
         self._edit(obj, lambda entries, i: entries.pop(i))
 
+    def quarantine_name(self, obj):
+        return ('ums-%s' if obj.kind == model.ResourceType.SNAPSHOT
+                else 'unm-%s') % obj.uuid
+
     def quarantine(self, obj):
-        new = ('ums-%s' if obj.kind == model.ResourceType.SNAPSHOT
-               else 'unm-%s') % obj.uuid
+        new = self.quarantine_name(obj)
 
         def rename(entries, i):
             entries[i] = dict(entries[i], name=new)
         self._edit(obj, rename)
         return new
+
+    # What the remediation stage's guards read.
+
+    def exports_of(self, obj):
+        return self._related('exports', 'host', obj.name)
+
+    def snapshots_of(self, obj):
+        return self._related('snapshots', 'name', obj.name)
+
+    def _related(self, section, field, name):
+        """``field`` of the ``section`` entries whose volume is ``name``."""
+        try:
+            return sorted(str(e[field]) for e in self._read().get(section, ())
+                          if e.get('volume') == name)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise exception.ArrayResponseError(
+                'fake array %s: malformed entry (%s: %s)'
+                % (self.backend.fake_array_file, type(e).__name__, e))

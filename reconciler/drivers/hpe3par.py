@@ -15,6 +15,7 @@ out, with the counter reset first so the logout is really sent.
 """
 
 import ast
+import collections
 import json
 import logging as py_logging
 import time
@@ -150,10 +151,13 @@ class HPE3PARDriver(base.ArrayDriver):
         'cinder.volume.drivers.hpe.hpe_3par_fc.HPE3PARFCDriver',
         'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver',
     )
+    PROTOCOLS = dict(zip(CINDER_VOLUME_DRIVERS,
+                         (model.FIBRE_CHANNEL, model.ISCSI)))
     REQUIRED = ('hpe3par_api_url', 'hpe3par_username', 'hpe3par_password')
     MISSING_CLIENT = (None if hpe_client else
                       ('python-3parclient', 'hpe3par'))
     REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
+    CHANCE_NAMES = True
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -440,10 +444,14 @@ class HPE3PARDriver(base.ArrayDriver):
             raise exception.ArrayResponseError(
                 '%s: malformed copyOf of VV %s (%s)'
                 % (self._where(), vv.name, self._describe(e)))
+        held_by = None
+        if decoded.object_class == C.TEMPORARY:
+            held_by = names.held_by(vv.name, decoded.uuid, parent)
         return model.ArrayObject(
             kind, vv.name, decoded.uuid, decoded.object_class, pool=pool,
             size_gib=size / 1024 if isinstance(size, (int, float)) else None,
-            parent_uuid=parent, group_uuid=decoded.group_uuid)
+            parent_uuid=parent, group_uuid=decoded.group_uuid,
+            held_by=held_by)
 
     @staticmethod
     def _pools_of(vvs):
@@ -478,11 +486,11 @@ class HPE3PARDriver(base.ArrayDriver):
     # Listing
 
     def _vlun(self, vlun):
-        """(VV name, host name) of a VLUN: all an export needs of it."""
+        """(VV name, host name, LUN) of a VLUN: all an export needs."""
         if not isinstance(vlun, dict):
             raise exception.ArrayResponseError(
                 '%s: malformed VLUN entry %r' % (self._where(), vlun))
-        return vlun.get('volumeName'), vlun.get('hostname')
+        return vlun.get('volumeName'), vlun.get('hostname'), vlun.get('lun')
 
     def list_objects(self):
         cl = self._client_or_fail()
@@ -521,7 +529,7 @@ class HPE3PARDriver(base.ArrayDriver):
             requests=len(cl.http.get_timings()) + self._streamed - sent,
             pools=frozenset(self.cpgs),
             snapshot_lifetime=self.snapshot_expiration and
-            self.snapshot_expiration * 3600)
+            self.snapshot_expiration * 3600, chance_names=self.CHANCE_NAMES)
 
     def _initiators(self, host):
         try:
@@ -534,8 +542,8 @@ class HPE3PARDriver(base.ArrayDriver):
                                                 host.get('name'),
                                                 self._describe(e)))
 
-    def _export(self, volume, hostname, host):
-        """One EXPORT object: a VV mapped to a host.
+    def _export(self, volume, hostname, host, luns):
+        """One EXPORT object: a VV mapped to a host with ``luns``.
 
         Exports take their volume's class (an unmanaged or temporary VV's
         mapping is not Cinder's); a VLUN with no host (port-presented) is
@@ -548,15 +556,21 @@ class HPE3PARDriver(base.ArrayDriver):
             volume.uuid, cls, pool=volume.pool, host=hostname,
             initiators=initiators, host_rule=hpe3par_hosts.host_rule(
                 hostname, initiators if host else None,
-                self.backend.unique_fqdn_network) if hostname else None)
+                self.backend.unique_fqdn_network, self.protocol)
+            if hostname else None,
+            luns=frozenset(n for n in luns if isinstance(n, int)))
 
     def _exports(self, vluns, hosts, volumes):
         """One export per (VV name, host name) pair of ``vluns``."""
         by_name = {h.get('name'): h for h in hosts}
-        for volume_name, hostname in sorted(vluns, key=str):
+        luns = collections.defaultdict(set)
+        for volume_name, hostname, lun in vluns:
+            luns[volume_name, hostname].add(lun)
+        for volume_name, hostname in sorted(luns, key=str):
             volume = volumes.get(volume_name)
             if volume is not None:
-                yield self._export(volume, hostname, by_name.get(hostname))
+                yield self._export(volume, hostname, by_name.get(hostname),
+                                   luns[volume_name, hostname])
 
     # Point look-ups for re-checks
 
@@ -591,38 +605,56 @@ class HPE3PARDriver(base.ArrayDriver):
             return obj
         # Group members are oss-<group snapshot>-<i>, i chosen by the array:
         # look among the parent's virtual copies.
-        cl = self._client_or_fail()
-        parent = names.volume_name(volume_key)
-        members = self._get('GET /volumes?query="copyOf EQ %s"' % parent,
-                            cl.getVolumeSnapshots, parent)
-        if not isinstance(members, list) or not all(
-                isinstance(m, str) for m in members):
-            raise exception.ArrayResponseError(
-                '%s: virtual copies of %s: not a list of names'
-                % (self._where(), parent))
-        for member in members:
+        for member in self._copies_of(names.volume_name(volume_key)):
             if names.parse(member).group_uuid == group_snapshot_id:
                 return self._lookup(member)
         return None
 
+    def _copies_of(self, vv_name):
+        """Names of the virtual copies of the VV ``vv_name``."""
+        cl = self._client_or_fail()
+        copies = self._get('GET /volumes?query="copyOf EQ %s"' % vv_name,
+                           cl.getVolumeSnapshots, vv_name)
+        if not isinstance(copies, list) or not all(
+                isinstance(m, str) for m in copies):
+            raise exception.ArrayResponseError(
+                '%s: virtual copies of %s: not a list of names'
+                % (self._where(), vv_name))
+        return copies
+
     def refresh(self, obj):
         if obj.kind != R.EXPORT:
             return self._lookup(obj.name, obj.pool)
-        cl = self._client_or_fail()
-        volume_name = obj.name.rpartition('@')[0]
-        volume = self._lookup(volume_name, obj.pool)
+        exports = self._exports_now(obj, only=obj.host)
+        return exports[0] if exports else None
+
+    def volume_exports(self, export):
+        return self._exports_now(export)
+
+    def _exports_now(self, export, only=()):
+        """Exports of ``export``'s VV now (to host ``only`` if given).
+
+        Only this VV's VLUNs: its LUN on a host, reused by another VV, is
+        not its export.
+        """
+        volume_name = export.name.rpartition('@')[0]
+        volume = self._lookup(volume_name, export.pool)
         if volume is None:
-            return None
-        # Only this VV's VLUNs: its LUN on that host, reused by another VV,
-        # is not this export.
-        if not any(v.get('hostname') == obj.host
-                   for v in self._vluns_of(volume_name)):
-            return None
-        host = None
-        if obj.host:
-            host = self._get('GET /hosts/%s' % obj.host, cl.getHost,
-                             obj.host, missing_ok=True)
-        return self._export(volume, obj.host, host)
+            return []
+        luns = collections.defaultdict(set)
+        for vlun in self._vluns_of(volume_name):
+            if only == () or vlun.get('hostname') == only:
+                luns[vlun.get('hostname')].add(vlun.get('lun'))
+        exports = []
+        for hostname in sorted(luns, key=str):
+            host = None
+            if hostname:
+                host = self._get('GET /hosts/%s' % hostname,
+                                 self._client_or_fail().getHost, hostname,
+                                 missing_ok=True)
+            exports.append(self._export(volume, hostname, host,
+                                        luns[hostname]))
+        return exports
 
     # Remediation: each acts on one object just re-checked, with the calls
     # Cinder's driver makes; the remediation user needs the edit role.
@@ -681,20 +713,33 @@ class HPE3PARDriver(base.ArrayDriver):
                 volume_name, vlun.get('lun'), obj.host), cl.deleteVLUN,
                 volume_name, vlun.get('lun'), obj.host, port)
 
-    def quarantine(self, obj):
-        """Rename a Cinder VV as Cinder's unmanage does: ``unm-``/``ums-``
-        and the same encoded UUID.
+    def quarantine_name(self, obj):
+        """As Cinder's unmanage renames a VV: ``unm-``/``ums-`` and the
+        same encoded UUID.
         """
         prefix = {R.VOLUME: 'unm-', R.SNAPSHOT: 'ums-'}.get(obj.kind)
         if prefix is None or obj.object_class != C.CINDER or not obj.uuid:
             raise exception.ArrayError(
                 '%s: %s is not a Cinder-named VV; only those are renamed'
                 % (self._where(), obj.name))
-        new = names.name(prefix, obj.uuid)
+        return names.name(prefix, obj.uuid)
+
+    def quarantine(self, obj):
+        new = self.quarantine_name(obj)
         self._write('PUT /volumes/%s' % obj.name,
                     self._client_or_fail().modifyVolume, obj.name,
                     {'newName': new})
         return new
+
+    def exports_of(self, obj):
+        return sorted({str(v.get('hostname') or '*')
+                       for v in self._vluns_of(obj.name)})
+
+    def snapshots_of(self, obj):
+        """The VV's virtual copies (a volume's snapshots, or copies made
+        of a snapshot).
+        """
+        return self._copies_of(obj.name)
 
     def delete_object(self, obj):
         """Delete a VV that no VLUN exports (the array refuses one with

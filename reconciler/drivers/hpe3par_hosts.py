@@ -10,14 +10,26 @@ Cinder's 3PAR driver (``hpe_3par_common._safe_hostname`` and the iSCSI/FC
    the IQN with ``:`` -> ``-``, reversed, cut to 31 characters; else the
    connector's host name cut at its first dot or at 31 characters.
 
-Cinder's API shows an attachment's connector host name, and its FC WWNs
-(``initiator_target_map`` of the connection_info, read by point look-ups)
-but never an iSCSI IQN. So a host that holds initiators the attachment may
-have (rule 1) and is not named after it answers None: unknown, never an
-orphan. No I/O here; the engine asks the rule an export carries.
+The iSCSI driver looks for the IQN among hosts' iSCSI names, the FC
+driver for the WWNs among FC paths: a host holding no initiator of the
+attachment's protocol is its host only by name (Cinder adds the initiator
+to a host so named).
+
+Cinder's API shows an attachment's connector host name, its protocol
+(connection_info's ``driver_volume_type``) and its FC WWNs
+(``initiator_target_map``), read by point look-ups, but never an iSCSI
+IQN. So a host that holds initiators of the attachment's protocol that it
+may have (rule 1) and is not named after it answers None: unknown, never
+an orphan. The backend's protocol (its Cinder ``volume_driver``) stands for
+an attachment's where the look-up did not read it. No I/O here; the engine
+asks the rule an export carries.
 """
 
 import functools
+
+from reconciler import model
+
+_ISCSI_NAMES = ('iqn.', 'eui.', 'naa.')
 
 MAX_NAME = 31
 
@@ -46,15 +58,22 @@ def _named_after(hostname, attachment, unique_fqdn_network):
         safe_hostname(attachment.host_name).lower() == hostname)
 
 
-def _maps_to(hostname, paths, unique_fqdn_network, attachment):
+def _protocol(path):
+    return model.ISCSI if path.startswith(_ISCSI_NAMES) else (
+        model.FIBRE_CHANNEL)
+
+
+def _maps_to(hostname, paths, unique_fqdn_network, protocol, attachment):
     initiators = {_norm(i) for i in attachment.initiators}
     if paths is None:
         # The host's record was not read: it may hold any initiator.
         return _named_after(hostname, attachment, unique_fqdn_network) or None
-    if initiators & paths:
+    if initiators & set(paths.values()):
         return True          # rule 1: the host holding the initiator
     named = _named_after(hostname, attachment, unique_fqdn_network)
-    if initiators or not paths:
+    protocol = attachment.protocol or protocol
+    held = [p for p in paths if protocol in (None, _protocol(p))]
+    if initiators or not held:
         # Rule 1 chose another host, or this one holds no initiator that
         # rule 1 could have found: only the name can tie it.
         return named
@@ -66,14 +85,14 @@ def _maps_to(hostname, paths, unique_fqdn_network, attachment):
     return None
 
 
-def host_rule(hostname, paths, unique_fqdn_network):
+def host_rule(hostname, paths, unique_fqdn_network, protocol=None):
     """The ``model.HostRule`` of a 3PAR host ``hostname`` holding ``paths``.
 
     ``paths`` are the host's iSCSI names and FC WWNs, as the array lists
     them (None if its record is unknown); ``unique_fqdn_network`` is the
-    backend's Cinder option.
+    backend's Cinder option, ``protocol`` its attachments' (None: unknown).
     """
     if paths is not None:
-        paths = frozenset(_norm(p) for p in paths)
+        paths = {p.lower(): _norm(p) for p in paths}
     return functools.partial(_maps_to, hostname.lower(), paths,
-                             unique_fqdn_network)
+                             unique_fqdn_network, protocol)

@@ -6,6 +6,11 @@ Cinder's 3PAR driver names an object ``<prefix><enc>``: ``enc`` is the UUID's
 alphabet, names are cut by position, never split on ``-``. Group-snapshot
 members append ``-<index>`` to the encoded *group snapshot* id. The prefix
 says what the object is; a name that does not decode exactly is foreign.
+Only version-4 UUIDs decode: Cinder makes every id it names VVs after with
+uuid4 (volumes, snapshots, group snapshots, the ``tss-`` of a clone). A
+name can still decode by chance: 1 in 1,024 texts of 22 characters of the
+alphabet is the canonical encoding of a uuid4, so after ``osv-``/``oss-``
+the name is the only evidence a VV is Cinder's (``chance_names``).
 Shared by the driver and ``cinder-reconciler-manage name-map``.
 """
 
@@ -38,6 +43,12 @@ PREFIXES = {
 }
 # Remote-copy groups keep only 18 encoded characters: not reversible.
 REPLICA_PREFIX = 'rcg-'
+# Temporaries of an operation on a volume (a migration or retype renames
+# it tsv-, a convert copies it omv-) or on a clone's source (its tss-
+# snapshot, named after a random uuid): stale once that volume is not in
+# transition.
+HELD_BY_VOLUME = ('tsv-', 'omv-')
+HELD_BY_PARENT = ('tss-',)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +75,7 @@ def encode(uuid):
 
 
 def decode(encoded):
-    """The UUID a 22-character form stands for, or None if it is not one.
+    """The uuid4 a 22-character form stands for, or None if it is not one.
 
     Only canonical encodings count: re-encoding must give the input back, so
     stray characters or non-zero padding bits make a name foreign.
@@ -76,8 +87,10 @@ def decode(encoded):
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
-    value = str(uuidlib.UUID(bytes=raw))
-    return value if encode(value) == encoded else None
+    value = uuidlib.UUID(bytes=raw)
+    if value.version != 4 or value.variant != uuidlib.RFC_4122:
+        return None
+    return str(value) if encode(str(value)) == encoded else None
 
 
 def name(prefix, uuid):
@@ -95,6 +108,16 @@ def snapshot_name(snapshot_id):
 
 def group_member_name(group_snapshot_id, index):
     return '%s-%d' % (snapshot_name(group_snapshot_id), index)
+
+
+def held_by(vv_name, uuid, parent_uuid):
+    """``(ResourceType, uuid)`` of the volume a temporary VV serves."""
+    prefix = vv_name[:_PREFIX_LEN]
+    if prefix in HELD_BY_VOLUME:
+        return R.VOLUME, uuid
+    if prefix in HELD_BY_PARENT:
+        return R.VOLUME, parent_uuid
+    return None
 
 
 def parse(vv_name):

@@ -320,10 +320,11 @@ class LeftHandDriver(base.ArrayDriver):
                                         iqn.lower() if iqn else None))
 
     @staticmethod
-    def _acl_servers(entity):
+    def _acl_servers(entity, key='volumeACL'):
+        """The servers on a volume's (or snapshot's) access list."""
         return [_field(_field(entry, 'server', 'an access entry'), 'name',
                        'an access entry')
-                for entry in entity.get('volumeACL') or ()]
+                for entry in entity.get(key) or ()]
 
     # Listing.
 
@@ -502,20 +503,32 @@ class LeftHandDriver(base.ArrayDriver):
                    % (server, volume_name), self._client.removeServerAccess,
                    volume['id'], _field(found, 'id', 'a server'))
 
-    def quarantine(self, obj):
-        """Rename as Cinder's unmanage did: ``unm-<uuid>``/``ums-<uuid>``."""
+    def quarantine_name(self, obj):
+        """As Cinder's unmanage renames: ``unm-<uuid>``/``ums-<uuid>``."""
         prefix = {R.VOLUME: 'unm-', R.SNAPSHOT: 'ums-'}.get(obj.kind)
         if prefix is None or obj.object_class != C.CINDER or not obj.uuid:
             raise exception.ArrayError(
                 '%s is not a Cinder-named LeftHand volume or snapshot; only '
                 'those are renamed' % obj.name)
+        return prefix + obj.uuid
+
+    def quarantine(self, obj):
+        new = self.quarantine_name(obj)
         entity = self._entity_of(obj)
-        new = prefix + obj.uuid
         method = (self._client.modifyVolume if obj.kind == R.VOLUME
                   else self._client.modifySnapshot)
         self._call('rename %s %s to %s' % (obj.kind, obj.name, new), method,
                    entity['id'], {'name': new})
         return new
+
+    def exports_of(self, obj):
+        return self._acl_servers(self._entity_of(obj), 'volumeACL'
+                                 if obj.kind == R.VOLUME else 'snapshotACL')
+
+    def snapshots_of(self, obj):
+        if obj.kind != R.VOLUME:
+            return []
+        return self._snapshot_names(self._entity_of(obj)) or []
 
     def delete_object(self, obj):
         """Delete a volume no server sees and with no snapshots (their

@@ -158,6 +158,7 @@ class LVMDriver(base.ArrayDriver):
         'cinder.volume.drivers.lvm.LVMVolumeDriver',
         'cinder.volume.drivers.lvm.LVMISCSIDriver')
     REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
+    UNMANAGE_KEEPS_NAME = True   # Cinder's LVM driver has no unmanage
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -329,19 +330,32 @@ class LVMDriver(base.ArrayDriver):
     def _lv_path(self, name):
         return '%s/%s' % (self.backend.volume_group, name)
 
-    def quarantine(self, obj):
-        """``lvrename`` to ``unm-<uuid>``/``ums-<uuid>``: out of Cinder's
-        templates, read back as unmanaged.
+    def quarantine_name(self, obj):
+        """``unm-<uuid>``/``ums-<uuid>``: out of Cinder's templates, read
+        back as unmanaged.
         """
         template = _QUARANTINE.get(obj.kind)
         if template is None or obj.object_class != C.CINDER or not obj.uuid:
             raise exception.ArrayError(
                 '%s is not a Cinder-named LV; only those are renamed'
                 % obj.name)
-        new = template % obj.uuid
+        return template % obj.uuid
+
+    def quarantine(self, obj):
+        """``lvrename`` to ``quarantine_name(obj)``."""
+        new = self.quarantine_name(obj)
         self._run(self._lvm_env() + ['lvrename', self.backend.volume_group,
                                      obj.name, new])
         return new
+
+    def exports_of(self, obj):
+        """Cinder's target of the LV (named after it), if it has one."""
+        iqn = self.backend.target_prefix + obj.name
+        return [e.name for e in self._exports() if e.name == iqn]
+
+    def snapshots_of(self, obj):
+        return sorted(r.get('lv_name') for r in self._rows()
+                      if r.get('origin') == obj.name)
 
     def delete_object(self, obj):
         """``lvremove`` an LV nothing uses: no target, no snapshot of it,
@@ -352,17 +366,16 @@ class LVMDriver(base.ArrayDriver):
         if row is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
             raise exception.ArrayResponseError('no LV %s to remove'
                                                % obj.name)
-        children = sorted(r.get('lv_name') for r in self._rows()
-                          if r.get('origin') == obj.name)
+        children = self.snapshots_of(obj)
         if children:
             raise exception.ArrayError('LV %s has snapshots (%s): not removed'
                                        % (obj.name, ', '.join(children)))
         if (row.get('lv_attr') or '')[5:6] == 'o':
             raise exception.ArrayError('LV %s is open: not removed'
                                        % obj.name)
-        iqn = self.backend.target_prefix + obj.name
-        if any(e.name == iqn for e in self._exports()):
+        exports = self.exports_of(obj)
+        if exports:
             raise exception.ArrayError('LV %s is exported as %s: not removed'
-                                       % (obj.name, iqn))
+                                       % (obj.name, exports[0]))
         self._run(self._lvm_env() + ['lvremove', '-f',
                                      self._lv_path(obj.name)])

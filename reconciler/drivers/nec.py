@@ -28,6 +28,7 @@ from oslo_log import log as logging
 
 from reconciler.drivers import base
 from reconciler.drivers import nec_cli
+from reconciler.drivers import nec_ldsets
 from reconciler.drivers import nec_names
 from reconciler.drivers import nec_xml
 from reconciler import exception
@@ -110,8 +111,12 @@ class MStorageDriver(base.ArrayDriver):
         'cinder.volume.drivers.nec.volume.MStorageISCSIDriver',
         'cinder.volume.drivers.nec.volume.MStorageFCDriver',
     )
+    PROTOCOLS = dict(zip(CINDER_VOLUME_DRIVERS,
+                         (model.ISCSI, model.FIBRE_CHANNEL)))
     REQUIRED = ('nec_ismcli_fip', 'nec_ismcli_user', 'nec_pools')
     REMEDIATIONS = frozenset(('unexport', 'quarantine', 'delete'))
+    CHANCE_NAMES = True
+    UNMANAGE_KEEPS_NAME = True   # Cinder's unmanage leaves the LD as it is
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -191,8 +196,10 @@ class MStorageDriver(base.ArrayDriver):
                           and ld.pool not in self.volume_pools)
         kind, cls, uuid = self.names.decode(
             ld.name, is_snapshot=ld.is_snapshot or in_backup_only)
+        # _m, _d: a migration of the volume; _l: an export of the snapshot.
+        held_by = (kind, uuid) if cls == C.TEMPORARY else None
         return model.ArrayObject(kind, ld.name, uuid, cls, pool=str(ld.pool),
-                                 size_gib=ld.capacity / GIB)
+                                 size_gib=ld.capacity / GIB, held_by=held_by)
 
     def _objects(self, config, pools=None):
         """ArrayObjects of the LDs in ``pools`` (all if None), then exports."""
@@ -213,7 +220,9 @@ class MStorageDriver(base.ArrayDriver):
                     continue
                 yield model.ArrayObject(
                     R.EXPORT, '%s@%s' % (obj.name, ldset.name), obj.uuid,
-                    obj.object_class, pool=obj.pool, initiators=initiators)
+                    obj.object_class, pool=obj.pool, initiators=initiators,
+                    host_rule=nec_ldsets.host_rule(
+                        ldset.protocol, initiators, self.protocol))
 
     def list_objects(self):
         start = time.monotonic()
@@ -228,7 +237,8 @@ class MStorageDriver(base.ArrayDriver):
         self._listed_lds = self._our_lds(config)
         # NEC reports no pools to Cinder: the listing covers the backend.
         return model.ArrayView(objects, fetched_at=time.time(),
-                               seconds=time.monotonic() - start, requests=1)
+                               seconds=time.monotonic() - start, requests=1,
+                               chance_names=self.CHANCE_NAMES)
 
     def _our_lds(self, config):
         pools = self.volume_pools | self.backup_pools
@@ -289,18 +299,43 @@ class MStorageDriver(base.ArrayDriver):
                 % (self.cli.where, obj.name))
         self._configure('delldsetld', ldset=ldset, ldname=ld_name)
 
-    def quarantine(self, obj):
-        """Rename a Cinder-named LD to ``<name>_q``: unmanaged, reversible
-        by renaming it back.
-        """
+    def quarantine_name(self, obj):
+        """``<name>_q``: unmanaged, reversible by renaming it back."""
         if (obj.kind not in (R.VOLUME, R.SNAPSHOT)
                 or obj.object_class != C.CINDER or not obj.uuid):
             raise exception.ArrayError(
                 '%s: %s is not a Cinder-named LD; only those are renamed'
                 % (self.cli.where, obj.name))
-        new = self.names.quarantined(obj.name)
+        return self.names.quarantined(obj.name)
+
+    def quarantine(self, obj):
+        new = self.quarantine_name(obj)
         self._configure('nickname', ldname=obj.name, newname=new)
         return new
+
+    def _ld(self, config, obj):
+        ld = next((ld for ld in config.lds if ld.name == obj.name), None)
+        if ld is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
+            raise exception.ArrayResponseError(
+                '%s: no LD %s' % (self.cli.where, obj.name))
+        return ld
+
+    @staticmethod
+    def _ldsets_of(config, ld):
+        return sorted(s.name for s in config.ldsets if ld.ldn in s.ldns)
+
+    def exports_of(self, obj):
+        config = self._configuration()
+        return self._ldsets_of(config, self._ld(config, obj))
+
+    def snapshots_of(self, obj):
+        """The listing names no SV's base volume: a base volume (RPL
+        attribute BV) has snapshot volumes, whichever they are.
+        """
+        ld = self._ld(self._configuration(), obj)
+        if 'BV' not in ld.rpl:
+            return []
+        return ['its snapshot volumes (RPL attribute %s)' % ld.rpl]
 
     def delete_object(self, obj):
         """Unbind an LD that no LD set maps and that is in no pair.
@@ -309,11 +344,8 @@ class MStorageDriver(base.ArrayDriver):
         LDs first; neither is done here, so such LDs are refused.
         """
         config = self._configuration()
-        ld = next((ld for ld in config.lds if ld.name == obj.name), None)
-        if ld is None or obj.kind not in (R.VOLUME, R.SNAPSHOT):
-            raise exception.ArrayResponseError(
-                '%s: no LD %s to delete' % (self.cli.where, obj.name))
-        ldsets = sorted(s.name for s in config.ldsets if ld.ldn in s.ldns)
+        ld = self._ld(config, obj)
+        ldsets = self._ldsets_of(config, ld)
         if ldsets:
             raise exception.ArrayError(
                 '%s: LD %s is in LD set %s: not deleted'

@@ -19,6 +19,7 @@ import contextlib
 import io
 import select
 import threading
+import time
 
 from oslo_log import log as logging
 import paramiko
@@ -124,6 +125,7 @@ class ISMCLISession(object):
         self._carried = 0
 
     def _login(self, client, pkey):
+        start = time.monotonic()
         try:
             client.connect(
                 self.host, port=self.port, username=self.user,
@@ -143,7 +145,28 @@ class ISMCLISession(object):
                 'nec_ismcli_user and nec_ismcli_password or nec_ismcli_privkey'
                 % (self.where, self.user))
         except (paramiko.SSHException, OSError, EOFError) as e:
-            raise self._unreachable('cannot open an SSH session', e)
+            raise self._handshake_timeout(
+                client, time.monotonic() - start) or self._unreachable(
+                    'cannot open an SSH session', e)
+
+    def _handshake_timeout(self, client, elapsed):
+        """The error of a handshake that ran out of time, else None.
+
+        paramiko gives up waiting for it after the connect timeout and goes
+        on to authenticate on a transport without a session ("No existing
+        session"), or its banner timeout ends it ("Error reading SSH
+        protocol banner", as a closed connection does, but sooner): the
+        server was too slow with its banner or key exchange.
+        """
+        transport = client.get_transport()
+        if transport is None or transport.initial_kex_done or not (
+                transport.is_active() or elapsed >= self.timeout):
+            return None
+        step = ('finished the SSH key exchange' if transport.remote_version
+                else 'sent its SSH banner')
+        return exception.ArrayUnreachable(
+            '%s: timed out: the server had not %s after %ds '
+            '(nec_ismcli_timeout)' % (self.where, step, self.timeout))
 
     def close(self):
         if self._client is not None:

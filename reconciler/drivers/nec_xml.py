@@ -13,8 +13,12 @@ parsed incrementally, each OBJECT read into a record and dropped as soon as
 it ends, so memory holds the records and not a tree of the whole document.
 Errors are reported as a whole-document parse would: the document first,
 then its return code, then the first bad object of pools, LDs, LD sets.
+Cinder's NEC driver decodes the output as UTF-8: a document in another
+multi-byte encoding (Shift_JIS, EUC-JP...), declared or not, is refused
+with an error that says so.
 """
 
+import codecs
 import dataclasses
 import functools
 import io
@@ -27,7 +31,13 @@ from defusedxml import ElementTree as safe_et
 from reconciler.drivers import bounded
 from reconciler import exception
 
-_EXIT_STATUS = re.compile(rb'^.*ExitStatus.*(\n|$)', re.MULTILINE)
+# The legacy CLI's status line ("ExitStatus:0"), printed outside the
+# document. Cinder's view_all drops every line holding "ExitStatus", which
+# would take an LD or initiator so named with it: only a line of no markup
+# before or after the document is the status line.
+_EXIT_STATUS = re.compile(rb'^[ \t]*ExitStatus[^<>\n]*(\n|\Z)', re.MULTILINE)
+_DECLARED = re.compile(rb'^\s*<\?xml[^>]*?encoding\s*=\s*["\']([^"\']{1,40})')
+_CHUNK = 1024 * 1024
 # Sections holding one LUN/LDN pair each: normal and multi-target mode.
 _LUN_SECTIONS = ('LUN/LD List', 'Target Information For Multi-Target Mode')
 
@@ -180,6 +190,34 @@ def _require_chapters(chapters):
                        'not an empty one' % (name, holds))
 
 
+def _without_status_line(data):
+    """``data`` without iSMCLI's status line before or after the document."""
+    start, end = data.find(b'<'), data.rfind(b'>') + 1
+    head, tail = data[:max(start, 0)], data[end:]
+    clean_head, clean_tail = (_EXIT_STATUS.sub(b'', head),
+                              _EXIT_STATUS.sub(b'', tail))
+    if (clean_head, clean_tail) == (head, tail):
+        return data
+    return clean_head + data[len(head):end] + clean_tail
+
+
+def _not_utf8(data):
+    """Where ``data`` stops being UTF-8, as an error; None if it is."""
+    decoder = codecs.getincrementaldecoder('utf-8')()
+    view = memoryview(data)
+    for offset in range(0, len(data), _CHUNK):
+        try:
+            decoder.decode(view[offset:offset + _CHUNK],
+                           final=offset + _CHUNK >= len(data))
+        except UnicodeDecodeError as e:
+            at = offset + e.start
+            return _bad('is not UTF-8 (byte 0x%02x at line %d): the array '
+                        'answered in another encoding, such as Shift_JIS; '
+                        "Cinder's NEC driver reads UTF-8 only"
+                        % (data[at], data.count(b'\n', 0, at) + 1))
+    return None
+
+
 def _events(data):
     """(event, element) of the document, as parsed; DTDs refused."""
     try:
@@ -188,13 +226,21 @@ def _events(data):
     except defusedxml.DefusedXmlException as e:
         raise _bad('declares a DTD, entities or external references (%s); '
                    'refused' % type(e).__name__)
+    except ValueError as e:
+        # expat reads no multi-byte encoding but UTF-8 and UTF-16.
+        declared = _DECLARED.match(data)
+        raise _bad('declares the encoding %s, which cannot be read (%s); '
+                   "Cinder's NEC driver reads UTF-8 only"
+                   % (declared[1].decode('ascii', 'replace') if declared
+                      else 'of its text', e))
     except safe_et.ParseError as e:
-        raise _bad('is not complete, well-formed XML (%s)' % e)
+        raise _not_utf8(data) or _bad(
+            'is not complete, well-formed XML (%s)' % e)
 
 
 def parse(data):
     """A :class:`Configuration` from the bytes an inventory command printed."""
-    data = _EXIT_STATUS.sub(b'', data)
+    data = _without_status_line(data)
     read = {key: [] for key in _READERS}
     errors = {}
     chapters = set()

@@ -5,8 +5,8 @@ Read as the configured Ceph user through the ``rbd`` binding or command line
 
 * ``volume-<name_id>``: a volume; ``volume-<id>.deleted``: a volume Cinder
   deleted while clones still depended on it. Expected while it has children
-  (temporary); without any it is a leak Cinder never removes, so it is
-  compared like a volume (its row is gone: array-only).
+  (temporary); without any it is a leak Cinder never removes: a temporary
+  held by its volume, whose row is gone (a stale temporary).
 * ``<image>@snapshot-<id>``: a snapshot; ``<image>@volume-<id>.clone_snap``:
   the source snapshot of a clone (temporary); ``<image>@backup.<id>.snap.<t>``
   and ``volume-<id>.backup.*`` images: Ceph backup driver copies (replica).
@@ -77,6 +77,7 @@ class RBDDriver(base.ArrayDriver):
 
     OPTS = OPTS
     CINDER_VOLUME_DRIVERS = ('cinder.volume.drivers.rbd.RBDDriver',)
+    UNMANAGE_KEEPS_NAME = True   # Cinder's unmanage leaves the image
 
     def __init__(self, backend):
         super().__init__(backend)
@@ -137,16 +138,18 @@ class RBDDriver(base.ArrayDriver):
     # -- objects ------------------------------------------------------------
 
     def _image(self, name, size):
-        """An image object; a .deleted parent is judged by its children."""
-        uuid = self.names.uuid(self.deleted_re, name)
+        """An image object; a .deleted parent is judged by its children:
+        without any, it is held by its deleted volume alone (stale).
+        """
+        uuid, held_by = self.names.uuid(self.deleted_re, name), None
         if uuid is None:
             _kind, cls, uuid = self.decode_name(name)
-        elif self.client.has_children(name):
-            cls = C.TEMPORARY
         else:
-            cls = C.CINDER
+            cls = C.TEMPORARY
+            if not self.client.has_children(name):
+                held_by = (R.VOLUME, uuid)
         return model.ArrayObject(R.VOLUME, name, uuid, cls, pool=self.pool,
-                                 size_gib=_gib(size))
+                                 size_gib=_gib(size), held_by=held_by)
 
     def _snapshot(self, image, snap, size):
         cls, uuid = self.decode_snapshot(snap)

@@ -14,6 +14,7 @@ import types
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import utils as db_utils
 from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -29,13 +30,23 @@ from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
 
-LOG = logging.getLogger(__name__)
-
 RUNS = models.Run.__table__
 FINDINGS = models.Finding.__table__
 OUTBOX = models.Notification.__table__
 ACTIONS = models.Action.__table__
 EVENTS = models.CinderEvent.__table__
+MATCHED = models.MatchedObject.__table__
+
+#: An action's result while it runs, and once its process died in it.
+RUNNING_ACTION = 'running'
+ABANDONED_ACTION = 'abandoned'
+
+#: Keys findings can be sorted by (``History.findings``).
+FINDING_SORT_KEYS = ('id', 'backend', 'kind', 'resource_type', 'resource_id',
+                     'project_id', 'state', 'first_seen', 'last_seen',
+                     'sightings', 'confirmed_at', 'resolved_at')
+#: Audit actions of an operator's ignore and unignore.
+IGNORE, UNIGNORE = 'ignore', 'unignore'
 
 _OPEN = (model.FindingState.SUSPECTED.value,
          model.FindingState.CONFIRMED.value)
@@ -56,15 +67,22 @@ class LifecyclePolicy:
     """When a suspected finding becomes confirmed.
 
     Once it was seen in ``sightings`` consecutive ok passes and was first
-    seen at least ``grace_seconds`` ago.
+    seen at least ``grace_seconds`` ago, or, for a kind with a grace of its
+    own in ``kind_grace`` (``((kind, seconds), ...)``), that long ago.
     """
 
     sightings: int
     grace_seconds: float
+    kind_grace: tuple = ()
 
     def __post_init__(self):
-        if self.sightings < 1 or self.grace_seconds < 0:
-            raise ValueError('sightings must be >= 1 and grace_seconds >= 0')
+        if self.sightings < 1 or self.grace_seconds < 0 or any(
+                seconds < 0 for _kind, seconds in self.kind_grace):
+            raise ValueError('sightings must be >= 1 and grace seconds >= 0')
+
+    def grace(self, kind):
+        """Seconds a finding of ``kind`` is suspected before confirming."""
+        return dict(self.kind_grace).get(kind, self.grace_seconds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +140,7 @@ class ActionRecord:
     reason: str | None
     started_at: float
     finished_at: float | None
+    owner: ownership.Owner | None = None  # None for rows of old versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +247,27 @@ def _action_record(row):
         action=row.action, target=row.target, params=json.loads(row.params),
         actor=row.actor, applied=row.applied, result=row.result,
         reason=row.reason, started_at=_ts(row.started_at),
-        finished_at=_ts(row.finished_at))
+        finished_at=_ts(row.finished_at),
+        owner=None if row.owner_host is None else ownership.Owner(
+            row.owner_host, row.owner_pid, row.owner_start))
+
+
+def _page(conn, query, model_cls, limit, marker, sort, what):
+    """``query`` ordered by ``sort`` and cut to the page after ``marker``
+    (a row id), with oslo.db's keyset pagination (no OFFSET scans).
+    The marker row is read with ``query``'s own filters: a marker the
+    caller could not list is not found.
+    """
+    table = model_cls.__table__
+    marker_row = None
+    if marker is not None:
+        marker_row = conn.execute(
+            query.where(table.c.id == marker)).first()
+        if marker_row is None:
+            raise exception.NotFound('no %s %s (the marker)' % (what, marker))
+    return db_utils.paginate_query(
+        query, model_cls, limit, [key for key, _ in sort],
+        marker=marker_row, sort_dirs=[d for _, d in sort])
 
 
 def _ignored(conn, backend, at):
@@ -410,11 +449,11 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked,
             suspected = row.suspected_seconds + span
         else:
             first_seen, sightings, suspected = now, 1, 0.0
+        grace = policy.grace(key[0])
         if old == model.FindingState.CONFIRMED:
             new = old
-        elif (sightings >= policy.sightings
-                and suspected >= policy.grace_seconds
-                and (may_confirm or not policy.grace_seconds)):
+        elif (sightings >= policy.sightings and suspected >= grace
+                and (may_confirm or not grace)):
             new = model.FindingState.CONFIRMED
         else:
             new = model.FindingState.SUSPECTED
@@ -468,6 +507,46 @@ def _apply_lifecycle(conn, backend, at, candidates, policy, unchecked,
         conn.execute(sa.update(FINDINGS)
                      .where(FINDINGS.c.id == sa.bindparam('_id')), refreshed)
     return transitions
+
+
+def _record_matches(conn, backend, at, matched, listed):
+    """Keep the backend's matched objects: add those ``matched`` now,
+    forget those the array no longer lists (``listed`` None: the listing
+    did not cover the whole backend, forget none).
+
+    A steady backend costs one SELECT of its matched identities and set
+    arithmetic (identities are escaped for storage only where they differ
+    from what is stored: new or odd names).
+    """
+    known = set(conn.execute(
+        sa.select(MATCHED.c.resource_type, MATCHED.c.resource_id)
+        .where(MATCHED.c.backend == backend)).tuples())
+
+    def plain(identities):
+        # ResourceType members hash unlike their strings.
+        return {(str(rtype), rid) for rtype, rid in identities}
+
+    def stored(identities):
+        return {(rtype, storable.key(rid)) for rtype, rid in identities}
+
+    matched = plain(matched)
+    new = stored(matched - known) - known
+    if new:
+        conn.execute(sa.insert(MATCHED), [
+            {'backend': backend, 'resource_type': rtype, 'resource_id': rid,
+             'first_matched': at} for rtype, rid in sorted(new)])
+    if listed is None:
+        return
+    listed = plain(listed)
+    gone = collections.defaultdict(list)
+    for rtype, rid in known - listed - stored(listed - known):
+        gone[rtype].append(rid)
+    for rtype, ids in gone.items():
+        for chunk in _chunks(ids):
+            conn.execute(sa.delete(MATCHED).where(
+                MATCHED.c.backend == backend,
+                MATCHED.c.resource_type == rtype,
+                MATCHED.c.resource_id.in_(chunk)))
 
 
 def _complete(conn, run_id, now, candidates, policy, inventory, announce,
@@ -649,21 +728,24 @@ class History:
         return count
 
     def runs(self, backend=None, limit=20, status=None, since=None,
-             until=None):
-        """Newest first; finished in [``since``, ``until``) if given."""
-        query = sa.select(RUNS).order_by(
-            RUNS.c.started_at.desc(), RUNS.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        if backend is not None:
-            query = query.where(RUNS.c.backend == backend)
-        if status is not None:
-            query = query.where(RUNS.c.status == str(status))
-        if since is not None:
-            query = query.where(RUNS.c.finished_at >= _dt(since))
-        if until is not None:
-            query = query.where(RUNS.c.finished_at < _dt(until))
-        return self._read(query, _run_record)
+             until=None, marker=None):
+        """Newest first; finished in [``since``, ``until``) if given; the
+        page after run ``marker`` (an id) if given.
+        """
+        def work(conn):
+            query = sa.select(RUNS)
+            if backend is not None:
+                query = query.where(RUNS.c.backend == backend)
+            if status is not None:
+                query = query.where(RUNS.c.status == str(status))
+            if since is not None:
+                query = query.where(RUNS.c.finished_at >= _dt(since))
+            if until is not None:
+                query = query.where(RUNS.c.finished_at < _dt(until))
+            query = _page(conn, query, models.Run, limit, marker,
+                          [('started_at', 'desc'), ('id', 'desc')], 'run')
+            return [_run_record(r) for r in conn.execute(query)]
+        return self._transaction(work, write=False)
 
     def finding(self, finding_id):
         rows = self._read(sa.select(FINDINGS).where(
@@ -743,7 +825,7 @@ class History:
         return self._transaction(work)
 
     def complete_run(self, run_id, now, candidates, policy, inventory,
-                     announce, unchecked=(), monotonic=None):
+                     announce, unchecked=(), monotonic=None, matches=None):
         """Record a successful pass and return its transitions.
 
         ``monotonic`` is ``time.monotonic()`` read with ``now``: grace
@@ -758,10 +840,44 @@ class History:
         confirmed finding confirmed, never create, reopen or advance one.
         Should such a finding have changed since it was read, the pass
         raises ReconcilerError and records nothing.
+
+        ``matches``: ``(matched, listed)`` identities ``(resource type,
+        resource id)`` of the array objects the pass matched to Cinder
+        rows and of all it listed (None if the listing did not cover the
+        backend): kept for ``matched_before``.
         """
-        return self._transaction(lambda conn: _complete(
-            conn, run_id, now, candidates, policy, inventory, announce,
-            unchecked, monotonic))
+        def work(conn):
+            transitions = _complete(conn, run_id, now, candidates, policy,
+                                    inventory, announce, unchecked,
+                                    monotonic)
+            if matches is not None:
+                backend = conn.execute(sa.select(RUNS.c.backend).where(
+                    RUNS.c.id == run_id)).scalar_one()
+                _record_matches(conn, backend, _dt(now), *matches)
+            return transitions
+        return self._transaction(work)
+
+    def matched_before(self, backend, identities):
+        """When a pass first matched each of these array objects
+        (``(resource type, resource id)``) to a Cinder row, kept while the
+        array lists it: ``{identity: time}`` of those it did.
+        """
+        wanted = collections.defaultdict(dict)   # type -> stored -> asked
+        for rtype, rid in identities:
+            wanted[str(rtype)][storable.key(rid)] = (str(rtype), rid)
+
+        def work(conn):
+            found = {}
+            for rtype, ids in wanted.items():
+                for chunk in _chunks(sorted(ids)):
+                    for row in conn.execute(sa.select(
+                            MATCHED.c.resource_id, MATCHED.c.first_matched)
+                            .where(MATCHED.c.backend == backend,
+                                   MATCHED.c.resource_type == rtype,
+                                   MATCHED.c.resource_id.in_(chunk))):
+                        found[ids[row.resource_id]] = _ts(row.first_matched)
+            return found
+        return self._transaction(work, write=False)
 
     def preview_run(self, backend, host, now, candidates, policy,
                     unchecked=(), monotonic=None):
@@ -880,43 +996,131 @@ class History:
                          model.ResourceType(row.resource_type),
                          row.resource_id)))
 
-    def findings(self, backend=None, state=None, kind=None):
-        query = sa.select(FINDINGS).order_by(FINDINGS.c.id)
-        for column, value in ((FINDINGS.c.backend, backend),
-                              (FINDINGS.c.state, state),
-                              (FINDINGS.c.kind, kind)):
-            if value is not None:
-                query = query.where(column == str(value))
-        return self._read(query, _finding_record)
+    def findings(self, backend=None, state=None, kind=None,
+                 project_id=None, resource_id=None, since=None, sort=(),
+                 limit=None, marker=None):
+        """Findings matching every filter given (``since``: first seen at
+        or after), ordered by ``sort`` (``(key, 'asc' | 'desc')`` pairs,
+        keys from FINDING_SORT_KEYS; the id breaks ties), the page after
+        finding ``marker`` (an id, found with the same filters) if given.
+        """
+        sort = list(sort) or [('id', 'asc')]
+        for key, direction in sort:
+            if key not in FINDING_SORT_KEYS or direction not in (
+                    'asc', 'desc'):
+                raise ValueError('cannot sort findings by %s:%s'
+                                 % (key, direction))
+        if 'id' not in [key for key, _ in sort]:
+            sort.append(('id', sort[0][1]))
 
-    def ignore(self, finding_id, reason, until=None):
-        """Stop announcing and remediating a finding (until ``until``)."""
+        def work(conn):
+            query = sa.select(FINDINGS)
+            for column, value in ((FINDINGS.c.backend, backend),
+                                  (FINDINGS.c.state, state),
+                                  (FINDINGS.c.kind, kind),
+                                  (FINDINGS.c.project_id, project_id),
+                                  (FINDINGS.c.resource_id, resource_id)):
+                if value is not None:
+                    query = query.where(column == str(value))
+            if since is not None:
+                query = query.where(FINDINGS.c.first_seen >= _dt(since))
+            query = _page(conn, query, models.Finding, limit, marker, sort,
+                          'finding')
+            return [_finding_record(r) for r in conn.execute(query)]
+        return self._transaction(work, write=False)
+
+    def ignore(self, finding_id, reason, actor, until=None, now=None):
+        """Stop announcing and remediating a finding (until ``until``);
+        audited as an ``ignore`` action of ``actor``.
+        """
         if not reason:
             raise ValueError('ignoring a finding needs a reason')
-        self._set_finding(finding_id, ignored_reason=reason,
+        self._set_finding(finding_id, actor, IGNORE,
+                          {'reason': reason, 'until': until}, now,
+                          ignored_reason=reason,
                           ignored_until=until and _dt(until))
 
-    def unignore(self, finding_id):
-        self._set_finding(finding_id, ignored_reason=None,
-                          ignored_until=None)
+    def unignore(self, finding_id, actor, now=None):
+        """Undo :meth:`ignore`, audited as an ``unignore`` of ``actor``."""
+        self._set_finding(finding_id, actor, UNIGNORE, {}, now,
+                          ignored_reason=None, ignored_until=None)
 
-    def _set_finding(self, finding_id, **values):
+    def _set_finding(self, finding_id, actor, action, params, now,
+                     **values):
+        at = _dt(time.time() if now is None else now)
+
         def work(conn):
             if conn.execute(sa.update(FINDINGS).where(
                     FINDINGS.c.id == finding_id).values(**values)
             ).rowcount != 1:
-                raise exception.ReconcilerError('no finding %d' % finding_id)
+                raise exception.NotFound('no finding %d' % finding_id)
+            backend = conn.execute(sa.select(FINDINGS.c.backend).where(
+                FINDINGS.c.id == finding_id)).scalar_one()
+            conn.execute(sa.insert(ACTIONS).values(
+                finding_id=finding_id, backend=backend, action=action,
+                target='finding %d' % finding_id, params=_json(params),
+                actor=actor[:255], applied=True, result='done',
+                started_at=at, finished_at=at))
         self._transaction(work)
 
     def start_action(self, finding, action, target, params, actor, applied,
-                     now):
-        """Audit an action before it runs; returns the action's id."""
+                     now, owner=None):
+        """Audit an action before it runs; returns the action's id.
+
+        ``owner``: the process running it (default: this one).
+        """
+        owner = owner or ownership.current()
         return self._transaction(lambda conn: conn.execute(
             sa.insert(ACTIONS).values(
                 finding_id=finding.id, backend=finding.backend,
                 action=action, target=target, params=_json(params),
-                actor=actor, applied=applied, result='running',
-                started_at=_dt(now))).inserted_primary_key[0])
+                actor=actor, applied=applied, result=RUNNING_ACTION,
+                started_at=_dt(now), owner_host=owner.host,
+                owner_pid=owner.pid, owner_start=owner.start)
+        ).inserted_primary_key[0])
+
+    def running_actions(self, backend):
+        """The backend's (or host scope's) actions still marked running."""
+        return self._read(
+            sa.select(ACTIONS).where(ACTIONS.c.backend == backend,
+                                     ACTIONS.c.result == RUNNING_ACTION)
+            .order_by(ACTIONS.c.id), _action_record)
+
+    def abandon_action(self, action_id, now, reason, events=()):
+        """Close an action whose process is gone; False if it was not
+        running (closed meanwhile by its owner or another closer).
+        """
+        at = _dt(now)
+
+        def work(conn):
+            closed = conn.execute(sa.update(ACTIONS).where(
+                ACTIONS.c.id == action_id,
+                ACTIONS.c.result == RUNNING_ACTION).values(
+                    result=ABANDONED_ACTION, finished_at=at,
+                    reason=reason[:_MAX_ERROR])).rowcount == 1
+            if closed:
+                _enqueue(conn, at, events)
+            return closed
+        return self._transaction(work)
+
+    def settle_abandoned(self, finding_id, action, reason):
+        """Record ``reason`` as the outcome of the finding's abandoned
+        ``action`` steps (their array change was found applied): they
+        become done. Returns their ids.
+        """
+        def work(conn):
+            where = (ACTIONS.c.finding_id == finding_id,
+                     ACTIONS.c.action == action,
+                     ACTIONS.c.applied.is_(True),
+                     ACTIONS.c.result == ABANDONED_ACTION)
+            ids = conn.execute(sa.select(ACTIONS.c.id).where(*where)
+                               ).scalars().all()
+            if ids:
+                conn.execute(sa.update(ACTIONS).where(
+                    ACTIONS.c.id.in_(ids), *where[3:]).values(
+                        result='done', reason=reason[:_MAX_ERROR]))
+            return sorted(ids)
+        return self._transaction(work)
 
     def finish_action(self, action_id, result, reason, now, events=()):
         """Close an action's audit row, queueing its notifications."""
@@ -931,16 +1135,19 @@ class History:
 
         self._transaction(work)
 
-    def actions(self, backend=None, finding_id=None, limit=50):
-        """Newest first."""
-        query = sa.select(ACTIONS).order_by(ACTIONS.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        if backend is not None:
-            query = query.where(ACTIONS.c.backend == backend)
-        if finding_id is not None:
-            query = query.where(ACTIONS.c.finding_id == finding_id)
-        return self._read(query, _action_record)
+    def actions(self, backend=None, finding_id=None, limit=50,
+                marker=None):
+        """Newest first; the page after action ``marker`` if given."""
+        def work(conn):
+            query = sa.select(ACTIONS)
+            if backend is not None:
+                query = query.where(ACTIONS.c.backend == backend)
+            if finding_id is not None:
+                query = query.where(ACTIONS.c.finding_id == finding_id)
+            query = _page(conn, query, models.Action, limit, marker,
+                          [('id', 'desc')], 'action')
+            return [_action_record(r) for r in conn.execute(query)]
+        return self._transaction(work, write=False)
 
     def abandon_run(self, run_id, now, error, events):
         """Close a run whose process is gone; False if it was not running."""

@@ -49,6 +49,7 @@ class Run(Base):
     cinder_only_count: orm.Mapped[int | None]
     orphan_export_count: orm.Mapped[int | None]
     foreign_count: orm.Mapped[int | None]
+    stale_temporary_count: orm.Mapped[int | None]
     leftover_device_count: orm.Mapped[int | None]
     faulty_map_count: orm.Mapped[int | None]
     faulty_attached_count: orm.Mapped[int | None]
@@ -111,11 +112,37 @@ class Action(Base):
     params: orm.Mapped[str]       # JSON object
     actor: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     applied: orm.Mapped[bool]     # False: a dry run's plan
-    # planned, done, skipped, failed, refused
+    # running, planned, done, skipped, failed, abandoned
     result: orm.Mapped[str] = orm.mapped_column(sa.String(16))
     reason: orm.Mapped[str | None]
     started_at: orm.Mapped[datetime.datetime]
     finished_at: orm.Mapped[datetime.datetime | None]
+    # The process that runs it (see reconciler.ownership); NULL for rows
+    # of versions that did not record it.
+    owner_host: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    owner_pid: orm.Mapped[int | None]
+    owner_start: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+
+
+class MatchedObject(Base):
+    """An array volume or snapshot a pass matched to a Cinder row.
+
+    Evidence, later, that an array-only object was Cinder's rather than an
+    operator's object whose name decodes by chance (see
+    reconciler.remediation.plan). Kept while the array lists the object.
+    """
+
+    __tablename__ = 'matched_objects'
+    __table_args__ = (
+        sa.UniqueConstraint('backend', 'resource_type', 'resource_id',
+                            name='uq_matched_objects_identity'),
+        MYSQL_OPTIONS)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    backend: orm.Mapped[str] = orm.mapped_column(key_string(128))
+    resource_type: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    resource_id: orm.Mapped[str] = orm.mapped_column(key_string(255))
+    first_matched: orm.Mapped[datetime.datetime]
 
 
 class Notification(Base):

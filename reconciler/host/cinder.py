@@ -6,13 +6,15 @@ only in ``GET /attachments/detail``; neither listing filters by host. So both
 are listed, all tenants and every page, and joined on the attachment id. Any
 error fails the listing as a whole, as for a backend's inventory.
 
-connection_info can hold CHAP secrets: only target names, LUNs and portals
-are taken from it, bodies are kept out of the logs, and nothing else of it
-is kept.
+connection_info can hold CHAP secrets: only target names, LUNs, portals,
+NVMe namespace identifiers and WWIDs are taken from it, bodies are kept out
+of the logs, and nothing else of it is kept.
 """
 
+import re
 import time
 import urllib.parse
+import uuid as uuid_lib
 
 from cinderclient import exceptions as cinder_exc
 from os_brick.initiator import linuxscsi
@@ -53,10 +55,7 @@ def connection_targets(info):
     """
     if not isinstance(info, dict):
         return None, frozenset(), frozenset()
-    data = info.get('data') if isinstance(info.get('data'), dict) else info
-    driver_type = info.get('driver_volume_type') or data.get(
-        'driver_volume_type')
-    protocol = _PROTOCOLS.get(str(driver_type).lower(), driver_type)
+    data, protocol = _data(info), _protocol(info)
     keys, portals = set(), set()
     if protocol == view.ISCSI:
         iqns = _list(data.get('target_iqns')) or _list(data.get('target_iqn'))
@@ -78,20 +77,107 @@ def connection_targets(info):
         keys = {view.TargetKey(view.FC, host_inventory.normalise_wwn(w),
                                lun) for w in wwns}
     elif protocol == view.NVME:
-        nqn = data.get('target_nqn') or data.get('nqn')
-        if nqn:
-            keys = {view.TargetKey(view.NVME, str(nqn))}
-        for portal in _list(data.get('portals')):
-            if isinstance(portal, (list, tuple)) and portal:
-                portals.add(str(portal[0]))
+        for target in _nvme_targets(data):
+            nqn = target.get('target_nqn') or target.get('nqn')
+            if nqn:
+                keys.add(view.TargetKey(view.NVME, str(nqn)))
+            for portal in _list(target.get('portals')):
+                if isinstance(portal, (list, tuple)) and portal:
+                    portals.add(str(portal[0]))
+            if target.get('target_portal'):
+                portals.add(str(target['target_portal']))
     return protocol, frozenset(keys), frozenset(portals)
+
+
+def _data(info):
+    return info.get('data') if isinstance(info.get('data'), dict) else info
+
+
+def _protocol(info):
+    driver_type = info.get('driver_volume_type') or _data(info).get(
+        'driver_volume_type')
+    return _PROTOCOLS.get(str(driver_type).lower(), driver_type)
+
+
+def _nvme_targets(data):
+    """The target dicts of an NVMe-oF connection_info: its replicas (a
+    RAID of namespaces: the top-level ``vol_uuid`` is then Cinder's id, not
+    a namespace's) or itself, as os-brick's NVMeOFConnProps reads them.
+    """
+    replicas = data.get('volume_replicas')
+    if replicas is None:
+        return [data]
+    if not isinstance(replicas, list) or not all(
+            isinstance(r, dict) for r in replicas):
+        raise ValueError('volume_replicas is not a list of targets')
+    return replicas
+
+
+def _uuid(value):
+    """A UUID or NGUID as sysfs shows it; ValueError if it is none."""
+    return str(uuid_lib.UUID(str(value)))
+
+
+def connection_namespaces(info):
+    """``{NamespaceId}`` of an NVMe-oF connection_info, empty for others.
+
+    UUID: ``vol_uuid`` (os-brick's key; ``volume_uuid`` of some drivers),
+    NGUID: ``volume_nguid``, nsid: ``ns_id``. A target naming none of them
+    is left out: only its NQN is known (the legacy format). Raises
+    ValueError for an identifier that is not one.
+    """
+    if not isinstance(info, dict) or _protocol(info) != view.NVME:
+        return frozenset()
+    found = set()
+    for target in _nvme_targets(_data(info)):
+        nqn = target.get('target_nqn') or target.get('nqn')
+        ident = target.get('vol_uuid') or target.get('volume_uuid')
+        nguid = target.get('volume_nguid')
+        nsid = target.get('ns_id')
+        if not nqn or not (ident or nguid or nsid not in (None, '')):
+            continue
+        found.add(view.NamespaceId(
+            str(nqn), _uuid(ident) if ident else None,
+            _uuid(nguid) if nguid else None,
+            int(nsid) if nsid not in (None, '') else None))
+    return frozenset(found)
+
+
+# Keys under which a connection_info may name the LUN's own WWID (os-brick
+# calls it scsi_wwn in device_info). Not "serial": Infinidat's is the
+# array's, Nova's copy holds the volume id.
+WWID_KEYS = ('scsi_wwn', 'wwid')
+_WWID = re.compile(r'^[0-9a-f]{16,40}$')
+
+
+def connection_wwids(info):
+    """WWIDs (multipath's form, ``36...``) a connection_info names.
+
+    Values that are no WWID are ignored: it is evidence some drivers add,
+    never needed to read the attachment.
+    """
+    if not isinstance(info, dict):
+        return frozenset()
+    data = _data(info)
+    found = set()
+    for key in WWID_KEYS:
+        for value in _list(data.get(key)):
+            wwid = host_inventory.sysfs_wwid(
+                str(value).lower().removeprefix('0x'))
+            if wwid and _WWID.match(wwid):
+                # A bare NAA 6 name (as 3PAR prints WWNs) lacks the type
+                # digit multipath puts first.
+                found.add('3' + wwid if len(wwid) == 32
+                          and wwid[0] == '6' else wwid)
+    return frozenset(found)
 
 
 class HostCinderInventory(cinder_inventory.CinderInventory):
     """Cinder's attachments and volume states, seen from one host."""
 
-    def _attachment_pages(self):
-        """Every attachment (any host, any project), all pages.
+    def _attachment_pages(self, path='/attachments/detail', **filters):
+        """Every attachment (any host, any project), all pages; with
+        ``filters``, those matching (admins filter on any column).
 
         The attachments listing carries no next links: pages are followed
         by marker until one comes back empty. A marker deleted meanwhile
@@ -99,35 +185,34 @@ class HostCinderInventory(cinder_inventory.CinderInventory):
         """
         for _attempt in range(cinder_inventory.LISTING_ATTEMPTS):
             try:
-                return list(self._attachment_chain())
+                return list(self._attachment_chain(path, filters))
             except cinder_exc.NotFound:
                 LOG.info('Cinder attachments: page marker deleted '
                          'meanwhile, listing again')
         raise exception.CinderError(
-            'Cinder GET /attachments/detail: the listing kept changing under '
-            'us (%d attempts)' % cinder_inventory.LISTING_ATTEMPTS)
+            'Cinder GET %s: the listing kept changing under us (%d '
+            'attempts)' % (path, cinder_inventory.LISTING_ATTEMPTS))
 
-    def _attachment_chain(self):
+    def _attachment_chain(self, path, filters):
         marker, seen = None, set()
         while True:
-            params = dict(all_tenants=1, limit=self.page_size, sort='id:asc')
+            params = dict(filters, all_tenants=1, limit=self.page_size,
+                          sort='id:asc')
             if marker:
                 params['marker'] = marker
-            body = self._get('/attachments/detail?%s'
-                             % urllib.parse.urlencode(params),
+            body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
                              missing_ok=False, log=False)
             items = body.get('attachments')
             if not isinstance(items, list):
                 raise exception.CinderError(
-                    'Cinder GET /attachments/detail returned no attachments '
-                    'list')
+                    'Cinder GET %s returned no attachments list' % path)
             if not items:
                 return
             for item in items:
                 if item['id'] in seen:
                     raise exception.CinderError(
-                        'Cinder GET /attachments/detail: attachment %s '
-                        'listed twice (marker paging ignored?)' % item['id'])
+                        'Cinder GET %s: attachment %s listed twice (marker '
+                        'paging ignored?)' % (path, item['id']))
                 seen.add(item['id'])
                 yield item
             marker = items[-1]['id']
@@ -169,14 +254,17 @@ class HostCinderInventory(cinder_inventory.CinderInventory):
             for a in volume.attachments:
                 if a.attachment_id == item['id']:
                     host = a.host_name
+        info = item.get('connection_info')
         try:
-            protocol, keys, portals = connection_targets(
-                item.get('connection_info'))
-        except (ValueError, TypeError) as e:
+            protocol, keys, portals = connection_targets(info)
+            namespaces = connection_namespaces(info)
+            wwids = connection_wwids(info)
+        except (ValueError, TypeError, AttributeError) as e:
             LOG.warning('Attachment %s: unreadable connection_info (%s); '
                         'its devices are not judged', item['id'],
                         type(e).__name__)
             protocol, keys, portals = 'unreadable', frozenset(), frozenset()
+            namespaces = wwids = frozenset()
         return view.Attachment(
             attachment_id=item['id'], volume_id=item['volume_id'],
             instance_id=item.get('instance'),
@@ -185,4 +273,5 @@ class HostCinderInventory(cinder_inventory.CinderInventory):
             volume_status=volume.status if volume else None,
             migration_status=volume.migration_status if volume else None,
             protocol=protocol, targets=keys, portals=portals,
-            project_id=volume.project_id if volume else None)
+            project_id=volume.project_id if volume else None,
+            namespaces=namespaces, wwids=wwids)

@@ -1,17 +1,26 @@
 """Compare one host scan with Cinder's attachments: pure, no I/O.
 
-Only devices of targets Cinder owns are judged. The configuration
-(``owned_targets``) names targets that are Cinder's alone. Otherwise a LUN
-is Cinder's when some attachment's connection_info names it, now or in an
-earlier pass of this host; on a target whose name carries a volume UUID (a
-target per volume, as LVM's) any LUN of a named target is. A LUN on a shared
-target that no attachment ever named may be another application's and is
-not judged. Local disks, the devices the root
-file system rests on, LUN 0 and LUNZ, and other applications' targets are
-counted as not compared and never become findings. Targets with an
-attachment in progress anywhere, or of a volume in a transitional status,
-are not judged either: cinder-volume attaches volumes for image copies,
-backups and migrations without any attachment record.
+Only devices Cinder owns are judged. The configuration (``owned_targets``)
+names targets that are Cinder's alone. Otherwise a LUN is Cinder's when an
+attachment to this host names it, now or in an earlier pass (LUN numbers
+are per initiator group on most arrays: another host's LUN 1 says nothing
+of this host's LUN 1); on a target whose name carries a volume UUID (a
+target per volume, as LVM's) any LUN of a target some attachment names is;
+and a device whose WWID (an NVMe namespace: its UUID or NGUID) Cinder or an
+earlier pass knows is, whatever its target. A LUN on a shared target that
+no attachment to this host ever named may be another application's and is
+not judged. Local disks, the devices the root file system rests on, LUN 0
+and LUNZ, and other applications' targets are counted as not compared and
+never become findings. Targets with an attachment in progress anywhere, or
+of a volume in a transitional status, are not judged either: cinder-volume
+attaches volumes for image copies, backups and migrations without any
+attachment record.
+
+A device is attributed to a volume (``cinder_id``) only by its identity: its
+WWID or namespace identifier, or a target that names one volume. A (target,
+LUN) another host's attachment names proves nothing and attributes nothing;
+``data_leak_risk`` is raised only when the device is shown to be a volume
+attached to another host now.
 """
 
 import collections
@@ -27,6 +36,7 @@ R = model.ResourceType
 _UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                    r'[0-9a-f]{12}')
 LUNZ_MODELS = frozenset(('LUNZ',))
+NO_NAMESPACE_ID = 'attachment here without namespace identity'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +49,9 @@ class Ownership:
     portals: frozenset = frozenset()   # portal addresses of the backends
     # Remembered: TargetKeys of earlier attachments to this host.
     seen: frozenset = frozenset()
+    # Remembered: (WWID, volume id) of the devices (SCSI WWIDs, NVMe
+    # namespaces' kernel wwid) that served earlier attachments to this host.
+    wwids: tuple = ()
 
 
 @dataclasses.dataclass
@@ -51,6 +64,9 @@ class Comparison:
     # What would be candidates but for a hold (an attach in progress...):
     # they keep a confirmed finding as it is, never create or advance one.
     held: list = dataclasses.field(default_factory=list)
+    # WWID -> volume of the devices this host's attachments use now:
+    # remembered for later passes.
+    wwids: dict = dataclasses.field(default_factory=dict)
 
 
 def portal_address(portal):
@@ -67,22 +83,35 @@ def _details(**values):
                         for k, v in values.items() if v))
 
 
+def _service_host(volume_host):
+    """``ctl`` of Cinder's ``ctl@lvm#pool``."""
+    return (volume_host or '').partition('@')[0]
+
+
 class _Judge(object):
 
     def __init__(self, host_view, cinder, ownership, protocols,
-                 local_backends):
+                 local_backends=(), local_hosts=()):
         self.host = cinder.host
         self.protocols = frozenset(protocols)
-        self.here = collections.defaultdict(list)
-        self.elsewhere = collections.defaultdict(list)
+        self.here = collections.defaultdict(list)          # key -> atts
+        self.here_volumes = collections.defaultdict(list)  # volume -> atts
+        self.elsewhere = collections.defaultdict(list)     # volume -> atts
         self.protected = set()
+        self.protected_volumes = set()
         self.configured = set(ownership.targets)
         self.prefixes = tuple(ownership.prefixes)
         self.portals = {portal_address(p) for p in ownership.portals}
         self.known_keys = set(ownership.seen)
+        self.known = {k.target for k in ownership.seen}
+        self.wwids = dict(ownership.wwids)
+        self.namespace_ids = []   # (NamespaceId, attachment), any host
+        self.here_ids = set()
         self.blind = False
         for a in cinder.attachments:
-            self.known_keys.update(a.targets)
+            self.known.update(k.target for k in a.targets)
+            self.wwids.update((w, a.volume_id) for w in a.wwids)
+            self.namespace_ids += [(n, a) for n in sorted(a.namespaces)]
             settled = (a.attach_status == 'attached'
                        and a.volume_status is not None
                        and a.volume_status in engine.SETTLED_VOLUME
@@ -90,7 +119,11 @@ class _Judge(object):
             mine = a.host == cinder.host and a.attach_status == 'attached'
             if not settled:
                 self.protected.update(a.targets)
+                self.protected_volumes.add(a.volume_id)
             if mine:
+                self.here_ids.add(a.attachment_id)
+                self.known_keys.update(a.targets)
+                self.here_volumes[a.volume_id].append(a)
                 for k in a.targets:
                     self.here[k].append(a)
                 # No readable targets (a legacy attach stores no
@@ -99,18 +132,19 @@ class _Judge(object):
                                       or a.protocol in self.protocols):
                     self.blind = True
             elif settled:
-                for k in a.targets:
-                    self.elsewhere[k].append(a)
+                self.elsewhere[a.volume_id].append(a)
         self.volumes = cinder.volumes
         self.transitional = {
             vid for vid, (status, migration, _h) in cinder.volumes.items()
             if status not in engine.SETTLED_VOLUME
             or migration not in engine.SETTLED_MIGRATION}
+        # Cinder's view of where an operation runs: the volume's host.
+        local_hosts = frozenset(local_hosts)
         self.local_busy = sorted({
             cinder.volumes[vid][0] for vid in self.transitional
-            if engine.backend_of(cinder.volumes[vid][2]) in local_backends})
+            if _service_host(cinder.volumes[vid][2]) in local_hosts
+            or engine.backend_of(cinder.volumes[vid][2]) in local_backends})
         self.here_targets = {k.target for k in self.here}
-        self.known = {k.target for k in self.known_keys}
 
     def owned_target(self, target, portal=None):
         """Whether ``target`` is Cinder's (as a whole or in part)."""
@@ -126,66 +160,138 @@ class _Judge(object):
         """Whether the LUN ``key`` is Cinder's."""
         if self.configured_target(key.target, portal):
             return True
-        if key.target not in self.known:
-            return False
-        return (key.lun is None or key in self.known_keys
-                or _UUID.search(key.target.lower()) is not None)
+        return key in self.known_keys or (
+            key.target in self.known
+            and _UUID.search(key.target.lower()) is not None)
+
+    def namespace_owned(self, ns, addresses):
+        """Whether namespace ``ns`` is Cinder's: its subsystem configured
+        or one per volume, or its identity named by Cinder or remembered.
+        """
+        if any(self.configured_target(ns.nqn, a)
+               for a in [None] + addresses):
+            return True
+        if ns.nqn in self.known and _UUID.search(ns.nqn.lower()):
+            return True
+        return bool(ns.wwid in self.wwids or self.claiming(ns))
+
+    def claiming(self, ns, here=False):
+        """Attachments (to this host only if ``here``) naming ``ns``."""
+        return [a for n, a in self.namespace_ids if n.matches(ns)
+                and (not here or a.attachment_id in self.here_ids)]
 
     def volume_of(self, target):
         m = _UUID.search(target.lower())
         return m.group(0) if m and m.group(0) in self.volumes else None
 
-    def hold(self, keys):
-        """Why unreferenced ``keys`` must not be judged now, or None."""
+    def identify(self, keys, wwid=None, ns=None):
+        """The volume a device is, by its identity only, or None."""
+        vid = self.wwids.get(wwid) if wwid else None
+        if vid is None and ns is not None:
+            vid = next((a.volume_id for a in self.claiming(ns)), None)
+        for k in sorted(keys):
+            vid = vid or self.volume_of(k.target)
+        return vid
+
+    def hold(self, keys, vid=None):
+        """Why unreferenced ``keys`` (of volume ``vid``, if known) must not
+        be judged now, or None.
+        """
         if self.blind:
             return 'attachment here without readable connection_info'
-        if any(k in self.protected for k in keys):
+        if any(k in self.protected for k in keys) or (
+                vid in self.protected_volumes):
             return 'attachment in progress'
-        for k in keys:
-            vid = self.volume_of(k.target)
-            if vid in self.transitional:
-                return 'volume %s' % self.volumes[vid][0]
-            if vid is None and self.local_busy:
-                return ('local volume operation (%s)'
-                        % ', '.join(self.local_busy))
+        vids = {vid} | {self.volume_of(k.target) for k in keys}
+        vids.discard(None)
+        for v in sorted(vids):
+            if v in self.transitional:
+                return 'volume %s' % self.volumes[v][0]
+        if not vids and self.local_busy:
+            return ('local volume operation (%s)'
+                    % ', '.join(self.local_busy))
         return None
 
-    def mapping(self, keys):
-        """Volume, attachment and instance the keys map back to."""
-        found = {}
-        for k in sorted(keys):
-            vid = self.volume_of(k.target)
-            if vid:
-                found.setdefault('volume_id', vid)
-            for a in self.here.get(k, []) + self.elsewhere.get(k, []):
-                found.setdefault('volume_id', a.volume_id)
-                found.setdefault('attachment_id', a.attachment_id)
-                if a.instance_id:
-                    found.setdefault('instance_id', a.instance_id)
-                if a.host != self.host:
-                    # The array exports this LUN to another host now: a
-                    # stale device here reads that volume's data.
-                    found['reused_by_host'] = a.host or ''
-                    found['data_leak_risk'] = 'yes'
+    def attribution(self, vid):
+        """Volume, attachment and instance of a device that is ``vid``."""
+        if vid is None:
+            return {}
+        found = {'volume_id': vid}
+        here = self.here_volumes.get(vid, ())
+        for a in list(here) or self.elsewhere.get(vid, ()):
+            found.setdefault('attachment_id', a.attachment_id)
+            if a.instance_id:
+                found.setdefault('instance_id', a.instance_id)
+            if not here:
+                # The device here is a volume another host uses now.
+                found['reused_by_host'] = a.host or ''
+                found['data_leak_risk'] = 'yes'
         return found
+
+    def mapping(self, keys, wwid=None, ns=None):
+        """Volume, attachment and instance a device maps back to: the
+        attachment to this host naming it, else its identity.
+        """
+        if ns is not None:
+            attached = self.claiming(ns, here=True)
+        else:
+            attached = [a for k in sorted(keys) for a in self.here.get(k, ())]
+        if attached:
+            a = attached[0]
+            return dict(volume_id=a.volume_id, attachment_id=a.attachment_id,
+                        **({'instance_id': a.instance_id}
+                           if a.instance_id else {}))
+        return self.attribution(self.identify(keys, wwid, ns))
+
+    @staticmethod
+    def has_device(a, present, namespaces):
+        """Whether attachment ``a`` has its device here: a LUN it names
+        (``present``: the scan's), the namespace it names; None for a
+        legacy NVMe attachment (its NQN alone) while its subsystem shows
+        namespaces: any of them may be its.
+        """
+        if a.protocol != view.NVME:
+            return bool(a.targets & present)
+        if a.namespaces:
+            return any(n.matches(ns) for n in a.namespaces
+                       for ns in namespaces)
+        nqns = {k.target for k in a.targets}
+        return None if any(ns.nqn in nqns for ns in namespaces) else False
+
+
+def _learn(found, volumes, wwid):
+    """Remember ``wwid`` as the one volume ``volumes`` names."""
+    if wwid and len(set(volumes)) == 1:
+        found[wwid] = volumes[0]
 
 
 def compare(host_view, cinder, ownership=Ownership(),
-            protocols=(view.ISCSI, view.FC), local_backends=()):
+            protocols=(view.ISCSI, view.FC), local_backends=(),
+            local_hosts=()):
     """Candidates of one host pass; see the module docstring for the rules.
+
+    ``local_hosts``: the names Cinder's volume hosts (``name@backend``) use
+    for the services of this host; a transitional volume of one of them
+    may be attached here by cinder-volume without an attachment record
+    (an image download or upload, a migration). ``local_backends``:
+    ``host@backend`` names that hold the same way.
     """
     judge = _Judge(host_view, cinder, ownership, protocols,
-                   frozenset(local_backends))
+                   frozenset(local_backends), local_hosts)
     candidates, consistent, skipped = [], collections.Counter(), \
         collections.Counter()
-    held = []
+    held, learned = [], {}
     disks = {d.name: d for d in host_view.disks}
     boot = host_view.boot
     in_maps = set()
+    for a in cinder.here():
+        learned.update((w, a.volume_id) for w in a.wwids)
 
-    def skip_reason(keys, members, portal=None):
+    def skip_reason(keys, members, portal=None, wwid=None):
         if any(m in boot for m in members):
             return 'boot device'
+        if wwid and wwid in judge.wwids:
+            return None  # a known volume, whatever its target and LUN
         if not keys:
             return 'local disk'
         if not any(judge.owned(k, portal) for k in keys):
@@ -201,8 +307,8 @@ def compare(host_view, cinder, ownership=Ownership(),
         else:
             candidates.append(candidate)
 
-    def leftover(kind, rtype, rid, name, keys, reason=None, **extra):
-        info = judge.mapping(keys)
+    def leftover(kind, rtype, rid, name, keys, info, reason=None, **extra):
+        info = dict(info)
         keys = sorted(keys)
         emit(model.Candidate(
             kind=kind, resource_type=rtype, resource_id=rid,
@@ -212,13 +318,20 @@ def compare(host_view, cinder, ownership=Ownership(),
                 lun=sorted({str(k.lun) for k in keys if k.lun is not None}),
                 **info, **extra)), reason)
 
+    pathless = set()
     for m in host_view.maps:
         members = [disks[p.dev] for p in m.paths if p.dev in disks]
         in_maps.update(p.dev for p in m.paths)
         keys = {d.key for d in members if d.key}
         portal = next((d.portal for d in members if d.portal), None)
-        reason = skip_reason(keys, [m.dm, m.name] + [d.name for d in members],
-                             portal)
+        if m.pathless:
+            # Nothing but the WWID tells whose it is.
+            reason = ('boot device' if m.dm in boot or m.name in boot
+                      else None if m.wwid in judge.wwids
+                      else 'pathless map of a WWID Cinder does not know')
+        else:
+            reason = skip_reason(keys, [m.dm, m.name]
+                                 + [d.name for d in members], portal, m.wwid)
         if reason is None and any(d.model.strip() in LUNZ_MODELS
                                   for d in members):
             reason = 'LUNZ'
@@ -232,47 +345,65 @@ def compare(host_view, cinder, ownership=Ownership(),
                      open_count='' if m.open_count is None
                      else str(m.open_count),
                      in_use='yes' if m.holders or m.mounts or m.open_count
-                     else '')
-        if keys & judge.here.keys():
-            if m.all_faulty:
+                     else '',
+                     queue_if_no_path='yes' if m.queue_if_no_path else '')
+        vid = judge.wwids.get(m.wwid)
+        attached = keys & judge.here.keys()
+        # A pathless map of a volume attached here is that volume's disk.
+        mine = m.pathless and vid in judge.here_volumes
+        if mine:
+            pathless.add(vid)
+        if attached or mine:
+            _learn(learned, [a.volume_id for k in attached
+                             for a in judge.here[k]], m.wwid)
+            if m.all_faulty or m.pathless:
+                # The instance's disk has no path left for its I/O.
                 leftover(K.FAULTY_ATTACHED, R.MULTIPATH, m.wwid,
-                         '/dev/' + m.dm, keys & judge.here.keys(),
+                         '/dev/' + m.dm, attached,
+                         judge.mapping(attached, m.wwid),
                          reason='attachment in progress'
-                         if keys & judge.protected else None, **extra)
-            elif keys & judge.protected:
+                         if attached & judge.protected
+                         or vid in judge.protected_volumes else None,
+                         **extra)
+            elif attached & judge.protected:
                 skipped['attachment in progress'] += 1
             else:
                 consistent['multipath'] += 1
             continue
+        vid = judge.identify(keys, m.wwid)
         leftover(K.FAULTY_MAP if m.all_faulty else K.LEFTOVER_DEVICE,
                  R.MULTIPATH, m.wwid, '/dev/' + m.dm, keys,
-                 reason=judge.hold(keys), **extra)
+                 judge.attribution(vid), reason=judge.hold(keys, vid),
+                 **extra)
 
     for d in host_view.disks:
         if d.name in in_maps:
             continue
         keys = {d.key} if d.key else set()
-        reason = skip_reason(keys, [d.name], d.portal)
+        reason = skip_reason(keys, [d.name], d.portal, d.wwid)
         if reason is None and d.model.strip() in LUNZ_MODELS:
             reason = 'LUNZ'
         if reason:
             skipped[reason] += 1
             continue
         if d.key in judge.here:
+            _learn(learned, [a.volume_id for a in judge.here[d.key]], d.wwid)
             consistent['device'] += 1
             continue
+        vid = judge.identify(keys, d.wwid)
         leftover(K.LEFTOVER_DEVICE, R.DEVICE, d.wwid or d.name,
-                 '/dev/' + d.name, keys, reason=judge.hold(keys),
+                 '/dev/' + d.name, keys, judge.attribution(vid),
+                 reason=judge.hold(keys, vid),
                  devices=[d.name], wwid=d.wwid,
                  hctl=d.hctl, portal=d.portal, state=d.state,
                  holders=d.holders, mounts=d.mounts,
                  in_use='yes' if d.holders or d.mounts else '')
 
     _sessions(judge, host_view, emit, consistent, skipped)
-    _nvme(judge, host_view, emit, consistent, skipped, leftover)
-    _missing(judge, cinder, host_view, emit, consistent, skipped)
+    _nvme(judge, host_view, emit, consistent, skipped, leftover, learned)
+    _missing(judge, cinder, host_view, emit, consistent, skipped, pathless)
     return Comparison(candidates, consistent, skipped, set(judge.here),
-                      held)
+                      held, learned)
 
 
 def _sessions(judge, host_view, emit, consistent, skipped):
@@ -303,7 +434,14 @@ def _sessions(judge, host_view, emit, consistent, skipped):
                                  sid=s.sid, state=s.state)), reason)
 
 
-def _nvme(judge, host_view, emit, consistent, skipped, leftover):
+def _nvme(judge, host_view, emit, consistent, skipped, leftover, learned):
+    """Subsystems and their namespaces, each namespace by its identity.
+
+    Pure, ONTAP and PowerStore put every volume in one subsystem: an
+    attachment's NQN says which subsystem, its UUID/NGUID/nsid which
+    namespace. A namespace no attachment here names is a leftover; a legacy
+    attachment naming the NQN alone could be any of them, so they wait.
+    """
     if view.NVME not in judge.protocols:
         return
     by_nqn = collections.defaultdict(list)
@@ -311,18 +449,18 @@ def _nvme(judge, host_view, emit, consistent, skipped, leftover):
         by_nqn[ns.nqn].append(ns)
     for sub in host_view.nvme:
         key = view.TargetKey(view.NVME, sub.nqn)
-        addresses = [a for _n, _t, a in sub.controllers]
+        addresses = [_traddr(a) for _n, _t, a in sub.controllers]
         if sub.local:
             skipped['local disk'] += 1
             continue
-        if not judge.owned(key) and not any(
-                judge.owned(key, _traddr(a)) for a in addresses):
+        if not judge.owned_target(sub.nqn) and not any(
+                judge.owned_target(sub.nqn, a) for a in addresses):
             skipped['foreign target'] += 1
             continue
         spaces = by_nqn.get(sub.nqn, ())
-        referenced = key in judge.here
+        attached = judge.here.get(key, ())
         if not spaces:
-            if referenced:
+            if attached:
                 skipped['session of an attached target'] += 1
                 continue
             emit(model.Candidate(
@@ -334,16 +472,27 @@ def _nvme(judge, host_view, emit, consistent, skipped, leftover):
                                               sub.controllers])),
                  judge.hold({key}))
             continue
+        legacy = any(not any(n.nqn == sub.nqn for n in a.namespaces)
+                     for a in attached)
         for ns in spaces:
+            claimed = judge.claiming(ns, here=True)
             if ns.name in host_view.boot:
                 skipped['boot device'] += 1
-            elif referenced:
+            elif claimed:
+                _learn(learned, [a.volume_id for a in claimed], ns.wwid)
                 consistent['device'] += 1
+            elif not judge.namespace_owned(ns, addresses) and not legacy:
+                skipped['foreign target'] += 1
             else:
+                vid = judge.identify({key}, ns.wwid, ns)
                 leftover(K.LEFTOVER_DEVICE, R.DEVICE, ns.wwid or ns.name,
-                         '/dev/' + ns.name, {key}, reason=judge.hold({key}),
-                         devices=[ns.name],
-                         wwid=ns.wwid, holders=ns.holders, mounts=ns.mounts,
+                         '/dev/' + ns.name, {key}, judge.attribution(vid),
+                         reason=NO_NAMESPACE_ID if legacy
+                         else judge.hold({key}, vid),
+                         devices=[ns.name], wwid=ns.wwid,
+                         nsid=None if ns.nsid is None else str(ns.nsid),
+                         nguid=ns.nguid, uuid=ns.uuid,
+                         holders=ns.holders, mounts=ns.mounts,
                          in_use='yes' if ns.holders or ns.mounts else '')
 
 
@@ -354,17 +503,21 @@ def _traddr(address):
     return None
 
 
-def _missing(judge, cinder, host_view, emit, consistent, skipped):
+def _missing(judge, cinder, host_view, emit, consistent, skipped, pathless):
     present = {d.key for d in host_view.disks if d.key}
-    present |= {view.TargetKey(view.NVME, ns.nqn)
-                for ns in host_view.namespaces}
     for a in cinder.here():
+        found = judge.has_device(a, present, host_view.namespaces)
         if a.protocol not in judge.protocols:
             skipped['attachment of another protocol (%s)'
                     % (a.protocol or 'none')] += 1
         elif not a.targets:
             skipped['attachment without connection_info'] += 1
-        elif a.targets & present:
+        elif a.volume_id in pathless:
+            skipped['attachment whose map has no path '
+                    '(faulty_attached)'] += 1
+        elif found is None:
+            skipped[NO_NAMESPACE_ID] += 1
+        elif found:
             consistent['attachment'] += 1
         else:
             settled = (a.volume_status in engine.SETTLED_VOLUME

@@ -3,7 +3,9 @@
 The "map a Cinder volume to its block device" runbook, done by the tool:
 every disk, multipath map and NVMe namespace of the scan with the LUN it
 is, and the volume, attachment and instance whose connection_info names
-that LUN; and, for a volume attached here with no device, a row saying so.
+that LUN here (or, for a device no attachment here names, the volume its
+WWID or namespace identifier is); and, for a volume attached here with no
+device, a row saying so.
 """
 
 import re
@@ -14,13 +16,12 @@ from reconciler.host import view
 _DEV = re.compile(r'^(?:/dev/(?:mapper/)?)?(?P<name>[^/]+)$')
 
 
-def _row(kind, device, keys, judge, **extra):
-    found = judge.mapping(keys) if keys else {}
-    attached = [a for k in keys for a in judge.here.get(k, ())]
+def _row(kind, device, keys, judge, wwid=None, ns=None, **extra):
+    found = judge.mapping(keys, wwid, ns)
+    attached = found.get('attachment_id') in judge.here_ids
     keys = sorted(keys)
     return dict(
-        device=device, type=kind,
-        wwid=extra.pop('wwid', None),
+        device=device, type=kind, wwid=wwid,
         target=','.join(sorted({k.target for k in keys})) or None,
         lun=','.join(sorted({str(k.lun) for k in keys
                              if k.lun is not None})) or None,
@@ -56,13 +57,12 @@ def rows(host_view, cinder):
     for ns in host_view.namespaces:
         out.append(_row('nvme', '/dev/' + ns.name,
                         {view.TargetKey(view.NVME, ns.nqn)}, judge,
-                        wwid=ns.wwid, paths=None,
+                        wwid=ns.wwid, ns=ns, paths=None,
                         holders=','.join(ns.holders) or None,
                         mounts=','.join(ns.mounts) or None))
-    present = {d.key for d in host_view.disks if d.key} | {
-        view.TargetKey(view.NVME, ns.nqn) for ns in host_view.namespaces}
+    present = {d.key for d in host_view.disks if d.key}
     for a in cinder.here():
-        if not a.targets & present:
+        if judge.has_device(a, present, host_view.namespaces) is False:
             out.append(dict(
                 device=None, type='no device', wwid=None,
                 target=','.join(sorted({k.target for k in a.targets}))

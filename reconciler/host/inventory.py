@@ -8,13 +8,16 @@ to the host: no rescan, no login, no flush, no delete.
 
 Where os-brick knows the answer it is asked: the search path of its iSCSI
 and FC connectors (where they look for devices), the WWID prefixes of
-``linuxscsi``. A missing or malformed part of the view fails the whole scan.
+``linuxscsi``. A missing or malformed part of the view fails the whole scan,
+and so does a view whose parts disagree (a disk a session names that sysfs
+does not show, a multipath map multipathd does not list...).
 """
 
 import json
 import os
 import re
 import time
+import uuid as uuid_lib
 
 from os_brick.initiator.connectors import fibre_channel
 from os_brick.initiator.connectors import iscsi
@@ -200,7 +203,7 @@ class HostInventory(object):
                 vendor=self._read(base + '/vendor'),
                 model=self._read(base + '/model'),
                 state=self._read(base + '/state'),
-                links=tuple(sorted(by_path.get(dev, ())
+                links=tuple(sorted(by_path.get(dev, [])
                                    + by_id.get(dev, []))),
                 holders=tuple(dict.fromkeys(holders)),
                 mounts=tuple(dict.fromkeys(points))))
@@ -244,7 +247,8 @@ class HostInventory(object):
                     name=m['name'], wwid=m['uuid'], dm=m['sysfs'],
                     paths=paths, holders=tuple(dict.fromkeys(holders)),
                     mounts=tuple(dict.fromkeys(points)),
-                    open_count=opened.get(m['name'])))
+                    open_count=opened.get(m['name']),
+                    features=str(m.get('features') or '')))
         except (KeyError, TypeError, AttributeError) as e:
             raise exception.InventoryError('%s: malformed map (%s)'
                                            % (' '.join(argv), e))
@@ -302,10 +306,31 @@ class HostInventory(object):
                 holders, points = self._usage(ns, mounts, dm_names)
                 namespaces.append(view.Namespace(
                     name=ns, nqn=sub.nqn,
-                    wwid=self._read('/sys/block/%s/wwid' % ns) or None,
                     holders=tuple(dict.fromkeys(holders)),
-                    mounts=tuple(dict.fromkeys(points))))
+                    mounts=tuple(dict.fromkeys(points)),
+                    **self._namespace_ids(ns)))
         return subsystems, namespaces
+
+    def _namespace_ids(self, ns):
+        """The identifiers the kernel shows in /sys/block/<ns>: ``wwid``,
+        ``uuid``, ``nguid`` (each only when the namespace has one) and
+        ``nsid``.
+        """
+        base = '/sys/block/%s/' % ns
+        found = {}
+        for attr in ('uuid', 'nguid'):
+            value = self._read(base + attr).lower()
+            try:
+                found[attr] = str(uuid_lib.UUID(value)) if value else None
+            except ValueError:
+                raise exception.InventoryError('%s%s: not a UUID: %r'
+                                               % (base, attr, value[:40]))
+        nsid = self._read(base + 'nsid')
+        if nsid and not nsid.isdigit():
+            raise exception.InventoryError('%snsid: not a number: %r'
+                                           % (base, nsid[:20]))
+        return dict(found, nsid=int(nsid) if nsid else None,
+                    wwid=self._read(base + 'wwid') or None)
 
     def scan(self):
         """The whole view, or InventoryError: never a part of it."""
@@ -315,6 +340,8 @@ class HostInventory(object):
         maps = self.multipath_maps(mounts, dm_names)
         sessions = self.iscsi_sessions()
         nvme, namespaces = self.nvme_subsystems(mounts, dm_names)
+        self._check_consistent(disks, maps, sessions, nvme, namespaces,
+                               dm_names)
         boot = {d.name for d in disks + namespaces
                 if SYSTEM_MOUNTS & set(d.mounts)}
         for m in maps:
@@ -327,6 +354,77 @@ class HostInventory(object):
             disks=tuple(disks), maps=tuple(maps), sessions=tuple(sessions),
             nvme=tuple(nvme), namespaces=tuple(namespaces),
             boot=frozenset(boot), fetched_at=time.time())
+
+    def _check_consistent(self, disks, maps, sessions, nvme, namespaces,
+                          dm_names):
+        """Fail the scan unless sysfs and the commands show the same host.
+
+        Every disk a session or a map names is a disk sysfs shows, with
+        the LUN the session says; every iSCSI disk of sysfs is in a session,
+        every multipath map of device-mapper listed by multipathd, every
+        NVMe subsystem of sysfs listed by nvme-cli. A part missing (sysfs
+        not mounted, a class directory unreadable, a command's output cut
+        short) otherwise reads as devices gone: missing_device for every
+        attachment, a leftover resolved.
+        """
+        problems = []
+        by_name = {d.name: d for d in disks}
+        in_sessions = set()
+        for s in sessions:
+            for lun, dev in s.disks:
+                in_sessions.add(dev)
+                d = by_name.get(dev)
+                if d is None:
+                    problems.append('iscsiadm names disk %s (%s lun %d), '
+                                    'sysfs has no such SCSI disk'
+                                    % (dev, s.target, lun))
+                elif d.key != view.TargetKey(view.ISCSI, s.target, lun):
+                    problems.append('iscsiadm names disk %s %s lun %d, its '
+                                    'by-path link %s' % (
+                                        dev, s.target, lun,
+                                        'names %s' % d.key if d.key
+                                        else 'is missing'))
+        if view.ISCSI in self.protocols:
+            problems += ['sysfs shows iSCSI disk %s (%s), no iscsiadm '
+                         'session lists it' % (d.name, d.key)
+                         for d in disks if d.key and d.key.protocol ==
+                         view.ISCSI and d.name not in in_sessions]
+        known = set(by_name) | {ns.name for ns in namespaces}
+        for m in maps:
+            if m.dm not in dm_names:
+                problems.append('multipathd names map %s on %s, sysfs has '
+                                'no such device' % (m.name, m.dm))
+            # A SCSI path is a disk of the scan; another (an NVMe
+            # namespace not scanned, a DASD) a block device at least.
+            problems += ['multipathd names path %s of map %s, sysfs has no '
+                         'such disk' % (p.dev, m.name)
+                         for p in m.paths if p.dev not in known and (
+                             p.dev.startswith('sd') or not os.path.exists(
+                                 self._path('/sys/block/' + p.dev)))]
+        if self.multipath:
+            listed = {m.dm for m in maps}
+            problems += [
+                '%s (%s) is a multipath map in device-mapper that '
+                'multipathd does not list' % (dm, name)
+                for dm, name in sorted(dm_names.items())
+                if dm not in listed and self._read(
+                    '/sys/block/%s/dm/uuid' % dm).startswith('mpath-')]
+        if view.NVME in self.protocols:
+            named = {s.name for s in nvme}
+            problems += ['sysfs shows %s, nvme list-subsys does not list '
+                         'it' % name for name in self._listdir(
+                             '/sys/class/nvme-subsystem') if name not in
+                         named]
+            problems += ['nvme list-subsys names controller %s of %s, '
+                         'sysfs has no such controller' % (c, s.name)
+                         for s in nvme for c, _t, _a in s.controllers
+                         if not os.path.isdir(self._path('/sys/class/nvme/'
+                                                         + c))]
+        if problems:
+            raise exception.InventoryError(
+                'inconsistent host view (%d problems): %s' % (
+                    len(problems), '; '.join(problems[:5])
+                    + ('; ...' if len(problems) > 5 else '')))
 
 
 _TARGET = re.compile(r'^Target:\s+(?P<iqn>\S+)')

@@ -10,6 +10,7 @@ A pass either completes or fails as a whole; a failed pass changes nothing.
 """
 
 import contextlib
+import dataclasses
 import time
 
 from oslo_concurrency import lockutils
@@ -46,8 +47,32 @@ class HostBusy(exception.PassInterrupted):
     """An attach or detach held os-brick's lock: the scan was skipped."""
 
 
-def ownership(group, remembered):
-    """Targets the configuration and LUNs earlier passes say are Cinder's.
+@dataclasses.dataclass(frozen=True)
+class Look:
+    """A scan's first comparison (see :meth:`HostReconciler.look`)."""
+
+    host_view: object
+    cinder_view: object
+    remembered: list
+    owned: object
+    comparison: object
+    confirmed: object
+    first: list
+
+
+def remembered_ownership(group, last_ok):
+    """:func:`ownership` from the configuration and the host's newest ok
+    run (None: no run yet): the LUNs and WWIDs it recorded. Passes and
+    remediation's re-checks judge whose a device is by this same rule.
+    """
+    before = (last_ok.inventory if last_ok else None) or {}
+    return ownership(group, list(before.get('luns') or ()),
+                     before.get('wwids') or ())
+
+
+def ownership(group, remembered, wwids=()):
+    """Targets the configuration, LUNs and WWIDs earlier passes say are
+    Cinder's (``wwids``: ``[wwid, volume id]`` pairs).
     """
     prefixes, exact, portals = [], set(), set()
     for entry in group.owned_targets:
@@ -71,32 +96,44 @@ def ownership(group, remembered):
                                     None if lun is None else int(lun)))
         except (TypeError, ValueError):
             continue  # a run recorded by another version
+    known = tuple((str(w), str(v)) for w, v in (
+        e for e in wwids if isinstance(e, (list, tuple)) and len(e) == 2))
     return compare.Ownership(frozenset(exact), tuple(prefixes),
-                             frozenset(portals), frozenset(seen))
+                             frozenset(portals), frozenset(seen), known)
 
 
-class HostReconciler(object):
-    """Runs passes over this host with the services it is given."""
+def service_hosts(conf):
+    """The names Cinder's volume hosts (``<name>@<backend>#<pool>``) give
+    the cinder-volume services of this host.
 
-    def __init__(self, conf, history, notifier,
-                 inventory_factory=host_cinder.HostCinderInventory,
-                 runner=None):
+    The connector host (on a cinder-volume host, its ``[DEFAULT] host``);
+    with backends enabled, ``[DEFAULT] host`` and each one's
+    ``backend_host`` too. A volume of one of them in a transitional status
+    may be attached here by cinder-volume itself (an image download or
+    upload, a migration) with no attachment record: Cinder's view of the
+    volume says where its operation runs, whatever this process
+    reconciles.
+    """
+    backends = [n.strip() for n in conf.enabled_backends if n.strip()]
+    names = {conf.host_scan.connector_host}
+    if backends:
+        names.add(conf.host)
+    names.update(backend_conf.backend_host(conf, n) for n in backends)
+    return frozenset(n for n in names if n)
+
+
+class HostScanner(object):
+    """Scans this host under os-brick's lock: all an agent runs here.
+
+    It reads ``[host_scan]`` only: no backend group, no history, no Cinder.
+    """
+
+    def __init__(self, conf, runner=None):
         self.conf = conf
         self.group = conf.host_scan
         self.host = self.group.connector_host
-        self.scope = scope.name(self.host)
-        self.history = history
-        self.notifier = notifier
-        self.inventory_factory = inventory_factory
         self.runner = runner or runner_mod.RootHelperRunner(
             self.group.root_helper, self.group.command_timeout)
-        names = [n.strip() for n in conf.enabled_backends if n.strip()]
-        if any(scope.host_of(n) is not None for n in names):
-            raise exception.ConfigError(
-                'a backend name may not start with %r: it names host scopes '
-                'in the history' % scope.PREFIX)
-        self.local_backends = [b.cinder_host
-                               for b in backend_conf.enabled(conf)]
 
     def scanner(self):
         return host_inventory.HostInventory(
@@ -125,6 +162,33 @@ class HostReconciler(object):
                         'an attach or detach (os-brick)'):
             return self.scanner().scan()
 
+
+class HostReconciler(HostScanner):
+    """Runs passes over this host with the services it is given."""
+
+    def __init__(self, conf, history, notifier,
+                 inventory_factory=host_cinder.HostCinderInventory,
+                 runner=None, host=None, protocols=None):
+        """``host``: another host than this one (its agent scans it);
+        ``protocols``: the transports its scans cover, if not ours.
+        """
+        super().__init__(conf, runner)
+        self.host = host or self.host
+        self.protocols = protocols or self.group.protocols
+        self.scope = scope.name(self.host)
+        self.history = history
+        self.notifier = notifier
+        self.inventory_factory = inventory_factory
+        names = [n.strip() for n in conf.enabled_backends if n.strip()]
+        if any(scope.host_of(n) is not None for n in names):
+            raise exception.ConfigError(
+                'a backend name may not start with %r: it names host scopes '
+                'in the history' % scope.PREFIX)
+        # Another host's cinder-volume services (if any) are named after
+        # it: its agent reads no backend group.
+        self.local_hosts = (service_hosts(conf) if host is None
+                            else frozenset((self.host,)))
+
     def run_pass(self, stop=None):
         started = time.time()
         run_id = self.history.start_run(self.scope, self.conf.host, started)
@@ -144,8 +208,8 @@ class HostReconciler(object):
 
     def _compare(self, host_view, cinder_view, owned):
         return compare.compare(host_view, cinder_view, owned,
-                               protocols=self.group.protocols,
-                               local_backends=self.local_backends)
+                               protocols=self.protocols,
+                               local_hosts=self.local_hosts)
 
     def _run(self, report, stop):
         checkpoint = manager.BackendReconciler._checkpoint
@@ -156,23 +220,79 @@ class HostReconciler(object):
         checkpoint(stop)
         cinder_view = inventory.host_view(self.host)
         checkpoint(stop)
+
+        def rescan():
+            checkpoint(stop)
+            return self.scan()
+
+        self.judge(report, self.look(host_view, cinder_view), rescan,
+                   scan_seconds, stop)
+
+    def look(self, host_view, cinder_view):
+        """The first comparison of a scan, and what the re-check needs.
+
+        ``first`` are the candidates that a second scan must show again
+        (and confirmed findings held now): none, and no re-check scan is
+        taken.
+        """
         previous = self.history.last_ok_run(self.scope)
         self._check_plausible(previous, cinder_view)
-        remembered = list((previous.inventory if previous else {}).get(
-            'luns') or ())
-        owned = ownership(self.group, remembered)
+        before = previous.inventory if previous else {}
+        remembered = list(before.get('luns') or ())
+        owned = remembered_ownership(self.group, previous)
         comparison = self._compare(host_view, cinder_view, owned)
         confirmed = self.history.confirmed(self.scope)
         # Held (not judged now, e.g. an attach in progress on the target):
         # a confirmed finding stays as it is rather than resolve.
         first = comparison.candidates + [
             c for c in comparison.held if c.identity in confirmed]
+        return Look(host_view, cinder_view, remembered, owned, comparison,
+                    confirmed, first)
+
+    def record(self, scans, cinder_view, scan_seconds=0.0, extra=None,
+               stop=None, look=None):
+        """A pass over scans taken elsewhere (by this host's agent).
+
+        ``scans``: the first scan and, when :meth:`look` found anything
+        to re-check, the re-check's scan, taken after ``cinder_view`` was
+        listed; ``extra``: more to keep in the run's inventory; ``look``:
+        the first scan's, if the caller made it (under the same lock).
+        """
+        run_id = self.history.start_run(self.scope, self.conf.host,
+                                        time.time())
+        report = manager.PassReport(self.scope, self.host, run_id,
+                                    model.RunStatus.RUNNING)
+        rest = list(scans[1:])
+
+        def rescan():
+            if not rest:
+                raise exception.ReconcilerError('the re-check scan is '
+                                                'missing')
+            return rest.pop(0)
+
+        try:
+            manager.guarded(report, lambda: self.judge(
+                report, look or self.look(scans[0], cinder_view), rescan,
+                scan_seconds, stop, extra), 'Host %s' % self.host,
+                self.history)
+        finally:
+            self.notifier.flush(self.history)
+        return report
+
+    def judge(self, report, look, rescan, scan_seconds, stop, extra=None):
+        """Re-check (``rescan()``: the second scan), record and announce.
+        """
+        checkpoint = manager.BackendReconciler._checkpoint
+        comparison, confirmed, first = (look.comparison, look.confirmed,
+                                        look.first)
+        host_view, cinder_view = look.host_view, look.cinder_view
+        remembered, owned = look.remembered, look.owned
         candidates, kept, rechecked = [], [], 0
         if first:
             # The re-check: what a second scan does not show again (a path
             # back, a device gone, an attach finished) does not count.
             checkpoint(stop)
-            second = self._compare(self.scan(), cinder_view, owned)
+            second = self._compare(rescan(), cinder_view, owned)
             judged = {c.identity for c in second.candidates}
             seen = judged | {c.identity for c in second.held}
             rechecked = len(first)
@@ -185,6 +305,9 @@ class HostReconciler(object):
         luns = [[k.protocol, k.target, k.lun]
                 for k in sorted(comparison.targets)]
         luns += [e for e in remembered if e not in luns]
+        learned = [[w, v] for w, v in sorted(comparison.wwids.items())]
+        learned += [[w, v] for w, v in owned.wwids
+                    if w not in comparison.wwids]
         report.inventory = dict(
             cinder_attachments=len(cinder_view.attachments),
             attachments_here=len(cinder_view.here()),
@@ -197,7 +320,8 @@ class HostReconciler(object):
             scan_seconds=round(scan_seconds, 3),
             suspects=len(comparison.candidates), rechecked=rechecked,
             held=len(comparison.held),
-            luns=luns[:self.group.remembered_luns])
+            luns=luns[:self.group.remembered_luns],
+            wwids=learned[:self.group.remembered_luns], **(extra or {}))
         policy = history_mod.LifecyclePolicy(
             sightings=self.group.sightings,
             grace_seconds=self.group.grace_period)

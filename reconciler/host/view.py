@@ -65,10 +65,30 @@ class MultipathMap:
     holders: tuple[str, ...] = ()
     mounts: tuple[str, ...] = ()
     open_count: int | None = None  # dmsetup's: openers of the map now
+    features: str = ''        # multipathd's: "1 queue_if_no_path"...
+
+    @property
+    def pathless(self):
+        """No path at all: what an unmapped LUN or a disconnect whose
+        flush failed leaves (the paths deleted, the map not).
+        """
+        return not self.paths
 
     @property
     def all_faulty(self):
-        return all(p.faulty for p in self.paths)
+        """Every path the map has is faulty; False for a pathless map.
+
+        Deliberately: "all faulty" says the path checker judged paths
+        that exist. A pathless map is a different state (see
+        :attr:`pathless`), judged by its WWID alone, and os-brick's
+        disconnect of a faulty map has no path to find it by.
+        """
+        return bool(self.paths) and all(p.faulty for p in self.paths)
+
+    @property
+    def queue_if_no_path(self):
+        """I/O to the map waits (hangs) while it has no usable path."""
+        return 'queue_if_no_path' in self.features.split()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,11 +114,46 @@ class NvmeSubsystem:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Namespace:
+    """An NVMe namespace block device and the identifiers the kernel shows.
+
+    ``uuid`` and ``nguid`` are the sysfs attributes (``%pU`` form: lower
+    case, hyphenated; the kernel shows the NGUID as ``uuid`` when the
+    namespace has no UUID), ``wwid`` the kernel's ``uuid.``/``eui.``/
+    ``nvme.`` name, ``nsid`` the namespace id in its subsystem.
+    """
+
     name: str
     nqn: str
     wwid: str | None = None
     holders: tuple[str, ...] = ()
     mounts: tuple[str, ...] = ()
+    nsid: int | None = None
+    uuid: str | None = None
+    nguid: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, order=True)
+class NamespaceId:
+    """The namespace a connection_info names in subsystem ``nqn``.
+
+    Subsystems of Pure, ONTAP or PowerStore hold every volume of the array,
+    so the NQN alone names none of them. As os-brick finds the device, a
+    UUID or NGUID (hyphenated, lower case) identifies the namespace; the
+    nsid only when neither is given.
+    """
+
+    nqn: str
+    uuid: str | None = None
+    nguid: str | None = None
+    nsid: int | None = None
+
+    def matches(self, ns):
+        if ns.nqn != self.nqn:
+            return False
+        if self.uuid or self.nguid:
+            return bool((self.uuid and self.uuid == ns.uuid)
+                        or (self.nguid and self.nguid == ns.nguid))
+        return self.nsid is not None and self.nsid == ns.nsid
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,6 +191,10 @@ class Attachment:
     targets: frozenset[TargetKey]
     portals: frozenset[str] = frozenset()
     project_id: str | None = None
+    # NVMe-oF: the namespaces it names (empty: the NQN alone, legacy).
+    namespaces: frozenset[NamespaceId] = frozenset()
+    # WWIDs (multipath form, 36...) connection_info names, if any.
+    wwids: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

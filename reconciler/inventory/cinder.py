@@ -443,7 +443,7 @@ class CinderInventory(object):
     # Point look-ups for re-checks: None means "no live row".
 
     def get_volume(self, volume_id):
-        """A live volume, its attachments' initiators filled in."""
+        """A live volume, its attachments' connection details filled in."""
         body = self._get('/volumes/%s' % volume_id)
         if not body:
             self.looked_up[volume_id] = None
@@ -451,28 +451,44 @@ class CinderInventory(object):
         volume = _volume(body['volume'])
         self.looked_up[volume_id] = volume
         return dataclasses.replace(volume, attachments=tuple(
-            dataclasses.replace(a, initiators=self._initiators(a))
-            for a in volume.attachments))
+            self._connection(a) for a in volume.attachments))
 
-    def _initiators(self, attachment):
-        """WWNs from the attachment's connection_info (FC exposes them).
+    def _connection(self, attachment):
+        """``attachment`` with what its connection_info tells of the array
+        host Cinder's driver mapped it to: the initiators (FC exposes its
+        WWNs), the protocol (``driver_volume_type``) and the LUNs.
 
-        connection_info can hold CHAP secrets: only the initiator names are
-        taken from it, and it is neither logged (not even by keystoneauth's
-        debug logging of bodies) nor kept.
+        connection_info can hold CHAP secrets: only these are taken from
+        it, and it is neither logged (not even by keystoneauth's debug
+        logging of bodies) nor kept.
         """
         if not attachment.attachment_id:
-            return frozenset()
+            return attachment
         body = self._get('/attachments/%s' % attachment.attachment_id,
                          log=False)
         info = ((body or {}).get('attachment') or {}).get('connection_info')
-        data = info.get('data', info) if isinstance(info, dict) else None
+        if not isinstance(info, dict):
+            return attachment
+        # Cinder stores the driver's answer with its data flattened in.
+        data = info.get('data', info)
         if not isinstance(data, dict):
-            return frozenset()
+            return attachment
         found = set(data.get('initiator_target_map') or ())
         if isinstance(data.get('initiator'), str):
             found.add(data['initiator'])
-        return frozenset(i.lower() for i in found if isinstance(i, str))
+        luns = data.get('target_luns')
+        luns = list(luns) if isinstance(luns, list) else []
+        luns.append(data.get('target_lun'))
+        protocol = info.get('driver_volume_type')
+        return dataclasses.replace(
+            attachment,
+            initiators=frozenset(i.lower() for i in found
+                                 if isinstance(i, str)),
+            # Those array hosts are told by; any other is unknown.
+            protocol=protocol if protocol in (
+                model.ISCSI, model.FIBRE_CHANNEL) else None,
+            luns=frozenset(n for n in luns
+                           if isinstance(n, int) and not isinstance(n, bool)))
 
     def volume_with_key(self, key):
         """A live volume whose id or name_id is ``key``, else None."""

@@ -16,10 +16,13 @@ FINDING_KEY = 'reconciler_finding'
 NOTE_KEY = 'reconciler_note'
 
 
-def _call(what, function, *args, **kwargs):
+def _call(what, function, *args, missing_ok=False, **kwargs):
+    """``function(*args, **kwargs)``; a 404 is None with ``missing_ok``."""
     try:
         return function(*args, **kwargs)
     except (cinder_exc.ClientException, ks_exc.ClientException) as e:
+        if missing_ok and isinstance(e, cinder_exc.NotFound):
+            return None
         raise exception.CinderError('Cinder %s failed: %s' % (
             what, strutils.mask_password('%s: %s' % (type(e).__name__, e))))
 
@@ -122,11 +125,41 @@ class CinderActions(object):
                          metadata=self._metadata(finding))
         return snapshot.id
 
+    def _manager(self, finding):
+        return (self.client.volume_snapshots
+                if finding.resource_type == 'snapshot'
+                else self.client.volumes)
+
+    def adopted(self, finding):
+        """The id of the row an earlier adoption of ``finding``'s object
+        made (its ``reconciler_found_uuid`` metadata), or None.
+
+        Cinder renames the object only once its volume service managed
+        it: until then the array still shows the old name, and only this
+        look-up keeps a second adoption from making a second row.
+        """
+        found_uuid = finding.cinder_id or finding.resource_id
+        rows = _call('look-up of rows adopted from %s' % found_uuid,
+                     self._manager(finding).list, search_opts={
+                         'all_tenants': 1,
+                         'metadata': repr({FOUND_KEY: found_uuid})})
+        rows = [r for r in rows
+                if (getattr(r, 'metadata', None) or {}).get(FOUND_KEY)
+                == found_uuid]
+        return rows[0].id if rows else None
+
+    def was_reset(self, finding):
+        """Whether the row is in error with this finding's reset note."""
+        row = _call('look-up of %s' % finding.resource_id,
+                    self._manager(finding).get, finding.resource_id,
+                    missing_ok=True)
+        note = (getattr(row, 'metadata', None) or {}).get(NOTE_KEY) or ''
+        return (getattr(row, 'status', None) == 'error'
+                and '(finding %d,' % finding.id in note)
+
     def reset(self, finding):
         """Metadata saying why and when, then the row's status to error."""
-        manager = (self.client.volume_snapshots
-                   if finding.resource_type == 'snapshot'
-                   else self.client.volumes)
+        manager = self._manager(finding)
         note = ('array object missing (finding %d, confirmed %s); reset to '
                 'error by cinder-reconciler at %s'
                 % (finding.id, time.strftime(

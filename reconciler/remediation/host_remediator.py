@@ -40,6 +40,7 @@ from reconciler.host import manager as host_manager
 from reconciler.host import openers as openers_mod
 from reconciler.host import view
 from reconciler import model
+from reconciler import ownership
 from reconciler.remediation import brick_root
 from reconciler.remediation import host_actions
 from reconciler.remediation import plan as plan_mod
@@ -92,12 +93,15 @@ class HostRemediator(remediator.Remediator):
     def run(self, apply=False, kinds=None, finding_ids=None, limit=None):
         group = self.unit.group
         scope = self.unit.scope
-        now = time.time()
-        limit = min(limit or group.remediation_max_actions,
-                    group.remediation_max_actions)
+        limit = remediator.effective_limit(limit,
+                                           group.remediation_max_actions)
         with self.unit._lock(host_manager.PASS_LOCK,
                              host_manager.PASS_LOCK_PREFIX,
                              'a host pass'):
+            # The host pass lock is this host's: it proves no other
+            # process here runs a step of this host.
+            self.close_abandoned(scope, ownership.HOST_LOCK)
+            now = time.time()
             findings = self.history.findings(
                 backend=scope, state=model.FindingState.CONFIRMED)
             plan = plan_mod.plan(
@@ -118,17 +122,13 @@ class HostRemediator(remediator.Remediator):
             session = self._session(last)
             with self._brick(), brick_root.rooted(group.root_prefix,
                                                   self.execute):
-                for step in plan.steps:
-                    result = self._step(step, session, None, None)
-                    outcome.results.append((step, result))
-                    if result[0] == remediator.FAILED:
-                        break
+                self._run_steps(plan, outcome, lambda step: self._step(
+                    step, session, None, None))
         self.notifier.flush(self.history)
         return outcome
 
     def _session(self, last_ok):
         group = self.unit.group
-        remembered = list((last_ok.inventory or {}).get('luns') or ())
         connectors = {
             view.ISCSI: iscsi.ISCSIConnector(
                 group.root_helper, execute=self.execute, use_multipath=True),
@@ -140,7 +140,7 @@ class HostRemediator(remediator.Remediator):
                 group.root_helper, execute=self.execute,
                 use_multipath=False)}
         return _Session(self.unit, connectors,
-                        host_manager.ownership(group, remembered))
+                        host_manager.remembered_ownership(group, last_ok))
 
     def _brick(self):
         """os-brick set up as on this host: its lock in ``lock_path`` and,
@@ -177,6 +177,17 @@ class HostRemediator(remediator.Remediator):
         if busy:
             return None, 'in use: %s' % busy
         return (obj, host_view), None
+
+    def _applied(self, step, session, _writer):
+        """Disconnected already: the finding's map or disk is gone from a
+        fresh scan (still under os-brick's lock).
+        """
+        finding = step.finding
+        if host_actions.fresh_object(
+                finding, session.unit.scanner().scan()) is not None:
+            return None
+        return 'disconnected: %s is gone from the host' % (
+            finding.array_name or finding.resource_id)
 
     def _act(self, step, fresh, session, _inventory, _writer):
         """os-brick's disconnect, forced; done only if a fresh scan (still

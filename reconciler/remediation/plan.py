@@ -3,6 +3,17 @@
 A step is only ever planned for a confirmed finding, confirmed long enough
 ago, not ignored, whose action the backend's driver can take. Deleting data
 is never a default: only findings named one by one with ``delete_ids``.
+
+Nor is acting on an object whose ownership is uncertain, unless the
+operator names its finding (``--finding N``):
+
+- its only evidence of being Cinder's is its name (``ownership_evidence:
+  name`` in its details: an operator's name can decode by chance), and
+  neither Cinder's recorded events name its id nor did a pass ever match
+  it to a Cinder row;
+- it is array-only on a backend whose Cinder driver unmanages by leaving
+  the object as it is (LVM, NEC, RBD), and no recorded event of Cinder's
+  says Cinder deleted it: an operator may have handed it back on purpose.
 """
 
 import dataclasses
@@ -35,6 +46,53 @@ class Step:
 class Refusal:
     finding: object
     reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What the history holds about an array object's being Cinder's."""
+
+    events: str | None = None     # Cinder's recorded events naming its id
+    deleted: bool = False         # ...ending in a delete (not an unmanage)
+    matched: float | None = None  # when a pass first matched it to a row
+
+
+NO_EVIDENCE = Evidence()
+
+
+def object_id(finding):
+    """The Cinder id the finding's object is named after (an export's:
+    its volume's): whose events and matches the history keeps.
+    """
+    if finding.kind == K.ORPHAN_EXPORT:
+        return finding.details.get('volume_uuid') or finding.resource_id
+    return finding.cinder_id or finding.resource_id
+
+
+def object_type(finding):
+    return R.VOLUME if finding.kind == K.ORPHAN_EXPORT else (
+        finding.resource_type)
+
+
+def uncertain(finding, evidence, keeps_name):
+    """Why ``finding``'s object may not be Cinder's to act on, or None.
+
+    ``evidence`` is its :class:`Evidence`; ``keeps_name`` whether the
+    backend's Cinder driver unmanages by leaving the name.
+    """
+    uuid = object_id(finding)
+    if (finding.details.get('ownership_evidence') == 'name'
+            and not (evidence.events or evidence.matched)):
+        return ("its only evidence of being Cinder's is its name, which an "
+                'unrelated name can produce by chance: no recorded event '
+                "of Cinder's names %s and no pass matched it to a Cinder "
+                'row' % uuid)
+    if (finding.kind == K.ARRAY_ONLY and keeps_name
+            and not evidence.deleted):
+        return ("it may have been unmanaged: this backend's Cinder driver "
+                'unmanages by leaving the object as it is, and no recorded '
+                "event of Cinder's says it deleted %s" % uuid)
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +144,10 @@ def _action(finding, quarantine, delete_ids, supported, orphan_volumes):
             finding.details.get('array_host') or 'initiators Cinder lacks')
     if kind == K.CINDER_ONLY:
         return RESET, 'Cinder %s whose array object is missing' % rtype
+    if kind == K.STALE_TEMPORARY:
+        return None, ("a temporary Cinder made for an operation: reported, "
+                      'never acted on (its operation may still need it; '
+                      'remove it on the array)')
     return None, 'foreign objects are reported, never acted on'
 
 
@@ -112,17 +174,24 @@ def _after_parents(steps, refused):
 
 def plan(findings, now, min_age, limit, supported, kinds=None,
          finding_ids=None, quarantine=False, delete_ids=frozenset(),
-         orphan_volumes=frozenset(), action=None):
+         orphan_volumes=frozenset(), action=None, evidence=None,
+         keeps_name=False):
     """Steps for ``findings`` (history records) at ``now``.
 
     ``supported`` is the set of actions the backend's driver offers besides
     Cinder's own (adopt and reset need only Cinder). ``kinds`` and
-    ``finding_ids`` narrow the selection; ``delete_ids`` must name every
-    finding to delete. ``orphan_volumes``: the UUIDs of the backend's
-    unresolved array-only volumes, whose snapshots Cinder cannot adopt.
-    ``action(finding, quarantine, delete_ids)`` maps a finding to its
-    action when given (host findings have their own, see host_actions).
+    ``finding_ids`` narrow the selection; ``finding_ids`` also name the
+    findings the operator vouches for (see :func:`uncertain`), and
+    ``delete_ids`` must name every finding to delete. ``orphan_volumes``:
+    the UUIDs of the backend's unresolved array-only volumes, whose
+    snapshots Cinder cannot adopt. ``evidence``: finding id ->
+    :class:`Evidence`; ``keeps_name``: the backend's Cinder driver
+    unmanages by leaving the name. ``action(finding, quarantine,
+    delete_ids)`` maps a finding to its action when given (host findings
+    have their own, see host_actions). Removals of exports come first, so
+    that an object whose export a step removes may then be quarantined.
     """
+    evidence = evidence or {}
     steps, refused = [], []
     for f in findings:
         if kinds and str(f.kind) not in kinds:
@@ -143,15 +212,23 @@ def plan(findings, now, min_age, limit, supported, kinds=None,
                                       orphan_volumes)
             else:
                 chosen, why = action(f, quarantine, delete_ids)
+            doubt = chosen and uncertain(
+                f, evidence.get(f.id, NO_EVIDENCE), keeps_name)
             if chosen is None:
                 refused.append(Refusal(f, why))
             elif chosen not in supported:
                 refused.append(Refusal(f, "the backend's driver cannot %s"
                                           % chosen))
+            elif doubt and f.id not in (finding_ids or ()):
+                refused.append(Refusal(f, '%s; name it (--finding %d) to '
+                                          '%s it' % (doubt, f.id, chosen)))
             else:
-                steps.append(Step(f, chosen, why))
+                steps.append(Step(f, chosen, '%s (named by the operator, '
+                                  'although %s)' % (why, doubt)
+                                  if doubt else why))
     if not quarantine:
         steps = _after_parents(steps, refused)
+    steps.sort(key=lambda s: s.action != UNEXPORT)
     missing = set(finding_ids or ()) - {s.finding.id for s in steps} - {
         r.finding.id for r in refused}
     refused += [Refusal(None, 'no finding %d on this backend' % i)

@@ -138,6 +138,9 @@ class Endpoint(object):
         return oslo_messaging.Target(namespace=self.NAMESPACE,
                                      version=self.VERSION)
 
+    def stop(self):
+        """The server stopped: end what the endpoint runs beside it."""
+
 
 class Server(object):
     """An RPC server of ``endpoints`` on ``topic`` (and ``server``: this
@@ -153,6 +156,7 @@ class Server(object):
             transport, oslo_messaging.Target(topic=topic, server=server),
             endpoints, executor='threading', serializer=SERIALIZER,
             access_policy=oslo_messaging.DefaultRPCAccessPolicy)
+        self.endpoints = endpoints
         self.what = '%s on %s' % (server, topic)
         self.started = threading.Event()
         self._stopping = False
@@ -192,3 +196,5 @@ class Server(object):
             started = self.started.is_set()
         if started:
             self._halt()
+        for endpoint in self.endpoints:
+            endpoint.stop()

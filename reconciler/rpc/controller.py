@@ -22,7 +22,11 @@ from reconciler.rpc import base
 
 LOG = logging.getLogger(__name__)
 
-TOPIC = 'cinder-reconciler'
+#: Not ``cinder-reconciler``: the RPC server's queue is named after its
+#: topic, and the listener of Cinder's notifications names its queue after
+#: its pool, ``cinder-reconciler`` by default ([cinder_notifications]
+#: pool); one queue for both made the listener take (and drop) RPC calls.
+TOPIC = 'cinder-reconciler-controller'
 BINARY = 'cinder-reconciler'
 ENDPOINTS = 'cinder_reconciler.controller_rpc'
 

@@ -561,6 +561,15 @@ class CinderCloud:
                 'migration_status': 'deleting',
                 'created_at': rows[volume_id][1]})
 
+    def set_volume_metadata(self, volume_id, metadata):
+        """Add ``metadata`` (a dict) to a volume, as Cinder's API would."""
+        stamp = _ts(_now())
+        with self._db() as db:
+            db.executemany(
+                'INSERT INTO volume_metadata (created_at, deleted, '
+                'volume_id, key, value) VALUES (?, 0, ?, ?, ?)',
+                [(stamp, volume_id, k, v) for k, v in metadata.items()])
+
     def add_snapshots(self, snapshots):
         """Insert scenario ``Snapshot``s of live volumes."""
         with self._db() as db:
@@ -577,27 +586,46 @@ class CinderCloud:
                 'deleted_at': _ts(_now())}, touch=False)
 
     def add_attachment(self, volume_id, host, connection_info=None,
-                       attach_status='attached'):
+                       attach_status='attached', touch=True):
         """Attach ``volume_id`` to ``host`` as a finished Nova attach would.
 
         ``connection_info`` is what the driver's initialize_connection
         returned (e.g. an FC initiator_target_map), stored as Cinder's
         attachment_update stores it. ``attach_status='attaching'`` leaves
         the attach where Nova's connect_volume runs: connection_info is set,
-        the volume ``attaching``, the host not shown yet. Returns the
-        attachment id.
+        the volume ``attaching``, the host not shown yet. ``touch=False``:
+        the volume keeps its updated_at, as Cinder's volume_attached leaves
+        it when nothing of the row changes (a multiattach volume in-use
+        attached again). Returns the attachment id.
         """
         row = self._attachment_row(volume_id, host, _ts(_now()),
                                    connection_info, attach_status)
         with self._db() as db:
             self._update(db, 'volumes', volume_id,
-                         {'attach_status': attach_status})
+                         {'attach_status': attach_status}, touch=touch)
             db.execute("UPDATE volumes SET status=? "
                        "WHERE id=? AND status='available'",
                        ('in-use' if attach_status == 'attached'
                         else attach_status, volume_id))
             _insert(db, 'volume_attachment', _ATTACHMENT_COLUMNS, [row])
         return row[0]
+
+    def add_attachments(self, attachments):
+        """Many finished attaches in one transaction (benchmarks):
+        ``(volume_id, host, connection_info)`` each, as
+        :meth:`add_attachment` with ``attach_status='attached'``.
+        """
+        stamp = _ts(_now())
+        rows = [self._attachment_row(volume_id, host, stamp, info)
+                for volume_id, host, info in attachments]
+        with self._db() as db:
+            db.executemany(
+                "UPDATE volumes SET attach_status='attached', status="
+                "CASE status WHEN 'available' THEN 'in-use' ELSE status END, "
+                'updated_at=? WHERE id=? AND deleted=0',
+                [(stamp, volume_id) for volume_id, _h, _i in attachments])
+            _insert(db, 'volume_attachment', _ATTACHMENT_COLUMNS, rows)
+        return [row[0] for row in rows]
 
     def remove_attachment(self, volume_id, host):
         """Detach ``volume_id`` from ``host`` like Cinder's volume_detached,

@@ -44,7 +44,7 @@ class Rule:
     of them (None: on all). ``fired`` counts the requests it acted on.
     """
 
-    action: str                 # 'fail' | 'drop' | 'delay' | 'payload'
+    action: str     # 'fail' | 'drop' | 'delay' | 'payload' | 'hold'
     pattern: re.Pattern
     times: int | None = 1
     after: int = 0
@@ -53,6 +53,9 @@ class Rule:
     body: bytes = b''
     seen: int = 0
     fired: int = 0
+    # Set once a held request reached the target ('hold').
+    forwarded: threading.Event = dataclasses.field(
+        default_factory=threading.Event)
 
     def claims(self, target):
         """Count a request; True if this rule acts on it. Call under lock."""
@@ -152,6 +155,14 @@ class FaultProxy:
         return self._add(action='delay', path_regex=path_regex,
                          seconds=seconds, times=times, after=after)
 
+    def hold(self, path_regex, seconds, times=1, after=0):
+        """Forward matching requests, then hold their answers ``seconds``
+        (the target has acted; the client does not know yet): the rule's
+        ``forwarded`` is set once one reached the target.
+        """
+        return self._add(action='hold', path_regex=path_regex,
+                         seconds=seconds, times=times, after=after)
+
     def payload(self, path_regex, body, times=1, after=0):
         """Answer matching requests with 200 and the bytes ``body``."""
         return self._add(action='payload', path_regex=path_regex, body=body,
@@ -162,7 +173,9 @@ class FaultProxy:
             self._rules.clear()
 
     def _actions(self, target):
-        """The rules acting on a request: delays, then one fail or drop."""
+        """The rules acting on a request: delays, then one fail, drop,
+        payload or hold.
+        """
         acting = []
         with self._lock:
             for rule in self._rules:
@@ -262,8 +275,11 @@ def _handler(proxy):
         def _handle(self):
             length = int(self.headers.get('Content-Length') or 0)
             body = self.rfile.read(length) if length else None
+            held = None
             for rule in proxy._actions(self.path):
-                if rule.action == 'delay':
+                if rule.action == 'hold':
+                    held = rule
+                elif rule.action == 'delay':
                     if proxy._stopping.wait(rule.seconds):
                         self.close_connection = True
                         return
@@ -285,6 +301,11 @@ def _handler(proxy):
             except (OSError, http.client.HTTPException) as e:
                 return self._fault(502, 'Fault proxy: target unreachable: %s'
                                    % e)
+            if held is not None:
+                held.forwarded.set()
+                if proxy._stopping.wait(held.seconds):
+                    self.close_connection = True
+                    return
             self._reply(status, reason,
                         [(k, proxy._rewrite(v)) for k, v in resp_headers],
                         proxy._rewrite(data))

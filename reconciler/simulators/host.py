@@ -220,13 +220,18 @@ class HostRoot(object):
         """A process holding ``/dev/<dev>`` open (as qemu holds a disk)."""
         _link('/dev/' + dev, self.p('proc/%d/fd/%d' % (pid, fd)))
 
-    def add_map(self, dm, name, wwid, paths, faulty=(), open_count=0):
-        """A multipath map over ``paths`` (SCSI disk names)."""
+    def add_map(self, dm, name, wwid, paths, faulty=(), open_count=0,
+                queue_if_no_path=False):
+        """A multipath map over ``paths`` (SCSI disk names; none: what a
+        disconnect whose flush failed leaves).
+        """
         self.add_dm(dm, name, 'mpath-' + wwid, paths)
         _link('../../' + dm, self.p('dev/disk/by-id/dm-uuid-mpath-' + wwid))
         self.maps.append({'name': name, 'uuid': wwid, 'sysfs': dm,
                           'paths': list(paths), 'faulty': set(faulty),
-                          'open': open_count})
+                          'open': open_count,
+                          'features': '1 queue_if_no_path'
+                          if queue_if_no_path else '0'})
 
     def set_faulty(self, name, faulty):
         for m in self.maps:
@@ -235,22 +240,68 @@ class HostRoot(object):
 
     def add_nvme(self, subsys, nqn, controllers, namespaces=(),
                  transport='tcp', address='traddr=10.0.0.5,trsvcid=4420'):
+        """An NVMe subsystem as the kernel shows it with native multipath.
+
+        ``namespaces``: names (``nvme1n2``: nsid 2, no UUID or NGUID) or
+        ``(name, {'nsid': 2, 'uuid': ..., 'nguid': ...})``. Each is a head
+        disk under the subsystem (``/sys/block/nvme1n2``) and a hidden path
+        node (``nvme1c<ctrl>n2``) under every controller, both with the
+        identifier attributes the kernel shows.
+        """
         base = 'sys/devices/virtual/nvme-subsystem/' + subsys
         os.makedirs(self.p(base))
         _link('../../devices/virtual/nvme-subsystem/' + subsys,
               self.p('sys/class/nvme-subsystem/' + subsys))
-        for ns in namespaces:
-            os.makedirs(self.p(base + '/%s/holders' % ns))
-            _link('../devices/virtual/nvme-subsystem/%s/%s' % (subsys, ns),
-                  self.p('sys/block/' + ns))
         for ctrl in controllers:
-            os.makedirs(self.p('sys/devices/virtual/nvme-fabrics/ctl/'
-                               + ctrl), exist_ok=True)
+            cbase = 'sys/devices/virtual/nvme-fabrics/ctl/' + ctrl
+            os.makedirs(self.p(cbase), exist_ok=True)
+            for attr, value in (('subsysnqn', nqn), ('transport', transport),
+                                ('address', address.replace(' ', ',')),
+                                ('state', 'live')):
+                _write(self.p('%s/%s' % (cbase, attr)), value)
             _link('../../devices/virtual/nvme-fabrics/ctl/' + ctrl,
                   self.p('sys/class/nvme/' + ctrl))
+            _link('../../nvme-fabrics/ctl/' + ctrl,
+                  self.p(base + '/' + ctrl))
+        for ns in namespaces:
+            name, ids = ns if isinstance(ns, tuple) else (ns, {})
+            nsid = ids.get('nsid', int(name.rpartition('n')[2]))
+            attrs = self._namespace_attrs(subsys, nsid, ids.get('uuid'),
+                                          ids.get('nguid'))
+            os.makedirs(self.p(base + '/%s/holders' % name))
+            _link('../devices/virtual/nvme-subsystem/%s/%s' % (subsys, name),
+                  self.p('sys/block/' + name))
+            _write(self.p('dev/' + name), '')
+            paths = ['sys/devices/virtual/nvme-fabrics/ctl/%s/%sc%sn%d' % (
+                ctrl, name.rpartition('n')[0], ctrl[len('nvme'):], nsid)
+                for ctrl in controllers]
+            for directory in [base + '/' + name] + paths:
+                for attr, value in attrs.items():
+                    _write(self.p('%s/%s' % (directory, attr)), value)
         self.subsystems.append({'Name': subsys, 'NQN': nqn, 'Paths': [
             {'Name': c, 'Transport': transport, 'Address': address,
              'State': 'live'} for c in controllers]})
+
+    @staticmethod
+    def _namespace_attrs(subsys, nsid, uuid=None, nguid=None):
+        """``nsid``, ``uuid``, ``nguid`` and ``wwid`` as the kernel shows
+        them: ``uuid`` and ``nguid`` only when the namespace has one (the
+        NGUID standing in for a missing UUID), ``wwid`` from the UUID, else
+        the NGUID, else vendor, serial, model and nsid.
+        """
+        attrs = {'nsid': str(nsid)}
+        if nguid:
+            attrs['nguid'] = nguid
+        if uuid or nguid:
+            attrs['uuid'] = uuid or nguid
+        if uuid:
+            attrs['wwid'] = 'uuid.' + uuid
+        elif nguid:
+            attrs['wwid'] = 'eui.' + nguid.replace('-', '')
+        else:
+            attrs['wwid'] = 'nvme.1b36-%s-%s-%08x' % (
+                subsys.encode().hex(), b'Linux'.hex(), nsid)
+        return attrs
 
     # -- the commands -------------------------------------------------------
 
@@ -263,17 +314,21 @@ class HostRoot(object):
                       'chk_st': 'faulty' if dev in m['faulty'] else 'ready',
                       'checker': 'tur', 'pri': 50}
                      for i, dev in enumerate(m['paths'])]
+            queue = m['features'] != '0'
             maps.append({
                 'name': m['name'], 'uuid': m['uuid'], 'sysfs': m['sysfs'],
-                'failback': 'immediate', 'queueing': '5 chk',
+                'failback': 'immediate',
+                'queueing': 'on' if queue else '5 chk',
                 'paths': len(paths), 'write_prot': 'rw',
-                'dm_st': 'active', 'features': '0', 'hwhandler': '1 alua',
+                'dm_st': 'active', 'features': m['features'],
+                'hwhandler': '1 alua',
                 'action': '', 'path_faults': 0, 'vend': 'LIO-ORG',
                 'prod': 'IBLOCK', 'rev': '4.0', 'switch_grp': 0,
                 'map_loads': 1, 'total_q_time': 0, 'q_timeouts': 0,
+                # A map without paths has no path group either.
                 'path_groups': [{'selector': 'service-time 0', 'pri': 50,
                                  'dm_st': 'active', 'group': 1,
-                                 'paths': paths}]})
+                                 'paths': paths}] if paths else []})
         return json.dumps({'major_version': 0, 'minor_version': 1,
                            'maps': maps}, indent=3)
 

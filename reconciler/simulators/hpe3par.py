@@ -194,10 +194,22 @@ class HPE3PARSimulator(object):
                 'initiatorChapEnabled': False}
         return name
 
-    def add_vlun(self, volume_name, hostname, paths=2):
-        """A template VLUN plus one active VLUN per path, as 3PAR shows."""
-        lun = 1 + sum(1 for v in self.vluns
-                      if v['hostname'] == hostname and not v['active'])
+    def define_host(self, name, wwns=(), iqns=()):
+        """A host an administrator made, holding these initiators."""
+        self.hosts[name] = {
+            'id': len(self.hosts), 'name': name, 'persona': 2,
+            'FCPaths': [{'wwn': w} for w in wwns],
+            'iSCSIPaths': [{'name': i} for i in iqns],
+            'initiatorChapEnabled': False}
+        return name
+
+    def add_vlun(self, volume_name, hostname, paths=2, lun=None):
+        """A template VLUN plus one active VLUN per path, as 3PAR shows;
+        the host's next LUN unless ``lun`` is given.
+        """
+        if lun is None:
+            lun = 1 + sum(1 for v in self.vluns
+                          if v['hostname'] == hostname and not v['active'])
         common = {'volumeName': volume_name, 'hostname': hostname,
                   'lun': lun, 'volumeWWN': self.volumes[volume_name]['wwn']}
         self.vluns.append(dict(common, active=False, type=3))

@@ -144,17 +144,23 @@ class Array(object):
 
     def ldset_for(self, host, protocol):
         with self.lock:
-            name = ldset_name(host, protocol)
+            return self.add_ldset(ldset_name(host, protocol), protocol,
+                                  host_initiators(host, protocol))
+
+    def add_ldset(self, name, protocol, initiators):
+        """The LD set ``name``, made with ``initiators`` if new."""
+        with self.lock:
             ldset = self._ldsets.get(name)
             if ldset is None:
-                ldset = LDSet(name, protocol, host_initiators(host, protocol))
+                ldset = LDSet(name, protocol, list(initiators))
                 self._ldsets[name] = ldset
                 self.ldsets.append(ldset)
             return ldset
 
-    def map(self, ld_name, host, protocol='iSCSI'):
+    def map(self, ld_name, host, protocol='iSCSI', ldset=None):
+        """Map the LD to ``host``'s LD set (or to ``ldset``)."""
         with self.lock:
-            ldset = self.ldset_for(host, protocol)
+            ldset = ldset or self.ldset_for(host, protocol)
             ldset.luns[max(ldset.luns, default=-1) + 1] = self.ld(ld_name).ldn
             return ldset
 
@@ -388,7 +394,8 @@ class Simulator(object):
     ``known_hosts`` is the path of a file trusting this server's host key.
     ``commands`` records every command received; ``connections`` counts
     the connections accepted; ``max_active`` the most commands that ever
-    ran at once; ``delay`` slows each command down.
+    ran at once; ``delay`` slows each command down, ``banner_delay`` each
+    connection's SSH banner (a server slow to answer at all).
     :meth:`stats` meters traffic as a FaultProxy does for HTTP.
     """
 
@@ -403,6 +410,7 @@ class Simulator(object):
         self.max_active = 0
         self.connections = 0
         self.delay = 0.0
+        self.banner_delay = 0.0
         self._requests = 0
         self._sent = 0
         self._fault = None
@@ -491,17 +499,27 @@ class Simulator(object):
                 continue
             except OSError:
                 return
-            transport = paramiko.Transport(sock)
-            transport.set_log_channel(_SERVER_LOG)
-            transport.add_server_key(self.host_key)
             with self._lock:
-                self._transports.append(transport)
                 self.connections += 1
-            try:
-                transport.start_server(event=threading.Event(),
-                                       server=_Server(self))
-            except (paramiko.SSHException, EOFError, OSError):
-                transport.close()
+            if self.banner_delay:
+                self._spawn(self._serve, sock, self.banner_delay)
+            else:
+                self._serve(sock)
+
+    def _serve(self, sock, delay=0.0):
+        if self._stop.wait(delay):
+            sock.close()
+            return
+        transport = paramiko.Transport(sock)
+        transport.set_log_channel(_SERVER_LOG)
+        transport.add_server_key(self.host_key)
+        with self._lock:
+            self._transports.append(transport)
+        try:
+            transport.start_server(event=threading.Event(),
+                                   server=_Server(self))
+        except (paramiko.SSHException, EOFError, OSError):
+            transport.close()
 
     def _next_fault(self):
         with self._lock:

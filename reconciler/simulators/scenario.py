@@ -31,8 +31,13 @@ _NAMESPACE = uuidlib.UUID('5a1e7b1c-0d2e-4c3f-9a8b-7c6d5e4f3a2b')
 
 
 def uid(label):
-    """A stable UUID for a label, so tests and docs can name objects."""
-    return str(uuidlib.uuid5(_NAMESPACE, label))
+    """A stable UUID for a label, so tests and docs can name objects.
+
+    Version 4 in form, as every id Cinder generates (uuid4): drivers read
+    only those as Cinder's. The bits are a name-based hash (uuid5's).
+    """
+    return str(uuidlib.UUID(bytes=uuidlib.uuid5(_NAMESPACE, label).bytes,
+                            version=4))
 
 
 def initiator(host):

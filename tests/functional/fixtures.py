@@ -181,20 +181,42 @@ class DriverPassTestCase(base.BaseTestCase):
     def check_array_side_remediation(self):
         """Unexport the orphan export and quarantine the array-only objects
         through the driver; the next pass resolves exactly those findings.
+
+        Where Cinder's unmanage leaves the name (LVM, NEC, RBD), an
+        array-only object may have been handed back on purpose; where a
+        name can decode by chance (NEC, 3PAR), it may be an operator's:
+        refused unless its finding is named, so they are named.
         """
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         before = self.findings()
-        outcome = self.remediate(kinds={'orphan_export', 'array_only'},
-                                 quarantine=True)
+        kinds = {'orphan_export', 'array_only'}
+        outcome = self.remediate(kinds=kinds, quarantine=True)
         self.assertIsNone(outcome.error)
+        results = outcome.results
+        driver = self.backend.driver_cls
+        refused = [r for r in outcome.plan.refused
+                   if r.finding.kind == model.FindingKind.ARRAY_ONLY]
+        self.assertEqual(driver.UNMANAGE_KEEPS_NAME or driver.CHANCE_NAMES,
+                         bool(refused))
+        for r in refused:
+            self.assertTrue('it may have been unmanaged' in r.reason or (
+                "its only evidence of being Cinder's is its name"
+                in r.reason), r.reason)
+        if refused:
+            self.assertEqual({model.FindingKind.ORPHAN_EXPORT}, {
+                s.finding.kind for s, _r in results})
+            outcome = self.remediate(kinds=kinds, quarantine=True,
+                                     finding_ids={r.finding.id
+                                                  for r in refused})
+            self.assertIsNone(outcome.error)
+            results += outcome.results
         action = {model.FindingKind.ARRAY_ONLY: 'quarantine',
                   model.FindingKind.ORPHAN_EXPORT: 'unexport'}
         self.assertEqual(
             sorted(('done', action[k[0]]) for k in before if k[0] in action),
             sorted((result, step.action)
-                   for step, (result, _why) in outcome.results),
-            outcome.results)
+                   for step, (result, _why) in results), results)
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         acted = {k for k in before

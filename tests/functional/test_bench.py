@@ -40,3 +40,16 @@ class BenchSmokeTest(base.BaseTestCase):
         self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
         self.assertIn('bench --listing --quick: ok', proc.stdout)
         self.assertIn('union equal', proc.stdout)
+
+    def test_fleet_quick_run(self):
+        """--fleet: agents against a controller over a real RabbitMQ."""
+        servers.RabbitMQ().check_installed()
+        proc = subprocess.run([sys.executable, TOOL, '--fleet', '--quick'],
+                              capture_output=True, text=True, timeout=600)
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        self.assertIn('bench --fleet --quick: ok', proc.stdout)
+        self.assertIn('bytes per attachment', proc.stdout)
+        self.assertIn('projection for 1000 agents', proc.stdout)
+        self.assertRegex(proc.stdout.splitlines()[-1],
+                         r'^fleet: N=4 cinder MB per cycle old=[0-9.]+ '
+                         r'new=[0-9.]+ ratio=[0-9.]+$')

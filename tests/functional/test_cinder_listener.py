@@ -28,6 +28,7 @@ from oslotest import base
 from reconciler import cinder_events
 from reconciler.cmd import report as report_mod
 from reconciler import history
+from reconciler.history import views
 from reconciler import listener as listener_mod
 from reconciler import model
 from tests.functional import fixtures
@@ -252,7 +253,7 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.assertEqual(evidence, finding.details['cinder_events'])
         # As "cinder-reconciler-manage findings show" prints it.
         self.assertIn('cinder_events: %s' % evidence, report_mod.story_text(
-            report_mod.finding_story(finding, self.store.runs())))
+            views.finding_story(self.store, finding)))
         self.assertNotIn(unmanaged, {f.resource_id
                                      for f in self.store.findings()})
 

@@ -104,6 +104,23 @@ class CoordinatorTest(base.BaseTestCase):
         self.assertEqual([1] * len(BACKENDS), [
             self.owns(a, n) + self.owns(b, n) for n in BACKENDS])
 
+    def test_any_member_records_a_host_one_at_a_time(self):
+        # An agent's report goes to any controller: ring=False takes the
+        # host scope's lock whatever the ring says, and only one at once.
+        a, b = self.coordinator(), self.coordinator()
+        scopes = ['host:compute-%d' % i for i in range(10)]
+        for scope in scopes:
+            with a.exclusive(scope, ring=False) as lease:
+                self.assertTrue(lease)
+                self.assertEqual(ownership.GLOBAL_LOCK, lease.scope)
+                with b.exclusive(scope, ring=False) as other:
+                    self.assertFalse(other)
+            with b.exclusive(scope, blocking=5, ring=False) as lease:
+                self.assertTrue(lease)
+        # The ring would have given each scope to one member only.
+        self.assertEqual({1}, {self.owns(a, s) + self.owns(b, s)
+                               for s in scopes})
+
     def test_a_pass_holds_the_backend_lock(self):
         member = self.coordinator()
         check = self.coordinator(member=False)

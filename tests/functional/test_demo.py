@@ -17,7 +17,8 @@ PLANTED = ('restored-leftover', 'crashed-delete-snap', 'lost-on-array',
 LEFT_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa2'    # see reconciler/cmd/demo.py
 ATTACHED_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'
 NEVER = ('being-created', 'being-deleted', 'migrated', 'handed-back',
-         'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db')
+         'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db',
+         '3par-migrating', 'nec-migrating')
 
 
 class DemoTest(base.BaseTestCase):
@@ -30,11 +31,29 @@ class DemoTest(base.BaseTestCase):
              workdir, '--allinone',
              os.path.join(tests.ROOT, 'tests', 'incinder', 'allinone.py')],
             capture_output=True, text=True, timeout=170, check=True).stdout
-        findings = out.split('=== Confirmed findings')[1].split('=== What')[0]
+        findings = out.split('=== Confirmed findings')[1].split(
+            '=== The same findings through the REST API')[0]
         for label in PLANTED:
             self.assertIn(scn.uid(label), findings, label)
         for label in NEVER:
             self.assertNotIn(scn.uid(label), findings, label)
+        # Stale temporaries, listed by array name (the demo confirms them
+        # at once): 3par-old-migration's tsv-, nec-snap's _l; never those
+        # of the migrations under way.
+        self.assertEqual(2, findings.count('| stale_temporary '))
+        self.assertRegex(findings, r'\| 3par1 +\| stale_temporary +\| '
+                         r'volume +\| tsv-')
+        self.assertRegex(findings, r'\| nec1 +\| stale_temporary +\| '
+                         r'snapshot +\| LX:\w+_l ')
+        # openstack orphan list, through Keystone and the API, lists
+        # exactly the confirmed findings.
+        listed = out.split('=== The same findings through the REST API')[
+            1].split('=== What')[0]
+        self.assertEqual(
+            sorted(line.split('|')[4].strip() for line in findings.split(
+                '\n') if line.startswith('| ') and '| Backend ' not in line),
+            sorted(line.split('|')[4].strip() for line in listed.split(
+                '\n') if line.startswith('| ') and '| ID ' not in line))
         # Every confirmed finding but the foreign ones was announced once.
         announced = [line for line in findings.splitlines()
                      if line.startswith('| ') and '| foreign ' not in line
@@ -72,6 +91,14 @@ class DemoTest(base.BaseTestCase):
         self.assertIn('tee -a /sys/block/sdc/device/delete', host_applied)
         self.assertIn('--logout', host_applied)
         self.assertNotIn('/dev/sdb', host_applied)
+        # ... by its agent, which the controller asked over RPC, and whose
+        # configuration holds neither a database nor Cinder credentials.
+        self.assertIn('commands on compute-9: ', host_applied)
+        self.assertEqual(3, out.count('compute-9 (cinder-reconciler-agent): '
+                                      'scanned and reported: recorded'))
+        with open(os.path.join(workdir, 'cinder-reconciler-agent.conf')) as f:
+            sections = {line.strip() for line in f if line.startswith('[')}
+        self.assertEqual({'[DEFAULT]', '[host_scan]'}, sections)
         host_after = out.split('=== The next pass over compute-9')[1]
         self.assertIn('leftover_device device %s: confirmed -> resolved'
                       % LEFT_LUN, host_after)

@@ -50,15 +50,25 @@ class _HostCloud(testtools.TestCase):
         super().setUpClass()
         cls.workdir = fixtures.TempDir()
         cls.workdir.setUp()
+        cls.cloud = cinder_sim.CinderCloud(
+            os.path.join(cls.workdir.path, 'cinder'), cls.scenario(),
+            page_size=2)
+        cls.cloud.start()
+        cls.attach()
+
+    @classmethod
+    def scenario(cls):
         volumes = [scn.Volume(vid, 'lvm', project='project-%s' % n[0])
                    for n, vid in V.items() if n != 'downloading']
         volumes.append(scn.Volume(V['downloading'], 'lvm',
                                   status='downloading'))
-        cls.cloud = cinder_sim.CinderCloud(
-            os.path.join(cls.workdir.path, 'cinder'),
-            scn.Scenario(backends=[scn.Backend('lvm', 'ctl', pools=['lvm'])],
-                         volumes=volumes), page_size=2)
-        cls.cloud.start()
+        return scn.Scenario(backends=[scn.Backend('lvm', 'ctl',
+                                                  pools=['lvm'])],
+                            volumes=volumes)
+
+    @classmethod
+    def attach(cls):
+        """The attachments of the cloud, made once for the class."""
         add = cls.cloud.add_attachment
         cls.att = {
             'here': add(V['here'], HOST, lvm_info('here')),

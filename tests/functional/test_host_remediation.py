@@ -330,12 +330,27 @@ class HostRemediationTest(thp._HostCloud):
     def test_limit_over_the_plan_does_nothing(self):
         self._two_leftovers()
         before = self.state()
-        outcome = self.remediate(apply=True, limit=1)
-        self.assertIn('2 steps planned, more than the limit of 1',
-                      outcome.error)
+        # 0 is no limit of its own: nothing is done (it once meant the
+        # configured maximum).
+        for limit in (1, 0):
+            outcome = self.remediate(apply=True, limit=limit)
+            self.assertIn('2 steps planned, more than the limit of %d: '
+                          'nothing done' % limit, outcome.error)
         self.assertEqual([], self.host.executed)
         self.assertEqual(before, self.state())
         self.assertEqual([], self.store.actions())
+
+    def test_a_device_already_gone_is_recorded_as_disconnected(self):
+        """What a step would leave is there already (its process died
+        after os-brick removed the device, or someone else did).
+        """
+        found = self.detect()
+        self.host.remove_disk('sde')
+        outcome = self.remediate(apply=True)
+        [(step, (result, reason))] = outcome.results
+        self.assertEqual(found[tc.WWID[3]].id, step.finding.id)
+        self.assertEqual((remediator.SKIPPED, 'already disconnected: '
+                          '/dev/sde is gone from the host'), (result, reason))
 
     def test_session_stays_while_another_lun_uses_it(self):
         found = self._two_leftovers()
@@ -350,10 +365,15 @@ class HostRemediationTest(thp._HostCloud):
         found = self._two_leftovers()
         self.host.fail('tee', '-a', '/sys/block/sde/device/delete')
         outcome = self.remediate(apply=True)
-        [(step, (result, reason))] = outcome.results
+        [(step, (result, reason)), (after, (not_attempted, why))] = (
+            outcome.results)
         self.assertEqual(remediator.FAILED, result)
         self.assertEqual(found[tc.WWID[3]].id, step.finding.id)
         self.assertIn('os-brick could not disconnect sde', reason)
+        self.assertEqual((found[tc.WWID[4]].id, remediator.NOT_ATTEMPTED,
+                          'the step of finding %d failed before it'
+                          % step.finding.id),
+                         (after.finding.id, not_attempted, why))
         # Nothing else touched: the second leftover and the session stay.
         self.assertTrue(os.path.lexists(self.host.p('/sys/block/sdf')))
         self.assertIn((IQN % V['detached'], tc.P1), self.host.sessions)

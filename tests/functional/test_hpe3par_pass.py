@@ -33,6 +33,17 @@ PLANTED = {
      '@compute-9'),
     (K.FOREIGN, R.VOLUME, 'lun7'),
 }
+# Temporaries of no operation in progress: suspected for their own grace
+# period (reconciler_stale_temporary_grace_period, a day), then confirmed.
+STALE = {
+    (K.STALE_TEMPORARY, R.VOLUME, names.name('tsv-', uid('tsv'))),
+    (K.STALE_TEMPORARY, R.SNAPSHOT, names.name('tss-', uid('tss'))),
+}
+FOUND = {k: S.SUSPECTED if k in STALE else S.CONFIRMED
+         for k in PLANTED | STALE}
+ISCSI_INFO = {'driver_volume_type': 'iscsi', 'target_discovered': True,
+              'target_iqn': 'iqn.2000-05.com.3pardata:20210002ac00383d',
+              'target_portal': '10.0.0.5:3260', 'encrypted': False}
 
 
 class _HPE3PARPass(fixtures.DriverPassTestCase):
@@ -89,7 +100,7 @@ class HPE3PARPassTest(_HPE3PARPass):
         self.assertIsNone(outcome.error)
         self.assertEqual(
             [('unexport', 'skipped',
-              'the array object %s@compute-9 is gone' % plain)],
+              'already removed: the export %s@compute-9 is gone' % plain)],
             [(step.action, result, why)
              for step, (result, why) in outcome.results])
         self.assertEqual(before, self.array.vluns)
@@ -99,12 +110,20 @@ class HPE3PARPassTest(_HPE3PARPass):
     def test_finds_every_planted_class(self):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertEqual(PLANTED, {c.identity for c in report.candidates})
-        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
-        # Temporaries and unmanaged objects were classified, not compared;
-        # the volume in OtherCPG was outside the listed pools.
-        self.assertEqual(2, report.skipped['temporary volume'] +
-                         report.skipped['temporary snapshot'])
+        self.assertEqual(set(FOUND), {c.identity for c in report.candidates})
+        self.assertEqual(FOUND, self.findings())
+        # Only a name that could decode by chance ties these to Cinder
+        # (tss-'s parent, plain, is Cinder's; plain's export too).
+        self.assertEqual(
+            {(K.ARRAY_ONLY, R.VOLUME, uid('array-only')),
+             (K.ARRAY_ONLY, R.SNAPSHOT, uid('snap-only')),
+             (K.STALE_TEMPORARY, R.VOLUME, names.name('tsv-', uid('tsv')))},
+            {c.identity for c in report.candidates
+             if ('ownership_evidence', 'name') in c.details})
+        # Unmanaged objects were classified, not compared; the volume in
+        # OtherCPG was outside the listed pools.
+        self.assertEqual(0, report.skipped.get('temporary volume', 0) +
+                         report.skipped.get('temporary snapshot', 0))
         self.assertEqual(2, report.skipped['unmanaged volume'] +
                          report.skipped['unmanaged snapshot'])
         self.assertEqual(1, report.skipped['volume outside listed pools'])
@@ -139,6 +158,98 @@ class HPE3PARPassTest(_HPE3PARPass):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before[(K.ARRAY_ONLY, R.VOLUME, uid('new-leak'))] = S.CONFIRMED
         self.assertEqual(before, self.findings())
+
+    def test_iscsi_attachment_exported_to_an_fc_host_is_an_orphan(self):
+        """ssd is attached to compute-1 through Cinder's iSCSI driver, and
+        mapped to a host with FC paths only, named otherwise: that driver
+        looks for the IQN among iSCSI names, else uses the host named
+        after the connector, so this export is no attachment's.
+        """
+        ssd = names.volume_name(uid('ssd'))
+        self.array.add_vlun(ssd, self.array.define_host(
+            'san-fc-7', wwns=['10000000C9AABB07']))
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        export = (K.ORPHAN_EXPORT, R.EXPORT, ssd + '@san-fc-7')
+        self.assertIn(export, {c.identity for c in report.candidates})
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+        # Without Cinder's driver path, the attachment's connection_info
+        # (driver_volume_type) tells the protocol at the re-check.
+        self.values.load_raw_values(group=BACKEND, volume_driver='',
+                                    reconciler_driver='hpe3par')
+        vv = names.volume_name(uid('grouped-1'))
+        self.array.add_vlun(vv, 'san-fc-7')
+        self.cloud.add_attachment(uid('grouped-1'), 'compute-5',
+                                  connection_info=dict(ISCSI_INFO,
+                                                       target_lun=1))
+        self.addCleanup(self.cloud.remove_attachment, uid('grouped-1'),
+                        'compute-5')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = {c.identity for c in report.candidates}
+        self.assertIn((K.ORPHAN_EXPORT, R.EXPORT, vv + '@san-fc-7'), found)
+        # ssd's attachment has no connection_info: now it cannot be told,
+        # and its finding stays as it was.
+        self.assertIn(export, found)
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+
+    def test_export_undecidable_at_recheck_is_counted_not_dropped(self):
+        """A host holding WWNs and an IQN, named otherwise: the listing
+        cannot set it aside, the re-check cannot tell (Cinder never shows
+        the IQN). Not a finding, counted; a confirmed one stays so.
+        """
+        ssd = names.volume_name(uid('ssd'))
+        host = self.array.define_host('mixed-9', wwns=['10000000C9AABB09'])
+        self.array.add_vlun(ssd, host)
+        export = (K.ORPHAN_EXPORT, R.EXPORT, ssd + '@mixed-9')
+        self.assertEqual(model.RunStatus.OK, self.run_pass().status)
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+        # The host now holds an IQN: it may be compute-1's. Proof of
+        # nothing: the finding stays as it was, neither resolved nor new.
+        with self.array.lock:
+            self.array.hosts[host]['iSCSIPaths'] = [
+                {'name': simulator.iqn_of('compute-77')}]
+        for _ in range(2):
+            report = self.run_pass()
+            self.assertEqual(model.RunStatus.OK, report.status, report.error)
+            self.assertEqual([], report.transitions)
+            self.assertEqual(S.CONFIRMED, self.findings()[export])
+        # Never seen before: no finding at all, counted as not compared.
+        self.array.add_vlun(ssd, self.array.define_host(
+            'mixed-10', wwns=['10000000C9AABB10'],
+            iqns=[simulator.iqn_of('compute-78')]))
+        report = self.run_pass()
+        self.assertEqual(1, report.skipped[
+            'export of attached volume undecidable at re-check'])
+        self.assertNotIn((K.ORPHAN_EXPORT, R.EXPORT, ssd + '@mixed-10'),
+                         self.findings())
+
+    def test_one_attachment_two_exports(self):
+        """Trap row 16: a volume attached once is mapped to the host named
+        after its node and to an administrator's host holding an IQN.
+        Cinder's connection_info LUN names the VLUN it made: the other is
+        the orphan. With the same LUN on both, it cannot be told.
+        """
+        esx = self.array.define_host(
+            'esx-rack3-17', iqns=[simulator.iqn_of('esx-rack3-17')])
+        exports = {}
+        for label, node, esx_lun in (('grouped-1', 'compute-5', 4),
+                                     ('grouped-2', 'compute-6', 3)):
+            vv = names.volume_name(uid(label))
+            self.array.add_vlun(vv, self.array.add_host(node), lun=3)
+            self.array.add_vlun(vv, esx, lun=esx_lun)
+            self.cloud.add_attachment(uid(label), node, connection_info=dict(
+                ISCSI_INFO, target_lun=3))
+            self.addCleanup(self.cloud.remove_attachment, uid(label), node)
+            exports[label] = (K.ORPHAN_EXPORT, R.EXPORT, vv + '@' + esx)
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = {c.identity for c in report.candidates}
+        self.assertIn(exports['grouped-1'], found)
+        self.assertNotIn(exports['grouped-2'], found)
+        self.assertEqual(1, report.skipped[
+            'export of attached volume undecidable at re-check'])
+        self.assertEqual(S.CONFIRMED, self.findings()[exports['grouped-1']])
 
     def test_wrong_password_fails_the_run_without_the_password(self):
         self.conf.set_override('hpe3par_password', 'not-the-password',
@@ -180,8 +291,8 @@ class HPE3PARHostNamingPassTest(_HPE3PARPass):
         not_compared = 'export of attached volume to iSCSI initiators'
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertEqual(PLANTED, {c.identity for c in report.candidates})
-        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        self.assertEqual(set(FOUND), {c.identity for c in report.candidates})
+        self.assertEqual(FOUND, self.findings())
         # The 31-character host matches; the other two hold an IQN Cinder's
         # API never shows: not compared.
         self.assertEqual(2, report.skipped[not_compared])
@@ -189,7 +300,7 @@ class HPE3PARHostNamingPassTest(_HPE3PARPass):
                                     unique_fqdn_network='false')
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        self.assertEqual(FOUND, self.findings())
         # FQDNs are not unique: no host of an iSCSI attachment is told by
         # its name (ssd's, the long host's and the two others).
         self.assertEqual(4, report.skipped[not_compared])

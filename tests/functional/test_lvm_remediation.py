@@ -16,6 +16,7 @@ from reconciler import exception
 from reconciler import model
 from reconciler.simulators.scenario import uid
 from tests import lvm_fixtures
+from tests.unit.drivers import guards
 from tests.unit.drivers import test_nec
 
 R = model.ResourceType
@@ -34,7 +35,9 @@ exit ${RTSTOOL_EXIT:-0}
 """
 
 
-class LvmRemediationTest(base.BaseTestCase):
+class LvmRemediationTest(guards.GuardTests, base.BaseTestCase):
+
+    exported_to = ('%svolume-%s' % (PREFIX, EXPORTED),)
 
     def setUp(self):
         super().setUp()
@@ -75,6 +78,21 @@ class LvmRemediationTest(base.BaseTestCase):
         driver.open()
         self.addCleanup(driver.close)
         return driver
+
+    def guard_setup(self):
+        base_lv = 'volume-%s' % uid('base')
+        self.lvs += [lvm_fixtures.LV(base_lv), lvm_fixtures.LV(
+            '_snapshot-%s' % uid('base-snap'), 'snapshot', origin=base_lv)]
+        self.vg.write(self.lvs)
+        d = self.driver()
+        return d, {'exported': self.fresh(d, R.VOLUME,
+                                          'volume-%s' % EXPORTED),
+                   'snapshotted': self.fresh(d, R.VOLUME, base_lv),
+                   'free': self.fresh(d, R.VOLUME, 'volume-%s' % LEAK)}
+
+    def occupy(self, name):
+        self.lvs.append(lvm_fixtures.LV(name))
+        self.vg.write(self.lvs)
 
     def state(self, driver):
         return copy.deepcopy((driver._rows(), sorted(

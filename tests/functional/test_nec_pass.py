@@ -32,7 +32,10 @@ def nec_scenario():
                    name_id=uid('migrated-new')),
         scn.Volume(id=uid('creating'), backend=BACKEND, status='creating',
                    on_array=False),
-        scn.Volume(id=uid('lost'), backend=BACKEND, on_array=False)]
+        scn.Volume(id=uid('lost'), backend=BACKEND, on_array=False),
+        # Migrating within the array: its _m copy is expected.
+        scn.Volume(id=uid('moving'), backend=BACKEND,
+                   migration_status='migrating')]
     s.snapshots += [scn.Snapshot(id=uid('s0'), volume=uid('v0')),
                     scn.Snapshot(id=uid('lost-snap'), volume=uid('v1'),
                                  on_array=False)]
@@ -44,10 +47,11 @@ def nec_scenario():
         scn.ArrayObject(BACKEND, 'export', uuid=uid('v3'), host='compute-9'),
         scn.ArrayObject(BACKEND, 'volume', name='WN:dbdisk',
                         object_class=C.FOREIGN.value),
-        # Classified, never findings: a migration target (_m), the source
-        # left by a migration (_d), a snapshot's link volume (_l) and a
-        # control volume.
-        scn.ArrayObject(BACKEND, 'volume', uuid=uid('v4'),
+        # Classified, never findings: the migration target (_m) of a
+        # migrating volume and a control volume. Stale: the source left by
+        # a migration over (_d), the link volume (_l) of a snapshot no
+        # backup exports.
+        scn.ArrayObject(BACKEND, 'volume', uuid=uid('moving'),
                         object_class=temporary),
         scn.ArrayObject(BACKEND, 'volume', object_class=temporary,
                         name=NAMES.volume(uid('migrated')) + '_d'),
@@ -71,6 +75,13 @@ PLANTED = {
     (K.ORPHAN_EXPORT, R.EXPORT, export_name(uid('v3'), 'compute-9')),
     (K.FOREIGN, R.VOLUME, 'WN:dbdisk'),
 }
+STALE = {
+    (K.STALE_TEMPORARY, R.VOLUME, NAMES.volume(uid('migrated')) + '_d'),
+    (K.STALE_TEMPORARY, R.SNAPSHOT, NAMES.volume(uid('s0')) + '_l'),
+}
+FOUND = {k: S.SUSPECTED if k in STALE else S.CONFIRMED
+         for k in PLANTED | STALE}
+FC_DRIVER = 'cinder.volume.drivers.nec.volume.MStorageFCDriver'
 
 
 class NecPassTest(fixtures.DriverPassTestCase):
@@ -90,18 +101,25 @@ class NecPassTest(fixtures.DriverPassTestCase):
     def test_pass_finds_each_planted_orphan_class(self):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertEqual(PLANTED, {c.identity for c in report.candidates})
-        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
-        self.assertEqual({'temporary volume': 2, 'temporary snapshot': 1,
-                          'control volume': 1, 'volume creating': 1},
+        self.assertEqual(set(FOUND), {c.identity for c in report.candidates})
+        self.assertEqual(FOUND, self.findings())
+        self.assertEqual({'temporary volume': 1, 'control volume': 1,
+                          'volume creating': 1, 'volume migrating': 1},
                          report.skipped)
+        # Only a name that could decode by chance says the leaks are
+        # Cinder's; the temporaries' volume and snapshot have rows.
+        self.assertEqual(
+            {(K.ARRAY_ONLY, R.VOLUME, uid('leak')),
+             (K.ARRAY_ONLY, R.SNAPSHOT, uid('leak-snap'))},
+            {c.identity for c in report.candidates
+             if ('ownership_evidence', 'name') in c.details})
         # the migrated volume's LD is named after its name_id: consistent
-        self.assertEqual(31, report.consistent['volume'])
+        self.assertEqual(32, report.consistent['volume'])
         self.assertEqual(1, report.consistent['snapshot'])
         leak = [c for c in report.candidates if c.resource_id == uid('leak')]
         self.assertEqual(NAMES.volume(uid('leak')), leak[0].array_name)
         # one listing, then one iSMquery per re-checked finding
-        self.assertEqual(['iSMquery -cinder -xml -all'] * 7,
+        self.assertEqual(['iSMquery -cinder -xml -all'] * 9,
                          self.nec.simulator.commands)
 
     def test_fault_mid_pass_fails_the_run_and_changes_nothing(self):
@@ -154,6 +172,55 @@ class NecPassTest(fixtures.DriverPassTestCase):
             (K.ORPHAN_EXPORT, R.EXPORT, export_name(uid('v5'), 'compute-1')),
             found)
 
+    def attach(self, label, host, connection_info=None):
+        self.cloud.add_attachment(uid(label), host,
+                                  connection_info=connection_info)
+        self.addCleanup(self.cloud.remove_attachment, uid(label), host)
+
+    def test_iscsi_attachment_in_an_fc_ld_set_is_an_orphan(self):
+        """Cinder's iSCSI driver looks for the connector's IQN in iSCSI LD
+        sets only: a volume it attached is in an FC LD set by no attachment.
+        """
+        self.attach('v6', 'compute-1')
+        self.array.map(NAMES.volume(uid('v6')), 'compute-1')
+        ldset = self.array.map(NAMES.volume(uid('v6')), 'compute-2', 'FC')
+        export = (K.ORPHAN_EXPORT, R.EXPORT,
+                  '%s@%s' % (NAMES.volume(uid('v6')), ldset.name))
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertIn(export, {c.identity for c in report.candidates})
+        self.assertEqual(S.CONFIRMED, self.findings()[export])
+        self.assertEqual(1, report.skipped[
+            'export of attached volume to iSCSI initiators'])
+
+    def test_fc_attachment_in_an_iscsi_ld_set_is_an_orphan(self):
+        """Through Cinder's FC driver: an iSCSI LD set is no attachment's;
+        its own FC LD set is told by the WWPNs connection_info shows; one
+        whose attachment shows none cannot be told, and is counted.
+        """
+        self.values.load_raw_values(group=BACKEND, volume_driver=FC_DRIVER)
+        wwpns = nec.host_initiators('compute-1', 'FC')
+        self.attach('v7', 'compute-1', {
+            'driver_volume_type': 'fibre_channel', 'target_lun': 0,
+            'target_wwn': ['2000000991000001'],
+            'initiator_target_map': {w: ['2000000991000001']
+                                     for w in wwpns}})
+        self.attach('v8', 'compute-3')      # no connection_info
+        v7, v8 = NAMES.volume(uid('v7')), NAMES.volume(uid('v8'))
+        own = self.array.map(v7, 'compute-1', 'FC')
+        iscsi = self.array.map(v7, 'compute-1', 'iSCSI')
+        self.array.map(v8, 'compute-4', 'FC')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = {c.identity for c in report.candidates}
+        self.assertIn((K.ORPHAN_EXPORT, R.EXPORT,
+                       '%s@%s' % (v7, iscsi.name)), found)
+        self.assertNotIn((K.ORPHAN_EXPORT, R.EXPORT,
+                          '%s@%s' % (v7, own.name)), found)
+        # v8's, whose attachment shows no WWPN; v7's own set was told.
+        self.assertEqual(1, report.skipped[
+            'export of attached volume undecidable at re-check'])
+
     def test_empty_logical_disk_chapter_on_a_fresh_database_fails(self):
         """A well-formed document whose Logical Disk chapter is empty.
 
@@ -175,7 +242,7 @@ class NecPassTest(fixtures.DriverPassTestCase):
     def test_lookup_answered_with_an_empty_document_resolves_nothing(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)
         before = self.findings()
-        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, before)
+        self.assertEqual(FOUND, before)
         # The leak goes from the listing: only a look-up can resolve it,
         # and the look-up is answered with an empty document.
         self.array.remove_ld(NAMES.volume(uid('leak')))

@@ -151,7 +151,7 @@ class PassTest(local_fixtures.DriverPassTestCase):
             {(e, p['kind'], p['resource_type'], p['resource_id'])
              for e, p in events})
         payload = dict(events[0][1])
-        self.assertEqual('1.0', payload['payload_version'])
+        self.assertEqual('1.1', payload['payload_version'])
         self.assertEqual(BACKEND, payload['backend'])
         self.assertEqual(2, payload['sightings'])
 

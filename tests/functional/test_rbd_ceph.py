@@ -119,7 +119,6 @@ def planted(trash):
         (K.CINDER_ONLY, R.SNAPSHOT, uid('lost-snap')),
         (K.ARRAY_ONLY, R.VOLUME, uid('leak')),
         (K.ARRAY_ONLY, R.SNAPSHOT, uid('leak-snap')),
-        (K.ARRAY_ONLY, R.VOLUME, uid('dead-parent')),
         (K.ARRAY_ONLY, R.VOLUME, uid('trashed')),
         (K.ARRAY_ONLY, R.VOLUME, uid('trashed-later')),
         (K.FOREIGN, R.VOLUME, 'glance-image-1'),
@@ -198,8 +197,14 @@ class CephTestCase(fixtures.DriverPassTestCase):
             # by itself: no image under its name is left, and the row is
             # reported (its status in the details) as safe to delete again.
             expected.add((K.CINDER_ONLY, R.VOLUME, uid('stuck')))
-        self.assertEqual(expected, {c.identity for c in report.candidates})
-        self.assertEqual({k: S.CONFIRMED for k in expected}, self.findings())
+        # A .deleted parent without clone: a stale temporary, suspected
+        # for its own grace period (a day).
+        dead = (K.STALE_TEMPORARY, R.VOLUME,
+                volume('dead-parent') + '.deleted')
+        self.assertEqual(expected | {dead},
+                         {c.identity for c in report.candidates})
+        self.assertEqual({k: S.CONFIRMED for k in expected}
+                         | {dead: S.SUSPECTED}, self.findings())
         # clone_snaps: of v5 (for v4) and of the three .deleted parents;
         # the .deleted parents of v6 and of the trashed clone; v1's backup
         # snapshot and the base image's; the two .backup. images. The
@@ -217,10 +222,8 @@ class CephTestCase(fixtures.DriverPassTestCase):
         # deferred deletion) the trashed image of the error_deleting one
         self.assertEqual(9 if deferred else 10, report.consistent['volume'])
         self.assertEqual(2, report.consistent['snapshot'])
-        dead = [c for c in report.candidates
-                if c.resource_id == uid('dead-parent')]
-        self.assertEqual(volume('dead-parent') + '.deleted',
-                         dead[0].array_name)
+        self.assertEqual(uid('dead-parent'), [
+            c.cinder_id for c in report.candidates if c.identity == dead][0])
 
     def assert_fails_cleanly(self, pattern, within=TIMEOUT + 10):
         """The pass fails, within the timeouts, and changes nothing."""

@@ -63,12 +63,13 @@ PLANTED = {
     (K.CINDER_ONLY, R.SNAPSHOT, uid('lost-snap')),
     (K.ARRAY_ONLY, R.VOLUME, uid('leak')),
     (K.ARRAY_ONLY, R.SNAPSHOT, uid('leak-snap')),
-    (K.ARRAY_ONLY, R.VOLUME, uid('dead-parent')),
     (K.ARRAY_ONLY, R.VOLUME, uid('trashed')),
     (K.FOREIGN, R.VOLUME, 'glance-image-1'),
     (K.FOREIGN, R.VOLUME, 'someone-elses-image (trash %s)'
      % uid('trash:someone-elses-image').replace('-', '')[:12]),
 }
+# No clone left: suspected for its own grace period (a day).
+DEAD = (K.STALE_TEMPORARY, R.VOLUME, volume('dead-parent') + '.deleted')
 
 
 class RbdPassTest(fixtures.DriverPassTestCase):
@@ -101,8 +102,10 @@ class RbdPassTest(fixtures.DriverPassTestCase):
     def test_pass_finds_each_planted_orphan_class(self):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertEqual(PLANTED, {c.identity for c in report.candidates})
-        self.assertEqual({k: S.CONFIRMED for k in PLANTED}, self.findings())
+        self.assertEqual(PLANTED | {DEAD},
+                         {c.identity for c in report.candidates})
+        self.assertEqual({k: S.CONFIRMED for k in PLANTED}
+                         | {DEAD: S.SUSPECTED}, self.findings())
         # clone_snaps of v5 (for v4) and of both .deleted parents
         self.assertEqual({'temporary snapshot': 3, 'temporary volume': 1,
                           'replica snapshot': 1, 'volume creating': 1},
@@ -110,10 +113,10 @@ class RbdPassTest(fixtures.DriverPassTestCase):
         # the migrated image is named after its name_id
         self.assertEqual(9, report.consistent['volume'])
         self.assertEqual(2, report.consistent['snapshot'])
-        dead = [c for c in report.candidates
-                if c.resource_id == uid('dead-parent')]
-        self.assertEqual(volume('dead-parent') + '.deleted',
-                         dead[0].array_name)
+        dead = [c for c in report.candidates if c.identity == DEAD]
+        self.assertEqual(('volume', uid('dead-parent'), 'no Cinder row'),
+                         tuple(dict(dead[0].details)[k] for k in (
+                             'holder_type', 'holder', 'holder_state')))
         commands = self.commands()
         self.assertEqual('--cluster ceph --id cinder --conf '
                          '/etc/ceph/ceph.conf --client-mount-timeout 120 '
@@ -174,5 +177,4 @@ class RbdPassTest(fixtures.DriverPassTestCase):
         self.cluster.save(self.state)
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertNotIn((K.ARRAY_ONLY, R.VOLUME, uid('dead-parent')),
-                         {c.identity for c in report.candidates})
+        self.assertNotIn(DEAD, {c.identity for c in report.candidates})

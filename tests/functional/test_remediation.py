@@ -62,6 +62,7 @@ class RemediationTest(base.BaseTestCase):
                                   check=False)
         self.assertTrue(result.returncode == 0 or not check, result.stderr)
         self.stderr = result.stderr
+        self.returncode = result.returncode
         [outcome] = json.loads(result.stdout)
         return outcome
 
@@ -179,11 +180,16 @@ class RemediationTest(base.BaseTestCase):
             yaml.safe_dump(array, f)
         outcome = self.remediate(
             '--finding', str(self.finding_id('orphan_export')),
-            '--finding', str(self.finding_id('array_only')), '--apply')
+            '--finding', str(self.finding_id('array_only')), '--apply',
+            check=False)
+        # Every step skipped: nothing applied, and the exit status says so.
+        self.assertEqual(2, self.returncode, self.stderr)
+        self.assertEqual(0, outcome['steps_done'])
         results = {s['resource_type']: (s['result'], s['reason'])
                    for s in outcome['steps']}
         self.assertEqual('skipped', results['export'][0])
-        self.assertIn('no longer an orphan', results['export'][1])
+        self.assertIn('no longer an orphan: volume %s is attached through '
+                      'it' % scn.uid('scratch'), results['export'][1])
         self.assertEqual(('skipped', 'the array object %s is gone'
                           % leftover), results['volume'])
         self.assertIn(EXPORT, ['%(volume)s@%(host)s' % e
@@ -202,9 +208,12 @@ class RemediationTest(base.BaseTestCase):
         with open(self.demo.array, 'w') as f:
             yaml.safe_dump(array, f)
         self.demo.cloud.add_attachment(reused, 'compute-3')
-        outcome = self.remediate('--kind', 'orphan_export', '--apply')
+        outcome = self.remediate('--kind', 'orphan_export', '--apply',
+                                 check=False)
+        self.assertEqual(2, self.returncode, self.stderr)
         self.assertEqual([('unexport', 'skipped',
-                           'the array object %s is gone' % EXPORT)],
+                           'already removed: the export %s is gone'
+                           % EXPORT)],
                          [(s['action'], s['result'], s['reason'])
                           for s in outcome['steps']])
         self.assertEqual(array, self.array())
@@ -217,7 +226,8 @@ class RemediationTest(base.BaseTestCase):
         outcome = self.remediate('--kind', 'cinder_only', '--apply',
                                  check=False)
         results = [s['result'] for s in outcome['steps']]
-        self.assertEqual(['failed', None], results)
+        self.assertEqual(['failed', 'not attempted'], results)
+        self.assertIn('failed before it', outcome['steps'][1]['reason'])
         [audit] = self.actions()
         self.assertEqual('failed', audit['result'])
         self.assertIn('500', audit['reason'])

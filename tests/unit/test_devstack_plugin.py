@@ -27,7 +27,9 @@ STUBS = textwrap.dedent(r'''
     _record() { local IFS=$'\t'; echo "$*" >> "$CALLS"; }
     for f in define_plugin plugin_requires enable_service \
              iniset iniset_rpc_backend recreate_database run_process \
-             stop_process create_service_user echo_summary; do
+             stop_process create_service_user echo_summary \
+             get_or_create_service get_or_create_endpoint \
+             configure_keystone_authtoken_middleware; do
         eval "$f() { _record $f \"\$@\"; }"
     done
     # Which virtualenv pip would install into (devstack's pip_install).
@@ -107,10 +109,13 @@ class DevstackPluginTest(base.BaseTestCase):
     def calls_of(self, calls, name):
         return [c[1:] for c in calls if c[0] == name]
 
-    def ini(self, calls):
+    def ini(self, calls, path=None):
         ini = {}
-        for path, group, key, value in self.calls_of(calls, 'iniset'):
-            self.assertEqual(self.conf_file, path)
+        for written, group, key, value in self.calls_of(calls, 'iniset'):
+            if path is None:
+                self.assertEqual(self.conf_file, written)
+            elif written != path:
+                continue
             ini.setdefault(group, {})[key] = value
         return ini
 
@@ -166,26 +171,61 @@ class DevstackPluginTest(base.BaseTestCase):
         self.assertEqual({'reconciler_driver': 'manageable'}, ini['nfs-1'])
         self.assertEqual('True', ini['DEFAULT']['debug'])
 
-    def test_post_config_enables_the_host_unit(self):
+    def test_post_config_judges_the_agents_scans(self):
         ini = self.ini(self.run_phase('stack', 'post-config',
                                       DATA_DIR='/opt/stack/data'))
-        self.assertEqual({
-            'enabled': 'True', 'lock_path': '/opt/stack/data/os_brick',
-            'owned_targets': 'iqn.2010-10.org.openstack:',
-            'root_helper': 'sudo'}, ini['host_scan'])
+        # The controller judges; it scans nothing itself.
+        self.assertEqual({'owned_targets': 'iqn.2010-10.org.openstack:'},
+                         ini['host_scan'])
+        self.assertEqual({'auth_key': 'svc-secret'}, ini['agents'])
         ini = self.ini(self.run_phase('stack', 'post-config',
                                       CINDER_RECONCILER_HOST_SCAN='False'))
         self.assertNotIn('host_scan', ini)
 
-    def test_compute_node_reconciles_its_host_only(self):
-        ini = self.ini(self.run_phase(
-            'stack', 'post-config', OS_BRICK_LOCK_PATH='/var/lock/brick',
-            ENABLED_SERVICES='n-cpu,cinder-reconciler'))
-        self.assertEqual('', ini['DEFAULT']['enabled_backends'])
-        self.assertNotIn('lvmdriver-1', ini)
-        self.assertEqual(('True', '/var/lock/brick'),
-                         (ini['host_scan']['enabled'],
-                          ini['host_scan']['lock_path']))
+    @property
+    def agent_conf(self):
+        return os.path.join(self.conf_dir, 'agent.conf')
+
+    def test_settings_enable_the_agent_where_volumes_attach(self):
+        for services, enabled in (('n-cpu', True), ('c-vol', True),
+                                  ('c-api,c-sch', False)):
+            calls = self.run_phase('stack', 'pre-install',
+                                   ENABLED_SERVICES=services)
+            self.assertEqual(enabled, ('cinder-reconciler-agent',) in
+                             self.calls_of(calls, 'enable_service'),
+                             services)
+
+    def test_compute_node_runs_the_agent_only(self):
+        env = dict(OS_BRICK_LOCK_PATH='/var/lock/brick',
+                   ENABLED_SERVICES='n-cpu,cinder-reconciler,'
+                                    'cinder-reconciler-agent')
+        calls = self.run_phase('stack', 'install', **env)
+        self.assertEqual(1, len(self.calls_of(calls, 'setup_develop')))
+        calls = self.run_phase('stack', 'post-config', **env)
+        # No controller here: no database, no Cinder credentials.
+        self.assertEqual({}, self.ini(calls, self.conf_file))
+        self.assertEqual([], self.calls_of(calls, 'create_service_user'))
+        ini = self.ini(calls, self.agent_conf)
+        self.assertEqual({'lock_path': '/var/lock/brick',
+                          'root_helper': 'sudo', 'report_key': ''},
+                         ini['host_scan'])
+        self.assertEqual({'debug'}, set(ini['DEFAULT']))
+        self.assertEqual([('cinder-reconciler', self.agent_conf)],
+                         self.calls_of(calls, 'iniset_rpc_backend'))
+        [(manage)] = self.calls_of(calls, 'manage')
+        self.assertEqual(('agent-key', os.uname().nodename), manage[-2:])
+        self.assertNotIn('svc-secret', ' '.join(manage))
+        self.assertEqual(0o600, stat.S_IMODE(os.stat(
+            self.agent_conf).st_mode))
+        calls = self.run_phase('stack', 'extra', **env)
+        self.assertEqual(
+            [('cinder-reconciler-agent',
+              '%s/cinder-reconciler-agent --config-file %s'
+              % (self.bin, self.agent_conf))],
+            self.calls_of(calls, 'run_process'))
+        self.assertEqual([], self.calls_of(calls, 'recreate_database'))
+        self.assertEqual([('cinder-reconciler-agent',)], self.calls_of(
+            self.run_phase('unstack', **env), 'stop_process'))
 
     def test_post_config_database_and_notifications(self):
         calls = self.run_phase('stack', 'post-config')
@@ -280,6 +320,68 @@ class DevstackPluginTest(base.BaseTestCase):
             self.assertEqual(
                 {'define_plugin', 'enable_service', 'xtrace_after'},
                 {c[0] for c in calls}, phase)
+
+    API = dict(ENABLED_SERVICES='c-api,c-vol,cinder-reconciler,'
+                                'cinder-reconciler-api',
+               SERVICE_PROTOCOL='http', SERVICE_HOST='192.0.2.10',
+               SERVICE_LISTEN_ADDRESS='0.0.0.0', API_WORKERS='2')
+
+    def test_post_config_of_the_api_holds_no_cinder_credentials(self):
+        calls = self.run_phase('stack', 'post-config', **self.API)
+        api_conf = os.path.join(self.conf_dir, 'cinder-reconciler-api.conf')
+        ini = self.ini(calls, api_conf)
+        self.assertEqual({'DEFAULT', 'api', 'reconciler_database'}, set(ini))
+        self.assertEqual(
+            (os.path.join('/opt/stack/cinder-reconciler', 'etc',
+                          'cinder-reconciler', 'api-paste.ini'),
+             'mysql+pymysql://root:dbpw@127.0.0.1/cinder_reconciler'
+             '?charset=utf8'),
+            (ini['api']['api_paste_config'],
+             ini['reconciler_database']['connection']))
+        self.assertEqual([(api_conf, 'cinder-reconciler-api')],
+                         self.calls_of(
+                             calls, 'configure_keystone_authtoken_middleware'))
+        self.assertEqual(0o600, stat.S_IMODE(os.stat(api_conf).st_mode))
+        uwsgi = self.ini(calls, os.path.join(
+            self.conf_dir, 'cinder-reconciler-api-uwsgi.ini'))['uwsgi']
+        self.assertEqual(
+            ('reconciler.wsgi.api:application', '0.0.0.0:8799',
+             'OS_CINDER_RECONCILER_API_CONFIG_FILES=' + api_conf, '2',
+             'true', 'true'),
+            tuple(uwsgi[k] for k in ('module', 'http-socket', 'env',
+                                     'processes', 'die-on-term',
+                                     'lazy-apps')))
+
+    def test_post_config_registers_the_api_in_the_catalog(self):
+        calls = self.run_phase('stack', 'post-config', **self.API)
+        self.assertEqual([('cinder-reconciler', 'admin'),
+                          ('cinder-reconciler-api',)],
+                         self.calls_of(calls, 'create_service_user'))
+        self.assertEqual(
+            [('cinder-reconciler-api', 'block-storage-reconciliation',
+              'Orphan block-storage findings (cinder-reconciler)')],
+            self.calls_of(calls, 'get_or_create_service'))
+        self.assertEqual(
+            [('block-storage-reconciliation', 'RegionOne',
+              'http://192.0.2.10:8799')],
+            self.calls_of(calls, 'get_or_create_endpoint'))
+
+    def test_extra_starts_the_api_under_uwsgi_and_unstack_stops_it(self):
+        uwsgi = os.path.join(self.bin, 'uwsgi')
+        with open(uwsgi, 'w') as f:
+            f.write('#!/bin/sh\n')
+        os.chmod(uwsgi, 0o755)
+        calls = self.run_phase('stack', 'extra', PATH='%s:%s' % (
+            self.bin, os.environ['PATH']), **self.API)
+        self.assertEqual(
+            ('cinder-reconciler-api',
+             '%s --procname-prefix cinder-reconciler-api --ini %s' % (
+                 uwsgi, os.path.join(self.conf_dir,
+                                     'cinder-reconciler-api-uwsgi.ini'))),
+            self.calls_of(calls, 'run_process')[1])
+        self.assertEqual([('cinder-reconciler',), ('cinder-reconciler-api',)],
+                         self.calls_of(self.run_phase('unstack', **self.API),
+                                       'stop_process'))
 
     def test_post_config_adds_our_filters_to_cinders_rootwrap(self):
         filters = os.path.join(self.env['CINDER_CONF_DIR'], 'rootwrap.d',

@@ -68,3 +68,31 @@ class PayloadReferenceTest(base.BaseTestCase):
             finding, 'unexport', 'v@h', 'done', None, 'me', 9, 1e9)
         self.assertEqual('reconciler.remediation.done', event)
         self.assertEqual(documented(self.remediation_doc), set(payload))
+
+
+class ApiReferenceTest(base.BaseTestCase):
+    """doc/source/reference/api.rst names every route, method and query
+    parameter the application has.
+    """
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(tests.ROOT, 'doc', 'source', 'reference',
+                               'api.rst')) as f:
+            self.doc = f.read()
+
+    def test_every_route(self):
+        from reconciler.api import deploy
+        for path, methods in deploy.V1_ROUTES.items():
+            for method in methods:
+                self.assertIn('``%s /v1%s``' % (method, path.rstrip('/')),
+                              self.doc)
+
+    def test_every_findings_query_parameter_and_sort_key(self):
+        from reconciler.api.handlers import findings
+        for name in findings.FILTERS + findings.PAGING:
+            self.assertIn('``%s``' % name, self.doc)
+        for key in history_api.FINDING_SORT_KEYS:
+            self.assertIn('``%s``' % key, self.doc.split('``sort``')[1])
+        for kind in model.FindingKind:
+            self.assertIn('``%s``' % kind, self.doc)

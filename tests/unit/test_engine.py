@@ -43,15 +43,25 @@ def asnap(label, parent, cls=C.CINDER, group=None):
                              group_uuid=group)
 
 
-def aexp(key, host, initiators=()):
+def aexp(key, host, initiators=(), luns=(), rule=None):
     return model.ArrayObject(R.EXPORT, 'volume-%s@%s' % (uid(key), host),
                              uid(key), C.CINDER, host=host,
-                             initiators=frozenset(initiators))
+                             initiators=frozenset(initiators),
+                             luns=frozenset(luns), host_rule=rule)
 
 
-def views(volumes=(), snapshots=(), objects=(), pools=None):
+def atemp(label, holder, kind=R.VOLUME, holder_type=R.VOLUME):
+    """A temporary Cinder made for an operation on ``holder``."""
+    return model.ArrayObject(kind, 'temp-%s' % label, uid(label),
+                             C.TEMPORARY, pool='pool1',
+                             held_by=(holder_type, holder and uid(holder)))
+
+
+def views(volumes=(), snapshots=(), objects=(), pools=None,
+          chance_names=False):
     return (model.CinderView(HOST, tuple(volumes), tuple(snapshots), 0.0),
-            model.ArrayView(tuple(objects), 0.0, pools=pools))
+            model.ArrayView(tuple(objects), 0.0, pools=pools,
+                            chance_names=chance_names))
 
 
 def found(comparison):
@@ -312,6 +322,10 @@ class FakeArray(object):
     def refresh(self, obj):
         return self.objects.get((obj.kind, obj.name))
 
+    def volume_exports(self, export):
+        return [o for o in self.objects.values()
+                if o.kind == R.EXPORT and o.uuid == export.uuid]
+
     def find_volume(self, key):
         return self.objects.get((R.VOLUME, 'volume-%s' % key))
 
@@ -405,6 +419,30 @@ class ConfirmTest(base.BaseTestCase):
         self.assertEqual(['volume-%s@cmp1' % uid('b')],
                          self.confirm(listed, now, array))
 
+    def test_what_the_recheck_drops_is_counted(self):
+        """Every listed object is accounted for: one whose row Cinder shows
+        on another backend is counted as such, not silently dropped.
+        """
+        listed = views([], [], [avol('a'), avol('b'), avol('c'),
+                                asnap('s', 'c')])
+        now = FakeCinder([vol('a', host='h2@be2#p'), vol('b'),
+                          vol('c', host='h2@be2#p')], [snap('s', 'c')])
+        dropped = collections.Counter()
+        self.assertEqual([], engine.confirm(
+            engine.compare(*listed).suspects, now, FakeArray([avol('a')]),
+            HOST, dropped=dropped))
+        self.assertEqual({'volume with a row on another backend': 2,
+                          'snapshot with a row on another backend': 1,
+                          'volume changed since listed': 1}, dropped)
+
+    def test_matches_are_what_the_history_keeps(self):
+        c = engine.compare(*views([vol('a')], [snap('s', 'a')],
+                                  [avol('a'), avol('leak'),
+                                   asnap('s', 'a')]))
+        self.assertEqual({(R.VOLUME, uid('a')), (R.SNAPSHOT, uid('s'))},
+                         c.matched)
+        self.assertEqual(c.matched | {(R.VOLUME, uid('leak'))}, c.listed)
+
     def test_errors_propagate(self):
         class Broken(FakeCinder):
             def volume_with_key(self, key):
@@ -470,7 +508,7 @@ class KeepConfirmedTest(base.BaseTestCase):
             [vol('a'), vol('gone'), vol('b')], [snap('lost', 'a')],
             [avol('a'), avol('b'), avol('leak'), asnap('leaked', 'a'),
              aexp('b', 'cmp1'), aexp('deleted', 'cmp1'),
-             avol(None, C.FOREIGN, name='lun7')]
+             avol(None, C.FOREIGN, name='lun7'), atemp('mig', 'gone-mig')]
             + [avol('leak%d' % i) for i in range(300)])
         suspects = engine.compare(*listed).suspects
         self.assertEqual(set(K) - model.HOST_KINDS,

@@ -26,6 +26,13 @@ LOGROTATE = os.path.join(REPO, 'etc', 'logrotate.d', 'cinder-reconciler')
 DROP_IN_DIR = UNIT + '.d'
 DROP_IN = os.path.join(DROP_IN_DIR, 'root-helper.conf')
 SUDOERS = os.path.join(REPO, 'etc', 'sudoers.d', 'cinder-reconciler')
+API_GENERATOR_CONF = os.path.join(
+    REPO, 'etc', 'cinder-reconciler',
+    'cinder-reconciler-api-config-generator.conf')
+API_UNIT = os.path.join(REPO, 'etc', 'systemd',
+                        'cinder-reconciler-api.service')
+API_UWSGI = os.path.join(REPO, 'etc', 'cinder-reconciler',
+                         'cinder-reconciler-api-uwsgi.ini')
 
 # An option line of a generated sample: "#name = default" or "name = value".
 _OPTION_LINE = re.compile(r'^#?([A-Za-z0-9_-]+) =')
@@ -112,6 +119,22 @@ class ConfigGeneratorTest(base.BaseTestCase):
                          self.defaults['cinder']['valid_interfaces'])
 
 
+def _with_stand_in(test, path, command):
+    """A copy of the unit at ``path`` whose ExecStart runs a stand-in for
+    ``command`` (systemd-analyze verify insists that it exists).
+    """
+    tmp = test.useFixture(fixtures.TempDir()).path
+    stand_in = os.path.join(tmp, command)
+    with open(stand_in, 'w') as f:
+        f.write('#!/bin/sh\n')
+    os.chmod(stand_in, 0o755)
+    unit = os.path.join(tmp, os.path.basename(path))
+    with open(path) as f, open(unit, 'w') as out:
+        out.write(f.read().replace('ExecStart=/usr/bin/%s ' % command,
+                                   'ExecStart=%s ' % stand_in))
+    return unit
+
+
 class SystemdUnitTest(base.BaseTestCase):
 
     def setUp(self):
@@ -167,18 +190,7 @@ class SystemdUnitTest(base.BaseTestCase):
         if not tool:
             self.skipTest('systemd-analyze is not installed (Debian package '
                           'systemd); the unit was not verified')
-        tmp = self.useFixture(fixtures.TempDir()).path
-        # verify insists that ExecStart exists: point it at a stand-in.
-        daemon = os.path.join(tmp, 'cinder-reconciler')
-        with open(daemon, 'w') as f:
-            f.write('#!/bin/sh\n')
-        os.chmod(daemon, 0o755)
-        with open(UNIT) as f:
-            text = f.read().replace('ExecStart=/usr/bin/cinder-reconciler ',
-                                    'ExecStart=%s ' % daemon)
-        unit = os.path.join(tmp, 'cinder-reconciler.service')
-        with open(unit, 'w') as f:
-            f.write(text)
+        unit = _with_stand_in(self, UNIT, 'cinder-reconciler')
         if drop_in:
             # Beside the unit, where systemd-analyze looks for drop-ins.
             shutil.copytree(DROP_IN_DIR, unit + '.d')
@@ -240,6 +252,89 @@ class SystemdUnitTest(base.BaseTestCase):
         self.assertIn('CAP_SETUID', parser['Service']['CapabilityBoundingSet'])
 
 
+class ApiFilesTest(base.BaseTestCase):
+    """The API's sample configuration, uWSGI file and systemd unit."""
+
+    def test_the_api_sample_has_its_groups_and_no_credentials_of_cinder(self):
+        sample = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                              'api.conf.sample')
+        subprocess.run([sys.executable, '-m', 'oslo_config.generator',
+                        '--config-file', API_GENERATOR_CONF,
+                        '--output-file', sample],
+                       cwd=REPO, check=True, capture_output=True)
+        with open(sample) as f:
+            groups = sample_options(f.read())
+        for group, option in (('api', 'max_limit'),
+                              ('reconciler_database', 'connection'),
+                              ('keystone_authtoken', 'www_authenticate_uri'),
+                              ('oslo_policy', 'policy_file'),
+                              ('cors', 'allowed_origin'),
+                              ('oslo_middleware',
+                               'enable_proxy_headers_parsing'),
+                              ('healthcheck', 'detailed'),
+                              ('DEFAULT', 'log_file')):
+            self.assertIn(option, groups.get(group, ()), group)
+        for group in ('cinder', 'coordination', 'backend_defaults',
+                      'host_scan'):
+            self.assertNotIn(group, groups)
+
+    def test_uwsgi_serves_our_module_with_the_api_configuration(self):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(API_UWSGI)
+        uwsgi = parser['uwsgi']
+        self.assertEqual('reconciler.wsgi.api:application', uwsgi['module'])
+        from reconciler.api import deploy
+        self.assertEqual(
+            '%s=/etc/cinder-reconciler/cinder-reconciler-api.conf'
+            % deploy.CONFIG_ENV, uwsgi['env'])
+        for option in ('master', 'lazy-apps', 'need-app', 'die-on-term'):
+            self.assertEqual('true', uwsgi[option], option)
+        self.assertEqual('Connection: close', uwsgi['add-header'])
+
+    def test_unit_runs_uwsgi_as_its_own_user(self):
+        parser = configparser.ConfigParser(interpolation=None, strict=True)
+        parser.optionxform = str
+        parser.read(API_UNIT)
+        service = parser['Service']
+        self.assertEqual(
+            '/usr/bin/uwsgi --plugin python3 --ini /etc/cinder-reconciler/'
+            'cinder-reconciler-api-uwsgi.ini --logto /var/log/'
+            'cinder-reconciler/cinder-reconciler-api.log',
+            service['ExecStart'])
+        # Not cinder: the API never reads cinder.conf's credentials.
+        self.assertEqual('cinder-reconciler-api', service['User'])
+        self.assertNotIn('cinder.conf', service['ExecStart'])
+
+    def test_systemd_analyze(self):
+        tool = shutil.which('systemd-analyze')
+        if not tool:
+            self.skipTest('systemd-analyze is not installed (Debian package '
+                          'systemd); the unit was not verified')
+        tmp = self.useFixture(fixtures.TempDir()).path
+        uwsgi = os.path.join(tmp, 'uwsgi')
+        with open(uwsgi, 'w') as f:
+            f.write('#!/bin/sh\n')
+        os.chmod(uwsgi, 0o755)
+        unit = os.path.join(tmp, 'cinder-reconciler-api.service')
+        with open(API_UNIT) as f, open(unit, 'w') as out:
+            out.write(f.read().replace('ExecStart=/usr/bin/uwsgi ',
+                                       'ExecStart=%s ' % uwsgi))
+        result = subprocess.run([tool, 'verify', unit], capture_output=True,
+                                text=True)
+        if 'System has not been booted with systemd' in result.stderr:
+            self.skipTest('systemd-analyze cannot run in this sandbox: %s'
+                          % result.stderr.strip())
+        self.assertEqual((0, ''), (result.returncode, result.stderr.strip()))
+        result = subprocess.run([tool, 'security', '--offline=true', unit],
+                                capture_output=True, text=True)
+        if result.returncode and 'offline' in result.stderr:
+            self.skipTest('systemd-analyze security --offline needs systemd '
+                          '>= 250: %s' % result.stderr.strip())
+        exposure = float(re.search(r'Overall exposure level for \S+: '
+                                   r'([0-9.]+)', result.stdout).group(1))
+        self.assertLessEqual(exposure, 3.5)
+
+
 class SudoersTest(base.BaseTestCase):
 
     def test_visudo_accepts_the_rule_for_our_rootwrap_only(self):
@@ -253,5 +348,64 @@ class SudoersTest(base.BaseTestCase):
         if not tool:
             self.skipTest('visudo is not installed (Debian package sudo)')
         result = subprocess.run([tool, '-c', '-f', SUDOERS],
+                                capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stdout + result.stderr)
+
+
+AGENT_UNIT = os.path.join(REPO, 'etc', 'systemd',
+                          'cinder-reconciler-agent.service')
+AGENT_SUDOERS = os.path.join(REPO, 'etc', 'sudoers.d',
+                             'cinder-reconciler-agent')
+
+
+class AgentUnitTest(base.BaseTestCase):
+    """The compute nodes' unit: the agent, on its own file only."""
+
+    def setUp(self):
+        super().setUp()
+        parser = configparser.ConfigParser(interpolation=None, strict=True)
+        parser.optionxform = str
+        with open(AGENT_UNIT) as f:
+            parser.read_file(f)
+        self.service = parser['Service']
+
+    def test_runs_the_agent_on_its_own_file_only(self):
+        argv = self.service['ExecStart'].split()
+        self.assertEqual('/usr/bin/cinder-reconciler-agent', argv[0])
+        self.assertEqual(['/etc/cinder-reconciler/agent.conf'],
+                         [argv[i + 1] for i, a in enumerate(argv)
+                          if a == '--config-file'])
+        # os-brick's lock files on a compute node are nova-compute's.
+        self.assertEqual(('nova', 'on-failure'),
+                         (self.service['User'], self.service['Restart']))
+        log_file = self.service['ExecStart'].split('--log-file ')[1]
+        with open(LOGROTATE) as f:
+            pattern = next(line.split()[0] for line in f
+                           if line.startswith('/'))
+        self.assertEqual(os.path.dirname(pattern), os.path.dirname(log_file))
+        self.assertTrue(log_file.endswith(pattern.rsplit('*', 1)[1]))
+
+    def test_systemd_analyze_verify(self):
+        tool = shutil.which('systemd-analyze')
+        if not tool:
+            self.skipTest('systemd-analyze is not installed')
+        unit = _with_stand_in(self, AGENT_UNIT, 'cinder-reconciler-agent')
+        result = subprocess.run([tool, 'verify', unit], capture_output=True,
+                                text=True)
+        if 'System has not been booted with systemd' in result.stderr:
+            self.skipTest(result.stderr.strip())
+        self.assertEqual((0, ''), (result.returncode, result.stderr.strip()))
+
+    def test_sudoers_rule_is_for_our_rootwrap_only(self):
+        with open(AGENT_SUDOERS) as f:
+            rules = [line for line in f
+                     if line.strip() and not line.startswith(('#', 'Def'))]
+        self.assertEqual(
+            ['nova ALL = (root) NOPASSWD: /usr/bin/cinder-reconciler-'
+             'rootwrap /etc/cinder-reconciler/rootwrap.conf *\n'], rules)
+        tool = shutil.which('visudo')
+        if not tool:
+            self.skipTest('visudo is not installed (Debian package sudo)')
+        result = subprocess.run([tool, '-c', '-f', AGENT_SUDOERS],
                                 capture_output=True, text=True)
         self.assertEqual(0, result.returncode, result.stdout + result.stderr)

@@ -12,13 +12,14 @@ from reconciler.drivers import bounded
 from reconciler import exception
 from reconciler import model
 from reconciler.simulators.scenario import uid
+from tests.unit.drivers import guards
 from tests.unit.drivers import hostile
 
 R = model.ResourceType
 C = model.ObjectClass
 
 
-class FakeDriverTest(base.BaseTestCase):
+class _FakeCase(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
@@ -35,6 +36,34 @@ class FakeDriverTest(base.BaseTestCase):
     def write(self, data):
         with open(self.path, 'w') as f:
             f.write(data if isinstance(data, str) else yaml.safe_dump(data))
+
+
+class FakeGuardTest(guards.GuardTests, _FakeCase):
+    """The fake array has no guard of its own: the stage's are its only
+    ones (it once deleted mapped volumes and quarantined onto a taken name).
+    """
+
+    exported_to = ('compute-1', 'compute-2')
+
+    def guard_setup(self):
+        self.array = {
+            'volumes': [{'name': 'volume-%s' % uid(v)}
+                        for v in ('exported', 'snapshotted', 'free')],
+            'snapshots': [{'name': 'snapshot-%s' % uid('s'),
+                           'volume': 'volume-%s' % uid('snapshotted')}],
+            'exports': [{'volume': 'volume-%s' % uid('exported'),
+                         'host': h} for h in self.exported_to]}
+        self.write(self.array)
+        d = self.driver
+        return d, {k: d.find_volume(uid(k))
+                   for k in ('exported', 'snapshotted', 'free')}
+
+    def occupy(self, name):
+        self.array['volumes'].append({'name': name})
+        self.write(self.array)
+
+
+class FakeDriverTest(_FakeCase):
 
     def test_listing_decodes_every_class(self):
         a, s = uid('a'), uid('s')

@@ -258,7 +258,8 @@ class _PassTestCase(base.BaseTestCase):
             reconciler_max_shrink_percent=50,
             reconciler_max_suspect_percent=100, reconciler_sightings=2,
             reconciler_grace_period=0, reconciler_confirmed_recheck_passes=4,
-            reconciler_full_listing_passes=12)
+            reconciler_full_listing_passes=12,
+            reconciler_stale_temporary_grace_period=86400)
         self.reconciler = manager.BackendReconciler(
             conf, backend, self.history,
             types.SimpleNamespace(flush=lambda history: None),

@@ -90,3 +90,60 @@ class OwnershipTest(base.BaseTestCase):
         self.assertEqual([legacy], ownership.close_abandoned(
             self.history, T0, 'be1', ownership.HOST_LOCK))
         self.assertIn('its process is unknown', self.status(legacy)[1])
+
+
+class AbandonedActionsTest(base.BaseTestCase):
+    """Remediation steps of dead processes are closed as abandoned."""
+
+    def setUp(self):
+        super().setUp()
+        self.history = self.useFixture(fixtures.History()).history
+        self.me = ownership.current()
+        self.finding = api.FindingRecord(
+            7, 'be1', 'array_only', 'volume', 'u1', 'volume-u1', 'u1', None,
+            'confirmed', T0, T0, 2, T0, None, {})
+
+    def action_of(self, owner):
+        return self.history.start_action(
+            self.finding, 'quarantine', 'volume-u1', {}, 'test', True, T0,
+            owner=owner)
+
+    def results(self):
+        return {a.id: (a.result, a.reason)
+                for a in self.history.actions(backend='be1')}
+
+    def test_dead_processes_steps_are_abandoned_and_only_those(self):
+        gone = self.action_of(ownership.Owner(self.me.host, dead_pid(),
+                                              self.me.start))
+        live = self.action_of(self.me)
+        elsewhere = self.action_of(ownership.Owner('other-host', 1, 'b:1'))
+        sent = []
+        closed = ownership.close_abandoned_actions(
+            self.history, T0 + 1, 'be1',
+            announce=lambda a, why: sent.append(a.id) or [
+                ('reconciler.remediation.abandoned', {'id': a.id})])
+        self.assertEqual([gone], closed)
+        self.assertEqual([gone], sent)
+        result, reason = self.results()[gone]
+        self.assertEqual('abandoned', result)
+        self.assertIn('abandoned: its process (%s pid' % self.me.host, reason)
+        self.assertIn('found by the next remediation of finding 7', reason)
+        self.assertEqual(('running', None), self.results()[live])
+        self.assertEqual(('running', None), self.results()[elsewhere])
+        self.assertEqual(['reconciler.remediation.abandoned'], [
+            e.event_type for e in self.history.pending_notifications()])
+        # Closed once; under the host's lock our own step is over too.
+        self.assertEqual([], ownership.close_abandoned_actions(
+            self.history, T0 + 2, 'be1'))
+        self.assertEqual([live], ownership.close_abandoned_actions(
+            self.history, T0 + 2, 'be1', ownership.HOST_LOCK))
+
+    def test_settled_when_found_applied(self):
+        gone = self.action_of(ownership.Owner(self.me.host, dead_pid(),
+                                              self.me.start))
+        ownership.close_abandoned_actions(self.history, T0 + 1, 'be1')
+        self.assertEqual([gone], self.history.settle_abandoned(
+            7, 'quarantine', 'found it renamed'))
+        self.assertEqual(('done', 'found it renamed'), self.results()[gone])
+        self.assertEqual([], self.history.settle_abandoned(
+            7, 'quarantine', 'again'))

@@ -87,8 +87,9 @@ class BuildTest(base.BaseTestCase):
         self.assertNotIn('is absent from the `packages`', self.output)
 
     def test_every_package_of_the_tree_is_in_the_wheel(self):
-        packages = {os.path.dirname(p) for p in _tracked('reconciler')
-                    if p.endswith('.py')}
+        packages = {os.path.dirname(p)
+                    for p in _tracked('reconciler') + _tracked(
+                        'reconcilerclient') if p.endswith('.py')}
         for package in packages:
             self.assertIn(package + '/__init__.py', self.names)
         self.assertIn('reconciler/history/migrations/script.py.mako',
@@ -122,6 +123,34 @@ class BuildTest(base.BaseTestCase):
                 for module in modules:
                     self.assertNotEqual('cinder', module.split('.')[0],
                                         name)
+
+    def test_the_client_imports_nothing_of_the_service(self):
+        # reconcilerclient can move to a repository of its own as it is.
+        client = [n for n in self.sources if n.startswith('reconcilerclient/')]
+        self.assertIn('reconcilerclient/osc/plugin.py', client)
+        for name in client:
+            for node in ast.walk(ast.parse(self.sources[name], name)):
+                if isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    self.assertNotEqual('reconciler', module.split('.')[0],
+                                        name)
+
+    def test_api_entry_points(self):
+        entry_points = self.entry_points()
+        for line in ('cinder-reconciler-api = reconciler.cmd.api:main',
+                     'orphan = reconcilerclient.osc.plugin',
+                     'orphan_list = reconcilerclient.osc.v1.orphans:'
+                     'ListOrphan',
+                     'cinder-reconciler = reconciler.api.policies:'
+                     'list_rules',
+                     'history_database = reconciler.api.healthcheck:'
+                     'HistoryDatabaseCheck'):
+            self.assertIn(line, entry_points)
 
     def test_array_clients_are_extras(self):
         self.assertEqual({'hpe3par', 'hpelefthand', 'all'},

@@ -1,11 +1,13 @@
-"""The remediation plan for array-only snapshots: pure, from the history."""
+"""The remediation plan: pure, from the history."""
 
 from oslotest import base
 
+from reconciler import exception
 from reconciler import history
 from reconciler import model
 from reconciler.remediation import plan
 from reconciler.remediation import recheck
+from reconciler.remediation import remediator
 
 NOW = 10000.0
 PARENT = '1c3f0b2e-8d4c-4b5e-9f0a-000000000001'
@@ -90,5 +92,128 @@ class CinderParentTest(base.BaseTestCase):
         e = self.assertRaises(recheck.Changed, recheck.cinder_parent,
                               snapshot(), fresh, self.Cinder({}))
         self.assertIn("parent volume %s is not Cinder's" % PARENT, str(e))
-        self.assertEqual('row', recheck.cinder_parent(
-            snapshot(), fresh, self.Cinder({PARENT: 'row'})))
+        row = model.CinderVolume(PARENT, None, 'h@b#p', 'in-use')
+        self.assertEqual(row, recheck.cinder_parent(
+            snapshot(), fresh, self.Cinder({PARENT: row})))
+
+    def test_parent_in_transition_is_a_skip(self):
+        """Cinder would refuse the manage call (a failed step, the run
+        stopped); the parent is re-checked and the step skipped.
+        """
+        fresh = model.ArrayObject(model.ResourceType.SNAPSHOT, 's', SNAP,
+                                  model.ObjectClass.CINDER,
+                                  parent_uuid=PARENT)
+        for status, migration in (('extending', None), ('available',
+                                                        'migrating')):
+            row = model.CinderVolume(PARENT, None, 'h@b#p', status,
+                                     migration_status=migration)
+            e = self.assertRaises(recheck.Changed, recheck.cinder_parent,
+                                  snapshot(), fresh,
+                                  self.Cinder({PARENT: row}))
+            self.assertNotIsInstance(e, recheck.Applied)
+            self.assertIn('its parent is volume %s (%s' % (PARENT, status),
+                          str(e))
+            self.assertIn('once the parent is available or in-use', str(e))
+
+
+class UncertainOwnershipTest(base.BaseTestCase):
+    """Objects that may not be Cinder's are acted on only when named."""
+
+    def plan(self, findings, evidence=None, keeps_name=False, **kwargs):
+        return plan.plan(findings, NOW, 0, 5, ARRAY | {'adopt', 'reset'},
+                         evidence=evidence, keeps_name=keeps_name, **kwargs)
+
+    def named_by_chance(self, fid=1):
+        return finding(fid, model.ResourceType.VOLUME, PARENT,
+                       ownership_evidence='name')
+
+    def test_name_only_evidence_is_refused_unless_corroborated(self):
+        result = self.plan([self.named_by_chance()])
+        self.assertEqual((), result.steps)
+        [refusal] = result.refused
+        self.assertIn("its only evidence of being Cinder's is its name",
+                      refusal.reason)
+        self.assertIn('no recorded event of Cinder\'s names %s' % PARENT,
+                      refusal.reason)
+        self.assertIn('name it (--finding 1) to adopt it', refusal.reason)
+        for why in (plan.Evidence(events='volume.create.end at T'),
+                    plan.Evidence(matched=NOW - 3600)):
+            result = self.plan([self.named_by_chance()], {1: why})
+            self.assertEqual([(1, 'adopt')], [
+                (s.finding.id, s.action) for s in result.steps])
+            self.assertNotIn('named by the operator', result.steps[0].why)
+
+    def test_name_only_evidence_named_by_the_operator(self):
+        for kwargs, action in (({}, 'adopt'), ({'quarantine': True},
+                                               'quarantine'),
+                               ({'delete_ids': {1}}, 'delete')):
+            result = self.plan([self.named_by_chance()], finding_ids={1},
+                               **kwargs)
+            [step] = result.steps
+            self.assertEqual(action, step.action)
+            self.assertIn('named by the operator, although its only '
+                          'evidence', step.why)
+
+    def test_name_only_evidence_holds_for_quarantine_and_delete(self):
+        for kwargs in ({'quarantine': True}, {'delete_ids': {1}}):
+            result = self.plan([self.named_by_chance()], **kwargs)
+            self.assertEqual((), result.steps)
+
+    def test_may_have_been_unmanaged_is_never_adopted_by_default(self):
+        """LVM, NEC, RBD: Cinder's unmanage leaves the name."""
+        found = volume()
+        result = self.plan([found], keeps_name=True)
+        self.assertEqual((), result.steps)
+        [refusal] = result.refused
+        self.assertIn('it may have been unmanaged', refusal.reason)
+        result = self.plan([found], keeps_name=True, quarantine=True)
+        self.assertEqual((), result.steps)
+        # Cinder's events show a delete: a leak, adopted as anywhere.
+        deleted = plan.Evidence(events='volume.delete.end at T',
+                                deleted=True)
+        result = self.plan([found], {1: deleted}, keeps_name=True)
+        self.assertEqual(['adopt'], [s.action for s in result.steps])
+        # Events that do not end in a delete, or a match, prove nothing
+        # about an unmanage.
+        for why in (plan.Evidence(events='volume.create.end at T'),
+                    plan.Evidence(matched=NOW)):
+            self.assertEqual((), self.plan([found], {1: why},
+                                           keeps_name=True).steps)
+        # Named, it is adopted (or deleted, named for deletion).
+        result = self.plan([found], keeps_name=True, finding_ids={1},
+                           delete_ids={1})
+        self.assertEqual(['delete'], [s.action for s in result.steps])
+        self.assertIn('may have been unmanaged', result.steps[0].why)
+
+    def test_other_kinds_are_not_weighed(self):
+        export = history.FindingRecord(
+            3, 'b1', model.FindingKind.ORPHAN_EXPORT,
+            model.ResourceType.EXPORT, 'volume-x@h', 'volume-x@h', PARENT,
+            None, model.FindingState.CONFIRMED, 0.0, NOW, 2, 0.0, None,
+            {'volume_uuid': PARENT})
+        result = self.plan([export], keeps_name=True)
+        self.assertEqual(['unexport'], [s.action for s in result.steps])
+
+    def test_exports_are_removed_first(self):
+        export = history.FindingRecord(
+            9, 'b1', model.FindingKind.ORPHAN_EXPORT,
+            model.ResourceType.EXPORT, 'volume-x@h', 'volume-x@h', PARENT,
+            None, model.FindingState.CONFIRMED, 0.0, NOW, 2, 0.0, None,
+            {'volume_uuid': PARENT})
+        result = self.plan([volume(), export], quarantine=True)
+        self.assertEqual([(9, 'unexport'), (1, 'quarantine')], [
+            (s.finding.id, s.action) for s in result.steps])
+
+
+class LimitTest(base.BaseTestCase):
+
+    def test_zero_lets_nothing_be_done(self):
+        self.assertEqual(0, remediator.effective_limit(0, 5))
+        self.assertEqual(5, remediator.effective_limit(None, 5))
+        self.assertEqual(5, remediator.effective_limit(9, 5))
+        self.assertRaises(exception.ConfigError, remediator.effective_limit,
+                          -1, 5)
+        result = plan.plan([volume()], NOW, 0, 0, ARRAY | {'adopt'})
+        self.assertTrue(result.over_limit)
+        result = plan.plan([], NOW, 0, 0, ARRAY | {'adopt'})
+        self.assertFalse(result.over_limit)

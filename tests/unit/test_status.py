@@ -134,12 +134,31 @@ class BackendsCheckTest(StatusTestCase):
         result = self.checks(ours)._check_backends()
         self.assertEqual(Code.SUCCESS, result.code, result.details)
 
-    def test_compute_node_needs_no_backend(self):
+    def test_a_compute_nodes_daemon_is_told_to_be_an_agent(self):
         checks = self.checks(self.our_conf(
             backends='', extra='[host_scan]\nenabled = true\n'
             'lock_path = %s\n' % self.tmp))
         self.assertEqual(Code.SUCCESS, checks._check_backends().code)
+        result = checks._check_host_unit()
+        self.assertEqual(Code.WARNING, result.code)
+        self.assertIn('run cinder-reconciler-agent instead', result.details)
+        # Beside backends (a cinder-volume host), the all-in-one host unit
+        # is as expected.
+        checks = self.checks(self.our_conf(
+            extra='[host_scan]\nenabled = true\nlock_path = %s\n'
+            % self.tmp))
         self.assertEqual(Code.SUCCESS, checks._check_host_unit().code)
+
+    def test_unauthenticated_agents_are_a_warning(self):
+        transport = '[DEFAULT]\ntransport_url = rabbit://u:p@127.0.0.1//\n'
+        checks = self.checks(self.our_conf(extra=transport, backends=''))
+        self.assertEqual(Code.SUCCESS, checks._check_backends().code)
+        result = checks._check_agents()
+        self.assertEqual(Code.WARNING, result.code)
+        self.assertIn('[agents] auth_key is not set', result.details)
+        checks = self.checks(self.our_conf(
+            extra=transport + '[agents]\nauth_key = k\n'))
+        self.assertEqual(Code.SUCCESS, checks._check_agents().code)
 
     def test_host_unit_needs_os_bricks_lock_path(self):
         result = self.checks(self.our_conf(
@@ -285,7 +304,8 @@ class CommandTest(StatusTestCase):
         self.assertEqual({'History database at head': Code.SUCCESS,
                           'Backend drivers and options': Code.SUCCESS,
                           'Files holding secrets': Code.WARNING,
-                          'Host unit': Code.SUCCESS}, checks)
+                          'Host unit': Code.SUCCESS,
+                          'Host agents': Code.SUCCESS}, checks)
 
     def test_invalid_values_fail_the_command_in_one_line(self):
         history.History(self.db_url).sync()

@@ -80,9 +80,12 @@ class HPE3PARTestCase(base.BaseTestCase):
         reconciler_conf.register(conf)
         conf([], project='x', default_config_files=[],
              default_config_dirs=[])
+        # Cinder's driver of the simulated hosts' protocol.
+        fc = self.sim.protocol == 'fc'
         values = {
-            'volume_driver':
-                'cinder.volume.drivers.hpe.hpe_3par_fc.HPE3PARFCDriver',
+            'volume_driver': 'cinder.volume.drivers.hpe.%s' % (
+                'hpe_3par_fc.HPE3PARFCDriver' if fc
+                else 'hpe_3par_iscsi.HPE3PARISCSIDriver'),
             'hpe3par_api_url': self.sim.url,
             'hpe3par_username': '3paradm',
             'hpe3par_password': PASSWORD,
@@ -225,6 +228,10 @@ class EngineTest(HPE3PARTestCase):
              names.volume_name(PLAIN) + '@compute-9'),
             (K.CINDER_ONLY, R.VOLUME, uid('lost')),
             (K.CINDER_ONLY, R.SNAPSHOT, uid('lost-snap')),
+            # No migration of a volume 'tsv', plain is cloned by nobody.
+            (K.STALE_TEMPORARY, R.VOLUME, names.name('tsv-', uid('tsv'))),
+            (K.STALE_TEMPORARY, R.SNAPSHOT,
+             names.name('tss-', uid('tss'))),
         }, got)
         # The migrated volume (named after name_id), its snapshot, the
         # group members and the volume in OtherCPG raised nothing.

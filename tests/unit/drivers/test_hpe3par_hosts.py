@@ -64,3 +64,27 @@ class RuleTest(base.BaseTestCase):
         unknown = hosts.host_rule('compute-1', None, True)
         self.assertIs(True, unknown(att('compute-1')))
         self.assertIsNone(unknown(att('compute-2', WWN)))
+
+    def test_a_host_without_initiators_of_the_protocol_is_tied_by_name(self):
+        """Cinder's iSCSI driver finds hosts by IQN among iSCSI names, its
+        FC driver by WWN among FC paths: another protocol's host is the
+        attachment's only when named after it.
+        """
+        iscsi = model.CinderAttachment('compute-1', protocol=model.ISCSI)
+        fc = model.CinderAttachment('compute-1', protocol=model.FIBRE_CHANNEL)
+        fc_host = hosts.host_rule('san-backup-9', [WWN], True)
+        iscsi_host = hosts.host_rule('esx-rack3-17', [IQN], True)
+        self.assertIs(False, fc_host(iscsi))
+        self.assertIs(False, iscsi_host(fc))
+        self.assertIsNone(iscsi_host(iscsi))
+        self.assertIsNone(fc_host(fc))          # WWNs not read yet
+        # The protocol unknown, an initiator of either kind may be it.
+        self.assertIsNone(fc_host(att('compute-1')))
+        # The backend's protocol stands for an attachment's unread one.
+        self.assertIs(False, hosts.host_rule(
+            'san-backup-9', [WWN], True, model.ISCSI)(att('compute-1')))
+        self.assertIs(False, hosts.host_rule(
+            'esx-rack3-17', [IQN], True, model.FIBRE_CHANNEL)(
+                att('compute-1')))
+        # Named after the connector: Cinder adds the initiator to it.
+        self.assertIs(True, hosts.host_rule('compute-1', [WWN], True)(iscsi))

@@ -97,3 +97,18 @@ class EncodingTest(base.BaseTestCase):
             self.assertEqual((None, C.FOREIGN, None, None),
                              (d.resource_type, d.object_class, d.uuid,
                               d.group_uuid), name)
+
+    def test_only_uuid4_decodes(self):
+        """Cinder names VVs after uuid4 ids only; other versions are
+        foreign, whatever the prefix.
+        """
+        value = uuidlib.UUID(_uuids(1, seed=6)[0])
+        for version in (1, 3, 5):
+            other = str(uuidlib.UUID(int=value.int, version=version))
+            for name in (names.volume_name(other), names.snapshot_name(other),
+                         names.group_member_name(other, 1),
+                         names.name('tsv-', other)):
+                self.assertEqual(C.FOREIGN, names.parse(name).object_class,
+                                 name)
+        self.assertIsNone(names.decode(names.encode(
+            str(uuidlib.UUID(int=value.int & ~(0xc000 << 48))))))

@@ -9,6 +9,7 @@ from reconciler import exception
 from reconciler import model
 from reconciler.simulators import hpe3par as simulator
 from reconciler.simulators.scenario import uid
+from tests.unit.drivers import guards
 from tests.unit.drivers import test_hpe3par as base
 
 R = model.ResourceType
@@ -19,7 +20,7 @@ ARRAY_ONLY_VV = names.volume_name(uid('array-only'))
 SNAP_ONLY_VV = names.snapshot_name(uid('snap-only'))
 
 
-class RemediationTest(base.HPE3PARTestCase):
+class RemediationTest(guards.GuardTests, base.HPE3PARTestCase):
 
     def setUp(self):
         super().setUp()
@@ -38,6 +39,20 @@ class RemediationTest(base.HPE3PARTestCase):
         self.d = self.driver()
         self.d.open()
         self.addCleanup(self.d.close)
+
+    def guard_setup(self):
+        self.exported_to = sorted({v['hostname'] for v in self.sim.vluns
+                                   if v['volumeName'] == PLAIN_VV})
+        self.assertIn('compute-9', self.exported_to)
+        return self.d, {
+            'exported': self.fresh(R.VOLUME, PLAIN_VV),
+            # Its virtual copies, which the array would refuse to orphan.
+            'snapshotted': self.fresh(R.VOLUME,
+                                      names.volume_name(base.NEW_ID)),
+            'free': self.fresh(R.VOLUME, ARRAY_ONLY_VV)}
+
+    def occupy(self, name):
+        self.sim.add_volume(name, 'OpenStack')
 
     def state(self):
         return copy.deepcopy((self.sim.volumes, self.sim.vluns,

@@ -4,6 +4,7 @@ import copy
 
 from reconciler import exception
 from reconciler import model
+from tests.unit.drivers import guards
 from tests.unit.drivers import test_lefthand as base
 
 R = model.ResourceType
@@ -12,7 +13,9 @@ C = model.ObjectClass
 EXPORT = 'volume-%s@%s' % (base.V2_KEY, base.HOST9)
 
 
-class RemediationTest(base.LeftHandTestCase):
+class RemediationTest(guards.GuardTests, base.LeftHandTestCase):
+
+    exported_to = (base.HOST1, base.HOST9)
 
     def setUp(self):
         super().setUp()
@@ -33,6 +36,22 @@ class RemediationTest(base.LeftHandTestCase):
                                                **fields))
         self.assertIsNotNone(obj)
         return obj
+
+    def guard_setup(self):
+        # V1: its snapshots, and no access once HOST1's is revoked.
+        self.sim.revoke('volume-%s' % base.V1, base.HOST1)
+        return self.d, {
+            'exported': self.fresh(R.VOLUME, 'volume-%s' % base.V2_KEY),
+            'snapshotted': self.fresh(R.VOLUME, 'volume-%s' % base.V1),
+            'free': self.fresh(R.VOLUME, 'volume-%s' % base.AO)}
+
+    def occupy(self, name):
+        self.sim.add_volume(name, base.CLUSTER)
+
+    def test_exports_of_a_snapshot_are_its_access_list(self):
+        snapshot = self.fresh(R.SNAPSHOT, 'snapshot-%s' % base.AOS)
+        self.assertEqual([], self.d.exports_of(snapshot))
+        self.assertEqual([], self.d.snapshots_of(snapshot))
 
     def test_remove_export_takes_one_server_off_one_volume(self):
         export = self.fresh(R.EXPORT, EXPORT)

@@ -10,6 +10,7 @@ from oslotest import base
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.drivers import nec as nec_driver
+from reconciler.drivers import nec_ldsets
 from reconciler.drivers import nec_names
 from reconciler import engine
 from reconciler import exception
@@ -22,6 +23,8 @@ R = model.ResourceType
 C = model.ObjectClass
 K = model.FindingKind
 NAMES = nec_names.LDNames()
+DRIVERS = {'iSCSI': 'cinder.volume.drivers.nec.volume.MStorageISCSIDriver',
+           'FC': 'cinder.volume.drivers.nec.volume.MStorageFCDriver'}
 
 
 def make_backend(test, groups):
@@ -217,7 +220,7 @@ class NecExportTest(NecTestCase):
         vol = uid('vol')
         self.array.add_ld(NAMES.volume(vol), 0)
         ldset = self.array.map(NAMES.volume(vol), 'compute-1', protocol)
-        view = self.listing()
+        view = self.listing(volume_driver=DRIVERS[protocol])
         (export,) = [o for o in view.objects if o.kind == R.EXPORT]
         # LD sets are not named after Cinder's hosts: no host name to match.
         self.assertEqual((C.CINDER, vol, None, shown),
@@ -251,6 +254,30 @@ class NecExportTest(NecTestCase):
         wwpns = nec.host_initiators('compute-1', 'FC')
         self.check_protocol('FC', frozenset(
             '-'.join(w[i:i + 4] for i in range(0, 16, 4)) for w in wwpns))
+
+    def test_an_ld_set_of_the_other_protocol_is_no_attachments(self):
+        """Cinder's iSCSI driver maps a connector to an iSCSI LD set only,
+        its FC driver to an FC one: the other's LD set is an orphan export
+        whatever Cinder shows of the attachment, told at the listing.
+        """
+        vol = uid('vol')
+        self.array.add_ld(NAMES.volume(vol), 0)
+        for backend, ldset in (('iSCSI', 'FC'), ('FC', 'iSCSI')):
+            self.array.map(NAMES.volume(vol), 'compute-1', ldset)
+            view = self.listing(volume_driver=DRIVERS[backend])
+            (export,) = [o for o in view.objects if o.kind == R.EXPORT]
+            (finding,) = self.export_findings(view, self.cinder(
+                model.CinderAttachment('compute-1')))
+            self.assertEqual(export.name, finding.resource_id)
+            # The re-check reads the attachment's protocol: the same.
+            for protocol in (model.ISCSI, model.FIBRE_CHANNEL):
+                attached = self.cinder(model.CinderAttachment(
+                    'compute-1', protocol=protocol)).volumes[0]
+                self.assertIs(
+                    nec_ldsets.PROTOCOLS[ldset] != protocol or None,
+                    engine.export_orphaned(attached, export),
+                    (backend, ldset, protocol))
+            self.array.unmap(NAMES.volume(vol), 'compute-1', ldset)
 
     def test_export_of_an_ld_cinder_does_not_know_is_orphan(self):
         self.array.add_ld(NAMES.volume(uid('leaked')), 0)

@@ -185,6 +185,61 @@ class NecFaultTest(test_nec.NecTestCase):
                                      timeout=3)
             self.assertNotIn('root:', str(error))
 
+    def test_slow_banner_is_a_timeout(self):
+        """A server that takes longer than nec_ismcli_timeout to say its
+        SSH banner: paramiko's "No existing session" is not the cause.
+        """
+        self.simulator.banner_delay = 30
+        error = self.assertFails(exception.ArrayUnreachable, (
+            'timed out', 'had not sent its SSH banner after 1s',
+            'nec_ismcli_timeout'), timeout=4, nec_ismcli_timeout='1')
+        self.assertNotIn('No existing session', str(error))
+        self.assertEqual([], self.simulator.commands)
+
+    def test_documents_in_other_encodings_are_named(self):
+        """Cinder's NEC driver reads iSMCLI's output as UTF-8; a Shift_JIS
+        or EUC-JP one, declared or not, fails in one line that says so.
+        """
+        self.array.add_ld('LX:\u30d0\u30c3\u30af\u30a2\u30c3\u30d701', 0)
+        text = self.array.xml(QUERY).decode('utf-8')
+        for codec, declared in (('shift_jis', 'Shift_JIS'),
+                                ('euc_jp', 'EUC-JP')):
+            undeclared = text.encode(codec)
+            for payload, texts in (
+                    (undeclared, ('is not UTF-8', 'at line 26',
+                                  'Shift_JIS', 'UTF-8 only')),
+                    (b'<?xml version="1.0" encoding="%s"?>\n%s' % (
+                        declared.encode(), undeclared),
+                     ('declares the encoding %s' % declared,
+                      'UTF-8 only'))):
+                self.simulator.inject(nec.Fault.PAYLOAD, payload=payload)
+                error = self.assertFails(exception.ArrayResponseError, texts)
+                self.assertNotIn('\n', str(error))
+        self.simulator.inject(None)
+        self.assertEqual(2, len(self.listing().objects))
+
+    def test_names_holding_exit_status_are_not_the_status_line(self):
+        """Only the legacy CLI's own status line goes: an LD and an LD
+        set's initiator named after it are read like any other.
+        """
+        self.array.add_ld('LX:ExitStatus_bak01', 0)
+        vol = test_nec.NAMES.volume(uid('exported'))
+        self.array.add_ld(vol, 0)
+        ldset = self.array.add_ldset(
+            'LX:ExitStatusSet', 'iSCSI',
+            ['iqn.2024-01.com.example:ExitStatus:0'])
+        self.array.map(vol, None, ldset=ldset)
+        for command in ('false', 'true'):
+            view = self.listing(nec_queryconfig_view=command)
+            self.assertIn('LX:ExitStatus_bak01',
+                          [o.name for o in view.objects])
+            [export] = [o for o in view.objects if o.kind == R.EXPORT]
+            self.assertEqual('%s@LX:ExitStatusSet' % vol, export.name)
+            self.assertEqual({'iqn.2024-01.com.example:exitstatus:0'},
+                             export.initiators)
+        self.assertEqual('clioutmsg xml; iSMview -all',
+                         self.simulator.commands[-1])
+
     def test_missing_unit_is_an_error_not_a_shorter_listing(self):
         good = self.array.xml('iSMquery -cinder -xml -all')
         self.simulator.inject(nec.Fault.PAYLOAD, payload=good.replace(

@@ -37,8 +37,35 @@ class Base62Test(base.BaseTestCase):
             value = uuidlib.UUID(u).int
             digits = next(n for n in range(1, 23) if 62 ** n > value)
             self.assertEqual(digits, len(name))
-            self.assertLess(len(name), 21)
+            self.assertLess(len(name), 19)
+
+    def test_only_the_lengths_cinder_writes_decode(self):
+        # Cinder wrote one name in 1,000,000 of 18 characters (5.4e-7):
+        # from 19 to 22 characters, every uuid4 but such a one decodes.
+        self.assertLess(62 ** 18 / 2 ** 128, 1e-6)
+        # Version bits move a value by less than 2**80.
+        for value, length in ((62 ** 18 + 2 ** 80, 19),
+                              (62 ** 19 - 2 ** 80, 19),
+                              (62 ** 20 + 2 ** 80, 21),
+                              (2 ** 128 - 1, 22)):
+            u = str(uuidlib.UUID(int=value, version=4))
+            name = nec_names.encode(u)
+            self.assertEqual(length, len(name), u)
             self.assertEqual(u, nec_names.decode(name))
+        u = str(uuidlib.UUID(int=62 ** 18 - 2 ** 81, version=4))
+        self.assertEqual(18, len(nec_names.encode(u)))
+        self.assertIsNone(nec_names.decode(nec_names.encode(u)))
+
+    def test_only_uuid4_decodes(self):
+        for version in (1, 3, 5):
+            u = str(uuidlib.UUID(int=uuidlib.UUID(KNOWN).int,
+                                 version=version))
+            self.assertIsNone(nec_names.decode(nec_names.encode(u)), u)
+        # RFC 4122's variant bits are 10: 00 (NCS) does not decode.
+        ncs = uuidlib.UUID(KNOWN).int & ~(0xc000 << 48)
+        self.assertEqual(uuidlib.RESERVED_NCS, uuidlib.UUID(int=ncs).variant)
+        self.assertIsNone(nec_names.decode(nec_names.encode(
+            str(uuidlib.UUID(int=ncs)))))
 
     def test_digit_order_is_most_significant_first(self):
         # 62 ** 10 with the version/variant bits of a v4 UUID set: its

@@ -7,6 +7,7 @@ from reconciler import model
 from reconciler.simulators import nec
 from reconciler.simulators.scenario import uid
 from tests import nec_fixtures
+from tests.unit.drivers import guards
 from tests.unit.drivers import test_nec as base
 
 R = model.ResourceType
@@ -15,7 +16,7 @@ NAMES = base.NAMES
 VOL, OTHER, SNAP = uid('vol'), uid('other'), uid('snap')
 
 
-class RemediationTest(base.NecTestCase):
+class RemediationTest(guards.GuardTests, base.NecTestCase):
 
     def setUp(self):
         super().setUp()
@@ -28,6 +29,21 @@ class RemediationTest(base.NecTestCase):
         self.array.map(NAMES.volume(OTHER), 'compute-2')
         self.d = self.driver()
         self.d.open()
+
+    def guard_setup(self):
+        self.exported_to = sorted(
+            s.name for s in self.array.ldsets
+            if self.array.ld(NAMES.volume(VOL)).ldn in s.luns.values())
+        self.assertEqual(2, len(self.exported_to))
+        self.array.add_ld(NAMES.volume(uid('base')), 0, rpl='BV')
+        self.array.add_ld(NAMES.volume(uid('free')), 0)
+        return self.d, {
+            'exported': self.fresh(R.VOLUME, NAMES.volume(VOL)),
+            'snapshotted': self.fresh(R.VOLUME, NAMES.volume(uid('base'))),
+            'free': self.fresh(R.VOLUME, NAMES.volume(uid('free')))}
+
+    def occupy(self, name):
+        self.array.add_ld(name, 0)
 
     def state(self):
         with self.array.lock:

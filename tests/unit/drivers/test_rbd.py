@@ -192,7 +192,9 @@ class ClassifyTest(RbdTestCase):
             vol('a'): (R.VOLUME, C.CINDER, uid('a'), None),
             vol('b'): (R.VOLUME, C.CINDER, uid('b'), None),
             vol('c'): (R.VOLUME, C.CINDER, uid('c'), None),
-            vol('old') + '.deleted': (R.VOLUME, C.CINDER, uid('old'), None),
+            # No clone left: a temporary its deleted volume alone holds.
+            vol('old') + '.deleted':
+                (R.VOLUME, C.TEMPORARY, uid('old'), None),
             vol('kept') + '.deleted':
                 (R.VOLUME, C.TEMPORARY, uid('kept'), None),
             vol('a') + '.backup.base': (R.VOLUME, C.REPLICA, uid('a'), None),
@@ -207,6 +209,10 @@ class ClassifyTest(RbdTestCase):
                 (R.SNAPSHOT, C.FOREIGN, None, uid('old')),
             '%s (trash %s)' % (vol('t'), trash_id):
                 (R.VOLUME, C.CINDER, uid('t'), None)}, got)
+        # Without a clone, only its (deleted) volume could still hold it.
+        self.assertEqual(
+            {vol('old') + '.deleted': (R.VOLUME, uid('old'))},
+            {o.name: o.held_by for o in view.objects if o.held_by})
 
     def test_decode_names_as_listed(self):
         d = self.driver(reconciler_rbd_command=self.script)
@@ -274,9 +280,9 @@ class ClassifyTest(RbdTestCase):
         self.cluster.data['images'][vol('old') + '.deleted'].update(
             trashed={'2f1c1fd4-5bbb-4f1f-a1b4-2c3ee1d7f1f7': [vol('c')]})
         driver = self.binding_driver()
-        names = {o.name: o.object_class
+        names = {o.name: (o.object_class, o.held_by)
                  for o in driver.list_objects().objects}
-        self.assertEqual(C.TEMPORARY, names[vol('old') + '.deleted'])
+        self.assertEqual((C.TEMPORARY, None), names[vol('old') + '.deleted'])
         self.assertNotIn('2f1c1fd4', ' '.join(names))
 
     def test_trash_of_a_removal_or_migration_is_temporary(self):

@@ -296,3 +296,42 @@ class OperationsTest(base.BaseTestCase):
         self.assertEqual((2, 1, T0), (snap.outbox_depth,
                                       snap.outbox_undelivered,
                                       snap.outbox_oldest))
+
+
+class MatchedObjectsTest(base.BaseTestCase):
+    """What passes matched to Cinder rows, kept while the array lists it."""
+
+    def setUp(self):
+        super().setUp()
+        self.history = self.useFixture(fixtures.History()).history
+
+    def complete(self, now, matched, listed, backend='be1'):
+        run_id = self.history.start_run(backend, 'host-a', now - 1)
+        self.history.complete_run(run_id, now, [], CONFIRM_AT_ONCE, {},
+                                  announce, matches=(matched, listed))
+
+    def test_kept_while_listed_and_cheap_when_steady(self):
+        v, s = model.ResourceType.VOLUME, model.ResourceType.SNAPSHOT
+        # An odd name is stored escaped: still one row, never rewritten.
+        matched = {(v, 'u%d' % i) for i in range(1000)} | {
+            (s, 's1'), (v, 'odd\x00name')}
+        self.complete(T0, matched, matched | {(v, 'leak')})
+        asked = [(v, 'u7'), (s, 's1'), (v, 'leak'), (s, 'u7')]
+        self.assertEqual({('volume', 'u7'): T0, ('snapshot', 's1'): T0},
+                         self.history.matched_before('be1', asked))
+        self.assertEqual({}, self.history.matched_before('be2', asked))
+        writes = self.useFixture(fixtures.Writes()).statements
+        # u7's row is gone (still listed: an array-only object now), s1 is
+        # no longer listed, and the listing did not cover the backend once.
+        self.complete(T0 + 60, matched - {(v, 'u7'), (s, 's1')},
+                      matched - {(s, 's1')})
+        self.assertEqual([('INSERT INTO runs', 1), ('UPDATE runs SET', 1),
+                          ('DELETE FROM matched_objects', 1)], writes)
+        self.assertEqual({('volume', 'u7'): T0},
+                         self.history.matched_before('be1', asked))
+        self.assertEqual({('volume', 'odd\x00name'): T0},
+                         self.history.matched_before(
+                             'be1', [(v, 'odd\x00name')]))
+        self.complete(T0 + 120, {(v, 'u1')}, None)
+        self.assertEqual({('volume', 'u2'): T0}, self.history.matched_before(
+            'be1', [(v, 'u2')]))

@@ -84,6 +84,27 @@ class LifecycleTest(base.BaseTestCase):
         self.assertEqual((S.CONFIRMED, T0 + 100, 4, T0 + 100),
                          (f.state, f.confirmed_at, f.sightings, f.last_seen))
 
+    def test_a_kind_with_a_grace_of_its_own(self):
+        """Stale temporaries wait reconciler_stale_temporary_grace_period,
+        other kinds reconciler_grace_period.
+        """
+        policy = api.LifecyclePolicy(1, 0, kind_grace=(
+            (model.FindingKind.STALE_TEMPORARY, 86400),))
+        leak = fixtures.candidate('u1')
+        temporary = fixtures.candidate(
+            'u2', kind=model.FindingKind.STALE_TEMPORARY)
+        self.assertEqual(
+            [('u1', None, S.CONFIRMED), ('u2', None, S.SUSPECTED)],
+            sorted(self.states(self.run_pass(T0, [leak, temporary], policy))))
+        self.assertEqual([], self.run_pass(T0 + 86399, [leak, temporary],
+                                           policy))
+        self.assertEqual(
+            [('u2', S.SUSPECTED, S.CONFIRMED)],
+            self.states(self.run_pass(T0 + 86400, [leak, temporary],
+                                      policy)))
+        self.assertRaises(ValueError, api.LifecyclePolicy, 1, 0, (
+            (model.FindingKind.STALE_TEMPORARY, -1),))
+
     def test_immediate_confirmation_is_one_transition(self):
         policy = api.LifecyclePolicy(1, 0)
         cand = fixtures.candidate('u1')

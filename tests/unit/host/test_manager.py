@@ -1,9 +1,11 @@
 """Host passes through the real history, scan and lock; Cinder stubbed."""
 
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from unittest import mock
 
 import fixtures
 from oslo_config import cfg
@@ -180,6 +182,90 @@ class HostPassTest(base.BaseTestCase):
         self.assertEqual((model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0],
                           tc.VOL[0]), (c.kind, c.resource_id, c.cinder_id))
 
+    def test_pathless_map_known_from_an_earlier_pass(self):
+        # Volume 0 attached here through a map on a shared target (no
+        # volume in its name): the pass learns the map's WWID.
+        self.values.load_raw_values(group='host_scan', sightings='1')
+        for dev, hctl, portal in (('sdb', '3:0:0:1', tc.P1),
+                                  ('sdc', '4:0:0:1', tc.P2)):
+            self.host.add_disk(dev, hctl, tc.WWID[0],
+                               iscsi=(portal, tc.SHARED_IQN, 1))
+        self.host.add_map('dm-0', 'mpatha', tc.WWID[0], ['sdb', 'sdc'],
+                          queue_if_no_path=True)
+        self.attach(0, tc.iscsi_info(tc.SHARED_IQN, 1, (tc.P1, tc.P2)))
+        report = self.run_pass()
+        self.assertEqual([], report.candidates)
+        self.assertEqual([[tc.WWID[0], tc.VOL[0]]],
+                         report.inventory['wwids'])
+        # The detach deleted the paths, the flush failed; Cinder deleted
+        # the attachment.
+        self.host.remove_disk('sdb')
+        self.host.remove_disk('sdc')
+        self.attachments.clear()
+        self.volumes[tc.VOL[0]] = ('available', None, 'ctl@lvm#lvm')
+        [c] = [c for c in self.run_pass().candidates
+               if c.kind == model.FindingKind.LEFTOVER_DEVICE]
+        self.assertEqual((model.ResourceType.MULTIPATH, tc.WWID[0],
+                          tc.VOL[0], '0/0'),
+                         (c.resource_type, c.resource_id, c.cinder_id,
+                          dict(c.details)['paths_faulty']))
+        # Its sessions stayed too (no LUN left on them).
+        self.assertEqual({(model.FindingKind.LEFTOVER_DEVICE, tc.WWID[0]):
+                          S.CONFIRMED,
+                          (model.FindingKind.STALE_SESSION,
+                           '%s,%s' % (tc.SHARED_IQN, tc.P1)): S.CONFIRMED,
+                          (model.FindingKind.STALE_SESSION,
+                           '%s,%s' % (tc.SHARED_IQN, tc.P2)): S.CONFIRMED},
+                         self.states())
+        # Remembered from run to run, not only from the one before.
+        self.assertEqual([[tc.WWID[0], tc.VOL[0]]],
+                         self.run_pass().inventory['wwids'])
+
+    def test_inconsistent_scan_fails_and_changes_nothing(self):
+        # Four volumes attached here, two paths each: 8 disks the
+        # sessions and multipathd name.
+        self.values.load_raw_values(group='host_scan', sightings='1')
+        self.faulty_leftover()
+        for i in range(1, 5):
+            for j, portal in enumerate((tc.P1, tc.P2)):
+                self.host.add_disk('sd' + 'defghijk'[2 * i - 2 + j],
+                                   '%d:0:%d:1' % (3 + j, i), tc.WWID[i],
+                                   iscsi=(portal, tc.LVM_IQN % tc.VOL[i], 1))
+            self.host.add_map('dm-%d' % i, 'mpath%d' % i, tc.WWID[i], [
+                'sd' + 'defghijk'[2 * i - 2 + j] for j in (0, 1)])
+            self.attach(i, tc.iscsi_info(tc.LVM_IQN % tc.VOL[i], 1,
+                                         (tc.P1, tc.P2)))
+        self.run_pass()
+        before = self.states()
+        self.assertEqual({(model.FindingKind.FAULTY_MAP, tc.WWID[0]):
+                          S.CONFIRMED}, before)
+        events = self.events()
+        # /sys/class/scsi_device gone (a container without /sys mounted
+        # right): 0 SCSI disks, while iscsiadm and multipathd name 10.
+        shutil.rmtree(self.host.p('sys/class/scsi_device'))
+        report = self.run_pass(model.RunStatus.FAILED)
+        self.assertIn('inconsistent host view', report.error)
+        self.assertIn('sysfs has no such SCSI disk', report.error)
+        self.assertEqual(before, self.states())  # no missing_device
+        self.assertEqual(events + [('reconciler.run.failed', None, SCOPE)],
+                         self.events())
+
+    def test_local_operations_are_those_cinder_runs_on_this_host(self):
+        # Without backends, the connector host: on a cinder-volume host
+        # its [DEFAULT] host. [DEFAULT] host here may be copied from the
+        # controller's configuration ("ctl"): it says nothing.
+        self.assertEqual({tc.HOST}, self.reconciler.local_hosts)
+        # With backends, some not handled by any reconciler driver: every
+        # name their volumes carry.
+        self.values.load_raw_values(group='lvm', reconciler_driver='fake',
+                                    backend_host='lvm-ha')
+        self.values.load_raw_values(
+            group='pure', backend_host='pure-ha',
+            volume_driver='cinder.volume.drivers.pure.PureISCSIDriver')
+        self.conf.set_override('enabled_backends', ['lvm', 'pure'])
+        self.assertEqual({'ctl', tc.HOST, 'lvm-ha', 'pure-ha'},
+                         manager.service_hosts(self.conf))
+
     def test_scan_waits_for_an_attach_then_runs(self):
         self.values.load_raw_values(group='host_scan', lock_timeout='20')
         holder = self._hold_brick_lock()
@@ -254,3 +340,31 @@ class _NoNotifier(object):
 
     def flush(self, history):
         return 0
+
+
+class RememberedOwnershipTest(base.BaseTestCase):
+    """Passes and remediation's re-checks judge ownership alike."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        reconciler_conf.register(self.conf)
+        self.conf([], project='x', default_config_files=[],
+                  default_config_dirs=[])
+
+    def test_luns_and_wwids_of_the_newest_ok_run(self):
+        wwid = '36001405aabbccdd'
+        volume = '6b4b6c84-4e2f-4b84-9a7d-0c8ef0c1d2a3'
+        run = mock.Mock(inventory={
+            'luns': [['iscsi', 'iqn.2010-10.org.x:t1', 3]],
+            'wwids': [[wwid, volume], 'junk of another version']})
+        owned = manager.remembered_ownership(self.conf.host_scan, run)
+        self.assertEqual(
+            frozenset({view.TargetKey('iscsi', 'iqn.2010-10.org.x:t1', 3)}),
+            owned.seen)
+        self.assertEqual(((wwid, volume),), owned.wwids)
+
+    def test_no_run_yet_remembers_nothing(self):
+        for run in (None, mock.Mock(inventory=None)):
+            owned = manager.remembered_ownership(self.conf.host_scan, run)
+            self.assertEqual((frozenset(), ()), (owned.seen, owned.wwids))

@@ -1,0 +1,31 @@
+"""The API's microversions: ``OpenStack-API-Version: reconciler 1.x``.
+
+microversion-parse (as Placement uses it) reads the header and answers 406
+for a version outside [MIN, MAX]; a request without the header gets 1.0, one
+asking for ``latest`` gets MAX. Each version after 1.0 says below what it
+changed, so the api-ref and the client can tell.
+"""
+
+import microversion_parse
+
+#: The name in the header (``OpenStack-API-Version: reconciler 1.1``).
+SERVICE = 'reconciler'
+#: Where MicroversionMiddleware leaves the request's version.
+ENVIRON_KEY = '%s.microversion' % SERVICE
+
+VERSIONS = [
+    '1.0',  # Findings, runs, actions, backends; ignore and unignore.
+    '1.1',  # POST /v1/remediations: a plan, or an applied one.
+]
+MIN_VERSION = VERSIONS[0]
+MAX_VERSION = VERSIONS[-1]
+
+
+def of(req):
+    """The request's microversion (a microversion_parse.Version)."""
+    return req.environ[ENVIRON_KEY]
+
+
+def at_least(req, text):
+    """Whether the request asked for version ``text`` or a newer one."""
+    return of(req) >= microversion_parse.parse_version_string(text)

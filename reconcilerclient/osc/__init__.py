@@ -1,0 +1,1 @@
+"""The ``openstack orphan ...`` commands (python-openstackclient plugin)."""
