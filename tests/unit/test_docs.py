@@ -153,7 +153,9 @@ class UpgradesTest(base.BaseTestCase):
             doc = f.read()
         clients = (base_api.BaseClient, host_api.HostAPI,
                    agent_api.AgentAPI, remediation.RemediationClient)
-        self.assertEqual(set(clients), set(api.Client.__subclasses__()))
+        self.assertEqual(set(clients), {
+            c for c in api.Client.__subclasses__()
+            if c.__module__.startswith('reconciler.')})
         for client in clients:
             self.assertRegex(doc, r'(?m)^``%s``\s.*\s%s$' % (
                 client.CAP, re.escape(client.VERSION)))
