@@ -489,21 +489,31 @@ def _still_array_only(suspect, cinder, array, backend_host, cluster=None):
     return None
 
 
-def _still_cinder_only(suspect, cinder, array, backend_host, cluster=None):
+def _cinder_only_rows(suspect, cinder, backend_host, cluster=None):
+    """Cinder's half of a Cinder-only re-check: ``(volume, snapshot)`` to
+    look for on the array, or None if the row no longer makes an orphan.
+    """
     record = suspect.cinder_record
+    snap = None
     if suspect.candidate.resource_type == R.SNAPSHOT:
         snap = cinder.get_snapshot(record.id)
         if snap is None or snap.status not in COMPARED_SNAPSHOT:
-            return False
+            return None
         volume_id = snap.volume_id
     else:
         volume_id = record.id
     volume = cinder.get_volume(volume_id)
     if (volume is None or not compared(volume)
             or not on_backend(volume, backend_host, cluster)):
-        return False
-    if suspect.candidate.resource_type == R.SNAPSHOT:
-        return array.find_snapshot(record.id, volume.key,
+        return None
+    return volume, snap
+
+
+def _absent(rows, array):
+    """The array's half: whether the rows' object is missing."""
+    volume, snap = rows
+    if snap is not None:
+        return array.find_snapshot(snap.id, volume.key,
                                    snap.group_snapshot_id) is None
     return array.find_volume(volume.key) is None
 
@@ -601,46 +611,80 @@ def keep_confirmed(suspects, confirmed, pass_number, every):
     return kept, others
 
 
-def confirm(suspects, cinder, array, backend_host, cluster=None,
-            dropped=None, confirmed=frozenset()):
-    """Re-check each suspect now, on both sides; return those that hold.
+def recheck(suspects, cinder, array, backend_host, cluster=None,
+            confirmed=frozenset()):
+    """Re-check each suspect now, on both sides: ``[why_not]`` in suspect
+    order, None where the suspect still holds.
 
     ``cinder`` offers ``get_volume(id)``, ``volume_with_key(uuid)`` (a live
     volume whose id or name_id is uuid) and ``get_snapshot(id)``, each
     returning None when absent; ``array`` is the backend's driver;
     ``cluster`` the ``cluster@backend`` of a clustered backend. Any error
     they raise propagates: a re-check that could not be made fails the pass.
-    ``dropped`` (a Counter), if given, counts the suspects that did not
-    hold by reason, so that a pass accounts for every listed object.
+
+    Cinder's half of every Cinder-only re-check comes first: its array
+    look-up must be newer than Cinder's answer, which names the object (a
+    migration gives a volume a new one), also where a driver answers the
+    array look-ups of a round from one read (``lookup_round``), made by the
+    first of them. The other re-checks follow in order, then the array
+    halves of the Cinder-only ones.
+
     A suspect the look-ups could neither confirm nor clear (an export whose
-    host Cinder's data cannot tell) proves nothing: it is returned if its
-    finding is ``confirmed`` (identities), which stays as it is, else
-    counted as UNDECIDED_EXPORT.
+    host Cinder's data cannot tell) proves nothing: it holds if its finding
+    is ``confirmed`` (identities), which stays as it is, else its reason is
+    UNDECIDED_EXPORT.
     """
-    kept = []
-    for suspect in suspects:
+    why_not = [None] * len(suspects)
+    rows = {}
+    for n, suspect in enumerate(suspects):
+        if suspect.candidate.kind == K.CINDER_ONLY:
+            rows[n] = _cinder_only_rows(suspect, cinder, backend_host,
+                                        cluster)
+    for n, suspect in enumerate(suspects):
         kind = suspect.candidate.kind
         if kind == K.ARRAY_ONLY:
-            why_not = _still_array_only(suspect, cinder, array, backend_host,
-                                        cluster)
-            holds = why_not is None
-        elif kind == K.CINDER_ONLY:
-            holds = _still_cinder_only(suspect, cinder, array, backend_host,
-                                       cluster)
-        elif kind == K.ORPHAN_EXPORT:
+            why_not[n] = _still_array_only(suspect, cinder, array,
+                                           backend_host, cluster)
+            continue
+        if kind == K.CINDER_ONLY:
+            continue
+        if kind == K.ORPHAN_EXPORT:
             holds = _still_orphan_export(suspect, cinder, array)
         elif kind == K.STALE_TEMPORARY:
             holds = _still_stale_temporary(suspect, cinder, array)
         else:
             holds = _still_foreign(suspect, cinder, array)
-        if holds or (holds is None
-                     and suspect.candidate.identity in confirmed):
+        why_not[n] = _why_not(suspect, holds, confirmed)
+    for n, found in rows.items():
+        holds = found is not None and _absent(found, array)
+        why_not[n] = _why_not(suspects[n], holds, confirmed)
+    return why_not
+
+
+def _why_not(suspect, holds, confirmed):
+    """Why a re-check that answered ``holds`` drops ``suspect``, or None."""
+    if holds or (holds is None and suspect.candidate.identity in confirmed):
+        return None
+    if holds is None:
+        return UNDECIDED_EXPORT
+    return '%s changed since listed' % suspect.candidate.resource_type
+
+
+def confirm(suspects, cinder, array, backend_host, cluster=None,
+            dropped=None, confirmed=frozenset()):
+    """The candidates of the suspects that still hold (:func:`recheck`;
+    ``confirmed``: the identities of confirmed findings).
+
+    ``dropped`` (a Counter), if given, counts the suspects that did not
+    hold by reason, so that a pass accounts for every listed object.
+    """
+    kept = []
+    for suspect, why_not in zip(suspects, recheck(
+            suspects, cinder, array, backend_host, cluster, confirmed)):
+        if why_not is None:
             kept.append(suspect.candidate)
         elif dropped is not None:
-            dropped[UNDECIDED_EXPORT if holds is None
-                    else why_not if kind == K.ARRAY_ONLY
-                    else '%s changed since listed'
-                    % suspect.candidate.resource_type] += 1
+            dropped[why_not] += 1
     return kept
 
 
@@ -699,8 +743,36 @@ def recheck_unlisted(confirmed, suspects, cinder, array, backend_host,
     while it holds (its object moved out of the listed pools) costs them on
     every pass.
     """
-    listed = {s.candidate.identity for s in suspects}
-    return confirm([suspect_of(c) for c in confirmed
-                    if c.identity not in listed],
-                   cinder, array, backend_host, cluster,
+    return confirm(unlisted(confirmed, suspects), cinder, array,
+                   backend_host, cluster,
                    confirmed={c.identity for c in confirmed})
+
+
+def unlisted(confirmed, suspects):
+    """Suspects to re-check the confirmed findings the listings lack from
+    (:func:`recheck_unlisted`).
+    """
+    listed = {s.candidate.identity for s in suspects}
+    return [suspect_of(c) for c in confirmed if c.identity not in listed]
+
+
+def confirm_round(suspects, confirmed, listed, cinder, array, backend_host,
+                  cluster=None, dropped=None):
+    """A pass's re-check round: :func:`confirm` of ``suspects`` and
+    :func:`recheck_unlisted` of ``confirmed`` against ``listed`` (this
+    pass's suspects, unmanaged ones included), in one :func:`recheck`, so
+    that every Cinder-only look-up of the round precedes its array
+    look-ups. Returns the candidates that hold: ``(suspects', unlisted
+    findings')``; ``dropped`` counts only ``suspects``.
+    """
+    others = unlisted(confirmed, listed)
+    suspects = list(suspects)
+    why_not = recheck(suspects + others, cinder, array, backend_host,
+                      cluster, {c.identity for c in confirmed})
+    held = [[], []]
+    for n, (suspect, why) in enumerate(zip(suspects + others, why_not)):
+        if why is None:
+            held[n >= len(suspects)].append(suspect.candidate)
+        elif dropped is not None and n < len(suspects):
+            dropped[why] += 1
+    return held[0], held[1]

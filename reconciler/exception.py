@@ -35,6 +35,14 @@ class CinderError(InventoryError):
     """Cinder's API failed, refused us, or answered something unusable."""
 
 
+class NovaError(InventoryError):
+    """Nova's API failed, refused us, or answered something unusable."""
+
+
+class KeystoneError(InventoryError):
+    """Keystone's API failed, refused us, or answered something unusable."""
+
+
 class ArrayError(InventoryError):
     """The array failed, refused us, or answered something unusable."""
 

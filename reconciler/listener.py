@@ -30,6 +30,9 @@ LOG = logging.getLogger(__name__)
 #: Events per history transaction, and the longest wait to fill a batch.
 BATCH_SIZE = 100
 BATCH_TIMEOUT = 1
+#: The exchange Cinder notifies on when nothing configures another: the
+#: default of oslo.messaging's control_exchange, which Cinder never changes.
+CINDER_EXCHANGE = 'openstack'
 # Before requeueing a batch the history refused: no hot redelivery loop.
 _REQUEUE_DELAY = 1
 
@@ -93,10 +96,26 @@ class CinderListener(object):
     def start(self):
         self._thread.start()
 
+    def _exchange(self):
+        """Cinder's exchange: never this process's control exchange, which
+        its RPC sets to its own (reconciler.rpc.api); Cinder keeps
+        oslo.messaging's default unless its configuration files say.
+        """
+        group = self.conf.cinder_notifications
+        if group.exchange:
+            return group.exchange
+        location = self.conf.get_location('control_exchange').location
+        if location in (cfg.Locations.opt_default,
+                        cfg.Locations.set_default):
+            return CINDER_EXCHANGE
+        return self.conf.control_exchange
+
     def _targets(self):
         group = self.conf.cinder_notifications
         topics = group.topics or self.conf.oslo_messaging_notifications.topics
-        return [oslo_messaging.Target(topic=t) for t in topics]
+        exchange = self._exchange()
+        return [oslo_messaging.Target(exchange=exchange, topic=t)
+                for t in topics]
 
     def _run(self):
         group = self.conf.cinder_notifications
@@ -129,8 +148,10 @@ class CinderListener(object):
             self.history.record_events(
                 [cinder_events.started(name, self.conf.host, now)
                  for name, _, _ in self.backends], now)
-            LOG.info("Listening to Cinder's notifications on %s (pool %s)",
-                     ', '.join(t.topic for t in self._targets()), group.pool)
+            LOG.info("Listening to Cinder's notifications on %s, exchange "
+                     '%s (pool %s)',
+                     ', '.join(t.topic for t in self._targets()),
+                     self._exchange(), group.pool)
             self._stop.wait()
         finally:
             with self._lock:

@@ -230,6 +230,9 @@ class BackendReconciler(object):
             conf.cinder.changes_margin,
             lambda since: incremental.event_evidence(history, backend.name,
                                                      since))
+        # The array's side of the same: what the driver read (RBD).
+        self.array_cache = incremental.ArrayCache(
+            backend.reconciler_full_listing_passes)
 
     @staticmethod
     def _checkpoint(stop):
@@ -266,17 +269,32 @@ class BackendReconciler(object):
         # Options are read afresh by every pass (a reload applies).
         self.cinder_cache.full_every = backend.reconciler_full_listing_passes
         self.cinder_cache.margin = self.conf.cinder.changes_margin
+        self.array_cache.full_every = backend.reconciler_full_listing_passes
         guarded(report, lambda: self._run(report, stop, dry_run),
                 'Backend %s' % backend.name, self.history)
         if report.status != model.RunStatus.OK:
             self.cinder_cache.invalidate()
+            self.array_cache.invalidate()
         return report
+
+    def _array_view(self, driver):
+        """The array's listing: reusing what earlier passes read where the
+        driver can, but what Cinder's last changes and the events recorded
+        since the last listing name.
+        """
+        cache = self.array_cache
+        events = ()
+        if cache.listed_at is not None and not cache.full_reason():
+            events = self.history.events_since(
+                self.backend.name, cache.listed_at - self.cinder_cache.margin)
+        cache.reread = self.cinder_cache.keys_named(events)
+        return driver.list_objects_reusing(cache)
 
     def _run(self, report, stop, dry_run=False):
         backend = self.backend
         inventory = self.inventory_factory(self.conf)
         with backend.create_driver() as driver:
-            array_view = driver.list_objects()
+            array_view = self._array_view(driver)
             self._checkpoint(stop)
             cinder_view = inventory.view(backend.cinder_host,
                                          backend.cinder_cluster,
@@ -306,18 +324,17 @@ class BackendReconciler(object):
             # What the re-check dropped is counted, so every listed object
             # is accounted for in the report.
             dropped = collections.Counter()
-            candidates = kept + engine.confirm(suspects, inventory, driver,
-                                               backend.cinder_host,
-                                               backend.cinder_cluster,
-                                               dropped=dropped,
-                                               confirmed=confirmed_ids)
-            # Confirmed findings the listings lack resolve only if a
-            # look-up says so; those that still hold stay confirmed.
-            unlisted = engine.recheck_unlisted(
-                confirmed, comparison.suspects + comparison.unmanaged,
-                inventory, driver, backend.cinder_host,
-                backend.cinder_cluster)
-            candidates += unlisted
+            # One round: its array look-ups may share one read (NEC), made
+            # after Cinder's listing and the Cinder-only look-ups. Confirmed
+            # findings the listings lack resolve only if a look-up says
+            # so; those that still hold stay confirmed.
+            with driver.lookup_round():
+                held, unlisted = engine.confirm_round(
+                    suspects, confirmed,
+                    comparison.suspects + comparison.unmanaged, inventory,
+                    driver, backend.cinder_host, backend.cinder_cluster,
+                    dropped=dropped)
+            candidates = kept + held + unlisted
             recheck_seconds = time.monotonic() - rechecking
             self.cinder_cache.take_lookups(getattr(inventory, 'looked_up', {}),
                                            backend.cinder_host,
@@ -329,6 +346,8 @@ class BackendReconciler(object):
             cinder_requests=cinder_view.requests,
             array_seconds=round(array_view.seconds, 3),
             array_requests=array_view.requests,
+            array_full_listing=int(array_view.full_listing),
+            array_read_in_full=array_view.read_in_full,
             recheck_seconds=round(recheck_seconds, 3),
             suspects=len(comparison.suspects), rechecked=len(suspects),
             unlisted_kept=len(unlisted),

@@ -23,12 +23,23 @@ class FindingKind(enum.StrEnum):
     FAULTY_ATTACHED = 'faulty_attached'  # all paths faulty, still attached
     STALE_SESSION = 'stale_session'      # session/controller, no device
     MISSING_DEVICE = 'missing_device'    # attached here, no device
+    # Cloud findings (scope ``cloud``: Cinder against Nova and Keystone,
+    # see reconciler.cloud).
+    STALE_ATTACHMENT = 'stale_attachment'  # no instance or BDM in Nova
+    DANGLING_BDM = 'dangling_bdm'        # Nova's, no volume or attachment
+    STUCK_STATUS = 'stuck_status'        # transitional for too long
+    ORPHAN_PROJECT = 'orphan_project'    # its project gone from Keystone
+    STUCK_DELETING = 'stuck_deleting'    # error_deleting, object still there
 
 
 HOST_KINDS = frozenset((
     FindingKind.LEFTOVER_DEVICE, FindingKind.FAULTY_MAP,
     FindingKind.FAULTY_ATTACHED, FindingKind.STALE_SESSION,
     FindingKind.MISSING_DEVICE))
+CLOUD_KINDS = frozenset((
+    FindingKind.STALE_ATTACHMENT, FindingKind.DANGLING_BDM,
+    FindingKind.STUCK_STATUS, FindingKind.ORPHAN_PROJECT,
+    FindingKind.STUCK_DELETING))
 
 
 class ResourceType(enum.StrEnum):
@@ -39,6 +50,8 @@ class ResourceType(enum.StrEnum):
     MULTIPATH = 'multipath'    # a device-mapper multipath map
     SESSION = 'session'        # an iSCSI session or NVMe-oF controller
     ATTACHMENT = 'attachment'  # a Cinder attachment to a host
+    BACKUP = 'backup'          # a Cinder backup
+    BDM = 'bdm'                # a Nova volume attachment (server/volume)
 
 
 class ObjectClass(enum.StrEnum):
@@ -97,6 +110,8 @@ class CinderVolume:
     cluster_name: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    # The volume a clone was made from, if Cinder says.
+    source_volid: str | None = None
 
     @property
     def key(self):
@@ -191,6 +206,11 @@ class ArrayView:
     # Seconds after which the array deletes snapshots by itself (3PAR
     # hpe3par_snapshot_expiration); older Cinder snapshots may rightly be gone.
     snapshot_lifetime: float | None = None
+    # False when the driver reused what earlier passes read of objects that
+    # did not change (RBD headers); ``read_in_full``: the objects it read
+    # (None where the driver does not count them).
+    full_listing: bool = True
+    read_in_full: int | None = None
     # True where a name Cinder did not write can decode as Cinder's by
     # chance (NEC base 62, 3PAR base 64): a finding that only such a name
     # ties to Cinder says so (``ownership_evidence: name``).

@@ -10,7 +10,9 @@ same way. Connections, the database engine,
 the tooz coordinator and drivers are created in ``start()``, in the worker,
 never before the launcher forks or spawns it. With several daemons for HA,
 a backend another member owns is skipped, and the skip is not a run.
-The optional Prometheus endpoint, the history retention and the listener
+With ``[cloud] enabled``, the cloud scope (reconciler.cloud) has a timer
+and a coordination lock of its own, like a backend. The optional
+Prometheus endpoint, the history retention and the listener
 of Cinder's notifications (reconciler.listener) run beside the passes, in
 their own threads; the listener stops with the service, and a SIGHUP
 restarts it with the new configuration. Given ``[DEFAULT] transport_url``,
@@ -31,6 +33,7 @@ import time
 from oslo_log import log as logging
 from oslo_service import service
 
+from reconciler.cloud import scope as cloud_scope
 from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
@@ -115,6 +118,16 @@ class ReconcilerService(service.Service):
                                 self.conf.metrics.port)
         self._start_rpc()
         LOG.info('Reconciling backends: %s', ', '.join(self._backends))
+        self._cloud = None
+        if self.conf.cloud.enabled:
+            from reconciler.cloud import manager as cloud_manager
+            self._cloud = cloud_manager.CloudReconciler(
+                self.conf, self._history, self._notifier)
+            self.tg.add_dynamic_timer_args(
+                self._cloud_tick, initial_delay=random.uniform(0, fuzz),
+                stop_on_exception=False)
+            LOG.info('Reconciling the cloud scope against Nova and '
+                     'Keystone (%s)', ', '.join(self.conf.cloud.checks))
         self._host = None
         if self.conf.host_scan.enabled:
             # Imported only here: os-brick is not needed without the unit.
@@ -157,6 +170,27 @@ class ReconcilerService(service.Service):
             else:
                 self._metrics.observe(report, time.monotonic() - started)
         return self.conf.host_scan.interval
+
+    def _cloud_tick(self):
+        """The cloud scope's timer: one pass per interval, under the
+        scope's coordination lock (one member of a group runs it).
+        """
+        if not self._stop.is_set():
+            with self._coordinator.exclusive(cloud_scope.NAME,
+                                             stop=self._stop) as lease:
+                if lease:
+                    with self._metrics.holding(cloud_scope.NAME):
+                        started = time.monotonic()
+                        try:
+                            report = self._cloud.run_pass(stop=lease)
+                        except Exception as e:
+                            LOG.error('Cloud: pass could not be recorded: '
+                                      '%s', exception.describe(e))
+                        else:
+                            self._metrics.observe(
+                                report, time.monotonic() - started)
+                    self._flusher.wake()
+        return self.conf.cloud.interval
 
     def _tick(self, name):
         backend = self._backends[name]

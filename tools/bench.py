@@ -19,6 +19,10 @@ in a fresh child process (so peak RSS is the measured step's own):
 RBD joins only where Ceph is installed (tools/install-debs.sh); elsewhere
 it is skipped with a one-line reason.
 
+``--arrays`` measures the array side alone instead (tools/bench_arrays.py):
+per driver and size, full listings, RBD's steady listings and the listing
+as it was before, and the requests of a re-check round's look-ups.
+
 Usage::
 
     python tools/bench.py                       # 1k, 10k, 100k volumes
@@ -26,6 +30,7 @@ Usage::
     python tools/bench.py --sizes 30000 --drivers hpe3par,nec,rbd
     python tools/bench.py --quick               # CI smoke run, seconds
     python tools/bench.py --json out.json --plot doc/bench.png
+    python tools/bench.py --arrays --drivers rbd --sizes 1000,10000
     python tools/bench.py --fleet               # host agents: N = 10, 50, 200
     python tools/bench.py --fleet --quick       # CI smoke run
 
@@ -47,6 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 
+import bench_arrays  # noqa: E402
 from reconciler.simulators import cinder as cinder_sim  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
 
@@ -137,7 +143,7 @@ def _download_array(driver):
         data = driver._read()
         return sum(len(v) for v in data.values())
     if hasattr(driver, 'client'):                # RBD: pool and trash
-        images, snaps = driver.client.listing()
+        images, snaps, _kept = driver.client.listing()
         return (len(images) + sum(len(s) for s in snaps.values())
                 + len(driver.client.trash()))
     if hasattr(driver, 'cli'):                   # NEC: one iSMCLI command
@@ -820,9 +826,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='1000,10000,100000',
                         help='total volumes per run, comma-separated')
-    parser.add_argument('--drivers', default='fake,hpe3par,nec,hpe3par',
-                        help='one array driver per backend: %s'
-                        % ', '.join(loopback.DRIVERS))
+    parser.add_argument('--drivers',
+                        help='one array driver per backend: %s (default '
+                        'fake,hpe3par,nec,hpe3par; with --arrays, one array '
+                        'at a time, default %s)' % (
+                            ', '.join(loopback.DRIVERS),
+                            ','.join(bench_arrays.DRIVERS)))
     parser.add_argument('--page-size', type=int, default=1000)
     parser.add_argument('--repeat', type=int, default=2,
                         help='floor and steady runs per size (fastest kept)')
@@ -846,6 +855,11 @@ def main(argv=None):
                         'vs created_at windows, per cinder-api workers')
     parser.add_argument('--api-workers', default='1,2,4',
                         help='--listing: cinder-api worker counts')
+    parser.add_argument('--arrays', action='store_true',
+                        help='measure the array side alone instead, one '
+                        'driver at a time (rbd, nec, hpe3par, hpelefthand): '
+                        'full listings, RBD steady listings, look-up rounds '
+                        '(tools/bench_arrays.py)')
     parser.add_argument('--fleet', action='store_true',
                         help='measure host agents against one controller '
                         'instead (tools/bench_fleet.py): N hosts, both '
@@ -868,6 +882,8 @@ def main(argv=None):
         return bench_fleet.main(args)
     if args.listing:
         return listing_main(args)
+    if args.arrays:
+        return bench_arrays.main(args)
     if args.child:
         mode, conf_path = args.child
         conf = loopback.load_conf(conf_path)
@@ -876,7 +892,7 @@ def main(argv=None):
         print(json.dumps(CHILDREN[mode](conf)))
         return 0
     sizes = [int(s) for s in args.sizes.split(',')]
-    drivers = args.drivers.split(',')
+    drivers = (args.drivers or 'fake,hpe3par,nec,hpe3par').split(',')
     if args.quick:
         sizes, drivers, args.page_size = [400], list(loopback.DRIVERS), 100
     unknown = set(drivers) - set(loopback.DRIVERS)

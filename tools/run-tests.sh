@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/bootstrap.sh
 export CINDER_RECONCILER_CINDER_VENV=${CINDER_RECONCILER_CINDER_VENV:-$(bash tools/setup-cinder.sh)}
 export CINDER_RECONCILER_KEYSTONE_VENV=${CINDER_RECONCILER_KEYSTONE_VENV:-$(bash tools/setup-keystone.sh)}
+# Nova and Placement for the cloud scope's tests (tests/nova_fixtures.py).
+export CINDER_RECONCILER_NOVA_VENV=${CINDER_RECONCILER_NOVA_VENV:-$(bash tools/setup-nova.sh)}
 bash tools/install-debs.sh
 bash tools/shellcheck.sh
 .venv/bin/flake8 reconciler reconcilerclient tests tools

@@ -12,6 +12,10 @@ extensions = [
     'sphinx.ext.autodoc',
     'oslo_config.sphinxext',
     'oslo_policy.sphinxext',
+    # The CLI reference, from the commands' parsers: the manage CLI's
+    # argparse parser and the openstack plugin's cliff commands.
+    'sphinxcontrib.autoprogram',
+    'cliff.sphinxext',
 ]
 
 project = 'cinder-reconciler'

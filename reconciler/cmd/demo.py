@@ -16,8 +16,10 @@ imports Cinder, so it lives with the tests), one applied adoption and one
 removed export, and the pass that resolves them; and on the compute node,
 the leftover LUN disconnected by its agent through os-brick's own iSCSI
 connector (the host root answers its commands) and the host pass that
-resolves that finding. The confirmed findings are also
-listed through the REST API: a real Keystone and cinder-reconciler-api
+resolves that finding. With ``--allinone``, the cloud scope too
+(reconciler.cmd.demo_cloud): Cinder against the demo's Keystone, and an
+undeletable volume's runbook. The confirmed findings are also listed
+through the REST API: a real Keystone and cinder-reconciler-api
 under uWSGI, asked by ``openstack orphan list`` with an admin's token.
 """
 
@@ -37,6 +39,8 @@ import oslo_messaging
 
 from reconciler.agent import endpoint as agent_endpoint
 from reconciler.agent import reporter as agent_reporter
+from reconciler.cmd import demo_cloud
+from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
@@ -138,16 +142,18 @@ transport_url = fake:/
 """
 
 
-def _conf_text(scn, workdir, cloud, stack):
+def _conf_text(scn, workdir, cloud, stack, keystone=None):
     """Our config file: a head, then each backend group as from cinder.conf.
 
     With Cinder's volume service for fake1, the fake array is the file its
-    driver manages objects in.
+    driver manages objects in. With ``keystone``, the cloud scope's groups.
     """
     backends = [b.name for b in scn.backends if b.host == DEMO_HOST]
     text = CONF_HEAD.format(host=DEMO_HOST, backends=','.join(backends),
                             workdir=workdir, endpoint=cloud.endpoint,
                             token=cinder_sim.ADMIN_TOKEN, auth_key=AUTH_KEY)
+    if keystone is not None:
+        text += demo_cloud.conf_text(keystone)
     for name in backends:
         options = arrays.start(scn, name, workdir, stack)
         if name in [b.name for b in cloud.volume_services
@@ -307,12 +313,14 @@ def _section(title):
     print('\n=== %s ===' % title)
 
 
-def start(workdir, stack, allinone=None, volume_services=('fake1',)):
+def start(workdir, stack, allinone=None, volume_services=('fake1',),
+          keystone=None):
     """The demo cloud, stopped by ``stack``, and our configuration for it.
 
     A real cinder-api seeded from the scenario (given ``allinone``, with
     Cinder's scheduler and a volume service for each of
-    ``volume_services``) and every array of the demo host on loopback.
+    ``volume_services``) and every array of the demo host on loopback;
+    given ``keystone``, the cloud scope reads it.
     Returns (scenario, cloud, path of the configuration file).
     """
     scn = scenario_mod.Scenario.load(SCENARIO)
@@ -325,7 +333,7 @@ def start(workdir, stack, allinone=None, volume_services=('fake1',)):
     stack.enter_context(cloud)
     conf_path = os.path.join(workdir, 'cinder-reconciler.conf')
     with open(conf_path, 'w') as f:
-        f.write(_conf_text(scn, workdir, cloud, stack))
+        f.write(_conf_text(scn, workdir, cloud, stack, keystone))
     return scn, cloud, conf_path
 
 
@@ -369,12 +377,17 @@ def run(workdir, passes, allinone=None):
     print('Demo cloud in %s' % workdir)
     with contextlib.ExitStack() as stack:
         keystone = _start_keystone(workdir, stack)
-        scn, cloud, conf_path = start(workdir, stack, allinone)
+        # The cloud scope's planted volumes live on fake1's managed array.
+        scn, cloud, conf_path = start(workdir, stack, allinone,
+                                      keystone=allinone and keystone)
         print('Real cinder-api %s at %s%s: %d volumes, %d snapshots seeded'
               % (cinder_sim.CINDER_VERSION, cloud.endpoint,
                  ' (with cinder-scheduler and a cinder-volume for fake1)'
                  if allinone else '', len(scn.volumes), len(scn.snapshots)))
         node = _compute_node(workdir, cloud)
+        if allinone:
+            demo_cloud.plant(cloud, node, cloud.array_path('fake1'), PORTAL,
+                             IQN, COMPUTE)
         print('Arrays on loopback: %s; configuration: %s' % (', '.join(
             '%s (%s)' % (b.name, b.driver) for b in scn.backends
             if b.host == DEMO_HOST), conf_path))
@@ -394,9 +407,9 @@ def run(workdir, passes, allinone=None):
               % (COMPUTE, fleet.agent_path))
         try:
             for n in range(1, passes + 1):
-                _section('Pass %d of the daemon over each backend and over '
-                         '%s (cinder-reconciler-manage check runs the same)'
-                         % (n, COMPUTE))
+                _section('Pass %d of the daemon over each backend, over %s '
+                         'and over the cloud (cinder-reconciler-manage '
+                         'check runs the same)' % (n, COMPUTE))
                 for backend in backend_conf.enabled(conf):
                     result = manager.BackendReconciler(
                         conf, backend, store, notifier).run_pass()
@@ -409,6 +422,12 @@ def run(workdir, passes, allinone=None):
                 print(report.host_pass_text(result))
                 sent += len(notifier_mod.finding_events(
                     result.transitions, kinds))
+                if conf.cloud.enabled:
+                    if n == 1:  # Keystone started meanwhile
+                        demo_cloud.projects(cloud, keystone)
+                    result = demo_cloud.run_pass(conf, store, notifier)
+                    sent += len(notifier_mod.finding_events(
+                        result.transitions, kinds))
             received.wait_for(sent)
         finally:
             listener.stop()
@@ -424,11 +443,17 @@ def run(workdir, passes, allinone=None):
             print(json.dumps(received.events[0][2], indent=2))
         _section('Confirmed findings recorded in %s'
                  % conf.reconciler_database.connection)
-        print(report.findings_table(store.findings(state='confirmed')))
+        output.emit_list(output.TABLE, [
+            views.finding_dict(f) for f in store.findings(state='confirmed')],
+            views.FINDING_FIELDS, report.FINDING_COLUMNS)
         _list_through_the_api(workdir, stack, keystone, conf)
         _section('What was planted, and what must not be flagged')
-        for label, note in PLANTED:
+        for label, note in PLANTED + demo_cloud.PLANTED:
             print('  %-36s %-20s %s' % (scenario_mod.uid(label), label, note))
+        print('  and the volumes of project-c, deleted in Keystone')
+        if allinone:
+            demo_cloud.remediate(conf, store, notifier, cloud, fleet,
+                                 _section)
         _remediate(conf, store, notifier, cloud, allinone)
         _remediate_host(conf, store, notifier, fleet)
 
@@ -450,8 +475,10 @@ def _remediate(conf, store, notifier, cloud, allinone):
         print('\n(adoption needs a cinder-volume service: run tools/demo.sh)')
         return
     leftover = scenario_mod.uid('restored-leftover')
+    scratch = scenario_mod.uid('scratch')
     ids = [f.id for f in store.findings(backend='fake1', state='confirmed')
-           if f.resource_id == leftover or f.kind == 'orphan_export']
+           if f.resource_id == leftover
+           or f.details.get('volume_uuid') == scratch]
     _section('Applied: adopt the array-only volume, remove the orphan export '
              '(remediate --backend fake1 --finding %s --apply)'
              % ' --finding '.join(map(str, ids)))
@@ -469,8 +496,9 @@ def _remediate(conf, store, notifier, cloud, allinone):
     notifier.flush(store)
     print(report.pass_text(result))
     _section('The audit (cinder-reconciler-manage actions list)')
-    print(report.table([views.action_dict(a) for a in store.actions(
-        backend='fake1')]))
+    output.emit_list(output.TABLE, [views.action_dict(a) for a in
+                                    store.actions(backend='fake1')],
+                     views.ACTION_FIELDS)
 
 
 def _remediate_host(conf, store, notifier, fleet):
@@ -497,8 +525,9 @@ def _remediate_host(conf, store, notifier, fleet):
     print(report.host_pass_text(result))
     _section('The audit of %s (cinder-reconciler-manage actions list '
              '--backend host:%s)' % (COMPUTE, COMPUTE))
-    print(report.table([views.action_dict(a) for a in store.actions(
-        backend='host:' + COMPUTE)]))
+    output.emit_list(output.TABLE, [views.action_dict(a) for a in
+                                    store.actions(backend='host:' + COMPUTE)],
+                     views.ACTION_FIELDS)
 
 
 def main(argv=None):

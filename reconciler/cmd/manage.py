@@ -1,30 +1,38 @@
 """``cinder-reconciler-manage``: database, one-shot checks and reports.
 
     cinder-reconciler-manage db sync|version|purge --age-in-days N
-    cinder-reconciler-manage check [--backend NAME | --host] [--dry-run]
-                                   [--format F]
+    cinder-reconciler-manage check [--backend NAME | --host | --cloud]
+                                   [--dry-run] [--format table|json|csv]
     cinder-reconciler-manage findings list [--state S] [--backend B]
-                                           [--host [H]] [--kind K]
-                                           [--format F]
-    cinder-reconciler-manage findings show ID [--format F]
+                                           [--host [H] | --cloud] [--kind K]
+                                           [--sort KEY[:DIR],...]
+                                           [--limit N] [--marker ID] [L]
+    cinder-reconciler-manage findings show ID [S]
     cinder-reconciler-manage runs list [--backend B] [--status S]
-                                       [--limit N] [--format F]
+                                       [--limit N] [--marker ID] [L]
     cinder-reconciler-manage host-map (/dev/sdX | dm-N | WWID | VOLUME_UUID)
-                                      [--format F]
-    cinder-reconciler-manage name-map BACKEND (VALUE | --all) [--format F]
+                                      [L]
+    cinder-reconciler-manage name-map BACKEND (VALUE | --all) [L]
     cinder-reconciler-manage listen [--pool NAME] [--exit-after N]
-    cinder-reconciler-manage remediate [--backend B | --host [NAME]]
+    cinder-reconciler-manage remediate [--backend B | --host [NAME]
+                                        | --cloud]
                                        [--kind K]
                                        [--finding ID] [--apply] [--quarantine]
                                        [--delete-data] [--limit N]
+                                       [--format table|json]
     cinder-reconciler-manage actions list [--backend B] [--finding ID]
+                                          [--limit N] [--marker ID] [L]
     cinder-reconciler-manage agent-key HOST
     cinder-reconciler-manage findings ignore ID --reason TEXT [--until TIME]
     cinder-reconciler-manage findings unignore ID
 
-F is table (the default), json or csv.
+L, a listing's output options (reconciler.cmd.output, cliff's formatters):
+-f/--format table|csv|json|yaml|value, -c/--column FIELD (repeat),
+--sort-column FIELD (repeat), --sort-ascending|--sort-descending. S, a
+record's: -f/--format table|csv|json|yaml|value|shell, -c/--column FIELD.
 """
 
+import argparse
 import datetime
 import getpass
 import json
@@ -36,6 +44,7 @@ import time
 from oslo_config import cfg
 import oslo_messaging
 
+from reconciler.cloud import scope as cloud_scope
 from reconciler.cmd import output
 from reconciler.cmd import report
 from reconciler import conf as reconciler_conf
@@ -44,6 +53,7 @@ from reconciler.conf import validation
 from reconciler import coordination
 from reconciler import exception
 from reconciler import history
+from reconciler.history import api as history_api
 from reconciler.history import views
 from reconciler.host import scope
 from reconciler.inventory import cinder as inventory
@@ -56,17 +66,22 @@ from reconciler.rpc import api as rpc_api
 
 
 def do_check(conf):
-    if conf.category.host_scope and conf.category.dry_run:
-        raise exception.ConfigError('--dry-run covers backend passes only, '
-                                    'not --host')
+    args = conf.category
+    if args.host_scope and args.dry_run:
+        raise exception.ConfigError('--dry-run covers backend and cloud '
+                                    'passes only, not --host')
     # A dry run leaves the host unit out: its pass has no read-only form.
-    run_host = conf.category.host_scope or (
-        conf.host_scan.enabled and not conf.category.backend
-        and not conf.category.dry_run)
-    if conf.category.host_scope:
+    run_host = args.host_scope or (
+        conf.host_scan.enabled and not args.backend and not args.dry_run
+        and not args.cloud_scope)
+    run_cloud = args.cloud_scope or (
+        conf.cloud.enabled and not args.backend and not args.host_scope)
+    if args.cloud_scope:
+        validation.check_static(conf)  # [cloud], [nova], [keystone]...
+    if args.host_scope or args.cloud_scope:
         backends = []
-    elif conf.category.backend:
-        backends = [_backend(conf, conf.category.backend)]
+    elif args.backend:
+        backends = [_backend(conf, args.backend)]
     else:
         backends = validation.enabled_backends(conf)
     store = history.History.from_conf(conf)
@@ -82,13 +97,15 @@ def do_check(conf):
             from reconciler.host import manager as host_manager
             reports.append(host_manager.HostReconciler(
                 conf, store, notifier).run_pass())
+        if run_cloud:
+            reports.append(_check_cloud(conf, store, notifier, coordinator))
     finally:
         coordinator.stop()
         try:
             _flush(conf, store, notifier)
         finally:
             notifier.close()
-    fmt = conf.category.format
+    fmt = args.format
     if fmt == 'json':
         output.emit(json.dumps([report.pass_dict(r) for r in reports],
                                indent=2))
@@ -97,9 +114,19 @@ def do_check(conf):
                                      for row in report.pass_rows(r)]))
     else:
         for r in reports:
-            output.emit(report.host_pass_text(r) if scope.host_of(r.backend)
-                        else report.pass_text(r))
+            output.emit(report.any_pass_text(r))
     return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
+
+
+def _check_cloud(conf, store, notifier, coordinator):
+    """The cloud scope's pass, under its coordination lock."""
+    from reconciler.cloud import manager as cloud_manager
+    with coordinator.exclusive(cloud_scope.NAME, blocking=True) as lease:
+        if not lease:
+            raise exception.ReconcilerError(
+                'the cloud scope: could not take its coordination lock')
+        return cloud_manager.CloudReconciler(conf, store, notifier).run_pass(
+            stop=lease, dry_run=conf.category.dry_run)
 
 
 def _check_one(conf, backend, store, notifier, coordinator):
@@ -111,16 +138,6 @@ def _check_one(conf, backend, store, notifier, coordinator):
         return manager.BackendReconciler(conf, backend, store,
                                          notifier).run_pass(
             stop=lease, dry_run=conf.category.dry_run)
-
-
-def _emit(fmt, rows, text=report.table):
-    """Print dicts as JSON, CSV, or ``text(rows)`` for a table."""
-    if fmt == 'json':
-        output.emit(json.dumps(rows, indent=2))
-    elif fmt == 'csv':
-        output.emit(report.csv_text(rows))
-    else:
-        output.emit(text(rows))
 
 
 def _flush(conf, store, notifier):
@@ -135,6 +152,29 @@ def _flush(conf, store, notifier):
               file=sys.stderr)
 
 
+def _sort(text):
+    """``--sort key[:asc|desc],...`` as the history's sort pairs."""
+    pairs = []
+    for item in (text or '').split(','):
+        key, _, direction = item.strip().partition(':')
+        if key:
+            pairs.append((key, direction or 'asc'))
+    for key, direction in pairs:
+        if (key not in history_api.FINDING_SORT_KEYS
+                or direction not in ('asc', 'desc')):
+            raise exception.ConfigError(
+                '--sort takes KEY[:asc|desc],... with keys among %s, not %s'
+                % (', '.join(history_api.FINDING_SORT_KEYS),
+                   '%s:%s' % (key, direction)))
+    return pairs
+
+
+def _limit(value):
+    if value is not None and value < 1:
+        raise exception.ConfigError('--limit must be at least 1')
+    return value
+
+
 def do_findings_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
@@ -143,12 +183,15 @@ def do_findings_list(conf):
     if args.host_scope is not None:
         backend = scope.name(args.host_scope
                              or conf.host_scan.connector_host)
+    elif args.cloud_scope:
+        backend = cloud_scope.NAME
+    # Paged in SQL (keyset, after the marker's own sort values), as the
+    # REST API pages: the default order is the API's, oldest first.
     rows = store.findings(backend=backend, state=args.state,
-                          kind=args.kind)
-    if args.format == 'table':
-        output.emit(report.findings_table(rows))
-    else:
-        _emit(args.format, [views.finding_dict(f) for f in rows])
+                          kind=args.kind, sort=_sort(args.sort),
+                          limit=_limit(args.limit), marker=args.marker)
+    output.emit_list(args, [views.finding_dict(f) for f in rows],
+                     views.FINDING_FIELDS, report.FINDING_COLUMNS)
     return 0
 
 
@@ -159,11 +202,7 @@ def do_findings_show(conf):
     finding = store.finding(args.id)
     if finding is None:
         raise exception.ReconcilerError('no finding %d' % args.id)
-    story = views.finding_story(store, finding)
-    if args.format == 'table':
-        output.emit(report.story_text(story))
-    else:
-        _emit(args.format, [story] if args.format == 'csv' else story)
+    output.emit_one(args, views.finding_story(store, finding))
     return 0
 
 
@@ -180,11 +219,11 @@ def do_runs_list(conf):
     newest = {}
     rows = []
     for r in store.runs(backend=args.backend, status=args.status,
-                        limit=args.limit):
+                        limit=_limit(args.limit), marker=args.marker):
         rows.append(dict(views.run_dict(r), stale=(
             r.backend in silent
             and newest.setdefault(r.backend, r.id) == r.id)))
-    _emit(args.format, rows)
+    output.emit_list(args, rows, views.RUN_FIELDS + ('stale',))
     if args.format == 'table' and silent:
         output.emit(report.stale_text(silent.values()))
     return 0
@@ -229,7 +268,7 @@ def do_name_map(conf):
                                   inventory.CinderInventory(conf))
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
-    _emit(args.format, rows)
+    output.emit_list(args, rows)
     return 0
 
 
@@ -244,10 +283,7 @@ def do_host_map(conf):
     rows = device_map.rows(host_view, cinder_view)
     if conf.category.value != 'all':
         rows = device_map.lookup(rows, conf.category.value)
-    if conf.category.format == 'json':
-        output.emit(json.dumps(rows, indent=2))
-    else:
-        output.emit(report.table(rows))
+    output.emit_list(conf.category, rows)
     return 0 if rows else 2
 
 
@@ -318,6 +354,8 @@ def do_remediate(conf):
             'with --finding')
     if args.host_scope is not None:
         return _remediate_host(conf, args)
+    if args.cloud_scope:
+        return _remediate_cloud(conf, args)
     backends = validation.enabled_backends(conf)
     if args.backend:
         backends = [_backend(conf, args.backend)]
@@ -360,6 +398,9 @@ def _holding(store, backends, ids):
             unknown.append('Finding %d is a finding of %s: remediate it '
                            'with --host there' % (finding_id,
                                                   finding.backend))
+        elif finding is not None and finding.backend == cloud_scope.NAME:
+            unknown.append('Finding %d is a finding of the cloud scope: '
+                           'remediate it with --cloud' % finding_id)
         else:
             unknown.append('No enabled backend has finding %d'
                            % finding_id)
@@ -434,12 +475,43 @@ def _remediate_through_agent(conf, name, store, notifier, options):
         transport.cleanup()
 
 
+def _remediate_cloud(conf, args):
+    """``remediate --cloud``: under the scope's coordination lock (and a
+    backend's for the exports a runbook removes).
+    """
+    from reconciler.remediation import cloud_remediator
+    if args.backend or args.quarantine or args.delete_data:
+        raise exception.ConfigError('--cloud takes neither --backend, '
+                                    '--quarantine nor --delete-data')
+    validation.check_static(conf)
+    store = history.History.from_conf(conf)
+    store.check_current()
+    notifier = notifier_mod.Notifier(conf)
+    coordinator = coordination.Coordinator(conf, member=False)
+    try:
+        with coordinator.exclusive(cloud_scope.NAME,
+                                   blocking=True) as lease:
+            if not lease:
+                raise exception.ReconcilerError(
+                    'the cloud scope: could not take its coordination lock')
+            outcome = cloud_remediator.CloudRemediator(
+                conf, store, notifier, _actor(), coordinator).run(
+                    apply=args.apply, kinds=set(args.kind or ()),
+                    finding_ids=set(args.finding or ()), limit=args.limit,
+                    lock=lease.scope)
+    finally:
+        coordinator.stop()
+        notifier.close()
+    return _outcomes(args.format, [outcome])
+
+
 def do_actions_list(conf):
     store = history.History.from_conf(conf)
     store.check_current()
     args = conf.category
-    _emit(args.format, [views.action_dict(a) for a in store.actions(
-        backend=args.backend, finding_id=args.finding, limit=args.limit)])
+    output.emit_list(args, [views.action_dict(a) for a in store.actions(
+        backend=args.backend, finding_id=args.finding,
+        limit=_limit(args.limit), marker=args.marker)], views.ACTION_FIELDS)
     return 0
 
 
@@ -503,8 +575,21 @@ def do_db_purge(conf):
 
 
 def _add_format(parser):
+    """A report's formats (``check``, ``remediate``): its text, or JSON
+    (and for ``check`` CSV) of its records.
+    """
     parser.add_argument('--format', choices=('table', 'json', 'csv'),
                         default='table')
+
+
+def _add_paging(parser, default=None, what='item'):
+    parser.add_argument('--limit', type=int, default=default, metavar='N',
+                        help='At most N %ss (a page)%s.' % (
+                            what, ' (default: %(default)s)' if default
+                            else '; every one without it'))
+    parser.add_argument('--marker', type=int, metavar='ID',
+                        help='The page after this %s (the ID of the '
+                             "previous page's last row)." % what)
 
 
 def add_command_parsers(subparsers):
@@ -529,9 +614,13 @@ def add_command_parsers(subparsers):
     only.add_argument('--host', action='store_true', dest='host_scope',
                       help="Only this host's devices against Cinder's "
                            'attachments ([host_scan]).')
+    only.add_argument('--cloud', action='store_true', dest='cloud_scope',
+                      help='Only the cloud scope: Cinder against Nova and '
+                           'Keystone ([cloud]).')
     check.add_argument('--dry-run', action='store_true',
-                       help='A read-only pass: shows what it would record, '
-                            'changes no finding and sends nothing.')
+                       help='A read-only pass (backend or cloud): shows '
+                            'what it would record, changes no finding and '
+                            'sends nothing.')
     _add_format(check)
     check.set_defaults(func=do_check)
 
@@ -544,14 +633,23 @@ def add_command_parsers(subparsers):
     listing.add_argument('--host', nargs='?', const='', dest='host_scope',
                          help="A host's findings (default: this host's "
                               '[host_scan] connector_host).')
+    listing.add_argument('--cloud', action='store_true', dest='cloud_scope',
+                         help="The cloud scope's findings.")
     listing.add_argument('--kind',
                          choices=[k.value for k in model.FindingKind])
-    _add_format(listing)
+    listing.add_argument('--sort', metavar='KEY[:DIR],...',
+                         help='The order the history lists them in '
+                              '(before --limit and --marker): keys among '
+                              '%s, each asc or desc; default id:asc '
+                              '(id:desc: newest first).'
+                              % ', '.join(history_api.FINDING_SORT_KEYS))
+    _add_paging(listing, what='finding')
+    output.add_list_options(listing)
     listing.set_defaults(func=do_findings_list)
     show = findings_sub.add_parser(
         'show', help='One finding: evidence, sightings and transitions.')
     show.add_argument('id', type=int)
-    _add_format(show)
+    output.add_show_options(show)
     show.set_defaults(func=do_findings_show)
 
     ignore = findings_sub.add_parser(
@@ -576,6 +674,10 @@ def add_command_parsers(subparsers):
                                 "os-brick, by the agent of NAME over RPC, "
                                 "or here without NAME (this host's "
                                 '[host_scan], the all-in-one mode).')
+    remediate.add_argument('--cloud', action='store_true', dest='cloud_scope',
+                           help="The cloud scope's findings ([cloud]): "
+                                "detaches, named resets, the runbook of "
+                                'undeletable volumes.')
     remediate.add_argument('--kind', action='append',
                            choices=[k.value for k in model.FindingKind])
     remediate.add_argument('--finding', action='append', type=int,
@@ -601,8 +703,8 @@ def add_command_parsers(subparsers):
     actions_list = actions_sub.add_parser('list', help='Newest first.')
     actions_list.add_argument('--backend')
     actions_list.add_argument('--finding', type=int)
-    actions_list.add_argument('--limit', type=int, default=50)
-    _add_format(actions_list)
+    _add_paging(actions_list, 50, 'action')
+    output.add_list_options(actions_list)
     actions_list.set_defaults(func=do_actions_list)
 
     agent_key = subparsers.add_parser(
@@ -619,8 +721,8 @@ def add_command_parsers(subparsers):
     runs_list.add_argument('--backend')
     runs_list.add_argument('--status',
                            choices=[s.value for s in model.RunStatus])
-    runs_list.add_argument('--limit', type=int, default=20)
-    _add_format(runs_list)
+    _add_paging(runs_list, 20, 'run')
+    output.add_list_options(runs_list)
     runs_list.set_defaults(func=do_runs_list)
 
     names = subparsers.add_parser(
@@ -631,7 +733,7 @@ def add_command_parsers(subparsers):
     names.add_argument('--all', action='store_true',
                        help="Every Cinder volume and snapshot of the backend "
                             "with its array name and whether it exists.")
-    _add_format(names)
+    output.add_list_options(names)
     names.set_defaults(func=do_name_map)
 
     host_map = subparsers.add_parser(
@@ -639,7 +741,7 @@ def add_command_parsers(subparsers):
                          'attachments and instances, and back.')
     host_map.add_argument('value', help='/dev/sdX, dm-N, /dev/mapper/NAME, '
                                         'a WWID, a volume UUID, or "all".')
-    _add_format(host_map)
+    output.add_list_options(host_map)
     host_map.set_defaults(func=do_host_map)
 
     listen = subparsers.add_parser(
@@ -653,15 +755,38 @@ def add_command_parsers(subparsers):
     listen.set_defaults(func=do_listen)
 
 
-def main(argv=None):
-    conf = cfg.CONF
+def build_parser(prog='cinder-reconciler-manage'):
+    """The commands as a plain argparse parser, for the CLI reference
+    (doc/source/cli): oslo.config adds its own options (``--config-file``,
+    ``--config-dir``, logging) in front of them when the command runs.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, description='Database, one-shot checks and reports.')
+    add_command_parsers(parser.add_subparsers(title='Commands',
+                                              dest='category'))
+    return parser
+
+
+def register_cli_opts(conf):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'category', title='Commands', handler=add_command_parsers))
-    reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
-                            stdout_is_output=True)
+
+
+def run(conf):
+    """The parsed command; an error the operator can act on is one line
+    on stderr and exit status 1.
+    """
     try:
         with output.libraries_to_log():
             return conf.category.func(conf)
     except (exception.ReconcilerError,) + exception.DATABASE_ERRORS as e:
         print('Error: %s' % exception.describe(e), file=sys.stderr)
         return 1
+
+
+def main(argv=None):
+    conf = cfg.CONF
+    register_cli_opts(conf)
+    reconciler_conf.prepare(conf, sys.argv[1:] if argv is None else argv,
+                            stdout_is_output=True)
+    return run(conf)

@@ -1,17 +1,24 @@
-"""Table, JSON and CSV renderings of passes, runs and findings.
+"""Text, JSON and CSV renderings of passes and remediation outcomes.
 
 The records' own fields come from reconciler.history.views, which the API
-shares; this module lays them out for a terminal.
+shares; this module lays them out for a terminal. Listings and records
+(findings, runs, actions) go through reconciler.cmd.output instead.
 """
 
 import csv
 import io
 import json
 
-import prettytable
-
+from reconciler.cloud import scope as cloud_scope
 from reconciler.history import views
+from reconciler.host import scope as host_scope
 from reconciler import model
+
+#: The columns of a table of findings (``openstack orphan list``'s too);
+#: ``-c`` picks others, the other formats show every field.
+FINDING_COLUMNS = ('id', 'backend', 'kind', 'resource_type', 'resource_id',
+                   'array_name', 'state', 'first_seen', 'sightings',
+                   'ignored')
 
 _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
            model.FindingKind.CINDER_ONLY: 'Cinder-only',
@@ -127,8 +134,60 @@ def host_pass_text(r):
         _HOST_LABELS, _host_finding)
 
 
-def _state(f):
-    return '%s (ignored)' % f.state if f.ignored_reason else f.state
+_CLOUD_LABELS = {
+    model.FindingKind.STALE_ATTACHMENT:
+        "Cinder attachments Nova's instances do not use",
+    model.FindingKind.DANGLING_BDM:
+        "Nova's volume mappings without a Cinder volume or attachment",
+    model.FindingKind.STUCK_STATUS: 'stuck in a transitional status',
+    model.FindingKind.ORPHAN_PROJECT: 'of projects Keystone no longer has',
+    model.FindingKind.STUCK_DELETING:
+        'left in error_deleting, array object still there'}
+
+
+def _cloud_finding(c):
+    d = dict(c.details)
+    if c.kind == model.FindingKind.STUCK_STATUS:
+        what = '%s since %s, %s' % (d.get('status'), d.get('since'),
+                                    d.get('service', '-'))
+    elif c.kind == model.FindingKind.ORPHAN_PROJECT:
+        what = 'project %s' % c.project_id
+    elif c.kind == model.FindingKind.STUCK_DELETING:
+        what = '%s on %s; exports: %s; host findings: %s' % (
+            d.get('array_name', '?'), d.get('backend'),
+            d.get('exports') or 'none', d.get('host_findings') or 'none')
+    else:
+        what = 'volume %s, server %s: %s' % (
+            d.get('volume_id'), d.get('instance_id') or d.get('server_id'),
+            d.get('reason'))
+    return '%-10s %s  %s' % (c.resource_type, c.resource_id, what)
+
+
+def cloud_pass_text(r):
+    """A pass of the cloud scope (``reconciler.cloud``)."""
+    def inventory(inv):
+        parts = ['Cinder: %d volumes, %d snapshots, %d backups, %d '
+                 'attachments (%.2fs)' % (
+                     inv['cinder_volumes'], inv['cinder_snapshots'],
+                     inv['cinder_backups'], inv['cinder_attachments'],
+                     inv['cinder_seconds'])]
+        if inv.get('nova_servers') is not None:
+            parts.append('Nova: %d servers (%.2fs)' % (
+                inv['nova_servers'], inv['nova_seconds']))
+        if inv.get('keystone_projects') is not None:
+            parts.append('Keystone: %d projects' % inv['keystone_projects'])
+        return '; '.join(parts)
+    return _pass_text(r, 'Cloud (%s)' % r.backend, inventory,
+                      _CLOUD_LABELS, _cloud_finding)
+
+
+def any_pass_text(r):
+    """The text of a backend, host or cloud pass."""
+    if r.backend == cloud_scope.NAME:
+        return cloud_pass_text(r)
+    if host_scope.host_of(r.backend):
+        return host_pass_text(r)
+    return pass_text(r)
 
 
 def _outcome_header(o, steps):
@@ -170,25 +229,6 @@ def stale_text(silences):
            s.interval) for s in silences)
 
 
-def story_text(story):
-    lines = ['Finding %(id)s: %(kind)s %(resource_type)s %(resource_id)s '
-             'on %(backend)s, %(state)s' % story]
-    for key in ('array_name', 'cinder_id', 'project_id', 'first_seen',
-                'last_seen', 'sightings'):
-        if story[key] is not None:
-            lines.append('  %-12s %s' % (key + ':', story[key]))
-    if story['details']:
-        lines.append('  evidence:')
-        lines += ['    %s: %s' % kv for kv in sorted(story['details'].items())]
-    lines.append('  transitions:')
-    lines += ['    %(at)s  %(state)s' % t for t in story['transitions']]
-    runs = story['newest_sightings']
-    lines.append('  seen by %d ok run(s)%s' % (story['seen_by'], (
-        ', newest: ' + ', '.join(str(r['run_id']) for r in runs))
-        if runs else ''))
-    return '\n'.join(lines)
-
-
 def csv_text(rows):
     """CSV of dicts, their keys as the header; nested values as JSON."""
     out = io.StringIO()
@@ -201,26 +241,3 @@ def csv_text(rows):
                              if isinstance(v, (dict, list)) else v
                              for k, v in row.items()})
     return out.getvalue().rstrip('\n')
-
-
-def table(rows):
-    """A table of dicts, their keys as the header."""
-    if not rows:
-        return '(nothing)'
-    out = prettytable.PrettyTable(list(rows[0]))
-    out.align = 'l'
-    for row in rows:
-        out.add_row(['-' if v is None else v for v in row.values()])
-    return out.get_string()
-
-
-def findings_table(rows):
-    table = prettytable.PrettyTable(
-        ['Backend', 'Kind', 'Type', 'Resource', 'Array name', 'State',
-         'First seen', 'Sightings'])
-    table.align = 'l'
-    for f in rows:
-        table.add_row([f.backend, f.kind, f.resource_type, f.resource_id,
-                       f.array_name or '-', _state(f),
-                       views.when(f.first_seen), f.sightings])
-    return table.get_string()

@@ -16,17 +16,21 @@ from reconciler.conf import agents
 from reconciler.conf import api
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
+from reconciler.conf import cloud
 from reconciler.conf import coordination
 from reconciler.conf import database
 from reconciler.conf import default
 from reconciler.conf import host_scan
+from reconciler.conf import keystone
 from reconciler.conf import metrics
+from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler.conf import upgrade_levels
 from reconciler import version
 
 _MODULES = (default, reconciler, agents, cinder, cinder_notifications,
-            coordination, database, metrics, host_scan, upgrade_levels)
+            coordination, database, metrics, host_scan, upgrade_levels,
+            cloud, nova, keystone)
 
 
 def register(conf):

@@ -1,18 +1,14 @@
 """``[cinder]``: how to reach Cinder's API (keystoneauth1 options).
 
 Registered with keystoneauth's own loading helpers, and the client is
-loaded from them too, so every auth plugin (password, application
-credentials, admin_token for a noauth Cinder...) and every session/adapter
-option (cafile, insecure, timeout, region_name, service_name,
-endpoint_override, connect_retries, status_code_retries, min_version...)
-works as it does in other services. Unlike keystoneauth, requests time out
-by default.
+loaded from them too (see :mod:`.service_auth`): every auth plugin
+(password, application credentials, admin_token for a noauth Cinder...)
+and every session/adapter option works as it does in other services.
 """
 
-import copy
-
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from reconciler.conf import service_auth
 
 GROUP = cfg.OptGroup('cinder', help="Access to Cinder's block-storage API. "
                                     'The credentials need the admin role.')
@@ -43,46 +39,13 @@ OPTS = [
                     'one cursor.'),
 ]
 
-# keystoneauth has no default: a stalled cinder-api would hold a pass.
-DEFAULT_REQUEST_TIMEOUT = 60
-
 _ADAPTER_DEFAULTS = {'service_type': 'block-storage',
                      'valid_interfaces': ['internal', 'public']}
 
 
 def register_opts(conf):
-    # A group object of its own per ConfigOpts: registered objects share
-    # their option list, and auth plugin options must not leak between them.
-    conf.register_group(cfg.OptGroup(GROUP.name, help=GROUP.help))
-    conf.register_opts(OPTS, group=GROUP.name)
-    ks_loading.register_session_conf_options(conf, GROUP.name)
-    ks_loading.register_auth_conf_options(conf, GROUP.name)
-    ks_loading.register_adapter_conf_options(conf, GROUP.name)
-    conf.set_default('service_type', _ADAPTER_DEFAULTS['service_type'],
-                     group=GROUP.name)
-    conf.set_default('valid_interfaces',
-                     _ADAPTER_DEFAULTS['valid_interfaces'], group=GROUP.name)
-    conf.set_default('timeout', DEFAULT_REQUEST_TIMEOUT, group=GROUP.name)
-
-
-def _session_opts():
-    """keystoneauth's session options, showing our request timeout."""
-    opts = []
-    for opt in ks_loading.get_session_conf_options():
-        if opt.dest == 'timeout':
-            opt = copy.deepcopy(opt)
-            opt.default = DEFAULT_REQUEST_TIMEOUT
-        opts.append(opt)
-    return opts
+    service_auth.register(conf, GROUP, OPTS, _ADAPTER_DEFAULTS)
 
 
 def list_opts():
-    adapter = ks_loading.get_adapter_conf_options(include_deprecated=False)
-    # New objects on each call: the sample shows the defaults we set.
-    cfg.set_defaults(adapter, **_ADAPTER_DEFAULTS)
-    opts = (OPTS
-            + _session_opts()
-            + ks_loading.get_auth_common_conf_options()
-            + ks_loading.get_auth_plugin_conf_options('password')
-            + adapter)
-    return {GROUP: opts}
+    return service_auth.list_opts(GROUP, OPTS, _ADAPTER_DEFAULTS)

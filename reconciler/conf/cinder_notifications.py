@@ -32,6 +32,12 @@ OPTS = [
     cfg.ListOpt('topics',
                 help="Cinder's notification topics. Unset: "
                      '[oslo_messaging_notifications] topics.'),
+    cfg.StrOpt('exchange',
+               help="The exchange Cinder sends its notifications to. "
+                    'Unset: [DEFAULT] control_exchange as the configuration '
+                    "files (cinder.conf) set it, else oslo.messaging's "
+                    "default 'openstack', which Cinder keeps. Never the "
+                    "reconciler's own RPC exchange."),
     cfg.StrOpt('pool', default='cinder-reconciler',
                help='Listener pool: a queue of its own on each topic, so '
                     'other consumers (Ceilometer) still get every event. '

@@ -16,7 +16,12 @@ OPTS = [
                          model.FindingKind.FAULTY_MAP,
                          model.FindingKind.FAULTY_ATTACHED,
                          model.FindingKind.STALE_SESSION,
-                         model.FindingKind.MISSING_DEVICE],
+                         model.FindingKind.MISSING_DEVICE,
+                         model.FindingKind.STALE_ATTACHMENT,
+                         model.FindingKind.DANGLING_BDM,
+                         model.FindingKind.STUCK_STATUS,
+                         model.FindingKind.ORPHAN_PROJECT,
+                         model.FindingKind.STUCK_DELETING],
                 item_type=cfg.types.String(
                     choices=[k.value for k in model.FindingKind]),
 

@@ -19,8 +19,11 @@ from reconciler import conf as reconciler_conf
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
+from reconciler.conf import cloud
 from reconciler.conf import coordination
 from reconciler.conf import default
+from reconciler.conf import keystone
+from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler import exception
 from reconciler.rpc import api as rpc_api
@@ -29,7 +32,7 @@ LOG = logging.getLogger(__name__)
 
 #: Modules of the daemon's own static groups.
 STATIC_MODULES = (default, reconciler, coordination, cinder,
-                  cinder_notifications)
+                  cinder_notifications, cloud, nova, keystone)
 
 
 def _raw_values(conf):
@@ -91,9 +94,9 @@ def enabled_backends(conf, warn=True, serving_agents=False):
     """The enabled backends, every option checked.
 
     ConfigError if there is nothing to reconcile: no backend the reconciler
-    has a driver for, and no host unit (a compute node runs it alone); for
-    the daemon (``serving_agents``), agents may report to it instead, given
-    a ``[DEFAULT] transport_url``.
+    has a driver for, no host unit (a compute node runs it alone) and no
+    cloud scope; for the daemon (``serving_agents``), agents may report to
+    it instead, given a ``[DEFAULT] transport_url``.
     ``warn``: log each backend left out (see ``backend_conf.enabled``).
     """
     raw = _raw_values(conf)
@@ -102,11 +105,12 @@ def enabled_backends(conf, warn=True, serving_agents=False):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    if not backends and not conf.host_scan.enabled and not (
-            serving_agents and rpc_api.configured(conf)):
+    agents = serving_agents and rpc_api.configured(conf)
+    if not (backends or conf.host_scan.enabled or conf.cloud.enabled
+            or agents):
         raise exception.ConfigError(
             '[DEFAULT] enabled_backends names no backend the reconciler can '
-            'reconcile and [host_scan] is not enabled')
+            'reconcile and neither [host_scan] nor [cloud] is enabled')
     for backend in backends:
         check_backend(backend, raw)
     return backends

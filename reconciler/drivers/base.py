@@ -8,6 +8,7 @@ with a message that names the cause and never a secret.
 """
 
 import abc
+import contextlib
 
 from reconciler import exception
 from reconciler import log_masking
@@ -86,6 +87,18 @@ class ArrayDriver(abc.ABC):
         decoded to a Cinder UUID where the name allows.
         """
 
+    def list_objects_reusing(self, cache):
+        """:meth:`list_objects`, reusing what earlier passes read of objects
+        the driver can tell did not change.
+
+        ``cache`` is the backend's
+        :class:`reconciler.inventory.incremental.ArrayCache`, kept by the
+        manager between passes: the driver keeps its own data there and
+        reads in full when ``cache.full_reason()`` says so. The view must
+        equal a full listing's. By default: a full listing.
+        """
+        return self.list_objects()
+
     @abc.abstractmethod
     def find_volume(self, volume_key):
         """Point look-up of the volume named after ``volume_key``.
@@ -104,6 +117,16 @@ class ArrayDriver(abc.ABC):
     @abc.abstractmethod
     def refresh(self, obj):
         """Look ``obj`` up again by its array name; None if it is gone."""
+
+    @contextlib.contextmanager
+    def lookup_round(self):
+        """A pass's re-check round: the point look-ups made inside may
+        share one read of the array made for the round, after Cinder's
+        listing (NEC, whose only query is the whole array). Outside a
+        round, as when remediation re-checks right before acting, every
+        look-up reads afresh. By default every look-up reads afresh.
+        """
+        yield
 
     def volume_exports(self, export):
         """Every export of ``export``'s volume now, itself included.

@@ -19,6 +19,7 @@ one LD set, ``nickname`` renames an LD (the quarantine appends ``_q``) and
 ``ldunbind`` deletes an LD that no LD set maps and nothing pairs.
 """
 
+import contextlib
 import os
 import shlex
 import time
@@ -148,6 +149,7 @@ class MStorageDriver(base.ArrayDriver):
             timeout=backend.nec_ismcli_timeout,
             lock_key=backend.nec_diskarray_name or backend.nec_ismcli_fip)
         self._listed_lds = 0     # LDs in our pools at this pass's listing
+        self._round = None       # [objects by name] inside a look-up round
 
     def open(self):
         self.cli.connect()
@@ -262,18 +264,42 @@ class MStorageDriver(base.ArrayDriver):
                 'than reconciler_max_shrink_percent = %d%% fewer); refusing '
                 'it' % (self.cli.where, now, listed, limit))
 
+    @contextlib.contextmanager
+    def lookup_round(self):
+        """The round's look-ups share one whole-array read, made by the
+        first of them: iSMCLI has no query of one LD's configuration
+        (Cinder's driver reads the whole array too), and one read per
+        look-up re-ran the whole query for each candidate.
+        """
+        self._round = []
+        try:
+            yield
+        finally:
+            self._round = None
+
+    def _lookup_objects(self):
+        """``{(name, is export): object}`` of the whole array for look-ups,
+        from a document checked as a listing's is and against the
+        listing's size; read once per round, or afresh outside one.
+        """
+        if self._round:
+            return self._round[0]
+        config = self._configuration()
+        self._check_lookup_answer(config)
+        found = {}
+        for obj in self._objects(config):
+            found.setdefault((obj.name, obj.kind == R.EXPORT), obj)
+        if self._round is not None:
+            self._round.append(found)
+        return found
+
     def _find(self, name, export=False):
         """The LD (or export) named ``name`` anywhere on the array, or None.
 
         By name alone: whatever pool or RPL attribute the LD has now, an LD
         with that name means the object is there.
         """
-        config = self._configuration()
-        self._check_lookup_answer(config)
-        for obj in self._objects(config):
-            if obj.name == name and (obj.kind == R.EXPORT) == export:
-                return obj
-        return None
+        return self._lookup_objects().get((name, export))
 
     def find_volume(self, volume_key):
         return self._find(self.volume_name(volume_key))

@@ -71,6 +71,8 @@ _BACKUP_SNAP = re.compile(r'^backup\.[a-z0-9\-]+?\.snap\..+$')
 # Trash entries someone moved there (rbd trash mv, Cinder's trash_move);
 # librbd's own are removals (REMOVING), migrations and mirroring under way.
 _TRASHED_BY_USER = ('USER', 'USER_PARENT')
+#: Why a steady listing read in full: what was kept is of another pool.
+OTHER_POOL = 'what was kept is of another pool or cluster'
 
 
 class RBDDriver(base.ArrayDriver):
@@ -137,8 +139,9 @@ class RBDDriver(base.ArrayDriver):
 
     # -- objects ------------------------------------------------------------
 
-    def _image(self, name, size):
-        """An image object; a .deleted parent is judged by its children:
+    def _image(self, name, size, children=None):
+        """An image object; a .deleted parent is judged by its children
+        (``children``: whether it has any, None to ask the cluster):
         without any, it is held by its deleted volume alone (stale).
         """
         uuid, held_by = self.names.uuid(self.deleted_re, name), None
@@ -146,7 +149,9 @@ class RBDDriver(base.ArrayDriver):
             _kind, cls, uuid = self.decode_name(name)
         else:
             cls = C.TEMPORARY
-            if not self.client.has_children(name):
+            if children is None:
+                children = self.client.has_children(name)
+            if not children:
                 held_by = (R.VOLUME, uuid)
         return model.ArrayObject(R.VOLUME, name, uuid, cls, pool=self.pool,
                                  size_gib=_gib(size), held_by=held_by)
@@ -173,18 +178,57 @@ class RBDDriver(base.ArrayDriver):
                 pool=self.pool))
         return objects
 
-    def list_objects(self):
-        start = time.monotonic()
-        images, snaps = self.client.listing()
-        objects = [self._image(name, size)
+    def _view(self, start, images, snaps, children=None, full=True):
+        children = children or {}
+        objects = [self._image(name, size, children.get(name))
                    for name, size in sorted(images.items())]
         objects += [self._snapshot(image, snap, size)
                     for image, by_name in sorted(snaps.items())
                     for snap, size in sorted(by_name.items())]
         objects += self._trash()
-        return model.ArrayView(tuple(objects), fetched_at=time.time(),
-                               seconds=time.monotonic() - start,
-                               requests=self.client.requests)
+        counts = self.client.counts
+        return model.ArrayView(
+            tuple(objects), fetched_at=time.time(),
+            seconds=time.monotonic() - start, requests=self.client.requests,
+            full_listing=full,
+            read_in_full=counts['header read'] + counts['open'])
+
+    def _list(self, kept=None, reread=frozenset(), full=True):
+        """The view, and what to keep of it for the next listing."""
+        start = time.monotonic()
+        images, snaps, kept = self.client.listing(kept, reread)
+        # Whether a .deleted image still has clones depends on other
+        # images (a format 1 clone leaves its parent's header alone): it
+        # is asked on every listing.
+        children = self.client.children(
+            [n for n in images if self.names.uuid(self.deleted_re, n)])
+        return self._view(start, images, snaps, children, full), kept
+
+    def list_objects(self):
+        return self._list()[0]
+
+    def list_objects_reusing(self, cache):
+        began = time.time()
+        reason = cache.full_reason()
+        if not reason and cache.data.pool != getattr(self.client, 'pool',
+                                                     None):
+            reason = OTHER_POOL     # rbd_pool or the cluster changed
+        reread = frozenset(name for key in cache.reread
+                           for name in (self.volume_name(key),
+                                        self.volume_name(key) + _DELETED))
+        view, kept = self._list(None if reason else cache.data, reread,
+                                full=bool(reason))
+        cache.listed(kept, reason, began)
+        return view
+
+    def list_objects_opening_each(self):
+        """The listing as it was before header reads (binding only): every
+        image opened with librbd, one after another, and each .deleted one
+        again for its children. The reference the tests and the benchmark
+        compare :meth:`list_objects` with.
+        """
+        start = time.monotonic()
+        return self._view(start, *self.client.opened_listing())
 
     # -- point look-ups -----------------------------------------------------
 

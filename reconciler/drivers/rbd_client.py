@@ -7,13 +7,18 @@ else, so the RBD driver only decides what names mean. The binding
 (JSON output) needs nothing but the ``rbd`` command.
 """
 
+import collections
 import shlex
+import threading
 
 from reconciler.drivers import bounded
 from reconciler.drivers import command
+from reconciler.drivers import rbd_header
 from reconciler import exception
 
 _NOT_FOUND = '(2) No such file or directory'
+_HEADER = 'rbd_header.'
+_UNDECODED = object()
 # librados' waits, each bounded by ceph_timeout(): for the monitors at
 # connect, and for every monitor and OSD operation after. Cinder sets the
 # same three from rados_connect_timeout.
@@ -88,6 +93,7 @@ class CLIClient(object):
             argv += ['--' + option.replace('_', '-'), timeout]
         self.argv = argv
         self.requests = 0
+        self.counts = collections.Counter()
 
     def _rbd(self, *args, expect=list):
         self.requests += 1
@@ -120,8 +126,10 @@ class CLIClient(object):
     def _spec(self, image, snap=None):
         return '%s/%s' % (self.pool, image) + ('@' + snap if snap else '')
 
-    def listing(self):
-        """``({image: size}, {image: {snap: size}})`` of the whole pool."""
+    def listing(self, kept=None, reread=frozenset()):
+        """``({image: size}, {image: {snap: size}}, None)`` of the whole
+        pool: ``rbd ls -l`` opens every image, so nothing is kept.
+        """
         images, snaps = {}, {}
         try:
             for row in _entries(self._rbd('ls', '-l', self.pool), 'rows'):
@@ -134,7 +142,8 @@ class CLIClient(object):
                     images[image] = size
         except (KeyError, TypeError) as e:
             raise _malformed('ls -l %s' % self.pool, e)
-        return images, snaps
+        self.counts['open'] += len(images)
+        return images, snaps, None
 
     def image_size(self, image):
         info = self._or_none('info', self._spec(image), expect=dict)
@@ -164,8 +173,13 @@ class CLIClient(object):
                 'snap', 'ls', '--all', spec) or ()]
         except (KeyError, TypeError) as e:
             raise _malformed('snap ls --all %s' % spec, e)
+        self.counts['children'] += 1
         return any(self._rbd('children', '--all', '--snap-id', snap_id, spec)
                    for snap_id in ids)
+
+    def children(self, images):
+        """``{image: has_children(image)}``."""
+        return {image: self.has_children(image) for image in images}
 
     def trash(self):
         """``[(id, name, source)]`` of every trash entry."""
@@ -182,12 +196,50 @@ class CLIClient(object):
         pass
 
 
+# Images read at once by the binding, each reader with its own librados
+# I/O context (the version of the object last read is the context's).
+# Measured at 10,000 images on 2 cores (doc/benchmarks.md): 4 to 16 readers
+# take about the same time, bound by CPU; one alone waits on every answer.
+READERS = 8
+
+
+class Kept(object):
+    """What one binding listing read, for the next listing of the pool.
+
+    ``pool``: the cluster's fsid and the pool's id, so that nothing read
+    elsewhere is reused; ``images``: image id -> (version of its header
+    object when read, size, {snap: size}, the parent a clone refers to).
+    """
+
+    __slots__ = ('pool', 'images')
+
+    def __init__(self, pool, images):
+        self.pool, self.images = pool, images
+
+
 class BindingClient(object):
-    """librados and librbd through their Python bindings."""
+    """librados and librbd through their Python bindings.
+
+    A listing reads the pool's directory (``list2``: names and ids) and
+    then every format 2 image's header object (rbd_header.py), one
+    librados operation each, READERS at a time; an image whose header does
+    not decode, and a format 1 image, is opened with librbd instead. Given
+    what an earlier listing of the pool read (:class:`Kept`), it reads a
+    header again only when a stat shows the object's version changed:
+    every change librbd makes to an image (snapshots, their protection,
+    resize, flatten, a format 2 clone or its removal, metadata, locks,
+    rename, trash) writes the header, and every write changes its version
+    (tests/functional/test_rbd_scale.py checks each on a real cluster).
+    """
 
     def __init__(self, backend, rados, rbd):
         self.rados, self.rbd = rados, rbd
         self.requests = 0
+        self._ids, self._parents = {}, set()   # of the last listing
+        # What the listing did, by kind: header stats and reads, librbd
+        # opens (a format 1 image, a header it did not decode, children).
+        self.counts = collections.Counter()
+        self._lock = threading.Lock()
         timeout = ceph_timeout(backend)
         try:
             self.client = rados.Rados(rados_id=backend.rbd_user,
@@ -202,17 +254,23 @@ class BindingClient(object):
                 'Ceph cluster %s: %s' % (backend.rbd_cluster_name, e))
         try:
             self.ioctx = self.client.open_ioctx(backend.rbd_pool)
+            self.pool = (self.client.get_fsid(), self.ioctx.get_pool_id())
         except rados.Error as e:
             self.client.shutdown()
             raise exception.ArrayUnreachable(
                 'Ceph cluster %s, pool %s: %s' % (
                     backend.rbd_cluster_name, backend.rbd_pool, e))
 
-    def _call(self, what, fn):
-        self.requests += 1
+    def _count(self, kind):
+        with self._lock:
+            self.requests += 1
+            self.counts[kind] += 1
+
+    def _call(self, what, fn, kind='other'):
+        self._count(kind)
         try:
             return fn()
-        except self.rbd.ImageNotFound:
+        except (self.rbd.ImageNotFound, self.rados.ObjectNotFound):
             return None
         except (self.rados.Error, self.rbd.Error) as e:
             raise exception.ArrayError('rbd %s: %s' % (what, e))
@@ -221,13 +279,13 @@ class BindingClient(object):
             # IndexError while a migration's source is in the trash.
             raise _malformed(what, e)
 
-    def _image(self, name, fn):
+    def _image(self, name, fn, ioctx=None, kind='open'):
         """``fn(image)`` on the opened image; None if there is none."""
         def run():
-            with self.rbd.Image(self.ioctx, name,
+            with self.rbd.Image(ioctx or self.ioctx, name,
                                 read_only=True) as image:
                 return fn(image)
-        return self._call(name, run)
+        return self._call(name, run, kind)
 
     def _user_snaps(self, image):
         """``{snap: size}`` as the CLI lists them: ``list_snaps`` also
@@ -237,12 +295,138 @@ class BindingClient(object):
         return {s['name']: s['size'] for s in image.list_snaps()
                 if s.get('namespace', user) == user}
 
-    def listing(self):
+    def _opened(self, name, ioctx=None):
+        """``(size, {snap: size})`` through librbd; None if it is gone."""
+        return self._image(name, lambda i: (i.size(), self._user_snaps(i)),
+                           ioctx)
+
+    def _parallel(self, items, work):
+        """``work(ioctx, item)`` for every item, READERS threads at a time,
+        each with an I/O context of its own; the results in item order.
+        The first error is raised once every reader has stopped (each
+        stops before its next item).
+        """
+        results = [None] * len(items)
+        todo = iter(enumerate(items))
+        lock = threading.Lock()
+        errors = []
+
+        def reader():
+            ioctx = None
+            try:
+                ioctx = self.ioctx.dup()
+                while not errors:
+                    with lock:
+                        index, item = next(todo, (None, None))
+                    if index is None:
+                        return
+                    results[index] = work(ioctx, item)
+            except Exception as e:      # raised by the listing's thread
+                errors.append(e)
+            finally:
+                if ioctx is not None:
+                    ioctx.close()
+        readers = [threading.Thread(target=reader, daemon=True,
+                                    name='rbd-reader-%d' % n)
+                   for n in range(min(READERS, len(items)))]
+        for thread in readers:
+            thread.start()
+        for thread in readers:
+            thread.join()
+        if errors:
+            if isinstance(errors[0], self.rados.Error):
+                raise exception.ArrayError('rbd I/O context: %s' % errors[0])
+            raise errors[0]
+        return results
+
+    def _version(self, ioctx, image_id):
+        """The header object's version (a stat); None if it is gone."""
+        oid = _HEADER + image_id
+        if self._call('stat ' + oid, lambda: ioctx.stat(oid),
+                      'header stat') is None:
+            return None
+        return ioctx.get_last_version()
+
+    def _header(self, ioctx, image_id):
+        """``(version, size, snaps, parent)`` read from the header object;
+        None if it is gone, _UNDECODED if it does not decode.
+        """
+        oid = _HEADER + image_id
+
+        def read():
+            with self.rados.ReadOpCtx() as op:
+                size, _ = ioctx.get_omap_vals_by_keys(
+                    op, (rbd_header.SIZE_KEY, rbd_header.PARENT_KEY))
+                snaps, _ = ioctx.get_omap_vals(
+                    op, '', rbd_header.SNAPSHOT_PREFIX,
+                    rbd_header.MAX_SNAPSHOTS)
+                ioctx.operate_read_op(op, oid)
+                values = dict(snaps)
+                values.update(size)
+            return values, ioctx.get_last_version()
+        found = self._call('read ' + oid, read, 'header read')
+        if found is None:
+            return None
+        values, version = found
+        decoded = rbd_header.decode(values)
+        return _UNDECODED if decoded is None else (version,) + decoded
+
+    def _read(self, ioctx, entry, kept, reread):
+        """``(version, size, snaps, parent)`` of one directory entry, kept
+        if its header's version is unchanged; None if it is gone. Opened
+        with librbd, it has no version and no parent.
+        """
+        name, image_id = entry
+        if image_id:                    # format 2: the header object
+            before = kept.get(image_id) if name not in reread else None
+            if before is not None:
+                version = self._version(ioctx, image_id)
+                if version is None:
+                    return None
+                if version == before[0]:
+                    return before
+            found = self._header(ioctx, image_id)
+            if found is not _UNDECODED:
+                return found
+        found = self._opened(name, ioctx)
+        return found and (None,) + found + (None,)
+
+    def listing(self, kept=None, reread=frozenset()):
+        """``({image: size}, {image: {snap: size}}, Kept)`` of the whole
+        pool. ``kept``: what an earlier listing of it read (reused where
+        the header did not change), ``reread``: image names read afresh
+        whatever their version.
+        """
+        entries = [(e['name'], e['id']) for e in _listed(self._call(
+            'list2', lambda: list(self.rbd.RBD().list2(self.ioctx))),
+            'list2')]
+        before = kept.images if kept and kept.pool == self.pool else {}
+        found = self._parallel(entries, lambda ioctx, entry: self._read(
+            ioctx, entry, before, reread))
+        images, snaps, now = {}, {}, {}
+        self._ids, self._parents = {}, set()
+        for (name, image_id), read in zip(entries, found):
+            if read is None:            # removed since the list: not there
+                continue
+            version, images[name], by_name, parent = read
+            self._ids[name] = image_id
+            self._parents.add(parent)
+            if by_name:
+                snaps[name] = by_name
+            if version is not None:
+                now[image_id] = read
+        return images, snaps, Kept(self.pool, now)
+
+    def opened_listing(self):
+        """``({image: size}, {image: {snap: size}})`` by opening every
+        image with librbd, one after another: how the pool was read before
+        header reads, kept as the reference the tests and the benchmark
+        compare listings with.
+        """
         images, snaps = {}, {}
         for name in _listed(self._call('list', lambda: self.rbd.RBD().list(
                 self.ioctx)), 'list'):
-            found = self._image(name, lambda i: (i.size(),
-                                                 self._user_snaps(i)))
+            found = self._opened(name)
             if found is not None:       # removed since the list: not there
                 images[name], by_name = found
                 if by_name:
@@ -255,7 +439,7 @@ class BindingClient(object):
     def snapshots(self, image):
         return self._image(image, self._user_snaps)
 
-    def has_children(self, image):
+    def has_children(self, image, ioctx=None):
         """As :meth:`CLIClient.has_children`."""
         def any_clone(i):
             for snap in list(i.list_snaps()):
@@ -263,7 +447,23 @@ class BindingClient(object):
                 if list(i.list_children2()):
                     return True
             return False
-        return bool(self._image(image, any_clone))
+        return bool(self._image(image, any_clone, ioctx, 'children'))
+
+    def children(self, images):
+        """``{image: has_children(image)}`` for images of the last listing.
+
+        An image that a listed clone's head refers to has children: no
+        request. The others are asked (READERS at a time) through librbd,
+        which also finds clones in the trash or in other pools and clones
+        that only a snapshot of theirs still ties to the parent.
+        """
+        pool = (self.pool[1], '')
+        found = {image: True for image in images
+                 if pool + (self._ids.get(image),) in self._parents}
+        ask = [image for image in images if image not in found]
+        found.update(zip(ask, self._parallel(
+            ask, lambda ioctx, image: self.has_children(image, ioctx))))
+        return found
 
     def trash(self):
         return _listed(self._call('trash_list', lambda: [

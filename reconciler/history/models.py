@@ -55,6 +55,11 @@ class Run(Base):
     faulty_attached_count: orm.Mapped[int | None]
     stale_session_count: orm.Mapped[int | None]
     missing_device_count: orm.Mapped[int | None]
+    stale_attachment_count: orm.Mapped[int | None]
+    dangling_bdm_count: orm.Mapped[int | None]
+    stuck_status_count: orm.Mapped[int | None]
+    orphan_project_count: orm.Mapped[int | None]
+    stuck_deleting_count: orm.Mapped[int | None]
     inventory: orm.Mapped[str | None]  # JSON
     error: orm.Mapped[str | None]
     # The process that owns a running run (see reconciler.ownership).

@@ -16,6 +16,17 @@ from reconciler import model
 
 #: How many of a finding's sightings ``finding_story`` lists.
 SHOWN_RUNS = 20
+#: The fields of finding_dict, run_dict and action_dict, in their order:
+#: what a listing's columns are when it lists nothing.
+FINDING_FIELDS = ('id', 'backend', 'kind', 'resource_type', 'resource_id',
+                  'cinder_id', 'array_name', 'project_id', 'state',
+                  'first_seen', 'last_seen', 'sightings', 'confirmed_at',
+                  'resolved_at', 'details', 'ignored', 'ignored_until')
+RUN_FIELDS = ('id', 'backend', 'host', 'status', 'started_at', 'finished_at',
+              'seconds', 'findings', 'error')
+ACTION_FIELDS = ('id', 'finding_id', 'backend', 'action', 'target',
+                 'applied', 'result', 'reason', 'actor', 'started_at',
+                 'finished_at')
 
 
 def when(epoch):

@@ -134,9 +134,11 @@ class _Judge(object):
             elif settled:
                 self.elsewhere[a.volume_id].append(a)
         self.volumes = cinder.volumes
+        # A failed delete is settled: a LUN of such a volume left on a host
+        # is what keeps the array from deleting it (stuck_deleting).
         self.transitional = {
             vid for vid, (status, migration, _h) in cinder.volumes.items()
-            if status not in engine.SETTLED_VOLUME
+            if status not in engine.COMPARED_VOLUME
             or migration not in engine.SETTLED_MIGRATION}
         # Cinder's view of where an operation runs: the volume's host.
         local_hosts = frozenset(local_hosts)

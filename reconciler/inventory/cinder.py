@@ -103,7 +103,8 @@ def _volume(item):
         attachments=attachments,
         cluster_name=_shared(item.get('cluster_name')),
         created_at=item.get('created_at'),
-        updated_at=item.get('updated_at'))
+        updated_at=item.get('updated_at'),
+        source_volid=item.get('source_volid'))
 
 
 def _snapshot(item):

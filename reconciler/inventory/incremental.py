@@ -90,6 +90,9 @@ class CinderCache(object):
         self.full = True
         self.reason = FIRST
         self.changed = 0
+        # Volume ids the last change listing returned (snapshots by their
+        # volume), for the array's steady listing (ArrayCache.reread).
+        self.changed_ids = frozenset()
 
     def invalidate(self, reason=FAILED):
         """The next pass lists in full (a pass failed); the API's version
@@ -145,6 +148,7 @@ class CinderCache(object):
         self.volumes = {v.id: v for v in volumes}
         self.snapshots = {s.id: s for s in snapshots}
         self.changed = len(volumes) + len(snapshots)
+        self.changed_ids = frozenset()
 
     def _merge_changes(self, inventory, scope, deleted):
         """Merge what changed; the reason to list in full instead, or None.
@@ -181,6 +185,8 @@ class CinderCache(object):
         self.volumes, self.snapshots = merged_volumes, merged_snapshots
         self.since = began
         self.changed = len(volumes) + len(snapshots)
+        self.changed_ids = frozenset(
+            [v.id for v in volumes] + [s.volume_id for s in snapshots])
         return None
 
     def _merged(self, volumes, snapshots, all_snapshots, deleted):
@@ -202,6 +208,19 @@ class CinderCache(object):
                             and (all_snapshots
                                  or s.volume_id in merged_volumes)}
         return merged_volumes, merged_snapshots
+
+    def keys_named(self, events):
+        """Volume keys (the names their array objects carry) of the rows
+        the last change listing returned and of Cinder's ``events``.
+        """
+        ids = set(self.changed_ids)
+        for event in events:
+            ids.add(dict(event.payload).get('volume_id')
+                    if event.resource_type == 'snapshot'
+                    else event.resource_id)
+        volumes = self.volumes or {}
+        return frozenset(key for i in ids if i for key in (
+            i, volumes[i].key if i in volumes else i))
 
     def take_lookups(self, looked_up, backend_host, cluster=None):
         """Point look-ups are fresher than the view: keep what they saw.
@@ -229,3 +248,49 @@ class CinderCache(object):
                     self.snapshots[key] = record
                 else:
                     self.snapshots.pop(key, None)
+
+
+class ArrayCache(object):
+    """What an array driver read on one backend's earlier passes, kept so
+    that steady passes read again only what may have changed.
+
+    The driver decides what may have changed and keeps what it likes in
+    ``data`` (RBD: header versions, rbd_client.Kept); this says when to
+    read in full instead, on CinderCache's schedule: the first pass, one
+    in ``full_every`` (reconciler_full_listing_passes) and after a failed
+    pass. ``reread``: volume keys that Cinder's last changes or recorded
+    events name, whose objects are read afresh whatever the driver kept.
+    """
+
+    def __init__(self, full_every):
+        self.full_every = full_every
+        self.data = None
+        self.reread = frozenset()
+        self.listed_at = None   # our clock as the last listing began
+        self.changed_passes = 0
+        self.invalid = FIRST
+        # The last listing, for the pass report.
+        self.full = True
+        self.reason = FIRST
+
+    def invalidate(self, reason=FAILED):
+        self.invalid = reason
+
+    def full_reason(self):
+        """Why the next listing reads in full, or None."""
+        if self.full_every <= 1:
+            return DISABLED
+        if self.invalid or self.data is None:
+            return self.invalid or FIRST
+        if self.changed_passes + 1 >= self.full_every:
+            return PERIODIC
+        return None
+
+    def listed(self, data, reason, began):
+        """A listing that ``began`` (time.time()) completed: ``data`` to
+        keep (None: nothing), ``reason`` it read in full (None: it reused
+        what was kept).
+        """
+        self.data, self.invalid, self.listed_at = data, None, began
+        self.full, self.reason = reason is not None, reason
+        self.changed_passes = 0 if self.full else self.changed_passes + 1

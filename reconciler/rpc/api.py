@@ -31,11 +31,26 @@ SERIALIZER = oslo_messaging.JsonPayloadSerializer()
 ERRORS = (oslo_messaging.MessagingException,)
 
 
+#: The RPC exchange where the configuration files name none: the service's
+#: own, as Nova's is ``nova``. It is set on each target, never made
+#: oslo.messaging's global default: notifications (the reconciler's and the
+#: listener's of Cinder's) keep theirs.
+EXCHANGE = 'cinder-reconciler'
+
+
+def exchange(conf):
+    """``[DEFAULT] control_exchange`` where the files set it, else ours."""
+    _register(conf)
+    location = conf.get_location('control_exchange').location
+    if location in (cfg.Locations.opt_default, cfg.Locations.set_default):
+        return EXCHANGE
+    return conf.control_exchange
+
+
 def configured(conf):
     """Whether ``[DEFAULT] transport_url`` is set (its default, a local
     ``rabbit://``, counts only when set).
     """
-    oslo_messaging.set_transport_defaults('cinder-reconciler')
     _register(conf)
     return (conf.get_location('transport_url').location
             != cfg.Locations.opt_default)
@@ -65,7 +80,6 @@ def get_transport(conf):
     """The RPC transport of ``[DEFAULT] transport_url``; the caller cleans
     it up. Raises ConfigError on a URL the drivers cannot use.
     """
-    oslo_messaging.set_transport_defaults('cinder-reconciler')
     _register(conf)
     try:
         return oslo_messaging.get_rpc_transport(conf)
@@ -107,7 +121,8 @@ class Client(object):
         ``timeout``: seconds a call waits, else ``rpc_response_timeout``.
         """
         self.version_cap = getattr(conf.upgrade_levels, self.CAP)
-        target = oslo_messaging.Target(topic=self.TOPIC, server=server,
+        target = oslo_messaging.Target(exchange=exchange(conf),
+                                       topic=self.TOPIC, server=server,
                                        namespace=self.NAMESPACE,
                                        version=self.VERSION)
         self._client = oslo_messaging.get_rpc_client(
@@ -153,7 +168,9 @@ class Server(object):
 
     def __init__(self, transport, topic, server, endpoints):
         self._server = oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server=server),
+            transport, oslo_messaging.Target(
+                exchange=exchange(transport.conf), topic=topic,
+                server=server),
             endpoints, executor='threading', serializer=SERIALIZER,
             access_policy=oslo_messaging.DefaultRPCAccessPolicy)
         self.endpoints = endpoints

@@ -762,6 +762,15 @@ class Churn:
             elif report.status == model.RunStatus.OK:
                 self.counter['listing:full'] += 1
                 self.full_reasons[reason] += 1
+            if report.inventory.get('array_full_listing') == 0:
+                # The array's own steady listing (RBD: changed headers).
+                self.counter['array listing:steady'] += 1
+                self.counter['array listing:steady reads'] += (
+                    report.inventory.get('array_read_in_full') or 0)
+            elif report.inventory.get('array_read_in_full') is not None:
+                self.counter['array listing:full'] += 1
+                self.counter['array listing:full reads'] += (
+                    report.inventory['array_read_in_full'])
             if report.status != model.RunStatus.OK:
                 self.failed[backend] += 1
                 if report.transitions or report.candidates:

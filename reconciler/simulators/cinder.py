@@ -523,6 +523,15 @@ class CinderCloud:
         with self._db() as db:
             self._insert_volumes(db, volumes)
 
+    def rename_project(self, old, new):
+        """Give the volumes and snapshots of project ``old`` to ``new``
+        (a scenario's project labels to a Keystone's project ids).
+        """
+        with self._db() as db:
+            for table in ('volumes', 'snapshots'):
+                db.execute('UPDATE %s SET project_id=? WHERE project_id=?'
+                           % table, (new, old))
+
     def update_volume(self, volume_id, **columns):
         """Set raw ``volumes`` columns (``status``, ``_name_id``, ...)."""
         with self._db() as db:

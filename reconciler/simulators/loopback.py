@@ -19,19 +19,24 @@ from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import faultproxy
 from reconciler.simulators import hpe3par
+from reconciler.simulators import lefthand
 from reconciler.simulators import nec
 from reconciler.simulators import scenario as scn
 
 HOST = 'bench-host'
 DRIVERS = ('fake', 'hpe3par', 'nec', 'rbd')
+# Arrays an arrays-only cloud can also start (tools/bench.py --arrays).
+ARRAY_DRIVERS = DRIVERS + ('hpelefthand',)
 _3PAR_DRIVER = 'cinder.volume.drivers.hpe.hpe_3par_iscsi.HPE3PARISCSIDriver'
+_LEFTHAND_DRIVER = ('cinder.volume.drivers.hpe.hpe_lefthand_iscsi.'
+                    'HPELeftHandISCSIDriver')
 _FAKE_DRIVER = 'cinder.tests.fake_driver.FakeLoggingVolumeDriver'
 _NEC_DRIVER = 'cinder.volume.drivers.nec.volume.MStorageISCSIDriver'
 _RBD_DRIVER = 'cinder.volume.drivers.rbd.RBDDriver'
 # Volumes go to the first pool. NEC pools are numbers: volumes in every pool
 # but the last (nec_pools), snapshots in the last (nec_backup_pools).
 _POOLS = {'fake': ['pool1'], 'hpe3par': ['OpenStack'], 'nec': ['0', '1'],
-          'rbd': ['volumes']}
+          'rbd': ['volumes'], 'hpelefthand': ['cluster1']}
 
 
 def unavailable(driver):
@@ -93,6 +98,9 @@ class Array:
             self.save()
         elif self.driver == 'hpe3par':
             self.sim = hpe3par.HPE3PARSimulator(cloud.scenario, backend.name)
+        elif self.driver == 'hpelefthand':
+            self.sim = lefthand.LeftHandSimulator.from_scenario(
+                cloud.scenario, backend.name)
         elif self.driver == 'rbd':
             self.scenario = cloud.scenario
             self.cluster = ceph.Cluster(
@@ -119,7 +127,7 @@ class Array:
                                              self.backend.pools[0])
             self.images = ceph.seed(self.cinder_rbd, self.scenario,
                                     self.backend.name)
-        elif self.driver == 'hpe3par':
+        elif self.driver in ('hpe3par', 'hpelefthand'):
             self.sim.start()
             stack.callback(self.sim.stop)
             self.proxy = stack.enter_context(
@@ -161,6 +169,12 @@ class Array:
                     'nec_diskarray_name': self.backend.name,
                     'nec_pools': ','.join(pools[:-1]),
                     'nec_backup_pools': pools[-1]}
+        if self.driver == 'hpelefthand':
+            return {'volume_driver': _LEFTHAND_DRIVER,
+                    'hpelefthand_api_url': self.proxy.url,
+                    'hpelefthand_username': self.sim.username,
+                    'hpelefthand_password': self.sim.password,
+                    'hpelefthand_clustername': self.backend.pools[0]}
         return {'volume_driver': _3PAR_DRIVER,
                 'hpe3par_api_url': self.proxy.url,
                 'hpe3par_username': self.sim.username,
@@ -170,15 +184,18 @@ class Array:
 
 
 class LoopbackCloud:
-    """cinder-api, its proxy and the arrays of ``scenario``, started."""
+    """cinder-api, its proxy and the arrays of ``scenario``, started.
 
-    def __init__(self, workdir, scenario, page_size=1000):
+    ``cinder=False``: the arrays alone, for measuring the array side.
+    """
+
+    def __init__(self, workdir, scenario, page_size=1000, cinder=True):
         self.workdir = os.path.abspath(workdir)
         self.scenario = scenario
         os.makedirs(self.workdir, exist_ok=True)
         self.cinder = cinder_sim.CinderCloud(
             os.path.join(self.workdir, 'cinder'), scenario,
-            page_size=page_size)
+            page_size=page_size) if cinder else None
         self.arrays = {b.name: Array(self, b) for b in scenario.backends}
         self.proxy = None
         self._stack = contextlib.ExitStack()
@@ -186,9 +203,10 @@ class LoopbackCloud:
     def __enter__(self):
         stack = self._stack.__enter__()
         try:
-            stack.enter_context(self.cinder)
-            self.proxy = stack.enter_context(
-                faultproxy.FaultProxy(self.cinder.endpoint))
+            if self.cinder is not None:
+                stack.enter_context(self.cinder)
+                self.proxy = stack.enter_context(
+                    faultproxy.FaultProxy(self.cinder.endpoint))
             for array in self.arrays.values():
                 array.start(stack)
         except BaseException:
@@ -205,7 +223,7 @@ class LoopbackCloud:
         Each has ``stats()`` (requests or SSH commands, response bytes) and
         ``reset_stats()``; the fake driver's file has none.
         """
-        found = {'cinder': self.proxy}
+        found = {'cinder': self.proxy} if self.proxy else {}
         found.update((n, a.meter) for n, a in self.arrays.items() if a.meter)
         return found
 
@@ -217,15 +235,16 @@ class LoopbackCloud:
         """
         names = backends or list(self.arrays)
         lines = ['[DEFAULT]', 'host = %s' % HOST,
-                 'enabled_backends = %s' % ','.join(names), '',
-                 '[cinder]', 'auth_type = admin_token',
-                 'endpoint = %s' % self.proxy.url,
-                 'token = %s' % cinder_sim.ADMIN_TOKEN,
-                 'page_size = %d' % self.cinder.page_size, '',
-                 '[reconciler_database]',
-                 'connection = sqlite:///%s' % database, '',
-                 '[oslo_messaging_notifications]', 'driver = messagingv2',
-                 'transport_url = fake:/', '']
+                 'enabled_backends = %s' % ','.join(names), '']
+        if self.cinder is not None:
+            lines += ['[cinder]', 'auth_type = admin_token',
+                      'endpoint = %s' % self.proxy.url,
+                      'token = %s' % cinder_sim.ADMIN_TOKEN,
+                      'page_size = %d' % self.cinder.page_size, '']
+        lines += ['[reconciler_database]',
+                  'connection = sqlite:///%s' % database, '',
+                  '[oslo_messaging_notifications]', 'driver = messagingv2',
+                  'transport_url = fake:/', '']
         for name in names:
             options = dict(self.arrays[name].options(),
                            reconciler_sightings=sightings,

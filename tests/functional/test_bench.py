@@ -33,6 +33,20 @@ class BenchSmokeTest(base.BaseTestCase):
                             or 'bench: rbd skipped: ' in proc.stdout,
                             proc.stdout)
 
+    def test_arrays_quick_run(self):
+        """--arrays: each array alone; RBD's line ends the output."""
+        proc = subprocess.run([sys.executable, TOOL, '--arrays', '--quick'],
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, proc.returncode, proc.stderr[-3000:])
+        self.assertIn('bench --arrays --quick: ok', proc.stdout)
+        for driver in ('nec', 'hpe3par', 'hpelefthand'):
+            self.assertRegex(proc.stdout, r'(?m)^%s, 300 volumes' % driver)
+        last = proc.stdout.strip().splitlines()[-1]
+        if servers.in_ci() or 'bench: rbd skipped: ' not in proc.stdout:
+            self.assertRegex(last, r'^rbd: images=306 full=[0-9.]+ s '
+                             r'before=[0-9.]+ s speedup=[0-9.]+ '
+                             r'steady_opens=[0-9]+$')
+
     def test_listing_quick_run(self):
         """--listing: cursor and windows timed, their views equal."""
         proc = subprocess.run([sys.executable, TOOL, '--listing', '--quick'],

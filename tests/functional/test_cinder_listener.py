@@ -26,7 +26,6 @@ import oslo_messaging
 from oslotest import base
 
 from reconciler import cinder_events
-from reconciler.cmd import report as report_mod
 from reconciler import history
 from reconciler.history import views
 from reconciler import listener as listener_mod
@@ -252,8 +251,8 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.assertEqual(S.CONFIRMED, finding.state)
         self.assertEqual(evidence, finding.details['cinder_events'])
         # As "cinder-reconciler-manage findings show" prints it.
-        self.assertIn('cinder_events: %s' % evidence, report_mod.story_text(
-            views.finding_story(self.store, finding)))
+        self.assertEqual(evidence, views.finding_story(
+            self.store, finding)['details']['cinder_events'])
         self.assertNotIn(unmanaged, {f.resource_id
                                      for f in self.store.findings()})
 

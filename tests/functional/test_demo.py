@@ -13,9 +13,11 @@ import tests
 PLANTED = ('restored-leftover', 'crashed-delete-snap', 'lost-on-array',
            'lost-snap', 'lh-restored-leftover', 'lh-lost',
            '3par-restored-leftover', '3par-crashed-delete-snap', '3par-lost',
-           'nec-restored-leftover', 'nec-crashed-delete-snap', 'nec-lost')
+           'nec-restored-leftover', 'nec-crashed-delete-snap', 'nec-lost',
+           'stuck-creating', 'stuck-delete')
 LEFT_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa2'    # see reconciler/cmd/demo.py
 ATTACHED_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'
+STUCK_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa3'  # reconciler/cmd/demo_cloud.py
 NEVER = ('being-created', 'being-deleted', 'migrated', 'handed-back',
          'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db',
          '3par-migrating', 'nec-migrating')
@@ -49,8 +51,11 @@ class DemoTest(base.BaseTestCase):
         # exactly the confirmed findings.
         listed = out.split('=== The same findings through the REST API')[
             1].split('=== What')[0]
+        # (Resource ID: the manage table's fifth column, after ID,
+        # Backend, Kind and Resource Type; the fourth of the one asked
+        # with -c.)
         self.assertEqual(
-            sorted(line.split('|')[4].strip() for line in findings.split(
+            sorted(line.split('|')[5].strip() for line in findings.split(
                 '\n') if line.startswith('| ') and '| Backend ' not in line),
             sorted(line.split('|')[4].strip() for line in listed.split(
                 '\n') if line.startswith('| ') and '| ID ' not in line))
@@ -68,8 +73,8 @@ class DemoTest(base.BaseTestCase):
         self.assertNotIn(ATTACHED_LUN, findings)
         # Remediation: a plan, then one adoption and one removed export that
         # the next pass resolves.
-        plan, applied = out.split('=== Remediation plan')[1].split(
-            '=== Applied')
+        plan, applied = out.split('=== Remediation plan for fake1')[1].split(
+            '=== Applied: adopt')
         self.assertIn('5 step(s)', plan)
         self.assertEqual(5, plan.count('-> planned'))
         self.assertIn('-> done: managed as', applied)
@@ -94,7 +99,8 @@ class DemoTest(base.BaseTestCase):
         # ... by its agent, which the controller asked over RPC, and whose
         # configuration holds neither a database nor Cinder credentials.
         self.assertIn('commands on compute-9: ', host_applied)
-        self.assertEqual(3, out.count('compute-9 (cinder-reconciler-agent): '
+        # Two passes, one after the cloud runbook, one after this.
+        self.assertEqual(4, out.count('compute-9 (cinder-reconciler-agent): '
                                       'scanned and reported: recorded'))
         with open(os.path.join(workdir, 'cinder-reconciler-agent.conf')) as f:
             sections = {line.strip() for line in f if line.startswith('[')}
@@ -103,3 +109,31 @@ class DemoTest(base.BaseTestCase):
         self.assertIn('leftover_device device %s: confirmed -> resolved'
                       % LEFT_LUN, host_after)
         self.assertIn('consistent: 1 attachments, 1 devices', host_after)
+        # The cloud scope: a create stuck for two days, the volumes of the
+        # project deleted in Keystone, the undeletable volume.
+        for label, kind in (('stuck-creating', 'stuck_status'),
+                            ('lost-on-array', 'orphan_project'),
+                            ('lh-lost', 'orphan_project'),
+                            ('stuck-delete', 'stuck_deleting')):
+            self.assertRegex(findings, r'\| cloud +\| %s +\| volume +\| %s'
+                             % (kind, scn.uid(label)))
+        # Its runbook: the host's LUN, the export, then Cinder's delete;
+        # the next passes resolve all three findings.
+        cloud_plan, runbook = out.split(
+            '=== Remediation plan for the cloud scope')[1].split(
+            '=== Applied: the runbook')
+        self.assertEqual(1, cloud_plan.count('-> planned'))
+        self.assertIn('stuck_deleting volume %s: runbook'
+                      % scn.uid('stuck-delete'), cloud_plan)
+        self.assertIn("-> done: reset to error and deleted through Cinder's "
+                      'API', runbook)
+        # The LUN was disconnected by compute-9's agent, audited there.
+        audit = runbook.split('=== The audit of the runbook')[1]
+        self.assertRegex(audit, r'disconnect .*commands on compute-9: ')
+        resolved = runbook.split('=== The next passes')[1].split(
+            '=== The audit of the runbook')[0]
+        for line in ('orphan_export export volume-%s@compute-9'
+                     % scn.uid('stuck-delete'),
+                     'leftover_device device %s' % STUCK_LUN,
+                     'stuck_deleting volume %s' % scn.uid('stuck-delete')):
+            self.assertIn(line + ': confirmed -> resolved', resolved)

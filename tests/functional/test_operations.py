@@ -223,8 +223,10 @@ class OperationsTest(base.BaseTestCase):
                                   for r in story['newest_sightings']])
         self.assertEqual('available', story['details']['status'])
         text = self.demo.manage('findings', 'show', str(lost['id'])).stdout
-        self.assertIn('evidence:', text)
-        self.assertIn('seen by 2 ok run(s), newest: 1, 3', text)
+        self.assertRegex(text, r'\| Field +\| Value +\|')
+        self.assertRegex(text, r'\| details +\| \{[^\n]*"status": '
+                               r'"available"')
+        self.assertRegex(text, r'\| seen_by +\| 2 +\|')
         missing = self.demo.manage('findings', 'show', '9999', check=False)
         self.assertEqual(1, missing.returncode)
         self.assertIn('no finding 9999', missing.stderr)

@@ -173,7 +173,8 @@ class RabbitMQTest(base.BaseTestCase):
         for e in events:
             self.assertEqual('reconciler.demo-host', e['publisher_id'])
             self.assertEqual(PAYLOAD_KEYS, set(e['payload']))
-            self.assertEqual(('1.0', 'fake1', 'confirmed', 1), tuple(
+            # 1.1 added the stale_temporary kind (additive: a minor bump).
+            self.assertEqual(('1.1', 'fake1', 'confirmed', 1), tuple(
                 e['payload'][k] for k in ('payload_version', 'backend',
                                           'state', 'sightings')))
         leftover = scn.uid('restored-leftover')

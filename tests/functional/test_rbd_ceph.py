@@ -12,6 +12,7 @@ import os
 import time
 
 from reconciler.drivers import rbd_client
+from reconciler import manager
 from reconciler import model
 from reconciler.simulators import scenario as scn
 from tests import ceph_fixtures
@@ -249,6 +250,40 @@ class CephPassTest(CephTestCase):
         self.values.load_raw_values(group=BACKEND,
                                     enable_deferred_deletion='true')
         self.assert_exact(self.run_pass(), deferred=True)
+
+    def test_steady_passes_reuse_unchanged_headers(self):
+        """The daemon's passes (one reconciler): the binding reads every
+        header on the first pass and on one in
+        reconciler_full_listing_passes, then only changed ones (none
+        here); the command line reads in full every time. A failed pass
+        makes the next read in full. Every pass is exact.
+        """
+        self.values.load_raw_values(group=BACKEND,
+                                    reconciler_full_listing_passes='3')
+        # Seeded long before: no row changed within the margin, so Cinder's
+        # changes name no image to read again.
+        self.values.load_raw_values(group='cinder', changes_margin='1')
+        reconciler = manager.BackendReconciler(self.conf, self.backend,
+                                               self.store, self.notifier)
+        reports = []
+        for n in range(6):
+            if n == 2:
+                self.values.load_raw_values(group=BACKEND,
+                                            rbd_pool='no-such-pool')
+                self.assertEqual(model.RunStatus.FAILED,
+                                 reconciler.run_pass().status)
+                self.values.load_raw_values(group=BACKEND, rbd_pool=POOL)
+            reports.append(reconciler.run_pass())
+            self.notifier.flush(self.store)
+            self.assert_exact(reports[-1])
+        full = [r.inventory['array_full_listing'] for r in reports]
+        read = [r.inventory['array_read_in_full'] for r in reports]
+        if self.CLI:
+            self.assertEqual([1] * 6, full)
+        else:
+            self.assertEqual([1, 0, 1, 0, 0, 1], full)
+            self.assertEqual([0] * 3, read[1:2] + read[3:5])
+            self.assertEqual({read[0]}, {read[2], read[5]})
 
     def test_missing_pool_fails_the_pass(self):
         self.assertEqual(model.RunStatus.OK, self.run_pass().status)

@@ -40,7 +40,7 @@ def main():
     coordination.COORDINATOR.start()
     rpc.init(conf)
     launcher = oslo_service.ServiceLauncher(conf)
-    for backend in conf.enabled_backends:
+    for backend in conf.enabled_backends or ():
         conf.register_opt(cfg.StrOpt('backend_host'), group=backend)
         host = '%s@%s' % (conf[backend].backend_host or conf.host, backend)
         launcher.launch_service(service.Service.create(

@@ -7,10 +7,21 @@ of an array: ``$CINDER_RECONCILER_ARRAYS/<backend group>.json`` holds
 LVM and RBD drivers judge theirs: the UUID in a Cinder-style name is looked
 up among the service's rows by ``id`` only (so a migrated volume, named after
 its name_id, shows up as not managed), an object in use is not safe.
+
+With ``"track_volumes": true`` in the file, the driver keeps it as an array
+would: a volume Cinder creates is added, a connection adds an export
+(``{"volume", "host", "initiators"}``, the reconciler's fake driver reads
+the same file), a disconnect removes it unless the host is in
+``"busy_hosts"`` (it still holds the LUN: the array keeps the mapping), and
+a delete is refused while the volume is exported ("volume is busy": Cinder
+leaves it ``error_deleting``). A volume named ``hold-*`` stays in its
+create while the file ``hold`` exists next to the array's, as a volume
+service stopped mid-operation would leave it.
 """
 
 import json
 import os
+import time
 
 from cinder import exception
 from cinder.tests import fake_driver
@@ -44,22 +55,81 @@ class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         # As Cinder's LVM driver renames the LV it manages.
         array, obj = self._entry(key, ref)
         obj['name'] = name
-        with open(self._path() + '.new', 'w') as f:
-            json.dump(array, f)
-        os.replace(self._path() + '.new', self._path())
+        self._write(array)
 
     def _update_volume_stats(self):
         """Cinder's fake pool, under the pool names the array file lists
-        (``"pools"``), so volumes of a scenario's pools can be managed.
+        (``"pools"``), so volumes of a scenario's pools can be managed;
+        multiattach, as Cinder's LVM driver reports it.
         """
         super()._update_volume_stats()
         try:
             names = self._array().get('pools')
         except OSError:
             names = None
-        if names:
-            [pool] = self._stats['pools']
-            self._stats['pools'] = [dict(pool, pool_name=n) for n in names]
+        [pool] = self._stats['pools']
+        pool = dict(pool, multiattach=True)
+        self._stats['pools'] = [dict(pool, pool_name=n)
+                                for n in names or [pool['pool_name']]]
+
+    def _write(self, array):
+        with open(self._path() + '.new', 'w') as f:
+            json.dump(array, f)
+        os.replace(self._path() + '.new', self._path())
+
+    def _tracked(self):
+        try:
+            array = self._array()
+        except OSError:
+            return None
+        return array if array.get('track_volumes') else None
+
+    def _hold(self, volume):
+        here = os.path.dirname(self._path())
+        hold = os.path.join(here, 'hold')
+        if not ((volume.display_name or '').startswith('hold-')
+                and os.path.exists(hold)):
+            return
+        with open(os.path.join(here, 'holding'), 'w') as f:
+            f.write(volume.id)
+        deadline = time.monotonic() + 300
+        while os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def create_volume(self, volume):
+        self._hold(volume)
+        result = super().create_volume(volume)
+        array = self._tracked()
+        if array is not None:
+            array['volumes'].append({'name': volume.name,
+                                     'size': volume.size})
+            self._write(array)
+        return result
+
+    def delete_volume(self, volume):
+        self._hold(volume)
+        array = self._tracked()
+        if array is not None:
+            hosts = [e['host'] for e in array.get('exports', ())
+                     if e['volume'] == volume.name]
+            if hosts:
+                raise exception.VolumeBackendAPIException(
+                    data='volume %s is busy: exported to %s'
+                    % (volume.name, ', '.join(hosts)))
+            array['volumes'] = [v for v in array['volumes']
+                                if v['name'] != volume.name]
+            self._write(array)
+        return super().delete_volume(volume)
+
+    def terminate_connection(self, volume, connector, **kwargs):
+        array = self._tracked()
+        host = (connector or {}).get('host')
+        if array is not None and host not in array.get('busy_hosts', ()):
+            array['exports'] = [e for e in array.get('exports', ())
+                                if (e['volume'], e['host'])
+                                != (volume.name, host)]
+            self._write(array)
+        return super().terminate_connection(volume, connector, **kwargs)
 
     def initialize_connection(self, volume, connector):
         """With CHAP credentials, as Cinder's LVM and iSCSI drivers
@@ -68,6 +138,14 @@ class ManageableFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         info = super().initialize_connection(volume, connector)
         info['data'].update(auth_method='CHAP', auth_username='fixture',
                             auth_password=CHAP_SECRET)
+        array = self._tracked()
+        if array is not None and connector and connector.get('host'):
+            exports = array.setdefault('exports', [])
+            export = {'volume': volume.name, 'host': connector['host'],
+                      'initiators': [connector.get('initiator')]}
+            if export not in exports:
+                exports.append(export)
+                self._write(array)
         return info
 
     def manage_existing_get_size(self, volume, existing_ref):

@@ -195,3 +195,51 @@ class CacheTest(base.BaseTestCase):
         history.listener_started_since = lambda backend, since: True
         self.assertEqual((True, frozenset()),
                          incremental.event_evidence(history, 'be1', 0))
+
+    def test_keys_the_array_reads_again(self):
+        """Rows of the last change listing and the events since name the
+        volumes whose array objects a steady array listing reads afresh:
+        by id, and by the name_id the object carries.
+        """
+        self.assertEqual(frozenset(), self.cache.keys_named(()))
+        migrated = model.CinderVolume('b', 'nb', 'ctl@be1#p', 'available')
+        self.inventory.changed_volumes = [migrated]
+        self.inventory.changed_snapshots = [snap('s2', 'a')]
+        self.inventory.volumes[1] = migrated
+        self.inventory.snapshots.append(snap('s2', 'a'))
+        self.refresh()
+        self.assertIsNone(self.cache.reason)
+        self.assertEqual({'a', 'b', 'nb'}, self.cache.keys_named(()))
+        event = model.CinderEvent
+        self.assertEqual({'a', 'b', 'nb', 'gone', 'c'}, self.cache.keys_named((
+            event('be1', 'volume.delete.end', 'volume', 'gone', None, 0.0),
+            event('be1', 'snapshot.create.end', 'snapshot', 's3', None, 0.0,
+                  payload=(('volume_id', 'c'),)))))
+        # A full listing names nothing.
+        self.cache.invalidate()
+        self.refresh()
+        self.assertEqual(frozenset(), self.cache.keys_named(()))
+
+
+class ArrayCacheTest(base.BaseTestCase):
+    """The array side's schedule: CinderCache's."""
+
+    def test_schedule(self):
+        cache = incremental.ArrayCache(3)
+        reasons = []
+        for n in range(7):
+            reason = cache.full_reason()
+            reasons.append(reason)
+            if n == 4:
+                cache.invalidate()
+                continue
+            cache.listed({'kept': n}, reason, float(n))
+        self.assertEqual([incremental.FIRST, None, None,
+                          incremental.PERIODIC, None, incremental.FAILED,
+                          None], reasons)
+        self.assertEqual(6.0, cache.listed_at)
+        cache.full_every = 1
+        self.assertEqual(incremental.DISABLED, cache.full_reason())
+        cache.listed(None, incremental.DISABLED, 7.0)
+        cache.full_every = 3
+        self.assertEqual(incremental.FIRST, cache.full_reason())

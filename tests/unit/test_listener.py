@@ -90,3 +90,40 @@ class ConfiguredTest(base.BaseTestCase):
                            'transport_url': 'fake:/'}},
                        {'cinder_notifications': {'transport_url': 'fake:/'}}):
             self.assertTrue(listener.configured(self.conf(**groups)), groups)
+
+
+class ExchangeTest(base.BaseTestCase):
+    """Cinder's exchange, whatever this process's RPC made the default."""
+
+    def exchange(self, config=None, **group):
+        # The controller's RPC sets its own exchange as the default first.
+        oslo_messaging.set_transport_defaults('cinder-reconciler')
+        self.addCleanup(oslo_messaging.set_transport_defaults, 'openstack')
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        files = []
+        if config:
+            path = self.useFixture(fixtures_lib.TempDir()).join('cinder.conf')
+            with open(path, 'w') as f:
+                f.write(config)
+            files = [path]
+        conf([], project='x', default_config_files=files,
+             default_config_dirs=[])
+        self.useFixture(config_fixture.Config(conf)).load_raw_values(
+            group='cinder_notifications', **group)
+        transport = oslo_messaging.get_notification_transport(
+            conf, url='fake:/')
+        self.addCleanup(transport.cleanup)
+        [target] = listener.CinderListener(conf, None, [])._targets()
+        return target.exchange
+
+    def test_oslo_messaging_default_not_the_rpc_one(self):
+        self.assertEqual('openstack', self.exchange())
+
+    def test_cinder_conf_control_exchange(self):
+        self.assertEqual('cinder-x', self.exchange(
+            '[DEFAULT]\ncontrol_exchange = cinder-x\n'))
+
+    def test_the_listener_option_first(self):
+        self.assertEqual('cinder-y', self.exchange(
+            '[DEFAULT]\ncontrol_exchange = cinder-x\n', exchange='cinder-y'))

@@ -60,7 +60,8 @@ class CommandsTest(CommandTestCase):
         self.assertEqual(1, result.returncode)
         self.assertEqual(
             'Error: [DEFAULT] enabled_backends names no backend the '
-            'reconciler can reconcile and [host_scan] is not enabled',
+            'reconciler can reconcile and neither [host_scan] nor [cloud] '
+            'is enabled',
             result.stderr.strip().splitlines()[-1])
         self.assertNotIn('Traceback', result.stderr)
 

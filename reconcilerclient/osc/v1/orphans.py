@@ -4,9 +4,13 @@ from osc_lib.cli import format_columns
 from osc_lib.command import command
 from osc_lib import utils
 
+#: The service's finding kinds (reconciler.model.FindingKind; this
+#: package imports nothing of the service).
 KINDS = ('array_only', 'cinder_only', 'orphan_export', 'foreign',
-         'leftover_device', 'faulty_map', 'faulty_attached', 'stale_session',
-         'missing_device')
+         'stale_temporary', 'leftover_device', 'faulty_map',
+         'faulty_attached', 'stale_session', 'missing_device',
+         'stale_attachment', 'dangling_bdm', 'stuck_status', 'orphan_project',
+         'stuck_deleting')
 STATES = ('suspected', 'confirmed', 'resolved')
 
 _COLUMNS = (('ID', 'id'), ('Backend', 'backend'), ('Kind', 'kind'),

@@ -164,6 +164,27 @@ class NecListingTest(NecTestCase):
             self.assertEqual(vol, driver.find_volume(vol).uuid)
         self.assertEqual(8, len(self.simulator.commands))
 
+    def test_lookups_of_a_round_share_one_read(self):
+        """One whole-array read per re-check round, made by its first
+        look-up; outside a round each look-up reads afresh.
+        """
+        vol = uid('vol')
+        self.array.add_ld(NAMES.volume(vol), 0)
+        self.array.add_ld(NAMES.volume(uid('kept')), 0)
+        with self.driver() as driver:
+            driver.list_objects()
+            with driver.lookup_round():
+                self.assertEqual(vol, driver.find_volume(vol).uuid)
+                self.array.remove_ld(NAMES.volume(vol))
+                for _ in range(10):
+                    self.assertEqual(vol, driver.find_volume(vol).uuid)
+                self.assertIsNone(driver.find_snapshot(uid('s'), vol))
+            self.assertEqual(2, len(self.simulator.commands))
+            self.assertIsNone(driver.find_volume(vol))
+            with driver.lookup_round():
+                self.assertIsNone(driver.find_volume(vol))
+        self.assertEqual(4, len(self.simulator.commands))
+
     def test_name_mapping(self):
         driver = self.driver(nec_ldname_format='LX:%s')
         key = '52f22665-a60c-42d2-8918-5d950ee88136'

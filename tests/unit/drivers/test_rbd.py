@@ -53,10 +53,16 @@ def cluster():
 
 
 def fake_binding(data):
-    """``rados`` and ``rbd`` modules answering from simulator data."""
+    """``rados`` and ``rbd`` modules answering from simulator data.
+
+    Its directory lists every image as format 1 (no id, so no header
+    object): the client opens each with librbd. Header reads are tested
+    against a real cluster (tests/functional/test_rbd_scale.py).
+    """
     rados = types.ModuleType('rados')
     rbd = types.ModuleType('rbd')
     rados.Error = type('Error', (Exception,), {})
+    rados.ObjectNotFound = type('ObjectNotFound', (rados.Error,), {})
     rbd.Error = type('Error', (Exception,), {})
     rbd.ImageNotFound = type('ImageNotFound', (rbd.Error,), {})
     images = data['images']
@@ -64,6 +70,12 @@ def fake_binding(data):
     class Ioctx(object):
         def close(self):
             pass
+
+        def dup(self):
+            return Ioctx()
+
+        def get_pool_id(self):
+            return 1
 
     class Rados(object):
         def __init__(self, rados_id, clustername, conffile):
@@ -84,9 +96,15 @@ def fake_binding(data):
         def shutdown(self):
             pass
 
+        def get_fsid(self):
+            return 'fsid'
+
     class RBD(object):
         def list(self, ioctx):
             return sorted(images)
+
+        def list2(self, ioctx):
+            return iter([{'name': n, 'id': ''} for n in self.list(ioctx)])
 
         def trash_list(self, ioctx):
             return iter(data['trash'])
@@ -309,10 +327,10 @@ class ClassifyTest(RbdTestCase):
 
     def test_binding_errors_are_array_errors(self):
         driver = self.binding_driver()
-        with mock.patch.object(driver.client.rbd.RBD, 'list',
+        with mock.patch.object(driver.client.rbd.RBD, 'list2',
                                side_effect=driver.client.rbd.Error('EIO')):
             e = self.assertRaises(exception.ArrayError, driver.list_objects)
-        self.assertIn('rbd list: EIO', str(e))
+        self.assertIn('rbd list2: EIO', str(e))
 
     def test_unreachable_pool(self):
         rados, rbd = fake_binding(self.cluster.data)
@@ -359,7 +377,7 @@ class AnswerShapeTest(RbdTestCase):
 
     def test_binding_listing_without_an_answer_fails(self):
         driver = self.binding_driver()
-        for method in ('list', 'trash_list'):
+        for method in ('list2', 'trash_list'):
             with mock.patch.object(driver.client.rbd.RBD, method,
                                    side_effect=driver.client.rbd.ImageNotFound(
                                        'pool directory')):

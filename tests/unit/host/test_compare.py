@@ -392,6 +392,17 @@ class CompareTest(base.BaseTestCase):
                                                 local_hosts=['compute-1'])
                           if f[0] == 'leftover_device'])
 
+    def test_leftover_of_a_volume_whose_delete_failed_is_judged(self):
+        # error_deleting is settled: a LUN left here is what keeps the
+        # array from deleting the volume (the cloud scope's stuck_deleting).
+        self.lvm_disk(3, 'sdb', '3:0:0:1')
+        owned = compare.Ownership(prefixes=('iqn.2010-10.org.openstack:',))
+        self.volumes[VOL[3]] = ('error_deleting', None, 'ctl@lvm#lvm')
+        self.assertEqual([('leftover_device', 'device', WWID[3])],
+                         self.found(ownership=owned))
+        self.volumes[VOL[3]] = ('deleting', None, 'ctl@lvm#lvm')
+        self.assertEqual([], self.found(ownership=owned))
+
     def test_session_without_device_is_stale(self):
         self.host.add_session(LVM_IQN % VOL[0], P1)
         self.lvm_disk(1, 'sdb', '3:0:0:1', P2)

@@ -125,6 +125,22 @@ class ConfiguredTest(base.BaseTestCase):
         conf(['--config-file', path[0]], project='x')
         self.assertTrue(api.configured(conf))
 
+    def test_the_exchange_is_ours_and_stays_out_of_the_defaults(self):
+        conf = cfg.ConfigOpts()
+        reconciler_conf.register(conf)
+        conf([], project='x', default_config_files=[],
+             default_config_dirs=[])
+        api.configured(conf)
+        api.get_transport(conf).cleanup()
+        self.assertEqual('cinder-reconciler', api.exchange(conf))
+        # Notifications (ours, and the listener's of Cinder's) keep
+        # oslo.messaging's default.
+        self.assertEqual('openstack', conf.control_exchange)
+        path = self.create_tempfiles(
+            [('c', '[DEFAULT]\ncontrol_exchange = fleet-a\n')])
+        conf(['--config-file', path[0]], project='x')
+        self.assertEqual('fleet-a', api.exchange(conf))
+
     def test_describe_is_one_line(self):
         self.assertEqual(
             'no answer in time (MessagingTimeout)',
