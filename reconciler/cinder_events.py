@@ -21,6 +21,16 @@ or ``snapshot.<host>``:
   its ``delete.start`` (``unmanaging``, not ``deleting``) tells them apart.
 - No migration event: a migration shows as the create and delete of its
   temporary volume (whose id is not the migrated volume's).
+- Not only volume services publish: cinder-api publishes ``volume.<its
+  host>`` (no ``@backend``) for attachments it completes and detaches it
+  ends, volume-usage-audit replays creates and deletes; an unmanage is
+  only ever published by the volume service that held the volume, and it
+  destroys the row before it says ``unmanage.end`` (``delete.end`` alike).
+
+An event is evidence only where nothing contradicts it (see
+:func:`parse` and :func:`contradicted`): anyone on the bus can publish
+one, and a notification misrouted or sent in error must never hide an
+orphan.
 """
 
 import datetime
@@ -30,6 +40,9 @@ from reconciler import model
 #: The event type of a listener's start marker: events may be missing
 #: from before it.
 LISTENER_STARTED = 'reconciler.listener.started'
+#: The event type of a marker voiding a recorded event (its ``voids``:
+#: the event's id): a listing showed the resource's row after that event.
+LISTED = 'reconciler.listed'
 
 VOLUME_EVENTS = frozenset(
     'volume.' + suffix for suffix in (
@@ -50,6 +63,11 @@ _KEPT = {'volume': ('status', 'size', 'volume_type', 'tenant_id'),
          'snapshot': ('status', 'volume_id', 'volume_size', 'tenant_id')}
 _MAX_VALUE = 255
 _MAX_HOSTS = 8
+#: Events after which Cinder has destroyed the resource's row.
+DELETE_EVENTS = frozenset(('volume.delete.end', 'volume.unmanage.end',
+                           'snapshot.delete.end'))
+# Published only by the volume service that held the volume.
+_SERVICE_ONLY = frozenset(('volume.unmanage.start', 'volume.unmanage.end'))
 # Back in Cinder's hands: whatever was recorded before no longer counts.
 _REBORN = ('create.start', 'create.end', 'manage_existing.start',
            'manage_existing.end', 'manage_existing_snapshot.start',
@@ -107,12 +125,27 @@ def _emitted(timestamp, default):
     return when.timestamp()
 
 
+def _same_backend(publisher, host, backends):
+    """Whether a publisher's ``host@backend`` and a payload's host are on
+    one backend: the same one, or members of one clustered backend.
+    """
+    if _backend_part(publisher) == _backend_part(host):
+        return True
+    name = backend_for(publisher, backends)
+    return name is not None and name == backend_for(host, backends)
+
+
 def parse(publisher_id, event_type, payload, metadata, backends, now):
     """The :class:`model.CinderEvent` to record, or None.
 
     None for the events not listed above, a payload without the
     resource's id, or a host on none of ``backends``. Only the keys of
     ``_KEPT`` (and the attached hosts) are kept, as short strings.
+
+    None too, evidence for no backend, where the publisher and the payload
+    disagree: a volume service (``volume.<host@backend>``) publishing about
+    a volume on another backend, or an unmanage published by anything but
+    a volume service.
     """
     if event_type in VOLUME_EVENTS:
         rtype, id_key = 'volume', 'volume_id'
@@ -125,9 +158,15 @@ def parse(publisher_id, event_type, payload, metadata, backends, now):
     resource_id = payload.get(id_key)
     if not isinstance(resource_id, str) or not resource_id:
         return None
+    publisher = _host(publisher_id)
     host = payload.get('host') if rtype == 'volume' else None
     if not isinstance(host, str) or not host:
-        host = _host(publisher_id)
+        host = publisher
+    elif '@' in (publisher or ''):
+        if not _same_backend(publisher, host, backends):
+            return None
+    elif event_type in _SERVICE_ONLY:
+        return None
     backend = backend_for(host, backends)
     if backend is None:
         return None
@@ -152,6 +191,46 @@ def started(backend, host, now):
                              host=host, emitted_at=now)
 
 
+def listed(event, at):
+    """A marker voiding ``event`` (recorded, with an id): its resource's row
+    was listed by a listing that began at ``at`` (our clock).
+    """
+    return model.CinderEvent(
+        backend=event.backend, event_type=LISTED,
+        resource_type=event.resource_type, resource_id=event.resource_id,
+        host=None, emitted_at=at, payload=(('voids', str(event.id)),))
+
+
+def voided(events):
+    """Ids (as text) of the events the ``LISTED`` markers among ``events``
+    void.
+    """
+    return {dict(e.payload).get('voids') for e in events
+            if e.event_type == LISTED}
+
+
+def contradicted(events, alive, started, margin):
+    """Markers voiding the delete and unmanage ``events`` a listing
+    contradicts.
+
+    ``alive``: ids of the rows a listing (or point look-up) that began at
+    ``started`` (our clock) showed. Cinder destroys a row before it says
+    ``delete.end`` or ``unmanage.end``, and the listener records an event
+    after it was said: a row listed by a request sent more than ``margin``
+    seconds (the clocks of the reconciler's hosts may differ) after its
+    event was recorded outlived the event, which is therefore false (sent
+    in error, or by someone else) and counts for nothing from then on.
+    ``events`` may hold markers already recorded: their events are not
+    voided twice.
+    """
+    void = voided(events)
+    return [listed(e, started) for e in events
+            if e.event_type in DELETE_EVENTS and e.id is not None
+            and str(e.id) not in void and e.resource_id in alive
+            and e.recorded_at is not None
+            and e.recorded_at + margin < started]
+
+
 def verdict(events):
     """What one resource's events, oldest first, say: UNMANAGED, DELETED
     or None (nothing, or back in Cinder since).
@@ -159,21 +238,30 @@ def verdict(events):
     A volume is unmanaged by ``volume.unmanage.end``; a snapshot by a
     ``snapshot.delete.end`` whose ``delete.start`` said ``unmanaging``
     (without that start the end counts as a delete). A later create or
-    manage of the same id undoes either.
+    manage of the same id undoes either. An event a listing contradicted
+    (a ``LISTED`` marker voids it) counts for nothing.
     """
-    state, unmanaging = None, False
+    return decide(events)[0]
+
+
+def decide(events):
+    """``(verdict(events), the event deciding it or None)``."""
+    void = voided(events)
+    state, unmanaging, by = None, False, None
     for event in events:
+        if event.event_type == LISTED or str(event.id) in void:
+            continue
         action = event.event_type.partition('.')[2]
         if action == 'unmanage.end':
-            state, unmanaging = UNMANAGED, False
+            state, unmanaging, by = UNMANAGED, False, event
         elif action == 'delete.start':
             unmanaging = dict(event.payload).get('status') == 'unmanaging'
         elif action == 'delete.end':
             state = UNMANAGED if unmanaging else DELETED
-            unmanaging = False
+            unmanaging, by = False, event
         elif action in _REBORN:
-            state, unmanaging = None, False
-    return state
+            state, unmanaging, by = None, False, None
+    return state, by
 
 
 def _iso(epoch):
@@ -188,13 +276,18 @@ EVIDENCE_EVENTS = 4
 def evidence(events):
     """The newest events as a finding's detail: one short line."""
     seen, words = set(), []
+    void = voided(events)
     for event in events:
         if event.message_id and event.message_id in seen:
             continue    # delivered twice
         seen.add(event.message_id)
+        if event.event_type == LISTED:
+            continue    # said by the event it voids
         status = dict(event.payload).get('status')
-        words.append('%s%s at %s' % (
+        words.append('%s%s at %s%s' % (
             event.event_type,
             ' (unmanaging)' if status == 'unmanaging' else '',
-            _iso(event.emitted_at)))
+            _iso(event.emitted_at),
+            ' (void: its row was listed later)'
+            if str(event.id) in void else ''))
     return '; '.join(words[-EVIDENCE_EVENTS:])

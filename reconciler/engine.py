@@ -17,8 +17,10 @@ Safety rules encoded here (see ../shared/reference/traps.md):
   in ``error_deleting`` (its object gone: safe to clean up, so reported).
 - A volume in a pool the array listing did not cover is unknown (T6).
 - Cinder's recorded events are evidence, never the only source: they
-  only reclassify an array-only object Cinder says it unmanaged, and
-  explain the others (``weigh_events``); without them, the same findings.
+  only reclassify an array-only object Cinder says it unmanaged (still a
+  finding, of its own kind, re-checked like an array-only one), and
+  explain the others (``weigh_events``); without them, the same objects
+  are found, all array-only.
 - A name that could decode by chance (``ArrayView.chance_names``) is the
   only evidence a finding's object is Cinder's unless a Cinder row has its
   UUID: such findings carry ``ownership_evidence: name``.
@@ -218,7 +220,8 @@ class Comparison:
     suspects: tuple[Suspect, ...]
     consistent: collections.Counter    # ResourceType -> matched objects
     skipped: collections.Counter       # reason -> count (not compared)
-    # Array-only suspects Cinder's events say it unmanaged (weigh_events).
+    # Array-only suspects Cinder's events say it unmanaged (weigh_events),
+    # as suspects of kind UNMANAGED.
     unmanaged: tuple[Suspect, ...] = ()
     # (ResourceType, id) of the Cinder-named volumes and snapshots listed,
     # and of those matched to a Cinder row: the history keeps the matches
@@ -408,6 +411,7 @@ def _stale_candidate(obj, holder, by_name):
 
 
 _EVIDENCED = (R.VOLUME, R.SNAPSHOT)
+_ONE_OBJECT = (K.ARRAY_ONLY, K.UNMANAGED)
 
 
 def array_only_ids(comparison):
@@ -423,34 +427,37 @@ def weigh_events(comparison, events):
     ``events`` (``model.CinderEvent``, oldest first) are those of
     :func:`array_only_ids`. An array-only volume or snapshot whose events
     end in an unmanage (``cinder_events.verdict``) is an unmanaged object,
-    not an orphan: it moves to ``unmanaged`` and is counted as skipped.
-    Every other array-only suspect with events keeps them as its
-    ``cinder_events`` detail (e.g. the delete.end of a delete that left
-    its object). Events only ever explain or reclassify what the listings
-    show: no event, no change.
+    not an orphan: it moves to ``unmanaged`` as a suspect of kind
+    UNMANAGED, naming the event (its history id and Cinder's message id),
+    so that what events hide is never out of sight. Every array-only
+    suspect with events keeps them as its ``cinder_events`` detail (e.g.
+    the delete.end of a delete that left its object). Events only ever
+    explain or reclassify what the listings show: no event, no change.
     """
     by_id = collections.defaultdict(list)
     for event in events:
         by_id[(event.resource_type, event.resource_id)].append(event)
     suspects, unmanaged = [], []
-    skipped = collections.Counter(comparison.skipped)
     for suspect in comparison.suspects:
         c = suspect.candidate
         found = by_id.get((str(c.resource_type), c.resource_id))
         if c.kind != K.ARRAY_ONLY or c.resource_type not in _EVIDENCED or (
                 not found):
             suspects.append(suspect)
-        elif cinder_events.verdict(found) == cinder_events.UNMANAGED:
-            unmanaged.append(suspect)
-            skipped['%s %s' % (C.UNMANAGED, c.resource_type)] += 1
-        else:
-            details = dict(c.details,
-                           cinder_events=cinder_events.evidence(found))
-            suspects.append(dataclasses.replace(suspect, candidate=(
-                dataclasses.replace(c, details=tuple(sorted(
-                    details.items()))))))
+            continue
+        details = dict(c.details, cinder_events=cinder_events.evidence(found))
+        verdict, by = cinder_events.decide(found)
+        kind = K.ARRAY_ONLY
+        if verdict == cinder_events.UNMANAGED:
+            kind = K.UNMANAGED
+            details.update((k, str(v)) for k, v in (
+                ('cinder_event_id', by.id),
+                ('cinder_message_id', by.message_id)) if v is not None)
+        weighed = dataclasses.replace(suspect, candidate=dataclasses.replace(
+            c, kind=kind, details=tuple(sorted(details.items()))))
+        (unmanaged if kind == K.UNMANAGED else suspects).append(weighed)
     return dataclasses.replace(
-        comparison, suspects=tuple(suspects), skipped=skipped,
+        comparison, suspects=tuple(suspects),
         unmanaged=comparison.unmanaged + tuple(unmanaged))
 
 
@@ -642,7 +649,7 @@ def recheck(suspects, cinder, array, backend_host, cluster=None,
                                         cluster)
     for n, suspect in enumerate(suspects):
         kind = suspect.candidate.kind
-        if kind == K.ARRAY_ONLY:
+        if kind in (K.ARRAY_ONLY, K.UNMANAGED):
             why_not[n] = _still_array_only(suspect, cinder, array,
                                            backend_host, cluster)
             continue
@@ -753,6 +760,10 @@ def unlisted(confirmed, suspects):
     (:func:`recheck_unlisted`).
     """
     listed = {s.candidate.identity for s in suspects}
+    # One object, array-only or unmanaged as the events say: a finding of
+    # either kind is listed when the object is.
+    listed |= {(kind,) + i[1:] for i in listed if i[0] in _ONE_OBJECT
+               for kind in _ONE_OBJECT}
     return [suspect_of(c) for c in confirmed if c.identity not in listed]
 
 

@@ -20,6 +20,7 @@ import time
 
 from oslo_log import log as logging
 
+from reconciler import cinder_events
 from reconciler import engine
 from reconciler import exception
 from reconciler import history as history_mod
@@ -30,6 +31,8 @@ from reconciler import notifier as notifier_mod
 from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
+
+_DELETIONS_AND_VOIDS = cinder_events.DELETE_EVENTS | {cinder_events.LISTED}
 
 
 @dataclasses.dataclass
@@ -233,6 +236,37 @@ class BackendReconciler(object):
         # The array's side of the same: what the driver read (RBD).
         self.array_cache = incremental.ArrayCache(
             backend.reconciler_full_listing_passes)
+        # Cinder's delete and unmanage events recorded since then (our
+        # clock) are checked against each pass's listings; all of them
+        # on the first pass.
+        self._deletions_since = 0
+
+    def _listed_alive(self, cinder_view):
+        """Ids of the rows this pass's listing showed: all of the view
+        after a full listing, else those the change listings returned.
+        """
+        fresh = self.cinder_cache.fresh
+        if fresh is not None:
+            return fresh
+        return ({v.id for v in cinder_view.volumes}
+                | {s.id for s in cinder_view.snapshots})
+
+    def _void(self, deletions, alive, began, dry_run):
+        """Markers voiding the recorded ``deletions`` (delete and unmanage
+        events, and markers) that rows ``alive`` in a listing begun at
+        ``began`` contradict (cinder_events.contradicted); recorded but in
+        a dry run.
+        """
+        voids = cinder_events.contradicted(deletions, alive, began,
+                                           self.cinder_cache.margin)
+        if voids and not dry_run:
+            self.history.record_events(voids)
+        for void in voids:
+            LOG.warning('Backend %s: Cinder listed %s %s after the event %s '
+                        'that said it gone: that event is void',
+                        self.backend.name, void.resource_type,
+                        void.resource_id, dict(void.payload)['voids'])
+        return voids
 
     @staticmethod
     def _checkpoint(stop):
@@ -293,9 +327,11 @@ class BackendReconciler(object):
     def _run(self, report, stop, dry_run=False):
         backend = self.backend
         inventory = self.inventory_factory(self.conf)
+        inventory.stop = stop
         with backend.create_driver() as driver:
             array_view = self._array_view(driver)
             self._checkpoint(stop)
+            listing_began = time.time()
             cinder_view = inventory.view(backend.cinder_host,
                                          backend.cinder_cluster,
                                          cache=self.cinder_cache)
@@ -308,16 +344,30 @@ class BackendReconciler(object):
                                     backend.reconciler_max_shrink_percent,
                                     _missing_volumes(open_ids))
             comparison = engine.compare(cinder_view, array_view)
-            # Cinder's recorded events: evidence, never the only source.
+            # Cinder's recorded events: evidence, never the only source,
+            # and none that the listings contradict.
+            deletions = self.history.events_since(
+                backend.name, self._deletions_since,
+                types=_DELETIONS_AND_VOIDS)
+            voids = self._void(deletions, self._listed_alive(cinder_view),
+                               listing_began, dry_run)
+            events = self.history.events_for(
+                backend.name, engine.array_only_ids(comparison))
             comparison = engine.weigh_events(
-                comparison, self.history.events_for(
-                    backend.name, engine.array_only_ids(comparison)))
-            check_suspect_cap(comparison.suspects, open_ids,
-                              cinder_view, array_view,
+                comparison, events + (voids if dry_run else []))
+            # Objects Cinder's events call unmanaged are re-checked and
+            # recorded as the array-only ones are, as a kind of their own.
+            all_suspects = comparison.suspects + comparison.unmanaged
+            # Not the unmanaged ones: no listing cut short makes them (each
+            # needs Cinder's unmanage of its id), they are never acted on,
+            # and they stay on the array, so counting them would fail every
+            # pass of a backend whose operators unmanage much at once.
+            check_suspect_cap(comparison.suspects, open_ids, cinder_view,
+                              array_view,
                               backend.reconciler_max_suspect_percent)
             self._checkpoint(stop)
             kept, suspects = engine.keep_confirmed(
-                comparison.suspects, confirmed_ids,
+                all_suspects, confirmed_ids,
                 self.history.ok_run_count(backend.name),
                 backend.reconciler_confirmed_recheck_passes)
             rechecking = time.monotonic()
@@ -336,6 +386,16 @@ class BackendReconciler(object):
                     dropped=dropped)
             candidates = kept + held + unlisted
             recheck_seconds = time.monotonic() - rechecking
+            # Rows the look-ups found alive contradict events too.
+            voids += self._void(deletions + voids, {
+                key for key, record in getattr(
+                    inventory, 'looked_up', {}).items()
+                if record is not None}, listing_began, dry_run)
+            if self.cinder_cache.full and not dry_run:
+                # Every event recorded before is checked against a whole
+                # listing now: later passes read only the newer ones.
+                self._deletions_since = (listing_began
+                                         - self.cinder_cache.margin)
             self.cinder_cache.take_lookups(getattr(inventory, 'looked_up', {}),
                                            backend.cinder_host,
                                            backend.cinder_cluster)
@@ -353,6 +413,7 @@ class BackendReconciler(object):
             unlisted_kept=len(unlisted),
             recheck_requests=inventory.requests - cinder_view.requests,
             cinder_full_listing=int(self.cinder_cache.full),
+            cinder_full_listing_reason=self.cinder_cache.reason,
             cinder_changed=self.cinder_cache.changed)
         policy = history_mod.LifecyclePolicy(
             sightings=backend.reconciler_sightings,

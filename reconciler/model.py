@@ -17,6 +17,9 @@ class FindingKind(enum.StrEnum):
     # A temporary object Cinder makes (migration, snapshot export, clone
     # parent) whose operation is over: a leak, never acted on by default.
     STALE_TEMPORARY = 'stale_temporary'
+    # Array-only, but Cinder's events alone say Cinder unmanaged it: shown,
+    # never announced by default nor acted on.
+    UNMANAGED = 'unmanaged'
     # Host findings (scope ``host:<connector host>``, see reconciler.host).
     LEFTOVER_DEVICE = 'leftover_device'  # device/map no attachment here uses
     FAULTY_MAP = 'faulty_map'            # all paths faulty, unreferenced

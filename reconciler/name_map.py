@@ -9,6 +9,12 @@ import uuid as uuidlib
 from reconciler import model
 
 
+#: What a name computed without Cinder cannot know, in one line.
+OFFLINE_NOTE = ("Computed from the id alone ([cinder] is not configured): "
+                "a migrated volume's object is named after its name_id, "
+                'not its id; map the name_id instead.')
+
+
 def _is_uuid(value):
     try:
         return str(uuidlib.UUID(value)) == value.lower()

@@ -78,12 +78,15 @@ def do_check(conf):
         conf.cloud.enabled and not args.backend and not args.host_scope)
     if args.cloud_scope:
         validation.check_static(conf)  # [cloud], [nova], [keystone]...
+    errors = []
     if args.host_scope or args.cloud_scope:
         backends = []
     elif args.backend:
         backends = [_backend(conf, args.backend)]
     else:
-        backends = validation.enabled_backends(conf)
+        # A backend with an invalid option is left out, logged as an
+        # error; the others are checked.
+        backends, errors = validation.checked_backends(conf)
     store = history.History.from_conf(conf)
     store.check_current()
     notifier = notifier_mod.Notifier(conf)
@@ -115,7 +118,8 @@ def do_check(conf):
     else:
         for r in reports:
             output.emit(report.any_pass_text(r))
-    return 0 if all(r.status == model.RunStatus.OK for r in reports) else 1
+    return 0 if not errors and all(
+        r.status == model.RunStatus.OK for r in reports) else 1
 
 
 def _check_cloud(conf, store, notifier, coordinator):
@@ -241,34 +245,49 @@ def do_agent_key(conf):
 
 def _backend(conf, name):
     """One enabled backend, its options checked; says why when it is
-    skipped (no driver for it).
+    skipped (no driver for it, an invalid option).
     """
     if name not in [n.strip() for n in conf.enabled_backends]:
         raise exception.ConfigError('backend %s is not in enabled_backends'
                                     % name)
-    backend_conf.BackendConf(conf, name)  # UnsupportedBackend says why
-    for b in validation.enabled_backends(conf):
-        if b.name == name:
-            return b
-    raise AssertionError('unreachable')  # pragma: no cover
+    validation.check_static(conf)
+    backend = backend_conf.BackendConf(conf, name)  # UnsupportedBackend...
+    validation.check_backend(backend)
+    return backend
 
 
 def do_name_map(conf):
-    """Array names for a Cinder UUID, the UUID for an array name, or all."""
+    """Array names for a Cinder UUID, the UUID for an array name, or all.
+
+    A single value needs no Cinder (an operator at the array's console):
+    without ``[cinder]`` the name is computed from the id alone, and one
+    line says what that cannot know.
+    """
     args = conf.category
     backend = _backend(conf, args.backend)
     driver = backend.create_driver()
+    offline = not conf.cinder.auth_type
     if args.all:
+        if offline:
+            raise exception.ConfigError(
+                "name-map --all lists Cinder's volumes: it needs [cinder] "
+                '(auth_type and its credentials)')
         with driver:
             rows = name_map.all_objects(
                 driver, inventory.CinderInventory(conf).view(
                     backend.cinder_host, backend.cinder_cluster))
     elif args.value:
-        rows = name_map.one_value(driver, args.value,
-                                  inventory.CinderInventory(conf))
+        rows = name_map.one_value(
+            driver, args.value,
+            None if offline else inventory.CinderInventory(conf))
     else:
         raise exception.ConfigError('name-map needs a VALUE or --all')
     output.emit_list(args, rows)
+    if offline and any('note' in r for r in rows):   # a UUID was mapped
+        if args.format == 'table':
+            output.emit(name_map.OFFLINE_NOTE)
+        else:   # out of the way of JSON and CSV
+            print(name_map.OFFLINE_NOTE, file=sys.stderr)
     return 0
 
 

@@ -13,7 +13,6 @@ import psutil
 
 from reconciler import conf as reconciler_conf
 from reconciler.conf import validation
-from reconciler import exception
 from reconciler import service as reconciler_service
 from reconciler import version
 
@@ -64,12 +63,12 @@ def main(argv=None):
         version, service_name='cinder-reconciler', conf=conf,
         setup_signal=False)
     _report_from_the_worker(conf)
-    try:
-        # The service warns of each skipped backend when it starts; a
-        # controller may serve agents alone.
-        validation.enabled_backends(conf, warn=False, serving_agents=True)
-    except exception.ConfigError as e:
-        LOG.error('Configuration error: %s', e)
+    # Validated apart: the service warns of each backend it leaves out when
+    # it starts; a controller may serve agents alone.
+    error = validation.problem(sys.argv[1:] if argv is None else argv,
+                               'cinder-reconciler', strict=False)
+    if error:
+        LOG.error('Configuration error: %s', error)
         return 1
     launcher = service.launch(
         conf, reconciler_service.ReconcilerService(conf, master=os.getpid()),

@@ -24,7 +24,9 @@ _LABELS = {model.FindingKind.ARRAY_ONLY: 'array-only',
            model.FindingKind.CINDER_ONLY: 'Cinder-only',
            model.FindingKind.ORPHAN_EXPORT: 'orphan exports',
            model.FindingKind.STALE_TEMPORARY: 'stale temporaries',
-           model.FindingKind.FOREIGN: 'foreign (not Cinder-named)'}
+           model.FindingKind.FOREIGN: 'foreign (not Cinder-named)',
+           model.FindingKind.UNMANAGED: "unmanaged (by Cinder's events "
+                                        'alone)'}
 
 
 def candidate_dict(c):
@@ -85,10 +87,23 @@ def _pass_text(r, title, inventory, labels, finding):
     return '\n'.join(lines)
 
 
+def cinder_event(details):
+    """The Cinder event a finding rests on: its message id, else the
+    history's id of it; None if none.
+    """
+    if details.get('cinder_message_id'):
+        return 'message %s' % details['cinder_message_id']
+    if details.get('cinder_event_id'):
+        return 'event %s' % details['cinder_event_id']
+    return None
+
+
 def _array_finding(c):
     extra = ('  (%s)' % c.array_name
              if c.array_name and c.array_name != c.resource_id else '')
-    return '%-8s %s%s' % (c.resource_type, c.resource_id, extra)
+    event = cinder_event(dict(c.details))
+    return '%-8s %s%s%s' % (c.resource_type, c.resource_id, extra,
+                            '  Cinder %s' % event if event else '')
 
 
 def pass_text(r):

@@ -12,16 +12,16 @@ GROUP = cfg.OptGroup('agents',
                      help='How the controller serves host agents.')
 
 OPTS = [
-    cfg.IntOpt('view_interval', default=300, min=10,
+    cfg.IntOpt('view_interval', default=300, min=10, max=86400,
                help="Seconds between two listings of Cinder's volumes and "
                     'attachments for the hosts whose agents report; the '
                     'listing is done once per interval, whatever the '
                     'number of agents, and only while agents report.'),
-    cfg.IntOpt('full_listing_every', default=12, min=1,
+    cfg.IntOpt('full_listing_every', default=12, min=1, max=1000,
                help='Every this many listings, volumes and attachments are '
                     'listed in full; the others list what changed. 1 lists '
                     'in full every time.'),
-    cfg.FloatOpt('stale_intervals', default=3, min=1,
+    cfg.FloatOpt('stale_intervals', default=3, min=1, max=1000,
                  help="A host whose agent sent no scan for this many of its "
                       'scan intervals is shown stale ("runs list", the '
                       'cinder_reconciler_host_stale metric); its findings '
@@ -35,9 +35,10 @@ OPTS = [
                     "(the host they name must be the sender's, which any "
                     'holder of the transport credentials can claim).'),
     cfg.IntOpt('signature_max_age', default=300, min=10,
+               max=86400,
                help='Seconds a signed report stays acceptable after it was '
                     "sent (the agents' clocks may be this far off)."),
-    cfg.IntOpt('lock_timeout', default=30, min=0,
+    cfg.IntOpt('lock_timeout', default=30, min=0, max=3600,
                help="Seconds a report waits for its host's lock (a "
                     'remediation of the host holds it) before it is '
                     'refused as busy and sent again at the next scan.'),

@@ -37,12 +37,13 @@ OPTS = [
                     % DRIVER_NAMESPACE),
     cfg.BoolOpt('reconciler_enabled', default=True,
                 help='Set to false to skip this backend.'),
-    cfg.IntOpt('reconciler_interval', default=600, min=10,
+    cfg.IntOpt('reconciler_interval', default=600, min=10, max=86400,
                help='Seconds between two passes over this backend.'),
-    cfg.IntOpt('reconciler_sightings', default=3, min=1,
+    cfg.IntOpt('reconciler_sightings', default=3, min=1, max=1000,
                help='Consecutive successful passes that must see a finding '
                     'before it is confirmed.'),
     cfg.IntOpt('reconciler_grace_period', default=3600, min=0,
+               max=30 * 86400,
                help='Seconds a finding must have been seen for before it is '
                     'confirmed (counted from its first sighting).'),
     cfg.IntOpt('reconciler_stale_temporary_grace_period', default=86400,
@@ -56,6 +57,7 @@ OPTS = [
                     'reconciler_grace_period for that kind: an operation '
                     'may run for hours.'),
     cfg.IntOpt('reconciler_confirmed_recheck_passes', default=10, min=1,
+               max=1000,
                help='Confirmed findings that the listings still show are '
                     're-checked with point look-ups on one pass in N (this '
                     'value), spread so that each pass re-checks about 1/N '
@@ -82,6 +84,7 @@ OPTS = [
                     'the cap; raise it for one pass to take in a backend '
                     'with that many real orphans.'),
     cfg.IntOpt('reconciler_full_listing_passes', default=12, min=1,
+               max=1000,
                help="Cinder's volumes and snapshots are listed in full on "
                     'one pass in N (this value); the passes between list '
                     'only what changed since the previous pass (Cinder API '

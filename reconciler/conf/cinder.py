@@ -14,15 +14,15 @@ GROUP = cfg.OptGroup('cinder', help="Access to Cinder's block-storage API. "
                                     'The credentials need the admin role.')
 
 OPTS = [
-    cfg.IntOpt('page_size', default=1000, min=1,
+    cfg.IntOpt('page_size', default=1000, min=1, max=10000,
                help='Volumes and snapshots requested per page; Cinder caps '
                     'it at its osapi_max_limit.'),
-    cfg.IntOpt('listing_timeout', default=600, min=1,
+    cfg.IntOpt('listing_timeout', default=600, min=1, max=86400,
                help="Seconds one Cinder listing (a backend's volumes and "
                     'snapshots, or its manageable resources) may take, all '
                     'pages and retries together; past it the pass fails. '
                     'Each request is also bounded by timeout.'),
-    cfg.IntOpt('changes_margin', default=300, min=0,
+    cfg.IntOpt('changes_margin', default=300, min=0, max=86400,
                help='Seconds subtracted from the time of the previous '
                     'listing (by the clock of cinder-api, from its Date '
                     "header) when a pass lists only what changed: rows "

@@ -43,13 +43,13 @@ OPTS = [
                     'other consumers (Ceilometer) still get every event. '
                     'All daemons of one deployment share it and each event '
                     'is recorded once.'),
-    cfg.IntOpt('retention_days', default=30, min=1,
+    cfg.IntOpt('retention_days', default=30, min=1, max=3650,
                help="Days the history keeps Cinder's events: the daemon "
                     'purges older ones once a day, as does '
                     '"cinder-reconciler-manage db purge" those older than '
                     'its age. Evidence older than this is gone: a pass '
                     'then reports as if no event had been received.'),
-    cfg.IntOpt('restart_interval', default=10, min=1,
+    cfg.IntOpt('restart_interval', default=10, min=1, max=3600,
                help='Seconds between two attempts to start the listener '
                     'while the broker cannot be reached.'),
 ]

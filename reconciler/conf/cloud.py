@@ -38,7 +38,7 @@ OPTS = [
     cfg.BoolOpt('enabled', default=False,
                 help='Run the cloud scope on its own timer (needs [nova] '
                      'and [keystone] for the checks that read them).'),
-    cfg.IntOpt('interval', default=1800, min=60,
+    cfg.IntOpt('interval', default=1800, min=60, max=86400,
                help='Seconds between two passes of the cloud scope. A pass '
                     "lists every volume, snapshot, backup and attachment "
                     "of the cloud, and Nova's servers."),
@@ -51,13 +51,14 @@ OPTS = [
                      '([keystone]), stuck_deleting the arrays of '
                      'enabled_backends; a service no check needs is '
                      'never asked.'),
-    cfg.IntOpt('sightings', default=3, min=1,
+    cfg.IntOpt('sightings', default=3, min=1, max=1000,
                help='Consecutive successful passes that must see a cloud '
                     'finding before it is confirmed.'),
-    cfg.IntOpt('grace_period', default=3600, min=0,
+    cfg.IntOpt('grace_period', default=3600, min=0, max=30 * 86400,
                help='Seconds a cloud finding must have been seen for '
                     'before it is confirmed.'),
     cfg.IntOpt('confirmed_recheck_passes', default=10, min=1,
+               max=1000,
                help='A confirmed finding the listings still show is '
                     're-checked with point look-ups on one pass in N.'),
     cfg.IntOpt('max_shrink_percent', default=50, min=1, max=100,
@@ -84,9 +85,10 @@ OPTS = [
                  'shelved and offloaded (Nova keeps its volumes reserved '
                  'then).'),
     cfg.IntOpt('remediation_min_age', default=86400, min=0,
+               max=365 * 86400,
                help='Seconds a cloud finding must have been confirmed '
                     'before "remediate --cloud" may act on it.'),
-    cfg.IntOpt('remediation_max_actions', default=5, min=1,
+    cfg.IntOpt('remediation_max_actions', default=5, min=1, max=1000,
                help='Most actions one "remediate --cloud" may take; a plan '
                     'with more does nothing and says so.'),
 ]

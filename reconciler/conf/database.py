@@ -19,6 +19,8 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 import sqlalchemy as sa
 
+from reconciler.conf import bounded
+
 GROUP = cfg.OptGroup(
     'reconciler_database',
     help="The reconciler's own history database (never Cinder's).")
@@ -36,9 +38,18 @@ _LIBRARY_OPTS = ('connection_parameters', 'sqlite_synchronous',
 _TIMEOUT_DIALECTS = ('mysql', 'postgresql')
 
 
+# oslo.db's numeric options have no bounds (but connection_debug's).
+_LIBRARY_BOUNDS = {'mysql_wsrep_sync_wait': (0, 15),
+                   'connection_recycle_time': (1, 86400),
+                   'max_pool_size': (0, 100), 'max_overflow': (-1, 100),
+                   'pool_timeout': (1, 3600)}
+
+
 def _library_opts():
     by_name = {o.dest: o for o in db_options.database_opts}
-    return [copy.deepcopy(by_name[name]) for name in _LIBRARY_OPTS]
+    return bounded.bounded(
+        [copy.deepcopy(by_name[name]) for name in _LIBRARY_OPTS],
+        _LIBRARY_BOUNDS)
 
 
 OPTS = [
@@ -49,13 +60,13 @@ OPTS = [
                     "Cinder's database: the reconciler refuses one that "
                     "holds Cinder's tables. Read from [database] connection "
                     'when unset, a deprecated fallback.'),
-    cfg.IntOpt('max_retries', default=10, min=0,
+    cfg.IntOpt('max_retries', default=10, min=0, max=1000,
                help='Attempts to connect when the engine is created (0: '
                     'no test connection). Unlike oslo.db, -1 (forever) is '
                     'refused.'),
-    cfg.IntOpt('retry_interval', default=10, min=0,
+    cfg.IntOpt('retry_interval', default=10, min=0, max=3600,
                help='Seconds between two connection attempts.'),
-    cfg.IntOpt('connect_timeout', default=10, min=1,
+    cfg.IntOpt('connect_timeout', default=10, min=1, max=3600,
                help='Seconds a MySQL or PostgreSQL connect may take before '
                     'it fails, unless the URL sets connect_timeout itself.'),
 ] + _library_opts()

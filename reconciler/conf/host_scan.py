@@ -28,7 +28,7 @@ OPTS = [
                     'Cinder (Nova: [DEFAULT] host of nova-compute; Cinder: '
                     'its [DEFAULT] host). Attachments Cinder shows with this '
                     'host_name are the ones compared.'),
-    cfg.IntOpt('interval', default=600, min=10,
+    cfg.IntOpt('interval', default=600, min=10, max=86400,
                help='Seconds between two host passes.'),
     cfg.StrOpt('report_key', secret=True,
                help="The agent's key: it signs every scan it reports with "
@@ -36,11 +36,11 @@ OPTS = [
                     "where the controllers' [agents] auth_key is, prints "
                     "the key of this host's connector_host. Needed when "
                     'the controllers set auth_key.'),
-    cfg.IntOpt('sightings', default=3, min=1,
+    cfg.IntOpt('sightings', default=3, min=1, max=1000,
                help='Consecutive successful host passes that must see a '
                     'finding (a faulty map, a leftover) before it is '
                     'confirmed.'),
-    cfg.IntOpt('grace_period', default=1800, min=0,
+    cfg.IntOpt('grace_period', default=1800, min=0, max=30 * 86400,
                help='Seconds a host finding must have been seen for before '
                     'it is confirmed.'),
     cfg.ListOpt('protocols', default=['iscsi', 'fc'],
@@ -61,7 +61,7 @@ OPTS = [
                      'earlier pass), its target names a volume UUID, or '
                      'its WWID (NVMe: UUID or NGUID) is known to Cinder or '
                      'an earlier pass.'),
-    cfg.IntOpt('remembered_luns', default=1000, min=0,
+    cfg.IntOpt('remembered_luns', default=1000, min=0, max=100000,
                help='LUNs (target and LUN) of earlier attachments to this '
                     'host, and as many WWIDs of their devices with their '
                     'volumes, remembered in the history, so that a leftover '
@@ -77,7 +77,7 @@ OPTS = [
                     'dmsetup, iscsiadm, nvme), as Nova and Cinder run '
                     "os-brick's commands. The shipped "
                     'rootwrap.d/host.filters allow exactly these.'),
-    cfg.IntOpt('command_timeout', default=60, min=1,
+    cfg.IntOpt('command_timeout', default=60, min=1, max=3600,
                help='Seconds a scan command may take before the pass fails.'),
     cfg.StrOpt('lock_path',
                help="os-brick's lock_path on this host ([os_brick] lock_path "
@@ -85,14 +85,15 @@ OPTS = [
                     '[oslo_concurrency] lock_path). A scan holds os-brick\'s '
                     '"connect_volume" lock there so that it never races an '
                     'attach or a detach. Required by the host unit.'),
-    cfg.IntOpt('lock_timeout', default=120, min=0,
+    cfg.IntOpt('lock_timeout', default=120, min=0, max=3600,
                help='Seconds to wait for os-brick\'s lock; when an attach or '
                     'detach holds it longer, the pass is skipped (recorded '
                     'as failed, not announced) and no finding changes.'),
     cfg.IntOpt('remediation_min_age', default=86400, min=0,
+               max=365 * 86400,
                help='Seconds a host finding must have been confirmed '
                     'before "remediate --host" may disconnect it.'),
-    cfg.IntOpt('remediation_max_actions', default=5, min=1,
+    cfg.IntOpt('remediation_max_actions', default=5, min=1, max=1000,
                help='Most disconnects one "remediate --host" may take; a '
                     'plan with more does nothing and says so.'),
     cfg.IntOpt('max_shrink_percent', default=50, min=1, max=100,

@@ -19,7 +19,7 @@ GROUP = cfg.OptGroup(
                  'credentials need the admin role.')
 
 OPTS = [
-    cfg.IntOpt('page_size', default=1000, min=1,
+    cfg.IntOpt('page_size', default=1000, min=1, max=10000,
                help='Servers requested per page; Nova caps it at its '
                     '[api] max_limit.'),
 ]

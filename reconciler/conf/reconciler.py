@@ -28,23 +28,23 @@ OPTS = [
                 help='Finding kinds whose confirmation and resolution are '
                      'announced. Foreign objects are recorded but not '
                      'announced unless listed here.'),
-    cfg.IntOpt('outbox_flush_interval', default=60, min=1,
+    cfg.IntOpt('outbox_flush_interval', default=60, min=1, max=86400,
                help='Seconds between retries of notifications that could '
                     'not be sent.'),
-    cfg.IntOpt('history_retention_days', default=0, min=0,
+    cfg.IntOpt('history_retention_days', default=0, min=0, max=3650,
                help='Days of history the daemon keeps: once a day it purges '
                     'runs and resolved findings older than this, as '
                     '"cinder-reconciler-manage db purge" does. Open findings '
                     'and what their lifecycle still needs are never purged. '
                     '0 keeps everything.'),
-    cfg.IntOpt('notification_retry', default=1, min=0,
+    cfg.IntOpt('notification_retry', default=1, min=0, max=100,
                help='Reconnection attempts to the message broker for one '
                     'notification before the flush gives up until its next '
                     'try (the event stays in the outbox). Each attempt '
                     'waits as [oslo_messaging_rabbit] rabbit_retry_interval '
                     'and kombu_reconnect_delay say, so this bounds how long '
                     'one flush blocks while the broker is down.'),
-    cfg.IntOpt('check_flush_timeout', default=30, min=0,
+    cfg.IntOpt('check_flush_timeout', default=30, min=0, max=3600,
                help='Seconds "cinder-reconciler-manage check" spends at most '
                     'sending notifications after its passes; what is left '
                     'stays in the outbox for the daemon or the next check.'),
@@ -56,7 +56,7 @@ OPTS = [
                help='What to do with an enabled backend whose Cinder '
                     'volume_driver no reconciler driver handles and whose '
                     'group sets no reconciler_driver.'),
-    cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
+    cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0, max=3600,
                help='Upper bound in seconds of the random delay before a '
                     "backend's first pass, so backends do not all start "
                     'at once.'),

@@ -6,9 +6,11 @@ ACTIONS = ('adopt', 'unexport', 'quarantine', 'reset')
 
 OPTS = [
     cfg.IntOpt('reconciler_remediation_min_age', default=86400, min=0,
+               max=365 * 86400,
                help='Seconds a finding must have been confirmed before a '
                     'remediation may act on it.'),
     cfg.IntOpt('reconciler_remediation_max_actions', default=5, min=1,
+               max=1000,
                help='Most actions one remediation may take on the backend; '
                     'a plan with more does nothing and says so.'),
     cfg.StrOpt('reconciler_adopt_volume_type',

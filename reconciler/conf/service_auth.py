@@ -5,16 +5,24 @@ session, auth and adapter options, and their clients are loaded from them,
 so every auth plugin and every session/adapter option (cafile, insecure,
 timeout, region_name, interface or valid_interfaces, endpoint_override,
 auth_section...) works as in other services. Unlike keystoneauth,
-requests time out by default.
+requests time out by default, and the numeric options have bounds (see
+:mod:`.bounded`).
 """
-
-import copy
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from reconciler.conf import bounded
+
 # keystoneauth has no default: a stalled API would hold a pass.
 DEFAULT_REQUEST_TIMEOUT = 60
+
+# keystoneauth's numeric options have no bounds: a request timeout of 0
+# fails every request, retries by the million hold a pass for ever.
+_LIBRARY_BOUNDS = {'timeout': (1, 3600), 'connect_retries': (0, 10),
+                   'connect_retry_delay': (0, 60),
+                   'status_code_retries': (0, 10),
+                   'status_code_retry_delay': (0, 60)}
 
 
 def register(conf, group, opts, adapter_defaults):
@@ -23,28 +31,32 @@ def register(conf, group, opts, adapter_defaults):
     # their option list, and auth plugin options must not leak between them.
     conf.register_group(cfg.OptGroup(group.name, help=group.help))
     conf.register_opts(opts, group=group.name)
-    ks_loading.register_session_conf_options(conf, group.name)
+    conf.register_opts(_session_opts(), group=group.name)
     ks_loading.register_auth_conf_options(conf, group.name)
-    ks_loading.register_adapter_conf_options(conf, group.name)
+    conf.register_opts(_adapter_opts(include_deprecated=True),
+                       group=group.name)
     for name, value in adapter_defaults.items():
         conf.set_default(name, value, group=group.name)
     conf.set_default('timeout', DEFAULT_REQUEST_TIMEOUT, group=group.name)
 
 
 def _session_opts():
-    """keystoneauth's session options, showing our request timeout."""
-    opts = []
-    for opt in ks_loading.get_session_conf_options():
-        if opt.dest == 'timeout':
-            opt = copy.deepcopy(opt)
-            opt.default = DEFAULT_REQUEST_TIMEOUT
-        opts.append(opt)
+    """keystoneauth's session options, bounded, with our request timeout."""
+    opts = bounded.bounded(ks_loading.get_session_conf_options(),
+                           _LIBRARY_BOUNDS)
+    cfg.set_defaults(opts, timeout=DEFAULT_REQUEST_TIMEOUT)  # a copy
     return opts
+
+
+def _adapter_opts(include_deprecated=False):
+    """keystoneauth's adapter options, bounded."""
+    return bounded.bounded(ks_loading.get_adapter_conf_options(
+        include_deprecated=include_deprecated), _LIBRARY_BOUNDS)
 
 
 def list_opts(group, opts, adapter_defaults):
     """``{group: options}`` for the sample, with our defaults."""
-    adapter = ks_loading.get_adapter_conf_options(include_deprecated=False)
+    adapter = _adapter_opts()
     # New objects on each call: the sample shows the defaults we set.
     cfg.set_defaults(adapter, **adapter_defaults)
     return {group: (list(opts) + _session_opts()

@@ -6,7 +6,8 @@ otherwise surface mid-pass as a traceback. The daemon's start and SIGHUP,
 reads every option of the daemon's own groups and of each enabled backend
 (its group and ``[backend_defaults]``) and builds each driver without
 opening it. Errors name the group, the option and the value (masked for a
-secret option) in one line.
+secret option) in one line. A backend with an invalid option is left out
+and the others run; a reload (SIGHUP) with one is refused as a whole.
 """
 
 import glob
@@ -16,13 +17,17 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from reconciler import conf as reconciler_conf
+from reconciler.conf import agents
 from reconciler.conf import backend as backend_conf
 from reconciler.conf import cinder
 from reconciler.conf import cinder_notifications
 from reconciler.conf import cloud
 from reconciler.conf import coordination
+from reconciler.conf import database
 from reconciler.conf import default
+from reconciler.conf import host_scan
 from reconciler.conf import keystone
+from reconciler.conf import metrics
 from reconciler.conf import nova
 from reconciler.conf import reconciler
 from reconciler import exception
@@ -32,7 +37,8 @@ LOG = logging.getLogger(__name__)
 
 #: Modules of the daemon's own static groups.
 STATIC_MODULES = (default, reconciler, coordination, cinder,
-                  cinder_notifications, cloud, nova, keystone)
+                  cinder_notifications, database, metrics, host_scan,
+                  agents, cloud, nova, keystone)
 
 
 def _raw_values(conf):
@@ -82,6 +88,24 @@ def check_backend(backend, raw=None):
         raise exception.ConfigError('[%s] %s' % (backend.name, e))
 
 
+def _set_aside(backend):
+    """Unset the invalid values of a backend left out.
+
+    Its groups were registered to check it; whatever reads every option
+    (a Guru Meditation Report, cotyledon's log of them) then reads None
+    there instead of failing on a backend nothing runs. A value that no
+    backend can read in ``[backend_defaults]`` left every backend that
+    reads it out too.
+    """
+    conf = backend.conf
+    for group in (backend.name, backend_conf.DEFAULTS_GROUP):
+        for opt in list(backend_conf.OPTS) + list(backend.driver_cls.OPTS):
+            try:
+                conf[group][opt.dest]
+            except (cfg.Error, ValueError):
+                conf.set_override(opt.dest, None, group)
+
+
 def check_static(conf, raw=None):
     """Read every option of the daemon's own groups."""
     raw = _raw_values(conf) if raw is None else raw
@@ -90,14 +114,17 @@ def check_static(conf, raw=None):
             _check(conf, getattr(group, 'name', group), opts, raw)
 
 
-def enabled_backends(conf, warn=True, serving_agents=False):
-    """The enabled backends, every option checked.
+def checked_backends(conf, warn=True, serving_agents=False):
+    """``(backends, errors)``: the enabled backends whose options are all
+    valid, and one line for each backend left out for an invalid one.
 
-    ConfigError if there is nothing to reconcile: no backend the reconciler
-    has a driver for, no host unit (a compute node runs it alone) and no
-    cloud scope; for the daemon (``serving_agents``), agents may report to
-    it instead, given a ``[DEFAULT] transport_url``.
-    ``warn``: log each backend left out (see ``backend_conf.enabled``).
+    A bad value in one backend's group never stops the others; one in a
+    daemon-wide group (ConfigError) stops everything. ``warn``: log each
+    backend left out (see ``backend_conf.enabled``), an invalid one as an
+    error. ConfigError if there is nothing to reconcile: no valid backend,
+    no host unit (a compute node runs it alone) and no cloud scope; for the
+    daemon (``serving_agents``), agents may report to it instead, given a
+    ``[DEFAULT] transport_url``.
     """
     raw = _raw_values(conf)
     check_static(conf, raw)
@@ -105,29 +132,59 @@ def enabled_backends(conf, warn=True, serving_agents=False):
         backends = backend_conf.enabled(conf, warn=warn)
     except (cfg.Error, ValueError) as e:
         raise exception.ConfigError('[DEFAULT] enabled_backends: %s' % e)
-    agents = serving_agents and rpc_api.configured(conf)
-    if not (backends or conf.host_scan.enabled or conf.cloud.enabled
-            or agents):
-        raise exception.ConfigError(
-            '[DEFAULT] enabled_backends names no backend the reconciler can '
-            'reconcile and neither [host_scan] nor [cloud] is enabled')
+    valid, errors, left_out = [], [], []
     for backend in backends:
-        check_backend(backend, raw)
+        try:
+            check_backend(backend, raw)
+        except exception.ConfigError as e:
+            error = str(e)
+        else:
+            valid.append(backend)
+            continue
+        errors.append(error)
+        left_out.append(backend)
+        if warn:  # out of the handler: one line, no traceback
+            LOG.error('Backend %s is left out: %s', backend.name, error)
+    for backend in left_out:    # once all are checked
+        _set_aside(backend)
+    agents = serving_agents and rpc_api.configured(conf)
+    if not (valid or conf.host_scan.enabled or conf.cloud.enabled
+            or agents):
+        raise exception.ConfigError(errors[0] if errors else (
+            '[DEFAULT] enabled_backends names no backend the reconciler can '
+            'reconcile and neither [host_scan] nor [cloud] is enabled'))
+    return valid, errors
+
+
+def enabled_backends(conf, warn=True, strict=False, serving_agents=False):
+    """The enabled backends, every option checked (see
+    :func:`checked_backends`); ``strict``: any invalid backend is a
+    ConfigError.
+    """
+    backends, errors = checked_backends(conf, warn=warn and not strict,
+                                        serving_agents=serving_agents)
+    if strict and errors:
+        raise exception.ConfigError(errors[0])
     return backends
 
 
-def problem(argv, project):
+def problem(argv, project, strict=True):
     """Why the files ``argv`` names would not run, or None if they would.
 
     They are parsed into a fresh ConfigOpts and validated as at start, so
-    the running configuration is never touched.
+    the running configuration is never touched, nor given the option
+    groups of a backend with an invalid value (which would fail whatever
+    reads every option: cotyledon logs them all). ``strict``: a backend with
+    an invalid value is a problem too (a reload keeps the running
+    configuration, every backend of it running, rather than drop one).
     """
     candidate = cfg.ConfigOpts()
     try:
         reconciler_conf.register(candidate)
         logging.register_options(candidate)
         candidate(argv, project=project)
-        enabled_backends(candidate, serving_agents=True)
+        enabled_backends(candidate, warn=False, strict=strict,
+                         serving_agents=True)
     except (cfg.Error, exception.ConfigError) as e:
         return str(e)
     except SystemExit:

@@ -28,7 +28,7 @@ class CommandFailed(exception.ArrayError):
 
 
 TIMEOUT_OPT = cfg.IntOpt(
-    'reconciler_command_timeout', default=120, min=1,
+    'reconciler_command_timeout', default=120, min=1, max=3600,
     help='Seconds one array command (lvs, tgtadm, rbd...) may run before '
          'it is killed and the pass fails.')
 

@@ -99,7 +99,7 @@ OPTS = [
                      'an FQDN, so that Cinder names 3PAR hosts after the '
                      "connector's reversed IQN; the reconciler then ties an "
                      'export to an attachment by initiator only.'),
-    cfg.IntOpt('hpe3par_api_timeout', default=60, min=1,
+    cfg.IntOpt('hpe3par_api_timeout', default=60, min=1, max=3600,
                help='Seconds to wait for one WSAPI response (a reconciler '
                     'option; Cinder has none).'),
 ] + tls.OPTS

@@ -64,7 +64,7 @@ OPTS = [
                 help='Log every LeftHand REST call and its duration at DEBUG '
                      "level. The client library's own HTTP trace is never "
                      'enabled: it prints the password and session key.'),
-    cfg.FloatOpt('hpelefthand_api_timeout', default=60.0, min=0.1,
+    cfg.FloatOpt('hpelefthand_api_timeout', default=60.0, min=0.1, max=3600,
                  help='Seconds to wait for each LeftHand REST answer.'),
 ] + tls.OPTS
 

@@ -85,7 +85,7 @@ OPTS = [
                 help="Accept any SSH host key. Insecure: the iSMCLI "
                      'credentials go to whoever answers; logged as a '
                      'warning.'),
-    cfg.IntOpt('nec_ismcli_timeout', default=120, min=1,
+    cfg.IntOpt('nec_ismcli_timeout', default=120, min=1, max=3600,
                help='Seconds allowed for connecting and for each iSMCLI '
                     'command.'),
 ]

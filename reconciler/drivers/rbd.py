@@ -46,7 +46,7 @@ OPTS = [
     cfg.StrOpt('rbd_secret_uuid',
                help="Cinder's libvirt secret UUID; accepted so Cinder's "
                     'group works unchanged, not used for listing.'),
-    cfg.IntOpt('rados_connect_timeout', default=-1,
+    cfg.IntOpt('rados_connect_timeout', default=-1, min=-1, max=3600,
                help="Cinder's option: seconds to wait for the monitors "
                     '(connecting, client_mount_timeout) and for each '
                     'monitor or OSD operation (rados_mon_op_timeout, '

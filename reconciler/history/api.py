@@ -947,20 +947,24 @@ class History:
         events = self._transaction(work, write=False)
         return sorted(events, key=lambda e: (e.emitted_at, e.id))
 
-    def events_since(self, backend, since):
+    def events_since(self, backend, since, types=None):
         """``backend``'s events recorded at or after ``since`` (the
         reconciler's clock, not Cinder's: an event queued while the
         listener was down counts from when it arrived), oldest first by
-        arrival; start markers excluded (see ``listener_started_since``).
+        arrival; start markers excluded (see ``listener_started_since``);
+        only those of ``types`` if given.
         An event Cinder emitted while no listener ran may be missing:
         call ``listener_started_since`` for the same ``since``.
         """
+        query = sa.select(EVENTS).where(
+            EVENTS.c.backend == backend,
+            EVENTS.c.recorded_at >= _dt(since),
+            EVENTS.c.event_type != cinder_events.LISTENER_STARTED)
+        if types is not None:
+            query = query.where(EVENTS.c.event_type.in_(sorted(types)))
         return self._read(
-            sa.select(EVENTS).where(
-                EVENTS.c.backend == backend,
-                EVENTS.c.recorded_at >= _dt(since),
-                EVENTS.c.event_type != cinder_events.LISTENER_STARTED)
-            .order_by(EVENTS.c.recorded_at, EVENTS.c.id), _event_record)
+            query.order_by(EVENTS.c.recorded_at, EVENTS.c.id),
+            _event_record)
 
     def listener_started_since(self, backend, since):
         """Whether a listener (of any daemon) started at or after ``since``

@@ -50,6 +50,7 @@ class Run(Base):
     orphan_export_count: orm.Mapped[int | None]
     foreign_count: orm.Mapped[int | None]
     stale_temporary_count: orm.Mapped[int | None]
+    unmanaged_count: orm.Mapped[int | None]
     leftover_device_count: orm.Mapped[int | None]
     faulty_map_count: orm.Mapped[int | None]
     faulty_attached_count: orm.Mapped[int | None]

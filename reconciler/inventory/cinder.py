@@ -73,6 +73,22 @@ def _http_date(resp):
         return None
 
 
+def clock_skew(date, sent, received):
+    """Seconds cinder-api's clock (``date``, from its Date header) is ahead
+    of ours (negative: behind), 0 when it may agree, None without a date.
+
+    The answer was made while ours read between ``sent`` and ``received``;
+    a Date is truncated to the second.
+    """
+    if date is None:
+        return None
+    if date > received:
+        return date - received
+    if date + 1 < sent:
+        return date + 1 - sent
+    return 0.0
+
+
 def parse_time(text):
     """A Cinder timestamp (ISO, UTC, with or without zone) as epoch s."""
     moment = datetime.datetime.fromisoformat(text)
@@ -170,6 +186,7 @@ class CinderInventory(object):
         group = conf.cinder
         self.page_size = group.page_size
         self.listing_timeout = group.listing_timeout
+        self.changes_margin = group.changes_margin
         # A request is tried 1 + connect_retries times, each within the
         # share of the listing's time left.
         self._attempts = 1 + (group.connect_retries or 0)
@@ -179,8 +196,15 @@ class CinderInventory(object):
         self._counting = threading.Lock()
         self._deadline = None
         # cinder-api's clock (its Date header, epoch s) at its first answer
-        # since this was last set to None: when a listing began.
+        # since restart_clock(): when a listing began; and how far it was
+        # from ours (clock_skew).
         self.first_answer_time = None
+        self.first_answer_skew = None
+        # path -> Cinder's count of the full listing under way, as it began.
+        self.counted = {}
+        # Set (an Event, or a coordination Lease): the pass stops before
+        # its next request; a listing of many pages is not waited for.
+        self.stop = None
         # id -> record (None: no live row) of every point look-up, so a
         # kept view can take in what they saw.
         self.looked_up = {}
@@ -220,9 +244,14 @@ class CinderInventory(object):
         ``request``: more keystoneauth request arguments (``microversion``,
         which replaces the client's for this request).
         """
+        if self.stop is not None and self.stop.is_set():
+            raise exception.PassInterrupted(
+                'interrupted: the service is stopping or the backend lock '
+                'was lost')
         with self._counting:
             self.requests += 1
         path = url.split('?')[0]
+        sent = time.time()
         try:
             resp, body = self.client.get(url, log=log, **request,
                                          **self._timeout(path))
@@ -240,26 +269,35 @@ class CinderInventory(object):
                                         % path)
         if self.first_answer_time is None:
             self.first_answer_time = _http_date(resp)
+            self.first_answer_skew = clock_skew(self.first_answer_time, sent,
+                                                time.time())
         return body
+
+    def restart_clock(self):
+        """The next answer's Date is the start of a listing."""
+        self.first_answer_time = self.first_answer_skew = None
 
     def _full_pages(self, path, key, convert, **scope):
         """A whole listing of ``scope``: in windows if configured."""
         return self._windows.pages(path, key, convert, scope)
 
-    def _pages(self, path, key, convert, microversion=None, **filters):
+    def _pages(self, path, key, convert, microversion=None, counted=False,
+               **filters):
         """Every item of a paginated listing, or an exception.
 
         Items are converted page by page (no client objects are kept).
         Pages are sorted by id and chained by marker. Cinder answers 404
         when the marker was deleted in between; the listing then starts
         over (a partial listing must never be returned), a few times at most.
+        ``counted``: Cinder's count comes with the first page, in
+        ``self.counted[path]``.
         """
         for _attempt in range(LISTING_ATTEMPTS):
             try:
                 request = dict(microversion=microversion) if (
                     microversion) else {}
                 return [convert(item) for item in self._chain(
-                    path, key, filters, **request)]
+                    path, key, filters, counted=counted, **request)]
             except cinder_exc.NotFound:
                 LOG.info('Cinder %s: page marker deleted meanwhile, listing '
                          'again', path)
@@ -268,16 +306,24 @@ class CinderInventory(object):
             % (path, LISTING_ATTEMPTS))
 
     def _chain(self, path, key, filters, sort='id:asc', limit=None,
-               **request):
-        """Items page by page; a ``marker`` in ``filters`` starts after it."""
+               counted=False, **request):
+        """Items page by page; a ``marker`` in ``filters`` starts after it.
+
+        ``counted``: the first page comes with Cinder's count of the
+        listing (``with_count``), kept in ``self.counted[path]``.
+        """
         marker = None
         while True:
             params = dict(filters, all_tenants=1,
                           limit=limit or self.page_size, sort=sort)
             if marker:
                 params['marker'] = marker
+            elif counted:
+                params['with_count'] = 'true'
             body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
                              missing_ok=False, **request)
+            if counted and not marker:
+                self.counted[path] = body.get('count')
             items = body.get(key)
             if not isinstance(items, list):
                 raise exception.CinderError(
@@ -323,10 +369,83 @@ class CinderInventory(object):
             requests=self.requests - requests, cluster=cluster)
 
     def listing(self, scope):
-        """Every volume and snapshot in ``scope`` (host or cluster_name)."""
-        return (tuple(self._full_pages('/volumes/detail', 'volumes', _volume,
-                                       **scope)),
-                self.snapshot_listing(scope))
+        """Every volume and snapshot in ``scope`` (host or cluster_name).
+
+        Checked against Cinder's own counts, taken before and after (see
+        :meth:`_adds_up`): a listing that does not add up is short (a page
+        cut short by cinder-api or a proxy) or changed too much under us,
+        and is listed again, a few times at most; then the pass fails, so a
+        short listing never becomes the baseline of the plausibility
+        checks.
+        """
+        for _attempt in range(self.listing_attempts):
+            self.restart_clock()
+            self.counted = {}
+            local = time.time()
+            volumes = tuple(self._full_pages('/volumes/detail', 'volumes',
+                                             _volume, **scope))
+            # Rows created before this by cinder-api's clock (its Date,
+            # truncated to the second; its services' clocks may differ by
+            # the margin) were there all through the listing.
+            old = ((self.first_answer_time or local) - 1
+                   - self.changes_margin)
+            volumes_sort = self._windows.sort
+            snapshots = self.snapshot_listing(scope)
+            # Counted as the listings began, and now.
+            before = tuple(self._counted(path) for path in (
+                '/volumes/detail', '/snapshots/detail'))
+            after = self.counts(scope)
+            listed = (len(volumes), len(snapshots))
+            if (self._adds_up('/volumes/detail', 'volumes', volumes,
+                              volumes_sort, scope, before[0], after[0], old)
+                    and self._adds_up('/snapshots/detail', 'snapshots',
+                                      snapshots, self._windows.sort, scope,
+                                      before[1], after[1], old)):
+                return volumes, snapshots
+            LOG.info('Cinder listed %d volumes and %d snapshots in %s, its '
+                     'counts say %d and %d (%d and %d after): listing '
+                     'again', *listed, ', '.join(scope.values()), *before,
+                     *after)
+        raise exception.CinderError(
+            'Cinder listed %d volumes and %d snapshots in %s but counts %d '
+            'and %d (%d and %d after the listing), %d times: pages cut '
+            'short, or a listing that kept changing under us'
+            % (*listed, ', '.join(scope.values()), *before, *after,
+               self.listing_attempts))
+
+    def _adds_up(self, path, key, rows, sort, scope, before, after, old):
+        """Whether a full listing of ``rows`` (made in the order ``sort``)
+        is whole, by Cinder's counts as it began and once it was made.
+
+        Counts that did not move must equal its length. Counts that moved
+        prove little (rows created or deleted meanwhile may or may not be
+        listed, and may hide rows missing): then it is whole if no row
+        created before ``old`` (epoch s, by cinder-api's clock) lies past
+        its end in its order, where a page cut short leaves them (a window
+        cut short fails the windows: see reconciler.inventory.windows). A
+        row dropped from the middle of a page while rows come and go goes
+        unseen: the re-checks of the suspects it makes find it.
+        """
+        if before == after:
+            return len(rows) == before
+        params = dict(scope, all_tenants=1, sort=sort, limit=self.page_size)
+        if rows:
+            params['marker'] = max(rows, key=(
+                (lambda r: r.id) if sort == windows.ONE_CURSOR else
+                (lambda r: (parse_time(r.created_at) if r.created_at
+                            else 0.0, r.id)))).id
+        try:
+            body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
+                             missing_ok=False)
+        except cinder_exc.NotFound:
+            return False    # the last row went meanwhile: cannot tell
+        past = body.get(key)
+        if not isinstance(past, list):
+            raise exception.CinderError(
+                'Cinder GET %s returned no %s list' % (path, key))
+        return not any(not isinstance(item.get('created_at'), str)
+                       or parse_time(item['created_at']) < old
+                       for item in past)
 
     def snapshot_listing(self, scope):
         """Every snapshot in ``scope``."""
@@ -422,24 +541,31 @@ class CinderInventory(object):
             limit = min(self.page_size, limit * 10)
 
     def counts(self, scope):
-        """(volumes, snapshots) Cinder counts in ``scope``.
+        """(volumes, snapshots) Cinder counts in ``scope``."""
+        return (self.count('/volumes', scope),
+                self.count('/snapshots', scope))
+
+    def _counted(self, path):
+        """Cinder's count of the full listing of ``path`` just made."""
+        count = self.counted.get(path)
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise exception.CinderError(
+                'Cinder GET %s?with_count=true returned no count' % path)
+        return count
+
+    def count(self, path, scope, **request):
+        """Cinder's count of the listing ``path`` of ``scope``.
 
         ``/volumes/summary`` ignores every filter but all_tenants (it
-        counts the whole cloud), so these are listings of no item with
-        ``with_count`` (3.45), which count under the listing's filters.
+        counts the whole cloud), so this is a listing of no item with
+        ``with_count`` (3.45), which counts under the listing's filters.
+        ``request``: as :meth:`_get` takes them.
         """
-        found = []
-        for path, key in (('/volumes', 'volumes'),
-                          ('/snapshots', 'snapshots')):
-            body = self._get('%s?%s' % (path, urllib.parse.urlencode(dict(
-                scope, all_tenants=1, limit=0, with_count='true'))),
-                missing_ok=False)
-            count = body.get('count')
-            if not isinstance(count, int) or isinstance(count, bool):
-                raise exception.CinderError(
-                    'Cinder GET %s?with_count=true returned no count' % path)
-            found.append(count)
-        return tuple(found)
+        body = self._get('%s?%s' % (path, urllib.parse.urlencode(dict(
+            scope, all_tenants=1, limit=0, with_count='true'))),
+            missing_ok=False, **request)
+        self.counted[path] = body.get('count')
+        return self._counted(path)
 
     # Point look-ups for re-checks: None means "no live row".
 

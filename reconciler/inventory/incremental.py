@@ -22,6 +22,8 @@ import time
 
 from oslo_log import log as logging
 
+from reconciler import cinder_events
+
 LOG = logging.getLogger(__name__)
 
 #: What makes a pass list in full (PassReport.inventory
@@ -32,11 +34,8 @@ PERIODIC = 'every reconciler_full_listing_passes'
 OLD_API = 'cinder-api older than 3.60'
 COUNTS = 'counts disagree with the merged view'
 EVENT_GAP = 'the notification listener restarted'
+SKEW = "cinder-api's clock is off ours by more than [cinder] changes_margin"
 DISABLED = 'reconciler_full_listing_passes = 1'
-
-#: Event types after which the resource has no row any more.
-DELETE_EVENTS = frozenset(('volume.delete.end', 'volume.unmanage.end',
-                           'snapshot.delete.end'))
 
 
 def event_evidence(history, backend, since):
@@ -45,12 +44,17 @@ def event_evidence(history, backend, since):
     ``gap`` is True when the listener (re)started since then: events may be
     missing, so the view must be listed in full. Without a listener nothing
     is recorded, (False, empty): Cinder's counts still catch deletions.
+    An event a listing has contradicted (cinder_events.contradicted) says
+    nothing.
     """
     if history.listener_started_since(backend, since):
         return True, frozenset()
+    events = history.events_since(backend, since)
+    void = cinder_events.voided(events)
     return False, frozenset(
-        e.resource_id for e in history.events_since(backend, since)
-        if e.event_type in DELETE_EVENTS)
+        e.resource_id for e in events
+        if e.event_type in cinder_events.DELETE_EVENTS
+        and str(e.id) not in void)
 
 
 def _in_scope(value, scoped):
@@ -85,11 +89,14 @@ class CinderCache(object):
         self.local_since = None  # ours, for the listener's events
         self.changed_passes = 0  # passes since the last full listing
         self.new_api = None     # cinder-api serves 3.60 (asked once)
+        self.skewed = False     # cinder-api's clock is off (clock_skew)
         self.invalid = FIRST
         # The last refresh, for the pass report.
         self.full = True
         self.reason = FIRST
         self.changed = 0
+        # The ids of the rows it listed (None: all of them, in full).
+        self.fresh = None
         # Volume ids the last change listing returned (snapshots by their
         # volume), for the array's steady listing (ArrayCache.reread).
         self.changed_ids = frozenset()
@@ -106,6 +113,8 @@ class CinderCache(object):
             return DISABLED
         if self.invalid or self.volumes is None or self.since is None:
             return self.invalid or FIRST
+        if self.skewed:
+            return SKEW
         if self.changed_passes + 1 >= self.full_every:
             return PERIODIC
         if self.new_api is None:
@@ -139,10 +148,41 @@ class CinderCache(object):
             self.changed_passes += 1
         return tuple(self.volumes.values()), tuple(self.snapshots.values())
 
+    def _clock(self, inventory, scope):
+        """Whether cinder-api's clock is off ours by more than the margin,
+        by its first answer since ``restart_clock``; logged when it starts
+        and when it ends.
+
+        Change listings filter on timestamps Cinder's services write, from
+        a time read on cinder-api's clock: with that clock off, they miss
+        changes (ahead) or list far too many (behind), so the view is
+        listed in full while it lasts.
+        """
+        skew = inventory.first_answer_skew
+        if skew is None:    # no Date: the listings went by our clock
+            return self.skewed
+        skewed = abs(skew) > self.margin
+        if skewed != self.skewed:
+            if skewed:
+                LOG.warning("cinder-api's clock (its Date header) is %+.0f s "
+                            'off ours, more than [cinder] changes_margin (%d '
+                            's): the Cinder view of %s is listed in full on '
+                            'every pass until the clocks agree', skew,
+                            self.margin, ', '.join(scope.values()))
+            else:
+                LOG.info("cinder-api's clock is within [cinder] "
+                         'changes_margin of ours again (%+.0f s): the '
+                         'Cinder view of %s is listed by changes again',
+                         skew, ', '.join(scope.values()))
+            self.skewed = skewed
+        return skewed
+
     def _full(self, inventory, scope):
-        inventory.first_answer_time = None
+        inventory.restart_clock()
         local = time.time()
         volumes, snapshots = inventory.listing(scope)
+        self._clock(inventory, scope)
+        self.fresh = None
         # By cinder-api's clock (its Date header), ours if it sends none.
         self.since = inventory.first_answer_time or local
         self.volumes = {v.id: v for v in volumes}
@@ -157,9 +197,11 @@ class CinderCache(object):
         raises before the kept view changes.
         """
         since = self.since - self.margin
-        inventory.first_answer_time = None
+        inventory.restart_clock()
         local = time.time()
         volumes = inventory.volumes_changed(scope, since)
+        if self._clock(inventory, scope):
+            return SKEW
         began = inventory.first_answer_time or local
         snapshots = inventory.snapshots_changed(scope, since)
         all_snapshots = snapshots is None
@@ -185,6 +227,7 @@ class CinderCache(object):
         self.volumes, self.snapshots = merged_volumes, merged_snapshots
         self.since = began
         self.changed = len(volumes) + len(snapshots)
+        self.fresh = frozenset(r.id for r in volumes + tuple(snapshots))
         self.changed_ids = frozenset(
             [v.id for v in volumes] + [s.volume_id for s in snapshots])
         return None

@@ -45,6 +45,7 @@ from reconciler import exception
 LOG = logging.getLogger(__name__)
 
 SORT = 'created_at:asc,id:asc'
+ONE_CURSOR = 'id:asc'
 TIME_FILTER_MICROVERSION = '3.60'
 VOLUMES = '/volumes/detail'
 SNAPSHOTS = '/snapshots/detail'
@@ -136,16 +137,21 @@ class WindowedListing(object):
         self.workers = workers
         # Set once cinder-api refused microversion 3.60.
         self.time_filters = True
+        # The order the last listing was made in (windows or one cursor).
+        self.sort = ONE_CURSOR
 
     def pages(self, path, key, convert, scope):
         """Every item, converted, sorted by id; as ``_pages`` does."""
         if self.workers > 1 and (path == SNAPSHOTS or self.time_filters):
             try:
+                self.sort = SORT
                 return self._windowed(path, key, convert, scope)
             except Inconsistent as e:
                 LOG.warning('Cinder %s in windows did not add up (%s): '
                             'listing with one cursor', path, e)
-        return self.inventory._pages(path, key, convert, **scope)
+        self.sort = ONE_CURSOR
+        return self.inventory._pages(path, key, convert, counted=True,
+                                     **scope)
 
     def _request(self, path):
         """Request arguments of every window and probe request.
@@ -185,7 +191,9 @@ class WindowedListing(object):
                          'listing volumes with one cursor',
                          TIME_FILTER_MICROVERSION)
                 self.time_filters = False
-                return self.inventory._pages(path, key, convert, **scope)
+                self.sort = ONE_CURSOR
+                return self.inventory._pages(path, key, convert,
+                                             counted=True, **scope)
             if len({c.id for c in converted}) != len(converted):
                 raise Inconsistent('a row in two windows')
             converted.sort(key=lambda c: c.id)
@@ -199,11 +207,16 @@ class WindowedListing(object):
     def _url(self, path, **params):
         return '%s?%s' % (path, urllib.parse.urlencode(params))
 
+    @staticmethod
+    def _refused(path):
+        """What a probe of ``path`` raises as is: a refused microversion."""
+        return (cinder_exc.NotAcceptable,) if path == VOLUMES else ()
+
     def _get(self, path, params):
         """One probe request (a 404 fails it: it names no marker)."""
-        refused = (cinder_exc.NotAcceptable,) if path == VOLUMES else ()
         body = self.inventory._get(self._url(path, **params),
-                                   raises=refused, **self._request(path))
+                                   raises=self._refused(path),
+                                   **self._request(path))
         if body is None:
             raise exception.CinderError('Cinder GET %s: 404 Not Found'
                                         % path)
@@ -213,10 +226,10 @@ class WindowedListing(object):
         """The windows: a count, then the boundary rows, probed in parallel.
         """
         base = dict(scope, all_tenants=1, sort=SORT, limit=1)
-        body = self._get(path, dict(base, with_count='true'))
-        total = body.get('count')
-        if not isinstance(total, int) or isinstance(total, bool):
-            raise Inconsistent('no count in the answer')
+        # Under the windows' microversion: a cinder-api refusing 3.60
+        # says so here, before any window.
+        total = self.inventory.count(path, scope, raises=self._refused(path),
+                                     **self._request(path))
         offsets = boundary_offsets(total, self.workers,
                                    self.inventory.page_size)
         if not offsets:
@@ -283,6 +296,12 @@ class WindowedListing(object):
                     previous = row_key
                     # Converted at once: raw rows would cost ten times more.
                     rows.append(convert(item))
+                else:
+                    if upper is not None and (previous is None
+                                              or previous < upper):
+                        # Its bound row was not reached: a page cut short.
+                        raise Inconsistent('a window ended before its upper '
+                                           'bound')
                 return rows
             except cinder_exc.NotFound:
                 if not rows and 'marker' in start:

@@ -148,7 +148,7 @@ def _action(finding, quarantine, delete_ids, supported, orphan_volumes):
         return None, ("a temporary Cinder made for an operation: reported, "
                       'never acted on (its operation may still need it; '
                       'remove it on the array)')
-    return None, 'foreign objects are reported, never acted on'
+    return None, '%s objects are reported, never acted on' % kind
 
 
 def _after_parents(steps, refused):

@@ -11,6 +11,7 @@ be rewritten.
 
 import collections
 import dataclasses
+import email.utils
 import http.client
 import http.server
 import json
@@ -86,6 +87,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rules = []
         self._stats = collections.defaultdict(lambda: [0, 0])
+        self._date_shift = 0
         self._stopping = threading.Event()
         self._sockets = set()
         self._server = None
@@ -168,6 +170,13 @@ class FaultProxy:
         return self._add(action='payload', path_regex=path_regex, body=body,
                          times=times, after=after)
 
+    def shift_date(self, seconds):
+        """Move the target's ``Date`` header by ``seconds`` (a skewed
+        clock); 0 stops. ``clear`` leaves it.
+        """
+        with self._lock:
+            self._date_shift = seconds
+
     def clear(self):
         with self._lock:
             self._rules.clear()
@@ -222,6 +231,15 @@ class FaultProxy:
             return resp.status, resp.reason, resp.getheaders(), data
         finally:
             conn.close()
+
+    def _header(self, name, value):
+        """A response header as the client gets it."""
+        with self._lock:
+            shift = self._date_shift
+        if name.lower() == 'date' and shift:
+            moment = email.utils.parsedate_to_datetime(value).timestamp()
+            return email.utils.formatdate(moment + shift, usegmt=True)
+        return self._rewrite(value)
 
     def _rewrite(self, value):
         """Point the target's absolute URLs in a str or bytes at the proxy."""
@@ -307,7 +325,7 @@ def _handler(proxy):
                     self.close_connection = True
                     return
             self._reply(status, reason,
-                        [(k, proxy._rewrite(v)) for k, v in resp_headers],
+                        [(k, proxy._header(k, v)) for k, v in resp_headers],
                         proxy._rewrite(data))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = \

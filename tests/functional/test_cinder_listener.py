@@ -16,6 +16,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 
@@ -26,6 +27,7 @@ import oslo_messaging
 from oslotest import base
 
 from reconciler import cinder_events
+from reconciler.cmd import report as report_mod
 from reconciler import history
 from reconciler.history import views
 from reconciler import listener as listener_mod
@@ -220,6 +222,64 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         return {c.resource_id: c for c in report.candidates
                 if c.resource_id in volume_ids}
 
+    def assert_unmanaged(self, report, resource_id, rtype=R.VOLUME):
+        """An object Cinder's events alone call unmanaged is a finding of
+        its own kind, in the pass report, naming the event it rests on.
+        """
+        [candidate] = self.findings_of(report, resource_id).values()
+        self.assertEqual((K.UNMANAGED, rtype),
+                         (candidate.kind, candidate.resource_type))
+        said = [e for e in self.store.events_for(self.BACKEND,
+                                                 [resource_id])
+                if e.event_type.endswith(('unmanage.end', 'delete.end'))][-1]
+        details = dict(candidate.details)
+        self.assertEqual((str(said.id), said.message_id),
+                         (details['cinder_event_id'],
+                          details['cinder_message_id']))
+        [line] = [entry for entry in report_mod.pass_text(report).splitlines()
+                  if entry.split()[1:2] == [resource_id]]
+        self.assertTrue(line.endswith('  Cinder message %s'
+                                      % said.message_id), line)
+        return said
+
+    def manage_command(self, *args):
+        """``cinder-reconciler-manage`` on this test's history."""
+        path = os.path.join(self.useFixture(fixtures_lib.TempDir()).path,
+                            'r.conf')
+        with open(path, 'w') as f:
+            f.write('[reconciler_database]\nconnection = %s\n'
+                    % self.conf.reconciler_database.connection)
+        return subprocess.run(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
+             'import main; sys.exit(main())', '--config-file', path]
+            + list(args), capture_output=True, text=True, check=True).stdout
+
+    def notify(self, event_type, payload, publisher):
+        """A notification as Cinder's would be, from anyone on the bus."""
+        transport = oslo_messaging.get_notification_transport(
+            cfg.ConfigOpts(), url=self.broker.url)
+        try:
+            oslo_messaging.Notifier(
+                transport, publisher_id=publisher, driver='messagingv2',
+                topics=['notifications']).info({}, event_type, payload)
+        finally:
+            transport.cleanup()
+
+    def volume_usage(self, volume_id, status='deleted'):
+        """The payload Cinder's _usage_from_volume sends of a volume."""
+        volume = self.api.get('/volumes/%s' % volume_id).json()['volume']
+        return {'tenant_id': volume['os-vol-tenant-attr:tenant_id'],
+                'host': volume['os-vol-host-attr:host'], 'user_id': 'u1',
+                'availability_zone': 'nova', 'volume_id': volume_id,
+                'volume_type': None, 'display_name': volume['name'],
+                'launched_at': volume['created_at'],
+                'created_at': volume['created_at'], 'status': status,
+                'snapshot_id': None, 'size': volume['size'],
+                'replication_status': None,
+                'replication_extended_status': None,
+                'replication_driver_data': None, 'metadata': {},
+                'volume_attachment': []}
+
     def test_unmanage_and_delete_told_apart(self):
         unmanaged = self.manage('lv-unmanaged')
         deleted = self.manage('lv-deleted')
@@ -241,11 +301,10 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         found = self.findings_of(report, unmanaged, deleted, kept)
-        self.assertEqual([deleted], list(found))
+        self.assertEqual({deleted, unmanaged}, set(found))
         self.assertEqual(K.ARRAY_ONLY, found[deleted].kind)
         evidence = dict(found[deleted].details)['cinder_events']
         self.assertIn('volume.delete.end at ', evidence)
-        self.assertEqual(1, report.skipped.get('unmanaged volume'))
         [finding] = [f for f in self.store.findings()
                      if f.resource_id == deleted]
         self.assertEqual(S.CONFIRMED, finding.state)
@@ -253,8 +312,19 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         # As "cinder-reconciler-manage findings show" prints it.
         self.assertEqual(evidence, views.finding_story(
             self.store, finding)['details']['cinder_events'])
-        self.assertNotIn(unmanaged, {f.resource_id
-                                     for f in self.store.findings()})
+        # The unmanaged one is not an orphan, but it stays in sight, with
+        # the event it rests on ...
+        said = self.assert_unmanaged(report, unmanaged)
+        # ... in "findings list" too.
+        [row] = json.loads(self.manage_command(
+            'findings', 'list', '--kind', 'unmanaged', '--format', 'json'))
+        self.assertEqual((unmanaged, str(said.id), said.message_id),
+                         (row['resource_id'],
+                          row['details']['cinder_event_id'],
+                          row['details']['cinder_message_id']))
+        table = self.manage_command('findings', 'list', '--kind',
+                                    'unmanaged', '-c', 'details')
+        self.assertIn(said.message_id, table)
 
         # Another consumer of the topic got every event we recorded.
         ours = {e.message_id for e in self.store.events_for(
@@ -263,6 +333,76 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.wait_for(lambda: ours <= self.other.ids_of(
             {unmanaged, deleted, kept}), 'the other consumer missed some')
         self.assertEqual(ours, self.other.ids_of({unmanaged, deleted, kept}))
+
+    def test_a_false_unmanage_is_void_once_a_listing_shows_the_row(self):
+        # Cinder destroys a row before it says unmanage.end: a row listed
+        # after the event was recorded makes it a lie.
+        self.values.load_raw_values(group='cinder', changes_margin='0')
+        volume_id = self.manage('lv-lied-about')
+        usage = self.volume_usage(volume_id)
+        self.notify('volume.unmanage.end', usage,
+                    'volume.%s' % usage['host'].partition('#')[0])
+        self.wait_recorded(volume_id, 'volume.unmanage.end')
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual({}, self.findings_of(report, volume_id))
+        [lie] = [e for e in self.store.events_for(self.BACKEND, [volume_id])
+                 if e.event_type == 'volume.unmanage.end']
+        [void] = [e for e in self.store.events_for(self.BACKEND, [volume_id])
+                  if e.event_type == cinder_events.LISTED]
+        self.assertEqual(str(lie.id), dict(void.payload)['voids'])
+        # The row goes (a delete that crashed half-way, manual surgery),
+        # its object stays: an orphan, the lie in its evidence.
+        self.cloud.soft_delete_volume(volume_id)
+        for _ in range(2):
+            report = self.run_pass()
+            self.assertEqual(model.RunStatus.OK, report.status, report.error)
+            [found] = self.findings_of(report, volume_id).values()
+            self.assertEqual(K.ARRAY_ONLY, found.kind)
+            self.assertIn('volume.unmanage.end at %s (void: its row was '
+                          'listed later)' % views.when(
+                              lie.emitted_at).replace(' ', 'T'),
+                          dict(found.details)['cinder_events'])
+        self.assertEqual(1, len([e for e in self.store.events_for(
+            self.BACKEND, [volume_id])
+            if e.event_type == cinder_events.LISTED]))
+
+    def test_an_event_of_another_backend_is_evidence_for_neither(self):
+        # A delete that left its object: an orphan, whatever says
+        # otherwise from another backend's volume service.
+        misrouted = self.manage('lv-misrouted')
+        usage = self.volume_usage(misrouted)
+        backend_host = usage['host'].partition('#')[0]
+        self.delete(misrouted)
+        # Cinder says delete.end just after the row is gone: heard first.
+        self.wait_recorded(misrouted, 'volume.delete.end')
+        self.notify('volume.unmanage.end', usage,
+                    'volume.%s@other' % self.HOST)
+        self.notify('volume.unmanage.end', dict(usage, host='%s@other#p'
+                                                % self.HOST),
+                    'volume.' + backend_host)
+        # Sent after them, on the same queue, by the volume's own service:
+        # recorded once those two were dropped.
+        control = self.manage('lv-control')
+        control_usage = self.volume_usage(control)
+        self.delete(control)
+        self.wait_recorded(control, 'volume.delete.end')
+        self.notify('volume.unmanage.end', control_usage,
+                    'volume.' + backend_host)
+        self.wait_recorded(control, 'volume.unmanage.end')
+        self.assertEqual(['volume.manage_existing.start',
+                          'volume.manage_existing.end',
+                          'volume.delete.start', 'volume.delete.end'],
+                         self.recorded(misrouted))
+        report = self.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        found = self.findings_of(report, misrouted, control)
+        self.assertEqual(K.ARRAY_ONLY, found[misrouted].kind)
+        self.assertIn('volume.delete.end at ',
+                      dict(found[misrouted].details)['cinder_events'])
+        # What the volume's own service says counts (no one can vouch for
+        # it, so it stays a finding, in sight).
+        self.assert_unmanaged(report, control)
 
     def test_snapshot_unmanage_and_delete_told_apart(self):
         # Cinder announces both as snapshot.delete.*: the start's status
@@ -286,12 +426,12 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
         found = self.findings_of(report, parent, unmanaged, deleted)
-        self.assertEqual([deleted], list(found))
+        self.assertEqual({deleted, unmanaged}, set(found))
         self.assertEqual((K.ARRAY_ONLY, R.SNAPSHOT),
                          (found[deleted].kind, found[deleted].resource_type))
         self.assertIn('snapshot.delete.end',
                       dict(found[deleted].details)['cinder_events'])
-        self.assertEqual(1, report.skipped.get('unmanaged snapshot'))
+        self.assert_unmanaged(report, unmanaged, R.SNAPSHOT)
 
     def test_connection_info_never_stored(self):
         volume_id = self.manage('lv-attached')
@@ -340,7 +480,6 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
             self.assertEqual(K.ARRAY_ONLY, candidate.kind)
             self.assertNotIn('delete', dict(candidate.details).get(
                 'cinder_events', ''))
-        self.assertIsNone(report.skipped.get('unmanaged volume'))
 
         # The broker is back (its queues are new): the listener
         # reconnects, and what Cinder says from then on counts again.
@@ -351,9 +490,10 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.wait_recorded(later, 'volume.unmanage.end')
         report = self.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
-        self.assertEqual({quiet, gone}, set(self.findings_of(
-            report, quiet, gone, healthy, later)))
-        self.assertEqual(1, report.skipped.get('unmanaged volume'))
+        found = self.findings_of(report, quiet, gone, healthy, later)
+        self.assertEqual({quiet: K.ARRAY_ONLY, gone: K.ARRAY_ONLY,
+                          later: K.UNMANAGED},
+                         {k: c.kind for k, c in found.items()})
 
     def test_stopped_listener_records_nothing_and_restarts_marked(self):
         self.listener.stop()
@@ -370,12 +510,13 @@ class CinderListenerTest(fixtures.DriverPassTestCase):
         self.assertTrue(self.store.listener_started_since(
             self.BACKEND, time.time() - 60))
         report = self.run_pass()
-        self.assertEqual({}, self.findings_of(report, volume_id))
-        self.assertEqual(1, report.skipped.get('unmanaged volume'))
-        # The finding the listings showed resolves: Cinder unmanaged it.
-        [finding] = [f for f in self.store.findings()
-                     if f.resource_id == volume_id]
-        self.assertEqual(S.RESOLVED, finding.state)
+        self.assertEqual([K.UNMANAGED], [
+            c.kind for c in self.findings_of(report, volume_id).values()])
+        # The array-only finding the listings showed resolves: Cinder
+        # unmanaged it, as the unmanaged finding says.
+        self.assertEqual({K.ARRAY_ONLY: S.RESOLVED, K.UNMANAGED: S.CONFIRMED},
+                         {f.kind: f.state for f in self.store.findings()
+                          if f.resource_id == volume_id})
         self.assertEqual(cinder_events.UNMANAGED, cinder_events.verdict(
             self.store.events_for(self.BACKEND, [volume_id])))
 

@@ -6,6 +6,7 @@ SIGHUP must reload configuration; SIGTERM must stop the daemon cleanly.
 """
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -128,6 +129,9 @@ fake_array_file = {tmp}/array.yaml
 [fake1]
 reconciler_sightings = {sightings}
 
+[fake2]
+reconciler_interval = {fake2_interval}
+
 [oslo_messaging_notifications]
 driver = noop
 """
@@ -140,7 +144,8 @@ class ReloadTest(base.BaseTestCase):
         super().setUp()
         self.useFixture(fixtures.Timeout(120, gentle=True))
         self.demo = self.useFixture(local_fixtures.DemoCloud(
-            RELOAD_CONF, backends='fake1', sightings=2))
+            RELOAD_CONF, backends='fake1', sightings=2,
+            fake2_interval=3600))
         self.tmp = self.demo.tmp
         self.log_path = os.path.join(self.tmp, 'daemon.log')
         self.history = history.History('sqlite:///%s/r.sqlite' % self.tmp)
@@ -214,3 +219,32 @@ class ReloadTest(base.BaseTestCase):
         self.assertEqual(1, len(lines), self.log())
         self.assertIn('CRITICAL', lines[0])
         self.assertIn('db sync', lines[0])
+
+    def test_one_backend_out_of_bounds_never_stops_the_others(self):
+        # This interval once crash-looped the worker, every backend with it.
+        self.demo.manage('db', 'sync')
+        self.demo.write_conf(backends='fake1,fake2',
+                             fake2_interval='99999999999999999999')
+        daemon = self.start()
+        self.wait_for(lambda: len(self.ok_runs('fake1')) == 1)
+        self.assertIsNone(daemon.poll())
+        self.assertEqual([], self.runs('fake2'))
+        lines = [entry for entry in self.log().splitlines()
+                 if 'fake2' in entry]
+        self.assertEqual(1, len(lines), self.log())
+        self.assertIn('ERROR', lines[0])
+        self.assertTrue(lines[0].endswith(
+            'Backend fake2 is left out: [fake2] reconciler_interval = '
+            '99999999999999999999: invalid value (Should be less than or '
+            'equal to 86400)'), lines[0])
+        self.assertNotIn('Traceback', self.log())
+        # Whatever reads every option reads the left-out one too: a Guru
+        # Meditation Report, written by the worker.
+        out = os.path.join(self.tmp, 'out.log')
+        daemon.send_signal(signal.SIGUSR2)
+        fake2 = re.compile(r'^fake2: $.*?^  reconciler_interval = None$',
+                           re.M | re.S)
+        self.wait_for(lambda: fake2.search(open(out).read()))
+        self.assertIsNone(daemon.poll())
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(0, daemon.wait(timeout=30))

@@ -2,12 +2,16 @@
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
 
 import fixtures
 from oslotest import base
 
 from reconciler.drivers import hpe3par_names
 from reconciler.drivers import nec_names
+from reconciler import name_map as local_name_map
 from reconciler.simulators import arrays
 from reconciler.simulators import scenario as scn
 from tests.functional import fixtures as local_fixtures
@@ -96,3 +100,68 @@ class NameMapTest(base.BaseTestCase):
         result = self.demo.manage('name-map', 'nope', 'x', check=False)
         self.assertEqual(1, result.returncode)
         self.assertIn('nope', result.stderr)
+
+
+OFFLINE_CONF = """
+[DEFAULT]
+host = demo-host
+enabled_backends = nec1
+
+[nec1]
+reconciler_driver = nec
+nec_ismcli_fip = 192.0.2.1
+nec_ismcli_user = unused
+nec_ismcli_password = unused
+nec_pools = 0
+"""
+
+
+class OfflineNameMapTest(base.BaseTestCase):
+    """No [cinder] at all, no array reachable: the NEC guide's use, at the
+    array's console.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(60, gentle=True))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        self.conf = os.path.join(tmp, 'r.conf')
+        with open(self.conf, 'w') as f:
+            f.write(OFFLINE_CONF)
+
+    def manage(self, *args):
+        return subprocess.run(
+            [sys.executable, '-c', 'import sys; from reconciler.cmd.manage '
+             'import main; sys.exit(main())', '--config-file', self.conf]
+            + list(args), capture_output=True, text=True)
+
+    def test_name_computed_from_the_id_with_one_line_on_name_id(self):
+        uuid, ld = NEC_PAIR
+        result = self.manage('name-map', 'nec1', uuid)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn(ld, result.stdout)
+        [line] = [entry for entry in result.stdout.splitlines()
+                  if 'name_id' in entry]
+        self.assertEqual(local_name_map.OFFLINE_NOTE, line)
+        # As JSON: the rows alone on stdout, the line on stderr.
+        result = self.manage('name-map', 'nec1', uuid, '--format', 'json')
+        self.assertEqual(0, result.returncode, result.stderr)
+        volume, _snapshot = json.loads(result.stdout)
+        self.assertEqual(('volume', ld, None),
+                         (volume['type'], volume['array_name'],
+                          volume['note']))
+        self.assertEqual(local_name_map.OFFLINE_NOTE,
+                         result.stderr.strip().splitlines()[-1])
+        # An LD name needs no Cinder either, and no such line.
+        result = self.manage('name-map', 'nec1', ld)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn(uuid, result.stdout)
+        self.assertNotIn('name_id', result.stdout + result.stderr)
+
+    def test_all_needs_cinder_and_says_so(self):
+        result = self.manage('name-map', 'nec1', '--all')
+        self.assertEqual(1, result.returncode)
+        self.assertEqual(
+            "Error: name-map --all lists Cinder's volumes: it needs "
+            '[cinder] (auth_type and its credentials)',
+            result.stderr.strip().splitlines()[-1])

@@ -122,8 +122,43 @@ class ParseTest(base.BaseTestCase):
                                     publisher='volume.api'), event_type)
 
     def test_cluster_members_match_a_clustered_backend(self):
-        e = parse('volume.delete.end', volume_payload('a', host='h7@ha#p'))
+        # Published by another member than the one that made the volume.
+        e = parse('volume.delete.end', volume_payload('a', host='h7@ha#p'),
+                  publisher='volume.h2@ha')
         self.assertEqual('ha', e.backend)
+
+    def test_publisher_and_payload_must_agree_on_the_backend(self):
+        payload = volume_payload('a', host='h1@be1#pool1')
+        # A volume service of another backend, ours or not: evidence for
+        # neither.
+        for publisher in ('volume.h1@lvm1', 'volume.h1@be2',
+                          'volume.h2@be1', 'volume.h1@lvm1#pool1'):
+            self.assertIsNone(parse('volume.unmanage.end', payload,
+                                    publisher=publisher), publisher)
+        # The create flow publishes with the pool, another one's too.
+        for publisher in ('volume.h1@be1', 'volume.h1@be1#pool1',
+                          'volume.h1@be1#pool2'):
+            self.assertEqual('be1', parse('volume.unmanage.end', payload,
+                                          publisher=publisher).backend)
+        # Members of a cluster publish about each other's volumes; a
+        # member of no configured cluster does not.
+        payload = volume_payload('a', host='h1@ha#p')
+        self.assertEqual('ha', parse('volume.unmanage.end', payload,
+                                     publisher='volume.h9@ha').backend)
+        self.assertIsNone(parse('volume.unmanage.end', volume_payload(
+            'a', host='h1@be1#p'), publisher='volume.h9@be1'))
+
+    def test_api_publishers_never_say_unmanaged(self):
+        # cinder-api publishes volume.<its host>: attachments it completes
+        # and detaches it ends count; an unmanage it never sends.
+        payload = volume_payload('a', status='in-use', attached=['cmp1'])
+        for event_type in ('volume.attach.end', 'volume.detach.end',
+                           'volume.delete.end'):
+            self.assertEqual('be1', parse(event_type, payload,
+                                          publisher='volume.api-1').backend)
+        for event_type in ('volume.unmanage.start', 'volume.unmanage.end'):
+            self.assertIsNone(parse(event_type, payload,
+                                    publisher='volume.api-1'))
 
     def test_bad_timestamp_falls_back_to_arrival(self):
         e = parse('volume.delete.end', volume_payload('a'), stamp='junk')
@@ -173,6 +208,48 @@ class VerdictTest(base.BaseTestCase):
             event('snapshot.delete.end', 's', 3),
             event('snapshot.manage_existing_snapshot.start', 's', 4)]))
 
+    def test_a_listing_after_the_event_voids_it(self):
+        end = recorded('volume.unmanage.end', 'a', 7, at=100.0)
+        # Listed alive by a listing begun more than the margin after the
+        # event was recorded: void.
+        [void] = cinder_events.contradicted([end], {uid('a')}, 161.0, 60)
+        self.assertEqual((cinder_events.LISTED, uid('a'), 161.0,
+                          (('voids', '7'),)),
+                         (void.event_type, void.resource_id, void.emitted_at,
+                          void.payload))
+        self.assertEqual(cinder_events.UNMANAGED,
+                         cinder_events.verdict([end]))
+        self.assertIsNone(cinder_events.verdict([end, void]))
+        self.assertEqual((None, None), cinder_events.decide([void, end]))
+        self.assertIn('volume.unmanage.end at 1970-01-01T00:01:40Z (void: '
+                      'its row was listed later)',
+                      cinder_events.evidence([end, void]))
+        # Within the margin, not listed, voided already, or no deletion:
+        # nothing.
+        self.assertEqual([], cinder_events.contradicted(
+            [end], {uid('a')}, 160.0, 60))
+        self.assertEqual([], cinder_events.contradicted(
+            [end], {uid('b')}, 1000.0, 60))
+        self.assertEqual([], cinder_events.contradicted(
+            [end, void], {uid('a')}, 1000.0, 60))
+        self.assertEqual([], cinder_events.contradicted(
+            [recorded('volume.attach.end', 'a', 8, at=100.0)], {uid('a')},
+            1000.0, 60))
+
+    def test_a_void_snapshot_unmanage_and_a_later_real_one(self):
+        start = recorded('snapshot.delete.start', 's', 1, at=100.0,
+                         status='unmanaging')
+        end = recorded('snapshot.delete.end', 's', 2, at=101.0)
+        [void] = cinder_events.contradicted([start, end], {uid('s')}, 500.0,
+                                            0)
+        self.assertIsNone(cinder_events.verdict([start, end, void]))
+        # Unmanaged for real since: the void voids only its own event.
+        later = [recorded('snapshot.delete.start', 's', 3, at=600.0,
+                          status='unmanaging'),
+                 recorded('snapshot.delete.end', 's', 4, at=601.0)]
+        state, by = cinder_events.decide([start, end, void] + later)
+        self.assertEqual((cinder_events.UNMANAGED, 4), (state, by.id))
+
     def test_evidence_names_the_newest_events_once(self):
         events = [event('volume.attach.end', 'a', 1),
                   event('volume.detach.end', 'a', 2),
@@ -186,6 +263,16 @@ class VerdictTest(base.BaseTestCase):
             'volume.delete.start at 1970-01-01T00:00:04Z; '
             'volume.delete.end at 1970-01-01T00:00:05Z',
             cinder_events.evidence(events))
+
+
+def recorded(event_type, label, event_id, at, **payload):
+    """An event as the history gives it back: with its id, recorded at
+    ``at`` (emitted then too).
+    """
+    return model.CinderEvent(
+        'be1', event_type, event_type.partition('.')[0], uid(label),
+        'h1@be1', at, message_id='m%d' % event_id,
+        payload=tuple(sorted(payload.items())), recorded_at=at, id=event_id)
 
 
 def weigh(cinder, array, events):
@@ -275,10 +362,22 @@ class DriverNamesTest(base.BaseTestCase):
             (K.ARRAY_ONLY, R.VOLUME, uid('silent')),
             (K.ARRAY_ONLY, R.SNAPSHOT, uid('s-deleted'))]),
             sorted(s.candidate.identity for s in c.suspects))
-        self.assertEqual({uid('unmanaged'), uid('s-unmanaged')},
-                         {s.candidate.resource_id for s in c.unmanaged})
-        self.assertEqual(1, c.skipped['unmanaged volume'])
-        self.assertEqual(1, c.skipped['unmanaged snapshot'])
+        self.assertEqual(sorted([
+            (K.UNMANAGED, R.VOLUME, uid('unmanaged')),
+            (K.UNMANAGED, R.SNAPSHOT, uid('s-unmanaged'))]),
+            sorted(s.candidate.identity for s in c.unmanaged))
+        # Named with the event that says so.
+        for s in c.unmanaged:
+            details = dict(s.candidate.details)
+            self.assertEqual('m-%s-2' % ('volume.unmanage.end'
+                                         if s.candidate.resource_type
+                                         == R.VOLUME else
+                                         'snapshot.delete.end'),
+                             details['cinder_message_id'])
+            self.assertIn(' at 1970-01-01T00:00:02Z',
+                          details['cinder_events'])
+        self.assertEqual({}, {k: n for k, n in c.skipped.items()
+                              if 'unmanaged' in k})
         details = {s.candidate.resource_id: dict(s.candidate.details)
                    for s in c.suspects}
         self.assertEqual('volume.delete.start at 1970-01-01T00:00:01Z; '

@@ -8,6 +8,8 @@ import types
 
 from oslotest import base
 
+from reconciler import cinder_events
+from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import incremental
 from reconciler import model
 
@@ -33,11 +35,17 @@ class _Inventory(object):
         self.version = (3, 71)
         self.calls = []
         self.first_answer_time = None
+        self.first_answer_skew = None
+        self.skew = 0.0     # of cinder-api's clock, as its answers show
+
+    def restart_clock(self):
+        self.first_answer_time = self.first_answer_skew = None
 
     def _answer(self, call):
         self.calls.append(call)
         if self.first_answer_time is None:
             self.first_answer_time = 1000.0 + len(self.calls)
+            self.first_answer_skew = self.skew
 
     def listing(self, scope):
         self._answer('full')
@@ -91,6 +99,27 @@ class CacheTest(base.BaseTestCase):
         # minus the margin.
         self.assertIn('volumes since %d' % (1001 - 60), self.inventory.calls)
         self.assertNotIn('full', self.inventory.calls)
+
+    def test_a_skewed_cinder_clock_lists_in_full_while_it_lasts(self):
+        reasons = []
+        for skew in (0.0, 61.0, -3600.0, 61.0, 60.0, 0.0):
+            self.inventory.skew = skew
+            self.refresh()
+            reasons.append(self.cache.reason)
+        # Found by the change listing's first answer: in full at once, and
+        # on every pass until a listing finds the clocks within the margin.
+        self.assertEqual([None, incremental.SKEW, incremental.SKEW,
+                          incremental.SKEW, incremental.SKEW, None], reasons)
+
+    def test_clock_skew(self):
+        skew = cinder_inventory.clock_skew
+        self.assertIsNone(skew(None, 100.0, 101.0))
+        # Dates are truncated to the second.
+        for date in (100.0, 101.0):
+            self.assertEqual(0, skew(date, 100.5, 101.0))
+        self.assertEqual(-0.5, skew(99.0, 100.5, 101.0))
+        self.assertEqual(3599.0, skew(3700.0, 100.5, 101.0))
+        self.assertEqual(-10.5, skew(89.0, 100.5, 101.0))
 
     def test_counts_that_disagree_list_in_full_at_once(self):
         del self.inventory.volumes[0]          # a deletion nobody reported
@@ -183,13 +212,18 @@ class CacheTest(base.BaseTestCase):
         self.assertEqual({}, self.cache.snapshots)
 
     def test_event_evidence(self):
+        def recorded(event_type, resource_id, event_id, **payload):
+            return model.CinderEvent(
+                'be1', event_type, 'volume', resource_id, None, 1.0,
+                payload=tuple(payload.items()), recorded_at=1.0, id=event_id)
         history = types.SimpleNamespace(
             listener_started_since=lambda backend, since: False,
             events_since=lambda backend, since: [
-                types.SimpleNamespace(event_type='volume.delete.end',
-                                      resource_id='a'),
-                types.SimpleNamespace(event_type='volume.attach.end',
-                                      resource_id='b')])
+                recorded('volume.delete.end', 'a', 1),
+                recorded('volume.attach.end', 'b', 2),
+                # A listing showed c after this one: it says nothing.
+                recorded('volume.unmanage.end', 'c', 3),
+                recorded(cinder_events.LISTED, 'c', 4, voids='3')])
         self.assertEqual((False, frozenset({'a'})),
                          incremental.event_evidence(history, 'be1', 0))
         history.listener_started_since = lambda backend, since: True

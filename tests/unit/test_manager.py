@@ -1,5 +1,6 @@
 """Plausibility of inventories (traps T1, T3, T15), and re-checks."""
 
+import collections
 import contextlib
 import sqlite3
 import time
@@ -396,6 +397,18 @@ class RecheckTest(_PassTestCase):
         self.array.labels.append('leak3')
         report = self.reconciler.run_pass()
         self.assertEqual(model.RunStatus.OK, report.status, report.error)
+
+    def test_objects_cinder_unmanaged_do_not_count_against_the_cap(self):
+        self.backend.reconciler_max_suspect_percent = 25
+        leaks = ['leak%d' % i for i in range(11)]
+        self.array.labels = ['a'] + leaks
+        self.history.record_events([model.CinderEvent(
+            'be1', 'volume.unmanage.end', 'volume', uid(label), 'ctl@be1',
+            1.0, message_id='m-%s' % label) for label in leaks], 1.0)
+        report = self.reconciler.run_pass()
+        self.assertEqual(model.RunStatus.OK, report.status, report.error)
+        self.assertEqual({K.UNMANAGED: 11}, collections.Counter(
+            c.kind for c in report.candidates))
 
     def test_database_error_mid_pass_is_one_line(self):
         full = sa_exc.OperationalError(

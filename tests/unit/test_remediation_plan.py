@@ -1,5 +1,7 @@
 """The remediation plan: pure, from the history."""
 
+import dataclasses
+
 from oslotest import base
 
 from reconciler import exception
@@ -74,6 +76,25 @@ class SnapshotPlanTest(base.BaseTestCase):
         result = self.plan([volume(), snapshot()], quarantine=True)
         self.assertEqual([(1, 'quarantine'), (2, 'quarantine')],
                          self.steps(result))
+
+
+class UnmanagedTest(base.BaseTestCase):
+
+    def test_never_acted_on_even_named(self):
+        # What Cinder's events alone call unmanaged: shown, never touched,
+        # whatever the operator asks.
+        unmanaged = dataclasses.replace(
+            volume(7), kind=model.FindingKind.UNMANAGED,
+            details={'cinder_message_id': 'm1'})
+        for kwargs in ({}, {'quarantine': True}, {'finding_ids': {7}},
+                       {'finding_ids': {7}, 'delete_ids': {7}}):
+            result = plan.plan([unmanaged], NOW, 0, 5,
+                               ARRAY | {'adopt', 'reset'}, **kwargs)
+            self.assertEqual((), result.steps, kwargs)
+            [refusal] = result.refused
+            self.assertIn(refusal.reason, (
+                'unmanaged objects are reported, never acted on',
+                'only array-only objects can be deleted'))
 
 
 class CinderParentTest(base.BaseTestCase):

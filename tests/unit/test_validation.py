@@ -84,6 +84,47 @@ class CommandsTest(CommandTestCase):
                       'invalid value', result.stdout + result.stderr)
         self.assertNotIn('Traceback', result.stdout + result.stderr)
 
+    def test_cinder_timeout_zero_is_refused_in_one_line(self):
+        argv = self.write(extra='[cinder]\ntimeout = 0')
+        line = ('[cinder] timeout = 0: invalid value (Should be greater '
+                'than or equal to 1)')
+        result = self.run_cmd('manage', *argv, 'check')
+        self.assertEqual((1, 'Error: ' + line), (
+            result.returncode, result.stderr.strip().splitlines()[-1]))
+        result = self.run_cmd('reconciler', *argv)
+        self.assertEqual(1, result.returncode)
+        output = result.stdout + result.stderr
+        self.assertIn('Configuration error: ' + line, output)
+        self.assertNotIn('Traceback', output)
+        # At SIGHUP: the reload is refused, in the same line.
+        self.assertEqual(line, validation.problem(argv, 'cinder-reconciler'))
+
+    def test_one_backend_out_of_bounds_the_others_are_checked(self):
+        argv = self.write(backends='fake1,fake2', extra="""
+            [fake2]
+            fake_array_file = {tmp}/array.yaml
+            reconciler_interval = 99999999999999999999
+            """.format(tmp=self.tmp))
+        result = self.run_cmd('manage', *argv, 'check')
+        self.assertEqual(1, result.returncode)
+        # fake1's pass ran (and failed: no Cinder here) ...
+        self.assertIn('Backend fake1 (', result.stdout)
+        self.assertNotIn('fake2', result.stdout)
+        # ... fake2 was left out, in one line.
+        [line] = [entry for entry in result.stderr.splitlines()
+                  if 'fake2' in entry]
+        self.assertIn('ERROR', line)
+        self.assertTrue(line.endswith(
+            'Backend fake2 is left out: [fake2] reconciler_interval = '
+            '99999999999999999999: invalid value (Should be less than or '
+            'equal to 86400)'), line)
+        self.assertEqual(['fake1'], [r.backend for r in history.History(
+            'sqlite:///%s/r.sqlite' % self.tmp).runs()])
+        # A reload with it is refused as a whole: the running backends
+        # all keep running.
+        self.assertIn('[fake2] reconciler_interval = 99999999999999999999',
+                      validation.problem(argv, 'cinder-reconciler'))
+
     def test_problem_leaves_the_running_configuration_alone(self):
         argv = self.write()
         self.assertIsNone(validation.problem(argv, 'cinder-reconciler'))

@@ -7,7 +7,7 @@ from osc_lib import utils
 #: The service's finding kinds (reconciler.model.FindingKind; this
 #: package imports nothing of the service).
 KINDS = ('array_only', 'cinder_only', 'orphan_export', 'foreign',
-         'stale_temporary', 'leftover_device', 'faulty_map',
+         'stale_temporary', 'unmanaged', 'leftover_device', 'faulty_map',
          'faulty_attached', 'stale_session', 'missing_device',
          'stale_attachment', 'dangling_bdm', 'stuck_status', 'orphan_project',
          'stuck_deleting')
