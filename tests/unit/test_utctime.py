@@ -30,3 +30,23 @@ class UTCTimeTest(base.BaseTestCase):
                          utctime.iso(NOON + 0.25, microseconds=True))
         self.assertEqual(NOON + 0.25, utctime.parse(
             utctime.iso(NOON + 0.25, microseconds=True)))
+
+
+class UntilTest(base.BaseTestCase):
+    """``findings ignore --until``: the operator's time, UTC unless said."""
+
+    def test_a_future_time_in_any_iso_form(self):
+        from reconciler.cmd import manage
+        for text in ('2999-01-31', '2999-01-31T12:00:00',
+                     '2999-01-31T14:00:00+02:00', '2999-01-31 12:00Z'):
+            self.assertEqual(utctime.parse('2999-01-31T00:00:00Z') + (
+                0 if text == '2999-01-31' else 12 * 3600),
+                manage._until(text), text)
+
+    def test_a_past_or_unreadable_time_is_refused(self):
+        from reconciler.cmd import manage
+        from reconciler import exception
+        for text, why in (('2020-01-01T00:00:00', 'is in the past'),
+                          ('next tuesday', 'is not an ISO 8601 time')):
+            e = self.assertRaises(exception.ConfigError, manage._until, text)
+            self.assertIn(why, str(e))
