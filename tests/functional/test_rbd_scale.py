@@ -91,14 +91,15 @@ class HeaderListingTest(base.BaseTestCase):
         finally:
             super().tearDownClass()
 
-    def driver(self, pool=POOL, **options):
+    def driver(self, pool=POOL, cleanup=True, **options):
         [backend] = test_nec.make_backend(self, {'rbd1': dict(
             volume_driver='cinder.volume.drivers.rbd.RBDDriver',
             rbd_pool=pool, rbd_ceph_conf=self.ceph.conf,
             rados_connect_timeout='10', **options)})
         driver = backend.create_driver()
         driver.open()
-        self.addCleanup(driver.close)
+        if cleanup:
+            self.addCleanup(driver.close)
         return driver
 
     def assertSameView(self, expected, view):
@@ -176,10 +177,17 @@ class HeaderListingTest(base.BaseTestCase):
 
     def listing(self, **options):
         """A steady listing, checked equal to a full one; its reads."""
-        driver = self.driver(pool=STEADY, **options)
-        view = driver.list_objects_reusing(self.cache)
-        self.assertSameView(driver.list_objects_opening_each(), view)
-        return view, driver.client.counts
+        # Closed at once: a test lists some 30 times, and as many live
+        # librados clients (threads each) at once are no daemon's shape.
+        driver = self.driver(pool=STEADY, cleanup=False, **options)
+        try:
+            view = driver.list_objects_reusing(self.cache)
+            opened = driver.list_objects_opening_each()
+            counts = driver.client.counts
+        finally:
+            driver.close()
+        self.assertSameView(opened, view)
+        return view, counts
 
     def assertReads(self, header_reads, operation, *args, reread=()):
         operation(*args)
