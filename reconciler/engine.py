@@ -33,11 +33,11 @@ Safety rules encoded here (see ../shared/reference/traps.md):
 
 import collections
 import dataclasses
-import datetime
 import zlib
 
 from reconciler import cinder_events
 from reconciler import model
+from reconciler import utctime
 
 TRANSITIONAL_STATUSES = frozenset((
     'creating', 'deleting', 'attaching', 'detaching', 'maintenance',
@@ -464,11 +464,8 @@ def weigh_events(comparison, events):
 def _expired(snapshot, array_view):
     if not array_view.snapshot_lifetime or not snapshot.created_at:
         return False
-    created = datetime.datetime.fromisoformat(snapshot.created_at)
-    if created.tzinfo is None:     # Cinder's timestamps are naive UTC
-        created = created.replace(tzinfo=datetime.timezone.utc)
-    return (created.timestamp() + array_view.snapshot_lifetime
-            <= array_view.fetched_at)
+    return (utctime.parse(snapshot.created_at)
+            + array_view.snapshot_lifetime <= array_view.fetched_at)
 
 
 def _still_array_only(suspect, cinder, array, backend_host, cluster=None):

@@ -27,14 +27,14 @@ import collections
 import dataclasses
 import re
 
+from reconciler.drivers import names
 from reconciler import engine
 from reconciler.host import view
 from reconciler import model
 
 K = model.FindingKind
 R = model.ResourceType
-_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
-                   r'[0-9a-f]{12}')
+_UUID = re.compile(names.UUID)
 LUNZ_MODELS = frozenset(('LUNZ',))
 NO_NAMESPACE_ID = 'attachment here without namespace identity'
 

@@ -9,6 +9,7 @@ from oslo_utils import strutils
 
 from reconciler import exception
 from reconciler.inventory import cinder as cinder_inventory
+from reconciler import utctime
 
 # Metadata keys Cinder keeps on what the reconciler touched.
 FOUND_KEY = 'reconciler_found_uuid'
@@ -162,9 +163,8 @@ class CinderActions(object):
         manager = self._manager(finding)
         note = ('array object missing (finding %d, confirmed %s); reset to '
                 'error by cinder-reconciler at %s'
-                % (finding.id, time.strftime(
-                    '%Y-%m-%dT%H:%M:%SZ', time.gmtime(finding.confirmed_at)),
-                   time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
+                % (finding.id, utctime.iso(finding.confirmed_at),
+                   utctime.iso(time.time())))
         _call('metadata update of %s' % finding.resource_id,
               manager.set_metadata, finding.resource_id, {NOTE_KEY: note})
         _call('reset-state of %s' % finding.resource_id,

@@ -18,6 +18,7 @@ from oslotest import base
 from reconciler import conf as reconciler_conf
 from reconciler import exception
 from reconciler.history import api
+from reconciler.history import findings
 from reconciler import model
 from reconciler import notifier as notifier_mod
 from tests import servers
@@ -53,7 +54,7 @@ class ConcurrentPassesOnMariaDB(base.BaseTestCase):
     def overlap(self, now, candidates):
         """Two passes that both read the findings before either writes."""
         both_read = threading.Barrier(2, timeout=10)
-        real_load = api._load
+        real_load = findings._load
 
         def load(*args):
             rows = real_load(*args)
@@ -69,7 +70,7 @@ class ConcurrentPassesOnMariaDB(base.BaseTestCase):
                 results[i] = self.record(self.stores[i], now, candidates)
             except Exception as e:
                 results[i] = e
-        with mock.patch.object(api, '_load', load):
+        with mock.patch.object(findings, '_load', load):
             threads = [threading.Thread(target=one, args=(i,))
                        for i in range(2)]
             for t in threads:

@@ -165,7 +165,10 @@ class RemediationTest(base.BaseTestCase):
         volume = self.volume(volume_id)
         self.assertEqual('error', volume['status'])
         note = volume['metadata']['reconciler_note']
-        self.assertIn('array object missing', note)
+        when = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'
+        self.assertRegex(note, r'^array object missing \(finding \d+, '
+                         r'confirmed %s\); reset to error by '
+                         r'cinder-reconciler at %s$' % (when, when))
 
     def test_changed_since_confirmed_is_skipped(self):
         # The volume of the orphan export gets attached to compute-3, and
