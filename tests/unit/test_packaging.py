@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 
@@ -67,6 +68,8 @@ class BuildTest(base.BaseTestCase):
         cls.output = result.stdout + result.stderr
         [cls.wheel] = [os.path.join(dist, n) for n in os.listdir(dist)
                        if n.endswith('.whl')] or [None]
+        [cls.sdist] = [os.path.join(dist, n) for n in os.listdir(dist)
+                       if n.endswith('.tar.gz')] or [None]
 
     def setUp(self):
         super().setUp()
@@ -96,6 +99,19 @@ class BuildTest(base.BaseTestCase):
                       self.names)
         self.assertIn('reconciler/simulators/scenarios/demo.yaml',
                       self.names)
+
+    def test_the_licence_is_shipped_and_declared(self):
+        self.assertEqual('Apache-2.0', self.metadata['License-Expression'])
+        self.assertEqual(['LICENSE'], self.metadata.get_all('License-File'))
+        [licence] = [n for n in self.names
+                     if n.endswith('.dist-info/licenses/LICENSE')]
+        with zipfile.ZipFile(self.wheel) as wheel:
+            text = wheel.read(licence).decode()
+        self.assertIn('Apache License', text)
+        self.assertIn('Version 2.0, January 2004', text)
+        with tarfile.open(self.sdist) as sdist:
+            self.assertIn('LICENSE', {n.split('/', 1)[-1]
+                                      for n in sdist.getnames()})
 
     def test_no_tests_in_the_wheel(self):
         self.assertEqual([], [n for n in self.names
