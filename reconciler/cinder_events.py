@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Cinder's volume and snapshot notifications: what is kept, what they mean.
 
 Pure functions, no I/O: the listener (reconciler.listener) hands each
@@ -33,9 +45,9 @@ one, and a notification misrouted or sent in error must never hide an
 orphan.
 """
 
-import datetime
 
 from reconciler import model
+from reconciler import utctime
 
 #: The event type of a listener's start marker: events may be missing
 #: from before it.
@@ -117,12 +129,9 @@ def _attached_hosts(attachments):
 def _emitted(timestamp, default):
     """Cinder's timestamp (``str(utcnow())``: naive UTC) as epoch."""
     try:
-        when = datetime.datetime.fromisoformat(str(timestamp))
+        return utctime.parse(str(timestamp))
     except ValueError:
         return default
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return when.timestamp()
 
 
 def _same_backend(publisher, host, backends):
@@ -264,11 +273,6 @@ def decide(events):
     return state, by
 
 
-def _iso(epoch):
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
 #: Events a finding's evidence names, the newest.
 EVIDENCE_EVENTS = 4
 
@@ -287,7 +291,7 @@ def evidence(events):
         words.append('%s%s at %s%s' % (
             event.event_type,
             ' (unmanaging)' if status == 'unmanaging' else '',
-            _iso(event.emitted_at),
+            utctime.iso(event.emitted_at),
             ' (void: its row was listed later)'
             if str(event.id) in void else ''))
     return '; '.join(words[-EVIDENCE_EVENTS:])

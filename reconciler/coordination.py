@@ -1,12 +1,34 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Which daemon reconciles which backend, when several run for HA.
 
 Members of the tooz group ``cinder-reconciler`` place backends on a hash ring
 of the members alive now, read afresh before every pass, so a member that
 dies (its tooz heartbeat expires) loses its backends to the others at their
-next tick. The ring alone can briefly disagree while membership changes, so
-the member that owns a backend also takes a per-backend tooz lock for the
-length of the pass, without waiting: two passes of one backend never overlap,
-and ``cinder-reconciler-manage check`` takes the same lock.
+next tick.
+
+The ring is ``tooz.hashring`` over one ``get_members`` read, not
+``tooz.partitioner``: the partitioner keeps its ring by applying watcher
+events to a member list it read separately, and a member that joins between
+those two reads is in the list but not the ring; when it leaves,
+``run_watchers`` raises ``UnknownNode`` on every call and this daemon would
+skip every pass until restarted. A ring built from what the group holds now
+has no state to drift, and members weigh the same either way.
+
+The ring alone can briefly disagree while membership changes, so the member
+that owns a backend also takes a per-backend tooz lock for the length of the
+pass, without waiting: two passes of one backend never overlap, and
+``cinder-reconciler-manage check`` takes the same lock.
 
 With the default ``file://`` backend (Cinder's own default, under
 ``$state_path``) there is no group: this daemon owns every backend and the
@@ -123,13 +145,7 @@ class Coordinator(object):
 
     def _join(self, tooz):
         try:
-            tooz.join_group(GROUP).get()
-        except coordination.GroupNotCreated:
-            try:
-                tooz.create_group(GROUP).get()
-            except coordination.GroupAlreadyExist:
-                pass
-            tooz.join_group(GROUP).get()
+            tooz.join_group_create(GROUP)
         except coordination.MemberAlreadyExist:
             pass
 

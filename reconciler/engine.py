@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Compare two views and re-check what differs: pure decisions, no I/O.
 
 ``compare`` turns a Cinder view and an array view of one backend into
@@ -33,11 +45,11 @@ Safety rules encoded here (see ../shared/reference/traps.md):
 
 import collections
 import dataclasses
-import datetime
 import zlib
 
 from reconciler import cinder_events
 from reconciler import model
+from reconciler import utctime
 
 TRANSITIONAL_STATUSES = frozenset((
     'creating', 'deleting', 'attaching', 'detaching', 'maintenance',
@@ -464,11 +476,8 @@ def weigh_events(comparison, events):
 def _expired(snapshot, array_view):
     if not array_view.snapshot_lifetime or not snapshot.created_at:
         return False
-    created = datetime.datetime.fromisoformat(snapshot.created_at)
-    if created.tzinfo is None:     # Cinder's timestamps are naive UTC
-        created = created.replace(tzinfo=datetime.timezone.utc)
-    return (created.timestamp() + array_view.snapshot_lifetime
-            <= array_view.fetched_at)
+    return (utctime.parse(snapshot.created_at)
+            + array_view.snapshot_lifetime <= array_view.fetched_at)
 
 
 def _still_array_only(suspect, cinder, array, backend_host, cluster=None):

@@ -1,4 +1,16 @@
 #!/usr/bin/env python3
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Scale benchmark: one pass of the daemon's code over a synthetic cloud.
 
 For each size it starts a loopback cloud (a real cinder-api seeded with N
@@ -53,6 +65,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 
 import bench_arrays  # noqa: E402
+import bench_report  # noqa: E402
 from reconciler.simulators import cinder as cinder_sim  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
 
@@ -785,6 +798,12 @@ def listing_plot(results, path):
     fig.savefig(path, dpi=100)
 
 
+def check_listing(results):
+    for r in results:
+        assert all(run['equal'] and run['items'] >= r['volumes']
+                   for run in r['runs']), r
+
+
 def listing_main(args):
     """--listing: full-listing times only; --json/--load/--plot/--markdown
     then hold and show these figures.
@@ -794,31 +813,15 @@ def listing_main(args):
     page_size, repeat = args.page_size, args.repeat
     if args.quick:
         sizes, api_workers, page_size, repeat = [300], [1, 2], 50, 1
-    results = []
-    if args.load:
-        with open(args.load) as f:
-            results = json.load(f)
-        sizes = []
-        for r in results:
-            print('\n'.join(listing_summary(r)))
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            r = measure_listing(size, args.workdir or tmp, page_size,
-                                api_workers, repeat)
-            print('\n'.join(listing_summary(r)), flush=True)
-            results.append(r)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
-    if args.plot:
-        listing_plot(results, args.plot)
-    if args.markdown:
-        print(listing_markdown(results))
-    if args.quick:
-        for r in results:
-            assert all(run['equal'] and run['items'] >= r['volumes']
-                       for run in r['runs']), r
-        print('bench --listing --quick: ok')
+
+    def measure_all():
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in sizes:
+                yield measure_listing(size, args.workdir or tmp, page_size,
+                                      api_workers, repeat)
+    bench_report.report(args, measure_all, listing_summary,
+                        plot=listing_plot, markdown=listing_markdown,
+                        check=check_listing, name='bench --listing')
     return 0
 
 
@@ -906,49 +909,28 @@ def main(argv=None):
             drivers = [d for d in drivers if d != driver]
     if not drivers:
         parser.error('no driver left to measure')
-    results = []
     if args.changes:
-        if args.load:
-            with open(args.load) as f:
-                results = json.load(f)
-            sizes = []
+        def measure_all():
+            with tempfile.TemporaryDirectory() as tmp:
+                for size in sizes:
+                    yield measure_changes(size, args.workdir or tmp,
+                                          args.page_size)
+        bench_report.report(args, measure_all, changes_summary,
+                            plot=changes_plot)
+        return 0
+
+    def measure_all():
         with tempfile.TemporaryDirectory() as tmp:
             for size in sizes:
-                results.append(measure_changes(size, args.workdir or tmp,
-                                               args.page_size))
-        for r in results:
-            print('\n'.join(changes_summary(r)), flush=True)
-        if args.json:
-            with open(args.json, 'w') as f:
-                json.dump(results, f, indent=1)
-        if args.plot:
-            changes_plot(results, args.plot)
-        return 0
-    if args.load:
-        with open(args.load) as f:
-            results = json.load(f)
-        sizes = []
-        for r in results:
-            print('\n'.join(summary(r)))
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            r = measure(size, drivers, args.workdir or tmp, args.page_size,
-                        naive=not args.no_naive or args.quick,
-                        repeat=1 if args.quick else args.repeat)
-            print('\n'.join(summary(r)), flush=True)
-            results.append(r)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
-    if args.plot:
-        plot(results, args.plot)
-    if args.markdown:
-        print(markdown(results))
-        if rbd_markdown(results):
-            print(rbd_markdown(results))
-    if args.quick:
-        check_sane(results)
-        print('bench --quick: ok')
+                yield measure(size, drivers, args.workdir or tmp,
+                              args.page_size,
+                              naive=not args.no_naive or args.quick,
+                              repeat=1 if args.quick else args.repeat)
+    bench_report.report(args, measure_all, summary, plot=plot,
+                        markdown=lambda results: '\n'.join(
+                            filter(None, (markdown(results),
+                                          rbd_markdown(results)))),
+                        check=check_sane)
     return 0
 
 

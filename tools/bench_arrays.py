@@ -1,4 +1,16 @@
 #!/usr/bin/env python3
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The array side at scale: listings, steady passes and look-up rounds.
 
 Run as ``tools/bench.py --arrays`` (see there). For each driver and size it
@@ -40,6 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import reconciler.cmd  # noqa: E402,F401 oslo.service's threading backend
 
+import bench_report  # noqa: E402
 from reconciler.simulators import loopback  # noqa: E402
 from reconciler.simulators import scenario as scn  # noqa: E402
 
@@ -464,30 +477,16 @@ def main(args):
             drivers.remove(driver)
     # RBD last, so that its line ends the output.
     drivers.sort(key=lambda d: d == 'rbd')
-    results = []
-    if args.load:
-        with open(args.load) as f:
-            results = json.load(f)
-        sizes = []
-        for r in results:
-            print('\n'.join(summary(r)))
-    with tempfile.TemporaryDirectory() as tmp:
-        for driver in drivers:
-            for size in sizes:
-                r = measure(driver, size, args.workdir or tmp, repeat,
-                            candidates)
-                print('\n'.join(summary(r)), flush=True)
-                results.append(r)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
-    if args.plot:
-        plot(results, args.plot)
-    if args.markdown:
-        print(markdown(results))
-    if args.quick:
-        check_sane(results)
-        print('bench --arrays --quick: ok')
+
+    def measure_all():
+        with tempfile.TemporaryDirectory() as tmp:
+            for driver in drivers:
+                for size in sizes:
+                    yield measure(driver, size, args.workdir or tmp, repeat,
+                                  candidates)
+    results = bench_report.report(args, measure_all, summary, plot=plot,
+                                  markdown=markdown, check=check_sane,
+                                  name='bench --arrays')
     for r in results:
         if r['driver'] == 'rbd':
             print(rbd_line(r))

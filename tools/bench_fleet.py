@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """tools/bench.py --fleet: a fleet of host agents against one controller.
 
 For each number of hosts N it starts a real cinder-api with ``--volumes``
@@ -38,6 +50,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import bench_report
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TOOLS)
@@ -665,41 +679,24 @@ def main(args):
     if args.quick:
         ns, args.volumes, args.attached = [2, 4], 200, 40
         args.page_size, args.old_samples = 100, 1
-    results = []
-    if args.load:
-        with open(args.load) as f:
-            results = json.load(f)
-        ns = []
-    broker = None
-    if ns:
+
+    def measure_all():
         broker = servers.RabbitMQ()
         broker.setUp()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for n in ns:
-                results.append(measure(n, args, broker, args.workdir or tmp))
-                print('\n'.join(summary(results[-1])), flush=True)
-    finally:
-        if broker is not None:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                for n in ns:
+                    yield measure(n, args, broker, args.workdir or tmp)
+        finally:
             broker.cleanUp()
-    if args.load:
-        for r in results:
-            print('\n'.join(summary(r)))
+    results = bench_report.report(args, measure_all, summary, plot=plot,
+                                  markdown=markdown, check=check_sane,
+                                  name='bench --fleet')
     slope, fixed = per_attachment(results)
     print('an agent sends and receives %.0f bytes per attachment of its '
           'host per cycle (+ %.0f bytes), AMQP framing included'
           % (slope, fixed))
     print('\n'.join(projection_lines(projection(results))))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
-    if args.plot:
-        plot(results, args.plot)
-    if args.markdown:
-        print(markdown(results))
-    if args.quick:
-        check_sane(results)
-        print('bench --fleet --quick: ok')
     last = max(results, key=lambda r: r['hosts'])
     old, new = last['old']['per_cycle_mb'], last['steady']['cinder_mb']
     print('fleet: N=%d cinder MB per cycle old=%.2f new=%.2f ratio=%.1f'

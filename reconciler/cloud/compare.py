@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Cinder's cloud against Nova and Keystone: pure decisions, no I/O.
 
 ``compare`` turns the listings into suspects (candidates); re-checks with
@@ -26,8 +38,8 @@ import collections
 import dataclasses
 
 from reconciler import engine
-from reconciler.inventory import cinder as cinder_inventory
 from reconciler import model
+from reconciler import utctime
 
 K = model.FindingKind
 R = model.ResourceType
@@ -57,10 +69,6 @@ def candidate(kind, rtype, resource_id, cinder_id=None, project_id=None,
         cinder_id=cinder_id, project_id=project_id,
         details=tuple(sorted((k, str(v)) for k, v in details.items()
                              if v is not None and v != '')))
-
-
-def iso(epoch):
-    return cinder_inventory.iso_time(epoch)
 
 
 def bdm_id(server_id, volume_id):
@@ -202,7 +210,7 @@ def _aged(status, since_text, now, stuck_after):
     if limit is None or not since_text:
         return None
     try:
-        since = cinder_inventory.parse_time(since_text)
+        since = utctime.parse(since_text)
     except (TypeError, ValueError):
         return None
     return (now - since, limit) if now - since >= limit else None
@@ -278,7 +286,8 @@ def stuck_statuses(cloud, stuck_after, watched, local_now, skipped):
             found.append(candidate(
                 K.STUCK_STATUS, R.ATTACHMENT, a.id, cinder_id=a.volume_id,
                 project_id=volume and volume.project_id, status=a.status,
-                since=iso(since), stuck_after=stuck_after[a.status],
+                since=utctime.iso(since, microseconds=True),
+                stuck_after=stuck_after[a.status],
                 volume_id=a.volume_id, instance_id=a.instance_id,
                 service=cloud.service(VOLUME_SERVICE, service_host(
                     volume)) if volume else None))

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """``cinder-reconciler-manage``: database, one-shot checks and reports.
 
     cinder-reconciler-manage db sync|version|purge --age-in-days N
@@ -33,7 +45,6 @@ record's: -f/--format table|csv|json|yaml|value|shell, -c/--column FIELD.
 """
 
 import argparse
-import datetime
 import getpass
 import json
 import socket
@@ -63,6 +74,7 @@ from reconciler import name_map
 from reconciler import notifier as notifier_mod
 from reconciler.remediation import remediator
 from reconciler.rpc import api as rpc_api
+from reconciler import utctime
 
 
 def do_check(conf):
@@ -536,18 +548,16 @@ def do_actions_list(conf):
 
 def _until(text):
     try:
-        when = datetime.datetime.fromisoformat(text)
+        when = utctime.parse(text)
     except ValueError:
         raise exception.ConfigError('--until %r is not an ISO 8601 time'
                                     % text)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    if when.timestamp() <= time.time():
+    if when <= time.time():
         raise exception.ConfigError(
             '--until %s is in the past: the finding would not be ignored; '
             'give a future time, or no --until to ignore it until '
             '"findings unignore"' % text)
-    return when.timestamp()
+    return when
 
 
 def do_findings_ignore(conf):

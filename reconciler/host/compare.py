@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Compare one host scan with Cinder's attachments: pure, no I/O.
 
 Only devices Cinder owns are judged. The configuration (``owned_targets``)
@@ -27,14 +39,14 @@ import collections
 import dataclasses
 import re
 
+from reconciler.drivers import names
 from reconciler import engine
 from reconciler.host import view
 from reconciler import model
 
 K = model.FindingKind
 R = model.ResourceType
-_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
-                   r'[0-9a-f]{12}')
+_UUID = re.compile(names.UUID)
 LUNZ_MODELS = frozenset(('LUNZ',))
 NO_NAMESPACE_ID = 'attachment here without namespace identity'
 

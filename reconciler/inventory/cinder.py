@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Cinder's view of one backend, through python-cinderclient.
 
 Volumes and snapshots of all projects on ``host@backend``, every page
@@ -14,7 +26,6 @@ backend lock, for ever.
 
 import contextlib
 import dataclasses
-import datetime
 import email.utils
 import sys
 import threading
@@ -34,6 +45,7 @@ from reconciler import exception
 from reconciler.inventory import windows
 from reconciler import log_masking
 from reconciler import model
+from reconciler import utctime
 
 LOG = logging.getLogger(__name__)
 
@@ -87,20 +99,6 @@ def clock_skew(date, sent, received):
     if date + 1 < sent:
         return date + 1 - sent
     return 0.0
-
-
-def parse_time(text):
-    """A Cinder timestamp (ISO, UTC, with or without zone) as epoch s."""
-    moment = datetime.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
-
-
-def iso_time(epoch):
-    """Epoch seconds as the ISO UTC time Cinder's filters parse."""
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def _volume(item):
@@ -432,7 +430,7 @@ class CinderInventory(object):
         if rows:
             params['marker'] = max(rows, key=(
                 (lambda r: r.id) if sort == windows.ONE_CURSOR else
-                (lambda r: (parse_time(r.created_at) if r.created_at
+                (lambda r: (utctime.parse(r.created_at) if r.created_at
                             else 0.0, r.id)))).id
         try:
             body = self._get('%s?%s' % (path, urllib.parse.urlencode(params)),
@@ -444,7 +442,7 @@ class CinderInventory(object):
             raise exception.CinderError(
                 'Cinder GET %s returned no %s list' % (path, key))
         return not any(not isinstance(item.get('created_at'), str)
-                       or parse_time(item['created_at']) < old
+                       or utctime.parse(item['created_at']) < old
                        for item in past)
 
     def snapshot_listing(self, scope):
@@ -501,7 +499,8 @@ class CinderInventory(object):
         for field in ('updated_at', 'created_at'):
             for volume in self._pages('/volumes/detail', 'volumes', _volume,
                                       microversion=version,
-                                      **{field: 'gte:' + iso_time(since)},
+                                      **{field: 'gte:' + utctime.iso(
+                                          since, microseconds=True)},
                                       **scope):
                 changed[volume.id] = volume
         return tuple(changed.values())
@@ -530,7 +529,7 @@ class CinderInventory(object):
             changed = []
             for item in items:
                 if (item.get('updated_at')
-                        and parse_time(item['updated_at']) < since):
+                        and utctime.parse(item['updated_at']) < since):
                     return tuple(changed)
                 changed.append(_snapshot(item))
             if not any(link.get('rel') == 'next'

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Cinder's side of remediation: its own API, never its database."""
 
 import time
@@ -9,6 +21,7 @@ from oslo_utils import strutils
 
 from reconciler import exception
 from reconciler.inventory import cinder as cinder_inventory
+from reconciler import utctime
 
 # Metadata keys Cinder keeps on what the reconciler touched.
 FOUND_KEY = 'reconciler_found_uuid'
@@ -162,9 +175,8 @@ class CinderActions(object):
         manager = self._manager(finding)
         note = ('array object missing (finding %d, confirmed %s); reset to '
                 'error by cinder-reconciler at %s'
-                % (finding.id, time.strftime(
-                    '%Y-%m-%dT%H:%M:%SZ', time.gmtime(finding.confirmed_at)),
-                   time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
+                % (finding.id, utctime.iso(finding.confirmed_at),
+                   utctime.iso(time.time())))
         _call('metadata update of %s' % finding.resource_id,
               manager.set_metadata, finding.resource_id, {NOTE_KEY: note})
         _call('reset-state of %s' % finding.resource_id,

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Overlapping writers on real MariaDB and PostgreSQL servers.
 
 The backend lock keeps passes apart; these tests take it away and make two
@@ -18,6 +30,7 @@ from oslotest import base
 from reconciler import conf as reconciler_conf
 from reconciler import exception
 from reconciler.history import api
+from reconciler.history import findings
 from reconciler import model
 from reconciler import notifier as notifier_mod
 from tests import servers
@@ -53,7 +66,7 @@ class ConcurrentPassesOnMariaDB(base.BaseTestCase):
     def overlap(self, now, candidates):
         """Two passes that both read the findings before either writes."""
         both_read = threading.Barrier(2, timeout=10)
-        real_load = api._load
+        real_load = findings._load
 
         def load(*args):
             rows = real_load(*args)
@@ -69,7 +82,7 @@ class ConcurrentPassesOnMariaDB(base.BaseTestCase):
                 results[i] = self.record(self.stores[i], now, candidates)
             except Exception as e:
                 results[i] = e
-        with mock.patch.object(api, '_load', load):
+        with mock.patch.object(findings, '_load', load):
             threads = [threading.Thread(target=one, args=(i,))
                        for i in range(2)]
             for t in threads:

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """``cinder-reconciler-manage remediate``: gates, actions and the audit.
 
 The demo cloud (a real cinder-api behind a fault proxy) and its fake array;
@@ -165,7 +177,10 @@ class RemediationTest(base.BaseTestCase):
         volume = self.volume(volume_id)
         self.assertEqual('error', volume['status'])
         note = volume['metadata']['reconciler_note']
-        self.assertIn('array object missing', note)
+        when = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'
+        self.assertRegex(note, r'^array object missing \(finding \d+, '
+                         r'confirmed %s\); reset to error by '
+                         r'cinder-reconciler at %s$' % (when, when))
 
     def test_changed_since_confirmed_is_skipped(self):
         # The volume of the orphan export gets attached to compute-3, and

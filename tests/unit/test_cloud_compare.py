@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The cloud scope's decisions: compare, re-checks, plausibility, actions.
 
 Views are built as the inventories build them from Cinder's, Nova's and
@@ -14,18 +26,18 @@ from reconciler.cloud import confirm
 from reconciler.cloud import manager
 from reconciler.cloud import view
 from reconciler import exception
-from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import keystone as keystone_inventory
 from reconciler.inventory import nova as nova_inventory
 from reconciler import model
 from reconciler.remediation import cloud_actions
+from reconciler import utctime
 from tests.unit.history import fixtures as history_fixtures
 
 K = model.FindingKind
 R = model.ResourceType
 NOW = 1_800_000_000.0
-OLD = cinder_inventory.iso_time(NOW - 7200)     # two hours ago
-RECENT = cinder_inventory.iso_time(NOW - 60)
+OLD = utctime.iso(NOW - 7200, microseconds=True)     # two hours ago
+RECENT = utctime.iso(NOW - 60, microseconds=True)
 ALL = frozenset(model.CLOUD_KINDS)
 STUCK_AFTER = {'creating': 3600, 'attaching': 3600, 'reserved': 3600,
                'deleting': 3600, 'backing-up': 3600}

@@ -1,10 +1,25 @@
-"""The operator docs' payload reference is the one notifications carry.
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The operator docs say what the code does.
 
 The docs include ``reconciler/notifier.py``'s docstring (autodoc), so the
-docstring must list exactly the keys the notifier sends.
+docstring must list exactly the keys the notifier sends; the API reference
+names every route; the troubleshooting page quotes messages the code says.
 """
 
+import ast
 import os
+import pathlib
 import re
 
 from oslotest import base
@@ -96,3 +111,63 @@ class ApiReferenceTest(base.BaseTestCase):
             self.assertIn('``%s``' % key, self.doc.split('``sort``')[1])
         for kind in model.FindingKind:
             self.assertIn('``%s``' % kind, self.doc)
+
+
+def _code_strings():
+    """Every string constant of reconciler/ (adjacent literals joined, as
+    Python joins them), with ``%%`` as the ``%`` it prints.
+    """
+    strings = []
+    for path in pathlib.Path(tests.ROOT, 'reconciler').rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value,
+                                                             str):
+                strings.append(node.value.replace('%%', '%'))
+    return strings
+
+
+class TroubleshootingTest(base.BaseTestCase):
+    """Each message troubleshooting.rst explains is one the code says.
+
+    A message is a definition term in double backquotes; ``<...>`` marks
+    what varies. Every fixed part of it must be in one string of the code,
+    so a message reworded in the code fails here until the page follows.
+    """
+
+    def test_every_message_is_in_the_code(self):
+        with open(os.path.join(tests.ROOT, 'doc', 'source', 'admin',
+                               'troubleshooting.rst')) as f:
+            terms = re.findall(r'^``(.+)``$', f.read(), re.MULTILINE)
+        self.assertGreater(len(terms), 100)
+        strings = _code_strings()
+        missing = []
+        for term in terms:
+            for part in re.split(r'<[^<>]*>|\.\.\.', term):
+                part = part.strip(' ;:,.()')
+                if len(part) >= 4 and not any(part in s for s in strings):
+                    missing.append((term, part))
+        self.assertEqual([], missing)
+
+
+class UpgradesTest(base.BaseTestCase):
+    """upgrades.rst gives each ``[upgrade_levels]`` cap this release's
+    version of its API.
+    """
+
+    def test_every_rpc_api_and_its_version(self):
+        from reconciler.rpc import agent_api
+        from reconciler.rpc import api
+        from reconciler.rpc import base as base_api
+        from reconciler.rpc import host_api
+        from reconciler.rpc import remediation
+        with open(os.path.join(tests.ROOT, 'doc', 'source', 'admin',
+                               'upgrades.rst')) as f:
+            doc = f.read()
+        clients = (base_api.BaseClient, host_api.HostAPI,
+                   agent_api.AgentAPI, remediation.RemediationClient)
+        self.assertEqual(set(clients), {
+            c for c in api.Client.__subclasses__()
+            if c.__module__.startswith('reconciler.')})
+        for client in clients:
+            self.assertRegex(doc, r'(?m)^``%s``\s.*\s%s$' % (
+                client.CAP, re.escape(client.VERSION)))

@@ -1,5 +1,18 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The outbox is delivered once, in order, and kept when sending fails."""
 
+import inspect
 import threading
 import time
 from unittest import mock
@@ -103,37 +116,72 @@ class NotifierTest(base.BaseTestCase):
         self.assertEqual(2, len(self.store.claim_notifications(
             'late', now + 61, 60)))
 
-    def test_a_send_the_broker_refused_keeps_the_event(self):
-        """The messaging driver logs and drops a failed send; we do not."""
+    def messaging_notifier(self):
         self.values.config(group='oslo_messaging_notifications',
                            driver=['messagingv2'], topics=['a', 'b'])
         notifier = notifier_mod.Notifier(self.conf)
         self.addCleanup(notifier.close)
+        [driver] = [e.obj for e in notifier.drivers.extensions]
+        return notifier, driver
+
+    def on_the_wire(self, notifier, **kwargs):
+        """Spy on the transport driver, below the private send we call."""
+        return mock.patch.object(notifier.transport._driver,
+                                 'send_notification', autospec=True,
+                                 **kwargs)
+
+    def test_a_send_the_broker_refused_keeps_the_event(self):
+        """The messaging driver logs and drops a failed send; we do not."""
+        notifier, driver = self.messaging_notifier()
         self.enqueue(2)
-        with mock.patch.object(
-                notifier.transport, '_send_notification',
-                side_effect=oslo_messaging.MessageDeliveryFailure('down')):
+        with self.on_the_wire(notifier, side_effect=(
+                oslo_messaging.MessageDeliveryFailure('down'))):
             self.assertEqual(0, notifier.flush(self.store))
+            # What the driver itself does with the same refusal.
+            self.assertIsNone(driver.notify({}, {}, 'INFO', 1))
         self.assertEqual([1, 0], [i.attempts for i in
                                   self.store.pending_notifications()])
-        with mock.patch.object(notifier.transport,
-                               '_send_notification') as send:
+        with self.on_the_wire(notifier) as send:
             self.assertEqual(2, notifier.flush(self.store))
         self.assertEqual([], self.store.pending_notifications())
-        # What the driver itself would send, per topic, with our retry.
-        [driver] = [e.obj for e in notifier.drivers.extensions]
+        # Per topic, in the driver's format version, with our retry.
         self.assertEqual(
             [('a.info', 2.0, 1), ('b.info', 2.0, 1)] * 2,
-            [(c.args[0].topic, c.kwargs['version'], c.kwargs['retry'])
+            [(c.args[0].topic, c.args[3], c.kwargs['retry'])
              for c in send.call_args_list])
         message = send.call_args_list[0].args[2]
-        with mock.patch.object(notifier.transport,
-                               '_send_notification') as by_driver:
-            driver.notify({}, dict(message), 'INFO', 1)
-        self.assertEqual(by_driver.call_args_list[0].args[1:],
-                         send.call_args_list[0].args[1:])
         self.assertEqual(
             {'message_id', 'publisher_id', 'event_type', 'priority',
              'payload', 'timestamp'}, set(message))
         self.assertEqual(('INFO', message['payload']['event_id']),
                          (message['priority'], message['message_id']))
+
+    def test_we_send_what_the_messaging_driver_sends(self):
+        """Pins oslo.messaging's private ``Transport._send_notification``.
+
+        ``Notifier._publish`` calls it as ``MessagingDriver.notify`` does,
+        because the driver swallows delivery failures. If this fails,
+        oslo.messaging changed that private call: re-read
+        ``oslo_messaging/notify/messaging.py`` and ``transport.py`` and
+        make ``_publish`` send what ``notify`` sends again.
+        """
+        self.assertEqual(
+            ['self', 'target', 'ctxt', 'message', 'version', 'retry'],
+            list(inspect.signature(
+                oslo_messaging.transport.Transport._send_notification
+            ).parameters))
+        notifier, driver = self.messaging_notifier()
+        message = {'message_id': 'm', 'publisher_id': 'p',
+                   'event_type': 'e', 'priority': 'INFO', 'payload': {},
+                   'timestamp': 't'}
+        with self.on_the_wire(notifier) as by_driver:
+            driver.notify({}, dict(message), 'INFO', 1)
+        with self.on_the_wire(notifier) as by_us:
+            notifier.retry = 1
+            notifier._publish(driver, dict(message))
+        self.assertEqual(2, len(by_us.call_args_list))
+        self.assertEqual(
+            [(c.args[0].topic, c.args[0].server, c.args[0].exchange)
+             + c.args[1:] + (c.kwargs,) for c in by_driver.call_args_list],
+            [(c.args[0].topic, c.args[0].server, c.args[0].exchange)
+             + c.args[1:] + (c.kwargs,) for c in by_us.call_args_list])

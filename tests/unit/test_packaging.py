@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The sdist and wheel a packager builds, and the array client extras.
 
 The build runs without isolation (the venv's pbr and setuptools, nothing
@@ -14,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 
@@ -67,6 +80,8 @@ class BuildTest(base.BaseTestCase):
         cls.output = result.stdout + result.stderr
         [cls.wheel] = [os.path.join(dist, n) for n in os.listdir(dist)
                        if n.endswith('.whl')] or [None]
+        [cls.sdist] = [os.path.join(dist, n) for n in os.listdir(dist)
+                       if n.endswith('.tar.gz')] or [None]
 
     def setUp(self):
         super().setUp()
@@ -96,6 +111,19 @@ class BuildTest(base.BaseTestCase):
                       self.names)
         self.assertIn('reconciler/simulators/scenarios/demo.yaml',
                       self.names)
+
+    def test_the_licence_is_shipped_and_declared(self):
+        self.assertEqual('Apache-2.0', self.metadata['License-Expression'])
+        self.assertEqual(['LICENSE'], self.metadata.get_all('License-File'))
+        [licence] = [n for n in self.names
+                     if n.endswith('.dist-info/licenses/LICENSE')]
+        with zipfile.ZipFile(self.wheel) as wheel:
+            text = wheel.read(licence).decode()
+        self.assertIn('Apache License', text)
+        self.assertIn('Version 2.0, January 2004', text)
+        with tarfile.open(self.sdist) as sdist:
+            self.assertIn('LICENSE', {n.split('/', 1)[-1]
+                                      for n in sdist.getnames()})
 
     def test_no_tests_in_the_wheel(self):
         self.assertEqual([], [n for n in self.names
