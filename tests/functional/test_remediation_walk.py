@@ -11,7 +11,8 @@
 #    under the License.
 
 """The demo cloud taken from its confirmed findings to resolved, with only
-the commands README's Remediation table names.
+the commands the "From confirmed to resolved" table of
+doc/source/admin/remediation.rst names.
 
 The demo's scenario, cloud and configuration (reconciler/cmd/demo.py), with
 Cinder's scheduler and a volume service for each backend of the demo host
