@@ -23,6 +23,7 @@ import atexit
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -61,7 +62,34 @@ def find(program, *patterns):
     return found
 
 
+# Not the random module's shared generator: a test may seed that one, and
+# two workers would then walk the same ports.
+_RANDOM = random.SystemRandom()
+
+
+def _ephemeral_low():
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
+    """A port free now, below the kernel's ephemeral range: a server often
+    binds it long after it was chosen (its configuration names it first),
+    and a port from that range can meanwhile become some connection's
+    local port (seen: nova-api "Address already in use").
+    """
+    high = _ephemeral_low()
+    for _ in range(100):
+        port = _RANDOM.randrange(10000, high)
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
