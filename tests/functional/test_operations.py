@@ -154,7 +154,10 @@ class OperationsTest(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.Timeout(120, gentle=True))
+        # A guard against a hang, not a speed target: a test runs up to
+        # 15 commands, each a new interpreter (~1.7 s of CPU, several times
+        # that on a loaded machine).
+        self.useFixture(fixtures.Timeout(300, gentle=True))
         self.demo = self.useFixture(local_fixtures.DemoCloud(test_manage.CONF))
         self.demo.manage('db', 'sync')
         self.db = os.path.join(self.demo.tmp, 'r.sqlite')
