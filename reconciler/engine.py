@@ -643,7 +643,10 @@ def recheck(suspects, cinder, array, backend_host, cluster=None,
     migration gives a volume a new one), also where a driver answers the
     array look-ups of a round from one read (``lookup_round``), made by the
     first of them. The other re-checks follow in order, then the array
-    halves of the Cinder-only ones.
+    halves of the Cinder-only ones, then Cinder's again for those the
+    array lacks: it holds only if Cinder still names the same object (a
+    migration that ended meanwhile deleted the object looked up, and the
+    row, settled again, names another).
 
     A suspect the look-ups could neither confirm nor clear (an export whose
     host Cinder's data cannot tell) proves nothing: it holds if its finding
@@ -671,10 +674,31 @@ def recheck(suspects, cinder, array, backend_host, cluster=None,
         else:
             holds = _still_foreign(suspect, cinder, array)
         why_not[n] = _why_not(suspect, holds, confirmed)
-    for n, found in rows.items():
-        holds = found is not None and _absent(found, array)
+    absent = {n: found is not None and _absent(found, array)
+              for n, found in rows.items()}
+    for n, holds in absent.items():
+        if holds:
+            again = _cinder_only_rows(suspects[n], cinder, backend_host,
+                                      cluster)
+            holds = _same_rows(rows[n], again)
         why_not[n] = _why_not(suspects[n], holds, confirmed)
     return why_not
+
+
+def _same_rows(before, after):
+    """Whether Cinder's second answer names the object its first did.
+
+    A migration that ends between Cinder's answer and the array's look-up
+    moves the row to a new object (name_id) and deletes the one the look-up
+    asked for, while the row stays settled: the array's "absent" is then
+    about an object the volume no longer has.
+    """
+    if after is None:
+        return False
+    (volume, snap), (volume2, snap2) = before, after
+    return (volume.key == volume2.key
+            and (snap is None) == (snap2 is None)
+            and (snap is None or snap.volume_id == snap2.volume_id))
 
 
 def _why_not(suspect, holds, confirmed):

@@ -573,9 +573,53 @@ class RoundTest(base.BaseTestCase):
         self.assertEqual({uid('leak'), uid('lost')},
                          {c.resource_id for c in held})
         self.assertEqual([], again)
-        self.assertEqual('array read', log[-1])
+        # Cinder's look-ups, the read, then Cinder's again for what the
+        # read lacked.
         self.assertEqual({'cinder %s' % uid('b'), 'cinder %s' % uid('lost')},
-                         set(log[:-1]))
+                         set(log[:2]))
+        self.assertEqual(['array read', 'cinder %s' % uid('lost')], log[2:])
+
+    class MigratedAfterLookUp(FakeCinder):
+        """Cinder whose ``b`` ends a migration right after its first
+        look-up: its row, settled again, names a new object, and the old
+        one is deleted before the array is asked.
+        """
+
+        def __init__(self, log, array, *args):
+            super().__init__(*args)
+            self.log, self.array = log, array
+
+        def get_volume(self, volume_id):
+            self.log.append('cinder %s' % volume_id)
+            if volume_id != uid('b'):
+                return super().get_volume(volume_id)
+            if self.volumes[uid('b')].name_id is None:
+                # The answer names volume-b; then the migration ends.
+                answer = self.volumes[uid('b')]
+                self.volumes[uid('b')] = vol('b', name_id='new-b')
+                new = avol('new-b')
+                self.array.objects[(new.kind, new.name)] = new
+                del self.array.objects[(R.VOLUME, 'volume-%s' % uid('b'))]
+                return answer
+            return super().get_volume(volume_id)
+
+    def test_migration_ended_between_cinder_and_the_array(self):
+        """The object Cinder's answer named was deleted by a migration
+        that ended before the array look-up: Cinder is asked again, and
+        the suspect holds only if its row still names the same object.
+        """
+        log = []
+        listed = views([vol('b'), vol('lost')], (), [])
+        suspects = engine.compare(*listed).suspects
+        array = FakeArray([avol('b')])
+        cinder = self.MigratedAfterLookUp(log, array,
+                                          [vol('b'), vol('lost')])
+        dropped = collections.Counter()
+        held, again = engine.confirm_round(suspects, (), suspects, cinder,
+                                           array, HOST, dropped=dropped)
+        self.assertEqual([uid('lost')], [c.resource_id for c in held])
+        self.assertEqual({'volume changed since listed': 1}, dict(dropped))
+        self.assertEqual(2, log.count('cinder %s' % uid('b')))
 
     def test_unlisted_findings_join_the_round(self):
         suspects, objects = RecheckUnlistedTest.every_kind(self)
