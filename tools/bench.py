@@ -74,24 +74,6 @@ import bench_fleet  # noqa: E402,H306 tools/, beside this file
 
 # -- children: each prints one JSON line --------------------------------------
 
-def _mark_rss():
-    """Reset the peak RSS (Linux clear_refs 5); return the current RSS."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        pass
-    return _status('VmRSS')
-
-
-def _status(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _parallel(work, items):
     """work(item) for every item in its own thread; re-raises an error."""
     results, errors = {}, []
@@ -131,14 +113,14 @@ def child_pass(conf):
                  count)
     notifier = notifier_mod.Notifier(conf)
     backends = backend_conf.enabled(conf)
-    base = _mark_rss()
+    base = bench_report.mark_rss()
     start = time.monotonic()
     reports = _parallel(lambda b: manager.BackendReconciler(
         conf, b, store, notifier).run_pass(), backends)
     seconds = time.monotonic() - start
     notifier.close()
     return {'seconds': seconds, 'base_rss_mb': base,
-            'peak_rss_mb': _status('VmHWM'),
+            'peak_rss_mb': bench_report.memory_mb('VmHWM'),
             'rows_written': sum(writes.values()), 'writes': dict(writes),
             'status': {n: str(r.status) for n, r in reports.items()},
             'errors': {n: r.error for n, r in reports.items() if r.error},
@@ -181,11 +163,12 @@ def child_floor(conf):
                                           {'host': backend.cinder_host}):
                 items += 1
         return items
-    base = _mark_rss()
+    base = bench_report.mark_rss()
     start = time.monotonic()
     items = _parallel(download, backend_conf.enabled(conf))
     return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
-            'peak_rss_mb': _status('VmHWM'), 'items': sum(items.values())}
+            'peak_rss_mb': bench_report.memory_mb('VmHWM'),
+            'items': sum(items.values())}
 
 
 def child_naive(conf):
@@ -194,7 +177,7 @@ def child_naive(conf):
     from reconciler.inventory import cinder as cinder_inventory
     from reconciler import model
 
-    base = _mark_rss()
+    base = bench_report.mark_rss()
     start = time.monotonic()
     found = 0
     for backend in backend_conf.enabled(conf):
@@ -214,7 +197,8 @@ def child_naive(conf):
                      and o.object_class == model.ObjectClass.CINDER}
         found += len(cinder ^ array)
     return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
-            'peak_rss_mb': _status('VmHWM'), 'differences': found}
+            'peak_rss_mb': bench_report.memory_mb('VmHWM'),
+            'differences': found}
 
 
 # -- RBD: listing through the binding and the command line ----------------
@@ -247,12 +231,12 @@ def child_rbd_listing(conf, cli):
             view = driver.list_objects()
         return {'client': client, 'requests': view.requests,
                 'objects': len(view.objects)}
-    base = _mark_rss()
+    base = bench_report.mark_rss()
     start = time.monotonic()
     found = _parallel(listing, backends)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {'seconds': time.monotonic() - start, 'base_rss_mb': base,
-            'peak_rss_mb': _status('VmHWM'), 'backends': found,
+            'peak_rss_mb': bench_report.memory_mb('VmHWM'), 'backends': found,
             'requests': sum(f['requests'] for f in found.values()),
             'objects': sum(f['objects'] for f in found.values()),
             'rbd_cpu_seconds': children.ru_utime + children.ru_stime,

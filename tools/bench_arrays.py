@@ -42,7 +42,6 @@ import collections
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -64,24 +63,6 @@ _CEPH = 'BENCH_CEPH'        # the cluster's daemons, for the children
 
 
 # -- children: each prints one JSON line --------------------------------------
-
-def _mark_rss():
-    """Reset the peak RSS (Linux clear_refs 5); return the current RSS."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        pass
-    return _status('VmRSS')
-
-
-def _status(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
 
 def _cpu_of(pid):
     with open('/proc/%d/stat' % pid) as f:
@@ -107,12 +88,13 @@ def _cluster():
 def _measured(work):
     """``work()`` timed: seconds, CPU, peak RSS and the cluster's share."""
     cluster = _cluster()
-    base = _mark_rss()
+    base = bench_report.mark_rss()
     cpu, start = time.process_time(), time.monotonic()
     view = work()
     out = {'seconds': time.monotonic() - start,
            'cpu_seconds': time.process_time() - cpu, 'base_rss_mb': base,
-           'peak_rss_mb': _status('VmHWM'), 'requests': view.requests,
+           'peak_rss_mb': bench_report.memory_mb('VmHWM'),
+           'requests': view.requests,
            'objects': len(view.objects), 'read_in_full': view.read_in_full,
            'full_listing': view.full_listing}
     after = _cluster()

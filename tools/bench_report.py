@@ -18,6 +18,7 @@ come, then written (``--json``), drawn (``--plot``), tabled
 """
 
 import json
+import resource
 
 
 def report(args, measure_all, summary, plot=None, markdown=None,
@@ -48,3 +49,22 @@ def report(args, measure_all, summary, plot=None, markdown=None,
         check(results)
         print('%s --quick: ok' % name)
     return results
+
+
+def mark_rss():
+    """Reset the peak RSS (Linux clear_refs 5); return the current RSS."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
+    return memory_mb('VmRSS')
+
+
+def memory_mb(field):
+    """A /proc/self/status memory field in MB (else the peak RSS)."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
