@@ -46,12 +46,14 @@ def finding(kind, fid=1, target=IQN, rtype='device', confirmed=0.0,
 class HostActionTest(base.BaseTestCase):
 
     def test_leftovers_and_faulty_maps_of_iscsi_luns_are_disconnected(self):
-        for kind, rtype in (('leftover_device', 'device'),
-                            ('leftover_device', 'multipath'),
-                            ('faulty_map', 'multipath')):
+        for kind, rtype, what in (
+                ('leftover_device', 'device', 'leftover device'),
+                ('leftover_device', 'multipath', 'leftover multipath'),
+                ('faulty_map', 'multipath', 'faulty multipath map')):
             action, why = host_actions.action(finding(kind, rtype=rtype))
             self.assertEqual(host_actions.DISCONNECT, action, kind)
-            self.assertIn('used by no attachment here', why)
+            self.assertEqual('%s of %s, used by no attachment here'
+                             % (what, IQN), why)
 
     def test_kinds_never_acted_on_say_why(self):
         for kind, part in (('faulty_attached', "Nova's detach"),
