@@ -16,8 +16,10 @@ plan's gates for host findings, and os-brick under a root prefix.
 
 import os
 
+from os_brick import exception as brick_exc
 from os_brick.initiator.connectors import iscsi
 from os_brick.initiator import linuxscsi
+from oslo_concurrency import processutils
 from oslotest import base
 
 from reconciler import exception
@@ -25,6 +27,7 @@ from reconciler.history import api
 from reconciler import model
 from reconciler.remediation import brick_root
 from reconciler.remediation import host_actions
+from reconciler.remediation import host_remediator
 from reconciler.remediation import plan as plan_mod
 from tests.unit.host import fixtures as host_fixtures
 
@@ -90,6 +93,28 @@ class HostActionTest(base.BaseTestCase):
         plan = plan_mod.plan(rows[1:2], now, 0, 5, {'disconnect'},
                              delete_ids={2}, action=host_actions.action)
         self.assertEqual((), plan.steps)
+
+
+class BrickErrorTest(base.BaseTestCase):
+
+    def test_a_failed_command_says_which_and_why(self):
+        chained = brick_exc.ExceptionChainer()
+        with chained.context(True, 'flush failed'):
+            raise processutils.ProcessExecutionError(
+                stdout='', stderr='one\nmpatha: map in use\n', exit_code=1,
+                cmd='multipath -f mpatha')
+        with chained.context(True, 'no volume'):
+            raise brick_exc.VolumeDeviceNotFound(device='/dev/sde')
+        self.assertEqual(
+            'ProcessExecutionError: multipath -f mpatha exited 1: mpatha: '
+            'map in use; VolumeDeviceNotFound: Volume device not found at '
+            '/dev/sde.', host_remediator._brick_error(chained))
+
+    def test_secrets_are_masked(self):
+        error = processutils.ProcessExecutionError(
+            stderr='', exit_code=15, cmd='iscsiadm -m node --op update -n '
+            'node.session.auth.password -v s3cret')
+        self.assertNotIn('s3cret', host_remediator._brick_error(error))
 
 
 class BrickRootTest(base.BaseTestCase):
