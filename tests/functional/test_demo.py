@@ -161,7 +161,9 @@ class DemoTest(base.BaseTestCase):
         self.assertIn('--logout', host_applied)
         # The faulty map: its flush fails (no path answers), os-brick
         # deletes both paths and the map goes after them.
-        self.assertIn('-> done: disconnected sde, sdf, dm-0 (os-brick',
+        self.assertIn('-> done: disconnected sde, sdf, dm-0 (os-brick, '
+                      'force=True; forced past: ProcessExecutionError: '
+                      'multipath -f mpatha exited 1: mpatha: map in use)',
                       host_applied)
         self.assertIn('multipathd del map mpatha', host_applied)
         steps = host_applied.split('=== The next pass')[0]
