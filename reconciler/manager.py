@@ -170,15 +170,6 @@ def check_suspect_cap(suspects, open_findings, cinder_view, array_view,
             % (new, size, max_percent, _ARRAY_HINT))
 
 
-def _candidate(finding):
-    """The candidate a finding of the history stands for."""
-    return model.Candidate(
-        finding.kind, finding.resource_type, finding.resource_id,
-        array_name=finding.array_name, cinder_id=finding.cinder_id,
-        project_id=finding.project_id,
-        details=tuple(sorted(finding.details.items())))
-
-
 def _missing_volumes(identities):
     """Ids of the volumes among finding identities that are Cinder-only."""
     return {resource_id for kind, rtype, resource_id in identities
@@ -322,7 +313,7 @@ class BackendReconciler(object):
         """Candidates of the confirmed findings; identities of the others."""
         findings = self.history.findings
         name = self.backend.name
-        confirmed = [_candidate(f) for f in findings(
+        confirmed = [f.candidate() for f in findings(
             name, state=model.FindingState.CONFIRMED)]
         suspected = {(f.kind, f.resource_type, f.resource_id) for f in
                      findings(name, state=model.FindingState.SUSPECTED)}

@@ -154,7 +154,7 @@ class CloudReconciler(object):
         suspected = set()
         for f in self.history.findings(scope.NAME):
             if f.state == model.FindingState.CONFIRMED:
-                c = manager._candidate(f)
+                c = f.candidate()
                 confirmed[c.identity] = c
             elif f.state == model.FindingState.SUSPECTED:
                 suspected.add((f.kind, f.resource_type, f.resource_id))
