@@ -29,10 +29,11 @@ removed export, and the pass that resolves them; and on the compute node,
 the leftover LUN disconnected by its agent through os-brick's own iSCSI
 connector (the host root answers its commands) and the host pass that
 resolves that finding. With ``--allinone``, the cloud scope too
-(reconciler.cmd.demo_cloud): Cinder against the demo's Keystone, and an
-undeletable volume's runbook. The confirmed findings are also listed
-through the REST API: a real Keystone and cinder-reconciler-api
-under uWSGI, asked by ``openstack orphan list`` with an admin's token.
+(reconciler.cmd.demo_cloud): Cinder against the demo's Nova and Keystone,
+a stale attachment deleted and an undeletable volume's runbook. The
+confirmed findings are also listed through the REST API: a real Keystone
+and cinder-reconciler-api under uWSGI, asked by ``openstack orphan list``
+with an admin's token.
 """
 
 import argparse
@@ -397,6 +398,7 @@ def run(workdir, passes, allinone=None):
                  ' (with cinder-scheduler and a cinder-volume for fake1)'
                  if allinone else '', len(scn.volumes), len(scn.snapshots)))
         node = _compute_node(workdir, cloud)
+        nova = demo_cloud.start_nova(keystone, stack)
         if allinone:
             demo_cloud.plant(cloud, node, cloud.array_path('fake1'), PORTAL,
                              IQN, COMPUTE)
@@ -436,7 +438,7 @@ def run(workdir, passes, allinone=None):
                     result.transitions, kinds))
                 if conf.cloud.enabled:
                     if n == 1:  # Keystone started meanwhile
-                        demo_cloud.projects(cloud, keystone)
+                        demo_cloud.populate(cloud, keystone, nova)
                     result = demo_cloud.run_pass(conf, store, notifier)
                     sent += len(notifier_mod.finding_events(
                         result.transitions, kinds))

@@ -451,10 +451,16 @@ class CinderCloud:
     def _attachment_row(volume_id, host, stamp, connection_info=None,
                         attach_status='attached'):
         # attachment_update records the host and 'attaching'; the API shows
-        # the host only once attachment_complete marked it 'attached'.
+        # the host only once attachment_complete marked it 'attached'. A
+        # 'reserved' one (attachment_create without a connector) has
+        # neither host nor connector yet.
+        server = instance_uuid(volume_id, host)
+        if attach_status == 'reserved':
+            return (str(uuid.uuid4()), stamp, stamp, 0, volume_id, None,
+                    server, None, None, 'null', attach_status, None, None)
         return (str(uuid.uuid4()), stamp, stamp, 0, volume_id, host,
-                instance_uuid(volume_id, host), '/dev/vdb', stamp, 'rw',
-                attach_status, json.dumps(connector(host)),
+                server, '/dev/vdb', stamp, 'rw', attach_status,
+                json.dumps(connector(host)),
                 connection_info and json.dumps(connection_info))
 
     def _insert_snapshots(self, db, snapshots):
@@ -617,7 +623,9 @@ class CinderCloud:
         the volume ``attaching``, the host not shown yet. ``touch=False``:
         the volume keeps its updated_at, as Cinder's volume_attached leaves
         it when nothing of the row changes (a multiattach volume in-use
-        attached again). Returns the attachment id.
+        attached again). ``attach_status='reserved'``: what Nova's reserve
+        leaves (a shelved-offloaded server keeps it), ``host`` naming only
+        the server. Returns the attachment id.
         """
         row = self._attachment_row(volume_id, host, _ts(_now()),
                                    connection_info, attach_status)

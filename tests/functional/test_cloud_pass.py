@@ -29,8 +29,10 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import fixtures
+from keystoneauth1 import adapter as ks_adapter
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslotest import base
@@ -44,6 +46,7 @@ from reconciler import history
 from reconciler import model
 from reconciler.remediation import cloud_remediator
 from reconciler.simulators import faultproxy
+from reconciler.simulators import nova as nova_sim
 from tests import nova_fixtures
 
 K = model.FindingKind
@@ -445,6 +448,85 @@ class CloudScopeTest(base.BaseTestCase):
             "attachment without an instance (not Nova's)"], 1)
         self.assertGreaterEqual(report.skipped[
             'attachment of a server Nova is busy with or cannot read'], 2)
+
+    # -- the demo's Nova -------------------------------------------------
+
+    def test_the_demos_nova_answers_as_nova_does(self):
+        """reconciler/simulators/nova.py against this real Nova: every
+        request the cloud scope makes gets the same status, and every key
+        of its answers is one of Nova's, with a value of the same type.
+        """
+        cloud = self.cloud
+        server = cloud.boot('demo-contract')
+        volume = cloud.create_volume('demo-contract')
+        attachment = cloud.attach(server, volume)
+        gone = cloud.boot('demo-contract-gone')
+        cloud.delete_server(gone)
+        shelved = cloud.boot('demo-contract-shelved')
+        cloud.nova.post('/servers/%s/action' % shelved, json={'shelve': None})
+        cloud.wait('shelved and offloaded', lambda: cloud.server_status(
+            shelved) == 'SHELVED_OFFLOADED')
+        seen = cloud.nova.get('/servers/%s' % server).json()['server']
+        demo = nova_sim.Nova(cloud.identity_url).start()
+        self.addCleanup(demo.stop)
+        demo.add_server(server, seen['OS-EXT-SRV-ATTR:host'],
+                        seen['tenant_id'], {volume: attachment})
+        demo.add_server(gone, seen['OS-EXT-SRV-ATTR:host'],
+                        seen['tenant_id'])
+        demo.delete_server(gone)
+        demo.add_server(shelved, seen['OS-EXT-SRV-ATTR:host'],
+                        seen['tenant_id'], vm_state='shelved_offloaded')
+        demos = ks_adapter.Adapter(
+            cloud.session(), service_type='compute',
+            endpoint_override=demo.url,
+            default_microversion=nova_fixtures.COMPUTE_VERSION)
+        self.assertEqual(nova_sim.MICROVERSION,
+                         nova_fixtures.COMPUTE_VERSION)
+        for path in (
+                '/servers/detail?all_tenants=1&limit=1000',
+                '/servers/%s' % server,
+                '/servers/%s' % shelved,
+                '/servers/%s/os-volume_attachments' % server,
+                '/servers/%s' % gone,
+                '/servers/%s/os-volume_attachments' % gone,
+                '/servers/detail?all_tenants=1&deleted=true&uuid=%s' % gone,
+                '/os-services?binary=nova-compute',
+                '/servers/detail?all_tenants=1&limit=1&marker=%s' % gone,
+                '/servers/detail?all_tenants=1&limit=1&marker=%s'
+                % uuid.uuid4()):
+            real = cloud.nova.get(path, raise_exc=False)
+            ours = demos.get(path, raise_exc=False)
+            self.assertEqual(real.status_code, ours.status_code, path)
+            self._shaped_like(real.json(), ours.json(), path)
+        # Without a valid token, nothing.
+        self.assertEqual(401, demos.get('/servers/detail', raise_exc=False,
+                                        headers={'X-Auth-Token': 'x'},
+                                        authenticated=False).status_code)
+
+    def _shaped_like(self, real, ours, where):
+        """Every key of ``ours`` is in ``real``, values of one type (None
+        matches anything); list items are matched by id (servers) or host
+        (services) where they have one, else the first of each.
+        """
+        if isinstance(ours, dict):
+            self.assertIsInstance(real, dict, where)
+            for key, value in ours.items():
+                self.assertIn(key, real, where)
+                self._shaped_like(real[key], value, '%s.%s' % (where, key))
+        elif isinstance(ours, list):
+            self.assertIsInstance(real, list, where)
+            for item in ours[:1] if ours and not isinstance(
+                    ours[0], dict) else ours:
+                key = isinstance(item, dict) and (
+                    'host' if 'binary' in item else 'id')
+                if key and key in item:
+                    match = [r for r in real if r.get(key) == item[key]]
+                    self.assertTrue(match, '%s: %s' % (where, item[key]))
+                    self._shaped_like(match[0], item, where + '[]')
+                elif real:
+                    self._shaped_like(real[0], item, where + '[]')
+        elif ours is not None and real is not None:
+            self.assertIsInstance(ours, type(real), where)
 
     def _release_migration(self, server):
         if os.path.exists(self.cloud.hold_file):

@@ -13,6 +13,7 @@
 """README's first command keeps working: the demo finds what it planted."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -32,7 +33,7 @@ ATTACHED_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'
 STUCK_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa3'  # reconciler/cmd/demo_cloud.py
 NEVER = ('being-created', 'being-deleted', 'migrated', 'handed-back',
          'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db',
-         '3par-migrating', 'nec-migrating')
+         '3par-migrating', 'nec-migrating', 'shelved-data')
 
 
 class DemoTest(base.BaseTestCase):
@@ -129,23 +130,48 @@ class DemoTest(base.BaseTestCase):
                             ('stuck-delete', 'stuck_deleting')):
             self.assertRegex(findings, r'\| cloud +\| %s +\| volume +\| %s'
                              % (kind, scn.uid(label)))
-        # Its runbook: the host's LUN, the export, then Cinder's delete;
-        # the next passes resolve all three findings.
-        cloud_plan, runbook = out.split(
+        # Against the demo's Nova: the attachment of a server Nova
+        # deleted, and the mapping of a volume with no Cinder attachment;
+        # never the shelved-offloaded server's reserved attachment.
+        cloud_pass = out.split('=== Pass 2 ')[1].split('=== Notifications')[0]
+        stale = re.search(
+            r'\n    attachment (\S+) +volume %s, server \S+: instance '
+            r'deleted in Nova' % scn.uid('nova-forgot'), cloud_pass).group(1)
+        self.assertRegex(findings, r'\| cloud +\| stale_attachment +\| '
+                         r'attachment +\| %s' % stale)
+        self.assertRegex(findings, r'\| cloud +\| dangling_bdm +\| bdm +\| '
+                         r'%s/%s' % (scn.uid('vm-bdm'),
+                                     scn.uid('bdm-dangling')))
+        self.assertEqual(1, findings.count('| stale_attachment '))
+        self.assertEqual(1, findings.count('| dangling_bdm '))
+        self.assertIn('not compared: attachment reserved for a shelved or '
+                      'unread instance=1', cloud_pass)
+        # The plan: the stale attachment's detach and the runbook; the
+        # mapping left to Nova, with its nova-manage command. Applied, the
+        # next passes resolve the attachment and the runbook's findings.
+        cloud_plan, applied = out.split(
             '=== Remediation plan for the cloud scope')[1].split(
-            '=== Applied: the runbook')
-        self.assertEqual(1, cloud_plan.count('-> planned'))
+            '=== Applied: the stale attachment deleted')
+        self.assertEqual(2, cloud_plan.count('-> planned'))
+        self.assertIn('stale_attachment attachment %s: detach' % stale,
+                      cloud_plan)
         self.assertIn('stuck_deleting volume %s: runbook'
                       % scn.uid('stuck-delete'), cloud_plan)
+        self.assertIn('nova-manage volume_attachment show %s %s' % (
+            scn.uid('vm-bdm'), scn.uid('bdm-dangling')), cloud_plan)
+        self.assertIn("-> done: deleted attachment %s (Cinder's attachments "
+                      'API)' % stale, applied)
         self.assertIn("-> done: reset to error and deleted through Cinder's "
-                      'API', runbook)
+                      'API', applied)
         # The LUN was disconnected by compute-9's agent, audited there.
-        audit = runbook.split('=== The audit of the runbook')[1]
+        audit = applied.split('=== The audit (')[1]
         self.assertRegex(audit, r'disconnect .*commands on compute-9: ')
-        resolved = runbook.split('=== The next passes')[1].split(
-            '=== The audit of the runbook')[0]
+        self.assertRegex(audit, r'\| detach +\| %s ' % stale)
+        resolved = applied.split('=== The next passes')[1].split(
+            '=== The audit (')[0]
         for line in ('orphan_export export volume-%s@compute-9'
                      % scn.uid('stuck-delete'),
                      'leftover_device device %s' % STUCK_LUN,
-                     'stuck_deleting volume %s' % scn.uid('stuck-delete')):
+                     'stuck_deleting volume %s' % scn.uid('stuck-delete'),
+                     'stale_attachment attachment %s' % stale):
             self.assertIn(line + ': confirmed -> resolved', resolved)
