@@ -75,13 +75,7 @@ user_domain_id = default
 project_domain_id = default
 
 [nova]
-auth_type = password
-auth_url = {auth_url}
-username = admin
-password = {password}
-project_name = admin
-user_domain_id = default
-project_domain_id = default
+auth_section = keystone
 
 [cloud]
 enabled = true
