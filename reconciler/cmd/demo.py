@@ -15,7 +15,10 @@
 ``python -m reconciler.cmd.demo`` (what ``tools/demo.sh`` runs) seeds a real
 cinder-api and a file-backed array from simulators/scenarios/demo.yaml, which
 plants one orphan of each kind, and a compute node's host root
-(simulators/host.py) with a LUN left behind by a detach. The compute node
+(simulators/host.py) with one of each host kind: a LUN left behind by a
+detach, a detached volume's multipath map with every path failed, an
+attached volume's map with every path failed, a session without its LUN,
+and an attachment in Cinder whose device the host lacks. The compute node
 runs the host agent (reconciler.agent: its own configuration file, with
 the message transport and [host_scan] only) and the controller (the
 daemon's passes, its RPC server) judges what the agent reports, over
@@ -26,9 +29,10 @@ listener received and the findings recorded in SQLite. Then remediation:
 the dry-run plan, and, given Cinder's volume service (``--allinone``: it
 imports Cinder, so it lives with the tests), one applied adoption and one
 removed export, and the pass that resolves them; and on the compute node,
-the leftover LUN disconnected by its agent through os-brick's own iSCSI
-connector (the host root answers its commands) and the host pass that
-resolves that finding. With ``--allinone``, the cloud scope too
+the leftover LUN and the faulty map disconnected by its agent through
+os-brick's own iSCSI connector (the host root answers its commands; the
+other three host findings are report-only) and the host pass that
+resolves those two. With ``--allinone``, the cloud scope too
 (reconciler.cmd.demo_cloud): Cinder against the demo's Nova and Keystone,
 a stale attachment deleted and an undeletable volume's runbook. The
 confirmed findings are also listed through the REST API: a real Keystone
@@ -84,6 +88,8 @@ DEMO_HOST = 'demo-host'
 COMPUTE = 'compute-9'       # the host whose devices its agent scans
 AUTH_KEY = 'demo-controllers-secret'  # [agents] auth_key
 PORTAL = '127.0.0.1:3260'
+PORTALS = (PORTAL, '127.0.0.2:3260')  # the target's two portals
+WWID = '36001405aaaaaaaaaaaaaaaaaaaaaaaa%d'  # of LUN n on compute-9
 IQN = 'iqn.2010-10.org.openstack:volume-%s'
 PLANTED = (
     ('restored-leftover', 'planted: array-only volume'),
@@ -114,6 +120,14 @@ PLANTED = (
     ('nec-db', 'NEC, attached, in its LD set: never flagged'),
     ('host-attached', 'compute-9: attached, its device there: consistent'),
     ('host-detached', 'compute-9, planted: its LUN left after the detach'),
+    ('host-faulty-map', 'compute-9, planted: detached, its multipath map '
+                        'left, every path failed'),
+    ('host-faulty-attached', 'compute-9, planted: attached, every path of '
+                             'its map failed (an alert)'),
+    ('host-stale-session', 'compute-9, planted: its LUN deleted, its '
+                           'session never logged out'),
+    ('host-missing-device', 'compute-9, planted: attached in Cinder, no '
+                            'device there'),
 )
 
 CONF_HEAD = """\
@@ -266,31 +280,59 @@ class _Fleet(object):
         self.transport.cleanup()
 
 
-def _iscsi_info(volume_id, lun):
-    """connection_info as Cinder's LVM driver returns it (no secret)."""
-    return {'driver_volume_type': 'iscsi', 'target_discovered': False,
-            'target_iqn': IQN % volume_id, 'target_portal': PORTAL,
+def _iscsi_info(volume_id, lun, portals=(PORTAL,)):
+    """connection_info as Cinder's LVM driver returns it (no secret); with
+    more than one portal, the lists of a multipath attach.
+    """
+    info = {'driver_volume_type': 'iscsi', 'target_discovered': False,
+            'target_iqn': IQN % volume_id, 'target_portal': portals[0],
             'target_lun': lun, 'access_mode': 'rw', 'encrypted': False}
+    if len(portals) > 1:
+        info.update(target_portals=list(portals),
+                    target_iqns=[IQN % volume_id] * len(portals),
+                    target_luns=[lun] * len(portals))
+    return info
 
 
 def _compute_node(workdir, cloud):
-    """compute-9's host root: a boot disk, the LUN of its attached volume,
-    and the LUN a detach left behind (its attachment is gone in Cinder).
+    """compute-9's host root, and its volumes' attachments in Cinder.
+
+    A boot disk; the LUN of its attached volume; the LUN a detach left
+    behind (its attachment is gone in Cinder). On the target's two portals
+    (multipathd's find_multipaths makes a map of two paths only): the map
+    of a detached volume whose disconnect never ran (its export is gone,
+    every path failed) and the map of an attached volume whose target
+    stopped answering (every path failed, the instance has it open). A
+    session whose LUN a detach deleted, then never logged out; and a
+    volume Cinder shows attached here whose device is gone (a detach that
+    removed it on the host, its attachment never deleted in Cinder).
     """
     root = os.path.join(workdir, 'host')
     os.makedirs(root, exist_ok=True)
     node = host_sim.HostRoot(root)
     node.add_disk('sda', '0:0:0:0', model='SAMSUNG')
     node.mount('/dev/sda', '/')
-    attached = scenario_mod.uid('host-attached')
-    cloud.add_attachment(attached, COMPUTE, _iscsi_info(attached, 1))
+    uid = scenario_mod.uid
+    for label, portals in (('host-attached', (PORTAL,)),
+                           ('host-faulty-attached', PORTALS),
+                           ('host-missing-device', (PORTAL,))):
+        cloud.add_attachment(uid(label), COMPUTE,
+                             _iscsi_info(uid(label), 1, portals))
     for dev, hctl, label, wwid in (
-            ('sdb', '3:0:0:1', 'host-attached',
-             '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'),
-            ('sdc', '4:0:0:1', 'host-detached',
-             '36001405aaaaaaaaaaaaaaaaaaaaaaaa2')):
-        node.add_disk(dev, hctl, wwid, iscsi=(
-            PORTAL, IQN % scenario_mod.uid(label), 1))
+            ('sdb', '3:0:0:1', 'host-attached', WWID % 1),
+            ('sdc', '4:0:0:1', 'host-detached', WWID % 2)):
+        node.add_disk(dev, hctl, wwid, iscsi=(PORTAL, IQN % uid(label), 1))
+    for dm, name, label, wwid, paths, opened in (
+            ('dm-0', 'mpatha', 'host-faulty-map', WWID % 4,
+             (('sde', '6:0:0:1'), ('sdf', '7:0:0:1')), 0),
+            ('dm-1', 'mpathb', 'host-faulty-attached', WWID % 5,
+             (('sdg', '8:0:0:1'), ('sdh', '9:0:0:1')), 1)):
+        for (dev, hctl), portal in zip(paths, PORTALS):
+            node.add_disk(dev, hctl, wwid,
+                          iscsi=(portal, IQN % uid(label), 1))
+        devs = [dev for dev, _hctl in paths]
+        node.add_map(dm, name, wwid, devs, faulty=devs, open_count=opened)
+    node.add_session(IQN % uid('host-stale-session'), PORTAL)
     return node
 
 
@@ -516,9 +558,11 @@ def _remediate(conf, store, notifier, cloud, allinone):
 
 
 def _remediate_host(conf, store, notifier, fleet):
-    """compute-9's leftover LUN: the plan, the disconnect its agent runs
-    through os-brick (its real iSCSI connector, the host root answering
-    its commands), and the agent's pass that resolves the finding.
+    """compute-9's leftover LUN and faulty map: the plan (the alert, the
+    stale session and the missing device are report-only), the
+    disconnects its agent runs through os-brick (its real iSCSI
+    connector, the host root answering its commands), and the agent's pass
+    that resolves both findings.
     """
     def remediate(**kwargs):
         return fleet_remediation.AgentRemediator(
@@ -529,11 +573,11 @@ def _remediate_host(conf, store, notifier, fleet):
              '--host %s, on the controller: a dry run, the agent is not '
              'contacted)' % (COMPUTE, COMPUTE))
     print(report.outcome_text(remediate()))
-    _section('Applied on %s by its agent: disconnect the leftover LUN '
-             'through os-brick (remediate --host %s --apply on the '
-             'controller)' % (COMPUTE, COMPUTE))
+    _section('Applied on %s by its agent: disconnect the leftover LUN and '
+             'the faulty map through os-brick (remediate --host %s --apply '
+             'on the controller)' % (COMPUTE, COMPUTE))
     print(report.outcome_text(remediate(apply=True)))
-    _section('The next pass over %s resolves it' % COMPUTE)
+    _section('The next pass over %s resolves them' % COMPUTE)
     result = fleet.host_pass()
     notifier.flush(store)
     print(report.host_pass_text(result))

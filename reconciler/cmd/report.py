@@ -139,11 +139,18 @@ _HOST_LABELS = {
 
 def _host_finding(c):
     details = dict(c.details)
-    in_use = ', '.join(filter(None, (details.get('holders'),
-                                     details.get('mounts'))))
+    opened = details.get('open_count')
+    in_use = ', '.join(filter(None, (
+        details.get('holders'), details.get('mounts'),
+        'open count %s' % opened if opened and opened != '0' else '')))
+    where = details.get('target', '-')
+    if c.resource_type == model.ResourceType.SESSION:
+        # Named after its target already: where it goes is news.
+        where = ('portal %s' % details['portal'] if details.get('portal')
+                 else 'subsystem %s' % details.get('subsystem', '-'))
     return '%-10s %s  %s  volume %s%s' % (
-        c.resource_type, c.array_name or c.resource_id,
-        details.get('target', '-'), c.cinder_id or '?',
+        c.resource_type, c.array_name or c.resource_id, where,
+        c.cinder_id or '?',
         '  IN USE (%s)' % in_use if details.get('in_use') else '')
 
 

@@ -76,10 +76,11 @@ def action(finding, quarantine=False, delete_ids=frozenset()):
     if protocol not in PROTOCOLS:
         return None, '%s devices are not disconnected by the reconciler' % (
             protocol or 'unknown protocol')
-    return DISCONNECT, '%s %s of %s, used by no attachment here' % (
-        'faulty map' if finding.kind == K.FAULTY_MAP else 'leftover',
-        finding.resource_type, finding.details.get('volume_id')
-        or finding.cinder_id or finding.details.get('target'))
+    return DISCONNECT, '%s of %s, used by no attachment here' % (
+        'faulty multipath map' if finding.kind == K.FAULTY_MAP
+        else 'leftover %s' % finding.resource_type,
+        finding.details.get('volume_id') or finding.cinder_id
+        or finding.details.get('target'))
 
 
 def _same(candidate, finding):

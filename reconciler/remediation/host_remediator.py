@@ -258,14 +258,22 @@ class HostRemediator(remediator.Remediator):
 
 
 def _brick_error(e):
-    """One line per error os-brick chained, secrets masked."""
+    """One line per error os-brick chained, secrets masked: a command's
+    failure names the command, its exit code and its last line of stderr
+    (its first line of text says only "Unexpected error while running
+    command.").
+    """
     chained = getattr(e, '_exceptions', None)
     errors = [v for _t, v, _tb in chained] if chained else [e]
-    text = '; '.join('%s: %s' % (type(v).__name__,
-                                 str(v).strip().splitlines()[0]
-                                 if str(v).strip() else '')
-                     for v in errors)
-    return strutils.mask_password(text)[:500]
+    lines = []
+    for v in errors:
+        text = str(v).strip().splitlines()
+        if isinstance(v, processutils.ProcessExecutionError) and v.cmd:
+            said = (v.stderr or v.stdout or '').strip().splitlines()
+            text = ['%s exited %s%s' % (v.cmd, v.exit_code,
+                                        ': ' + said[-1] if said else '')]
+        lines.append('%s: %s' % (type(v).__name__, text[0] if text else ''))
+    return strutils.mask_password('; '.join(lines))[:500]
 
 
 class _override(object):

@@ -30,6 +30,8 @@ PLANTED = ('restored-leftover', 'crashed-delete-snap', 'lost-on-array',
            'stuck-creating', 'stuck-delete')
 LEFT_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa2'    # see reconciler/cmd/demo.py
 ATTACHED_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa1'
+FAULTY_MAP = '36001405aaaaaaaaaaaaaaaaaaaaaaaa4'
+FAILING_MAP = '36001405aaaaaaaaaaaaaaaaaaaaaaaa5'  # attached: an alert
 STUCK_LUN = '36001405aaaaaaaaaaaaaaaaaaaaaaaa3'  # reconciler/cmd/demo_cloud.py
 NEVER = ('being-created', 'being-deleted', 'migrated', 'handed-back',
          'other-1', 'other-2', 'nec-db', '3par-db', 'lh-db',
@@ -80,10 +82,48 @@ class DemoTest(base.BaseTestCase):
         self.assertEqual(len(announced), notified.split('\n\n')[0].count(
             'reconciler.orphan.detected'))
         self.assertNotIn(' failed', out.split('=== Notifications')[0])
-        # The host side: the LUN a detach left on compute-9, nothing else.
-        self.assertRegex(findings, r'\| leftover_device +\| device +\| %s'
-                         % LEFT_LUN)
-        self.assertNotIn(ATTACHED_LUN, findings)
+        # The host side, on compute-9: the LUN a detach left, the map a
+        # detach left with every path failed, an attached volume's map
+        # with every path failed, a session without its LUN, an
+        # attachment without its device; each confirmed by its second
+        # sighting, and nothing else.
+        host = r'\| host:compute-9 +\| '
+        self.assertRegex(findings, host + r'leftover_device +\| device +\| '
+                         + LEFT_LUN)
+        self.assertRegex(findings, host + r'faulty_map +\| multipath +\| '
+                         + FAULTY_MAP)
+        self.assertRegex(findings, host + r'faulty_attached +\| multipath '
+                         r'+\| ' + FAILING_MAP)
+        self.assertRegex(findings, host + r'stale_session +\| session +\| '
+                         r'iqn\.2010-10\.org\.openstack:volume-%s,'
+                         % scn.uid('host-stale-session'))
+        missing = re.search(
+            r'\n    attachment (\S+) +iqn\S+:volume-%s '
+            % scn.uid('host-missing-device'), out).group(1)
+        self.assertRegex(findings, host + r'missing_device +\| attachment '
+                         r'+\| ' + missing)
+        # (And the LUN of stuck-delete, which the cloud runbook clears.)
+        self.assertEqual(6, len(re.findall(host, findings)))
+        self.assertNotIn(ATTACHED_LUN, out)
+        self.assertNotIn(scn.uid('host-attached'), findings)
+        first, second = out.split('=== Pass 1 ')[1].split('=== Notifications')[
+            0].split('=== Pass 2 ')
+        for line in ('leftover_device device ' + LEFT_LUN,
+                     'faulty_map multipath ' + FAULTY_MAP,
+                     'faulty_attached multipath ' + FAILING_MAP,
+                     'stale_session session iqn.2010-10.org.openstack:'
+                     'volume-%s,127.0.0.1:3260'
+                     % scn.uid('host-stale-session'),
+                     'missing_device attachment ' + missing):
+            self.assertIn(line + ': new -> suspected', first)
+            self.assertIn(line + ': suspected -> confirmed', second)
+        # The alert says the instance holds the map; the session, where
+        # it goes.
+        self.assertRegex(second, r'\n    multipath +/dev/dm-1 .* IN USE '
+                         r'\(open count 1\)\n')
+        self.assertRegex(second, r'\n    session +iqn\S+ +portal '
+                         r'127\.0\.0\.1:3260 +volume %s\n'
+                         % scn.uid('host-stale-session'))
         # Remediation: a plan, then one adoption and one removed export that
         # the next pass resolves.
         plan, applied = out.split('=== Remediation plan for fake1')[1].split(
@@ -98,17 +138,39 @@ class DemoTest(base.BaseTestCase):
                       % scn.uid('restored-leftover'), after)
         self.assertIn('orphan_export export volume-%s@compute-3: confirmed '
                       '-> resolved' % scn.uid('scratch'), after)
-        # On compute-9: the leftover LUN's disconnect planned, applied by
-        # os-brick's iSCSI connector, and the host pass resolves it.
+        # On compute-9: the disconnects of the leftover LUN and of the
+        # faulty map planned, applied by os-brick's iSCSI connector, and
+        # the host pass resolves them; the alert, the session and the
+        # missing device are reported, never acted on.
         host_plan, host_applied = out.split(
             '=== Remediation plan for compute-9')[1].split('=== Applied on')
+        self.assertIn('2 step(s)', host_plan)
+        self.assertEqual(2, host_plan.count('-> planned'))
         self.assertIn('leftover_device device %s: disconnect /dev/sdc'
                       % LEFT_LUN, host_plan)
-        self.assertEqual(1, host_plan.count('-> planned'))
+        self.assertIn('faulty_map multipath %s: disconnect /dev/dm-0'
+                      % FAULTY_MAP, host_plan)
+        self.assertEqual(3, host_plan.count('not eligible: '))
+        for why in ("still attached here: only Nova's detach",
+                    'sessions are logged out only with a LUN',
+                    'nothing on this host to disconnect'):
+            self.assertIn(why, host_plan)
+        self.assertIn('applied 2 of 2 step(s)', host_applied)
         self.assertIn('-> done: disconnected sdc (os-brick', host_applied)
         self.assertIn('tee -a /sys/block/sdc/device/delete', host_applied)
         self.assertIn('--logout', host_applied)
-        self.assertNotIn('/dev/sdb', host_applied)
+        # The faulty map: its flush fails (no path answers), os-brick
+        # deletes both paths and the map goes after them.
+        self.assertIn('-> done: disconnected sde, sdf, dm-0 (os-brick, '
+                      'force=True; forced past: ProcessExecutionError: '
+                      'multipath -f mpatha exited 1: mpatha: map in use)',
+                      host_applied)
+        self.assertIn('multipathd del map mpatha', host_applied)
+        steps = host_applied.split('=== The next pass')[0]
+        for dev in ('sdb', 'sdg', 'sdh', 'dm-1'):
+            self.assertNotIn('/dev/%s' % dev, steps)
+            self.assertNotIn('/sys/block/%s/' % dev, steps)
+        self.assertNotIn(scn.uid('host-stale-session'), steps)
         # ... by its agent, which the controller asked over RPC, and whose
         # configuration holds neither a database nor Cinder credentials.
         self.assertIn('commands on compute-9: ', host_applied)
@@ -119,9 +181,15 @@ class DemoTest(base.BaseTestCase):
             sections = {line.strip() for line in f if line.startswith('[')}
         self.assertEqual({'[DEFAULT]', '[host_scan]'}, sections)
         host_after = out.split('=== The next pass over compute-9')[1]
-        self.assertIn('leftover_device device %s: confirmed -> resolved'
-                      % LEFT_LUN, host_after)
-        self.assertIn('consistent: 1 attachments, 1 devices', host_after)
+        for line in ('leftover_device device ' + LEFT_LUN,
+                     'faulty_map multipath ' + FAULTY_MAP):
+            self.assertIn(line + ': confirmed -> resolved', host_after)
+        self.assertEqual(2, host_after.split('=== The audit')[0].count(
+            ' -> '))
+        self.assertIn('consistent: 2 attachments, 1 devices', host_after)
+        self.assertIn('faulty maps of attached volumes: 1', host_after)
+        self.assertIn('sessions without devices: 1', host_after)
+        self.assertIn('attached without a device: 1', host_after)
         # The cloud scope: a create stuck for two days, the volumes of the
         # project deleted in Keystone, the undeletable volume.
         for label, kind in (('stuck-creating', 'stuck_status'),

@@ -16,8 +16,10 @@ plan's gates for host findings, and os-brick under a root prefix.
 
 import os
 
+from os_brick import exception as brick_exc
 from os_brick.initiator.connectors import iscsi
 from os_brick.initiator import linuxscsi
+from oslo_concurrency import processutils
 from oslotest import base
 
 from reconciler import exception
@@ -25,6 +27,7 @@ from reconciler.history import api
 from reconciler import model
 from reconciler.remediation import brick_root
 from reconciler.remediation import host_actions
+from reconciler.remediation import host_remediator
 from reconciler.remediation import plan as plan_mod
 from tests.unit.host import fixtures as host_fixtures
 
@@ -46,12 +49,14 @@ def finding(kind, fid=1, target=IQN, rtype='device', confirmed=0.0,
 class HostActionTest(base.BaseTestCase):
 
     def test_leftovers_and_faulty_maps_of_iscsi_luns_are_disconnected(self):
-        for kind, rtype in (('leftover_device', 'device'),
-                            ('leftover_device', 'multipath'),
-                            ('faulty_map', 'multipath')):
+        for kind, rtype, what in (
+                ('leftover_device', 'device', 'leftover device'),
+                ('leftover_device', 'multipath', 'leftover multipath'),
+                ('faulty_map', 'multipath', 'faulty multipath map')):
             action, why = host_actions.action(finding(kind, rtype=rtype))
             self.assertEqual(host_actions.DISCONNECT, action, kind)
-            self.assertIn('used by no attachment here', why)
+            self.assertEqual('%s of %s, used by no attachment here'
+                             % (what, IQN), why)
 
     def test_kinds_never_acted_on_say_why(self):
         for kind, part in (('faulty_attached', "Nova's detach"),
@@ -88,6 +93,28 @@ class HostActionTest(base.BaseTestCase):
         plan = plan_mod.plan(rows[1:2], now, 0, 5, {'disconnect'},
                              delete_ids={2}, action=host_actions.action)
         self.assertEqual((), plan.steps)
+
+
+class BrickErrorTest(base.BaseTestCase):
+
+    def test_a_failed_command_says_which_and_why(self):
+        chained = brick_exc.ExceptionChainer()
+        with chained.context(True, 'flush failed'):
+            raise processutils.ProcessExecutionError(
+                stdout='', stderr='one\nmpatha: map in use\n', exit_code=1,
+                cmd='multipath -f mpatha')
+        with chained.context(True, 'no volume'):
+            raise brick_exc.VolumeDeviceNotFound(device='/dev/sde')
+        self.assertEqual(
+            'ProcessExecutionError: multipath -f mpatha exited 1: mpatha: '
+            'map in use; VolumeDeviceNotFound: Volume device not found at '
+            '/dev/sde.', host_remediator._brick_error(chained))
+
+    def test_secrets_are_masked(self):
+        error = processutils.ProcessExecutionError(
+            stderr='', exit_code=15, cmd='iscsiadm -m node --op update -n '
+            'node.session.auth.password -v s3cret')
+        self.assertNotIn('s3cret', host_remediator._brick_error(error))
 
 
 class BrickRootTest(base.BaseTestCase):
