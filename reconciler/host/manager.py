@@ -342,7 +342,7 @@ class HostReconciler(HostScanner):
             report.run_id, time.time(), candidates + kept, policy,
             report.inventory,
             announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-            unchecked=[c.identity for c in kept])
+            unchecked=[c.identity for c in kept], monotonic=time.monotonic())
         report.candidates = candidates + kept
         report.consistent = dict(comparison.consistent)
         report.skipped = dict(comparison.skipped)

@@ -115,6 +115,20 @@ class HostPassTest(base.BaseTestCase):
                                     owned_targets='iqn.2010-10.org.openstack:')
         self.volumes[tc.VOL[0]] = ('available', None, 'ctl@lvm#lvm')
 
+    def test_a_wall_clock_jumped_forward_confirms_nothing(self):
+        """Grace counts the monotonic time between the controller's passes,
+        as the backends' does: an hour the wall clock jumped is no hour.
+        """
+        self.faulty_leftover()
+        self.values.load_raw_values(group='host_scan', sightings='2',
+                                    grace_period='600')
+        key = (model.FindingKind.FAULTY_MAP, tc.WWID[0])
+        real = time.time
+        for offset in (0, 3600):
+            with mock.patch('time.time', lambda: real() + offset):
+                self.run_pass()
+        self.assertEqual({key: S.SUSPECTED}, self.states())
+
     def test_all_paths_faulty_confirmed_after_n_scans_not_n_minus_1(self):
         self.faulty_leftover()
         key = (model.FindingKind.FAULTY_MAP, tc.WWID[0])
