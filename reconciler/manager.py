@@ -170,15 +170,6 @@ def check_suspect_cap(suspects, open_findings, cinder_view, array_view,
             % (new, size, max_percent, _ARRAY_HINT))
 
 
-def _candidate(finding):
-    """The candidate a finding of the history stands for."""
-    return model.Candidate(
-        finding.kind, finding.resource_type, finding.resource_id,
-        array_name=finding.array_name, cinder_id=finding.cinder_id,
-        project_id=finding.project_id,
-        details=tuple(sorted(finding.details.items())))
-
-
 def _missing_volumes(identities):
     """Ids of the volumes among finding identities that are Cinder-only."""
     return {resource_id for kind, rtype, resource_id in identities
@@ -226,6 +217,37 @@ def record_failure(history, report, what, error, announce=True):
     events = [notifier_mod.run_failed_event(
         report.backend, report.run_id, error, now)] if announce else []
     history.fail_run(report.run_id, now, error, events)
+
+
+def record_run(conf, history, report, what, candidates, policy, unchecked,
+               consistent, skipped, **complete):
+    """A pass that compared in full: its run recorded, its report ok.
+
+    The backend and cloud passes end alike, so one copy keeps their
+    dry runs (no run id) previewing exactly what their passes record, and
+    announcing transitions of ``[reconciler] notify_kinds`` only.
+    ``complete`` are extra ``History.complete_run`` keywords (``matches``).
+    """
+    kinds = set(conf.reconciler.notify_kinds)
+    if report.run_id is None:
+        report.transitions = history.preview_run(
+            report.backend, conf.host, time.time(), candidates, policy,
+            unchecked, monotonic=time.monotonic())
+    else:
+        report.transitions = history.complete_run(
+            report.run_id, time.time(), candidates, policy, report.inventory,
+            announce=lambda ts: notifier_mod.finding_events(ts, kinds),
+            unchecked=unchecked, monotonic=time.monotonic(), **complete)
+    report.candidates = candidates
+    report.consistent = consistent
+    report.skipped = skipped
+    report.status = model.RunStatus.OK
+    seen = collections.Counter(str(c.kind) for c in candidates)
+    LOG.info('%s run %s ok: %d findings (%s), %d transitions%s',
+             what, report.run_id or '(dry)', len(candidates),
+             ', '.join('%s=%d' % kv for kv in sorted(seen.items()))
+             or 'none', len(report.transitions),
+             ' (dry run: none recorded)' if report.run_id is None else '')
 
 
 class BackendReconciler(object):
@@ -291,7 +313,7 @@ class BackendReconciler(object):
         """Candidates of the confirmed findings; identities of the others."""
         findings = self.history.findings
         name = self.backend.name
-        confirmed = [_candidate(f) for f in findings(
+        confirmed = [f.candidate() for f in findings(
             name, state=model.FindingState.CONFIRMED)]
         suspected = {(f.kind, f.resource_type, f.resource_id) for f in
                      findings(name, state=model.FindingState.SUSPECTED)}
@@ -432,28 +454,10 @@ class BackendReconciler(object):
             grace_seconds=backend.reconciler_grace_period,
             kind_grace=((model.FindingKind.STALE_TEMPORARY,
                          backend.reconciler_stale_temporary_grace_period),))
-        kinds = set(self.conf.reconciler.notify_kinds)
-        unchecked = [c.identity for c in kept]
-        if dry_run:
-            report.transitions = self.history.preview_run(
-                backend.name, self.conf.host, time.time(), candidates, policy,
-                unchecked, monotonic=time.monotonic())
-        else:
-            report.transitions = self.history.complete_run(
-                report.run_id, time.time(), candidates, policy,
-                report.inventory,
-                announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-                unchecked=unchecked, monotonic=time.monotonic(),
-                matches=(comparison.matched, comparison.listed
-                         if array_view.pools is None else None))
-        report.candidates = candidates
-        report.consistent = {str(k): v for k, v in
-                             comparison.consistent.items()}
-        report.skipped = dict(comparison.skipped + dropped)
-        report.status = model.RunStatus.OK
-        kinds_seen = collections.Counter(str(c.kind) for c in candidates)
-        LOG.info('Backend %s run %s ok: %d findings (%s), %d transitions%s',
-                 backend.name, report.run_id or '(dry)', len(candidates),
-                 ', '.join('%s=%d' % kv for kv in sorted(kinds_seen.items()))
-                 or 'none', len(report.transitions),
-                 ' (dry run: none recorded)' if dry_run else '')
+        record_run(
+            self.conf, self.history, report, 'Backend %s' % backend.name,
+            candidates, policy, [c.identity for c in kept],
+            {str(k): v for k, v in comparison.consistent.items()},
+            dict(comparison.skipped + dropped),
+            matches=(comparison.matched, comparison.listed
+                     if array_view.pools is None else None))

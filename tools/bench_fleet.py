@@ -80,22 +80,6 @@ def _wwid(n):
 
 # -- children: JSON lines on stdout, commands on stdin ------------------------
 
-def _rss_mark():
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        pass
-
-
-def _status(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
 def _cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -153,9 +137,9 @@ def child_controller(conf_path):
     for line in sys.stdin:
         command = line.strip()
         if command == 'mark':
-            _rss_mark()
+            bench_report.mark_rss()
             cpu = _cpu()
-            _say({'rss_mb': _status('VmRSS')})
+            _say({'rss_mb': bench_report.memory_mb('VmRSS', 0.0)})
         elif command == 'refresh':
             start = time.monotonic()
             cycle = host.fleet.refresh()
@@ -166,7 +150,7 @@ def child_controller(conf_path):
         elif command == 'stats':
             runs = store.runs(limit=None)
             _say({'cpu_seconds': _cpu() - cpu,
-                  'peak_rss_mb': _status('VmHWM'),
+                  'peak_rss_mb': bench_report.memory_mb('VmHWM', 0.0),
                   'runs': len(runs),
                   'failed_runs': sum(1 for r in runs if r.status != 'ok'),
                   'findings': len(store.findings())})
@@ -278,12 +262,12 @@ def child_old(conf_path, host):
     """Today's design on one host: Cinder's whole view of it, listed."""
     from reconciler.host import cinder as host_cinder
     conf = _load(conf_path)
-    _rss_mark()
+    bench_report.mark_rss()
     cpu = _cpu()
     start = time.monotonic()
     found = host_cinder.HostCinderInventory(conf).host_view(host)
     _say({'seconds': time.monotonic() - start, 'cpu_seconds': _cpu() - cpu,
-          'peak_rss_mb': _status('VmHWM'),
+          'peak_rss_mb': bench_report.memory_mb('VmHWM', 0.0),
           'attachments': len(found.attachments),
           'here': len(found.here()), 'requests': found.requests})
     return 0

@@ -61,10 +61,14 @@ def mark_rss():
     return memory_mb('VmRSS')
 
 
-def memory_mb(field):
-    """A /proc/self/status memory field in MB (else the peak RSS)."""
+def memory_mb(field, default=None):
+    """A /proc/self/status memory field in MB, else ``default`` (None: the
+    peak RSS).
+    """
     with open('/proc/self/status') as f:
         for line in f:
             if line.startswith(field + ':'):
                 return int(line.split()[1]) / 1024.0
+    if default is not None:
+        return default
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -41,7 +41,6 @@ from reconciler.inventory import keystone as keystone_inventory
 from reconciler.inventory import nova as nova_inventory
 from reconciler import manager
 from reconciler import model
-from reconciler import notifier as notifier_mod
 from reconciler import ownership
 
 LOG = logging.getLogger(__name__)
@@ -143,7 +142,7 @@ class CloudReconciler(object):
             scope.NAME, self.conf.host, started)
         report = manager.PassReport(scope.NAME, scope.NAME, run_id,
                                     model.RunStatus.RUNNING)
-        manager.guarded(report, lambda: self._run(report, stop, dry_run),
+        manager.guarded(report, lambda: self._run(report, stop),
                         'Cloud', self.history)
         return report
 
@@ -155,7 +154,7 @@ class CloudReconciler(object):
         suspected = set()
         for f in self.history.findings(scope.NAME):
             if f.state == model.FindingState.CONFIRMED:
-                c = manager._candidate(f)
+                c = f.candidate()
                 confirmed[c.identity] = c
             elif f.state == model.FindingState.SUSPECTED:
                 suspected.add((f.kind, f.resource_type, f.resource_id))
@@ -189,7 +188,7 @@ class CloudReconciler(object):
                     d for k in keys for d in devices[k])))
         return related
 
-    def _run(self, report, stop, dry_run):
+    def _run(self, report, stop):
         checkpoint = manager.BackendReconciler._checkpoint
         group = self.group
         checks = {model.FindingKind(k) for k in group.checks}
@@ -283,25 +282,7 @@ class CloudReconciler(object):
             watched=dict(sorted(comparison.watched.items())[:MAX_WATCHED]))
         policy = history_mod.LifecyclePolicy(
             sightings=group.sightings, grace_seconds=group.grace_period)
-        kinds = set(self.conf.reconciler.notify_kinds)
-        unchecked = [c.identity for c in kept + paused]
-        if dry_run:
-            report.transitions = self.history.preview_run(
-                scope.NAME, self.conf.host, time.time(), candidates, policy,
-                unchecked, monotonic=time.monotonic())
-        else:
-            report.transitions = self.history.complete_run(
-                report.run_id, time.time(), candidates, policy,
-                report.inventory,
-                announce=lambda ts: notifier_mod.finding_events(ts, kinds),
-                unchecked=unchecked, monotonic=time.monotonic())
-        report.candidates = candidates
-        report.consistent = dict(comparison.consistent)
-        report.skipped = dict(comparison.skipped)
-        report.status = model.RunStatus.OK
-        seen = collections.Counter(str(c.kind) for c in candidates)
-        LOG.info('Cloud run %s ok: %d findings (%s), %d transitions%s',
-                 report.run_id or '(dry)', len(candidates),
-                 ', '.join('%s=%d' % kv for kv in sorted(seen.items()))
-                 or 'none', len(report.transitions),
-                 ' (dry run: none recorded)' if dry_run else '')
+        manager.record_run(
+            self.conf, self.history, report, 'Cloud', candidates, policy,
+            [c.identity for c in kept + paused], dict(comparison.consistent),
+            dict(comparison.skipped))

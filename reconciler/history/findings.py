@@ -99,6 +99,14 @@ class FindingRecord:
         return self.ignored_reason is not None and (
             self.ignored_until is None or self.ignored_until > now)
 
+    def candidate(self):
+        """The candidate this finding stands for (what a pass compares)."""
+        return model.Candidate(
+            self.kind, self.resource_type, self.resource_id,
+            array_name=self.array_name, cinder_id=self.cinder_id,
+            project_id=self.project_id,
+            details=tuple(sorted(self.details.items())))
+
 
 class _Preview(Exception):
     """Carries a dry run's result out of the transaction it rolls back."""

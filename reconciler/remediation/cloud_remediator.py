@@ -47,7 +47,6 @@ from reconciler import exception
 from reconciler.host import scope as host_scope
 from reconciler.inventory import cinder as cinder_inventory
 from reconciler.inventory import nova as nova_inventory
-from reconciler import manager
 from reconciler import model
 from reconciler import ownership
 from reconciler.remediation import cinder_actions
@@ -137,7 +136,7 @@ class CloudRemediator(remediator.Remediator):
         return outcome
 
     def _recheck(self, finding, session, _inventory):
-        cand = manager._candidate(finding)
+        cand = finding.candidate()
         if finding.kind == model.FindingKind.STALE_ATTACHMENT:
             held = confirm.stale_attachment(cand, session.look)
             return (held, None) if held else (None, (
@@ -317,7 +316,7 @@ class CloudRemediator(remediator.Remediator):
                           % snapshots[0].get('id'))
         _hosts, exports = cloud_actions.runbook_findings(finding)
         for export in filter(None, map(self.history.finding, exports)):
-            obj = engine.suspect_of(manager._candidate(export)).array_object
+            obj = engine.suspect_of(export.candidate()).array_object
             if session.driver(export.backend).refresh(obj) is not None:
                 return None, 'still exported on the array: %s' % obj.name
         return volume, None

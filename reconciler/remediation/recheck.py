@@ -47,22 +47,14 @@ def listed_object(finding):
     """The array object as the finding recorded it (None for a Cinder-only
     finding).
     """
-    return engine.suspect_of(_candidate(finding)).array_object
-
-
-def _candidate(finding):
-    return model.Candidate(
-        finding.kind, finding.resource_type, finding.resource_id,
-        array_name=finding.array_name, cinder_id=finding.cinder_id,
-        project_id=finding.project_id,
-        details=tuple(sorted(finding.details.items())))
+    return engine.suspect_of(finding.candidate()).array_object
 
 
 def ownership(finding, driver, cinder, backend_host):
     """``(fresh array object or None, None)`` if the step may act, else
     ``(None, why not)``: what changed since it was confirmed.
     """
-    suspect = engine.suspect_of(_candidate(finding))
+    suspect = engine.suspect_of(finding.candidate())
     fresh = None
     if suspect.array_object is not None:
         listed = suspect.array_object

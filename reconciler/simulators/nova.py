@@ -136,14 +136,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                      for s in nova.deleted.values()
                      if query.get('uuid') in (None, s['id'])]
             return self._send(200, {'servers': found})
-        ids = sorted(nova.servers)
+        # Newest first, as Nova sorts (created_at, then id, descending).
+        ids = sorted(nova.servers, key=lambda i: -nova.servers[i]['seq'])
         marker = query.get('marker')
         if marker:
             # A deleted server is still a marker, as in Nova.
-            if marker not in nova.servers and marker not in nova.deleted:
+            at = (nova.servers.get(marker) or nova.deleted.get(marker) or
+                  {}).get('seq')
+            if at is None:
                 return self._fault(400, 'badRequest', 'marker [%s] not '
                                    'found' % marker)
-            ids = [i for i in ids if i > marker]
+            ids = [i for i in ids if nova.servers[i]['seq'] < at]
         limit = int(query.get('limit') or 1000)
         page = ids[:limit]
         body = {'servers': [_server_view(nova.servers[i]) for i in page]}
@@ -177,6 +180,7 @@ class Nova(object):
         with self.lock:
             self.compute_hosts.add(host)
             self.servers[server_id] = {
+                'seq': len(self.servers) + len(self.deleted),
                 'id': server_id, 'name': name or 'vm-' + server_id[:8],
                 'host': host, 'project_id': project_id,
                 'user_id': 'demo-user', 'vm_state': vm_state,
