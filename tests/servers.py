@@ -35,6 +35,8 @@ import unittest
 import fixtures
 import sqlalchemy as sa
 
+from reconciler.simulators import rabbitmq
+
 # Taken at import, before oslotest points tempfile at a per-test directory
 # that is gone when the test ends; servers may outlive a test.
 _BASE = tempfile.gettempdir()
@@ -195,59 +197,32 @@ class Redis(Server):
 
 
 class RabbitMQ(Server):
-    """A RabbitMQ node with its own name, Erlang port mapper and files."""
+    """A RabbitMQ node with its own name, Erlang port mapper and files:
+    reconciler.simulators.rabbitmq's, which the demo starts too.
+    """
 
     NAME = 'rabbitmq'
 
     def check_installed(self):
-        # Not Debian's /usr/sbin wrapper, which switches to the system
-        # user: the script behind it runs as whoever starts it.
-        self.binary = find('rabbitmq-server',
-                           '/usr/lib/rabbitmq/bin/rabbitmq-server')
+        self.binary = find('rabbitmq-server', rabbitmq.SERVER)
 
     def prepare(self):
-        self.epmd_port = free_port()
-        self.dist_port = free_port()
-        with open(os.path.join(self.dir, 'enabled_plugins'), 'w') as f:
-            f.write('[].\n')
-        self.url = 'rabbit://guest:guest@127.0.0.1:%d/' % self.port
+        self.node = rabbitmq.RabbitMQ(self.dir, self.port, free_port(),
+                                      free_port(), self.binary)
+        self.url = self.node.url
+
+    @property
+    def process(self):
+        return self.node.process
 
     def env(self):
-        d = self.dir
-        return dict(
-            os.environ, HOME=d, ERL_EPMD_PORT=str(self.epmd_port),
-            RABBITMQ_NODENAME='test%d@localhost' % self.port,
-            RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
-            RABBITMQ_NODE_PORT=str(self.port),
-            RABBITMQ_DIST_PORT=str(self.dist_port),
-            RABBITMQ_MNESIA_BASE=os.path.join(d, 'mnesia'),
-            RABBITMQ_LOG_BASE=os.path.join(d, 'log'),
-            RABBITMQ_CONFIG_FILE=os.path.join(d, 'rabbitmq'),
-            RABBITMQ_ADVANCED_CONFIG_FILE=os.path.join(d, 'advanced.config'),
-            RABBITMQ_CONF_ENV_FILE=os.path.join(d, 'rabbitmq-env.conf'),
-            RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(d, 'enabled_plugins'),
-            RABBITMQ_PID_FILE=os.path.join(d, 'rabbit.pid'))
+        return self.node.env()
 
-    def command(self):
-        return [self.binary]
-
-    def ready(self):
-        import kombu
-        if not _can_connect(self.port):
-            return False
-        try:
-            with kombu.Connection(self.url.replace('rabbit:', 'amqp:'),
-                                  connect_timeout=2) as conn:
-                conn.connect()
-            return True
-        except Exception:
-            return False
+    def start(self):
+        self.node.start()
 
     def stop(self):
-        super().stop()
-        # The node started its own port mapper; it is ours to end.
-        subprocess.run(['epmd', '-port', str(self.epmd_port), '-kill'],
-                       capture_output=True, env=self.env())
+        self.node.stop()
 
 
 def _unprivileged(name):

@@ -34,7 +34,12 @@ os-brick's own iSCSI connector (the host root answers its commands; the
 other three host findings are report-only) and the host pass that
 resolves those two. With ``--allinone``, the cloud scope too
 (reconciler.cmd.demo_cloud): Cinder against the demo's Nova and Keystone,
-a stale attachment deleted and an undeletable volume's runbook. The
+a stale attachment deleted and an undeletable volume's runbook; and
+Cinder's notifications, sent to a private RabbitMQ node
+(simulators/rabbitmq.py) and recorded by the controller's listener
+(reconciler.listener) as the daemon runs it: a fake1 volume unmanaged
+through Cinder's API stays on the array, and the passes report it
+``unmanaged``, naming the event, never an orphan to remediate. The
 confirmed findings are also listed through the REST API: a real Keystone
 and cinder-reconciler-api under uWSGI, asked by ``openstack orphan list``
 with an admin's token.
@@ -66,6 +71,7 @@ from reconciler.fleet import endpoint as fleet_endpoint
 from reconciler.fleet import remediation as fleet_remediation
 from reconciler import history
 from reconciler.history import views
+from reconciler import listener as listener_mod
 from reconciler import manager
 from reconciler import notifier as notifier_mod
 from reconciler.remediation import remediator
@@ -80,6 +86,7 @@ from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import host as host_sim
 from reconciler.simulators import keystone as keystone_sim
+from reconciler.simulators import rabbitmq
 from reconciler.simulators import scenario as scenario_mod
 
 SCENARIO = os.path.join(os.path.dirname(scenario_mod.__file__), 'scenarios',
@@ -128,6 +135,8 @@ PLANTED = (
                            'session never logged out'),
     ('host-missing-device', 'compute-9, planted: attached in Cinder, no '
                             'device there'),
+    ('unmanaged-in-cinder', "unmanaged through Cinder's API: its events "
+                            'say so'),
 )
 
 CONF_HEAD = """\
@@ -167,18 +176,27 @@ connection = sqlite:///{workdir}/reconciler.sqlite
 driver = messagingv2
 transport_url = fake:/
 """
+# Cinder's notifications, heard by the controller's listener.
+CINDER_NOTIFICATIONS = """
+[cinder_notifications]
+transport_url = {url}
+restart_interval = 1
+"""
 
 
-def _conf_text(scn, workdir, cloud, stack, keystone=None):
+def _conf_text(scn, workdir, cloud, stack, keystone=None, broker=None):
     """Our config file: a head, then each backend group as from cinder.conf.
 
     With Cinder's volume service for fake1, the fake array is the file its
-    driver manages objects in. With ``keystone``, the cloud scope's groups.
+    driver manages objects in. With ``keystone``, the cloud scope's groups;
+    with ``broker``, the listener's of Cinder's notifications.
     """
     backends = [b.name for b in scn.backends if b.host == DEMO_HOST]
     text = CONF_HEAD.format(host=DEMO_HOST, backends=','.join(backends),
                             workdir=workdir, endpoint=cloud.endpoint,
                             token=cinder_sim.ADMIN_TOKEN, auth_key=AUTH_KEY)
+    if broker is not None:
+        text += CINDER_NOTIFICATIONS.format(url=broker.url)
     if keystone is not None:
         text += demo_cloud.conf_text(keystone)
     for name in backends:
@@ -369,26 +387,27 @@ def _section(title):
 
 
 def start(workdir, stack, allinone=None, volume_services=('fake1',),
-          keystone=None):
+          keystone=None, broker=None):
     """The demo cloud, stopped by ``stack``, and our configuration for it.
 
     A real cinder-api seeded from the scenario (given ``allinone``, with
     Cinder's scheduler and a volume service for each of
     ``volume_services``) and every array of the demo host on loopback;
-    given ``keystone``, the cloud scope reads it.
+    given ``keystone``, the cloud scope reads it; given ``broker`` (a
+    simulators.rabbitmq node), Cinder notifies on it and we listen.
     Returns (scenario, cloud, path of the configuration file).
     """
     scn = scenario_mod.Scenario.load(SCENARIO)
     cloud = cinder_sim.CinderCloud(
         os.path.join(workdir, 'cinder'), scn,
         volume_services=volume_services if allinone else (),
-        allinone=allinone)
+        allinone=allinone, notifications_url=broker and broker.url)
     if allinone and 'fake1' in volume_services:
         _write_managed_array(scn, cloud, 'fake1')
     stack.enter_context(cloud)
     conf_path = os.path.join(workdir, 'cinder-reconciler.conf')
     with open(conf_path, 'w') as f:
-        f.write(_conf_text(scn, workdir, cloud, stack, keystone))
+        f.write(_conf_text(scn, workdir, cloud, stack, keystone, broker))
     return scn, cloud, conf_path
 
 
@@ -398,6 +417,67 @@ def _start_keystone(workdir, stack):
     stack.callback(keystone.stop)
     keystone.start(wait=False)
     return keystone
+
+
+def _start_broker(workdir, stack):
+    """A private RabbitMQ node, started now: it comes up with Cinder."""
+    broker = rabbitmq.RabbitMQ(os.path.join(workdir, 'rabbitmq'),
+                               *[keystone_sim.free_port() for _ in 'abc'])
+    stack.callback(broker.stop)
+    broker.start(wait=False)
+    return broker
+
+
+def _unmanage(conf, store, cloud, broker, stack):
+    """The controller's listener of Cinder's notifications, started as the
+    daemon starts it, and a fake1 volume unmanaged through Cinder's API:
+    its object stays on the array, and only the events Cinder sends say
+    why (the passes then call it ``unmanaged``, never an orphan).
+    """
+    volume_id = scenario_mod.uid('unmanaged-in-cinder')
+    cloud.add_volumes([scenario_mod.Volume(volume_id, 'fake1')])
+    with open(cloud.array_path('fake1')) as f:
+        array = json.load(f)
+    array['volumes'].append({'name': 'volume-%s' % volume_id,
+                             'pool': 'pool1', 'size': 1})
+    with open(cloud.array_path('fake1'), 'w') as f:
+        json.dump(array, f)
+    broker.wait_ready()
+    since = time.time()
+    listener = listener_mod.CinderListener(conf, store,
+                                           backend_conf.enabled(conf))
+    listener.start()
+    stack.callback(listener.stop)
+
+    def wait_for(condition, what):
+        deadline = time.monotonic() + 60
+        while not condition():
+            if time.monotonic() > deadline:
+                raise RuntimeError('demo: %s' % what)
+            time.sleep(0.2)
+
+    wait_for(lambda: store.listener_started_since('fake1', since),
+             "the listener of Cinder's notifications did not start")
+    _section("Cinder unmanages a volume; the controller's listener of "
+             "Cinder's notifications records why (RabbitMQ, Debian's "
+             'rabbitmq-server, at 127.0.0.1:%d; [cinder_notifications], '
+             'pool %s)' % (broker.port, conf.cinder_notifications.pool))
+    session = cloud.session()
+    session.post('%s/volumes/%s/action' % (cloud.endpoint, volume_id),
+                 json={'os-unmanage': None})
+    print("POST /v3/volumes/%s/action {\"os-unmanage\": null}: Cinder "
+          "forgets it, its object stays on fake1's array" % volume_id)
+    wait_for(lambda: session.get(
+        '%s/volumes/%s' % (cloud.endpoint, volume_id),
+        raise_exc=False).status_code == 404, 'the unmanage did not end')
+
+    def said():
+        return [e for e in store.events_for('fake1', [volume_id])
+                if e.event_type.startswith('volume.unmanage.')]
+    wait_for(lambda: len(said()) == 2, 'the unmanage was not recorded')
+    for event in said():
+        print('recorded: %s of %s, event %d (Cinder message %s)'
+              % (event.event_type, event.host, event.id, event.message_id))
 
 
 def _list_through_the_api(workdir, stack, keystone, conf):
@@ -432,9 +512,11 @@ def run(workdir, passes, allinone=None):
     print('Demo cloud in %s' % workdir)
     with contextlib.ExitStack() as stack:
         keystone = _start_keystone(workdir, stack)
+        broker = _start_broker(workdir, stack) if allinone else None
         # The cloud scope's planted volumes live on fake1's managed array.
         scn, cloud, conf_path = start(workdir, stack, allinone,
-                                      keystone=allinone and keystone)
+                                      keystone=allinone and keystone,
+                                      broker=broker)
         print('Real cinder-api %s at %s%s: %d volumes, %d snapshots seeded'
               % (cinder_sim.CINDER_VERSION, cloud.endpoint,
                  ' (with cinder-scheduler and a cinder-volume for fake1)'
@@ -451,6 +533,8 @@ def run(workdir, passes, allinone=None):
         reconciler_conf.prepare(conf, ['--config-file', conf_path])
         store = history.History.from_conf(conf)
         store.sync()
+        if allinone:
+            _unmanage(conf, store, cloud, broker, stack)
         notifier = notifier_mod.Notifier(conf)
         listener, received = _listen(notifier.transport)
         kinds = set(conf.reconciler.notify_kinds)

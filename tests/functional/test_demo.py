@@ -20,8 +20,10 @@ import sys
 import fixtures
 from oslotest import base
 
+from reconciler.simulators import rabbitmq
 from reconciler.simulators import scenario as scn
 import tests
+from tests import servers
 
 PLANTED = ('restored-leftover', 'crashed-delete-snap', 'lost-on-array',
            'lost-snap', 'lh-restored-leftover', 'lh-lost',
@@ -42,6 +44,7 @@ class DemoTest(base.BaseTestCase):
 
     def test_demo_reports_the_planted_orphans_and_nothing_else(self):
         self.useFixture(fixtures.Timeout(180, gentle=True))
+        servers.find('rabbitmq-server', rabbitmq.SERVER)  # Cinder notifies
         workdir = self.useFixture(fixtures.TempDir()).path
         out = subprocess.run(
             [sys.executable, '-m', 'reconciler.cmd.demo', '--workdir',
@@ -74,9 +77,11 @@ class DemoTest(base.BaseTestCase):
                 '\n') if line.startswith('| ') and '| Backend ' not in line),
             sorted(line.split('|')[4].strip() for line in listed.split(
                 '\n') if line.startswith('| ') and '| ID ' not in line))
-        # Every confirmed finding but the foreign ones was announced once.
+        # Every confirmed finding but the foreign and unmanaged ones (not
+        # in notify_kinds) was announced once.
         announced = [line for line in findings.splitlines()
                      if line.startswith('| ') and '| foreign ' not in line
+                     and '| unmanaged ' not in line
                      and '| Backend ' not in line]
         notified = out.split('=== Notifications received')[1]
         self.assertEqual(len(announced), notified.split('\n\n')[0].count(
@@ -124,12 +129,32 @@ class DemoTest(base.BaseTestCase):
         self.assertRegex(second, r'\n    session +iqn\S+ +portal '
                          r'127\.0\.0\.1:3260 +volume %s\n'
                          % scn.uid('host-stale-session'))
+        # Cinder unmanaged a volume: its object stays on fake1's array, and
+        # the events the listener recorded make it unmanaged, never an
+        # orphan, named with the event (Cinder's message id) in each pass.
+        unmanaged = scn.uid('unmanaged-in-cinder')
+        message = re.search(r'\nrecorded: volume\.unmanage\.end of '
+                            r'demo-host@fake1#pool1, event \d+ \(Cinder '
+                            r'message (\S+)\)', out).group(1)
+        finding = re.search(r'\| +(\d+) \| fake1 +\| unmanaged +\| volume '
+                            r'+\| %s ' % unmanaged, findings).group(1)
+        self.assertEqual(1, findings.count('| unmanaged '))
+        pass1, pass2 = out.split('=== Pass 1 ')[1].split('=== Pass 2 ')
+        for text in (pass1, pass2):
+            self.assertIn("unmanaged (by Cinder's events alone): 1\n    "
+                          'volume   %s  (volume-%s)  Cinder message %s\n'
+                          % (unmanaged, unmanaged, message), text)
+        self.assertIn('unmanaged volume %s: suspected -> confirmed'
+                      % unmanaged, pass2)
         # Remediation: a plan, then one adoption and one removed export that
         # the next pass resolves.
         plan, applied = out.split('=== Remediation plan for fake1')[1].split(
             '=== Applied: adopt')
         self.assertIn('5 step(s)', plan)
         self.assertEqual(5, plan.count('-> planned'))
+        self.assertIn('not eligible: finding %s: unmanaged objects are '
+                      'reported, never acted on' % finding, plan)
+        self.assertNotIn(unmanaged, plan)
         self.assertIn('-> done: managed as', applied)
         self.assertIn('-> done: removed volume-%s@compute-3'
                       % scn.uid('scratch'), applied)
