@@ -136,8 +136,8 @@ class HPE3PARPassTest(_HPE3PARPass):
         # OtherCPG was outside the listed pools.
         self.assertEqual(0, report.skipped.get('temporary volume', 0) +
                          report.skipped.get('temporary snapshot', 0))
-        self.assertEqual(2, report.skipped['unmanaged volume'] +
-                         report.skipped['unmanaged snapshot'])
+        self.assertEqual(2, report.skipped['volume renamed on unmanage'] +
+                         report.skipped['snapshot renamed on unmanage'])
         self.assertEqual(1, report.skipped['volume outside listed pools'])
         self.assertLoggedOut()
 

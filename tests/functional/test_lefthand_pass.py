@@ -120,7 +120,8 @@ class LeftHandPassTest(_LeftHandPassTest):
         # members; the exports to compute-1, compute-2 and compute-7.a.
         self.assertEqual({'volume': 4, 'snapshot': 3, 'export': 3},
                          report.consistent)
-        self.assertEqual({'volume creating': 1, 'unmanaged volume': 1,
+        self.assertEqual({'volume creating': 1,
+                          'volume renamed on unmanage': 1,
                           'replica snapshot': 1}, report.skipped)
         self.assertEqual(0, self.sim.open_sessions)
 

@@ -170,7 +170,8 @@ class CompareTest(base.BaseTestCase):
                    asnap('clone', 'a', C.TEMPORARY)]
         c = engine.compare(*views([vol('a')], objects=[avol('a')] + objects))
         self.assertEqual([], found(c))
-        self.assertEqual({'temporary volume': 1, 'unmanaged volume': 1,
+        self.assertEqual({'temporary volume': 1,
+                          'volume renamed on unmanage': 1,
                           'replica volume': 1, 'control volume': 1,
                           'temporary snapshot': 1}, dict(c.skipped))
 
