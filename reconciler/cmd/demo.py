@@ -108,7 +108,7 @@ PLANTED = (
     ('being-deleted', 'in flight (deleting): never flagged'),
     ('migrated', 'migrated, object named after name_id: consistent'),
     ('clone-tmp', 'clone temporary: classified, not flagged'),
-    ('handed-back', 'unmanaged (unm-): classified, not flagged'),
+    ('handed-back', 'renamed on unmanage (unm-): classified, not flagged'),
     ('other-2', "another host's volume: out of scope"),
     ('lh-restored-leftover', 'LeftHand, planted: array-only volume'),
     ('lh-lost', 'LeftHand, planted: Cinder-only volume'),
