@@ -375,9 +375,10 @@ class FakeArrayTrustTest(_CliMixin, local_fixtures.DriverPassTestCase):
         result = self.cli('remediate', '--finding', '999', '--format',
                           'json')
         self.assertEqual(1, result.returncode)
+        # (Log lines may hold 999 in a pid or a time: the finding's words.)
         self.assertEqual(['No enabled backend has finding 999'],
                          [line for line in result.stderr.splitlines()
-                          if '999' in line])
+                          if 'finding 999' in line])
         self.assertEqual([], json.loads(result.stdout))
         export = ids['volume-%s@compute-5' % uid('mapped')]
         result = self.cli('remediate', '--finding', str(export),
@@ -385,7 +386,7 @@ class FakeArrayTrustTest(_CliMixin, local_fixtures.DriverPassTestCase):
         self.assertEqual(1, result.returncode)
         self.assertIn('Backend fk1: plan only', result.stdout)
         self.assertNotIn('fk2', result.stdout)
-        self.assertEqual(1, result.stderr.count('999'))
+        self.assertEqual(1, result.stderr.count('finding 999'))
         # Every step skipped: nothing applied, and the exit status says so.
         array = self.read_array()
         array['exports'] = []
