@@ -90,6 +90,10 @@ def prepare(conf, argv, project='cinder-reconciler', stdout_is_output=False):
     restrict_umask()
     register(conf)
     logging.register_options(conf)
+    # Alembic says "Context impl SQLiteImpl." at INFO each time a process
+    # reads the schema's revision: noise on every command's stderr.
+    logging.set_defaults(default_log_levels=(
+        logging.get_default_log_levels() + ['alembic=WARN']))
     parse(conf, argv, project)
     if stdout_is_output:
         conf.set_override('use_stderr', True)
