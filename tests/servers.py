@@ -35,6 +35,7 @@ import unittest
 import fixtures
 import sqlalchemy as sa
 
+from reconciler.simulators import ports
 from reconciler.simulators import rabbitmq
 
 # Taken at import, before oslotest points tempfile at a per-test directory
@@ -97,14 +98,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _can_connect(port):
-    try:
-        socket.create_connection(('127.0.0.1', port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 class Server(fixtures.Fixture):
     """A server process in a directory of its own; restartable."""
 
@@ -138,7 +131,7 @@ class Server(fixtures.Fixture):
         return None
 
     def ready(self):
-        return _can_connect(self.port)
+        return ports.can_connect(self.port)
 
     def start(self):
         with open(self.log_path, 'ab') as log:

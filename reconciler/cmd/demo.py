@@ -86,6 +86,7 @@ from reconciler.simulators import cinder as cinder_sim
 from reconciler.simulators import fake_array
 from reconciler.simulators import host as host_sim
 from reconciler.simulators import keystone as keystone_sim
+from reconciler.simulators import ports
 from reconciler.simulators import rabbitmq
 from reconciler.simulators import scenario as scenario_mod
 
@@ -422,7 +423,7 @@ def _start_keystone(workdir, stack):
 def _start_broker(workdir, stack):
     """A private RabbitMQ node, started now: it comes up with Cinder."""
     broker = rabbitmq.RabbitMQ(os.path.join(workdir, 'rabbitmq'),
-                               *[keystone_sim.free_port() for _ in 'abc'])
+                               *[ports.free_port() for _ in 'abc'])
     stack.callback(broker.stop)
     broker.start(wait=False)
     return broker

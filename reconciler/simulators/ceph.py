@@ -34,13 +34,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+
+from reconciler.simulators import ports
 
 # Taken at import, before a test runner points tempfile at a per-test
 # directory: the bindings' directory outlives a test.
@@ -157,20 +158,6 @@ def missing():
     return None
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _can_connect(port):
-    try:
-        socket.create_connection(('127.0.0.1', port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 class Cluster(object):
     """One monitor and one memstore OSD; ``pools`` created for RBD.
 
@@ -214,7 +201,7 @@ class Cluster(object):
         self.callback(shutil.rmtree, self.dir, True)
         for sub in ('mon', 'osd', 'run', 'log'):
             os.mkdir(os.path.join(self.dir, sub))
-        self.port = _free_port()
+        self.port = ports.free_port()
         self.fsid = str(uuid.uuid4())
         self.conf = os.path.join(self.dir, 'ceph.conf')
         with open(self.conf, 'w') as f:
@@ -291,7 +278,7 @@ class Cluster(object):
 
     def start_monitor(self):
         self._spawn('mon', ['ceph-mon', '-f', '-c', self.conf, '-i', 'a'])
-        self._wait('mon', lambda: _can_connect(self.port))
+        self._wait('mon', lambda: ports.can_connect(self.port))
 
     def _monitor_serves(self):
         # Until its first election the monitor turns commands away

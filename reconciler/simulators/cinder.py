@@ -64,7 +64,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -76,6 +75,7 @@ import uuid
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
+from reconciler.simulators import ports
 from reconciler.simulators import scenario as scn
 
 CINDER_VERSION = '29.0.0'
@@ -215,12 +215,6 @@ def golden_db(venv):
     return path
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
@@ -337,7 +331,7 @@ class CinderCloud:
             self._insert_clusters(db)
             self._insert_volumes(db, self.scenario.volumes)
             self._insert_snapshots(db, self.scenario.snapshots)
-        self.port = self._fixed_port or _free_port()
+        self.port = self._fixed_port or ports.free_port()
         _write_conf(self.conf_path, venv, self.workdir, self.db_path,
                     self.port, self.page_size, self.volume_services,
                     self.notifications_url, self.api_workers)

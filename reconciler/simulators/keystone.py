@@ -29,7 +29,6 @@ import fcntl
 import os
 import pwd
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +37,8 @@ import time
 from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
 import requests
+
+from reconciler.simulators import ports
 
 KEYSTONE_VERSION = '30.0.0'
 ADMIN_PASSWORD = 'keystone-admin-pw'
@@ -129,12 +130,6 @@ def uwsgi_command(uwsgi, module, port, processes=1, threads=4):
             '--add-header', 'Connection: close', '--disable-logging']
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 class _Server(object):
     """A uWSGI server in ``workdir``: ``start()`` returns once it answers
     ``READY_PATH`` (``wait=False``: at once; ``wait_ready()`` later).
@@ -147,7 +142,7 @@ class _Server(object):
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.log_path = os.path.join(workdir, self.NAME + '.log')
-        self.port = free_port()
+        self.port = ports.free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self._proc = None
 

@@ -20,9 +20,10 @@ start theirs through it (tests/servers.py).
 
 import os
 import shutil
-import socket
 import subprocess
 import time
+
+from reconciler.simulators import ports
 
 #: Not Debian's /usr/sbin wrapper, which switches to the system user: the
 #: script behind it runs as whoever starts it.
@@ -38,14 +39,6 @@ def installed():
     if os.access(SERVER, os.X_OK):
         return SERVER
     return shutil.which('rabbitmq-server')
-
-
-def _can_connect(port):
-    try:
-        socket.create_connection(('127.0.0.1', port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 class RabbitMQ(object):
@@ -94,7 +87,7 @@ class RabbitMQ(object):
         before the broker serves it).
         """
         import kombu
-        if not _can_connect(self.port):
+        if not ports.can_connect(self.port):
             return False
         try:
             with kombu.Connection(self.url.replace('rabbit:', 'amqp:'),

@@ -39,6 +39,7 @@ from reconciler import model
 from reconciler.rpc import api as rpc_api
 from reconciler.rpc import controller as rpc_controller
 from reconciler.simulators import keystone as keystone_sim
+from reconciler.simulators import ports
 from tests.functional import fixtures as local_fixtures
 from tests.functional import test_remediation
 from tests import servers
@@ -373,7 +374,7 @@ class DevServerTest(base.BaseTestCase):
         tmp = self.useFixture(fixtures.TempDir()).path
         database = 'sqlite:///%s/history.sqlite' % tmp
         history.History(database).sync()
-        port = keystone_sim.free_port()
+        port = ports.free_port()
         conf = os.path.join(tmp, 'api.conf')
         with open(conf, 'w') as f:
             f.write('[api]\nauth_strategy = noauth\nbind_port = %d\n'

@@ -20,7 +20,6 @@ import csv
 import io
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import time
@@ -29,6 +28,8 @@ import urllib.request
 import fixtures
 from oslotest import base
 from prometheus_client import parser
+
+from reconciler.simulators import ports
 
 from tests.functional import fixtures as local_fixtures
 from tests.functional import test_manage
@@ -58,12 +59,6 @@ driver = log
 """
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def scrape(port):
     """``{(name, labels): value}`` from the endpoint, via a real client."""
     with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port,
@@ -79,7 +74,7 @@ class MetricsTest(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.Timeout(120, gentle=True))
-        self.port = _free_port()
+        self.port = ports.free_port()
         self.demo = self.useFixture(
             local_fixtures.DemoCloud(DAEMON_CONF, port=self.port))
         self.demo.manage('db', 'sync')
